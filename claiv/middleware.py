@@ -1,0 +1,58 @@
+"""Request ids and the body size limit, applied before any view parses a body."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from claiv.errors import error_response
+
+logger = logging.getLogger("claiv.request")
+# Accept a client's id only if it is short and plain, so it is safe to echo and log.
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Echo `X-Request-ID` (or make one) and log one line per request with ids and timing."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        request.request_id = given if _CLIENT_REQUEST_ID.match(given) else str(uuid.uuid4())
+        started = time.perf_counter()
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        logger.info(
+            "request_id=%s method=%s path=%s status=%s ms=%.1f tenant=%s",
+            request.request_id, request.method, request.path, response.status_code,
+            (time.perf_counter() - started) * 1000, getattr(request, "tenant_id", "-"),
+        )
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over `MAX_BODY_BYTES` with 413 before anything reads them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(request, "invalid_request", "Content-Length is not a number.")
+        if length > settings.MAX_BODY_BYTES:
+            return error_response(
+                request, "payload_too_large",
+                f"Request bodies are limited to {settings.MAX_BODY_BYTES} bytes.",
+                {"limit_bytes": settings.MAX_BODY_BYTES},
+            )
+        return self.get_response(request)

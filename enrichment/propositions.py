@@ -1,0 +1,69 @@
+"""The proposition card: what an extractor produces from one event.
+
+Extractors (offline rules, LLM) return `Proposition`s; the Map stage turns them into
+facts. Nothing here touches the database, Celery or DRF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+USER_SUBJECT = "user"
+
+
+@dataclass(frozen=True)
+class TemporalMatch:
+    """A time expression found in the text, resolved against the event time."""
+
+    ts_start: datetime
+    ts_end: datetime
+    raw_expression: str
+    granularity: str  # "hour" | "day" | "week" | "month" | "year"
+
+
+@dataclass(frozen=True)
+class Proposition:
+    """One candidate fact: subject, relation, object, and where it came from.
+
+    `source_text` is a verbatim slice `content[start:end]` of the event content.
+    `subject` is `USER_SUBJECT` for the event's own user, otherwise the name of the
+    person or thing the statement is about (e.g. "Alice", "my sister").
+    `predicate` is a catalog predicate name when the extractor already knows it;
+    None lets the Map stage decide.
+    """
+
+    subject: str
+    relation_phrase: str
+    object_text: str
+    source_text: str
+    start: int
+    end: int
+    predicate: str | None = None
+    negated: bool = False
+    confidence: float = 0.8
+    temporal: tuple[TemporalMatch, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ExtractionInput:
+    """What an extractor sees of an event."""
+
+    content: str
+    event_type: str  # "message" | "tool_call" | "app_event"
+    role: str | None  # "user" | "assistant" | "system" | "tool" | None
+    event_time: datetime
+
+
+@dataclass
+class ExtractionResult:
+    propositions: list[Proposition]
+    extractor: str  # "offline" | "llm"
+    tokens_used: int = 0
+
+
+class Extractor(Protocol):
+    name: str
+
+    def extract(self, item: ExtractionInput) -> ExtractionResult: ...

@@ -1,0 +1,137 @@
+"""Forget: delete everything derived from a user's matching events, in one transaction,
+and record a signed, hash-chained receipt.
+
+Derived data = candidates, facts (any fact with a source among the events), episodes that
+summarised any of them, and embeddings. Raw events are kept (marked forgotten, their
+embedding cleared, never recalled again) unless `erase_events` deletes them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from memory import receipts
+from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
+from memory.versioning import user_memory_changed
+from tenants.models import Tenant
+
+COUNT_KEYS = ("events", "facts", "episodes", "embeddings", "chunks", "claims", "open_loops")
+
+
+@dataclass(frozen=True)
+class ForgetScope:
+    user_id: str
+    conversation_id: str | None = None
+    project_id: str | None = None
+    from_time: datetime | None = None
+    to_time: datetime | None = None
+    erase_events: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "conversation_id": self.conversation_id,
+            "project_id": self.project_id,
+            "from_time": self.from_time.isoformat() if self.from_time else None,
+            "to_time": self.to_time.isoformat() if self.to_time else None,
+            "erase_events": self.erase_events,
+        }
+
+
+def _matching_events(*, tenant: Tenant, scope: ForgetScope):  # -> QuerySet[Event]
+    events = Event.objects.filter(tenant=tenant, user_id=scope.user_id)
+    if scope.conversation_id is not None:
+        events = events.filter(conversation_id=scope.conversation_id)
+    if scope.project_id is not None:
+        events = events.filter(project_id=scope.project_id)
+    if scope.from_time is not None:
+        events = events.filter(event_time__gte=scope.from_time)
+    if scope.to_time is not None:
+        events = events.filter(event_time__lte=scope.to_time)
+    return events
+
+
+def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
+    """Delete derived data of the matching events and return the stored receipt."""
+    requested_at = timezone.now()
+    with transaction.atomic():
+        # The tenant row lock serialises receipts, so the chain has no forks.
+        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # Lock the events: a concurrent enrichment stage waits, then sees them forgotten.
+        events = _matching_events(tenant=tenant, scope=scope).select_for_update()
+        event_rows = list(events.values_list("id", "embedding"))
+        event_ids = [row[0] for row in event_rows]
+
+        fact_ids = set(FactSource.objects.filter(event_id__in=event_ids)
+                       .values_list("fact_id", flat=True))
+        fact_ids |= set(Fact.objects.filter(tenant=tenant, source_event_id__in=event_ids)
+                        .values_list("id", flat=True))
+        facts = Fact.objects.filter(tenant=tenant, id__in=fact_ids)
+        fact_embeddings = facts.filter(embedding__isnull=False).count()
+        episodes = Episode.objects.filter(tenant=tenant, events__id__in=event_ids).distinct()
+        episode_ids = list(episodes.values_list("id", flat=True))
+        episode_embeddings = (Episode.objects.filter(id__in=episode_ids,
+                                                     embedding__isnull=False).count())
+        event_embeddings = sum(1 for _, embedding in event_rows if embedding is not None)
+
+        Candidate.objects.filter(event_id__in=event_ids).delete()
+        # Superseded links into deleted facts are cleared by SET_NULL.
+        facts.delete()
+        Episode.objects.filter(id__in=episode_ids).delete()
+        if scope.erase_events:
+            Event.objects.filter(id__in=event_ids).delete()
+        else:
+            Event.objects.filter(id__in=event_ids).update(
+                forgotten_at=requested_at, embedding=None, status="skipped",
+                state_changed_at=requested_at)
+
+        counts = dict.fromkeys(COUNT_KEYS, 0)
+        counts.update({
+            "events": len(event_ids) if scope.erase_events else 0,
+            "facts": len(fact_ids),
+            "episodes": len(episode_ids),
+            "embeddings": fact_embeddings + episode_embeddings + event_embeddings,
+        })
+        deleted_ids = ([f"fact:{i}" for i in fact_ids] + [f"episode:{i}" for i in episode_ids]
+                       + [f"event:{i}" for i in event_ids])
+        receipt = _receipt_append(tenant=tenant, scope=scope, counts=counts,
+                                  deleted_ids=[str(i) for i in deleted_ids],
+                                  requested_at=requested_at)
+        user_memory_changed(tenant_id=tenant.pk, user_id=scope.user_id)
+    return receipt
+
+
+def receipt_payload(receipt: DeletionReceipt) -> dict[str, object]:
+    """The canonical content a receipt's digest covers (see memory.receipts)."""
+    return {
+        "tenant": str(receipt.tenant_id),
+        "receipt_id": str(receipt.id),
+        "sequence": receipt.sequence,
+        "user_id": receipt.user_id,
+        "scope": receipt.scope,
+        "deleted_counts": receipt.deleted_counts,
+        "deleted_ids_digest": receipt.deleted_ids_digest,
+        "requested_at": receipt.requested_at.isoformat(),
+        "completed_at": receipt.completed_at.isoformat(),
+        "prev_digest": receipt.prev_digest,
+    }
+
+
+def _receipt_append(*, tenant: Tenant, scope: ForgetScope, counts: dict[str, int],
+                    deleted_ids: list[str], requested_at: datetime) -> DeletionReceipt:
+    previous = DeletionReceipt.objects.filter(tenant=tenant).order_by("-sequence").first()
+    receipt = DeletionReceipt(
+        tenant=tenant, sequence=(previous.sequence + 1) if previous else 1,
+        user_id=scope.user_id, scope=scope.as_json(), requested_at=requested_at,
+        completed_at=timezone.now(), deleted_counts=counts,
+        deleted_ids_digest=receipts.ids_digest(deleted_ids),
+        prev_digest=previous.digest if previous else "", key_id=receipts.key_id(),
+    )
+    receipt.digest = receipts.receipt_digest(receipt_payload(receipt))
+    receipt.signature = receipts.sign(receipt.digest)
+    receipt.save(force_insert=True)
+    return receipt

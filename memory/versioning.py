@@ -1,0 +1,30 @@
+"""A per-user memory version, kept in Postgres and bumped in the same transaction as the
+change (enrichment commits, forget). The recall cache keys on it, so a change makes every
+cached answer for that user unreachable at once — even if Redis missed a message or was
+restored from an older append-only file."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import connection
+
+from memory.models import UserMemoryVersion
+
+
+def user_memory_version(*, tenant_id: uuid.UUID | str, user_id: str) -> int:
+    row = (UserMemoryVersion.objects.filter(tenant_id=tenant_id, user_id=user_id)
+           .values_list("version", flat=True).first())
+    return int(row or 0)
+
+
+def user_memory_changed(*, tenant_id: uuid.UUID | str, user_id: str) -> None:
+    """Bump the version. Call inside the transaction that changes the user's memory."""
+    table = UserMemoryVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, user_id, version) VALUES (%s, %s, 1) "
+            "ON CONFLICT (tenant_id, user_id) DO UPDATE SET version = "
+            f"{table}.version + 1",
+            [str(tenant_id), user_id],
+        )
