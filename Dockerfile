@@ -1,0 +1,19 @@
+# Production image: API (gunicorn), worker and beat share it; the command picks the role.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 CLAIV_ENV=production
+WORKDIR /app
+
+# torch first and pinned. Pass TORCH_PIP_ARGS="--index-url <your CPU-only torch index>" to
+# keep CUDA libraries out of the image; the default registry build works but is large.
+ARG TORCH_PIP_ARGS=""
+RUN pip install $TORCH_PIP_ARGS torch==2.13.0
+COPY pyproject.toml README.md ./
+RUN pip install .
+COPY . .
+RUN useradd --system --uid 10001 claiv && chown -R claiv /app
+USER claiv
+
+EXPOSE 8000
+CMD ["gunicorn", "claiv.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
