@@ -67,8 +67,11 @@ def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
                          capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"[dev] manage.py {args[0]} failed")
     return out.stdout
 
 
@@ -124,8 +127,8 @@ def main() -> int:
 
         python = sys.executable
         children.append(_spawn("api", [python, "-m", "gunicorn", "claiv.wsgi:application",
-                                       "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
-                                       "--timeout", "120", "--access-logfile", "-"], env))
+                                       "--config", "python:claiv.gunicorn_conf",
+                                       "--bind", f"127.0.0.1:{PORT}", "--workers", "2"], env))
         children.append(_spawn("worker", [python, "-m", "celery", "-A", "claiv", "worker",
                                           "-Q", "enrichment", "--concurrency", "2",
                                           "--loglevel", "INFO"], env))
@@ -178,7 +181,7 @@ def _banner(base: str, key: str) -> str:
    curl -s {base}/v1/ingest -H "Authorization: Bearer $CLAIV_KEY" \\
      -H 'Content-Type: application/json' \\
      -d '{{"user_id":"alice","type":"message","role":"user","thread_id":"t1","content":"I live in Berlin and I love hiking."}}'
-   sleep 2
+   sleep 3
    curl -s {base}/v1/recall -H "Authorization: Bearer $CLAIV_KEY" \\
      -H 'Content-Type: application/json' \\
      -d '{{"user_id":"alice","task":"Where does the user live?","token_budget":500}}'

