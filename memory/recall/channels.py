@@ -1,29 +1,34 @@
 """Retrieval channels. Each returns a ranked list of item keys for one user's memory.
 
-An item key is ("fact", uuid) or ("event", uuid). Channels only rank; hydration and
-packing happen later. Every query is filtered by tenant and user.
+An item key is ("fact", uuid), ("event", uuid) or ("episode", uuid). Channels only rank;
+hydration and packing happen later. Every query is filtered by tenant, user and the
+visibility rules of API.md (global facts always; project-scoped only for that project;
+conversation-scoped only in that conversation).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import Avg, Count, Func, IntegerField, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from pgvector.django import CosineDistance
 
-from memory.models import FTS_CONFIG, Event, Fact, FactStatus
+from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Scope
+from memory.recall.bm25 import bm25_rank, tsquery_any
 from tenants.models import Tenant
 
 ItemKey = tuple[str, uuid.UUID]
-CHANNEL_DEPTH = 50
+CHANNEL_DEPTH = 60
+# Rows handed to BM25 per recall; bounds the Python scoring cost for very large memories.
+KEYWORD_CANDIDATES = 1500
 # pgvector >= 0.8: keep scanning the HNSW graph until enough rows pass the tenant/user
 # filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md).
 HNSW_EF_SEARCH = 100
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,20 @@ class RecallScope:
     tenant: Tenant
     user_id: str
     conversation_id: str | None = None
+    project_id: str | None = None
     min_confidence: float | None = None
+
+    def visibility(self) -> Q:
+        allowed = Q(scope=Scope.GLOBAL)
+        if self.project_id:
+            allowed |= Q(scope=Scope.PROJECT, project_id=self.project_id)
+        if self.conversation_id:
+            allowed |= Q(scope=Scope.CONVERSATION, conversation_id=self.conversation_id)
+        return allowed
 
 
 def facts_visible(scope: RecallScope) -> QuerySet[Fact]:
-    facts = Fact.objects.filter(tenant=scope.tenant, user_id=scope.user_id,
+    facts = Fact.objects.filter(scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
                                 status=FactStatus.CURRENT)
     if scope.min_confidence is not None:
         facts = facts.filter(confidence__gte=scope.min_confidence)
@@ -43,8 +57,13 @@ def facts_visible(scope: RecallScope) -> QuerySet[Fact]:
 
 
 def events_visible(scope: RecallScope) -> QuerySet[Event]:
-    return Event.objects.filter(tenant=scope.tenant, user_id=scope.user_id,
-                                forgotten_at__isnull=True).exclude(role="system")
+    return (Event.objects.filter(scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
+                                 forgotten_at__isnull=True).exclude(role="system"))
+
+
+def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
+    # Forget deletes every episode that cites a forgotten event, so none is filtered here.
+    return Episode.objects.filter(tenant=scope.tenant, user_id=scope.user_id)
 
 
 def _iterative_scan() -> None:
@@ -54,54 +73,64 @@ def _iterative_scan() -> None:
         cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
 
 
-def vector_facts(scope: RecallScope, query_vector: list[float]) -> list[ItemKey]:
+def vector(kind: str, rows: QuerySet, query_vector: list[float],
+           depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
     _iterative_scan()
-    ids = (facts_visible(scope).filter(embedding__isnull=False)
+    ids = (rows.filter(embedding__isnull=False)
            .order_by(CosineDistance("embedding", query_vector))
-           .values_list("id", flat=True)[:CHANNEL_DEPTH])
-    return [("fact", i) for i in ids]
+           .values_list("id", flat=True)[:depth])
+    return [(kind, i) for i in ids]
 
 
-def vector_events(scope: RecallScope, query_vector: list[float]) -> list[ItemKey]:
-    _iterative_scan()
-    ids = (events_visible(scope).filter(embedding__isnull=False)
-           .order_by(CosineDistance("embedding", query_vector))
-           .values_list("id", flat=True)[:CHANNEL_DEPTH])
-    return [("event", i) for i in ids]
+def query_lexemes(text: str) -> list[str]:
+    """The query's stemmed lexemes, stop words removed, by Postgres's own parser."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))",
+                       [FTS_CONFIG, text])
+        row = cursor.fetchone()
+    return list(row[0]) if row and row[0] else []
 
 
-def keyword_query(text: str) -> SearchQuery | None:
-    """An OR of the query's words, so a question matches text that has only some of them.
-
-    Postgres stems and drops stop words itself (`english` config); ranking by ts_rank_cd
-    then favours rows that match more of the words.
-    """
-    words = {w.lower().strip("'-") for w in _WORD.findall(text)}
-    words = {w for w in words if len(w) > 1}
-    if not words:
-        return None
-    query: SearchQuery | None = None
-    for word in sorted(words):
-        term = SearchQuery(word, config=FTS_CONFIG, search_type="plain")
-        query = term if query is None else query | term
-    return query
-
-
-def keyword_facts(scope: RecallScope, query: SearchQuery) -> list[ItemKey]:
-    ids = (facts_visible(scope).filter(search=query)
-           .annotate(rank=SearchRank(F("search"), query, cover_density=True))
-           .order_by("-rank").values_list("id", flat=True)[:CHANNEL_DEPTH])
-    return [("fact", i) for i in ids]
+def keyword(kind: str, rows: QuerySet, lexemes: list[str],
+            depth: int = CHANNEL_DEPTH) -> tuple[list[ItemKey], dict[uuid.UUID, float]]:
+    """BM25 over the rows' tsvectors (see memory.recall.bm25). -> (ranking, scores)."""
+    if not lexemes:
+        return [], {}
+    query = SearchQuery(tsquery_any(lexemes), search_type="raw", config="simple")
+    stats = rows.aggregate(n=Count("id"), avg=Avg(Func("search", function="length",
+                                                       output_field=IntegerField())))
+    candidates = list(rows.filter(search=query)
+                      .annotate(doc=Cast("search", TextField()))
+                      .values_list("id", "doc")[:KEYWORD_CANDIDATES])
+    ranked = bm25_rank(terms=lexemes, documents=candidates, total_docs=stats["n"] or 0,
+                       avg_length=float(stats["avg"] or 1.0))
+    scores = {doc_id: score for doc_id, score in ranked}  # type: ignore[misc]
+    return [(kind, doc_id) for doc_id, _ in ranked[:depth]], scores  # type: ignore[misc]
 
 
-def keyword_events(scope: RecallScope, query: SearchQuery) -> list[ItemKey]:
-    ids = (events_visible(scope).filter(search=query)
-           .annotate(rank=SearchRank(F("search"), query, cover_density=True))
-           .order_by("-rank").values_list("id", flat=True)[:CHANNEL_DEPTH])
-    return [("event", i) for i in ids]
+def predicate_facts(scope: RecallScope, predicates: list[str],
+                    depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
+    """Direct lookup of the facts whose predicate the query is about."""
+    if not predicates:
+        return []
+    order = {name: i for i, name in enumerate(predicates)}
+    facts = list(facts_visible(scope).filter(predicate__in=predicates)
+                 .values_list("id", "predicate", "confidence", "event_time")[:depth * 3])
+    facts.sort(key=lambda f: (order[f[1]], -f[2], -f[3].timestamp()))
+    return [("fact", f[0]) for f in facts[:depth]]
 
 
-def conversation_recent(scope: RecallScope, limit: int = 10) -> list[ItemKey]:
+def temporal_events(scope: RecallScope, start: datetime, end: datetime,
+                    keyword_scores: dict[uuid.UUID, float],
+                    depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
+    """Events inside the query's time window, best keyword matches first, then by time."""
+    ids = list(events_visible(scope).filter(event_time__gte=start, event_time__lt=end)
+               .order_by("event_time").values_list("id", flat=True)[:1000])
+    ids.sort(key=lambda i: -keyword_scores.get(i, 0.0))
+    return [("event", i) for i in ids[:depth]]
+
+
+def conversation_recent(scope: RecallScope, limit: int = 8) -> list[ItemKey]:
     if not scope.conversation_id:
         return []
     ids = (events_visible(scope).filter(conversation_id=scope.conversation_id)

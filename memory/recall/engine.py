@@ -1,33 +1,206 @@
-"""`memory_recall`: the v1 token-budgeted recall (API.md §4).
+"""Retrieval shared by both recall generations, and the v1 token-budgeted recall.
 
-Runs the channels for one user, fuses them with weighted RRF, hydrates the winners into
-blocks and packs them. Facts whose source turn is also selected are kept both ways only
-when the budget allows; citations list exactly the events behind the packed text.
+`retrieve` runs the channels for one user and fuses them with weighted reciprocal rank;
+`memory_recall` (v1, API.md §4) hydrates the winners into blocks and packs them. The v6
+shape is built from the same retrieval in `memory.recall.v6`.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from memory.embedding import embed_one
-from memory.models import Event, Fact
+from memory.models import Episode, Event, Fact
 from memory.recall import channels
+from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
+from memory.recall.routing import Routing, route_query
 from tenants.models import Tenant
 
-CHANNEL_WEIGHTS = {
-    "vector_facts": 1.0,
-    "vector_events": 1.0,
-    "keyword_facts": 0.8,
-    "keyword_events": 0.8,
-    "conversation": 0.5,
+# Channel weights for RRF. Keyword (BM25) is the strongest single channel on
+# conversational memory (LoCoMo evidence recall at 500 tokens: BM25 59 %, MiniLM 46 %);
+# see BENCHMARKS.md for the runs that chose these.
+CHANNEL_WEIGHTS: dict[str, float] = {
+    "keyword_events": 1.0,
+    "vector_events": 0.7,
+    "keyword_facts": 0.5,
+    "vector_facts": 0.5,
+    "predicate": 0.6,
+    "temporal": 0.6,
+    "conversation": 0.4,
+    "keyword_episodes": 0.3,
+    "vector_episodes": 0.3,
 }
-TIER_ORDER = {"hot": 0, "warm": 1, "cold": 2}
+# Strong event hits pull in the turn that follows them (answers often sit in the reply).
+NEIGHBOUR_ANCHORS = 8
+NEIGHBOUR_SHARE = 0.5
+
+
+@dataclass
+class Retrieval:
+    scope: RecallScope
+    reference_time: datetime
+    anchor_source: str
+    routing: Routing | None
+    fused: list[tuple[ItemKey, float]] = field(default_factory=list)
+    ranks: dict[str, dict[ItemKey, int]] = field(default_factory=dict)
+    facts: dict[uuid.UUID, Fact] = field(default_factory=dict)
+    events: dict[uuid.UUID, Event] = field(default_factory=dict)
+    episodes: dict[uuid.UUID, Episode] = field(default_factory=dict)
+
+
+def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, str]:
+    if given is not None:
+        return given, "request"
+    if scope.conversation_id:
+        latest = (channels.events_visible(scope).filter(conversation_id=scope.conversation_id)
+                  .order_by("-event_time").values_list("event_time", flat=True).first())
+        if latest is not None:
+            return latest, "conversation_event"
+    return timezone.now(), "server_now"
+
+
+def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None = None,
+             weights: dict[str, float] | None = None) -> Retrieval:
+    reference, anchor = _reference(scope, reference_time)
+    if not channels.events_visible(scope).exists():
+        return Retrieval(scope=scope, reference_time=reference, anchor_source=anchor,
+                         routing=None)
+    routing = route_query(query, reference=reference)
+    query_vector = embed_one(query)
+    lexemes = channels.query_lexemes(query)
+    events, facts = channels.events_visible(scope), channels.facts_visible(scope)
+    episodes = channels.episodes_visible(scope)
+    rankings: dict[str, list[ItemKey]] = {}
+    with transaction.atomic():  # SET LOCAL for the HNSW scans lives in this transaction
+        rankings["vector_events"] = channels.vector("event", events, query_vector)
+        rankings["vector_facts"] = channels.vector("fact", facts, query_vector)
+        rankings["vector_episodes"] = channels.vector("episode", episodes, query_vector, 10)
+    rankings["keyword_events"], event_scores = channels.keyword("event", events, lexemes)
+    rankings["keyword_facts"], _ = channels.keyword("fact", facts, lexemes)
+    rankings["keyword_episodes"], _ = channels.keyword("episode", episodes, lexemes, 10)
+    rankings["predicate"] = channels.predicate_facts(scope, routing.predicates)
+    if routing.temporal is not None:
+        rankings["temporal"] = channels.temporal_events(
+            scope, routing.temporal.start, routing.temporal.end, event_scores)
+    rankings["conversation"] = channels.conversation_recent(scope)
+    fused = rrf_fuse(rankings, weights or CHANNEL_WEIGHTS)
+    result = Retrieval(scope=scope, reference_time=reference, anchor_source=anchor,
+                       routing=routing, fused=fused,  # type: ignore[arg-type]
+                       ranks={name: {key: i for i, key in enumerate(ranked, start=1)}
+                              for name, ranked in rankings.items()})
+    _add_neighbours(result)
+    _hydrate(result)
+    return result
+
+
+def _add_neighbours(result: Retrieval) -> None:
+    present = {key for key, _ in result.fused}
+    anchors = [(key, score) for key, score in result.fused if key[0] == "event"]
+    anchors = anchors[:NEIGHBOUR_ANCHORS]
+    rows = {row[0]: row for row in channels.events_visible(result.scope)
+            .filter(id__in=[key[1] for key, _ in anchors])
+            .values_list("id", "conversation_id", "event_time")}
+    added: list[tuple[ItemKey, float]] = []
+    for key, score in anchors:
+        _, conversation_id, event_time = rows[key[1]]
+        following = (channels.events_visible(result.scope)
+                     .filter(conversation_id=conversation_id, event_time__gt=event_time)
+                     .order_by("event_time").values_list("id", flat=True).first())
+        if following is not None and ("event", following) not in present:
+            present.add(("event", following))
+            added.append((("event", following), score * NEIGHBOUR_SHARE))
+    result.fused = sorted(result.fused + added, key=lambda pair: pair[1], reverse=True)
+
+
+def _hydrate(result: Retrieval) -> None:
+    ids: dict[str, list[uuid.UUID]] = {"fact": [], "event": [], "episode": []}
+    for (kind, item_id), _ in result.fused:
+        ids[kind].append(item_id)
+    result.facts = {f.id: f for f in channels.facts_visible(result.scope)
+                    .filter(id__in=ids["fact"]).prefetch_related("sources")}
+    result.events = {e.id: e for e in channels.events_visible(result.scope)
+                     .filter(id__in=ids["event"])}
+    result.episodes = {e.id: e for e in channels.episodes_visible(result.scope)
+                       .filter(id__in=ids["episode"]).prefetch_related("events")}
+
+
+# --- Rendering ----------------------------------------------------------------------------
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%-d %B %Y")
+
+
+def fact_sources(fact: Fact) -> list[str]:
+    return [str(s.event_id) for s in fact.sources.all()] or [str(fact.source_event_id)]
+
+
+def fact_line(fact: Fact) -> str:
+    subject = "User" if fact.subject == "user" else fact.subject
+    negation = "not " if fact.negated else ""
+    when = _day(fact.event_time)
+    if fact.temporal:
+        when = _day(datetime.fromisoformat(fact.temporal[0]["ts_start"]))
+    return f"{subject}: {negation}{fact.relation_phrase} {fact.object_text} ({when})"
+
+
+def event_line(event: Event) -> str:
+    text = " ".join(event.content.split())
+    if event.role in ("assistant", "tool"):
+        return f"({event.role}) {text}"
+    return text
+
+
+def blocks_from(result: Retrieval) -> list[Block]:
+    """Hydrated items in fused order as blocks, facts whose source turns rank above them
+    skipped (the turn already carries the fact)."""
+    if not result.fused:
+        return []
+    top = result.fused[0][1]
+    taken_events: set[str] = set()
+    blocks: list[Block] = []
+    for (kind, item_id), score in result.fused:
+        norm = round(score / top, 4)
+        if kind == "event" and item_id in result.events:
+            event = result.events[item_id]
+            taken_events.add(str(event.id))
+            blocks.append(Block(type="event", content=event_line(event),
+                                source_ids=[str(event.id)], score=norm,
+                                event_time=event.event_time, item_id=str(event.id)))
+        elif kind == "fact" and item_id in result.facts:
+            fact = result.facts[item_id]
+            sources = fact_sources(fact)
+            if set(sources) <= taken_events:
+                continue
+            blocks.append(Block(type="fact", content=fact_line(fact), source_ids=sources,
+                                score=norm, event_time=fact.event_time, tier=fact.tier,
+                                item_id=str(fact.id)))
+        elif kind == "episode" and item_id in result.episodes:
+            episode = result.episodes[item_id]
+            if not episode.summary:
+                continue
+            # An episode cites only the events whose own text its summary quotes.
+            cited = [str(e.id) for e in episode.events.all()
+                     if " ".join(e.content.split())[:60] in " ".join(episode.summary.split())]
+            blocks.append(Block(type="episode", content=" ".join(episode.summary.split()),
+                                source_ids=cited, score=norm,
+                                event_time=episode.last_event_time or timezone.now(),
+                                item_id=str(episode.id)))
+    return blocks
+
+
+def facts_accessed(fact_ids: list[str]) -> None:
+    """Recall counts as access: it feeds tiering (hot facts are the ones used)."""
+    if fact_ids:
+        Fact.objects.filter(id__in=fact_ids).update(access_count=F("access_count") + 1,
+                                                     last_accessed_at=timezone.now())
 
 
 @dataclass
@@ -38,69 +211,23 @@ class RecallResult:
     token_estimate: int
 
 
-def _fact_line(fact: Fact) -> str:
-    subject = "User" if fact.subject == "user" else fact.subject
-    when = fact.event_time.astimezone(UTC).strftime("%Y-%m-%d")
-    negation = "not " if fact.negated else ""
-    return f"[{when}] {subject}: {negation}{fact.relation_phrase} {fact.object_text}".strip()
-
-
-def _event_line(event: Event) -> str:
-    when = event.event_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    speaker = f"{event.role}: " if event.role and event.role != "user" else ""
-    return f"[{when}] {speaker}{' '.join(event.content.split())}"
+def citations_of(blocks: list[Block]) -> list[str]:
+    citations: list[str] = []
+    for block in blocks:
+        for source in block.source_ids:
+            if source not in citations:
+                citations.append(source)
+    return citations
 
 
 def memory_recall(*, tenant: Tenant, user_id: str, query: str, token_budget: int,
                   conversation_id: str | None = None,
                   min_confidence: float | None = None) -> RecallResult:
-    scope = channels.RecallScope(tenant=tenant, user_id=user_id,
-                                 conversation_id=conversation_id, min_confidence=min_confidence)
-    rankings: dict[str, list[channels.ItemKey]] = {}
-    if channels.events_visible(scope).exists():
-        query_vector = embed_one(query)
-        keyword = channels.keyword_query(query)
-        with transaction.atomic():  # SET LOCAL for the HNSW scans lives in this transaction
-            rankings["vector_facts"] = channels.vector_facts(scope, query_vector)
-            rankings["vector_events"] = channels.vector_events(scope, query_vector)
-        if keyword is not None:
-            rankings["keyword_facts"] = channels.keyword_facts(scope, keyword)
-            rankings["keyword_events"] = channels.keyword_events(scope, keyword)
-        rankings["conversation"] = channels.conversation_recent(scope)
-    fused = rrf_fuse(rankings, CHANNEL_WEIGHTS)
-    blocks = _hydrate(scope, fused)
-    text, admitted, tokens = pack(blocks, token_budget)
-    citations: list[str] = []
-    for block in admitted:
-        for source in block.source_ids:
-            if source not in citations:
-                citations.append(source)
-    return RecallResult(system_context=text, blocks=admitted, citations=citations,
+    """v1 recall: the most relevant memory packed into `token_budget` cl100k tokens."""
+    scope = RecallScope(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
+                        min_confidence=min_confidence)
+    result = retrieve(scope, query)
+    text, admitted, tokens = pack(blocks_from(result), token_budget)
+    facts_accessed([b.item_id for b in admitted if b.type == "fact"])
+    return RecallResult(system_context=text, blocks=admitted, citations=citations_of(admitted),
                         token_estimate=tokens)
-
-
-def _hydrate(scope: channels.RecallScope,
-             fused: list[tuple[object, float]]) -> list[Block]:
-    if not fused:
-        return []
-    top = fused[0][1]
-    fact_ids = [key[1] for key, _ in fused if key[0] == "fact"]
-    event_ids = [key[1] for key, _ in fused if key[0] == "event"]
-    facts = {f.id: f for f in channels.facts_visible(scope).filter(id__in=fact_ids)
-             .prefetch_related("sources")}
-    events = {e.id: e for e in channels.events_visible(scope).filter(id__in=event_ids)}
-    blocks: list[Block] = []
-    for (kind, item_id), score in fused:  # type: ignore[misc]
-        assert isinstance(item_id, uuid.UUID)
-        if kind == "fact" and item_id in facts:
-            fact = facts[item_id]
-            sources = [str(s.event_id) for s in fact.sources.all()] or [str(fact.source_event_id)]
-            blocks.append(Block(type="fact", content=_fact_line(fact), source_ids=sources,
-                                score=round(score / top, 4), event_time=fact.event_time,
-                                tier=fact.tier, item_id=str(fact.id)))
-        elif kind == "event" and item_id in events:
-            event = events[item_id]
-            blocks.append(Block(type="event", content=_event_line(event),
-                                source_ids=[str(event.id)], score=round(score / top, 4),
-                                event_time=event.event_time, item_id=str(event.id)))
-    return blocks

@@ -1,21 +1,25 @@
 """Pack ranked memory blocks into `system_context` within a cl100k token budget.
 
-Blocks are admitted greedily in rank order while they fit, then rendered grouped: facts
-first (in rank order), then raw turns in time order. The exact token count of the final
-text is checked, and the lowest-ranked blocks are dropped until it fits, so
-`token_estimate` is exact and never above the budget. Only admitted blocks are returned,
-so citations name exactly what the text contains.
+Blocks are admitted greedily in rank order while they fit (a block that does not fit is
+skipped and smaller, lower-ranked ones are still tried). The text is then rendered
+compactly: facts first (in rank order), episode summaries, then raw turns in time order
+under one date header per day instead of a timestamp on every line, so the budget holds
+more evidence. The exact token count of the final text is checked and the lowest-ranked
+blocks dropped until it fits, so `token_estimate` is exact and never above the budget.
+Only admitted blocks are returned: citations name exactly what the text contains.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from memory.tokens import count_tokens
 
-FACTS_HEADER = "Known facts about the user and their world:"
-EVENTS_HEADER = "Relevant conversation excerpts (UTC):"
+FACTS_HEADER = "Known facts (date stated or happened):"
+EPISODES_HEADER = "Conversation summaries:"
+EVENTS_HEADER = "Conversation excerpts, by day (UTC):"
+_SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k tokens
 
 
 @dataclass
@@ -27,39 +31,59 @@ class Block:
     event_time: datetime
     tier: str | None = None
     item_id: str = ""
-    tokens: int = field(default=0)
+    tokens: int = 0
+
+
+def day_header(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%A, %-d %B %Y:")
 
 
 def render(blocks: list[Block]) -> str:
-    facts = [b for b in blocks if b.type != "event"]
+    facts = [b for b in blocks if b.type == "fact"]
+    episodes = [b for b in blocks if b.type == "episode"]
     events = sorted((b for b in blocks if b.type == "event"), key=lambda b: b.event_time)
     sections: list[str] = []
     if facts:
         sections.append("\n".join([FACTS_HEADER, *(f"- {b.content}" for b in facts)]))
+    if episodes:
+        sections.append("\n".join([EPISODES_HEADER, *(f"- {b.content}" for b in episodes)]))
     if events:
-        sections.append("\n".join([EVENTS_HEADER, *(b.content for b in events)]))
+        lines = [EVENTS_HEADER]
+        current_day = ""
+        for block in events:
+            header = day_header(block.event_time)
+            if header != current_day:
+                lines.append(header)
+                current_day = header
+            lines.append(f"- {block.content}")
+        sections.append("\n".join(lines))
     return "\n\n".join(sections)
 
 
 def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
     """-> (system_context, admitted blocks in rank order, exact token count)."""
-    # Section headers and separators cost a few tokens; reserve them up front.
-    overhead = {"fact": count_tokens(FACTS_HEADER) + 2, "event": count_tokens(EVENTS_HEADER) + 2}
     admitted: list[Block] = []
     used = 0
     opened: set[str] = set()
+    days: set[str] = set()
     for block in ranked:
-        section = "event" if block.type == "event" else "fact"
         block.tokens = block.tokens or count_tokens(block.content) + 2
-        cost = block.tokens + (overhead[section] if section not in opened else 0)
+        cost = block.tokens
+        if block.type not in opened:
+            cost += _SECTION_OVERHEAD
+        day = day_header(block.event_time) if block.type == "event" else ""
+        if day and day not in days:
+            cost += count_tokens(day) + 1
         if used + cost > budget:
-            continue  # a smaller, lower-ranked block may still fit
+            continue
         admitted.append(block)
-        opened.add(section)
+        opened.add(block.type)
+        if day:
+            days.add(day)
         used += cost
     text = render(admitted)
     tokens = count_tokens(text)
-    while tokens > budget and admitted:  # estimates are per line; the exact count decides
+    while tokens > budget and admitted:  # per-line estimates; the exact count decides
         admitted.pop()
         text = render(admitted)
         tokens = count_tokens(text)
