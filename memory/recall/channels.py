@@ -66,16 +66,16 @@ def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
     return Episode.objects.filter(tenant=scope.tenant, user_id=scope.user_id)
 
 
-def _iterative_scan() -> None:
+def _iterative_scan(depth: int) -> None:
     """Must run inside the transaction that issues the vector query."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(depth))}")
 
 
 def vector(kind: str, rows: QuerySet, query_vector: list[float],
            depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
-    _iterative_scan()
+    _iterative_scan(depth)
     ids = (rows.filter(embedding__isnull=False)
            .order_by(CosineDistance("embedding", query_vector))
            .values_list("id", flat=True)[:depth])

@@ -7,12 +7,13 @@ shape is built from the same retrieval in `memory.recall.v6`.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from memory.embedding import embed_one
@@ -22,6 +23,7 @@ from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
 from memory.recall.routing import Routing, route_query
+from memory.tokens import count_tokens
 from tenants.models import Tenant
 
 # Channel weights for RRF. Keyword (BM25) is the strongest single channel on
@@ -29,7 +31,7 @@ from tenants.models import Tenant
 # see BENCHMARKS.md for the runs that chose these.
 CHANNEL_WEIGHTS: dict[str, float] = {
     "keyword_events": 1.0,
-    "vector_events": 0.7,
+    "vector_events": 0.9,
     "keyword_facts": 0.5,
     "vector_facts": 0.5,
     "predicate": 0.6,
@@ -38,14 +40,26 @@ CHANNEL_WEIGHTS: dict[str, float] = {
     "keyword_episodes": 0.3,
     "vector_episodes": 0.3,
 }
+# Tokens per extra event looked at per channel (a packed turn costs ~25 tokens).
+EVENT_DEPTH_TOKENS = 20
+# RRF constant: smaller values trust each channel's head more. On LoCoMo conversations
+# 1-4, evidence recall at 500 tokens was 66.3 % with k=60, 70.8 % with 20, 73.2 % with 5
+# and 73.1 % with 2 (BENCHMARKS.md).
+FUSION_K = 5
 # Strong event hits pull in the turn that follows them (answers often sit in the reply).
 NEIGHBOUR_ANCHORS = 8
 NEIGHBOUR_SHARE = 0.5
+# A turn longer than max(EXCERPT_MIN_TOKENS, budget / EXCERPT_SHARE) is shown as an excerpt.
+EXCERPT_MIN_TOKENS = 40
+EXCERPT_SHARE = 12
+_QUESTION_WORDS = {"what", "when", "where", "who", "why", "how", "which", "did", "does", "do",
+                   "is", "was", "are", "were", "the", "a", "an", "of", "to", "in", "on", "for"}
 
 
 @dataclass
 class Retrieval:
     scope: RecallScope
+    query: str
     reference_time: datetime
     anchor_source: str
     routing: Routing | None
@@ -68,22 +82,27 @@ def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, st
 
 
 def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None = None,
-             weights: dict[str, float] | None = None) -> Retrieval:
+             weights: dict[str, float] | None = None, budget: int = 8000) -> Retrieval:
+    """Run every channel, fuse, add neighbours, and hydrate the items a context of
+    `budget` tokens could hold (hydrating more is wasted work on the hot path)."""
     reference, anchor = _reference(scope, reference_time)
     if not channels.events_visible(scope).exists():
-        return Retrieval(scope=scope, reference_time=reference, anchor_source=anchor,
-                         routing=None)
+        return Retrieval(scope=scope, query=query, reference_time=reference,
+                         anchor_source=anchor, routing=None)
     routing = route_query(query, reference=reference)
     query_vector = embed_one(query)
     lexemes = channels.query_lexemes(query)
     events, facts = channels.events_visible(scope), channels.facts_visible(scope)
     episodes = channels.episodes_visible(scope)
     rankings: dict[str, list[ItemKey]] = {}
+    # Larger budgets hold more turns, so the event channels look deeper.
+    depth = max(channels.CHANNEL_DEPTH, budget // EVENT_DEPTH_TOKENS)
     with transaction.atomic():  # SET LOCAL for the HNSW scans lives in this transaction
-        rankings["vector_events"] = channels.vector("event", events, query_vector)
+        rankings["vector_events"] = channels.vector("event", events, query_vector, depth)
         rankings["vector_facts"] = channels.vector("fact", facts, query_vector)
         rankings["vector_episodes"] = channels.vector("episode", episodes, query_vector, 10)
-    rankings["keyword_events"], event_scores = channels.keyword("event", events, lexemes)
+    rankings["keyword_events"], event_scores = channels.keyword("event", events, lexemes,
+                                                                 depth)
     rankings["keyword_facts"], _ = channels.keyword("fact", facts, lexemes)
     rankings["keyword_episodes"], _ = channels.keyword("episode", episodes, lexemes, 10)
     rankings["predicate"] = channels.predicate_facts(scope, routing.predicates)
@@ -91,32 +110,33 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
         rankings["temporal"] = channels.temporal_events(
             scope, routing.temporal.start, routing.temporal.end, event_scores)
     rankings["conversation"] = channels.conversation_recent(scope)
-    fused = rrf_fuse(rankings, weights or CHANNEL_WEIGHTS)
-    result = Retrieval(scope=scope, reference_time=reference, anchor_source=anchor,
+    # Even short items cost ~12 tokens with their line overhead; keep a margin for skips.
+    fused = rrf_fuse(rankings, weights or CHANNEL_WEIGHTS, k=FUSION_K)[: max(40, budget // 8)]
+    result = Retrieval(scope=scope, query=query, reference_time=reference, anchor_source=anchor,
                        routing=routing, fused=fused,  # type: ignore[arg-type]
                        ranks={name: {key: i for i, key in enumerate(ranked, start=1)}
                               for name, ranked in rankings.items()})
-    _add_neighbours(result)
+    _add_neighbours(result, NEIGHBOUR_ANCHORS)
     _hydrate(result)
     return result
 
 
-def _add_neighbours(result: Retrieval) -> None:
+def _add_neighbours(result: Retrieval, anchors_wanted: int) -> None:
     present = {key for key, _ in result.fused}
     anchors = [(key, score) for key, score in result.fused if key[0] == "event"]
-    anchors = anchors[:NEIGHBOUR_ANCHORS]
-    rows = {row[0]: row for row in channels.events_visible(result.scope)
-            .filter(id__in=[key[1] for key, _ in anchors])
-            .values_list("id", "conversation_id", "event_time")}
+    anchors = anchors[:anchors_wanted]
+    visible = channels.events_visible(result.scope)
+    following = (visible.filter(conversation_id=OuterRef("conversation_id"),
+                                event_time__gt=OuterRef("event_time"))
+                 .order_by("event_time").values("id")[:1])
+    next_of = dict(visible.filter(id__in=[key[1] for key, _ in anchors])
+                   .annotate(next_id=Subquery(following)).values_list("id", "next_id"))
     added: list[tuple[ItemKey, float]] = []
     for key, score in anchors:
-        _, conversation_id, event_time = rows[key[1]]
-        following = (channels.events_visible(result.scope)
-                     .filter(conversation_id=conversation_id, event_time__gt=event_time)
-                     .order_by("event_time").values_list("id", flat=True).first())
-        if following is not None and ("event", following) not in present:
-            present.add(("event", following))
-            added.append((("event", following), score * NEIGHBOUR_SHARE))
+        neighbour = next_of.get(key[1])
+        if neighbour is not None and ("event", neighbour) not in present:
+            present.add(("event", neighbour))
+            added.append((("event", neighbour), score * NEIGHBOUR_SHARE))
     result.fused = sorted(result.fused + added, key=lambda pair: pair[1], reverse=True)
 
 
@@ -124,12 +144,16 @@ def _hydrate(result: Retrieval) -> None:
     ids: dict[str, list[uuid.UUID]] = {"fact": [], "event": [], "episode": []}
     for (kind, item_id), _ in result.fused:
         ids[kind].append(item_id)
+    # Vectors and tsvectors are large and unused here; parsing them dominated recall time.
+    heavy = ("embedding", "search")
     result.facts = {f.id: f for f in channels.facts_visible(result.scope)
-                    .filter(id__in=ids["fact"]).prefetch_related("sources")}
+                    .filter(id__in=ids["fact"]).defer(*heavy).prefetch_related("sources")}
     result.events = {e.id: e for e in channels.events_visible(result.scope)
-                     .filter(id__in=ids["event"])}
+                     .filter(id__in=ids["event"]).defer(*heavy)}
     result.episodes = {e.id: e for e in channels.episodes_visible(result.scope)
-                       .filter(id__in=ids["episode"]).prefetch_related("events")}
+                       .filter(id__in=ids["episode"]).defer(*heavy)
+                       .prefetch_related(Prefetch("events",
+                                                  queryset=Event.objects.defer(*heavy)))}
 
 
 # --- Rendering ----------------------------------------------------------------------------
@@ -151,19 +175,68 @@ def fact_line(fact: Fact) -> str:
     return f"{subject}: {negation}{fact.relation_phrase} {fact.object_text} ({when})"
 
 
-def event_line(event: Event) -> str:
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s+(?=\[shares a photo)")
+_SPEAKER = re.compile(r"^([A-Z][\w .'-]{0,40}):\s")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def excerpt(text: str, *, focus: set[str], max_tokens: int) -> str:
+    """`text`, or when it is longer than `max_tokens`, its sentences that share the most
+    words with the query (in their original order, gaps marked "…"), keeping a leading
+    "Speaker:" so the line still says who spoke. Long turns otherwise crowd out evidence."""
+    if count_tokens(text) <= max_tokens:
+        return text
+    speaker = ""
+    if match := _SPEAKER.match(text):
+        speaker, text = match.group(0), text[match.end():]
+    sentences = [s for s in _SENTENCE_END.split(text) if s]
+    scored = sorted(range(len(sentences)), key=lambda i: (
+        -len({_stem(w) for w in _WORD.findall(sentences[i].lower())} & focus), i))
+    chosen: list[int] = []
+    used = count_tokens(speaker)
+    for index in scored:
+        cost = count_tokens(sentences[index]) + 1
+        if chosen and used + cost > max_tokens:
+            continue
+        chosen.append(index)
+        used += cost
+    parts, previous = [], -1
+    for index in sorted(chosen):
+        if index != previous + 1:
+            parts.append("…")
+        parts.append(sentences[index])
+        previous = index
+    if previous != len(sentences) - 1:
+        parts.append("…")
+    return speaker + " ".join(parts)
+
+
+def event_line(event: Event, *, focus: set[str] | None = None,
+               max_tokens: int | None = None) -> str:
     text = " ".join(event.content.split())
+    if max_tokens is not None:
+        text = excerpt(text, focus=focus or set(), max_tokens=max_tokens)
     if event.role in ("assistant", "tool"):
         return f"({event.role}) {text}"
     return text
 
 
-def blocks_from(result: Retrieval) -> list[Block]:
+def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
     """Hydrated items in fused order as blocks, facts whose source turns rank above them
-    skipped (the turn already carries the fact)."""
+    skipped (the turn already carries the fact). With a budget, long turns are cut to
+    their most relevant sentences (at most budget/EXCERPT_SHARE tokens each)."""
     if not result.fused:
         return []
     top = result.fused[0][1]
+    max_tokens = max(EXCERPT_MIN_TOKENS, budget // EXCERPT_SHARE) if budget else None
+    focus = {_stem(w) for w in _WORD.findall(result.query.lower())} - _QUESTION_WORDS
     taken_events: set[str] = set()
     blocks: list[Block] = []
     for (kind, item_id), score in result.fused:
@@ -171,7 +244,8 @@ def blocks_from(result: Retrieval) -> list[Block]:
         if kind == "event" and item_id in result.events:
             event = result.events[item_id]
             taken_events.add(str(event.id))
-            blocks.append(Block(type="event", content=event_line(event),
+            blocks.append(Block(type="event",
+                                content=event_line(event, focus=focus, max_tokens=max_tokens),
                                 source_ids=[str(event.id)], score=norm,
                                 event_time=event.event_time, item_id=str(event.id)))
         elif kind == "fact" and item_id in result.facts:
@@ -226,8 +300,8 @@ def memory_recall(*, tenant: Tenant, user_id: str, query: str, token_budget: int
     """v1 recall: the most relevant memory packed into `token_budget` cl100k tokens."""
     scope = RecallScope(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
                         min_confidence=min_confidence)
-    result = retrieve(scope, query)
-    text, admitted, tokens = pack(blocks_from(result), token_budget)
+    result = retrieve(scope, query, budget=token_budget)
+    text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])
     return RecallResult(system_context=text, blocks=admitted, citations=citations_of(admitted),
                         token_estimate=tokens)

@@ -77,7 +77,7 @@ def _history(scope: RecallScope) -> list[Event]:
     if not scope.conversation_id:
         return []
     recent = list(channels.events_visible(scope).filter(conversation_id=scope.conversation_id)
-                  .order_by("-event_time")[:HISTORY_TURNS])
+                  .defer("embedding", "search").order_by("-event_time")[:HISTORY_TURNS])
     return list(reversed(recent))
 
 
@@ -137,14 +137,14 @@ def memory_recall_v6(*, tenant: Tenant, user_id: str, query: str,
     caps = DEFAULT_LIMITS | (limits or {})
     scope = RecallScope(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
                         project_id=project_id)
-    result = retrieve(scope, query, reference_time=reference_time)
+    result = retrieve(scope, query, reference_time=reference_time, budget=token_budget)
     ranked_facts = [result.facts[key[1]] for key, _ in result.fused
                     if key[0] == "fact" and key[1] in result.facts]
     answer = ranked_facts[: caps["answer_facts"]]
     supporting = _supporting(scope, answer, ranked_facts, caps["supporting_facts"])
     background = _background(scope, answer + supporting, caps["background_facts"])
 
-    text, admitted, tokens = pack(blocks_from(result), token_budget)
+    text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
     in_text = [b.item_id for b in admitted if b.type == "fact"]
     facts_accessed(in_text)
     history = _history(scope)
