@@ -1,0 +1,62 @@
+"""Pure pieces of recall: BM25 over tsvector text, RRF fusion, excerpts, packing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from memory.recall.bm25 import bm25_rank, parse_tsvector, tsquery_any
+from memory.recall.engine import excerpt
+from memory.recall.fusion import rrf_fuse
+from memory.recall.packing import Block, pack
+from memory.tokens import count_tokens
+
+
+def test_parse_tsvector_counts_positions() -> None:
+    assert parse_tsvector("'group':6 'it''s':2 'support':5,9") == (
+        {"group": 1, "it's": 1, "support": 2}, 4)
+
+
+def test_tsquery_any_quotes_lexemes() -> None:
+    assert tsquery_any(["paint", "o'neil"]) == "'paint' | 'o''neil'"
+
+
+def test_bm25_prefers_rare_terms_over_common_ones() -> None:
+    documents = [("common", "'melani':1 'said':2"), ("rare", "'melani':1 'sunris':4"),
+                 ("other", "'melani':1 'paint':3")]
+    ranked = bm25_rank(terms=["melani", "sunris"], documents=documents, total_docs=50,
+                       avg_length=2.0)
+    assert [doc for doc, _ in ranked] == ["rare", "common", "other"]
+
+
+def test_rrf_weights_and_order() -> None:
+    fused = rrf_fuse({"a": ["x", "y"], "b": ["y", "z"]}, {"a": 1.0, "b": 0.5}, k=5)
+    assert [item for item, _ in fused] == ["y", "x", "z"]
+    assert round(fused[0][1], 4) == round(1 / 7 + 0.5 / 6, 4)
+
+
+def test_excerpt_keeps_speaker_and_relevant_sentences() -> None:
+    text = ("Caroline: Thanks so much! The weather was lovely and we walked a lot. "
+            "I finally painted the sunrise over the lake last week. "
+            "My kids loved the trip and we ate ice cream every single day of it.")
+    cut = excerpt(text, focus={"paint", "sunrise"}, max_tokens=22)
+    # The matching sentence is kept; the rest of the room goes to what still fits.
+    assert cut == "Caroline: Thanks so much! … I finally painted the sunrise over the lake " \
+                  "last week. …"
+    assert count_tokens(cut) <= 22 + 2
+    assert excerpt("Short line.", focus=set(), max_tokens=22) == "Short line."
+
+
+def _block(i: int, kind: str = "event", words: int = 10) -> Block:
+    return Block(type=kind, content=f"item {i} " + "word " * words, source_ids=[f"e{i}"],
+                 score=1.0 / (i + 1), event_time=datetime(2024, 5, 1 + i % 3, tzinfo=UTC),
+                 item_id=f"i{i}")
+
+
+def test_pack_is_exact_grouped_by_day_and_skips_what_does_not_fit() -> None:
+    blocks = [_block(0, "fact"), _block(1, words=400), *(_block(i) for i in range(2, 30))]
+    text, admitted, tokens = pack(blocks, 200)
+    assert tokens == count_tokens(text) <= 200
+    assert "item 1 " not in text  # too long for the budget, skipped
+    assert admitted[0].item_id == "i0" and all(b.content in text for b in admitted)
+    assert text.count("Wednesday, 1 May 2024:") <= 1
+    assert text.startswith("Known facts")
