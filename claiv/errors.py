@@ -7,9 +7,10 @@ Services raise `ApplicationError` subclasses; the DRF exception handler and Djan
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -57,12 +58,20 @@ class NotFound(ApplicationError):
     code = "not_found"
 
 
+class Forbidden(ApplicationError):
+    code = "forbidden"
+
+
 class Conflict(ApplicationError):
     code = "conflict"
 
 
 class PayloadTooLarge(ApplicationError):
     code = "payload_too_large"
+
+
+class RateLimited(ApplicationError):
+    code = "rate_limited"
 
 
 def request_id_of(request: HttpRequest | None) -> str:
@@ -102,10 +111,9 @@ def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, dict[str, An
     return "invalid_request", str(exc.detail), {}
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF exception handler: renders every failure in the envelope."""
-    request = context.get("request")
-    request_id = request_id_of(request)
+def exception_envelope(exc: Exception, request_id: str) -> tuple[int, dict[str, Any],
+                                                                dict[str, str]]:
+    """(status, body, headers) of the envelope for any exception; logs unexpected ones."""
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         code, message, details = exc.code, exc.message, exc.details
@@ -116,14 +124,29 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         logger.exception("unhandled error request_id=%s", request_id)
         code, message, details = "internal_error", "Internal server error.", {}
-    if code == "rate_limited" and "retry_after" in details:
-        headers["Retry-After"] = str(details["retry_after"])
-    return Response(error_body(code, message, request_id, details),
-                    status=STATUS_CODES[code], headers=headers)
+    # The official SDK reads only details.retry_after; HTTP clients read the header.
+    if code in ("rate_limited", "quota_exceeded") and details.get("retry_after") is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(float(details["retry_after"]))))
+    return STATUS_CODES[code], error_body(code, message, request_id, details), headers
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(request, "not_found", "Not found.")
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: renders every failure in the envelope."""
+    status, body, headers = exception_envelope(exc, request_id_of(context.get("request")))
+    return Response(body, status=status, headers=headers)
+
+
+def _console_page(request: HttpRequest, status: int) -> HttpResponse | None:
+    """The browser console gets an HTML page instead of the API's JSON envelope."""
+    if not request.path.startswith("/console/"):
+        return None
+    from django.shortcuts import render
+
+    return render(request, f"console/{status}.html", status=status)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _console_page(request, 404) or error_response(request, "not_found", "Not found.")
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
@@ -134,5 +157,5 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Json
     return error_response(request, "invalid_request", "Bad request.")
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(request, "forbidden", "Forbidden.")
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _console_page(request, 403) or error_response(request, "forbidden", "Forbidden.")

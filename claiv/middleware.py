@@ -1,4 +1,4 @@
-"""Request ids and the body size limit, applied before any view parses a body."""
+"""Request ids, usage metering, and the body size limit applied before any view parses a body."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from claiv.errors import error_response
 
 logger = logging.getLogger("claiv.request")
+# `<str:event_id>` in a route becomes `{event_id}` in the endpoint name, as in the OpenAPI paths.
+_ROUTE_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 # Accept a client's id only if it is short and plain, so it is safe to echo and log.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -56,3 +58,40 @@ class BodySizeLimitMiddleware:
                 {"limit_bytes": settings.MAX_BODY_BYTES},
             )
         return self.get_response(request)
+
+
+class UsageMiddleware:
+    """Meter every authenticated API request: endpoint, status class, latency, bytes.
+
+    Runs outside the view so the latency and the response size are the ones the client got;
+    views add tokens and ingested events with `claiv.api.meter`. Recording never fails the
+    request (see memory.metering).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from memory.metering import usage_record  # app code: loaded once apps are ready
+
+        started = time.perf_counter()
+        response = self.get_response(request)
+        tenant_id = getattr(request, "tenant_id", None)
+        match = getattr(request, "resolver_match", None)
+        if tenant_id and match is not None and match.route:
+            try:
+                route = _ROUTE_PARAM.sub(r"{\1}", match.route)
+                usage_record(
+                    tenant_id=tenant_id,
+                    endpoint=f"{request.method} /{route}",
+                    status=response.status_code,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    request_bytes=int(request.META.get("CONTENT_LENGTH") or 0),
+                    response_bytes=0 if response.streaming else len(response.content),
+                    ingest_events=getattr(request, "usage_ingest_events", 0),
+                    tokens=getattr(request, "usage_tokens", 0),
+                )
+            except Exception:  # bookkeeping must never turn a served request into a 500
+                logger.exception("usage metering failed request_id=%s",
+                                 getattr(request, "request_id", "-"))
+        return response

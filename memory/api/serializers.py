@@ -13,6 +13,10 @@ from memory.models import EventType, Role, Scope
 
 MAX_CONTENT_CHARS = 32_000
 MAX_METADATA_BYTES = 8 * 1024
+MAX_BATCH_EVENTS = 500
+# Keys the official SDK (claiv-memory 0.6.4) sends for documents, which this server does not
+# have: accepted so SDK calls keep working, then dropped.
+SDK_IGNORED = "Accepted for compatibility with the official SDK; ignored (no documents here)."
 
 
 def _opaque_id(**kwargs: Any) -> StrictCharField:
@@ -41,6 +45,9 @@ class IngestSerializer(StrictSerializer):
     metadata = serializers.JSONField(required=False, allow_null=True)
     project_id = _opaque_id(required=False, allow_null=True)
     scope = serializers.ChoiceField(choices=Scope.choices, required=False, allow_null=True)
+    document_id = _opaque_id(required=False, allow_null=True, help_text=SDK_IGNORED)
+    document_name = StrictCharField(required=False, allow_null=True, max_length=1000,
+                                    help_text=SDK_IGNORED)
 
     def validate_content(self, value: str) -> str:
         if not value.strip():
@@ -61,6 +68,8 @@ class IngestSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.pop("document_id", None)
+        attrs.pop("document_name", None)
         _merge_alias(attrs, "conversation_id", "thread_id")
         if self.context.get("require_conversation") and not attrs.get("conversation_id"):
             raise serializers.ValidationError({"conversation_id": ["This field is required."]})
@@ -94,10 +103,98 @@ class ForgetSerializer(StrictSerializer):
     from_time = FlexibleDateTimeField(required=False, allow_null=True)
     to_time = FlexibleDateTimeField(required=False, allow_null=True)
     erase_events = serializers.BooleanField(required=False, default=False)
+    document_id = _opaque_id(required=False, allow_null=True,
+                             help_text="Not supported (no documents here): a non-null value is "
+                                       "refused rather than ignored, so a forget never widens.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.pop("document_id", None) is not None:
+            raise InvalidRequest("This server stores no documents; forget by document_id is "
+                                 "not supported.", details={"unsupported_fields": ["document_id"]})
         _merge_alias(attrs, "conversation_id", "thread_id")
         start, end = attrs.get("from_time"), attrs.get("to_time")
         if start and end and start > end:
             raise serializers.ValidationError({"to_time": ["to_time is before from_time."]})
         return {key: value for key, value in attrs.items() if value is not None}
+
+
+class RecallLimitsSerializer(StrictSerializer):
+    answer_facts = serializers.IntegerField(min_value=0, max_value=50, required=False,
+                                            allow_null=True)
+    supporting_facts = serializers.IntegerField(min_value=0, max_value=50, required=False,
+                                                allow_null=True)
+    background_facts = serializers.IntegerField(min_value=0, max_value=50, required=False,
+                                                allow_null=True)
+    max_list_items = serializers.IntegerField(required=False, allow_null=True,
+                                              help_text=SDK_IGNORED)
+    document_chunks = serializers.IntegerField(required=False, allow_null=True,
+                                               help_text=SDK_IGNORED)
+
+
+class RecallIncludeSerializer(StrictSerializer):
+    debug = serializers.BooleanField(required=False, allow_null=True)
+    pending_plan = serializers.BooleanField(
+        required=False, allow_null=True,
+        help_text="Accepted for SDK compatibility; `pending_plan` is always in the response.")
+
+
+# API.md §4 defaults of the v6 recall limits.
+RECALL_V6_LIMITS = {"answer_facts": 12, "supporting_facts": 12, "background_facts": 8}
+
+
+class RecallV6Serializer(StrictSerializer):
+    user_id = _opaque_id()
+    query = StrictCharField(min_length=1, max_length=MAX_CONTENT_CHARS)
+    conversation_id = _opaque_id(required=False, allow_null=True)
+    thread_id = _opaque_id(required=False, allow_null=True)
+    project_id = _opaque_id(required=False, allow_null=True)
+    reference_time = FlexibleDateTimeField(required=False, allow_null=True)
+    token_budget = serializers.IntegerField(min_value=200, max_value=8000, required=False,
+                                            allow_null=True)
+    limits = RecallLimitsSerializer(required=False, allow_null=True)
+    include = RecallIncludeSerializer(required=False, allow_null=True)
+    document_id = _opaque_id(required=False, allow_null=True, help_text=SDK_IGNORED)
+    mode_hint = StrictCharField(required=False, allow_null=True, max_length=100,
+                                help_text="Accepted for SDK compatibility; ignored.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _merge_alias(attrs, "conversation_id", "thread_id")
+        limits = dict(RECALL_V6_LIMITS)
+        limits.update({k: v for k, v in (attrs.get("limits") or {}).items()
+                       if k in RECALL_V6_LIMITS and v is not None})
+        include = attrs.get("include") or {}
+        return {
+            "user_id": attrs["user_id"], "query": attrs["query"],
+            "conversation_id": attrs.get("conversation_id"),
+            "project_id": attrs.get("project_id"),
+            "reference_time": attrs.get("reference_time"),
+            "token_budget": attrs.get("token_budget") or 2000,
+            "limits": limits, "include_debug": bool(include.get("debug")),
+        }
+
+
+class BatchIngestSerializer(StrictSerializer):
+    """The outer shape only: each item is validated on its own, so one bad item fails alone."""
+
+    events = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
+                                   help_text=f"1–{MAX_BATCH_EVENTS} ingest bodies (as for "
+                                             "POST /v1/ingest).")
+
+    def validate_events(self, value: list[Any]) -> list[Any]:
+        if len(value) > MAX_BATCH_EVENTS:
+            raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH_EVENTS} events.",
+                                  details={"field": "events", "limit": MAX_BATCH_EVENTS})
+        return value
+
+
+class ReceiptListQuerySerializer(serializers.Serializer):
+    """Query string of GET /v1/deletion-receipts (the SDK sends numbers as strings)."""
+
+    user_id = serializers.CharField(min_length=1, max_length=255, required=False,
+                                    trim_whitespace=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    offset = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+
+
+class UsageRangeQuerySerializer(serializers.Serializer):
+    range = serializers.ChoiceField(choices=["7d", "30d", "month", "today"], default="7d")

@@ -1,10 +1,25 @@
 from django.urls import path
 
-from memory.api import views
+from memory.api import batch, receipts, usage, v6, views
 
 urlpatterns = [
     path("v1/ingest", views.IngestView.as_view()),
     path("v1/events/<str:event_id>", views.EventDetailView.as_view()),
     path("v1/recall", views.RecallV1View.as_view()),
     path("v1/forget", views.ForgetView.as_view()),
+    path("v1/ingest/batch", batch.BatchIngestView.as_view()),
+    # The v6 trio; forget is the same operation in both generations.
+    path("v6/ingest", v6.IngestV6View.as_view()),
+    path("v6/recall", v6.RecallV6View.as_view()),
+    path("v6/forget", views.ForgetView.as_view()),
+    # The official SDK's recall_v2/forget_v2 post the v1 body shapes to /v2/*.
+    path("v2/recall", views.RecallV1View.as_view()),
+    path("v2/forget", views.ForgetView.as_view()),
+    # public-key before <receipt_id>, which would otherwise match it.
+    path("v1/deletion-receipts", receipts.ReceiptListView.as_view()),
+    path("v1/deletion-receipts/public-key", receipts.ReceiptPublicKeyView.as_view()),
+    path("v1/deletion-receipts/<str:receipt_id>", receipts.ReceiptDetailView.as_view()),
+    path("v1/usage/summary", usage.UsageSummaryView.as_view()),
+    path("v1/usage/breakdown", usage.UsageBreakdownView.as_view()),
+    path("v1/usage/limits", usage.UsageLimitsView.as_view()),
 ]

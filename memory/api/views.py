@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from claiv.api import TenantScopedAPIView, validated
+from claiv.api import TenantScopedAPIView, api_doc, meter, validated
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
-from memory.api import serializers
+from memory.api import schema, serializers
 from memory.forget import ForgetScope, memory_forget
 from memory.ingest import event_ingest
+from memory.recall.cache import recall_cached
 from memory.recall.engine import memory_recall
-from memory.selectors import event_get, event_fact_ids
+from memory.selectors import event_fact_ids, event_get
 
 
 def _iso(value: Any) -> str | None:
@@ -23,17 +25,24 @@ def _iso(value: Any) -> str | None:
 class IngestView(TenantScopedAPIView):
     required_scope = SCOPE_WRITE
     require_conversation = False
+    quota_metrics = ("requests", "ingest_events", "work_units")
 
+    @api_doc(request=serializers.IngestSerializer, response=schema.IngestResponseSerializer,
+             errors=(409,), summary="Store one event")
     def post(self, request: Request) -> Response:
         data = validated(serializers.IngestSerializer, request.data,
                          require_conversation=self.require_conversation)
         result = event_ingest(tenant=self.tenant, **data)
+        meter(request, ingest_events=0 if result.deduped else 1)
         return Response({"event_id": str(result.event.id), "deduped": result.deduped})
 
 
 class EventDetailView(TenantScopedAPIView):
     required_scope = SCOPE_READ
 
+    @api_doc(response=schema.EventDetailSerializer, errors=(404,),
+             summary="An event and its enrichment state",
+             parameters=[OpenApiParameter("event_id", str, OpenApiParameter.PATH)])
     def get(self, request: Request, event_id: str) -> Response:
         event = event_get(tenant=self.tenant, event_id=event_id)
         return Response({
@@ -51,14 +60,23 @@ class EventDetailView(TenantScopedAPIView):
 
 class RecallV1View(TenantScopedAPIView):
     required_scope = SCOPE_READ
+    quota_metrics = ("requests", "tokens")
 
+    @api_doc(request=serializers.RecallV1Serializer, response=schema.RecallV1ResponseSerializer,
+             summary="Token-budgeted recall")
     def post(self, request: Request) -> Response:
         data = validated(serializers.RecallV1Serializer, request.data)
+        body = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"], kind="v1",
+                             request=data, compute=lambda: self._recall(data))
+        meter(request, tokens=int(body["token_estimate"]))
+        return Response(body)
+
+    def _recall(self, data: dict[str, Any]) -> dict[str, Any]:
         result = memory_recall(tenant=self.tenant, user_id=data["user_id"], query=data["task"],
                                token_budget=data["token_budget"],
                                conversation_id=data.get("conversation_id"),
                                min_confidence=data.get("min_confidence"))
-        return Response({
+        return {
             "system_context": result.system_context,
             "memory_blocks": [
                 {"type": b.type, "content": b.content, "source_ids": b.source_ids,
@@ -67,12 +85,14 @@ class RecallV1View(TenantScopedAPIView):
             ],
             "citations": result.citations,
             "token_estimate": result.token_estimate,
-        })
+        }
 
 
 class ForgetView(TenantScopedAPIView):
     required_scope = SCOPE_FORGET
 
+    @api_doc(request=serializers.ForgetSerializer, response=schema.ForgetResponseSerializer,
+             summary="Forget everything derived from matching events; signed receipt")
     def post(self, request: Request) -> Response:
         data = validated(serializers.ForgetSerializer, request.data)
         receipt = memory_forget(tenant=self.tenant, scope=ForgetScope(**data))

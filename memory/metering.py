@@ -1,0 +1,218 @@
+"""Usage metering writes: count each API request in Redis, flush the counts to Postgres.
+
+The hot path costs one pipelined Redis round trip per request: HINCRBY on a hash per
+(tenant, UTC day, endpoint) and SADD of that hash's key to the tenant's set of unflushed
+counters. `usage_flush` (Celery beat, every minute) moves each hash into its
+`UsageCounter` row with one upsert. There is no database row per request.
+
+If Redis is down the request is still served and its usage is dropped with a log line:
+metering never fails a request. Work units are not counted here but by a database trigger
+(see `WorkUnitCounter`). Plans and quotas are set with `usage_plan_set`. Reads live in
+`memory.usage`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from claiv.errors import InvalidRequest
+from memory.models import LATENCY_BUCKETS_MS, UsageCounter, UsagePlan
+from tenants.models import Tenant
+
+logger = logging.getLogger("claiv.metering")
+
+KEY_PREFIX = "claiv:usage"
+TENANTS_KEY = f"{KEY_PREFIX}:tenants"  # tenant ids that have unflushed counters
+# Short timeouts: on a sick Redis the request must not wait long for its bookkeeping.
+REDIS_TIMEOUT_SECONDS = 0.5
+
+COUNT_FIELDS = ("requests", "errors_4xx", "errors_5xx", "request_bytes", "response_bytes",
+                "ingest_events", "tokens")
+BUCKET_COUNT = len(LATENCY_BUCKETS_MS) + 1
+
+
+@lru_cache(maxsize=1)
+def usage_redis() -> redis.Redis:
+    """A shared client (its connection pool is thread-safe and reconnects by itself)."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                                socket_timeout=REDIS_TIMEOUT_SECONDS)
+
+
+def dirty_key(tenant_id: uuid.UUID | str) -> str:
+    return f"{KEY_PREFIX}:dirty:{tenant_id}"
+
+
+def counter_key(tenant_id: uuid.UUID | str, day: date, endpoint: str) -> str:
+    return f"{KEY_PREFIX}:c:{tenant_id}:{day.isoformat()}:{endpoint}"
+
+
+def counter_key_parse(key: str) -> tuple[date, str]:
+    """(day, endpoint) of a counter key; the endpoint may itself contain colons."""
+    rest = key[len(f"{KEY_PREFIX}:c:"):]
+    _tenant, day, endpoint = rest.split(":", 2)
+    return date.fromisoformat(day), endpoint
+
+
+def latency_bucket(latency_ms: float) -> int:
+    return bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)
+
+
+@dataclass
+class CounterValues:
+    """One hash's numbers, as read back from Redis or a row."""
+
+    requests: int = 0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+    request_bytes: int = 0
+    response_bytes: int = 0
+    ingest_events: int = 0
+    tokens: int = 0
+    latency_ms_sum: float = 0.0
+    latency_buckets: list[int] | None = None
+
+    @classmethod
+    def from_hash(cls, raw: dict[bytes, bytes]) -> CounterValues:
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        values = cls(**{name: int(fields.get(name, 0)) for name in COUNT_FIELDS})
+        values.latency_ms_sum = float(fields.get("latency_ms_sum", 0))
+        values.latency_buckets = [int(fields.get(f"b{i}", 0)) for i in range(BUCKET_COUNT)]
+        return values
+
+
+def usage_record(*, tenant_id: uuid.UUID | str, endpoint: str, status: int, latency_ms: float,
+                 request_bytes: int = 0, response_bytes: int = 0, ingest_events: int = 0,
+                 tokens: int = 0, at: datetime | None = None) -> bool:
+    """Count one request. Returns False (and logs) when Redis could not take it."""
+    day = (at or timezone.now()).astimezone(UTC).date()
+    key = counter_key(tenant_id, day, endpoint)
+    pipe = usage_redis().pipeline(transaction=False)
+    pipe.hincrby(key, "requests", 1)
+    if 400 <= status < 500:
+        pipe.hincrby(key, "errors_4xx", 1)
+    elif status >= 500:
+        pipe.hincrby(key, "errors_5xx", 1)
+    pipe.hincrbyfloat(key, "latency_ms_sum", round(latency_ms, 3))
+    pipe.hincrby(key, f"b{latency_bucket(latency_ms)}", 1)
+    for name, value in (("request_bytes", request_bytes), ("response_bytes", response_bytes),
+                        ("ingest_events", ingest_events), ("tokens", tokens)):
+        if value:
+            pipe.hincrby(key, name, value)
+    pipe.sadd(dirty_key(tenant_id), key)
+    pipe.sadd(TENANTS_KEY, str(tenant_id))
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("usage not recorded: redis unavailable tenant=%s endpoint=%s",
+                       tenant_id, endpoint)
+        return False
+    return True
+
+
+_UPSERT = f"""
+INSERT INTO {UsageCounter._meta.db_table} AS c (tenant_id, day, endpoint, requests, errors_4xx,
+    errors_5xx, request_bytes, response_bytes, ingest_events, tokens, latency_ms_sum,
+    latency_buckets)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant_id, day, endpoint) DO UPDATE SET
+    requests = c.requests + EXCLUDED.requests,
+    errors_4xx = c.errors_4xx + EXCLUDED.errors_4xx,
+    errors_5xx = c.errors_5xx + EXCLUDED.errors_5xx,
+    request_bytes = c.request_bytes + EXCLUDED.request_bytes,
+    response_bytes = c.response_bytes + EXCLUDED.response_bytes,
+    ingest_events = c.ingest_events + EXCLUDED.ingest_events,
+    tokens = c.tokens + EXCLUDED.tokens,
+    latency_ms_sum = c.latency_ms_sum + EXCLUDED.latency_ms_sum,
+    latency_buckets = ARRAY(
+        SELECT COALESCE(a, 0) + COALESCE(b, 0)
+        FROM unnest(c.latency_buckets, EXCLUDED.latency_buckets) WITH ORDINALITY AS u(a, b, n)
+        ORDER BY n)
+"""
+
+
+def _upsert(tenant_id: str, day: date, endpoint: str, values: CounterValues) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [
+            tenant_id, day, endpoint, values.requests, values.errors_4xx, values.errors_5xx,
+            values.request_bytes, values.response_bytes, values.ingest_events, values.tokens,
+            values.latency_ms_sum, values.latency_buckets or [0] * BUCKET_COUNT,
+        ])
+
+
+def _give_back(client: redis.Redis, tenant_id: str, key: str, raw: dict[bytes, bytes]) -> None:
+    """Put taken counts back (the database refused them), so the next flush retries."""
+    pipe = client.pipeline(transaction=False)
+    for field, value in raw.items():
+        if field == b"latency_ms_sum":
+            pipe.hincrbyfloat(key, field, float(value))
+        else:
+            pipe.hincrby(key, field, int(value))
+    pipe.sadd(dirty_key(tenant_id), key)
+    pipe.sadd(TENANTS_KEY, tenant_id)
+    pipe.execute()
+
+
+def usage_flush(*, tenant_id: uuid.UUID | str | None = None) -> int:
+    """Move unflushed counters from Redis into `UsageCounter` rows. Returns hashes moved.
+
+    Each set membership is removed *before* its hash is taken, so a request counted
+    meanwhile re-adds it and is flushed next time rather than stranded.
+    """
+    client = usage_redis()
+    if tenant_id is not None:
+        tenants = [str(tenant_id)]
+    else:
+        tenants = [t.decode() for t in client.smembers(TENANTS_KEY)]
+    moved = 0
+    for tenant in tenants:
+        client.srem(TENANTS_KEY, tenant)
+        for raw_key in client.smembers(dirty_key(tenant)):
+            key = raw_key.decode()
+            client.srem(dirty_key(tenant), key)
+            pipe = client.pipeline(transaction=True)  # MULTI: read and delete as one step
+            pipe.hgetall(key)
+            pipe.delete(key)
+            raw, _deleted = pipe.execute()
+            if not raw:
+                continue
+            day, endpoint = counter_key_parse(key)
+            try:
+                with transaction.atomic():
+                    _upsert(tenant, day, endpoint, CounterValues.from_hash(raw))
+            except DatabaseError:
+                if not Tenant.objects.filter(pk=tenant).exists():
+                    continue  # the tenant was deleted; its counts go with it
+                _give_back(client, tenant, key, raw)
+                raise
+            moved += 1
+    return moved
+
+
+def usage_plan_set(*, tenant: Tenant, **changes: Any) -> UsagePlan:
+    """Create or update the tenant's plan. Keys: plan, billing_cycle_day, <metric>_quota."""
+    allowed = {"plan", "billing_cycle_day", "requests_quota", "tokens_quota",
+               "work_units_quota", "ingest_events_quota"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"unknown plan fields: {sorted(unknown)}")
+    if any(v is not None and v < 0 for k, v in changes.items() if k.endswith("_quota")):
+        raise InvalidRequest("Quotas must be 0 or more (omit for unlimited).")
+    day = changes.get("billing_cycle_day")
+    if day is not None and not 1 <= day <= 28:
+        raise InvalidRequest("billing_cycle_day must be between 1 and 28.")
+    plan, _ = UsagePlan.objects.get_or_create(tenant=tenant)
+    for name, value in changes.items():
+        setattr(plan, name, value)
+    plan.save()
+    return plan
