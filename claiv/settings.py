@@ -35,7 +35,8 @@ RECEIPT_SIGNING_KEY = env.str("CLAIV_RECEIPT_SIGNING_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if not PRODUCTION else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the tenant console's site (login throttle, project pages).
+    "claiv.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tenants",
     "keys",
     "memory",
@@ -51,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "claiv.middleware.RequestIdMiddleware",
+    "claiv.middleware.UsageMiddleware",
     "claiv.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,6 +118,26 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "claiv.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "claiv.api.ContractAutoSchema",
+}
+
+# OpenAPI at /v1/openapi.json, Swagger UI at /docs with assets from drf-spectacular-sidecar
+# (served by this process, no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Claiv Memory API",
+    "DESCRIPTION": "Self-hostable memory for LLM apps. Every non-2xx body is the error "
+                   "envelope; authenticated responses carry X-RateLimit-Limit/Remaining/Reset "
+                   "(Reset = seconds until the window ends) and X-Request-ID.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "memory.api.schema.contract_postprocess"],
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -133,6 +157,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-events": {"task": "enrichment.reconcile", "schedule": 60.0},
     "retier-facts": {"task": "enrichment.retier", "schedule": 600.0},
+    "refresh-episode-vectors": {"task": "enrichment.episodes_refresh", "schedule": 60.0},
+    "flush-usage": {"task": "memory.usage_flush", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -144,12 +170,46 @@ EXTRACTOR = env.str("CLAIV_EXTRACTOR", default="offline")  # offline | llm
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+# Per LLM request; after the retries the extractor falls back to the offline rules.
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=20.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
+# Most events one Embed stage embeds in one model call when a backlog of events waits for
+# it (see enrichment.pipeline; the measurement that chose it is in BENCHMARKS.md).
+ENRICH_EMBED_BATCH = env.int("ENRICH_EMBED_BATCH", default=32)
 EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | openai
 # The vector columns are created with this dimension; changing it needs a new migration run.
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
 EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
 EMBEDDING_BASE_URL = env.str("EMBEDDING_BASE_URL", default="")
 EMBEDDING_API_KEY = env.str("EMBEDDING_API_KEY", default="")
+
+# --- Tenant console (Django admin at /console/) ------------------------------------------
+# The API base URL the console's Test Connection calls by default: this server. It comes from
+# the operator's settings, so it is trusted even on loopback (SECURITY.md, outbound requests).
+CLAIV_PUBLIC_BASE_URL = env.str("CLAIV_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Fernet key (urlsafe base64 of 32 bytes) encrypting secrets stored from the console. Outside
+# production it is derived from SECRET_KEY so a fresh checkout works without one.
+CLAIV_CONSOLE_ENCRYPTION_KEY = env.str("CLAIV_CONSOLE_ENCRYPTION_KEY", default="")
+if not CLAIV_CONSOLE_ENCRYPTION_KEY and not PRODUCTION:
+    import base64
+    import hashlib
+
+    CLAIV_CONSOLE_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+        hashlib.sha256(b"claiv-console-encryption\x1f" + SECRET_KEY.encode()).digest()).decode()
+# URLs typed into the console may point at private ranges (10/8, 172.16/12, 192.168/16,
+# fc00::/7) only when the operator allows it; loopback and link-local are always refused.
+CLAIV_CONSOLE_ALLOW_PRIVATE_URLS = env.bool("CLAIV_CONSOLE_ALLOW_PRIVATE_URLS", default=False)
+CLAIV_CONSOLE_HTTP_TIMEOUT = env.float("CLAIV_CONSOLE_HTTP_TIMEOUT", default=3.0)
+# Login throttle: this many failures per (username, IP) lock that pair out for the lockout.
+CLAIV_CONSOLE_LOGIN_MAX_FAILURES = env.int("CLAIV_CONSOLE_LOGIN_MAX_FAILURES", default=5)
+CLAIV_CONSOLE_LOGIN_LOCKOUT_SECONDS = env.int("CLAIV_CONSOLE_LOGIN_LOCKOUT_SECONDS", default=900)
+# Console sessions end after this long, and when the browser closes.
+SESSION_COOKIE_AGE = env.int("CLAIV_CONSOLE_SESSION_SECONDS", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+X_FRAME_OPTIONS = "DENY"
+# gunicorn serves the admin's CSS/JS itself (a handful of files for a few operators), so the
+# console looks right without a separate static server; turn off when a proxy serves /static/.
+CLAIV_SERVE_STATIC = env.bool("CLAIV_SERVE_STATIC", default=True)
 
 # --- Logging: ids, counts and timings only; never content or keys --------------------------
 LOGGING = {
@@ -176,5 +236,14 @@ if PRODUCTION:
         problems.append("CLAIV_RECEIPT_SIGNING_KEY is missing")
     if CELERY_TASK_ALWAYS_EAGER:
         problems.append("CELERY_TASK_ALWAYS_EAGER is on")
+    if not CLAIV_CONSOLE_ENCRYPTION_KEY:
+        problems.append("CLAIV_CONSOLE_ENCRYPTION_KEY is missing")
+    else:
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(CLAIV_CONSOLE_ENCRYPTION_KEY)
+        except ValueError:
+            problems.append("CLAIV_CONSOLE_ENCRYPTION_KEY is not a Fernet key")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems))

@@ -44,7 +44,7 @@ class Command(BaseCommand):
             action = options["action"]
             if action == "create":
                 key, raw = api_key_create(tenant=tenant, name=options["name"],
-                                          scopes=options["scopes"])
+                                          scopes=options["scopes"], origin="manage.py")
                 self.stdout.write(f"created key {key.prefix} scopes={','.join(key.scopes)}")
                 self.stdout.write(raw)
             elif action == "list":
@@ -55,14 +55,16 @@ class Command(BaseCommand):
                         f"created={key.created_at:%Y-%m-%dT%H:%M:%SZ}\t"
                         f"last_used={key.last_used_at or '-'}")
             elif action == "revoke":
-                key = api_key_revoke(key=api_key_get(tenant=tenant, prefix=options["prefix"]))
+                key = api_key_revoke(key=api_key_get(tenant=tenant, prefix=options["prefix"]),
+                                     origin="manage.py")
                 self.stdout.write(f"revoked {key.prefix}")
             else:
                 if options["grace_seconds"] < 0:
                     raise CommandError("--grace-seconds must be >= 0")
                 old = api_key_get(tenant=tenant, prefix=options["prefix"])
                 new, raw = api_key_rotate(key=old,
-                                          grace=timedelta(seconds=options["grace_seconds"]))
+                                          grace=timedelta(seconds=options["grace_seconds"]),
+                                          origin="manage.py")
                 self.stdout.write(f"rotated {old.prefix} -> {new.prefix}; old key revoked at "
                                   f"{old.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
                 self.stdout.write(raw)

@@ -1,0 +1,104 @@
+"""Memory reads for the console: the memory browser and the forget preview.
+
+Each takes the tenant explicitly. Reads shared with the API (events, receipts) stay in
+`memory.selectors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Case, Count, Max, Q, QuerySet, When
+
+# Forget's own matching rule, so the console's preview cannot drift from what forget does.
+from memory.forget import ForgetScope, _matching_events
+from memory.models import FTS_CONFIG, Episode, Event, Fact, FactSource, FactStatus
+from tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class MemoryUserRow:
+    user_id: str
+    events: int
+    facts: int
+    last_event_time: datetime | None
+
+
+def memory_users_list(*, tenant: Tenant, search: str = "", limit: int = 100
+                      ) -> list[MemoryUserRow]:
+    """End users of a tenant with event and current-fact counts, most recently active first."""
+    events = Event.objects.filter(tenant=tenant)
+    if search:
+        events = events.filter(user_id__icontains=search)
+    rows = list(events.values("user_id").annotate(n=Count("id"), last=Max("event_time"))
+                .order_by("-last", "user_id")[:limit])
+    facts = dict(Fact.objects.filter(tenant=tenant, status=FactStatus.CURRENT,
+                                     user_id__in=[r["user_id"] for r in rows])
+                 .values("user_id").annotate(n=Count("id")).values_list("user_id", "n"))
+    return [MemoryUserRow(r["user_id"], r["n"], facts.get(r["user_id"], 0), r["last"])
+            for r in rows]
+
+
+def _text_filter(q: str, *fields: str) -> Q:
+    """Full-text match (stemmed, websearch syntax) or a plain substring in any field."""
+    condition = Q(search=SearchQuery(q, config=FTS_CONFIG, search_type="websearch"))
+    for name in fields:
+        condition |= Q(**{f"{name}__icontains": q})
+    return condition
+
+
+def memory_user_facts(*, tenant: Tenant, user_id: str, q: str = "",
+                      limit: int = 200) -> QuerySet[Fact]:
+    """A user's facts, current first, then superseded and contradicted, newest first."""
+    facts = Fact.objects.filter(tenant=tenant, user_id=user_id)
+    if q:
+        facts = facts.filter(_text_filter(q, "subject", "object_text", "source_text"))
+    order = Case(When(status=FactStatus.CURRENT, then=0), default=1)
+    return facts.select_related("source_event").order_by(order, "-valid_from")[:limit]
+
+
+def memory_user_events(*, tenant: Tenant, user_id: str, q: str = "",
+                       limit: int = 100) -> QuerySet[Event]:
+    events = Event.objects.filter(tenant=tenant, user_id=user_id)
+    if q:
+        events = events.filter(_text_filter(q, "content"))
+    return events.defer("embedding").order_by("-event_time")[:limit]
+
+
+def memory_user_episodes(*, tenant: Tenant, user_id: str, q: str = "",
+                         limit: int = 50) -> QuerySet[Episode]:
+    episodes = Episode.objects.filter(tenant=tenant, user_id=user_id)
+    if q:
+        episodes = episodes.filter(_text_filter(q, "summary"))
+    return episodes.defer("embedding").order_by("-last_event_time")[:limit]
+
+
+def memory_forget_preview(*, tenant: Tenant, scope: ForgetScope) -> dict[str, int]:
+    """What `memory_forget(tenant, scope)` would delete, counted without changing anything.
+
+    Uses forget's own event matching and counts facts, episodes and embeddings by the
+    same rules, so the console's confirmation step shows the numbers the receipt will carry
+    (`events_matched` and `already_forgotten` are extra, for the operator).
+    """
+    events = _matching_events(tenant=tenant, scope=scope)
+    event_ids = events.values("id")
+    facts = Fact.objects.filter(
+        Q(id__in=FactSource.objects.filter(event_id__in=event_ids).values("fact_id"))
+        | Q(source_event_id__in=event_ids), tenant=tenant)
+    episodes = Episode.objects.filter(
+        tenant=tenant, id__in=Episode.events.through.objects.filter(
+            event_id__in=event_ids).values("episode_id"))
+    matched = events.count()
+    return {
+        "events_matched": matched,
+        "already_forgotten": events.filter(forgotten_at__isnull=False).count(),
+        "events": matched if scope.erase_events else 0,
+        "facts": facts.count(),
+        "episodes": episodes.count(),
+        "embeddings": (facts.filter(embedding__isnull=False).count()
+                       + episodes.filter(embedding__isnull=False).count()
+                       + events.filter(embedding__isnull=False).count()),
+    }
+
