@@ -16,4 +16,4 @@ RUN useradd --system --uid 10001 claiv && chown -R claiv /app
 USER claiv
 
 EXPOSE 8000
-CMD ["gunicorn", "claiv.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+CMD ["gunicorn", "claiv.wsgi:application", "--config", "python:claiv.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "3"]
