@@ -22,7 +22,7 @@ from memory.recall import channels
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
-from memory.recall.routing import Routing, route_query
+from memory.recall.routing import Routing, relative_dates, route_query
 from memory.tokens import count_tokens
 from tenants.models import Tenant
 
@@ -223,6 +223,10 @@ def event_line(event: Event, *, focus: set[str] | None = None,
     text = " ".join(event.content.split())
     if max_tokens is not None:
         text = excerpt(text, focus=focus or set(), max_tokens=max_tokens)
+    # "yesterday" means little to the reader of a memory: say which day it was.
+    notes = relative_dates(text, event.event_time)
+    if notes:
+        text += " [" + "; ".join(f"{expr} = {date}" for expr, date in notes) + "]"
     if event.role in ("assistant", "tool"):
         return f"({event.role}) {text}"
     return text

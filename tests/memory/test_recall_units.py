@@ -60,3 +60,13 @@ def test_pack_is_exact_grouped_by_day_and_skips_what_does_not_fit() -> None:
     assert admitted[0].item_id == "i0" and all(b.content in text for b in admitted)
     assert text.count("Wednesday, 1 May 2024:") <= 1
     assert text.startswith("Known facts")
+
+
+def test_relative_dates_are_resolved_against_the_turn_time() -> None:
+    from memory.recall.routing import relative_dates
+
+    spoken = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+    assert relative_dates("I went to a support group yesterday.", spoken) == (
+        ("yesterday", "7 May 2023"),)
+    assert relative_dates("Next month we go camping", spoken) == (("Next month", "June 2023"),)
+    assert relative_dates("On 7 May 2023 I went out", spoken) == ()
