@@ -49,6 +49,8 @@ FUSION_K = 5
 # Strong event hits pull in the turn that follows them (answers often sit in the reply).
 NEIGHBOUR_ANCHORS = 8
 NEIGHBOUR_SHARE = 0.5
+# Fact scores are scaled by tier before packing, so hot facts come first at small budgets.
+TIER_WEIGHT = {"hot": 1.25, "warm": 1.0, "cold": 0.8}
 # A turn longer than max(EXCERPT_MIN_TOKENS, budget / EXCERPT_SHARE) is shown as an excerpt.
 EXCERPT_MIN_TOKENS = 40
 EXCERPT_SHARE = 12
@@ -258,7 +260,8 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
             if set(sources) <= taken_events:
                 continue
             blocks.append(Block(type="fact", content=fact_line(fact), source_ids=sources,
-                                score=norm, event_time=fact.event_time, tier=fact.tier,
+                                score=round(norm * TIER_WEIGHT.get(fact.tier, 1.0), 4),
+                                event_time=fact.event_time, tier=fact.tier,
                                 item_id=str(fact.id)))
         elif kind == "episode" and item_id in result.episodes:
             episode = result.episodes[item_id]
@@ -271,6 +274,8 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
                                 source_ids=cited, score=norm,
                                 event_time=episode.last_event_time or timezone.now(),
                                 item_id=str(episode.id)))
+    # Hot facts first: a small budget should spend itself on what matters most.
+    blocks.sort(key=lambda block: block.score, reverse=True)
     return blocks
 
 

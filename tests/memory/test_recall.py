@@ -39,7 +39,7 @@ def test_token_estimate_is_exact_and_within_budget(api: Api, memory: list[str],
     assert cited <= set(memory)
     assert cited == {s for block in body["memory_blocks"] for s in block["source_ids"]}
     for block in body["memory_blocks"]:
-        assert block["type"] in {"fact", "event"}
+        assert block["type"] in {"fact", "event", "episode"}
         assert block["content"] in body["system_context"]
 
 
@@ -76,3 +76,25 @@ def test_bad_recall_requests_are_400(api: Api, body: dict[str, object]) -> None:
     response = api.post("/v1/recall", body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+
+def test_hot_facts_outrank_equally_scored_warm_ones(tenant: Tenant) -> None:
+    from datetime import UTC, datetime
+
+    from memory.models import Fact
+    from memory.recall.channels import RecallScope
+    from memory.recall.engine import Retrieval, blocks_from
+
+    ingest_enriched(tenant, "I love hiking.", user_id="h")
+    ingest_enriched(tenant, "I love sailing.", user_id="h", minutes=1)
+    hiking = Fact.objects.get(tenant=tenant, user_id="h", object_text__icontains="hiking")
+    sailing = Fact.objects.get(tenant=tenant, user_id="h", object_text__icontains="sailing")
+    Fact.objects.filter(pk=sailing.pk).update(tier="hot")
+    Fact.objects.filter(pk=hiking.pk).update(tier="warm")
+    result = Retrieval(scope=RecallScope(tenant=tenant, user_id="h"), query="love",
+                       reference_time=datetime.now(UTC), anchor_source="server_now",
+                       routing=None, fused=[(("fact", hiking.id), 0.50),
+                                            (("fact", sailing.id), 0.45)])
+    result.facts = {f.id: f for f in Fact.objects.filter(pk__in=[hiking.pk, sailing.pk])}
+    assert [b.item_id for b in blocks_from(result)] == [str(sailing.id), str(hiking.id)]
