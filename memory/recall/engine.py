@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from memory.embedding import embed_one
@@ -151,11 +151,10 @@ def _hydrate(result: Retrieval) -> None:
     result.facts = {f.id: f for f in channels.facts_visible(result.scope)
                     .filter(id__in=ids["fact"]).defer(*heavy).prefetch_related("sources")}
     result.events = {e.id: e for e in channels.events_visible(result.scope)
-                     .filter(id__in=ids["event"]).defer(*heavy)}
+                     .filter(id__in=ids["event"])
+                     .only("id", "content", "role", "event_time", "conversation_id")}
     result.episodes = {e.id: e for e in channels.episodes_visible(result.scope)
-                       .filter(id__in=ids["episode"]).defer(*heavy)
-                       .prefetch_related(Prefetch("events",
-                                                  queryset=Event.objects.defer(*heavy)))}
+                       .filter(id__in=ids["episode"]).defer(*heavy)}
 
 
 # --- Rendering ----------------------------------------------------------------------------
@@ -267,9 +266,7 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
             episode = result.episodes[item_id]
             if not episode.summary:
                 continue
-            # An episode cites only the events whose own text its summary quotes.
-            cited = [str(e.id) for e in episode.events.all()
-                     if " ".join(e.content.split())[:60] in " ".join(episode.summary.split())]
+            cited = episode_citations(episode)
             blocks.append(Block(type="episode", content=" ".join(episode.summary.split()),
                                 source_ids=cited, score=norm,
                                 event_time=episode.last_event_time or timezone.now(),
@@ -277,6 +274,18 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
     # Hot facts first: a small budget should spend itself on what matters most.
     blocks.sort(key=lambda block: block.score, reverse=True)
     return blocks
+
+
+def episode_citations(episode: Episode) -> list[str]:
+    """The events an episode summary draws on: for an extractive summary, those whose
+    highlight sentences it quotes; an abstractive one is derived from all its highlights."""
+    summary = " ".join(episode.summary.split())
+    cited: list[str] = []
+    for highlight in episode.highlights:
+        quoted = " ".join(str(highlight.get("text", "")).split()) in summary
+        if (quoted or episode.summarizer == "llm") and highlight["event"] not in cited:
+            cited.append(str(highlight["event"]))
+    return cited
 
 
 def facts_accessed(fact_ids: list[str]) -> None:
