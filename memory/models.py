@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -76,6 +77,8 @@ class Event(models.Model):
     tokens_used = models.PositiveIntegerField(default=0)
     candidate_count = models.PositiveIntegerField(default=0)
     gated_count = models.PositiveIntegerField(default=0)
+    # When the last stage committed: enrichment lag is enriched_at - created_at.
+    enriched_at = models.DateTimeField(null=True, blank=True)
 
     # Set by forget without erase: the raw event stays for audit but is never recalled.
     forgotten_at = models.DateTimeField(null=True, blank=True)
@@ -95,6 +98,9 @@ class Event(models.Model):
                          condition=Q(idempotency_key__isnull=False)),
             models.Index(fields=["tenant", "body_hash", "created_at"], name="event_body_hash"),
             models.Index(fields=["status", "state_changed_at"], name="event_enrich_state",
+                         condition=Q(status__in=["pending", "processing"])),
+            # Events waiting for a stage: a stage task takes on a backlog in batches.
+            models.Index(fields=["tenant", "stage", "created_at"], name="event_stage_waiting",
                          condition=Q(status__in=["pending", "processing"])),
             GinIndex(fields=["search"], name="event_search_gin"),
             HnswIndex(name="event_embedding_hnsw", fields=["embedding"], m=16,
@@ -180,6 +186,9 @@ class Fact(models.Model):
     valid_to = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="supersedes")
+    # For a `contradicted` fact: the current fact it contradicts (which stayed current).
+    contradicts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="contradicted_by")
     access_count = models.PositiveIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -231,8 +240,15 @@ class Episode(models.Model):
     event_count = models.PositiveIntegerField(default=0)
     first_event_time = models.DateTimeField(null=True, blank=True)
     last_event_time = models.DateTimeField(null=True, blank=True)
+    # The scored sentence pool the summary is drawn from (enrichment.episodes), so that an
+    # arriving event updates the summary without re-reading the whole conversation.
+    highlights = models.JSONField(default=list, blank=True)
+    summarizer = models.CharField(max_length=16, blank=True, default="")  # extractive | llm
     updated_at = models.DateTimeField(auto_now=True)
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
+    # The summary changed while a backlog waited and its vector was left for later (the
+    # previous vector stays searchable meanwhile); see enrichment.episodes.
+    embedding_stale = models.BooleanField(default=False)
     search = models.GeneratedField(
         expression=SearchVector("summary", config=FTS_CONFIG),
         output_field=SearchVectorField(),
@@ -244,6 +260,10 @@ class Episode(models.Model):
             fields=["tenant", "user_id", "conversation_id", "session_key"],
             name="episode_unique")]
         indexes = [GinIndex(fields=["search"], name="episode_search_gin"),
+                   # Not on updated_at: an indexed column that changes with every update
+                   # would rule out HOT updates of a row rewritten with every event.
+                   models.Index(fields=["tenant"], name="episode_stale",
+                                condition=Q(embedding_stale=True)),
                    HnswIndex(name="episode_embedding_hnsw", fields=["embedding"], m=16,
                              ef_construction=64, opclasses=["vector_cosine_ops"])]
 
@@ -283,3 +303,75 @@ class UserMemoryVersion(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user_id"],
                                                name="user_memory_version_unique")]
+
+
+# --- Usage metering (API.md §6) -----------------------------------------------------------
+
+# Upper bounds (ms) of the latency histogram buckets; one more open-ended bucket follows.
+# Spaced so p50/p95 of a recall (tens to hundreds of ms) fall inside a bucket, not at an edge.
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class UsageCounter(models.Model):
+    """Request totals of one tenant, one UTC day, one endpoint (e.g. "POST /v6/recall").
+
+    Requests are counted in Redis on the hot path and added here by `memory.metering.usage_flush`;
+    there is no row per request. Latency is kept as a fixed histogram so p50/p95 stay cheap.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    endpoint = models.CharField(max_length=100)
+    requests = models.BigIntegerField(default=0)
+    errors_4xx = models.BigIntegerField(default=0)
+    errors_5xx = models.BigIntegerField(default=0)
+    latency_ms_sum = models.FloatField(default=0)
+    # Counts per LATENCY_BUCKETS_MS bucket, plus the open-ended last one.
+    latency_buckets = ArrayField(models.BigIntegerField(), default=list)
+    request_bytes = models.BigIntegerField(default=0)
+    response_bytes = models.BigIntegerField(default=0)
+    ingest_events = models.BigIntegerField(default=0)
+    tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day", "endpoint"],
+                                               name="usage_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} on {self.day}: {self.requests} requests"
+
+
+class WorkUnitCounter(models.Model):
+    """Events that reached `enriched`, per tenant and UTC day.
+
+    Incremented by a database trigger on `memory_event` (migration 0002_usage), so the count
+    is exact whichever code path enriches, and survives a later forget or erase of the event.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    work_units = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"],
+                                               name="work_unit_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.work_units} work units on {self.day}"
+
+
+class UsagePlan(models.Model):
+    """A tenant's plan name, billing cycle and quotas. No row: unlimited, cycle day 1."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="+")
+    plan = models.CharField(max_length=50, default="self-hosted")
+    # Capped at 28 so every month has the day.
+    billing_cycle_day = models.PositiveSmallIntegerField(default=1)
+    # Per billing cycle; null means unlimited.
+    requests_quota = models.BigIntegerField(null=True, blank=True)
+    tokens_quota = models.BigIntegerField(null=True, blank=True)
+    work_units_quota = models.BigIntegerField(null=True, blank=True)
+    ingest_events_quota = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"plan {self.plan}"

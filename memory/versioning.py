@@ -28,3 +28,23 @@ def user_memory_changed(*, tenant_id: uuid.UUID | str, user_id: str) -> None:
             f"{table}.version + 1",
             [str(tenant_id), user_id],
         )
+
+
+def users_memory_changed(*, users: set[tuple[str, str]]) -> None:
+    """Bump the versions of several (tenant_id, user_id) at once, in one statement.
+
+    Rows are upserted in sorted order so that two transactions bumping overlapping sets
+    lock them in the same order and cannot deadlock.
+    """
+    if not users:
+        return
+    table = UserMemoryVersion._meta.db_table
+    ordered = sorted((str(tenant_id), user_id) for tenant_id, user_id in users)
+    values = ", ".join(["(%s::uuid, %s, 1)"] * len(ordered))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, user_id, version) VALUES {values} "
+            "ON CONFLICT (tenant_id, user_id) DO UPDATE SET version = "
+            f"{table}.version + 1",
+            [part for pair in ordered for part in pair],
+        )

@@ -1308,6 +1308,13 @@ def _sentences(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     yield from _trimmed(content, cursor, end)
 
 
+def sentence_spans(content: str) -> list[tuple[int, int]]:
+    """(start, end) of every sentence of `content`, line by line; used by episode summaries
+    so that they quote the same sentences the extractor read."""
+    return [span for line_start, line_end in _lines(content)
+            for span in _sentences(content, line_start, line_end)]
+
+
 def _trimmed(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     while start < end and content[start].isspace():
         start += 1

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from enrichment import pipeline, tasks
 from enrichment.workflows import enrichment_enqueue
-from memory.models import Candidate, Event, Fact, FactSource
+from memory.models import Candidate, Episode, Event, Fact, FactSource
 from tenants.models import Tenant
 from tests.conftest import Api, wait_for
-from tests.factories import ingest, ingest_enriched
+from tests.factories import BASE_TIME, ingest, ingest_enriched
 
 pytestmark = pytest.mark.worker
 
@@ -119,3 +119,62 @@ def test_system_role_is_stored_but_not_extracted(tenant: Tenant, db: None) -> No
                             role="system")
     assert event.status == "skipped"
     assert Fact.objects.filter(source_event=event).count() == 0
+
+
+BURST = ["I live in Paris.", "I work at Equinor as a geologist.", "I moved to Berlin.",
+         "My sister Anna lives in Rome.", "You live in Madrid.", "I like sushi.",
+         "I don't like sushi.", "I have a dog named Rex.", "I moved to Lisbon.",
+         "Thanks, that was helpful!"]
+
+
+def test_a_burst_is_enriched_in_batches_like_one_by_one(worker: Any, api: Api,
+                                                        tenant: Tenant) -> None:
+    for i, text in enumerate(BURST):
+        ingest_enriched(tenant, text, user_id="one-by-one", minutes=i,
+                        role="assistant" if text.startswith("You") else "user")
+    ids = [api.post("/v1/ingest", {
+        "user_id": "burst", "type": "message", "conversation_id": "c1", "content": text,
+        "role": "assistant" if text.startswith("You") else "user",
+        "event_time": (BASE_TIME + timedelta(minutes=i)).isoformat()}).json()["event_id"]
+        for i, text in enumerate(BURST)]
+    wait_for(lambda: set(Event.objects.filter(id__in=ids).values_list("status", flat=True))
+             == {"enriched"})
+    assert _snapshot(tenant, "burst") == _snapshot(tenant, "one-by-one")
+    assert ("user", "lives_in", "Lisbon", "current") in _snapshot(tenant, "burst")
+
+    def episodes(user_id: str) -> list[tuple[str, int]]:
+        return sorted((e.summary.split(":")[0][:7], e.event_count)
+                      for e in Episode.objects.filter(tenant=tenant, user_id=user_id))
+
+    tasks.episodes_refresh()  # what the beat does each minute after a backlog
+    assert not Episode.objects.filter(tenant=tenant, embedding=None).exists()
+    assert episodes("burst") == episodes("one-by-one") == [("Convers", 10), ("Session", 10)]
+
+
+def test_an_event_that_breaks_a_stage_fails_alone(tenant: Tenant, db: None) -> None:
+    with mock.patch("enrichment.workflows.enrichment_enqueue"):
+        good = ingest(tenant, "I live in Oslo.", user_id="good")
+        bad = ingest(tenant, "I work at Equinor.", user_id="bad", minutes=1)
+    real_gate = pipeline._STAGE_FUNCTIONS["gate"]
+
+    def breaks_on_bad(events: list[Event], payload: Any) -> Any:
+        if any(e.pk == bad.pk for e in events):
+            raise ValueError("boom")
+        return real_gate[1](events, payload)
+
+    with mock.patch.dict(pipeline._STAGE_FUNCTIONS, {"gate": (real_gate[0], breaks_on_bad)}):
+        with pytest.raises(ValueError):
+            pipeline.stage_run(str(good.id), "tier")  # its batch holds the bad event
+        # A retry runs unbatched: the good event gets through.
+        assert pipeline.stage_run(str(good.id), "tier", batch=False).ran is True
+    assert Event.objects.get(pk=good.pk).status == "enriched"
+    assert (Event.objects.get(pk=bad.pk).status, Event.objects.get(pk=bad.pk).stage) == (
+        "processing", "map")
+
+
+def test_stage_tasks_batch_on_the_first_attempt_only(tenant: Tenant, db: None) -> None:
+    with mock.patch("enrichment.pipeline.stage_run") as stage_run:
+        tasks.map_.apply(args=["e1"])
+        tasks.map_.apply(args=["e1"], retries=1)
+    assert stage_run.call_args_list == [mock.call("e1", "map", batch=True),
+                                        mock.call("e1", "map", batch=False)]

@@ -6,7 +6,7 @@ import pytest
 
 from memory import receipts
 from memory.forget import receipt_payload
-from memory.models import Candidate, DeletionReceipt, Event, Fact, FactSource
+from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
 from tenants.models import Tenant
 from tests.conftest import Api
 from tests.factories import ingest_enriched
@@ -27,18 +27,22 @@ def test_forget_deletes_derived_rows_keeps_events_and_signs_a_receipt(api: Api,
     events = _load(tenant)
     facts_before = Fact.objects.filter(tenant=tenant, user_id="u1").count()
     assert facts_before > 0
+    # One conversation, one session: two episodes, each embedded.
+    assert Episode.objects.filter(tenant=tenant, user_id="u1",
+                                  embedding__isnull=False).count() == 2
     embedded = (Fact.objects.filter(tenant=tenant, embedding__isnull=False).count()
-                + Event.objects.filter(tenant=tenant, embedding__isnull=False).count())
+                + Event.objects.filter(tenant=tenant, embedding__isnull=False).count() + 2)
 
     response = api.post("/v1/forget", {"user_id": "u1"})
     assert response.status_code == 200
     body = response.json()
-    assert body["deleted_counts"] == {"events": 0, "facts": facts_before, "episodes": 0,
+    assert body["deleted_counts"] == {"events": 0, "facts": facts_before, "episodes": 2,
                                       "embeddings": embedded, "chunks": 0, "claims": 0,
                                       "open_loops": 0}
     assert Fact.objects.filter(tenant=tenant).count() == 0
     assert FactSource.objects.filter(event__tenant=tenant).count() == 0
     assert Candidate.objects.filter(event__tenant=tenant).count() == 0
+    assert Episode.objects.filter(tenant=tenant).count() == 0
     kept = Event.objects.filter(tenant=tenant)
     assert kept.count() == len(events)
     assert all(e.forgotten_at is not None and e.embedding is None for e in kept)

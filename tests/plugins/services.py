@@ -39,6 +39,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         os.environ["DATABASE_URL"] = postgres.url
         os.environ["REDIS_URL"] = f"{valkey.connection_url}/0"
     os.environ["CLAIV_ENV"] = "test"
+    # Close connections after each request and each Celery task (Django's default), so the
+    # test worker's threads hold none when the test database is dropped.
+    os.environ.setdefault("DB_CONN_MAX_AGE", "0")
     os.environ.setdefault("CLAIV_KEY_PEPPER", secrets.token_urlsafe(32))
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     os.environ["CLAIV_DATA_DIR"] = str(_state.get("root", tempfile.gettempdir()))

@@ -1,0 +1,144 @@
+"""Episodes: one per conversation and per session (30-minute gaps), summaries kept current
+by the Embed stage, citing their events; deferred vectors under a backlog."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import transaction
+
+from enrichment import episodes, pipeline
+from enrichment.episodes import BODY_CHARS, POOL_SIZE, sentence_score
+from memory.models import Episode, Event
+from tenants.models import Tenant
+from tests.factories import BASE_TIME, ingest, ingest_enriched
+
+pytestmark = pytest.mark.django_db
+
+
+def at(minutes: int):  # noqa: ANN201
+    return BASE_TIME + timedelta(minutes=minutes)
+
+
+def cited(episode: Episode) -> set[str]:
+    return set(episode.events.values_list("content", flat=True))
+
+
+def test_a_conversation_and_its_sessions(tenant: Tenant) -> None:
+    e1 = ingest_enriched(tenant, "I live in Lisbon and I work at Acme Robotics.")
+    ingest_enriched(tenant, "My sister Anna lives in Rome.", minutes=10)
+    ingest_enriched(tenant, "Thanks!", minutes=20)
+    e4 = ingest_enriched(tenant, "I adopted a dog named Pixel last week.", minutes=120)
+
+    rows = {e.session_key: e for e in Episode.objects.filter(tenant=tenant, user_id="u1")}
+    first_key, second_key = f"20240501T090000-{e1.id.hex[:8]}", f"20240501T110000-{e4.id.hex[:8]}"
+    assert set(rows) == {"", first_key, second_key}
+    whole, first, second = rows[""], rows[first_key], rows[second_key]
+
+    assert (first.event_count, first.first_event_time, first.last_event_time) == (
+        3, at(0), at(20))
+    assert cited(first) == {"I live in Lisbon and I work at Acme Robotics.",
+                            "My sister Anna lives in Rome.", "Thanks!"}
+    # "Thanks!" is cited but too short to be worth a place in the summary.
+    assert first.summary == ("Session 2024-05-01 09:00 UTC: I live in Lisbon and I work at "
+                             "Acme Robotics. My sister Anna lives in Rome.")
+    assert (second.event_count, second.summary) == (
+        1, "Session 2024-05-01 11:00 UTC: I adopted a dog named Pixel last week.")
+    assert (whole.event_count, whole.first_event_time, whole.last_event_time) == (
+        4, at(0), at(120))
+    assert whole.summary == ("Conversation on 2024-05-01: I live in Lisbon and I work at Acme "
+                             "Robotics. My sister Anna lives in Rome. I adopted a dog named "
+                             "Pixel last week.")
+    for episode in (whole, first, second):
+        assert episode.summarizer == "extractive"
+        assert episode.embedding is not None and episode.embedding_stale is False
+
+
+def test_an_event_that_closes_a_gap_joins_the_two_sessions(tenant: Tenant) -> None:
+    e1 = ingest_enriched(tenant, "I live in Lisbon.")
+    ingest_enriched(tenant, "I work at Acme Robotics.", minutes=50)
+    assert Episode.objects.filter(tenant=tenant).exclude(session_key="").count() == 2
+
+    ingest_enriched(tenant, "My sister Anna lives in Rome.", minutes=25)
+    (session,) = Episode.objects.filter(tenant=tenant).exclude(session_key="")
+    assert session.session_key == f"20240501T090000-{e1.id.hex[:8]}"
+    assert (session.event_count, session.first_event_time, session.last_event_time) == (
+        3, at(0), at(50))
+    assert session.summary == ("Session 2024-05-01 09:00 UTC: I live in Lisbon. My sister Anna "
+                               "lives in Rome. I work at Acme Robotics.")
+    assert Episode.objects.get(tenant=tenant, session_key="").event_count == 3
+
+
+def test_the_summary_is_bounded_and_keeps_the_most_informative(tenant: Tenant) -> None:
+    for i in range(12):
+        ingest_enriched(tenant, f"Note {i}: I visited the museum of modern art with my friend "
+                                f"Carla Mendes in Porto and we talked for hours about her "
+                                f"plans for the summer of 202{i % 10}.", minutes=i)
+    ingest_enriched(tenant, "I live in Lisbon and I work at Acme Robotics as an engineer.",
+                    minutes=12)
+    whole = Episode.objects.get(tenant=tenant, session_key="")
+    header = "Conversation on 2024-05-01: "
+    assert whole.summary.startswith(header)
+    assert len(whole.summary) - len(header) <= BODY_CHARS
+    assert len(whole.highlights) == POOL_SIZE
+    assert "I live in Lisbon and I work at Acme Robotics as an engineer." in whole.summary
+    assert whole.event_count == 13
+
+
+def test_putting_an_event_in_twice_changes_nothing(tenant: Tenant) -> None:
+    event = ingest_enriched(tenant, "I live in Lisbon.")
+    before = list(Episode.objects.filter(tenant=tenant).order_by("session_key")
+                  .values_list("event_count", "summary", "highlights"))
+    event = Event.objects.get(pk=event.pk)
+    with transaction.atomic():
+        plan = episodes.episodes_plan(events=[event], defer=False)
+        assert plan.texts == []  # nothing changed, nothing to embed
+        episodes.episodes_apply(events=[event], plan=plan, embed=lambda texts: [])
+    after = list(Episode.objects.filter(tenant=tenant).order_by("session_key")
+                 .values_list("event_count", "summary", "highlights"))
+    assert after == before
+    assert all(e.events.count() == 1 for e in Episode.objects.filter(tenant=tenant))
+
+
+def test_a_backlog_leaves_vectors_stale_until_the_refresh(tenant: Tenant) -> None:
+    with mock.patch("enrichment.workflows.enrichment_enqueue"):
+        first = ingest(tenant, "I live in Lisbon.")
+        ingest(tenant, "I work at Acme Robotics.", minutes=1)
+        ingest(tenant, "My sister Anna lives in Rome.", minutes=2)
+    pipeline.stage_run(str(first.id), "tier")  # takes the other two along in every stage
+
+    rows = Episode.objects.filter(tenant=tenant)
+    assert [(e.event_count, e.embedding_stale, e.embedding is None) for e in
+            rows.order_by("session_key")] == [(3, True, True), (3, True, True)]
+    assert pipeline.episodes_refresh() == 2
+    assert [(e.embedding_stale, e.embedding is None) for e in rows.order_by("session_key")] \
+        == [(False, False), (False, False)]
+    assert pipeline.episodes_refresh() == 0
+
+
+def test_scoped_and_system_events_stay_out_of_episodes(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I live in Rome.", scope="conversation")
+    ingest_enriched(tenant, "I prefer Vue.", scope="project", project_id="p1", minutes=1)
+    ingest_enriched(tenant, "You are a helpful assistant.", role="system", minutes=2)
+    assert Episode.objects.filter(tenant=tenant).count() == 0
+
+
+def test_another_tenants_episodes_are_separate(tenant: Tenant, other_tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I live in Lisbon.")
+    ingest_enriched(other_tenant, "I live in Oslo.")
+    ours = Episode.objects.get(tenant=tenant, session_key="")
+    theirs = Episode.objects.get(tenant=other_tenant, session_key="")
+    assert (cited(ours), cited(theirs)) == ({"I live in Lisbon."}, {"I live in Oslo."})
+    assert ours.summary == "Conversation on 2024-05-01: I live in Lisbon."
+
+
+def test_sentence_scores() -> None:
+    text = "I moved to Lisbon in 2019 with Anna."
+    # 0.8 facts + 0.1 x 2 names + 0.1 number + 0.02 x 8 words
+    assert sentence_score(text=text, fact_utility=0.8, role="user") == 1.26
+    assert sentence_score(text=text, fact_utility=0.8, role="assistant") == 0.63
+    assert sentence_score(text="Wow, cool!", fact_utility=0.0, role="user") == 0.0
+    assert sentence_score(text="That sounds like a lot of fun", fact_utility=0.0,
+                          role="user") == 0.14
