@@ -18,7 +18,7 @@ worker process (`celery -A claiv worker --pool prefork --concurrency 1`). Then:
    seconds (a send is scheduled at t0 + i/rate whatever the previous answers took), then the
    bench waits for every one of them to be enriched. Lag = `enriched_at - created_at`.
 
-Messages are LoCoMo turns (`/work/shared/data/locomo10.json`, read from outside the repo):
+Messages are LoCoMo turns (`../shared/data/locomo10.json` or `$LOCOMO_PATH`, read from outside the repo):
 one user and one conversation per LoCoMo conversation, conversations interleaved
 round-robin as independent users' traffic would be, turns in order with their own times.
 
