@@ -267,6 +267,9 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
             if not episode.summary:
                 continue
             cited = episode_citations(episode)
+            if cited and set(cited) <= taken_events:
+                continue  # the turns it summarises are already in the context
+            taken_events.update(cited)
             blocks.append(Block(type="episode", content=" ".join(episode.summary.split()),
                                 source_ids=cited, score=norm,
                                 event_time=episode.last_event_time or timezone.now(),
