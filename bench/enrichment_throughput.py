@@ -3,27 +3,32 @@
 Usage::
 
     python -m bench.enrichment_throughput run [--rates 20,40] [--duration 60] [--drain 2000]
-    python -m bench.enrichment_throughput profile [--events 400]
+                                              [--prefetch 4] [--pg-stats]
+    python -m bench.enrichment_throughput profile [--events 400] [--order event|fifo]
 
 `run` starts everything a deployment runs, each in its own process: an embedded PostgreSQL
 with pgvector and an embedded Valkey (claiv.embedded) in a fresh temporary directory, a
 migrated database with one tenant and one API key, the API under gunicorn, and ONE Celery
-worker process (`celery -A claiv worker --pool prefork --concurrency 1`). Then:
+worker process (`celery -A claiv worker --pool prefork --concurrency 1`). Once the worker
+has enriched a warm-up event:
 
-1. drain: with the worker stopped, `--drain` events are ingested through `POST /v1/ingest`;
-   the worker is started and the rate at which it enriches the backlog is measured from the
-   events' `enriched_at` (first to last, so model loading is not counted). This is the
-   worker's throughput.
+1. drain: the worker stops consuming (Celery `cancel_consumer`), `--drain` events are
+   ingested through `POST /v6/ingest`, the worker resumes; throughput = events / (resume to
+   the last `enriched_at`). This is the worker's throughput on a backlog.
 2. for each rate in `--rates`: events are sent open-loop at that fixed rate for `--duration`
    seconds (a send is scheduled at t0 + i/rate whatever the previous answers took), then the
    bench waits for every one of them to be enriched. Lag = `enriched_at - created_at`.
+Each phase also prints mean task times from the worker log and CPU ms per event of the
+worker, gunicorn and Postgres process trees (`--pg-stats`: Postgres time per statement).
 
-Messages are LoCoMo turns (`../shared/data/locomo10.json` or `$LOCOMO_PATH`, read from outside the repo):
-one user and one conversation per LoCoMo conversation, conversations interleaved
-round-robin as independent users' traffic would be, turns in order with their own times.
+Messages are LoCoMo turns (`../shared/data/locomo10.json` or `$LOCOMO_PATH`, read from
+outside the repo): one user and one conversation per LoCoMo conversation, conversations
+interleaved round-robin as independent users' traffic would be, turns in order with their
+own times.
 
 `profile` runs the stage functions in-process (no Celery, no HTTP) over `--events` events
-and reports time and SQL queries per stage: where the per-event cost goes.
+and reports time and SQL queries per stage: `event` one at a time without batching (the
+cost with no backlog), `fifo` each stage over all events in turn (a backlog, batched).
 
 Everything runs on the same 2 cores: the sender, gunicorn, Postgres and Valkey share them
 with the worker, as they would on a small single-machine deployment.
