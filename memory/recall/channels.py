@@ -12,19 +12,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Avg, Count, Func, IntegerField, Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
 from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Scope
-from memory.recall.bm25 import bm25_rank, tsquery_any
+from memory.recall.bm25 import bm25_sql
 from tenants.models import Tenant
 
 ItemKey = tuple[str, uuid.UUID]
 CHANNEL_DEPTH = 60
-# Rows handed to BM25 per recall; bounds the Python scoring cost for very large memories.
+# Rows scored by BM25 per channel; bounds the cost of a recall over a very large memory.
 KEYWORD_CANDIDATES = 1500
 # pgvector >= 0.8: keep scanning the HNSW graph until enough rows pass the tenant/user
 # filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md).
@@ -68,9 +66,10 @@ def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
 
 def _iterative_scan(depth: int) -> None:
     """Must run inside the transaction that issues the vector query."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(depth))}")
+    with connection.cursor() as cursor:  # one round trip for both settings
+        cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                       "set_config('hnsw.ef_search', %s, true)",
+                       [str(max(HNSW_EF_SEARCH, int(depth)))])
 
 
 def vector(kind: str, rows: QuerySet, query_vector: list[float],
@@ -93,19 +92,17 @@ def query_lexemes(text: str) -> list[str]:
 
 def keyword(kind: str, rows: QuerySet, lexemes: list[str],
             depth: int = CHANNEL_DEPTH) -> tuple[list[ItemKey], dict[uuid.UUID, float]]:
-    """BM25 over the rows' tsvectors (see memory.recall.bm25). -> (ranking, scores)."""
+    """BM25 over the rows' tsvectors, computed in Postgres (see memory.recall.bm25).
+    -> (the top `depth` as a ranking, scores of every candidate)."""
     if not lexemes:
         return [], {}
-    query = SearchQuery(tsquery_any(lexemes), search_type="raw", config="simple")
-    stats = rows.aggregate(n=Count("id"), avg=Avg(Func("search", function="length",
-                                                       output_field=IntegerField())))
-    candidates = list(rows.filter(search=query)
-                      .annotate(doc=Cast("search", TextField()))
-                      .values_list("id", "doc")[:KEYWORD_CANDIDATES])
-    ranked = bm25_rank(terms=lexemes, documents=candidates, total_docs=stats["n"] or 0,
-                       avg_length=float(stats["avg"] or 1.0))
-    scores = {doc_id: score for doc_id, score in ranked}  # type: ignore[misc]
-    return [(kind, doc_id) for doc_id, _ in ranked[:depth]], scores  # type: ignore[misc]
+    rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
+    sql, params = bm25_sql(rows_sql, rows_params, lexemes, KEYWORD_CANDIDATES)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ranked = cursor.fetchall()
+    scores = {doc_id: float(score) for doc_id, score in ranked}
+    return [(kind, doc_id) for doc_id, _ in ranked[:depth]], scores
 
 
 def predicate_facts(scope: RecallScope, predicates: list[str],

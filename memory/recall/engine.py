@@ -12,13 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
-from memory.recall import channels
+from memory.recall import channels, hydration
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -146,15 +146,9 @@ def _hydrate(result: Retrieval) -> None:
     ids: dict[str, list[uuid.UUID]] = {"fact": [], "event": [], "episode": []}
     for (kind, item_id), _ in result.fused:
         ids[kind].append(item_id)
-    # Vectors and tsvectors are large and unused here; parsing them dominated recall time.
-    heavy = ("embedding", "search")
-    result.facts = {f.id: f for f in channels.facts_visible(result.scope)
-                    .filter(id__in=ids["fact"]).defer(*heavy).prefetch_related("sources")}
-    result.events = {e.id: e for e in channels.events_visible(result.scope)
-                     .filter(id__in=ids["event"])
-                     .only("id", "content", "role", "event_time", "conversation_id")}
-    result.episodes = {e.id: e for e in channels.episodes_visible(result.scope)
-                       .filter(id__in=ids["episode"]).defer(*heavy)}
+    result.facts = hydration.load_facts(result.scope, ids["fact"])
+    result.events = hydration.load_events(result.scope, ids["event"])
+    result.episodes = hydration.load_episodes(result.scope, ids["episode"])
 
 
 # --- Rendering ----------------------------------------------------------------------------
@@ -164,7 +158,11 @@ def _day(moment: datetime) -> str:
 
 
 def fact_sources(fact: Fact) -> list[str]:
-    return [str(s.event_id) for s in fact.sources.all()] or [str(fact.source_event_id)]
+    """The events that stated `fact` (hydration reads them with the fact)."""
+    loaded = getattr(fact, "source_event_ids", None)
+    if loaded is None:
+        loaded = [str(s.event_id) for s in fact.sources.all()]
+    return loaded or [str(fact.source_event_id)]
 
 
 def fact_line(fact: Fact) -> str:
@@ -293,7 +291,13 @@ def episode_citations(episode: Episode) -> list[str]:
 
 def facts_accessed(fact_ids: list[str]) -> None:
     """Recall counts as access: it feeds tiering (hot facts are the ones used)."""
-    if fact_ids:
+    if not fact_ids:
+        return
+    with transaction.atomic():
+        # Access counts only steer tiering: losing the last few on a crash is harmless,
+        # and not waiting for the WAL flush keeps this write off the recall's latency.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
         Fact.objects.filter(id__in=fact_ids).update(access_count=F("access_count") + 1,
                                                      last_accessed_at=timezone.now())
 

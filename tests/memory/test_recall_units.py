@@ -12,8 +12,9 @@ from memory.tokens import count_tokens
 
 
 def test_parse_tsvector_counts_positions() -> None:
+    # Length is the number of distinct lexemes, as Postgres's length(tsvector).
     assert parse_tsvector("'group':6 'it''s':2 'support':5,9") == (
-        {"group": 1, "it's": 1, "support": 2}, 4)
+        {"group": 1, "it's": 1, "support": 2}, 3)
 
 
 def test_tsquery_any_quotes_lexemes() -> None:
