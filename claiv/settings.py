@@ -93,7 +93,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "claiv.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "claiv",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

@@ -14,10 +14,13 @@ import calendar
 import logging
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 import redis
 from django.db.models import Sum
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from claiv.errors import ApplicationError, InvalidRequest
@@ -248,12 +251,35 @@ def usage_limits(*, tenant: Tenant) -> dict[str, Any]:
             "reset_date": reset.isoformat(), "is_within_quota": within, "limits": limits}
 
 
+# Plans change rarely (`usage_plan_set`); a request path that reads them on every call
+# paid ~0.5 ms of a ~4 ms cached recall. A change made in this process is seen at once
+# (the signal below); other processes see it within PLAN_CACHE_SECONDS.
+PLAN_CACHE_SECONDS = 10.0
+_plans: dict[str, tuple[float, UsagePlan | None]] = {}
+
+
+def _plan_of(tenant: Tenant) -> UsagePlan | None:
+    now = monotonic()
+    cached = _plans.get(str(tenant.pk))
+    if cached is not None and now - cached[0] < PLAN_CACHE_SECONDS:
+        return cached[1]
+    plan = UsagePlan.objects.filter(tenant=tenant).first()
+    _plans[str(tenant.pk)] = (now, plan)
+    return plan
+
+
+@receiver([post_save, post_delete], sender=UsagePlan, dispatch_uid="memory.usage.plan_changed")
+def _plan_changed(*, instance: UsagePlan, **kwargs: Any) -> None:
+    _plans.pop(str(instance.tenant_id), None)
+
+
 def usage_quota_check(*, tenant: Tenant, metrics: tuple[str, ...]) -> None:
     """Raise QuotaExceeded when any of `metrics` is used up for this billing cycle.
 
-    Costs one indexed query for a tenant without a plan (the usual self-hosted case).
+    The plan is read through a short per-process cache (`_plan_of`), so a tenant without
+    a plan (the usual self-hosted case) costs no query on most requests.
     """
-    plan = UsagePlan.objects.filter(tenant=tenant).first()
+    plan = _plan_of(tenant)
     if plan is None or all(getattr(plan, f"{m}_quota") is None for m in metrics):
         return
     start, reset = billing_cycle(cycle_day=plan.billing_cycle_day)

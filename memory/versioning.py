@@ -13,9 +13,13 @@ from memory.models import UserMemoryVersion
 
 
 def user_memory_version(*, tenant_id: uuid.UUID | str, user_id: str) -> int:
-    row = (UserMemoryVersion.objects.filter(tenant_id=tenant_id, user_id=user_id)
-           .values_list("version", flat=True).first())
-    return int(row or 0)
+    # Raw SQL: this runs on every recall, cache hits included, where the ORM's query
+    # compilation was a measurable share of a ~4 ms answer.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT version FROM {UserMemoryVersion._meta.db_table} "
+                       "WHERE tenant_id = %s AND user_id = %s", [str(tenant_id), user_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def user_memory_changed(*, tenant_id: uuid.UUID | str, user_id: str) -> None:
