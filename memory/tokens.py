@@ -13,7 +13,21 @@ def encoding() -> tiktoken.Encoding:
 
 
 def count_tokens(text: str) -> int:
-    return len(encoding().encode(text, disallowed_special=())) if text else 0
+    if not text:
+        return 0
+    if len(text) <= _CACHED_MAX_CHARS:
+        return _count_cached(text)
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+# Recall counts the same lines (turns, facts, day headers) request after request: ~400
+# counts per 2,000-token recall. Short texts are memoised; ~20k entries is a few MB.
+_CACHED_MAX_CHARS = 2000
+
+
+@lru_cache(maxsize=20_000)
+def _count_cached(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
 
 
 def truncate_to_tokens(text: str, limit: int) -> str:
