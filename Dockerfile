@@ -12,6 +12,10 @@ RUN pip install $TORCH_PIP_ARGS torch==2.13.0
 COPY pyproject.toml README.md ./
 RUN pip install .
 COPY . .
+# Export the embedding model to ONNX now (memory.embedding caches it under .data/models),
+# so no container pays the export (~1 s and a 90 MB write) or needs a writable cache.
+RUN mkdir -p .data/models && python -c "from pathlib import Path; \
+from memory.embedding import LocalEmbedder; LocalEmbedder(cache_dir=Path('.data/models'))"
 RUN useradd --system --uid 10001 claiv && chown -R claiv /app
 USER claiv
 

@@ -1,7 +1,7 @@
 """The Celery application. Configuration comes from Django settings (CELERY_* names)."""
 
+import gc
 import os
-
 from typing import Any
 
 from celery import Celery
@@ -16,10 +16,15 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect
 def _warm_models(**kwargs: Any) -> None:
-    """Load the embedding model in each pool process before it takes a task."""
-    from memory.embedding import embedder
+    """Load the embedding model (and its ONNX graph, exported on first use) in each pool
+    process and run it once before the process takes a task."""
+    from memory.embedding import embedder_warm
 
-    embedder()
+    embedder_warm()
+    # As in the web workers (claiv.gunicorn_conf): the loaded model and libraries are
+    # ~600k long-lived objects that every full collection would walk again.
+    gc.collect()
+    gc.freeze()
 
 
 @task_postrun.connect

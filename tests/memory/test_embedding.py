@@ -1,0 +1,134 @@
+"""The local embedder: ONNX Runtime for small calls and torch for batches give vectors in the
+same space; the exported graph is cached on disk and reused; without onnxruntime, or when the
+export fails, everything runs on torch."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memory import embedding
+from memory.embedding import LocalEmbedder
+
+TEXTS = [
+    "Where do I live?",
+    "I live in Berlin",
+    "When did Caroline go to the LGBTQ support group?",
+    "Melanie: I ran a charity race for mental health last Saturday, it was so rewarding!",
+    "Mi hermana vive en Madrid desde 2019.",
+    "ok",
+    "  leading and trailing spaces  ",
+    "Caroline talked about her adoption plans, her counselling course and the support group "
+    "she has been going to every week since March, and Melanie about her kids' camping trip.",
+]
+
+
+def _cosines(left: list[list[float]], right: list[list[float]]) -> np.ndarray:
+    a, b = np.asarray(left), np.asarray(right)
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def local(cache_dir: Path) -> LocalEmbedder:
+    return LocalEmbedder(onnx=True, cache_dir=cache_dir)
+
+
+def test_small_calls_run_on_onnx_and_agree_with_torch(local: LocalEmbedder) -> None:
+    assert local.uses_onnx
+    one_by_one = [local.embed([text])[0] for text in TEXTS]  # each <= 96 tokens: ORT
+    batched = local.embed_torch(TEXTS)
+
+    assert all(len(vector) == 384 for vector in one_by_one)
+    assert _cosines(one_by_one, batched).min() >= 0.9999
+    assert np.allclose(np.linalg.norm(one_by_one, axis=1), 1.0, atol=1e-5)
+
+
+def test_both_paths_agree_with_sentence_transformers_float32(local: LocalEmbedder) -> None:
+    """The vectors stored before these paths existed came from `encode` in float32."""
+    reference = local._model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+
+    assert _cosines(local.embed_torch(TEXTS), reference).min() >= 0.9999
+    assert _cosines([local.embed([text])[0] for text in TEXTS], reference).min() >= 0.99999
+
+
+def test_batches_keep_the_callers_order(local: LocalEmbedder) -> None:
+    texts = [TEXTS[7], TEXTS[5], TEXTS[3], TEXTS[5], TEXTS[0]] * 8  # several length batches
+    vectors = local.embed_torch(texts)
+
+    one_by_one = {text: local.embed_torch([text])[0] for text in set(texts)}
+    assert _cosines(vectors, [one_by_one[text] for text in texts]).min() >= 0.9999
+
+
+def test_a_large_call_takes_the_torch_path(local: LocalEmbedder,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[int] = []
+    monkeypatch.setattr(embedding._OnnxMiniLM, "embed",
+                        lambda self, *arrays: ran.append(1) or pytest.fail("ORT ran"))
+
+    vectors = local.embed(TEXTS * 2)
+
+    assert len(vectors) == 16 and ran == []
+    assert _cosines(vectors[:8], vectors[8:]).min() >= 0.99999
+
+
+def test_the_exported_graph_is_reused(local: LocalEmbedder, cache_dir: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    files = list(cache_dir.glob("*.onnx"))
+    assert len(files) == 1 and files == [local._onnx.path]  # type: ignore[union-attr]
+    written = files[0].stat().st_mtime_ns
+
+    def no_export(**kwargs: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(embedding, "_onnx_export", no_export)
+    again = LocalEmbedder(onnx=True, cache_dir=cache_dir)
+
+    assert again.uses_onnx
+    assert files[0].stat().st_mtime_ns == written
+    assert list(cache_dir.glob("*")) == files  # no temporary file left behind
+    assert _cosines(again.embed(TEXTS[:1]), local.embed(TEXTS[:1]))[0] >= 0.999999
+
+
+def test_without_onnxruntime_everything_runs_on_torch(
+        local: LocalEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+
+    with caplog.at_level(logging.WARNING, logger="claiv.embedding"):
+        fallback = LocalEmbedder(onnx=True, cache_dir=tmp_path)
+
+    assert not fallback.uses_onnx
+    assert "onnxruntime is not installed" in caplog.text
+    assert list(tmp_path.iterdir()) == []  # nothing exported
+    assert _cosines(fallback.embed(TEXTS[:2]), local.embed(TEXTS[:2])).min() >= 0.9999
+
+
+def test_a_failed_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    def broken_export(**kwargs: object) -> None:
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(embedding, "_onnx_export", broken_export)
+    with caplog.at_level(logging.WARNING, logger="claiv.embedding"):
+        fallback = LocalEmbedder(onnx=True, cache_dir=tmp_path)
+
+    assert not fallback.uses_onnx
+    assert "ONNX embedding unavailable" in caplog.text
+    assert len(fallback.embed(["I live in Berlin"])[0]) == 384
+
+
+def test_the_cache_lives_under_the_data_dir_when_it_exists(tmp_path: Path, settings) -> None:
+    settings.DATA_DIR = tmp_path
+    assert embedding.onnx_cache_dir() == tmp_path / "models"
+
+    settings.DATA_DIR = tmp_path / "missing"
+    assert embedding.onnx_cache_dir().parts[-2:] == ("claiv", "models")
