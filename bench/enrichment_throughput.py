@@ -234,7 +234,13 @@ class System:
     def cpu(self) -> dict[str, float]:
         roots = {name: child.pid for name, child in self.children.items()}
         roots["postgres"] = self.postgres_pid
-        return tree_cpu(roots)
+        used = tree_cpu(roots)
+        if "worker" in self.children:
+            # The worker's main process alone (consuming, acks, dispatch to the pool
+            # process); "worker" is the whole tree.
+            used["worker-main"] = _process_table().get(self.children["worker"].pid,
+                                                       (0, 0.0))[1]
+        return used
 
     def task_times(self) -> str:
         """Mean time per task name from the worker log ("succeeded in 0.01s") since the
@@ -418,7 +424,8 @@ def bench_run(args: argparse.Namespace) -> None:
             span = done[-1] - resumed if done else float("nan")
             statuses = {s: sum(1 for r in rows if r[2] == s) for s in {r[2] for r in rows}}
             line = (f"drain: {len(done)} of {len(ids)} events enriched in {span:.1f} s "
-                    f"-> {len(done) / span:.1f} events/s  statuses={statuses}")
+                    f"-> {len(done) / span:.1f} events/s  statuses={statuses}  load average "
+                    f"{os.getloadavg()[0]:.2f} (1 min)")
             print(line, flush=True)
             print("  worker task times:", system.task_times(), flush=True)
             print("  CPU ms per event: " + "  ".join(
@@ -443,7 +450,8 @@ def bench_run(args: argparse.Namespace) -> None:
                     f"{percentile(sender.late, 95) * 1000:.0f} ms; enriched {len(lags)}; lag "
                     f"p50 {percentile(lags, 50):.2f} s p95 {percentile(lags, 95):.2f} s "
                     f"p99 {percentile(lags, 99):.2f} s max {max(lags):.2f} s; completion rate "
-                    f"{(len(done) - 1) / span:.1f} events/s")
+                    f"{(len(done) - 1) / span:.1f} events/s; load average "
+                    f"{os.getloadavg()[0]:.2f} (1 min)")
             print(line, flush=True)
             report.append(line)
             print("  worker task times:", system.task_times(), flush=True)

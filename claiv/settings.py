@@ -144,7 +144,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "enrichment"
 CELERY_TASK_IGNORE_RESULT = True
-# Acknowledge after the stage ran: a worker killed mid-task leaves the message to be redelivered.
+# Acknowledge after the stage ran. With the Redis transport this matters only with ack
+# emulation on (see CELERY_BROKER_TRANSPORT_OPTIONS); other brokers honour it directly.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH", default=4)
@@ -159,9 +160,20 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
                                     "interval_max": 0.5}
 # Ten priority lists per queue (Redis: 0 is served first), so that an event's later stages
 # run before new events start: see enrichment.tasks.STAGE_PRIORITY.
+# Ack emulation off (CELERY_ACK_EMULATION=1 turns it back on): it keeps every delivered
+# message in an "unacked" hash until the task acks it, two blocking Redis round trips per
+# task in the worker's main process, five tasks per event. Without it a 2,000-event drain
+# went from 36.9 to 45.2 events/s (worker main process 5.5 -> 2.6 ms CPU per event,
+# BENCHMARKS.md). What it bought: redelivery, after the 1 h visibility timeout, of messages
+# a worker held when it died without a warm shutdown (a warm shutdown still puts them
+# back). Every task here is covered sooner by a sweep: `enrichment.reconcile` re-sends the
+# chain of any event stuck past ENRICH_RECONCILE_GRACE_SECONDS (120 s); retier,
+# episodes_refresh and usage_flush are periodic sweeps themselves.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5,
                                    "priority_steps": list(range(10)),
-                                   "queue_order_strategy": "priority"}
+                                   "queue_order_strategy": "priority",
+                                   "ack_emulation": env.bool("CELERY_ACK_EMULATION",
+                                                             default=False)}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-events": {"task": "enrichment.reconcile", "schedule": 60.0},
