@@ -1117,6 +1117,14 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _went,
         ),
         (
+            # "moved from Paris to Berlin": lives in Berlin now, came from Paris.
+            rf"^(?:moved|emigrated|immigrated|relocated)\s+(?:here\s+|over\s+)?from\s+"
+            rf"(?P<origin>[^,;]+?)\s+to\s+{_O}",
+            lambda m, c: [_Found("from_location", "moved from", m.group("origin"),
+                                 negated=c.negated),
+                          _Found("lives_in", "moved to", m.group("obj"), negated=c.negated)],
+        ),
+        (
             rf"^(?:moved|came|emigrated|immigrated|relocated)\s+(?:here\s+|over\s+|"
             rf"to\s+\w+\s+)?from\s+{_O}",
             _fixed("from_location", "moved from"),
