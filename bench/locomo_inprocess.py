@@ -173,7 +173,7 @@ def _diagnose(result: object, admitted: list, text: str, dia_of: dict[str, str],
         stage = ("cited" if event in cited else "pack" if event in fused
                  else "fusion" if ranks else "none")
         where[dia] = {"stage": stage, "ranks": ranks, "by": by,
-                      "fused_at": next((i for e, i in position.items() if str(e) == event),
+                      "rrf_at": next((i for e, i in position.items() if str(e) == event),
                                        None)}
     tokens: dict[str, int] = {}
     for block in admitted:
