@@ -64,6 +64,60 @@ def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
     return Episode.objects.filter(tenant=scope.tenant, user_id=scope.user_id)
 
 
+_MODELS: dict[str, type[Event] | type[Fact] | type[Episode]] = {
+    "event": Event, "fact": Fact, "episode": Episode}
+
+
+@dataclass(frozen=True)
+class Visible:
+    """One kind of a scope's visible rows as a SQL condition on alias `r`: the raw-SQL
+    twin of events_visible / facts_visible / episodes_visible (tests keep them in
+    agreement). Recall's statements are built from it directly: Django compiling a
+    queryset cost ~0.5-1.5 ms per statement, ~10 statements per recall."""
+
+    kind: str
+    scope: RecallScope
+
+    @property
+    def table(self) -> str:
+        return _MODELS[self.kind]._meta.db_table
+
+    def where(self) -> tuple[str, list[object]]:
+        scope = self.scope
+        clauses = ["r.tenant_id = %s", "r.user_id = %s"]
+        params: list[object] = [scope.tenant.pk, scope.user_id]
+        if self.kind in ("event", "fact"):
+            allowed, allowed_params = ["r.scope = %s"], [Scope.GLOBAL.value]
+            if scope.project_id:
+                allowed.append("(r.scope = %s AND r.project_id = %s)")
+                allowed_params += [Scope.PROJECT.value, scope.project_id]
+            if scope.conversation_id:
+                allowed.append("(r.scope = %s AND r.conversation_id = %s)")
+                allowed_params += [Scope.CONVERSATION.value, scope.conversation_id]
+            clauses.append("(" + " OR ".join(allowed) + ")")
+            params += allowed_params
+        if self.kind == "event":
+            clauses.append("r.forgotten_at IS NULL AND r.role <> 'system'")
+        elif self.kind == "fact":
+            clauses.append("r.status = %s")
+            params.append(FactStatus.CURRENT.value)
+            if scope.min_confidence is not None:
+                clauses.append("r.confidence >= %s")
+                params.append(scope.min_confidence)
+        return " AND ".join(clauses), params
+
+    def select(self, columns: str, extra_where: str = "") -> tuple[str, list[object]]:
+        """SELECT `columns` (of alias r) FROM the visible rows [AND `extra_where`]."""
+        where, params = self.where()
+        if extra_where:
+            where = f"{where} AND {extra_where}"
+        return f"SELECT {columns} FROM {self.table} r WHERE {where}", params
+
+
+def visible(kind: str, scope: RecallScope) -> Visible:
+    return Visible(kind=kind, scope=scope)
+
+
 def _iterative_scan(depth: int) -> None:
     """Must run inside the transaction that issues the vector query."""
     with connection.cursor() as cursor:  # one round trip for both settings
@@ -72,12 +126,20 @@ def _iterative_scan(depth: int) -> None:
                        [str(max(HNSW_EF_SEARCH, int(depth)))])
 
 
-def vector(kind: str, rows: QuerySet, query_vector: list[float],
+def vector(kind: str, rows: QuerySet | Visible, query_vector: list[float],
            depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
     _iterative_scan(depth)
-    ids = (rows.filter(embedding__isnull=False)
-           .order_by(CosineDistance("embedding", query_vector))
-           .values_list("id", flat=True)[:depth])
+    if isinstance(rows, QuerySet):
+        ids = list(rows.filter(embedding__isnull=False)
+                   .order_by(CosineDistance("embedding", query_vector))
+                   .values_list("id", flat=True)[:depth])
+    else:
+        sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
+        text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s",
+                           [*params, text, depth])
+            ids = [row[0] for row in cursor.fetchall()]
     return [(kind, i) for i in ids]
 
 
@@ -90,13 +152,16 @@ def query_lexemes(text: str) -> list[str]:
     return list(row[0]) if row and row[0] else []
 
 
-def keyword(kind: str, rows: QuerySet, lexemes: list[str],
+def keyword(kind: str, rows: QuerySet | Visible, lexemes: list[str],
             depth: int = CHANNEL_DEPTH) -> tuple[list[ItemKey], dict[uuid.UUID, float]]:
     """BM25 over the rows' tsvectors, computed in Postgres (see memory.recall.bm25).
     -> (the top `depth` as a ranking, scores of every candidate)."""
     if not lexemes:
         return [], {}
-    rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
+    if isinstance(rows, QuerySet):
+        rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
+    else:
+        rows_sql, rows_params = rows.select("r.id, r.search")
     sql, params = bm25_sql(rows_sql, rows_params, lexemes, KEYWORD_CANDIDATES)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -16,8 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
+from django.db import connection
 
 from memory.recall import channels
 from memory.recall.channels import ItemKey, RecallScope
@@ -52,19 +51,22 @@ def turns_around(scope: RecallScope, event_ids: Sequence[uuid.UUID],
     skipped rather than hiding the one behind it."""
     if not event_ids:
         return {}
-    visible = channels.events_visible(scope)
-    same_conversation = visible.filter(conversation_id=OuterRef("conversation_id"))
-    after = (same_conversation.filter(event_time__gt=OuterRef("event_time"))
-             .order_by("event_time").values("id")[:reach])
-    before = (same_conversation.filter(event_time__lt=OuterRef("event_time"))
-              .order_by("-event_time").values("id")[:reach])
-    table = visible.model._meta.db_table
-    # One array parameter instead of an IN list of a few hundred UUIDs (cheaper to compile).
-    rows = (visible.extra(where=[f'"{table}"."id" = ANY(%s)'], params=[list(event_ids)])
-            .annotate(before=ArraySubquery(before), after=ArraySubquery(after))
-            .values_list("id", "before", "after"))
+    rows = channels.visible("event", scope)
+    where, params = rows.where()
+    # Each candidate's neighbours: the visible turns of its conversation just before and
+    # after it, by the (tenant, user, conversation, event time) index. Raw SQL: compiling
+    # this through the ORM took ~2 ms of the ~7 ms.
+    near = (f"ARRAY(SELECT r.id FROM {rows.table} r WHERE {where} "
+            "AND r.conversation_id = c.conversation_id AND r.event_time {op} c.event_time "
+            "ORDER BY r.event_time {order} LIMIT %s)")
+    candidates, _ = rows.select("r.id, r.conversation_id, r.event_time", "r.id = ANY(%s)")
+    sql = (f"SELECT c.id, {near.format(op='<', order='DESC')}, "
+           f"{near.format(op='>', order='ASC')} FROM ({candidates}) c")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, reach, *params, reach, *params, list(event_ids)])
+        found = cursor.fetchall()
     return {row[0]: Around(before=tuple(row[1] or ()), after=tuple(row[2] or ()))
-            for row in rows}
+            for row in found}
 
 
 def smooth(fused: Sequence[tuple[ItemKey, float]], around: dict[uuid.UUID, Around],

@@ -84,3 +84,29 @@ def test_hydration_loads_visible_rows_with_all_fact_sources(tenant: Tenant) -> N
 
 def _no_queries(*args: object) -> None:
     raise AssertionError("a lazy query ran")
+
+
+@pytest.mark.parametrize("shape", [{}, {"conversation_id": "c1"}, {"project_id": "p1"},
+                                   {"conversation_id": "c9", "project_id": "p1",
+                                    "min_confidence": 0.7}])
+def test_raw_visibility_agrees_with_the_querysets(tenant: Tenant, other_tenant: Tenant,
+                                                  shape: dict) -> None:
+    ingest_enriched(tenant, "I live in Lisbon.")
+    ingest_enriched(tenant, "I work at Acme.", scope="conversation", conversation_id="c9")
+    ingest_enriched(tenant, "I love jazz.", scope="project", project_id="p1")
+    ingest_enriched(tenant, "I have a dog.", scope="project", project_id="p2")
+    ingest_enriched(tenant, "I live in Porto.", user_id="u2")
+    ingest_enriched(other_tenant, "I live in Rome.")
+    ingest(tenant, "Be concise.", role="system")
+    forgotten = ingest(tenant, "I am 40.")
+    Event.objects.filter(id=forgotten.id).update(forgotten_at=forgotten.event_time)
+    scope = RecallScope(tenant=tenant, user_id="u1", **shape)
+    querysets = {"event": channels.events_visible(scope), "fact": channels.facts_visible(scope),
+                 "episode": channels.episodes_visible(scope)}
+    for kind, rows in querysets.items():
+        sql, params = channels.visible(kind, scope).select("r.id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            raw = {row[0] for row in cursor.fetchall()}
+        assert raw == set(rows.values_list("id", flat=True)), kind
+        assert raw or kind == "episode"
