@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,10 +68,19 @@ class RecallV1View(TenantScopedAPIView):
              summary="Token-budgeted recall")
     def post(self, request: Request) -> Response:
         data = validated(serializers.RecallV1Serializer, request.data)
-        body = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"], kind="v1",
-                             request=data, compute=lambda: self._recall(data))
-        meter(request, tokens=int(body["token_estimate"]))
-        return Response(body)
+        cached = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"], kind="v1-json",
+                               request=data, compute=lambda: self._rendered(data))
+        meter(request, tokens=int(cached["tokens"]))
+        # The body is cached as the JSON bytes DRF would render (compact, UTF-8, no NaN):
+        # a cache hit neither unpickles a dict nor renders ~20-40 KB of JSON again. (The
+        # kind names this format, so entries of the earlier dict format are never read.)
+        return HttpResponse(cached["json"], content_type="application/json")
+
+    def _rendered(self, data: dict[str, Any]) -> dict[str, Any]:
+        body = self._recall(data)
+        return {"tokens": body["token_estimate"],
+                "json": json.dumps(body, ensure_ascii=False, allow_nan=False,
+                                   separators=(",", ":")).encode()}
 
     def _recall(self, data: dict[str, Any]) -> dict[str, Any]:
         result = memory_recall(tenant=self.tenant, user_id=data["user_id"], query=data["task"],
