@@ -68,8 +68,9 @@ class RecallV1View(TenantScopedAPIView):
              summary="Token-budgeted recall")
     def post(self, request: Request) -> Response:
         data = validated(serializers.RecallV1Serializer, request.data)
-        cached = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"], kind="v1-json",
-                               request=data, compute=lambda: self._rendered(data))
+        cached = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
+                               kind="v1-json", request=data,
+                               compute=lambda: self._rendered(data))
         meter(request, tokens=int(cached["tokens"]))
         # The body is cached as the JSON bytes DRF would render (compact, UTF-8, no NaN):
         # a cache hit neither unpickles a dict nor renders ~20-40 KB of JSON again. (The
