@@ -64,7 +64,7 @@ def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
     return Episode.objects.filter(tenant=scope.tenant, user_id=scope.user_id)
 
 
-_MODELS: dict[str, type[Event] | type[Fact] | type[Episode]] = {
+MODELS: dict[str, type[Event] | type[Fact] | type[Episode]] = {
     "event": Event, "fact": Fact, "episode": Episode}
 
 
@@ -80,7 +80,7 @@ class Visible:
 
     @property
     def table(self) -> str:
-        return _MODELS[self.kind]._meta.db_table
+        return MODELS[self.kind]._meta.db_table
 
     def where(self) -> tuple[str, list[object]]:
         scope = self.scope
