@@ -56,6 +56,8 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
     children: list[subprocess.Popen[bytes]] = []
     try:
         _manage(env, "migrate", "--noinput")
+        # A reused stack's events may predate Event.time_notes: upgrade as an operator does.
+        _manage(env, "backfill_time_notes")
         _manage(env, "create_tenant", tenant)
         # A benchmark drives far more than the default 600 requests/min per key.
         _manage(env, "tenant_limits", tenant, "--rate-limit", "0")

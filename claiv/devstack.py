@@ -121,6 +121,7 @@ def main() -> int:
 
         print("[dev] migrating", flush=True)
         _manage(env, "migrate", "--noinput")
+        _manage(env, "backfill_time_notes")  # events enriched by an older build
         _manage(env, "create_tenant", "demo", "--name", "Demo")
         raw_key = _manage(env, "api_key", "create", "--tenant", "demo",
                           "--name", "make dev").strip().splitlines()[-1]

@@ -64,14 +64,16 @@ from memory.models import (
     Scope,
     Tier,
 )
+from memory.time_notes import time_notes_compute
 from memory.versioning import users_memory_changed
 
 logger = logging.getLogger("claiv.enrichment")
 
 STAGES = ("extract", "map", "gate", "embed", "tier")
 
-# Event columns a stage reads: the generated tsvector and the vector are never needed.
-_EVENT_DEFERRED = ("search", "embedding", "metadata")
+# Event columns a stage reads: the generated tsvector and the vector are never needed, and
+# the time notes are only written (by Extract).
+_EVENT_DEFERRED = ("search", "embedding", "metadata", "time_notes")
 # Event columns a stage may change (saved with the stage marker).
 _EVENT_STATE_FIELDS = ["stage", "status", "error", "state_changed_at", "enriched_at",
                        "extractor", "tokens_used", "candidate_count", "gated_count"]
@@ -181,7 +183,7 @@ def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
 _SQL_TYPES = {"stage": "varchar", "status": "varchar", "error": "text",
               "state_changed_at": "timestamptz", "enriched_at": "timestamptz",
               "extractor": "varchar", "tokens_used": "integer", "candidate_count": "integer",
-              "gated_count": "integer", "embedding": "vector"}
+              "gated_count": "integer", "embedding": "vector", "time_notes": "jsonb"}
 
 
 def _events_write(events: list[Event], fields: list[str]) -> None:
@@ -304,12 +306,15 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
 # --- Extract ------------------------------------------------------------------------------
 
 def _extract_prepare(events: list[Event]) -> dict[Any, Any]:
+    """Per event: (extraction result, or None for stored but never extracted; time notes)."""
     results: dict[Any, Any] = {}
     for event in events:
-        results[event.pk] = None if event.role == "system" else extractor().extract(
+        result = None if event.role == "system" else extractor().extract(
             ExtractionInput(content=event.content, event_type=event.type,
                             role=event.role or None, event_time=event.event_time))
-    return results  # None: stored, never extracted
+        results[event.pk] = (result, time_notes_compute(
+            content=event.content, role=event.role, event_time=event.event_time))
+    return results
 
 
 def _temporal_json(proposition: Proposition) -> list[dict[str, str]]:
@@ -319,13 +324,13 @@ def _temporal_json(proposition: Proposition) -> list[dict[str, str]]:
             for t in proposition.temporal]
 
 
-def _extract_apply(events: list[Event], results: dict[Any, Any]) -> None:
+def _extract_apply(events: list[Event], results: dict[Any, Any]) -> list[str]:
     # Cannot find rows on a first run (they would have committed with the marker); it makes
     # a run after an operator reset the stage replace rather than add.
     Candidate.objects.filter(event__in=events).delete()
     candidates = []
     for event in events:
-        result = results[event.pk]
+        result, event.time_notes = results[event.pk]
         if result is None:
             event.status = EnrichmentStatus.SKIPPED
             event.stage = "extract"
@@ -342,6 +347,7 @@ def _extract_apply(events: list[Event], results: dict[Any, Any]) -> None:
         event.candidate_count = len(result.propositions)
     if candidates:
         Candidate.objects.bulk_create(candidates)
+    return ["time_notes"]
 
 
 # --- Map ----------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 and record a signed, hash-chained receipt.
 
 Derived data = candidates, facts (any fact with a source among the events), episodes that
-summarised any of them, and embeddings. Raw events are kept (marked forgotten, their
-embedding cleared, never recalled again) unless `erase_events` deletes them too.
+summarised any of them, embeddings and time notes. Raw events are kept (marked forgotten,
+their embedding and time notes cleared, never recalled again) unless `erase_events` deletes
+them too.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
             Event.objects.filter(id__in=event_ids).delete()
         else:
             Event.objects.filter(id__in=event_ids).update(
-                forgotten_at=requested_at, embedding=None, status="skipped",
+                forgotten_at=requested_at, embedding=None, time_notes=None, status="skipped",
                 state_changed_at=requested_at)
 
         counts = dict.fromkeys(COUNT_KEYS, 0)

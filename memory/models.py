@@ -82,6 +82,10 @@ class Event(models.Model):
 
     # Set by forget without erase: the raw event stays for audit but is never recalled.
     forgotten_at = models.DateTimeField(null=True, blank=True)
+    # [expression, resolved date] pairs for the relative time expressions of the content
+    # ("yesterday" -> "7 May 2023"), stored by Extract so that recall never runs dateparser
+    # (memory.time_notes). null: not computed yet; []: none.
+    time_notes = models.JSONField(null=True, blank=True)
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
     search = models.GeneratedField(
         expression=SearchVector("content", config=FTS_CONFIG),

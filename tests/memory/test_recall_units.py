@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from memory.recall.bm25 import bm25_rank, parse_tsvector, tsquery_any
+from memory.recall.bm25 import bm25_rank, parse_tsvector
 from memory.recall.engine import excerpt
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -15,10 +15,6 @@ def test_parse_tsvector_counts_positions() -> None:
     # Length is the number of distinct lexemes, as Postgres's length(tsvector).
     assert parse_tsvector("'group':6 'it''s':2 'support':5,9") == (
         {"group": 1, "it's": 1, "support": 2}, 3)
-
-
-def test_tsquery_any_quotes_lexemes() -> None:
-    assert tsquery_any(["paint", "o'neil"]) == "'paint' | 'o''neil'"
 
 
 def test_bm25_prefers_rare_terms_over_common_ones() -> None:
@@ -71,3 +67,20 @@ def test_relative_dates_are_resolved_against_the_turn_time() -> None:
         ("yesterday", "7 May 2023"),)
     assert relative_dates("Next month we go camping", spoken) == (("Next month", "June 2023"),)
     assert relative_dates("On 7 May 2023 I went out", spoken) == ()
+
+
+def test_relative_gate_skips_dateparser_only_for_text_without_relative_expressions() -> None:
+    from unittest import mock
+
+    from memory.recall.routing import relative_dates_uncached
+
+    spoken = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
+    with mock.patch("enrichment.extraction.temporal.temporal_resolve") as resolve:
+        # Time words, but none relative to the moment of speaking: no dateparser.
+        assert relative_dates_uncached("This is the Friday of 7 May 2023, at 5 pm.",
+                                       spoken) == ()
+    resolve.assert_not_called()
+    assert relative_dates_uncached(
+        "Two days ago I ran; last fri I swam, and the weekend was calm.", spoken) == (
+        ("Two days ago", "6 May 2023"), ("last fri", "5 May 2023"),
+        ("the weekend", "6 May 2023"))

@@ -1,0 +1,139 @@
+"""Time notes: stored by Extract, read by recall through `notes_for`, backfilled by command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from enrichment import pipeline
+from memory.forget import ForgetScope, memory_forget
+from memory.models import Event
+from memory.time_notes import notes_for, time_notes_compute
+from tenants.models import Tenant
+from tests.factories import ingest, ingest_enriched
+
+SPOKEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
+
+
+def _stored_type(event: Event) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT jsonb_typeof(time_notes) FROM memory_event WHERE id = %s",
+                       [event.pk])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_extract_stores_the_notes_of_every_event_of_a_batch(tenant: Tenant) -> None:
+    # Ingested with no task sent, so that one extract run takes all three as a batch.
+    with mock.patch("enrichment.workflows.enrichment_enqueue"):
+        dated = ingest(tenant, "I went to a support group yesterday.\nIt helped a lot.")
+        plain = ingest(tenant, "I live in Oslo.", minutes=1)
+        system = ingest(tenant, "You are helpful. Today is Monday.", minutes=2, role="system")
+    assert dated.time_notes is None
+
+    assert pipeline.stage_run(str(dated.id), "extract").ran is True
+
+    for event in (dated, plain, system):
+        event.refresh_from_db()
+        assert event.stage == "extract"
+    assert dated.time_notes == [["yesterday", "30 April 2024"]]
+    assert plain.time_notes == []
+    assert system.time_notes == [] and system.status == "skipped"  # never shown by recall
+    # Stored as a JSON array, not as a JSON string holding one.
+    assert _stored_type(dated) == _stored_type(plain) == "array"
+    assert not Event.objects.filter(tenant=tenant, time_notes__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_fully_enriched_turn_keeps_its_notes(tenant: Tenant) -> None:
+    event = ingest_enriched(tenant, "Last week I adopted a dog. We walk every day.")
+    assert event.status == "enriched"
+    assert event.time_notes == [["Last week", "22 April 2024 – 28 April 2024"]]
+
+
+def test_compute_resolves_the_whole_content_with_whitespace_collapsed() -> None:
+    content = "Melanie: I ran a charity race last\n Saturday. Next month we go camping."
+    assert time_notes_compute(content=content, role="user", event_time=SPOKEN) == [
+        ["last Saturday", "6 May 2023"], ["Next month", "June 2023"]]
+    assert time_notes_compute(content=content, role="system", event_time=SPOKEN) == []
+
+
+STORED = [["yesterday", "7 May 2023"], ["this week", "8 May 2023 – 14 May 2023"]]
+
+
+def test_notes_for_keeps_only_the_expressions_of_the_rendered_excerpt() -> None:
+    whole = "Caroline: I went yesterday. It was great. I go again this week."
+    assert notes_for(whole, SPOKEN, STORED) == (("yesterday", "7 May 2023"),
+                                                ("this week", "8 May 2023 – 14 May 2023"))
+    excerpt = "Caroline: … It was great. I go again this week."
+    assert notes_for(excerpt, SPOKEN, STORED) == (("this week", "8 May 2023 – 14 May 2023"),)
+    # Whole words only: "this week" is not inside "this weekend".
+    assert notes_for("Caroline: … I go again this weekend.", SPOKEN, STORED) == ()
+    assert notes_for(whole, SPOKEN, []) == ()
+
+
+def test_notes_for_uses_each_occurrence_once() -> None:
+    stored = [["yesterday", "7 May 2023"], ["yesterday", "7 May 2023"]]
+    assert notes_for("Yes. … I saw her yesterday.", SPOKEN, stored) == (
+        ("yesterday", "7 May 2023"),)
+
+
+def test_notes_for_resolves_when_nothing_is_stored_yet() -> None:
+    assert notes_for("I went to a support group yesterday.", SPOKEN, None) == (
+        ("yesterday", "7 May 2023"),)
+    with mock.patch("enrichment.extraction.temporal.temporal_resolve") as resolve:
+        assert notes_for("I went yesterday, and last week too.", SPOKEN, STORED) == (
+            ("yesterday", "7 May 2023"),)
+    resolve.assert_not_called()
+
+
+@pytest.mark.django_db
+def test_backfill_fills_null_rows_only_and_is_idempotent(tenant: Tenant,
+                                                         other_tenant: Tenant) -> None:
+    old = ingest_enriched(tenant, "I went to a support group yesterday.")
+    plain = ingest_enriched(tenant, "I live in Oslo.", minutes=1)
+    theirs = ingest_enriched(other_tenant, "Tomorrow I fly to Rome.", minutes=2)
+    computed = ingest_enriched(tenant, "We met yesterday.", minutes=3)
+    forgotten = ingest_enriched(tenant, "Yesterday was rough.", user_id="gone")
+    memory_forget(tenant=tenant, scope=ForgetScope(user_id="gone"))
+    # As if enriched before the field existed; `computed` holds a value it must keep.
+    Event.objects.filter(pk__in=[old.pk, plain.pk, theirs.pk]).update(time_notes=None)
+    Event.objects.filter(pk=computed.pk).update(time_notes=[["kept", "as is"]])
+
+    out = StringIO()
+    call_command("backfill_time_notes", "--batch", "2", stdout=out)
+
+    assert out.getvalue() == "3 events filled with time notes\n"
+    notes = dict(Event.objects.values_list("id", "time_notes"))
+    assert notes[old.pk] == [["yesterday", "30 April 2024"]]
+    assert notes[plain.pk] == []
+    assert notes[theirs.pk] == [["Tomorrow", "2 May 2024"]]
+    assert notes[computed.pk] == [["kept", "as is"]]
+    assert notes[forgotten.pk] is None
+    assert _stored_type(old) == "array"
+
+    out = StringIO()
+    call_command("backfill_time_notes", stdout=out)
+    assert out.getvalue() == "0 events filled with time notes\n"
+    assert dict(Event.objects.values_list("id", "time_notes")) == notes
+
+
+@pytest.mark.django_db
+def test_forget_clears_the_notes_derived_from_the_content(tenant: Tenant,
+                                                          other_tenant: Tenant) -> None:
+    mine = ingest_enriched(tenant, "I went to a support group yesterday.")
+    theirs = ingest_enriched(other_tenant, "I went to a support group yesterday.")
+
+    memory_forget(tenant=tenant, scope=ForgetScope(user_id="u1"))
+
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.forgotten_at is not None and mine.time_notes is None
+    assert mine.content == "I went to a support group yesterday."
+    assert theirs.forgotten_at is None
+    assert theirs.time_notes == [["yesterday", "30 April 2024"]]
