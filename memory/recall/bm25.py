@@ -3,9 +3,9 @@
 Postgres full-text search stems and drops stop words, and its GIN index finds the rows
 that contain any query term, but `ts_rank` has no inverse document frequency: a name
 that appears in every turn counts as much as the rare word that identifies the answer.
-So the index selects candidates and BM25 is computed over their tsvectors' position
-lists, in SQL (`bm25_sql`, one round trip per channel); `bm25_rank` is the same formula
-in Python, kept as the readable reference the SQL is tested against.
+So BM25 is computed over the tsvectors' position lists of the rows that contain any
+query term, in SQL (`bm25_sql`, one statement per channel); `bm25_rank` is the same
+formula in Python, kept as the readable reference the SQL is tested against.
 
 Document length is the number of distinct lexemes (Postgres `length(tsvector)`), for the
 document and the average alike. Document frequencies are exact: any row containing a
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 # Okapi defaults (Robertson & Zaragoza); on LoCoMo k1 in 1.2–1.5 and b 0.75 were within
 # one point of each other.
@@ -31,11 +31,6 @@ def parse_tsvector(text: str) -> tuple[dict[str, int], int]:
     for lexeme, positions in _LEXEME.findall(text):
         counts[lexeme.replace("''", "'")] = positions.count(",") + 1
     return counts, len(counts)
-
-
-def tsquery_any(lexemes: Iterable[str]) -> str:
-    """A raw tsquery matching any of the (already stemmed) lexemes."""
-    return " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
 
 
 def bm25_rank(*, terms: list[str], documents: list[tuple[object, str]], total_docs: int,
@@ -60,25 +55,34 @@ def bm25_rank(*, terms: list[str], documents: list[tuple[object, str]], total_do
     return scored
 
 
-# `rows` is the caller's visible-rows query selecting (id, search). Candidates are the
-# rows matching any term (GIN index), capped at %(limit)s; statistics cover all rows.
+# `rows` is the caller's visible-rows query selecting (id, search). The query's lexemes are
+# found here too (one statement per channel, nothing to wait for first): `any` matches any
+# of them — plainto_tsquery joins them with & (and <-> or <N> inside compound words such
+# as "part-time"), rewritten to |; a lexeme never contains a space. Candidates are the
+# rows matching any term, capped at %s; statistics cover all rows.
 _BM25_SQL = """
-WITH rows AS ({rows}),
-stats AS (
+WITH terms AS (
+    SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)) AS lexemes,
+           regexp_replace(plainto_tsquery(%s::regconfig, %s)::text,
+                          ' (&|<->|<[0-9]+>) ', ' | ', 'g')::tsquery AS any
+),
+rows AS ({rows}),
+stats AS MATERIALIZED (
     SELECT greatest(count(*), 1)::float8 AS n,
            greatest(coalesce(avg(length(search)), 1), 1)::float8 AS avgdl
     FROM rows
 ),
 matched AS (
-    SELECT id, search FROM rows WHERE search @@ to_tsquery('simple', %s) LIMIT %s
+    SELECT id, search FROM rows, terms
+    WHERE cardinality(terms.lexemes) > 0 AND search @@ terms.any LIMIT %s
 ),
 hits AS (
     SELECT m.id, length(m.search)::float8 AS dl, t.lexeme,
            coalesce(array_length(t.positions, 1), 1)::float8 AS tf
-    FROM matched m CROSS JOIN LATERAL unnest(m.search) AS t
-    WHERE t.lexeme = ANY(%s)
+    FROM matched m CROSS JOIN terms CROSS JOIN LATERAL unnest(m.search) AS t
+    WHERE t.lexeme = ANY(terms.lexemes)
 ),
-df AS (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme)
+df AS MATERIALIZED (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme)
 SELECT h.id,
        sum(ln(1 + (greatest(s.n, (SELECT count(*) FROM matched)) - df.df + 0.5)
                   / (df.df + 0.5))
@@ -89,8 +93,9 @@ ORDER BY score DESC, h.id
 """
 
 
-def bm25_sql(rows_sql: str, rows_params: Sequence[object], terms: list[str],
+def bm25_sql(rows_sql: str, rows_params: Sequence[object], query: str, config: str,
              limit: int) -> tuple[str, list[object]]:
-    """SQL + params ranking `rows_sql`'s rows by BM25 for `terms` -> rows (id, score)."""
+    """SQL + params ranking `rows_sql`'s rows by BM25 for the lexemes of `query` (text
+    search configuration `config`) -> rows (id, score)."""
     sql = _BM25_SQL.format(rows=rows_sql)
-    return sql, [*rows_params, tsquery_any(terms), limit, list(terms), K1, K1, B, B]
+    return sql, [config, query, config, query, *rows_params, limit, K1, K1, B, B]

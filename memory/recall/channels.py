@@ -9,8 +9,11 @@ conversation-scoped only in that conversation).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -118,28 +121,71 @@ def visible(kind: str, scope: RecallScope) -> Visible:
     return Visible(kind=kind, scope=scope)
 
 
-def _iterative_scan(depth: int) -> None:
-    """Must run inside the transaction that issues the vector query."""
-    with connection.cursor() as cursor:  # one round trip for both settings
-        cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                       "set_config('hnsw.ef_search', %s, true)",
-                       [str(max(HNSW_EF_SEARCH, int(depth)))])
+Rows = list[tuple[Any, ...]]
+
+
+def send(sql: str, params: Sequence[object]) -> Callable[[], Rows]:
+    """Execute `sql` and return a function that fetches its rows (once). Inside
+    `pipeline()` the statement is only sent: Postgres runs it while Python goes on, and
+    the first fetch waits for every statement sent so far."""
+    cursor = connection.cursor()
+    cursor.execute(sql, params)
+
+    def rows() -> Rows:
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    return rows
+
+
+@contextmanager
+def pipeline() -> Iterator[None]:
+    """psycopg pipeline mode on Django's connection: statements `send` issues inside go
+    out at once and run while the caller does other work (recall embeds its query while
+    Postgres ranks by keyword: ~5 ms of a recall)."""
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
+
+
+def any_visible(rows: Visible) -> Callable[[], bool]:
+    sql, params = rows.select("1")
+    fetch = send(f"SELECT EXISTS ({sql})", params)
+    return lambda: bool(fetch()[0][0])
+
+
+def iterative_scan(depth: int) -> None:
+    """Sends the HNSW settings for scans `depth` deep. Must be sent inside the transaction
+    that issues the vector queries (the settings are transaction-local)."""
+    send("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+         "set_config('hnsw.ef_search', %s, true)", [str(max(HNSW_EF_SEARCH, int(depth)))])
+
+
+def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]:
+    return lambda: [(kind, row[0]) for row in fetch()]
+
+
+def vector_send(kind: str, rows: Visible, query_vector: Sequence[float],
+                depth: int = CHANNEL_DEPTH) -> Callable[[], list[ItemKey]]:
+    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first)."""
+    sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
+    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+    return _ranked(kind, send(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s",
+                              [*params, text, depth]))
 
 
 def vector(kind: str, rows: QuerySet | Visible, query_vector: list[float],
            depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
-    _iterative_scan(depth)
-    if isinstance(rows, QuerySet):
-        ids = list(rows.filter(embedding__isnull=False)
-                   .order_by(CosineDistance("embedding", query_vector))
-                   .values_list("id", flat=True)[:depth])
-    else:
-        sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
-        text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s",
-                           [*params, text, depth])
-            ids = [row[0] for row in cursor.fetchall()]
+    """`vector_send` answered at once (inside a transaction). A QuerySet goes through the
+    ORM: the reference the SQL is tested against."""
+    iterative_scan(depth)
+    if isinstance(rows, Visible):
+        return vector_send(kind, rows, query_vector, depth)()
+    ids = list(rows.filter(embedding__isnull=False)
+               .order_by(CosineDistance("embedding", query_vector))
+               .values_list("id", flat=True)[:depth])
     return [(kind, i) for i in ids]
 
 
@@ -152,49 +198,74 @@ def query_lexemes(text: str) -> list[str]:
     return list(row[0]) if row and row[0] else []
 
 
-def keyword(kind: str, rows: QuerySet | Visible, lexemes: list[str],
-            depth: int = CHANNEL_DEPTH) -> tuple[list[ItemKey], dict[uuid.UUID, float]]:
-    """BM25 over the rows' tsvectors, computed in Postgres (see memory.recall.bm25).
-    -> (the top `depth` as a ranking, scores of every candidate)."""
-    if not lexemes:
-        return [], {}
+Keyword = tuple[list[ItemKey], dict[uuid.UUID, float]]
+
+
+def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
+                 depth: int = CHANNEL_DEPTH) -> Callable[[], Keyword]:
+    """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
+    (memory.recall.bm25). Fetches (the top `depth` as a ranking, scores of every
+    candidate)."""
     if isinstance(rows, QuerySet):
         rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
     else:
         rows_sql, rows_params = rows.select("r.id, r.search")
-    sql, params = bm25_sql(rows_sql, rows_params, lexemes, KEYWORD_CANDIDATES)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ranked = cursor.fetchall()
-    scores = {doc_id: float(score) for doc_id, score in ranked}
-    return [(kind, doc_id) for doc_id, _ in ranked[:depth]], scores
+    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, KEYWORD_CANDIDATES))
+
+    def ranked() -> Keyword:
+        scored = fetch()
+        return ([(kind, doc_id) for doc_id, _ in scored[:depth]],
+                {doc_id: float(score) for doc_id, score in scored})
+
+    return ranked
 
 
-def predicate_facts(scope: RecallScope, predicates: list[str],
-                    depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
-    """Direct lookup of the facts whose predicate the query is about."""
+def keyword(kind: str, rows: QuerySet | Visible, query: str,
+            depth: int = CHANNEL_DEPTH) -> Keyword:
+    return keyword_send(kind, rows, query, depth)()
+
+
+def predicate_facts_send(scope: RecallScope, predicates: list[str],
+                         depth: int = CHANNEL_DEPTH) -> Callable[[], list[ItemKey]]:
+    """Direct lookup of the facts whose predicate the query is about: the first
+    predicate's facts first, then by confidence and recency."""
     if not predicates:
-        return []
+        return list
+    sql, params = visible("fact", scope).select(
+        "r.id, r.predicate, r.confidence, r.event_time", "r.predicate = ANY(%s)")
+    fetch = send(f"{sql} LIMIT %s", [*params, predicates, depth * 3])
     order = {name: i for i, name in enumerate(predicates)}
-    facts = list(facts_visible(scope).filter(predicate__in=predicates)
-                 .values_list("id", "predicate", "confidence", "event_time")[:depth * 3])
-    facts.sort(key=lambda f: (order[f[1]], -f[2], -f[3].timestamp()))
-    return [("fact", f[0]) for f in facts[:depth]]
+
+    def ranked() -> list[ItemKey]:
+        facts = fetch()
+        facts.sort(key=lambda f: (order[f[1]], -f[2], -f[3].timestamp()))
+        return [("fact", f[0]) for f in facts[:depth]]
+
+    return ranked
 
 
-def temporal_events(scope: RecallScope, start: datetime, end: datetime,
-                    keyword_scores: dict[uuid.UUID, float],
-                    depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
-    """Events inside the query's time window, best keyword matches first, then by time."""
-    ids = list(events_visible(scope).filter(event_time__gte=start, event_time__lt=end)
-               .order_by("event_time").values_list("id", flat=True)[:1000])
-    ids.sort(key=lambda i: -keyword_scores.get(i, 0.0))
-    return [("event", i) for i in ids[:depth]]
+def temporal_events_send(scope: RecallScope, start: datetime, end: datetime,
+                         depth: int = CHANNEL_DEPTH
+                         ) -> Callable[[dict[uuid.UUID, float]], list[ItemKey]]:
+    """Events inside the query's time window; the fetch takes the keyword scores and
+    puts the best keyword matches first, then the rest by time."""
+    sql, params = visible("event", scope).select(
+        "r.id", "r.event_time >= %s AND r.event_time < %s")
+    fetch = send(f"{sql} ORDER BY r.event_time LIMIT 1000", [*params, start, end])
+
+    def ranked(keyword_scores: dict[uuid.UUID, float]) -> list[ItemKey]:
+        ids = [row[0] for row in fetch()]
+        ids.sort(key=lambda i: -keyword_scores.get(i, 0.0))
+        return [("event", i) for i in ids[:depth]]
+
+    return ranked
 
 
-def conversation_recent(scope: RecallScope, limit: int = 8) -> list[ItemKey]:
+def conversation_recent_send(scope: RecallScope,
+                             limit: int = 8) -> Callable[[], list[ItemKey]]:
+    """The conversation's latest turns, when the recall names a conversation."""
     if not scope.conversation_id:
-        return []
-    ids = (events_visible(scope).filter(conversation_id=scope.conversation_id)
-           .order_by("-event_time").values_list("id", flat=True)[:limit])
-    return [("event", i) for i in ids]
+        return list
+    sql, params = visible("event", scope).select("r.id", "r.conversation_id = %s")
+    return _ranked("event", send(f"{sql} ORDER BY r.event_time DESC LIMIT %s",
+                                 [*params, scope.conversation_id, limit]))

@@ -25,7 +25,7 @@ from memory.recall.channels import RecallScope
 
 M = TypeVar("M", bound=models.Model)
 _HEAVY = {"embedding", "search"}
-_EVENT_FIELDS = ("id", "content", "role", "event_time", "conversation_id")
+_EVENT_FIELDS = ("id", "content", "role", "event_time", "conversation_id", "time_notes")
 
 
 def _load(rows: channels.Visible, ids: list[uuid.UUID], names: list[str],

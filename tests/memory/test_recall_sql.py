@@ -4,7 +4,7 @@ the Python reference, and hydration loads exactly the visible rows with their so
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from memory.models import Event, Fact, FactSource, Scope
 from memory.recall import channels, hydration
@@ -34,8 +34,9 @@ def _tsvectors(ids: list) -> list[tuple[object, str]]:
 def test_sql_bm25_matches_the_python_reference(tenant: Tenant) -> None:
     events = [ingest(tenant, text, minutes=i) for i, text in enumerate(TURNS)]
     scope = RecallScope(tenant=tenant, user_id="u1")
-    lexemes = channels.query_lexemes("When did Melanie paint the lake sunrise?")
-    ranking, scores = channels.keyword("event", channels.events_visible(scope), lexemes)
+    question = "When did Melanie paint the lake sunrise?"
+    lexemes = channels.query_lexemes(question)
+    ranking, scores = channels.keyword("event", channels.events_visible(scope), question)
 
     documents = _tsvectors([e.id for e in events])
     lengths = [len(channels.query_lexemes(text)) for text in TURNS]  # distinct lexemes
@@ -54,9 +55,32 @@ def test_sql_bm25_counts_only_visible_rows(tenant: Tenant, other_tenant: Tenant)
     ingest(other_tenant, "Melanie painted a sunrise.")
     ingest(tenant, "Melanie painted a sunrise.", scope="conversation", conversation_id="c9")
     scope = RecallScope(tenant=tenant, user_id="u1", conversation_id="c1")
-    ranking, _ = channels.keyword("event", channels.events_visible(scope),
-                                  channels.query_lexemes("sunrise"))
+    ranking, _ = channels.keyword("event", channels.events_visible(scope), "sunrise")
     assert ranking == [("event", mine.id)]
+
+
+def test_keyword_matches_any_query_term_even_inside_compound_words(tenant: Tenant) -> None:
+    # "part-time" is the lexemes part-tim, part and time; the rows need not hold them all.
+    only_time = ingest(tenant, "I found a new time slot.")
+    only_job = ingest(tenant, "The job was fun.", minutes=1)
+    ingest(tenant, "We went hiking.", minutes=2)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    _, scores = channels.keyword("event", channels.visible("event", scope), "a part-time job?")
+    assert set(scores) == {only_time.id, only_job.id}
+    # Nothing but stop words: no candidate, no error.
+    assert channels.keyword("event", channels.visible("event", scope), "what is the") == (
+        [], {})
+
+
+def test_pipelined_statements_answer_in_order_and_an_error_leaves_the_connection_usable(
+        tenant: Tenant) -> None:
+    with transaction.atomic(), channels.pipeline():
+        first = channels.send("SELECT %s::int", [1])
+        second = channels.send("SELECT %s::text", ["two"])
+        assert (second(), first()) == ([("two",)], [(1,)])
+    with pytest.raises(DatabaseError), transaction.atomic(), channels.pipeline():
+        channels.send("SELECT 1 / 0", [])()
+    assert channels.send("SELECT 3", [])() == [(3,)]
 
 
 def test_hydration_loads_visible_rows_with_all_fact_sources(tenant: Tenant) -> None:
