@@ -180,6 +180,7 @@ CELERY_BEAT_SCHEDULE = {
     "retier-facts": {"task": "enrichment.retier", "schedule": 600.0},
     "refresh-episode-vectors": {"task": "enrichment.episodes_refresh", "schedule": 60.0},
     "flush-usage": {"task": "memory.usage_flush", "schedule": 60.0},
+    "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

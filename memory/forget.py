@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from memory import receipts
+from memory.access import fact_accesses_drop
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
@@ -82,6 +84,8 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
         Candidate.objects.filter(event_id__in=event_ids).delete()
         # Superseded links into deleted facts are cleared by SET_NULL.
         facts.delete()
+        # Their counted accesses waiting in Redis go too (once the delete is committed).
+        transaction.on_commit(partial(fact_accesses_drop, fact_ids))
         Episode.objects.filter(id__in=episode_ids).delete()
         if scope.erase_events:
             Event.objects.filter(id__in=event_ids).delete()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from memory.access import fact_accesses_flush
 from memory.metering import usage_flush
 
 
@@ -11,3 +12,9 @@ from memory.metering import usage_flush
 def usage_flush_task() -> int:
     """Beat, every minute: move request counters from Redis into Postgres."""
     return usage_flush()
+
+
+@shared_task(name="memory.fact_accesses_flush", ignore_result=True)
+def fact_accesses_flush_task() -> int:
+    """Beat, every minute: move recall's fact access counts from Redis into the facts."""
+    return fact_accesses_flush()

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
+from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
 from memory.recall import channels, hydration, locality
@@ -334,19 +334,6 @@ def episode_citations(episode: Episode) -> list[str]:
         if (quoted or episode.summarizer == "llm") and highlight["event"] not in cited:
             cited.append(str(highlight["event"]))
     return cited
-
-
-def facts_accessed(fact_ids: list[str]) -> None:
-    """Recall counts as access: it feeds tiering (hot facts are the ones used)."""
-    if not fact_ids:
-        return
-    with transaction.atomic():
-        # Access counts only steer tiering: losing the last few on a crash is harmless,
-        # and not waiting for the WAL flush keeps this write off the recall's latency.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        Fact.objects.filter(id__in=fact_ids).update(access_count=F("access_count") + 1,
-                                                     last_accessed_at=timezone.now())
 
 
 @dataclass

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, Value, When
 
+from memory.access import facts_accessed
 from memory.models import Event, Fact, FactStatus, Tier
 from memory.recall import channels
 from memory.recall.engine import (
     RecallScope,
     blocks_from,
-    facts_accessed,
     retrieve,
 )
 from memory.recall.packing import pack
