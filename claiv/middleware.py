@@ -21,7 +21,8 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Echo `X-Request-ID` (or make one) and log one line per request with ids and timing."""
+    """Echo `X-Request-ID` (or make one), report the server time in `Server-Timing`, and
+    log one line per request with ids and timing."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -31,11 +32,17 @@ class RequestIdMiddleware:
         request.request_id = given if _CLIENT_REQUEST_ID.match(given) else str(uuid.uuid4())
         started = time.perf_counter()
         response = self.get_response(request)
+        elapsed_ms = (time.perf_counter() - started) * 1000
         response["X-Request-ID"] = request.request_id
+        # The server's own share of the latency a client sees (W3C Server-Timing), after
+        # any metric a view set (e.g. recall's cache hit or miss).
+        timing = f"app;dur={elapsed_ms:.2f}"
+        given_timing = response.get("Server-Timing")
+        response["Server-Timing"] = f"{given_timing}, {timing}" if given_timing else timing
         logger.info(
             "request_id=%s method=%s path=%s status=%s ms=%.1f tenant=%s",
             request.request_id, request.method, request.path, response.status_code,
-            (time.perf_counter() - started) * 1000, getattr(request, "tenant_id", "-"),
+            elapsed_ms, getattr(request, "tenant_id", "-"),
         )
         return response
 

@@ -2,9 +2,9 @@
 and record a signed, hash-chained receipt.
 
 Derived data = candidates, facts (any fact with a source among the events), episodes that
-summarised any of them, embeddings and time notes. Raw events are kept (marked forgotten,
-their embedding and time notes cleared, never recalled again) unless `erase_events` deletes
-them too.
+summarised any of them, embeddings, time notes, and the user's cached recalls. Raw events
+are kept (marked forgotten, their embedding and time notes cleared, never recalled again)
+unless `erase_events` deletes them too.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.utils import timezone
 from memory import receipts
 from memory.access import fact_accesses_drop
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
+from memory.recall.cache import recall_cache_drop
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
@@ -107,6 +108,10 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
                                   deleted_ids=[str(i) for i in deleted_ids],
                                   requested_at=requested_at)
         user_memory_changed(tenant_id=tenant.pk, user_id=scope.user_id)
+        # The bump already makes the user's cached recalls unservable; this deletes their
+        # text from Redis too, once the forget is committed.
+        transaction.on_commit(partial(recall_cache_drop, tenant_id=tenant.pk,
+                                      user_id=scope.user_id))
     return receipt
 
 

@@ -298,7 +298,8 @@ class DeletionReceipt(models.Model):
 
 
 class UserMemoryVersion(models.Model):
-    """Bumped whenever a user's derived memory changes; part of every recall cache key."""
+    """Bumped whenever a user's derived memory changes; a cached recall is served only at
+    the version it was computed at."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     user_id = models.CharField(max_length=255)

@@ -1,7 +1,7 @@
 """A per-user memory version, kept in Postgres and bumped in the same transaction as the
-change (enrichment commits, forget). The recall cache keys on it, so a change makes every
-cached answer for that user unreachable at once — even if Redis missed a message or was
-restored from an older append-only file."""
+change (enrichment commits, forget). A cached recall is served only at the version it was
+computed at, so a change makes every cached answer for that user unservable at once, even
+if Redis missed a message or was restored from an older append-only file."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.forget import ForgetScope, memory_forget
 from memory.ingest import event_ingest
-from memory.recall.cache import recall_cached
+from memory.recall.cache import CachedRecall, recall_cached
 from memory.recall.engine import memory_recall
 from memory.selectors import event_fact_ids, event_get
 
@@ -68,20 +68,23 @@ class RecallV1View(TenantScopedAPIView):
              summary="Token-budgeted recall")
     def post(self, request: Request) -> Response:
         data = validated(serializers.RecallV1Serializer, request.data)
-        cached = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
-                               kind="v1-json", request=data,
-                               compute=lambda: self._rendered(data))
-        meter(request, tokens=int(cached["tokens"]))
+        cached, hit = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
+                                    kind="v1-json", request=data,
+                                    compute=lambda: self._rendered(data))
+        meter(request, tokens=cached.tokens)
         # The body is cached as the JSON bytes DRF would render (compact, UTF-8, no NaN):
-        # a cache hit neither unpickles a dict nor renders ~20-40 KB of JSON again. (The
-        # kind names this format, so entries of the earlier dict format are never read.)
-        return HttpResponse(cached["json"], content_type="application/json")
+        # a cache hit does not render ~20-40 KB of JSON again.
+        response = HttpResponse(cached.body, content_type="application/json")
+        # Server-Timing (W3C): lets a client or a benchmark tell hits from misses;
+        # RequestIdMiddleware adds the server-side duration.
+        response["Server-Timing"] = "cache;desc=hit" if hit else "cache;desc=miss"
+        return response
 
-    def _rendered(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _rendered(self, data: dict[str, Any]) -> CachedRecall:
         body = self._recall(data)
-        return {"tokens": body["token_estimate"],
-                "json": json.dumps(body, ensure_ascii=False, allow_nan=False,
-                                   separators=(",", ":")).encode()}
+        return CachedRecall(tokens=body["token_estimate"],
+                            body=json.dumps(body, ensure_ascii=False, allow_nan=False,
+                                            separators=(",", ":")).encode())
 
     def _recall(self, data: dict[str, Any]) -> dict[str, Any]:
         result = memory_recall(tenant=self.tenant, user_id=data["user_id"], query=data["task"],

@@ -1,9 +1,19 @@
-"""Recall response cache in Redis, per (tenant, user, memory version, request).
+"""Recall response cache in Redis: one entry per (tenant, user, request).
 
-The user's memory version (memory.versioning, kept in Postgres and bumped in the same
-transaction as every enrichment commit and forget) is part of the key, so a change makes
-every cached answer for that user unreachable at once; stale entries just expire. Redis
-being down only disables the cache.
+An entry holds the rendered JSON body, zlib-compressed, behind a header with the user's
+memory version it was computed at (memory.versioning: kept in Postgres, bumped in the same
+transaction as every enrichment commit and forget) and its token count. A hit is served
+only when that version is still the user's current one, so a memory change is visible on
+the very next recall even if Redis missed something or was restored from an older
+append-only file. A recomputed answer overwrites the stale entry in place.
+
+Each user's entry keys are also listed in a sorted set scored by expiry, so that
+`recall_cache_drop` (called by forget) deletes the cached text itself rather than only
+making it unreachable: forget removes derived data from caches too (SECURITY.md). The set
+is trimmed of expired members on each write. A user's keys share one hash tag, so the
+scripts that touch several of them stay on one slot of a Redis Cluster.
+
+Redis being down only disables the cache (logged).
 """
 
 from __future__ import annotations
@@ -11,41 +21,137 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import struct
 import uuid
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.core.cache import cache
+import redis
 
+from memory.metering import usage_redis
 from memory.versioning import user_memory_version
 
 logger = logging.getLogger("claiv.recall")
+
 RECALL_CACHE_SECONDS = 600
+# zlib level 1: a ~23 KB LoCoMo recall body becomes ~6 KB (3.6x less Redis memory and
+# append-only file) for ~0.16 ms on a miss and ~0.07 ms on a hit; higher levels gained
+# little more at several times the cost.
+COMPRESSION_LEVEL = 1
+# Entry value: format byte, memory version (u64), tokens (u32), then the compressed body.
+_FORMAT = b"z"
+_HEADER = struct.Struct(">QI")
+
+_WRITE = """
+local now = tonumber(redis.call('TIME')[1])
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1
+"""
+# Deletes every entry the user's index lists (DEL in chunks: Lua's unpack is bounded).
+_DROP = """
+local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
+for i = 1, #keys, 500 do
+  redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
+end
+redis.call('DEL', KEYS[1])
+return #keys
+"""
 
 
-def _key(tenant_id: uuid.UUID | str, user_id: str, version: int, kind: str,
-         request: dict[str, Any]) -> str:
-    material = json.dumps([str(tenant_id), user_id, version, kind, request], sort_keys=True,
-                          default=str)
-    return "recall:" + hashlib.sha256(material.encode()).hexdigest()
+@dataclass(frozen=True)
+class CachedRecall:
+    """A rendered recall response: its JSON body and the tokens it packed (for metering)."""
+
+    tokens: int
+    body: bytes
+
+
+def _user_tag(tenant_id: uuid.UUID | str, user_id: str) -> str:
+    # Hashed: user ids are opaque client strings; the digest keeps keys short and plain.
+    user = hashlib.sha256(user_id.encode()).hexdigest()[:32]
+    return f"claiv:recall:{{{tenant_id}:{user}}}"
+
+
+def _index_key(tenant_id: uuid.UUID | str, user_id: str) -> str:
+    return f"{_user_tag(tenant_id, user_id)}:index"
+
+
+def _entry_key(tenant_id: uuid.UUID | str, user_id: str, kind: str,
+               request: dict[str, Any]) -> str:
+    material = json.dumps([kind, request], sort_keys=True, default=str)
+    return f"{_user_tag(tenant_id, user_id)}:{hashlib.sha256(material.encode()).hexdigest()}"
+
+
+def _encode(version: int, value: CachedRecall) -> bytes:
+    return (_FORMAT + _HEADER.pack(version, value.tokens)
+            + zlib.compress(value.body, COMPRESSION_LEVEL))
+
+
+def _decode(raw: bytes, version: int) -> CachedRecall | None:
+    """The entry if it was computed at `version`, else None (stale or unknown format)."""
+    if raw[:1] != _FORMAT or len(raw) < 1 + _HEADER.size:
+        return None
+    stored_version, tokens = _HEADER.unpack_from(raw, 1)
+    if stored_version != version:
+        return None
+    return CachedRecall(tokens=tokens, body=zlib.decompress(raw[1 + _HEADER.size:]))
+
+
+@lru_cache(maxsize=1)
+def _scripts() -> tuple[Any, Any]:
+    client = usage_redis()
+    return client.register_script(_WRITE), client.register_script(_DROP)
 
 
 def recall_cached(*, tenant_id: uuid.UUID | str, user_id: str, kind: str,
-                  request: dict[str, Any], compute: Callable[[], dict[str, Any]]
-                  ) -> dict[str, Any]:
-    """The cached response for this request, or `compute()` stored for next time."""
-    key = _key(tenant_id, user_id, user_memory_version(tenant_id=tenant_id, user_id=user_id),
-               kind, request)
+                  request: dict[str, Any], compute: Callable[[], CachedRecall]
+                  ) -> tuple[CachedRecall, bool]:
+    """The response for this request and whether it came from the cache.
+
+    `kind` names the response format, so two endpoints rendering the same request
+    differently never share an entry.
+    """
+    # Read before computing: if the memory changes while we compute, the entry we store
+    # carries the older version and is never served.
+    version = user_memory_version(tenant_id=tenant_id, user_id=user_id)
+    key = _entry_key(tenant_id, user_id, kind, request)
+    client = usage_redis()
     try:
-        hit = cache.get(key)
-    except Exception:  # Redis down: serve uncached
+        raw = client.get(key)
+    except redis.RedisError:
         logger.warning("recall cache unavailable")
-        hit = None
-    if hit is not None:
-        return hit
+        raw = None
+    if raw is not None:
+        hit = _decode(raw, version)
+        if hit is not None:
+            return hit, True
     value = compute()
+    write, _ = _scripts()
     try:
-        cache.set(key, value, timeout=RECALL_CACHE_SECONDS)
-    except Exception:
+        write(keys=[key, _index_key(tenant_id, user_id)],
+              args=[_encode(version, value), RECALL_CACHE_SECONDS], client=client)
+    except redis.RedisError:
         logger.warning("recall cache unavailable")
-    return value
+    return value, False
+
+
+def recall_cache_drop(*, tenant_id: uuid.UUID | str, user_id: str) -> int:
+    """Delete every cached recall of this user; returns how many entries were listed.
+
+    Correctness does not depend on it (the version bump already makes the entries
+    unservable); it removes the cached text. If Redis is down the entries expire within
+    RECALL_CACHE_SECONDS (logged).
+    """
+    _, drop = _scripts()
+    try:
+        return int(drop(keys=[_index_key(tenant_id, user_id)], client=usage_redis()))
+    except redis.RedisError:
+        logger.warning("recall cache not dropped: redis unavailable tenant=%s", tenant_id)
+        return 0
