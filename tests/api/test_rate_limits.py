@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import redis
 from django.conf import settings
 from django.test import Client
 
+import claiv.ratelimit
+from claiv.ratelimit import _window_end
 from keys.services import api_key_create
 from memory.models import Event
 from tenants.models import Tenant
@@ -81,3 +85,25 @@ def test_redis_down_fails_open(api: Api, tenant: Tenant) -> None:
         server.start()
     wait_for(lambda: redis.Redis.from_url(settings.REDIS_URL).ping())
     assert api.get("/v1/usage/limits")["X-RateLimit-Limit"] == "600"
+
+
+def test_a_new_window_starts_a_new_count(api: Api, tenant: Tenant,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant_rate_limit_set(tenant=tenant, per_minute=1)
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(claiv.ratelimit, "time", SimpleNamespace(time=lambda: now[0]))
+    first = api.get("/v1/usage/limits")
+    assert first.status_code == 200
+    reset = int(first["X-RateLimit-Reset"])
+    now[0] += reset - 1  # the last second of the window: still counted in it
+    assert api.get("/v1/usage/limits").status_code == 429
+    now[0] += 1  # the next window
+    again = api.get("/v1/usage/limits")
+    assert again.status_code == 200
+    assert again["X-RateLimit-Reset"] == "60"
+
+
+def test_windows_of_different_keys_are_offset() -> None:
+    ends = {_window_end(f"tenant:{n}", 1_800_000_000) for n in range(20)}
+    assert len(ends) > 10
+    assert all(1_800_000_000 < end <= 1_800_000_060 for end in ends)

@@ -156,7 +156,9 @@ def test_sdk_error_class_sees_status_and_code(live_server: Any, sdk: Sdk,
         sdk.list_documents(user_id="u1")
     assert (unknown_route.value.status, unknown_route.value.code) == (404, "not_found")
 
-    tenant_rate_limit_set(tenant=tenant, per_minute=1)
+    # The receipt lookup above was this key's first counted request of the window (the
+    # unknown route never reaches a view); the usage call is its second.
+    tenant_rate_limit_set(tenant=tenant, per_minute=2)
     sdk.get_usage_limits()
     with pytest.raises(ClaivApiError) as limited:
         sdk.get_usage_limits()
