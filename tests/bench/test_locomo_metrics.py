@@ -186,3 +186,11 @@ def test_scoreboard_summaries_and_render() -> None:
     assert "| bm25 | 500 |" in table
     assert "n=446" not in table and "n=1" in table
     assert table.count("| bm25 | 500 |") == 2  # one row per table
+
+
+def test_server_timing_parse() -> None:
+    from bench.locomo import ServerTiming
+
+    assert ServerTiming.parse("cache;desc=hit, app;dur=2.07") == ServerTiming(2.07, "hit")
+    assert ServerTiming.parse("app;dur=0.50") == ServerTiming(0.5, None)
+    assert ServerTiming.parse("") == ServerTiming(None, None)
