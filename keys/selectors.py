@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
+from typing import Any
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -12,6 +14,8 @@ from claiv.errors import NotFound
 from keys.hashing import key_matches, key_parse_prefix
 from keys.models import ApiKey
 from tenants.models import Tenant
+
+logger = logging.getLogger("claiv.auth")
 
 
 def api_key_authenticate(*, raw: str) -> ApiKey | None:
@@ -36,13 +40,40 @@ def _lookup_sql() -> tuple[str, list[str], list[str]]:
     return sql, key_cols, tenant_cols
 
 
+def _fetchone(sql: str, params: list[str]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()  # type: ignore[no-any-return]
+
+
+def _fetchone_first_of_request(sql: str, params: list[str]) -> tuple[Any, ...] | None:
+    """Run a read-only statement as the request's first use of a reused connection,
+    standing in for Django's health check of it.
+
+    With CONN_HEALTH_CHECKS, Django sends `SELECT 1` before the first statement of each
+    request on a persistent connection: a round trip (~0.12 ms) on every API request,
+    a tenth of a cached recall's server time. Here the lookup itself is the check: if the
+    connection turns out dead (the server restarted, an idle timeout), it is closed and
+    the statement runs once more on a new one, as Django's check would have arranged.
+    Retrying is safe because the statement only reads.
+    """
+    if (connection.connection is None or connection.in_atomic_block
+            or not connection.health_check_enabled or connection.health_check_done):
+        return _fetchone(sql, params)
+    connection.health_check_done = True
+    try:
+        return _fetchone(sql, params)
+    except (InterfaceError, OperationalError):
+        logger.info("reused database connection was dead; reconnecting")
+        connection.close()
+        return _fetchone(sql, params)
+
+
 def _key_with_tenant(prefix: str) -> ApiKey | None:
     """The key with this prefix and its tenant, in one statement. Runs on every request:
     a fixed SQL string instead of ORM compilation (~0.5 ms of a ~4 ms cached recall)."""
     sql, key_cols, tenant_cols = _lookup_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [prefix])
-        row = cursor.fetchone()
+    row = _fetchone_first_of_request(sql, [prefix])
     if row is None:
         return None
     key = ApiKey.from_db(connection.alias, key_cols, row[: len(key_cols)])
