@@ -18,6 +18,7 @@ from django.utils import timezone
 from claiv.errors import Conflict
 from memory.models import Event, Scope
 from memory.signals import event_stored
+from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -85,6 +86,9 @@ def event_ingest(*, tenant: Tenant, user_id: str, type: str, content: str,
             event_time=event_time or now, metadata=metadata, scope=scope,
             idempotency_key=idempotency_key, body_hash=body_hash,
         )
+        # A stored event is recallable before it is enriched (conversation recency, v6
+        # history), so cached recalls of this user must not outlive it.
+        user_memory_changed(tenant_id=tenant.pk, user_id=user_id)
         # Enrichment is scheduled only once the row is committed (see enrichment.apps).
         transaction.on_commit(lambda: event_stored.send(sender=Event, event_id=event.id))
     return IngestResult(event=event, deduped=False)

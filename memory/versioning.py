@@ -1,5 +1,5 @@
 """A per-user memory version, kept in Postgres and bumped in the same transaction as the
-change (enrichment commits, forget). A cached recall is served only at the version it was
+change (ingest, enrichment commits, forget). A cached recall is served only at the version it was
 computed at, so a change makes every cached answer for that user unservable at once, even
 if Redis missed a message or was restored from an older append-only file."""
 
