@@ -3,14 +3,20 @@ the v1 forget. Thin views: validate, call the service, format."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from claiv.api import TenantScopedAPIView, api_doc, meter, validated
 from keys.models import SCOPE_READ
 from memory.api import schema, serializers
-from memory.api.views import IngestView
+from memory.api.views import IngestView, json_rendered, recall_response
+from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall, recall_cached
 from memory.recall.v6 import memory_recall_v6
+
+CLOCK_ANCHORED_CACHE_SECONDS = 60
 
 
 class IngestV6View(IngestView):
@@ -28,8 +34,20 @@ class RecallV6View(TenantScopedAPIView):
 
     @api_doc(request=serializers.RecallV6Serializer, response=schema.RecallV6ResponseSerializer,
              summary="Fact-centred recall with an LLM-ready context")
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         data = validated(serializers.RecallV6Serializer, request.data)
+        cached, hit = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
+                                    kind="v6-json", request=data,
+                                    compute=lambda: self._rendered(data))
+        meter(request, tokens=cached.tokens)
+        return recall_response(cached, hit)
+
+    def _rendered(self, data: dict[str, Any]) -> CachedRecall:
         result = memory_recall_v6(tenant=self.tenant, **data)
-        meter(request, tokens=int(result.get("token_estimate") or 0))
-        return Response(result)
+        # An answer anchored on the server's clock carries that moment as reference_time
+        # and resolves "yesterday" from it: served from the cache for a minute at most.
+        anchored_now = result["llm_context"]["anchor_source"] == "server_now"
+        return CachedRecall(tokens=int(result.get("token_estimate") or 0),
+                            body=json_rendered(result),
+                            ttl_seconds=CLOCK_ANCHORED_CACHE_SECONDS if anchored_now
+                            else RECALL_CACHE_SECONDS)

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from claiv.api import TenantScopedAPIView, api_doc, meter, validated
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
@@ -22,6 +23,20 @@ from memory.selectors import event_fact_ids, event_get
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def json_rendered(body: dict[str, Any]) -> bytes:
+    """The bytes DRF's JSONRenderer would send for `body` (compact, UTF-8, no NaN)."""
+    return json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode()
+
+
+def recall_response(cached: CachedRecall, hit: bool) -> HttpResponse:
+    """A cached or fresh recall body as sent; Server-Timing (W3C) tells hits from misses
+    (RequestIdMiddleware adds the server's duration)."""
+    response = HttpResponse(cached.body, content_type="application/json")
+    response["Server-Timing"] = "cache;desc=hit" if hit else "cache;desc=miss"
+    return response
 
 
 class IngestView(TenantScopedAPIView):
@@ -72,19 +87,13 @@ class RecallV1View(TenantScopedAPIView):
                                     kind="v1-json", request=data,
                                     compute=lambda: self._rendered(data))
         meter(request, tokens=cached.tokens)
-        # The body is cached as the JSON bytes DRF would render (compact, UTF-8, no NaN):
-        # a cache hit does not render ~20-40 KB of JSON again.
-        response = HttpResponse(cached.body, content_type="application/json")
-        # Server-Timing (W3C): lets a client or a benchmark tell hits from misses;
-        # RequestIdMiddleware adds the server-side duration.
-        response["Server-Timing"] = "cache;desc=hit" if hit else "cache;desc=miss"
-        return response
+        # The body is cached as the JSON bytes DRF would render: a cache hit does not
+        # render ~20-40 KB of JSON again.
+        return recall_response(cached, hit)
 
     def _rendered(self, data: dict[str, Any]) -> CachedRecall:
         body = self._recall(data)
-        return CachedRecall(tokens=body["token_estimate"],
-                            body=json.dumps(body, ensure_ascii=False, allow_nan=False,
-                                            separators=(",", ":")).encode())
+        return CachedRecall(tokens=body["token_estimate"], body=json_rendered(body))
 
     def _recall(self, data: dict[str, Any]) -> dict[str, Any]:
         result = memory_recall(tenant=self.tenant, user_id=data["user_id"], query=data["task"],

@@ -45,13 +45,14 @@ COMPRESSION_LEVEL = 1
 _FORMAT = b"z"
 _HEADER = struct.Struct(">QI")
 
+# The index lives as long as its longest-lived entry (TTL is -1/-2 without expiry/key).
 _WRITE = """
 local now = tonumber(redis.call('TIME')[1])
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
 redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('EXPIRE', KEYS[2], ttl)
+if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
 return 1
 """
 # Deletes every entry the user's index lists (DEL in chunks: Lua's unpack is bounded).
@@ -67,10 +68,15 @@ return #keys
 
 @dataclass(frozen=True)
 class CachedRecall:
-    """A rendered recall response: its JSON body and the tokens it packed (for metering)."""
+    """A rendered recall response: its JSON body and the tokens it packed (for metering).
+
+    `ttl_seconds` bounds how long it may be served: shorter for an answer that depends on
+    the server's clock (e.g. anchored on "now").
+    """
 
     tokens: int
     body: bytes
+    ttl_seconds: int = RECALL_CACHE_SECONDS
 
 
 def _user_tag(tenant_id: uuid.UUID | str, user_id: str) -> str:
@@ -136,7 +142,7 @@ def recall_cached(*, tenant_id: uuid.UUID | str, user_id: str, kind: str,
     write, _ = _scripts()
     try:
         write(keys=[key, _index_key(tenant_id, user_id)],
-              args=[_encode(version, value), RECALL_CACHE_SECONDS], client=client)
+              args=[_encode(version, value), value.ttl_seconds], client=client)
     except redis.RedisError:
         logger.warning("recall cache unavailable")
     return value, False

@@ -127,7 +127,7 @@ def test_v6_recall_request_accepts_the_sdk_readme_body(api: Api, monkeypatch: py
 
     def engine(**kwargs: Any) -> dict[str, Any]:
         seen.update(kwargs)
-        return {"token_estimate": 0}
+        return {"token_estimate": 0, "llm_context": {"anchor_source": "conversation_event"}}
 
     monkeypatch.setattr("memory.api.v6.memory_recall_v6", engine)
     body = {"user_id": "u1", "conversation_id": "c1", "query": "where do I live?",

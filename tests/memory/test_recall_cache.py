@@ -37,6 +37,11 @@ def _user_keys(tenant: Tenant, user_id: str) -> list[bytes]:
     return sorted(_redis().scan_iter(match=f"{_user_tag(tenant.pk, user_id)}*", count=1000))
 
 
+def _entry_ttls(tenant: Tenant, user_id: str) -> list[int]:
+    index = _index_key(tenant.pk, user_id).encode()
+    return [_redis().ttl(key) for key in _user_keys(tenant, user_id) if key != index]
+
+
 def _cache_status(response: Any) -> str:
     return response["Server-Timing"].split(",")[0]
 
@@ -132,3 +137,45 @@ def test_recall_is_served_without_redis(api: Api, tenant: Tenant) -> None:
     finally:
         server.start()
     wait_for(lambda: _redis().ping())
+
+
+V6 = {"user_id": "u1", "query": "Where does the user live?", "conversation_id": "c1",
+      "token_budget": 500}
+
+
+def test_v6_recall_is_cached_and_equals_the_uncached_answer(api: Api, tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I live in Lisbon.")
+    first = api.post("/v6/recall", V6)
+    again = api.post("/v6/recall", V6)
+    assert (_cache_status(first), _cache_status(again)) == ("cache;desc=miss", "cache;desc=hit")
+    assert again.content == first.content
+    assert first.json()["answer_facts"][0]["object_text"] == "Lisbon"
+    assert first.json()["llm_context"]["anchor_source"] == "conversation_event"
+    [ttl] = _entry_ttls(tenant, "u1")
+    assert ttl > 60
+
+
+def test_v6_answer_anchored_on_the_clock_is_cached_for_a_minute(api: Api,
+                                                                 tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I live in Lisbon.")
+    body = {"user_id": "u1", "query": "Where does the user live?", "token_budget": 500}
+    assert api.post("/v6/recall", body).json()["llm_context"]["anchor_source"] == "server_now"
+    [ttl] = _entry_ttls(tenant, "u1")
+    assert 0 < ttl <= 60
+    assert _cache_status(api.post("/v6/recall", body)) == "cache;desc=hit"
+    # The index outlives its longest entry, so forget still finds the v1 entries too.
+    api.post("/v1/recall", RECALL)
+    assert _redis().ttl(_index_key(tenant.pk, "u1")) > 60
+
+
+def test_an_ingested_event_is_seen_before_enrichment(api: Api, tenant: Tenant) -> None:
+    api.post("/v6/ingest", {"user_id": "u1", "conversation_id": "c1", "type": "message",
+                            "role": "user", "content": "I am packing for Lisbon."})
+    history = api.post("/v6/recall", V6).json()["llm_context"]["conversation_history"]
+    assert [turn["content"] for turn in history] == ["I am packing for Lisbon."]
+    api.post("/v6/ingest", {"user_id": "u1", "conversation_id": "c1", "type": "message",
+                            "role": "user", "content": "The flight leaves at nine."})
+    response = api.post("/v6/recall", V6)
+    assert _cache_status(response) == "cache;desc=miss"
+    history = response.json()["llm_context"]["conversation_history"]
+    assert [turn["content"] for turn in history][-1] == "The flight leaves at nine."
