@@ -12,11 +12,14 @@ from rest_framework.response import Response
 from claiv.api import TenantScopedAPIView, api_doc, meter, validated
 from keys.models import SCOPE_READ
 from memory.api import schema, serializers
-from memory.api.views import IngestView, json_rendered, recall_response
+from memory.api.views import (
+    CLOCK_DEPENDENT_CACHE_SECONDS,
+    IngestView,
+    json_rendered,
+    recall_response,
+)
 from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall, recall_cached
 from memory.recall.v6 import memory_recall_v6
-
-CLOCK_ANCHORED_CACHE_SECONDS = 60
 
 
 class IngestV6View(IngestView):
@@ -49,5 +52,5 @@ class RecallV6View(TenantScopedAPIView):
         anchored_now = result["llm_context"]["anchor_source"] == "server_now"
         return CachedRecall(tokens=int(result.get("token_estimate") or 0),
                             body=json_rendered(result),
-                            ttl_seconds=CLOCK_ANCHORED_CACHE_SECONDS if anchored_now
+                            ttl_seconds=CLOCK_DEPENDENT_CACHE_SECONDS if anchored_now
                             else RECALL_CACHE_SECONDS)

@@ -16,9 +16,13 @@ from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.forget import ForgetScope, memory_forget
 from memory.ingest import event_ingest
-from memory.recall.cache import CachedRecall, recall_cached
-from memory.recall.engine import memory_recall
+from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall, recall_cached
+from memory.recall.engine import RecallResult, memory_recall
 from memory.selectors import event_fact_ids, event_get
+
+# An answer resolved from the server's clock ("last week" with no conversation to anchor
+# it) is served from the cache for a minute at most.
+CLOCK_DEPENDENT_CACHE_SECONDS = 60
 
 
 def _iso(value: Any) -> str | None:
@@ -81,7 +85,7 @@ class RecallV1View(TenantScopedAPIView):
 
     @api_doc(request=serializers.RecallV1Serializer, response=schema.RecallV1ResponseSerializer,
              summary="Token-budgeted recall")
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         data = validated(serializers.RecallV1Serializer, request.data)
         cached, hit = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
                                     kind="v1-json", request=data,
@@ -92,14 +96,15 @@ class RecallV1View(TenantScopedAPIView):
         return recall_response(cached, hit)
 
     def _rendered(self, data: dict[str, Any]) -> CachedRecall:
-        body = self._recall(data)
-        return CachedRecall(tokens=body["token_estimate"], body=json_rendered(body))
-
-    def _recall(self, data: dict[str, Any]) -> dict[str, Any]:
         result = memory_recall(tenant=self.tenant, user_id=data["user_id"], query=data["task"],
                                token_budget=data["token_budget"],
                                conversation_id=data.get("conversation_id"),
                                min_confidence=data.get("min_confidence"))
+        return CachedRecall(tokens=result.token_estimate, body=json_rendered(self._body(result)),
+                            ttl_seconds=CLOCK_DEPENDENT_CACHE_SECONDS if result.clock_dependent
+                            else RECALL_CACHE_SECONDS)
+
+    def _body(self, result: RecallResult) -> dict[str, Any]:
         return {
             "system_context": result.system_context,
             "memory_blocks": [

@@ -342,6 +342,9 @@ class RecallResult:
     blocks: list[Block]
     citations: list[str]
     token_estimate: int
+    # The query named a time ("last week") and it was resolved from the server's clock,
+    # not from a conversation's latest event: the same request may answer differently later.
+    clock_dependent: bool = False
 
 
 def citations_of(blocks: list[Block]) -> list[str]:
@@ -362,5 +365,7 @@ def memory_recall(*, tenant: Tenant, user_id: str, query: str, token_budget: int
     result = retrieve(scope, query, budget=token_budget)
     text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])
+    clock_dependent = (result.anchor_source == "server_now" and result.routing is not None
+                       and result.routing.temporal is not None)
     return RecallResult(system_context=text, blocks=admitted, citations=citations_of(admitted),
-                        token_estimate=tokens)
+                        token_estimate=tokens, clock_dependent=clock_dependent)

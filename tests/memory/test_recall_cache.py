@@ -179,3 +179,15 @@ def test_an_ingested_event_is_seen_before_enrichment(api: Api, tenant: Tenant) -
     assert _cache_status(response) == "cache;desc=miss"
     history = response.json()["llm_context"]["conversation_history"]
     assert [turn["content"] for turn in history][-1] == "The flight leaves at nine."
+
+
+def test_v1_answer_resolved_from_the_clock_is_cached_for_a_minute(api: Api,
+                                                                  tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I live in Lisbon.")
+    api.post("/v1/recall", RECALL | {"task": "What did the user do last week?"})
+    [ttl] = _entry_ttls(tenant, "u1")
+    assert 0 < ttl <= 60
+    # Anchored on the conversation's latest event instead, it keeps the full lifetime.
+    api.post("/v1/recall", RECALL | {"task": "What did the user do last week?",
+                                     "conversation_id": "c1"})
+    assert sorted(ttl > 60 for ttl in _entry_ttls(tenant, "u1")) == [False, True]
