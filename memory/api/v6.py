@@ -9,16 +9,15 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from claiv.api import TenantScopedAPIView, api_doc, meter, validated
-from keys.models import SCOPE_READ
+from claiv.api import api_doc
 from memory.api import schema, serializers
 from memory.api.views import (
     CLOCK_DEPENDENT_CACHE_SECONDS,
+    CachedRecallView,
     IngestView,
     json_rendered,
-    recall_response,
 )
-from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall, recall_cached
+from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall
 from memory.recall.v6 import memory_recall_v6
 
 
@@ -31,21 +30,15 @@ class IngestV6View(IngestView):
         return super().post(request)
 
 
-class RecallV6View(TenantScopedAPIView):
-    required_scope = SCOPE_READ
-    quota_metrics = ("requests", "tokens")
+class RecallV6View(CachedRecallView):
+    cache_kind = "v6-json"
 
     @api_doc(request=serializers.RecallV6Serializer, response=schema.RecallV6ResponseSerializer,
              summary="Fact-centred recall with an LLM-ready context")
     def post(self, request: Request) -> HttpResponse:
-        data = validated(serializers.RecallV6Serializer, request.data)
-        cached, hit = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
-                                    kind="v6-json", request=data,
-                                    compute=lambda: self._rendered(data))
-        meter(request, tokens=cached.tokens)
-        return recall_response(cached, hit)
+        return self.recall_post(request, serializers.RecallV6Serializer)
 
-    def _rendered(self, data: dict[str, Any]) -> CachedRecall:
+    def rendered(self, data: dict[str, Any]) -> CachedRecall:
         result = memory_recall_v6(tenant=self.tenant, **data)
         # An answer anchored on the server's clock carries that moment as reference_time
         # and resolves "yesterday" from it: served from the cache for a minute at most.

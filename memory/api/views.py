@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from claiv.api import TenantScopedAPIView, api_doc, meter, validated
+from claiv.api import StrictSerializer, TenantScopedAPIView, api_doc, meter, validated
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.forget import ForgetScope, memory_forget
@@ -35,12 +35,30 @@ def json_rendered(body: dict[str, Any]) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def recall_response(cached: CachedRecall, hit: bool) -> HttpResponse:
-    """A cached or fresh recall body as sent; Server-Timing (W3C) tells hits from misses
-    (RequestIdMiddleware adds the server's duration)."""
-    response = HttpResponse(cached.body, content_type="application/json")
-    response["Server-Timing"] = "cache;desc=hit" if hit else "cache;desc=miss"
-    return response
+class CachedRecallView(TenantScopedAPIView):
+    """A recall endpoint whose answers go through the recall cache (memory.recall.cache)
+    as the JSON bytes DRF would render: a hit neither retrieves nor renders ~20-40 KB of
+    JSON again. Server-Timing (W3C) tells hits from misses; RequestIdMiddleware adds the
+    server's duration."""
+
+    required_scope = SCOPE_READ
+    quota_metrics = ("requests", "tokens")
+    cache_kind: ClassVar[str]  # names the response format: endpoints never share entries
+
+    def recall_post(self, request: Request,
+                    serializer_class: type[StrictSerializer]) -> HttpResponse:
+        data = validated(serializer_class, request.data)
+        cached, hit = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
+                                    kind=self.cache_kind, request=data,
+                                    compute=lambda: self.rendered(data))
+        meter(request, tokens=cached.tokens)
+        response = HttpResponse(cached.body, content_type="application/json")
+        response["Server-Timing"] = "cache;desc=hit" if hit else "cache;desc=miss"
+        return response
+
+    def rendered(self, data: dict[str, Any]) -> CachedRecall:
+        """Compute the answer to validated `data`."""
+        raise NotImplementedError
 
 
 class IngestView(TenantScopedAPIView):
@@ -79,23 +97,15 @@ class EventDetailView(TenantScopedAPIView):
         })
 
 
-class RecallV1View(TenantScopedAPIView):
-    required_scope = SCOPE_READ
-    quota_metrics = ("requests", "tokens")
+class RecallV1View(CachedRecallView):
+    cache_kind = "v1-json"
 
     @api_doc(request=serializers.RecallV1Serializer, response=schema.RecallV1ResponseSerializer,
              summary="Token-budgeted recall")
     def post(self, request: Request) -> HttpResponse:
-        data = validated(serializers.RecallV1Serializer, request.data)
-        cached, hit = recall_cached(tenant_id=self.tenant.pk, user_id=data["user_id"],
-                                    kind="v1-json", request=data,
-                                    compute=lambda: self._rendered(data))
-        meter(request, tokens=cached.tokens)
-        # The body is cached as the JSON bytes DRF would render: a cache hit does not
-        # render ~20-40 KB of JSON again.
-        return recall_response(cached, hit)
+        return self.recall_post(request, serializers.RecallV1Serializer)
 
-    def _rendered(self, data: dict[str, Any]) -> CachedRecall:
+    def rendered(self, data: dict[str, Any]) -> CachedRecall:
         result = memory_recall(tenant=self.tenant, user_id=data["user_id"], query=data["task"],
                                token_budget=data["token_budget"],
                                conversation_id=data.get("conversation_id"),
