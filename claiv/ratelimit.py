@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import redis
 
+from claiv.redis_client import redis_client
 from tenants.models import Tenant
 
 logger = logging.getLogger("claiv.ratelimit")
@@ -59,14 +60,11 @@ def rate_limit_hit(*, tenant: Tenant, api_key_id: str) -> RateLimitState | None:
     limit = tenant.rate_limit_per_minute
     if limit == 0:
         return None
-    # Imported here: the project layer must not load app modules at import time.
-    from memory.metering import usage_redis
-
     counter = f"{tenant.pk}:{api_key_id}"
     now = int(time.time())
     end = _window_end(counter, now)
     key = f"{KEY_PREFIX}:{counter}:{end}"
-    pipe = usage_redis().pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, end - now + EXPIRY_MARGIN_SECONDS)
     try:

@@ -22,11 +22,11 @@ from functools import lru_cache
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from claiv.errors import InvalidRequest
+from claiv.redis_client import redis_client
 from memory.models import LATENCY_BUCKETS_MS, UsageCounter, UsagePlan
 from tenants.models import Tenant
 
@@ -34,19 +34,14 @@ logger = logging.getLogger("claiv.metering")
 
 KEY_PREFIX = "claiv:usage"
 TENANTS_KEY = f"{KEY_PREFIX}:tenants"  # tenant ids that have unflushed counters
-# Short timeouts: on a sick Redis the request must not wait long for its bookkeeping.
-REDIS_TIMEOUT_SECONDS = 0.5
 
 COUNT_FIELDS = ("requests", "errors_4xx", "errors_5xx", "request_bytes", "response_bytes",
                 "ingest_events", "tokens")
 BUCKET_COUNT = len(LATENCY_BUCKETS_MS) + 1
 
 
-@lru_cache(maxsize=1)
-def usage_redis() -> redis.Redis:
-    """A shared client (its connection pool is thread-safe and reconnects by itself)."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                socket_timeout=REDIS_TIMEOUT_SECONDS)
+# The shared client, under the name this module's callers know it by.
+usage_redis = redis_client
 
 
 def dirty_key(tenant_id: uuid.UUID | str) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 import redis
 
-from memory.metering import usage_redis
+from claiv.redis_client import redis_client
 from memory.versioning import user_memory_version
 
 logger = logging.getLogger("claiv.recall")
@@ -112,7 +112,7 @@ def _decode(raw: bytes, version: int) -> CachedRecall | None:
 
 @lru_cache(maxsize=1)
 def _scripts() -> tuple[Any, Any]:
-    client = usage_redis()
+    client = redis_client()
     return client.register_script(_WRITE), client.register_script(_DROP)
 
 
@@ -128,7 +128,7 @@ def recall_cached(*, tenant_id: uuid.UUID | str, user_id: str, kind: str,
     # carries the older version and is never served.
     version = user_memory_version(tenant_id=tenant_id, user_id=user_id)
     key = _entry_key(tenant_id, user_id, kind, request)
-    client = usage_redis()
+    client = redis_client()
     try:
         raw = client.get(key)
     except redis.RedisError:
@@ -157,7 +157,7 @@ def recall_cache_drop(*, tenant_id: uuid.UUID | str, user_id: str) -> int:
     """
     _, drop = _scripts()
     try:
-        return int(drop(keys=[_index_key(tenant_id, user_id)], client=usage_redis()))
+        return int(drop(keys=[_index_key(tenant_id, user_id)], client=redis_client()))
     except redis.RedisError:
         logger.warning("recall cache not dropped: redis unavailable tenant=%s", tenant_id)
         return 0
