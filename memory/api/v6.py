@@ -11,13 +11,8 @@ from rest_framework.response import Response
 
 from claiv.api import api_doc
 from memory.api import schema, serializers
-from memory.api.views import (
-    CLOCK_DEPENDENT_CACHE_SECONDS,
-    CachedRecallView,
-    IngestView,
-    json_rendered,
-)
-from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall
+from memory.api.views import CachedRecallView, IngestView, json_rendered
+from memory.recall.cache import CachedRecall
 from memory.recall.v6 import memory_recall_v6
 
 
@@ -40,10 +35,8 @@ class RecallV6View(CachedRecallView):
 
     def rendered(self, data: dict[str, Any]) -> CachedRecall:
         result = memory_recall_v6(tenant=self.tenant, **data)
-        # An answer anchored on the server's clock carries that moment as reference_time
-        # and resolves "yesterday" from it: served from the cache for a minute at most.
-        anchored_now = result["llm_context"]["anchor_source"] == "server_now"
+        # Anchored on the server's clock, the answer returns that moment as reference_time.
         return CachedRecall(tokens=int(result.get("token_estimate") or 0),
                             body=json_rendered(result),
-                            ttl_seconds=CLOCK_DEPENDENT_CACHE_SECONDS if anchored_now
-                            else RECALL_CACHE_SECONDS)
+                            clock_dependent=result["llm_context"]["anchor_source"]
+                            == "server_now")

@@ -16,13 +16,9 @@ from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.forget import ForgetScope, memory_forget
 from memory.ingest import event_ingest
-from memory.recall.cache import RECALL_CACHE_SECONDS, CachedRecall, recall_cached
+from memory.recall.cache import CachedRecall, recall_cached
 from memory.recall.engine import RecallResult, memory_recall
 from memory.selectors import event_fact_ids, event_get
-
-# An answer resolved from the server's clock ("last week" with no conversation to anchor
-# it) is served from the cache for a minute at most.
-CLOCK_DEPENDENT_CACHE_SECONDS = 60
 
 
 def _iso(value: Any) -> str | None:
@@ -111,8 +107,7 @@ class RecallV1View(CachedRecallView):
                                conversation_id=data.get("conversation_id"),
                                min_confidence=data.get("min_confidence"))
         return CachedRecall(tokens=result.token_estimate, body=json_rendered(self._body(result)),
-                            ttl_seconds=CLOCK_DEPENDENT_CACHE_SECONDS if result.clock_dependent
-                            else RECALL_CACHE_SECONDS)
+                            clock_dependent=result.clock_dependent)
 
     def _body(self, result: RecallResult) -> dict[str, Any]:
         return {

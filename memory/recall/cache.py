@@ -37,6 +37,9 @@ from memory.versioning import user_memory_version
 logger = logging.getLogger("claiv.recall")
 
 RECALL_CACHE_SECONDS = 600
+# An answer that depends on the server's clock (a time resolved from "now", or "now" itself
+# returned as the reference time) is served for a minute at most.
+CLOCK_DEPENDENT_CACHE_SECONDS = 60
 # zlib level 1: a ~23 KB LoCoMo recall body becomes ~6 KB (3.6x less Redis memory and
 # append-only file) for ~0.16 ms on a miss and ~0.07 ms on a hit; higher levels gained
 # little more at several times the cost.
@@ -68,15 +71,16 @@ return #keys
 
 @dataclass(frozen=True)
 class CachedRecall:
-    """A rendered recall response: its JSON body and the tokens it packed (for metering).
-
-    `ttl_seconds` bounds how long it may be served: shorter for an answer that depends on
-    the server's clock (e.g. anchored on "now").
-    """
+    """A rendered recall response: its JSON body, the tokens it packed (for metering), and
+    whether it depends on the server's clock (then it is cached for a shorter time)."""
 
     tokens: int
     body: bytes
-    ttl_seconds: int = RECALL_CACHE_SECONDS
+    clock_dependent: bool = False
+
+    @property
+    def ttl_seconds(self) -> int:
+        return CLOCK_DEPENDENT_CACHE_SECONDS if self.clock_dependent else RECALL_CACHE_SECONDS
 
 
 def _user_tag(tenant_id: uuid.UUID | str, user_id: str) -> str:
