@@ -20,4 +20,6 @@ RUN useradd --system --uid 10001 claiv && chown -R claiv /app
 USER claiv
 
 EXPOSE 8000
-CMD ["gunicorn", "claiv.wsgi:application", "--config", "python:claiv.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# gunicorn's ASGI worker (claiv.gunicorn_conf names the app, claiv.asgi): idle or slow clients
+# hold a socket, not a worker, so the API can face clients without a buffering proxy.
+CMD ["gunicorn", "--config", "python:claiv.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -193,11 +193,10 @@ class System:
                                                start_new_session=True)
 
     def web_start(self) -> None:
-        self._spawn("web", args=[sys.executable, "-m", "gunicorn", "claiv.wsgi:application",
+        self._spawn("web", args=[sys.executable, "-m", "gunicorn",
                             "--config", "python:claiv.gunicorn_conf",
                             "--bind", f"127.0.0.1:{self.port}", "--workers",
-                            str(self.web_workers), "--worker-class", "gthread",
-                            "--threads", "4", "--access-logfile", "/dev/null"])
+                            str(self.web_workers), "--access-logfile", "/dev/null"])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:

@@ -67,7 +67,7 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
         port = free_port()
         log = open(data_dir / "stack.log", "ab")  # noqa: SIM115 - closed in finally
         children.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "claiv.wsgi:application", "--config",
+            [sys.executable, "-m", "gunicorn", "--config",
              "python:claiv.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers",
              str(web_workers), "--access-logfile", "/dev/null"],
             cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True))

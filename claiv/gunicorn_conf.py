@@ -1,9 +1,29 @@
-"""gunicorn settings shared by `make dev` and the Docker image."""
+"""gunicorn settings shared by `make dev`, the Docker image and the benchmarks.
+
+Every caller runs `python -m gunicorn --config python:claiv.gunicorn_conf --bind HOST:PORT
+--workers N`; the app and the worker class live here.
+
+gunicorn's own ASGI worker: an event loop per process, so idle, half-sent or slow
+connections cost a socket each and hold no worker (the sync workers they used to freeze
+read without a timeout). claiv.asgi bounds how long a body may take and answers oversize
+URIs and headers in the error envelope.
+"""
 
 import gc
 from typing import Any
 
+wsgi_app = "claiv.asgi:application"
+worker_class = "asgi"
+# Heartbeat: a worker whose event loop is blocked this long is restarted.
 timeout = 120
+# Seconds an idle keep-alive connection stays open between requests (ingest clients reuse
+# connections); a load balancer in front should keep its own idle timeout above this.
+keepalive = 5
+# Backstops only: claiv.asgi refuses URIs over 4096 bytes and header lines over 8190 in the
+# envelope (settings.MAX_URI_BYTES / MAX_HEADER_BYTES); gunicorn's plain-text refusal is
+# left for requests even larger than that.
+limit_request_line = 8190
+limit_request_field_size = 16384
 accesslog = "-"
 
 
@@ -23,3 +43,4 @@ def post_worker_init(worker: Any) -> None:
     # took 328 ms in the middle of a recall; frozen, 7 ms.
     gc.collect()
     gc.freeze()
+    worker.log.info("worker %s warm: embedder, tokenizer and date parser loaded", worker.pid)

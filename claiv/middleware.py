@@ -18,6 +18,7 @@ logger = logging.getLogger("claiv.request")
 _ROUTE_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 # Accept a client's id only if it is short and plain, so it is safe to echo and log.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CLIENT_REQUEST_ID = _CLIENT_REQUEST_ID  # also used by claiv.asgi's refusals
 
 
 class RequestIdMiddleware:
@@ -48,12 +49,22 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over `MAX_BODY_BYTES` with 413 before anything reads them."""
+    """Refuse bodies over `MAX_BODY_BYTES` with 413 before anything reads them.
+
+    Under the ASGI server, claiv.asgi.RequestGuard has already read the body (chunked
+    included) and set its true Content-Length; this check covers WSGI and the test client.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if ("chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+                and not request.META.get("CONTENT_LENGTH")):
+            # WSGI hands Django no body without a length: refuse rather than read it as empty.
+            return error_response(
+                request, "length_required",
+                "Chunked request bodies need the ASGI server (claiv.asgi); send Content-Length.")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -88,6 +88,17 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+# The ASGI server (claiv.asgi sets DB_POOL) runs each request in a new thread, so it borrows
+# connections from a per-process pool; the pool checks one before lending it (a dead one is
+# replaced, as CONN_HEALTH_CHECKS does for persistent connections). Not in Celery: a pool's
+# threads would not survive the prefork fork.
+if env.bool("DB_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent + pooled
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -110,6 +121,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Request bodies: the API contract caps a body at 1 MiB (413 above it).
 MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# The server's request guard (claiv.asgi): a body must arrive within this many seconds of its
+# headers (408 after), and URIs and header lines are capped (414 / 431), all in the envelope.
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=10.0)
+MAX_URI_BYTES = 4096
+MAX_HEADER_BYTES = 8190
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["keys.authentication.ApiKeyAuthentication"],

@@ -1,4 +1,6 @@
-"""WSGI entry point for gunicorn."""
+"""WSGI entry point, for WSGI servers only: the project's server is ASGI (claiv.asgi, run
+by claiv.gunicorn_conf). Under WSGI, chunked bodies are refused with 411 and slow clients
+are the server's problem."""
 
 import os
 

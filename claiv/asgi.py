@@ -1,0 +1,240 @@
+"""ASGI entry point for the API server (gunicorn's `asgi` worker, see claiv.gunicorn_conf).
+
+Three layers, outermost first:
+- `RequestGuard`: the rules every request obeys before any app sees it — URI and header
+  sizes (414/431), a body that must arrive within `REQUEST_BODY_TIMEOUT` seconds (408) and
+  stay under `MAX_BODY_BYTES` whatever its framing (413, chunked included). It hands the
+  app the whole body at once with a true `Content-Length`, so Django and DRF read chunked
+  bodies like any other.
+- `PathRouter`: sends a path prefix to its own ASGI app (room for the MCP app at `/mcp`),
+  everything else to Django. It answers the lifespan protocol itself, since Django's
+  handler does not speak it.
+- Django's ASGI handler.
+
+Refusals are in the API's error envelope, with an `X-Request-ID` like every response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
+# Under ASGI each request's sync code runs in a thread of its own, so a persistent
+# connection would last one request: the server borrows connections from a pool instead
+# (settings.DATABASES). Celery and management commands keep persistent connections.
+os.environ.setdefault("DB_POOL", "true")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    max_body_bytes: int
+    body_timeout_s: float
+    max_uri_bytes: int
+    max_header_bytes: int  # one `name: value` line
+
+
+class _Refusal(Exception):
+    def __init__(self, code: str, status: int, message: str,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+        self.details = details or {}
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _request_id(scope: Scope) -> str:
+    from claiv.middleware import CLIENT_REQUEST_ID
+
+    given = (_header(scope, b"x-request-id") or b"").decode("latin-1")
+    return given if CLIENT_REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+async def _send_refusal(send: Send, refusal: _Refusal, request_id: str) -> None:
+    from claiv.errors import error_body
+
+    body = json.dumps(error_body(refusal.code, refusal.message, request_id,
+                                 refusal.details)).encode()
+    await send({"type": "http.response.start", "status": refusal.status, "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        # The rest of a refused body may still be on the wire: never reuse the connection.
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuard:
+    """Checks sizes and reads the whole body (bounded in bytes and time) before `app` runs."""
+
+    def __init__(self, app: ASGIApp, limits: RequestLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._check_head(scope)
+            body = await self._read_body(scope, receive)
+        except _Refusal as refusal:
+            await _send_refusal(send, refusal, _request_id(scope))
+            return
+        if body is None:  # the client went away before sending all of it
+            return
+        await self.app(self._framed(scope, len(body)), _replay(body, receive), send)
+
+    def _check_head(self, scope: Scope) -> None:
+        limits = self.limits
+        uri_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(
+            scope.get("query_string") or b"")
+        if uri_bytes > limits.max_uri_bytes:
+            raise _Refusal("uri_too_long", 414,
+                           f"Request URIs are limited to {limits.max_uri_bytes} bytes.",
+                           {"limit_bytes": limits.max_uri_bytes})
+        for name, value in scope["headers"]:
+            if len(name) + 2 + len(value) > limits.max_header_bytes:
+                raise _Refusal("headers_too_large", 431,
+                               f"Each request header is limited to {limits.max_header_bytes}"
+                               " bytes.",
+                               {"limit_bytes": limits.max_header_bytes,
+                                "header": bytes(name[:64]).decode("latin-1")})
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise _Refusal("invalid_request", 400, "Content-Length is not a number.")
+            if int(length) > limits.max_body_bytes:
+                raise self._too_large()
+
+    def _too_large(self) -> _Refusal:
+        return _Refusal("payload_too_large", 413,
+                        f"Request bodies are limited to {self.limits.max_body_bytes} bytes.",
+                        {"limit_bytes": self.limits.max_body_bytes})
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None on disconnect. A slow or lying client (a Content-Length
+        longer than what it sends) gets 408 once the deadline passes, so it holds no
+        thread, no connection from the pool and no lock for longer than that."""
+        deadline = time.monotonic() + self.limits.body_timeout_s
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                raise _Refusal(
+                    "request_timeout", 408,
+                    f"The request body did not arrive within {self.limits.body_timeout_s:g}"
+                    " seconds; check that Content-Length matches the body.",
+                    {"timeout_seconds": self.limits.body_timeout_s}) from None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limits.max_body_bytes:  # chunked: no length to check up front
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    @staticmethod
+    def _framed(scope: Scope, length: int) -> Scope:
+        """The scope as if the body had come with a Content-Length (Django's WSGI-era
+        request code and DRF read no body without one)."""
+        headers = [(k, v) for k, v in scope["headers"]
+                   if k not in (b"content-length", b"transfer-encoding")]
+        if length or _header(scope, b"content-length") is not None:
+            headers.append((b"content-length", str(length).encode()))
+        return {**scope, "headers": headers}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that returns the buffered body once, then the server's own messages
+    (Django waits on them for the client's disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class PathRouter:
+    """Routes by path prefix: `mounts` first (longest prefix first), then `default`.
+
+    A mounted app sees the full path with the prefix in `root_path`, as Starlette's `Mount`
+    does. Lifespan events are answered here; an app mounted later that needs its own
+    startup (MCP's session manager) is started from `_lifespan`.
+    """
+
+    def __init__(self, default: ASGIApp, mounts: dict[str, ASGIApp] | None = None) -> None:
+        self.default = default
+        self.mounts = sorted((mounts or {}).items(), key=lambda item: -len(item[0]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path = scope.get("path", "")
+        for prefix, app in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                await app({**scope, "root_path": scope.get("root_path", "") + prefix},
+                          receive, send)
+                return
+        if scope["type"] != "http":  # Django speaks HTTP only
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        await self.default(scope, receive, send)
+
+    @staticmethod
+    async def _lifespan(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def application_build() -> ASGIApp:
+    """The server's ASGI app, configured from Django settings."""
+    django_app = get_asgi_application()
+    from django.conf import settings
+
+    limits = RequestLimits(
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        body_timeout_s=settings.REQUEST_BODY_TIMEOUT,
+        max_uri_bytes=settings.MAX_URI_BYTES,
+        max_header_bytes=settings.MAX_HEADER_BYTES,
+    )
+    return RequestGuard(PathRouter(django_app), limits)
+
+
+application = application_build()
