@@ -10,6 +10,7 @@ URIs and headers in the error envelope.
 """
 
 import gc
+import json
 from typing import Any
 
 wsgi_app = "claiv.asgi:application"
@@ -25,6 +26,41 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_field_size = 16384
 accesslog = "-"
+
+# gunicorn's own refusals (a malformed request line, a line or header past the limits above)
+# are plain text; every answer of this API is in the error envelope, so they are too.
+_PROTOCOL_CODES = {400: "invalid_request", 408: "request_timeout", 413: "payload_too_large",
+                   414: "uri_too_long", 431: "headers_too_large"}
+_PROTOCOL_MESSAGES = {
+    400: "The request is not valid HTTP.",
+    408: "The request did not arrive in time.",
+    413: "The request is too large.",
+    414: "The request line is too long.",
+    431: "The request's header fields are too large.",
+}
+
+
+def _envelope_protocol_error(protocol: Any, status: int, message: str,
+                             extra_headers: Any = ()) -> None:
+    """Stands in for gunicorn's ASGIProtocol._send_error_response. gunicorn's message can
+    quote the request, so a fixed sentence per status goes to the client instead."""
+    code = _PROTOCOL_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
+    body = json.dumps({"error": {"code": code,
+                                 "message": _PROTOCOL_MESSAGES.get(status, "Bad request."),
+                                 "request_id": "", "details": {}}}).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
+    head = (f"HTTP/1.1 {status} {protocol._get_reason_phrase(status)}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"{extra}Connection: close\r\n\r\n")
+    protocol._safe_write(head.encode("latin-1"))
+    protocol._safe_write(body)
+
+
+def on_starting(server: Any) -> None:
+    """Runs in the master before any worker forks, so every worker inherits the patch."""
+    from gunicorn.asgi.protocol import ASGIProtocol
+
+    ASGIProtocol._send_error_response = _envelope_protocol_error
 
 
 def post_worker_init(worker: Any) -> None:

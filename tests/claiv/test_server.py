@@ -211,6 +211,20 @@ def test_an_oversize_header_is_refused_in_the_envelope(server: Server) -> None:
     assert error["details"] == {"limit_bytes": 8190, "header": "x-big"}
 
 
+def test_gunicorns_own_refusals_are_in_the_envelope_too(server: Server) -> None:
+    """Past gunicorn's backstop limits the server itself refuses, before any app runs."""
+    status, headers, payload = _raw(
+        server.port, b"GET /healthz?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (status, headers["content-type"]) == (414, "application/json")
+    assert json.loads(payload) == {"error": {
+        "code": "uri_too_long", "message": "The request line is too long.",
+        "request_id": "", "details": {}}}
+    status, _, payload = _raw(
+        server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000
+        + b"\r\n\r\n")
+    assert (status, json.loads(payload)["error"]["code"]) == (431, "headers_too_large")
+
+
 def test_keep_alive_serves_two_requests_on_one_connection(server: Server) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
