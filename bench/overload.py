@@ -147,8 +147,10 @@ def _summary(name: str, outcomes: list[Outcome], normal_p95: float | None = None
 
 
 def run_config(args: argparse.Namespace, admission: bool) -> list[dict]:
-    env = {} if admission else {f"CLAIV_ADMISSION_{lane}": "0"
-                                for lane in ("RECALL", "INGEST", "FORGET", "OTHER")}
+    env = {"CLAIV_ADMISSION_RECALL": str(args.recall_limit),
+           "CLAIV_ADMISSION_INGEST": str(args.ingest_limit)}
+    if not admission:
+        env = {f"CLAIV_ADMISSION_{lane}": "0" for lane in ("RECALL", "INGEST", "FORGET", "OTHER")}
     gunicorn_args = ["-k", "gthread", "--threads", str(args.threads)]
     rows: list[dict] = []
     with running_stack(data_dir=args.data_dir, web_workers=args.web_workers,
@@ -193,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst-seconds", type=float, default=10.0)
     parser.add_argument("--pool", type=int, default=200, help="concurrent burst clients")
     parser.add_argument("--only", choices=["on", "off"], default=None)
+    parser.add_argument("--recall-limit", type=int, default=2,
+                        help="CLAIV_ADMISSION_RECALL for the 'on' run")
+    parser.add_argument("--ingest-limit", type=int, default=4,
+                        help="CLAIV_ADMISSION_INGEST for the 'on' run")
     args = parser.parse_args(argv)
     rows: list[dict] = []
     for admission in (True, False):
