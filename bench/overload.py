@@ -1,7 +1,7 @@
 """Overload: a burst of ~10× what the API can serve, with and without admission control.
 
-Starts a stack (bench/stack.py) under gunicorn gthread, seeds one user's memory, then per
-configuration (admission on with the default limits, admission off):
+Starts a stack (bench/stack.py; `--gunicorn-args` picks the worker), seeds one user's
+memory, then per configuration (admission on with the default limits, admission off):
 
 1. *normal*: recalls at low load (`--normal-clients` closed-loop clients), p50/p95 latency;
    capacity = recalls/s those clients got.
@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import re
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -151,7 +152,7 @@ def run_config(args: argparse.Namespace, admission: bool) -> list[dict]:
            "CLAIV_ADMISSION_INGEST": str(args.ingest_limit)}
     if not admission:
         env = {f"CLAIV_ADMISSION_{lane}": "0" for lane in ("RECALL", "INGEST", "FORGET", "OTHER")}
-    gunicorn_args = ["-k", "gthread", "--threads", str(args.threads)]
+    gunicorn_args = shlex.split(args.gunicorn_args)
     rows: list[dict] = []
     with running_stack(data_dir=args.data_dir, web_workers=args.web_workers,
                        gunicorn_args=gunicorn_args, extra_env=env) as stack:
@@ -188,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench/.cache/overload-stack")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--gunicorn-args", default="",
+                        help='appended to the server command, e.g. "-k gthread --threads 16" '
+                             "(default: the worker claiv.gunicorn_conf configures)")
     parser.add_argument("--normal-clients", type=int, default=2)
     parser.add_argument("--normal-per-client", type=int, default=30)
     parser.add_argument("--burst-factor", type=float, default=10.0)
