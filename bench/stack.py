@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,10 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 @contextmanager
 def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2,
-                  worker_concurrency: int = 2) -> Iterator[Stack]:
+                  worker_concurrency: int = 2, gunicorn_args: Sequence[str] = (),
+                  extra_env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """`gunicorn_args` are appended to the server's command line (e.g. `-k gthread --threads
+    8`); `extra_env` is added to every process's environment."""
     data_dir.mkdir(parents=True, exist_ok=True)
     postgres = postgres_start(data_dir=data_dir / "postgres")
     valkey = valkey_start(data_dir=data_dir / "valkey", persist=True)
@@ -52,7 +55,7 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
     secret = secrets_file.read_text().strip()
     env = dict(os.environ, DATABASE_URL=postgres.url, REDIS_URL=f"{valkey.connection_url}/0",
                SECRET_KEY=secret, CLAIV_KEY_PEPPER=secret, CLAIV_DATA_DIR=str(data_dir),
-               LOG_LEVEL="WARNING")
+               LOG_LEVEL="WARNING", **(extra_env or {}))
     children: list[subprocess.Popen[bytes]] = []
     try:
         _manage(env, "migrate", "--noinput")
@@ -69,7 +72,7 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
         children.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config",
              "python:claiv.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers",
-             str(web_workers), "--access-logfile", "/dev/null"],
+             str(web_workers), "--access-logfile", "/dev/null", *gunicorn_args],
             cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True))
         children.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "claiv", "worker", "-Q", "enrichment",

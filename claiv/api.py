@@ -49,9 +49,12 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
-# Unix seconds are bounded to years 1970–9999 in the schema: outside that they cannot be a time.
+# Unix seconds are bounded to years 1970–9999: outside that they cannot be a time.
+MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
+
+
 @extend_schema_field({"oneOf": [{"type": "string", "format": "date-time"},
-                                {"type": "number", "minimum": 0, "maximum": 253402300799}]})
+                                {"type": "number", "minimum": 0, "maximum": MAX_UNIX_SECONDS}]})
 class FlexibleDateTimeField(serializers.Field):
     """ISO-8601 (with offset, or naive meaning UTC) or Unix seconds; returns aware UTC."""
 
@@ -61,18 +64,19 @@ class FlexibleDateTimeField(serializers.Field):
         if isinstance(data, bool):
             self.fail("invalid")
         if isinstance(data, int | float):
-            try:
-                return datetime.fromtimestamp(float(data), tz=UTC)
-            except (OverflowError, OSError, ValueError):
+            # The contract's range (the schema above): a negative number is not a time.
+            if not 0 <= data <= MAX_UNIX_SECONDS:
                 self.fail("invalid")
+            return datetime.fromtimestamp(float(data), tz=UTC)
         if isinstance(data, str):
             try:
                 parsed = datetime.fromisoformat(data.strip().replace("Z", "+00:00"))
-            except ValueError:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=UTC)
+                # An offset can push a valid local time past year 1 or 9999 in UTC.
+                return parsed.astimezone(UTC)
+            except (ValueError, OverflowError):
                 self.fail("invalid")
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC)
         self.fail("invalid")
         raise AssertionError("unreachable")
 

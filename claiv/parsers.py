@@ -78,6 +78,10 @@ class StrictJSONParser(JSONParser):
                               parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParseError("The body is not valid JSON.") from exc
+        except RecursionError as exc:
+            # The C decoder recurses per nesting level; ~100,000 levels exhaust the stack
+            # before the depth check below can run.
+            raise ParseError(f"JSON nesting deeper than {MAX_JSON_DEPTH} levels.") from exc
         if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
             raise ParseError(f"JSON nesting deeper than {MAX_JSON_DEPTH} levels.")
         # Refused here, once for every endpoint, rather than failing later in the database.

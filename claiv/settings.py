@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "claiv.middleware.RequestIdMiddleware",
+    # Before anything that touches Postgres or Redis: a refusal must cost almost nothing.
+    "claiv.admission.AdmissionMiddleware",
     "claiv.middleware.UsageMiddleware",
     "claiv.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -64,6 +66,20 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Admission control (claiv.admission): requests in flight per process and lane; over it,
+# 503 `unavailable` at once. 0 = unlimited. Keep the worker's threads above their sum so
+# refusals have a thread to run on (bench/overload.py measured the defaults; BENCHMARKS.md).
+ADMISSION_LIMITS = {
+    "recall": env.int("CLAIV_ADMISSION_RECALL", default=2),
+    "ingest": env.int("CLAIV_ADMISSION_INGEST", default=4),
+    "forget": env.int("CLAIV_ADMISSION_FORGET", default=2),
+    "other": env.int("CLAIV_ADMISSION_OTHER", default=4),
+}
+ADMISSION_RETRY_AFTER_SECONDS = env.int("CLAIV_ADMISSION_RETRY_AFTER", default=1)
+if min(ADMISSION_LIMITS.values()) < 0 or ADMISSION_RETRY_AFTER_SECONDS < 1:
+    raise ImproperlyConfigured("CLAIV_ADMISSION_* limits must be ≥ 0 (0 = unlimited) and "
+                               "CLAIV_ADMISSION_RETRY_AFTER ≥ 1")
 
 ROOT_URLCONF = "claiv.urls"
 WSGI_APPLICATION = "claiv.wsgi.application"

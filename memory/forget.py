@@ -20,6 +20,7 @@ from memory import receipts
 from memory.access import fact_accesses_drop
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
 from memory.recall.cache import recall_cache_drop
+from memory.receipt_head import receipt_head_advance
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
@@ -144,4 +145,6 @@ def _receipt_append(*, tenant: Tenant, scope: ForgetScope, counts: dict[str, int
     receipt.digest = receipts.receipt_digest(receipt_payload(receipt))
     receipt.signature = receipts.sign(receipt.digest)
     receipt.save(force_insert=True)
+    # Same transaction: removing this receipt later leaves the signed head past the chain.
+    receipt_head_advance(tenant=tenant, receipt=receipt)
     return receipt

@@ -297,6 +297,28 @@ class DeletionReceipt(models.Model):
         indexes = [models.Index(fields=["tenant", "user_id", "sequence"], name="receipt_user")]
 
 
+class DeletionReceiptHead(models.Model):
+    """The signed head of a tenant's receipt chain: its length and the newest receipt's digest.
+
+    Rewritten in the transaction that appends each receipt (memory.receipt_head). A chain
+    whose newest receipts were deleted ends before its head, which no one can re-sign
+    without the private key; a head saved by a third party pins the chain up to it.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True,
+                                  related_name="receipt_head")
+    sequence = models.PositiveIntegerField()
+    receipt_id = models.UUIDField(null=True)  # null only in the unsaved empty head
+    digest = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    head_digest = models.CharField(max_length=64)
+    signature = models.TextField()
+    key_id = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"receipt head {self.tenant_id} at {self.sequence}"
+
+
 class UserMemoryVersion(models.Model):
     """Bumped whenever a user's derived memory changes; a cached recall is served only at
     the version it was computed at."""

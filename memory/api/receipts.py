@@ -1,4 +1,5 @@
-"""Forget receipts (API.md §5): list, one receipt, and the public key that verifies them.
+"""Forget receipts (API.md §5): list, one receipt, the chain's signed head, and the public
+key that verifies them.
 
 A receipt's JSON carries every field its digest covers, verbatim, so a third party can
 recompute the digest and check the signature without the database (README: "Verifying
@@ -19,6 +20,7 @@ from memory import receipts
 from memory.api import schema, serializers
 from memory.forget import receipt_payload
 from memory.models import DeletionReceipt
+from memory.receipt_head import receipt_head_document, receipt_head_get
 from memory.selectors import receipt_get, receipt_list
 
 
@@ -62,3 +64,14 @@ class ReceiptPublicKeyView(TenantScopedAPIView):
     def get(self, request: Request) -> Response:
         return Response({"key_id": receipts.key_id(), "algorithm": receipts.ALGORITHM,
                          "public_key": receipts.public_key_b64()})
+
+
+class ReceiptHeadView(TenantScopedAPIView):
+    required_scope = SCOPE_FORGET
+
+    @api_doc(response=schema.ReceiptHeadSerializer,
+             summary="The chain's signed head: how many receipts, and the newest one's digest",
+             description="Save it: later, the chain must still hold `sequence` receipts with "
+                         "`digest` at that sequence (README: Verifying forget receipts).")
+    def get(self, request: Request) -> Response:
+        return Response(receipt_head_document(receipt_head_get(tenant=self.tenant)))

@@ -185,6 +185,23 @@ class ReceiptListSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
 
 
+class ReceiptHeadSerializer(serializers.Serializer):
+    """The signed head of the tenant's receipt chain. The first five fields, verbatim, are
+    what `head_digest` covers (canonical JSON, as for a receipt's `digest`)."""
+
+    tenant = serializers.UUIDField()
+    sequence = serializers.IntegerField(min_value=0, help_text="Receipts in the chain.")
+    receipt_id = serializers.UUIDField(allow_null=True, help_text="The newest receipt.")
+    digest = serializers.CharField(allow_blank=True,
+                                   help_text='The newest receipt\'s digest; "" when none.')
+    signed_at = serializers.CharField()
+    head_digest = serializers.CharField()
+    signature = serializers.CharField(
+        help_text="Base64 Ed25519 signature of `head_digest` (ASCII).")
+    key_id = serializers.CharField()
+    algorithm = serializers.ChoiceField(choices=["Ed25519"])
+
+
 class PublicKeySerializer(serializers.Serializer):
     key_id = serializers.CharField()
     algorithm = serializers.ChoiceField(choices=["Ed25519"])

@@ -15,9 +15,10 @@ urlpatterns = [
     # The official SDK's recall_v2/forget_v2 post the v1 body shapes to /v2/*.
     path("v2/recall", views.RecallV1View.as_view()),
     path("v2/forget", views.ForgetView.as_view()),
-    # public-key before <receipt_id>, which would otherwise match it.
+    # public-key and head before <receipt_id>, which would otherwise match them.
     path("v1/deletion-receipts", receipts.ReceiptListView.as_view()),
     path("v1/deletion-receipts/public-key", receipts.ReceiptPublicKeyView.as_view()),
+    path("v1/deletion-receipts/head", receipts.ReceiptHeadView.as_view()),
     path("v1/deletion-receipts/<str:receipt_id>", receipts.ReceiptDetailView.as_view()),
     path("v1/usage/summary", usage.UsageSummaryView.as_view()),
     path("v1/usage/breakdown", usage.UsageBreakdownView.as_view()),

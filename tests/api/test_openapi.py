@@ -22,8 +22,8 @@ CONTRACT_PATHS = {
     "/healthz", "/readyz", "/v1/ingest", "/v1/ingest/batch", "/v1/events/{event_id}",
     "/v1/recall", "/v1/forget", "/v6/ingest", "/v6/recall", "/v6/forget", "/v2/recall",
     "/v2/forget", "/v1/deletion-receipts", "/v1/deletion-receipts/public-key",
-    "/v1/deletion-receipts/{receipt_id}", "/v1/usage/summary", "/v1/usage/breakdown",
-    "/v1/usage/limits",
+    "/v1/deletion-receipts/head", "/v1/deletion-receipts/{receipt_id}", "/v1/usage/summary",
+    "/v1/usage/breakdown", "/v1/usage/limits",
 }
 
 

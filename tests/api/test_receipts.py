@@ -121,8 +121,8 @@ def test_verify_command_passes_on_an_intact_chain(api: Api, tenant: Tenant) -> N
     _forgets(api, tenant)
     out = StringIO()
     call_command("verify_receipts", "--tenant", "acme", stdout=out)
-    assert out.getvalue() == ("3 receipts verified for tenant acme: digests, signatures and "
-                              "chain intact\n")
+    assert out.getvalue() == ("3 receipts verified for tenant acme: digests, signatures, "
+                              "chain and signed head intact\n")
 
 
 @pytest.mark.parametrize(("tamper", "problem"), [
