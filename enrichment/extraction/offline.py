@@ -34,8 +34,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from enrichment.catalog import FALLBACK_PREDICATE, PREDICATES, predicate_map, stems
-from enrichment.extraction.temporal import temporal_resolve
 from enrichment.propositions import (
     USER_SUBJECT,
     ExtractionInput,
@@ -43,6 +41,8 @@ from enrichment.propositions import (
     Proposition,
     TemporalMatch,
 )
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, PREDICATES, predicate_map, stems
+from memory.vocabulary.temporal import temporal_resolve
 
 # --- vocabulary ------------------------------------------------------------------
 

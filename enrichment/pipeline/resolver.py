@@ -21,8 +21,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from enrichment.catalog import predicate_get
 from memory.models import Candidate, Event, Fact, FactSource, FactStatus, Scope
+from memory.vocabulary.predicates import predicate_get
 
 # Predicates whose positive statements deny each other for the same object.
 _ANTONYMS = {"likes": "dislikes", "dislikes": "likes"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enrichment.catalog import predicate_get
 from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
 from enrichment.pipeline.contract import Stage, nothing
 from enrichment.pipeline.resolver import Resolver, resolvers_flush
@@ -10,6 +9,7 @@ from enrichment.pipeline.rows import candidates_of, events_in_order, users_lock
 from enrichment.propositions import Proposition
 from memory.models import Candidate, Event
 from memory.versioning import users_memory_changed
+from memory.vocabulary.predicates import predicate_get
 
 
 def _as_proposition(candidate: Candidate) -> Proposition:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from enrichment.catalog import Predicate, predicate_get, predicate_map
 from enrichment.pipeline.contract import Stage, nothing
 from enrichment.pipeline.resolver import Resolver
 from enrichment.pipeline.rows import candidates_of, events_in_order
 from memory.models import Candidate, Event
+from memory.vocabulary.predicates import Predicate, predicate_get, predicate_map
 
 
 def _mapped_predicate(candidate: Candidate) -> Predicate:
