@@ -25,8 +25,14 @@ dev: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The house rules a machine checks (CONTRIBUTING.md): style, format, layering, types,
+# migrations in step with the models. Same checks as .pre-commit-config.yaml.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/mypy_baseline.py
+	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf $(VENV) .data
