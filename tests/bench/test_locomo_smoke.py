@@ -20,7 +20,7 @@ from tenants.models import Tenant
 from tests.conftest import Api
 from tests.factories import enrich
 
-pytestmark = [pytest.mark.django_db,
+pytestmark = [pytest.mark.django_db, pytest.mark.slow,
               pytest.mark.skipif(not default_path().exists(), reason="LoCoMo data not present")]
 SESSIONS = 3
 BUDGET = 500
