@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install lint clean
+.PHONY: dev test test-fast install lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,8 +25,18 @@ dev: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The house rules a machine checks (CONTRIBUTING.md): style, format, layering, types,
+# migrations in step with the models. Same checks as .pre-commit-config.yaml.
+# The suite without Chromium, the SDK, Celery workers and long runs: for the edit loop.
+test-fast: install
+	$(PY) -m pytest -m "not browser and not sdk and not worker and not slow" $(PYTEST_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/mypy_baseline.py
+	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf $(VENV) .data

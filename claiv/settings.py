@@ -22,7 +22,8 @@ if "DATABASE_URL" not in env and (DATA_DIR / "dev.env").exists():
 
 CLAIV_ENV = env.str("CLAIV_ENV", default="development")
 if CLAIV_ENV not in {"development", "test", "production"}:
-    raise ImproperlyConfigured(f"CLAIV_ENV must be development, test or production, not {CLAIV_ENV!r}")
+    raise ImproperlyConfigured(
+        f"CLAIV_ENV must be development, test or production, not {CLAIV_ENV!r}")
 PRODUCTION = CLAIV_ENV == "production"
 
 _INSECURE_PREFIX = "insecure-dev-"

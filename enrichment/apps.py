@@ -6,9 +6,6 @@ class EnrichmentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from enrichment.workflows import enrich_on_stored
-        from memory.models import Event
-        from memory.signals import event_stored
-
-        event_stored.connect(enrich_on_stored, sender=Event,
-                             dispatch_uid="enrichment.enrich_on_stored")
+        # Register the tasks in every process (web included): `workflows` sends the chain by
+        # task name, and a name resolves to its task's options (priority) only if registered.
+        from enrichment import tasks  # noqa: F401

@@ -39,7 +39,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from enrichment.extraction.offline import sentence_spans
+from enrichment.extraction.sentences import sentence_spans
 from enrichment.extractors import summarizer
 from enrichment.summaries import ExtractiveSummarizer, Highlight, Summarizer
 from memory.models import Candidate, Episode, Event, EventType, Role, Scope

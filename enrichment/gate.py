@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from enrichment.catalog import FALLBACK_PREDICATE, Predicate
 from enrichment.propositions import USER_SUBJECT, Proposition
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, Predicate
 
 # How long a fact of each kind tends to stay true and worth recalling.
 _KIND_DURABILITY: dict[str, float] = {

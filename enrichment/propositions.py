@@ -10,17 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from memory.vocabulary.temporal import TemporalMatch
+
 USER_SUBJECT = "user"
-
-
-@dataclass(frozen=True)
-class TemporalMatch:
-    """A time expression found in the text, resolved against the event time."""
-
-    ts_start: datetime
-    ts_end: datetime
-    raw_expression: str
-    granularity: str  # "hour" | "day" | "week" | "month" | "year"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Celery tasks: thin, explicitly named wrappers over `pipeline`. They take ids only."""
+"""Celery tasks: thin, explicitly named wrappers over `pipeline`. They take ids only.
+
+Task names are the wire format of queued messages: never rename one. The chain of an event
+is built from these names in `enrichment.workflows` (which imports no task).
+"""
 
 from __future__ import annotations
 
@@ -39,21 +43,45 @@ class StageTask(Task):
 STAGE_PRIORITY = {"extract": 8, "map": 6, "gate": 4, "embed": 2, "tier": 0}
 
 
-def _stage(name: str) -> Any:
-    @shared_task(name=f"enrichment.{name}", base=StageTask, bind=True, acks_late=True,
-                 priority=STAGE_PRIORITY[name])
-    def run(self: Task, event_id: str) -> str:
-        pipeline.stage_run(event_id, name, batch=self.request.retries == 0)
-        return event_id
-
-    return run
+def _stage_run(task: Task, event_id: str, stage: str) -> str:
+    # The first attempt batches; a retry runs alone (see pipeline.stage_run).
+    pipeline.stage_run(event_id, stage, batch=task.request.retries == 0)
+    return event_id
 
 
-extract = _stage("extract")
-map_ = _stage("map")
-gate = _stage("gate")
-embed = _stage("embed")
-tier = _stage("tier")
+@shared_task(name="enrichment.extract", base=StageTask, bind=True, acks_late=True,
+             priority=STAGE_PRIORITY["extract"])
+def extract(self: Task, event_id: str) -> str:
+    """Extract candidates (and time notes) from the event's content."""
+    return _stage_run(self, event_id, "extract")
+
+
+@shared_task(name="enrichment.map", base=StageTask, bind=True, acks_late=True,
+             priority=STAGE_PRIORITY["map"])
+def map_(self: Task, event_id: str) -> str:
+    """Name the candidates' predicates and preview their resolution."""
+    return _stage_run(self, event_id, "map")
+
+
+@shared_task(name="enrichment.gate", base=StageTask, bind=True, acks_late=True,
+             priority=STAGE_PRIORITY["gate"])
+def gate(self: Task, event_id: str) -> str:
+    """Admit the useful candidates as facts."""
+    return _stage_run(self, event_id, "gate")
+
+
+@shared_task(name="enrichment.embed", base=StageTask, bind=True, acks_late=True,
+             priority=STAGE_PRIORITY["embed"])
+def embed(self: Task, event_id: str) -> str:
+    """Embed the event, its facts and its episodes."""
+    return _stage_run(self, event_id, "embed")
+
+
+@shared_task(name="enrichment.tier", base=StageTask, bind=True, acks_late=True,
+             priority=STAGE_PRIORITY["tier"])
+def tier(self: Task, event_id: str) -> str:
+    """Tier the facts the event touched; the event is then enriched."""
+    return _stage_run(self, event_id, "tier")
 
 
 @shared_task(name="enrichment.reconcile", autoretry_for=(OperationalError,), max_retries=2)

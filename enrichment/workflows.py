@@ -1,20 +1,25 @@
-"""The enrichment canvas: one chain of immutable stage signatures per event."""
+"""The enrichment canvas: one chain of immutable stage signatures per event.
+
+Built from the task names (`enrichment.tasks` registers them), so this module imports no
+task and the tasks may import it.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from celery import chain
-
-from enrichment import tasks
+from celery import chain, signature
 
 logger = logging.getLogger("claiv.enrichment")
 
+# In pipeline order (enrichment.pipeline.STAGES).
+STAGE_TASKS = ("enrichment.extract", "enrichment.map", "enrichment.gate", "enrichment.embed",
+               "enrichment.tier")
+
 
 def enrichment_chain(event_id: str) -> Any:
-    return chain(tasks.extract.si(event_id), tasks.map_.si(event_id), tasks.gate.si(event_id),
-                 tasks.embed.si(event_id), tasks.tier.si(event_id))
+    return chain(*(signature(name, args=(event_id,), immutable=True) for name in STAGE_TASKS))
 
 
 def enrichment_enqueue(event_id: str) -> None:
@@ -24,8 +29,3 @@ def enrichment_enqueue(event_id: str) -> None:
         enrichment_chain(event_id).apply_async()
     except Exception:
         logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)
-
-
-def enrich_on_stored(sender: Any, event_id: Any, **kwargs: Any) -> None:
-    """Receiver of memory's `event_stored` (sent after commit)."""
-    enrichment_enqueue(str(event_id))

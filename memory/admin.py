@@ -22,7 +22,7 @@ from django.utils.text import Truncator
 from claiv.console.charts import bar_chart
 from claiv.console.scoping import ReadOnlyTenantScopedAdmin
 from claiv.errors import ApplicationError, NotFound
-from memory.console import event_reenrich
+from enrichment.services import event_reenrich
 from memory.console_selectors import (
     memory_forget_preview,
     memory_user_episodes,

@@ -1,4 +1,4 @@
-"""Console-facing memory writes: re-running enrichment for one event.
+"""Console-facing memory writes: resetting one event for re-enrichment.
 
 Forget from the console uses `memory.forget.memory_forget` as is; reads for the console are
 in `memory.console_selectors`.
@@ -21,16 +21,8 @@ from tenants.models import Tenant
 logger = logging.getLogger("claiv.console")
 
 
-def _enqueue(event_id: str) -> None:
-    # Imported here: `enrichment` depends on `memory`, not the other way round. This is the
-    # one place memory asks for the pipeline, and only after the reset has committed.
-    from enrichment.workflows import enrichment_enqueue
-
-    enrichment_enqueue(event_id)
-
-
-def event_reenrich(*, tenant: Tenant, event_id: str) -> Event:
-    """Undo what enrichment derived from one event and run the pipeline on it again.
+def event_enrichment_reset(*, tenant: Tenant, event_id: str) -> Event:
+    """Undo what enrichment derived from one event, so that the pipeline can run again.
 
     In one transaction, under the event's row lock (which every stage takes too):
     - candidates of the event are deleted;
@@ -42,7 +34,8 @@ def event_reenrich(*, tenant: Tenant, event_id: str) -> Event:
       decides afresh whether to supersede them;
     - the event's state goes back to pending (stage, attempts, error, counters cleared)
       and the user's memory version is bumped (recall caches drop).
-    The pipeline is enqueued after commit. Forgotten events cannot be re-enriched.
+    Forgotten events cannot be re-enriched. The pipeline is enqueued, after commit, by
+    `enrichment.services.event_reenrich` (memory does not import enrichment).
     """
     try:
         parsed = uuid.UUID(str(event_id))
@@ -92,7 +85,6 @@ def event_reenrich(*, tenant: Tenant, event_id: str) -> Event:
                                   "gated_count", "embedding", "state_changed_at"])
         user_memory_changed(tenant_id=tenant.pk, user_id=event.user_id)
         event_id_text = str(event.pk)
-        transaction.on_commit(lambda: _enqueue(event_id_text))
     logger.info("re-enrich event=%s facts_deleted=%d facts_kept=%d", event_id_text,
                 len(deleted), len(own) - len(deleted))
     return event

@@ -1,7 +1,8 @@
-"""Ingest: store one event durably and schedule its enrichment after commit.
+"""Ingest: store one event durably.
 
 Contains the retry/idempotency rules of API.md §3. Does not parse HTTP (the API layer
-validates shapes) and does not enrich (the `enrichment` app does, from the stored row).
+validates shapes) and does not enrich: callers enter through
+`enrichment.services.event_ingest_and_enqueue`, which schedules enrichment after commit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from django.utils import timezone
 
 from claiv.errors import Conflict
 from memory.models import Event, Scope
-from memory.signals import event_stored
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
@@ -89,6 +89,4 @@ def event_ingest(*, tenant: Tenant, user_id: str, type: str, content: str,
         # A stored event is recallable before it is enriched (conversation recency, v6
         # history), so cached recalls of this user must not outlive it.
         user_memory_changed(tenant_id=tenant.pk, user_id=user_id)
-        # Enrichment is scheduled only once the row is committed (see enrichment.apps).
-        transaction.on_commit(lambda: event_stored.send(sender=Event, event_id=event.id))
     return IngestResult(event=event, deduped=False)

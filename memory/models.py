@@ -131,6 +131,8 @@ class Candidate(models.Model):
     """A proposition extracted from one event, on its way through Map and Gate.
 
     Kept so each stage is re-runnable from stored state; `fact` is set once admitted.
+    Enrichment writes it, but it lives in memory's models: it holds user content, and
+    forget (memory.forget) erases it with the event in the same transaction.
     """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="candidates")

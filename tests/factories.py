@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from enrichment.pipeline import stage_run
-from memory.ingest import event_ingest
+from enrichment.services import event_ingest_and_enqueue as event_ingest
 from memory.models import Event
 from tenants.models import Tenant
 

@@ -376,9 +376,9 @@ def _retry_after_seconds(headers: Any) -> float | None:
 
 
 def _catalog_predicate_names() -> tuple[str, ...]:
-    """Predicate names from `enrichment.catalog`, or () while that module does not exist."""
+    """Predicate names from `memory.vocabulary.predicates`, or () should it not import."""
     try:
-        from enrichment.catalog import PREDICATES
+        from memory.vocabulary.predicates import PREDICATES
     except ImportError:
         return ()
     names: Iterable[Any] = PREDICATES.keys() if isinstance(PREDICATES, dict) else PREDICATES
@@ -391,7 +391,7 @@ TemporalResolver = Callable[..., Iterable[TemporalMatch]]
 def _temporal_resolver() -> TemporalResolver | None:
     """`temporal_resolve(text, *, reference)` when the temporal module exists, else None."""
     try:
-        from enrichment.extraction.temporal import temporal_resolve
+        from memory.vocabulary.temporal import temporal_resolve
     except ImportError:
         return None
     resolver: TemporalResolver = temporal_resolve

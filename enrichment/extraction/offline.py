@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from enrichment.catalog import FALLBACK_PREDICATE, PREDICATES, predicate_map, stems
-from enrichment.extraction.temporal import temporal_resolve
+from enrichment.extraction.sentences import clauses as _clauses
+from enrichment.extraction.sentences import lines as _lines
+from enrichment.extraction.sentences import sentences as _sentences
+from enrichment.extraction.sentences import trimmed as _trimmed
 from enrichment.propositions import (
     USER_SUBJECT,
     ExtractionInput,
@@ -43,6 +45,8 @@ from enrichment.propositions import (
     Proposition,
     TemporalMatch,
 )
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, PREDICATES, predicate_map, stems
+from memory.vocabulary.temporal import temporal_resolve
 
 # --- vocabulary ------------------------------------------------------------------
 
@@ -254,18 +258,6 @@ _LEADING_ADJUNCT_RE = re.compile(
     re.IGNORECASE,
 )
 
-_CLAUSE_SPLIT_RE = re.compile(
-    r"\s*[;–—]\s*|\s+-\s+|\s*\.\.\.\s*"
-    r"|,?\s+(?:and|but|so|because|cause|since|although|though|while|whereas|plus|as)\s+"
-    r"(?=(?:i|i'm|i've|i'll|we|we're|we've|my|he|she|they|you|your|he's|she's|they're|you're)\b)"
-    r"|,\s+(?=(?:i|i'm|i've|i'll|we|we're|we've|my|you|your|you're|he|she|they|he's|she's)\b)",
-    re.IGNORECASE,
-)
-
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st jr sr prof inc ltd co vs etc e.g i.e u.s mt ave no approx dept".split()
-)
-_SENTENCE_END_RE = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
 _SPEAKER_RE = re.compile(
     r"^[ \t]*(?P<name>[A-Z][\w'.-]{0,30}(?: [A-Z][\w'.-]{0,30})?)[ \t]?:[ \t]+(?=\S)"
 )
@@ -1287,59 +1279,6 @@ _IMPLICIT_START_RE = re.compile(
     r"planning to)\b)",
     re.IGNORECASE,
 )
-
-
-# --- sentences and clauses -----------------------------------------------------------
-
-
-def _lines(content: str) -> Iterator[tuple[int, int]]:
-    start = 0
-    for line in content.split("\n"):
-        yield start, start + len(line)
-        start += len(line) + 1
-
-
-def _sentences(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """(start, end) offsets of the sentences in content[start:end], whitespace-trimmed."""
-    cursor = start
-    for match in _SENTENCE_END_RE.finditer(content, start, end):
-        word = re.search(
-            r"([\w.]+)\.$", content[max(start, match.start() - 12) : match.start() + 1]
-        )
-        if match.group(0).startswith(".") and len(match.group(0)) == 1 and word:
-            token = word.group(1).lower().rstrip(".")
-            # "Dr. Smith", "St. Mary's", "J. K. Rowling": not a sentence end.
-            if token in _ABBREVIATIONS or len(token) == 1:
-                continue
-        yield from _trimmed(content, cursor, match.end())
-        cursor = match.end()
-    yield from _trimmed(content, cursor, end)
-
-
-def sentence_spans(content: str) -> list[tuple[int, int]]:
-    """(start, end) of every sentence of `content`, line by line; used by episode summaries
-    so that they quote the same sentences the extractor read."""
-    return [span for line_start, line_end in _lines(content)
-            for span in _sentences(content, line_start, line_end)]
-
-
-def _trimmed(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    while start < end and content[start].isspace():
-        start += 1
-    while end > start and content[end - 1].isspace():
-        end -= 1
-    if end > start:
-        yield start, end
-
-
-def _clauses(sentence: str) -> list[str]:
-    parts: list[str] = []
-    cursor = 0
-    for match in _CLAUSE_SPLIT_RE.finditer(sentence):
-        parts.append(sentence[cursor : match.start()])
-        cursor = match.end()
-    parts.append(sentence[cursor:])
-    return [part.strip(" ,.!") for part in parts if part.strip(" ,.!")]
 
 
 # --- the extractor -------------------------------------------------------------------

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 
 from claiv.api import TenantScopedAPIView, api_doc, meter, validated
 from claiv.errors import exception_envelope, request_id_of
+from enrichment.services import event_ingest_and_enqueue
 from keys.models import SCOPE_WRITE
 from memory.api import schema, serializers
-from memory.ingest import event_ingest
 
 
 class BatchIngestView(TenantScopedAPIView):
@@ -33,7 +33,7 @@ class BatchIngestView(TenantScopedAPIView):
         for item in items:
             try:
                 data = validated(serializers.IngestSerializer, item)
-                outcome = event_ingest(tenant=self.tenant, **data)
+                outcome = event_ingest_and_enqueue(tenant=self.tenant, **data)
             except Exception as exc:  # noqa: BLE001 - any failure stays in its own slot
                 _status, body, _headers = exception_envelope(exc, request_id)
                 results.append(body)

@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from claiv.api import StrictSerializer, TenantScopedAPIView, api_doc, meter, validated
+from enrichment.services import event_ingest_and_enqueue
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.forget import ForgetScope, memory_forget
-from memory.ingest import event_ingest
 from memory.recall.cache import CachedRecall, recall_cached
 from memory.recall.engine import RecallResult, memory_recall
 from memory.selectors import event_fact_ids, event_get
@@ -67,7 +67,7 @@ class IngestView(TenantScopedAPIView):
     def post(self, request: Request) -> Response:
         data = validated(serializers.IngestSerializer, request.data,
                          require_conversation=self.require_conversation)
-        result = event_ingest(tenant=self.tenant, **data)
+        result = event_ingest_and_enqueue(tenant=self.tenant, **data)
         meter(request, ingest_events=0 if result.deduped else 1)
         return Response({"event_id": str(result.event.id), "deduped": result.deduped})
 

@@ -24,6 +24,8 @@ from tenants.models import Tenant
 from tenants.services import tenant_rate_limit_set
 from tests.factories import enrich
 
+pytestmark = pytest.mark.sdk
+
 BRIDGE = Path(__file__).with_name("sdk_bridge.py")
 
 

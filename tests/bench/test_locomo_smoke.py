@@ -14,13 +14,13 @@ import tiktoken
 from bench.baselines import BM25Retriever, pack_turns
 from bench.locomo_data import default_path, load_locomo
 from bench.locomo_metrics import evidence_recall
-from memory.ingest import event_ingest
+from enrichment.services import event_ingest_and_enqueue as event_ingest
 from memory.tokens import count_tokens
 from tenants.models import Tenant
 from tests.conftest import Api
 from tests.factories import enrich
 
-pytestmark = [pytest.mark.django_db,
+pytestmark = [pytest.mark.django_db, pytest.mark.slow,
               pytest.mark.skipif(not default_path().exists(), reason="LoCoMo data not present")]
 SESSIONS = 3
 BUDGET = 500

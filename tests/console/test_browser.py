@@ -23,6 +23,8 @@ from tests.console.conftest import PASSWORD, screenshot
 from tests.factories import ingest_enriched
 from tests.plugins.services import valkey_server
 
+pytestmark = pytest.mark.browser
+
 INGEST = {"user_id": "u1", "type": "message", "role": "user", "content": "I live in Oslo."}
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from claiv.errors import InvalidRequest, NotFound
-from memory.console import event_reenrich
+from enrichment.services import event_reenrich
 from memory.console_selectors import memory_forget_preview
 from memory.forget import ForgetScope, memory_forget
 from memory.models import Candidate, DeletionReceipt, Event, Fact, FactSource

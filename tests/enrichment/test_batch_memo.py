@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from enrichment import pipeline
+from enrichment.pipeline import batch_memo
 from memory.models import Event
 from tenants.models import Tenant
 from tests.factories import ingest
@@ -22,9 +23,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def empty_memo() -> Any:
-    pipeline._done_in_batch.clear()
+    batch_memo._done_in_batch.clear()
     yield
-    pipeline._done_in_batch.clear()
+    batch_memo._done_in_batch.clear()
 
 
 def _backlog(tenant: Tenant) -> list[Event]:
@@ -45,7 +46,7 @@ def test_batch_members_tasks_skip_the_database(
     assert [o.ran for o in outcomes] == [False, False]
     assert len(queries.captured_queries) == 0
     assert set(Event.objects.filter(tenant=tenant).values_list("stage", flat=True)) == {"extract"}
-    assert pipeline._done_in_batch == {}  # each entry was used up by its last covered stage
+    assert batch_memo._done_in_batch == {}  # each entry was used up by its last covered stage
 
     # The next stage is not in the memo: its task looks and leads a batch as before.
     with CaptureQueriesContext(connection) as queries:
@@ -74,9 +75,9 @@ def test_an_old_memory_is_not_trusted(
     first, second, _ = _backlog(tenant)
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.stage_run(str(first.id), "extract")
-    monkeypatch.setattr(pipeline, "BATCH_MEMO_SECONDS", -1.0)
+    monkeypatch.setattr(batch_memo, "BATCH_MEMO_SECONDS", -1.0)
 
     with CaptureQueriesContext(connection) as queries:
         assert not pipeline.stage_run(str(second.id), "extract").ran
     assert len(queries.captured_queries) == 1
-    assert str(second.id) not in pipeline._done_in_batch
+    assert str(second.id) not in batch_memo._done_in_batch

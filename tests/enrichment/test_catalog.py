@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enrichment.catalog import (
+from memory.vocabulary.predicates import (
     FALLBACK_PREDICATE,
     KINDS,
     PREDICATES,

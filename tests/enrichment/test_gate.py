@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from enrichment.catalog import FALLBACK_PREDICATE, predicate_get
 from enrichment.extraction.offline import OfflineExtractor
 from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
 from enrichment.propositions import USER_SUBJECT, ExtractionInput, Proposition
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_get
 
 DATA = Path(__file__).parent / "data" / "statements.jsonl"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from enrichment.catalog import FALLBACK_PREDICATE, predicate_get
 from enrichment.extraction.offline import OfflineExtractor
 from enrichment.propositions import USER_SUBJECT, ExtractionInput, Proposition
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_get
 
 DATA = Path(__file__).parent / "data" / "statements.jsonl"
 EVENT_TIME = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from enrichment.extraction.temporal import temporal_resolve
+from memory.vocabulary.temporal import temporal_resolve
 
 REFERENCE = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.ingest import event_ingest
+from enrichment.services import event_ingest_and_enqueue as event_ingest
 from memory.models import Fact
 from tenants.models import Tenant
 from tests.factories import enrich

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from enrichment import tasks
 from enrichment.pipeline import tier_for
-from memory.ingest import event_ingest
+from enrichment.services import event_ingest_and_enqueue as event_ingest
 from memory.models import Fact
 from memory.versioning import user_memory_version
 from tenants.models import Tenant

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from enrichment import pipeline, tasks
+from enrichment.pipeline import stages
 from enrichment.workflows import enrichment_enqueue
 from memory.models import Candidate, Episode, Event, Fact, FactSource
 from tenants.models import Tenant
@@ -57,13 +58,13 @@ def test_killed_mid_chain_is_recovered_by_reconciliation_exactly_once(
         event = ingest(tenant, TEXT, user_id="crash")
     pipeline.stage_run(str(event.id), "map")  # extract + map committed before the "crash"
     # The gate stage dies mid-way: its transaction rolls back, nothing of it survives.
-    real_gate = pipeline._STAGE_FUNCTIONS["gate"]
+    real_gate = stages.STAGE_FUNCTIONS["gate"]
 
     def dying_apply(ev: Event, payload: Any) -> None:
         real_gate[1](ev, payload)
         raise SystemExit("worker killed")
 
-    with mock.patch.dict(pipeline._STAGE_FUNCTIONS, {"gate": (real_gate[0], dying_apply)}):
+    with mock.patch.dict(stages.STAGE_FUNCTIONS, {"gate": (real_gate[0], dying_apply)}):
         with pytest.raises(SystemExit):
             pipeline.stage_run(str(event.id), "gate")
     event.refresh_from_db()
@@ -155,14 +156,14 @@ def test_an_event_that_breaks_a_stage_fails_alone(tenant: Tenant, db: None) -> N
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
         good = ingest(tenant, "I live in Oslo.", user_id="good")
         bad = ingest(tenant, "I work at Equinor.", user_id="bad", minutes=1)
-    real_gate = pipeline._STAGE_FUNCTIONS["gate"]
+    real_gate = stages.STAGE_FUNCTIONS["gate"]
 
     def breaks_on_bad(events: list[Event], payload: Any) -> Any:
         if any(e.pk == bad.pk for e in events):
             raise ValueError("boom")
         return real_gate[1](events, payload)
 
-    with mock.patch.dict(pipeline._STAGE_FUNCTIONS, {"gate": (real_gate[0], breaks_on_bad)}):
+    with mock.patch.dict(stages.STAGE_FUNCTIONS, {"gate": (real_gate[0], breaks_on_bad)}):
         with pytest.raises(ValueError):
             pipeline.stage_run(str(good.id), "tier")  # its batch holds the bad event
         # A retry runs unbatched: the good event gets through.

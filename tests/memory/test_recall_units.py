@@ -60,7 +60,7 @@ def test_pack_is_exact_grouped_by_day_and_skips_what_does_not_fit() -> None:
 
 
 def test_relative_dates_are_resolved_against_the_turn_time() -> None:
-    from memory.recall.routing import relative_dates
+    from memory.time_notes import relative_dates
 
     spoken = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
     assert relative_dates("I went to a support group yesterday.", spoken) == (
@@ -72,10 +72,10 @@ def test_relative_dates_are_resolved_against_the_turn_time() -> None:
 def test_relative_gate_skips_dateparser_only_for_text_without_relative_expressions() -> None:
     from unittest import mock
 
-    from memory.recall.routing import relative_dates_uncached
+    from memory.time_notes import relative_dates_uncached
 
     spoken = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
-    with mock.patch("enrichment.extraction.temporal.temporal_resolve") as resolve:
+    with mock.patch("memory.time_notes.temporal_resolve") as resolve:
         # Time words, but none relative to the moment of speaking: no dateparser.
         assert relative_dates_uncached("This is the Friday of 7 May 2023, at 5 pm.",
                                        spoken) == ()

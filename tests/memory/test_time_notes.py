@@ -86,7 +86,7 @@ def test_notes_for_uses_each_occurrence_once() -> None:
 def test_notes_for_resolves_when_nothing_is_stored_yet() -> None:
     assert notes_for("I went to a support group yesterday.", SPOKEN, None) == (
         ("yesterday", "7 May 2023"),)
-    with mock.patch("enrichment.extraction.temporal.temporal_resolve") as resolve:
+    with mock.patch("memory.time_notes.temporal_resolve") as resolve:
         assert notes_for("I went yesterday, and last week too.", SPOKEN, STORED) == (
             ("yesterday", "7 May 2023"),)
     resolve.assert_not_called()

@@ -18,13 +18,23 @@ function), holidays ("last Christmas"), durations as facts.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from dateparser import parse as dateparser_parse
 from dateparser.search import search_dates
 
-from enrichment.propositions import TemporalMatch
+
+@dataclass(frozen=True)
+class TemporalMatch:
+    """A time expression found in the text, resolved against the event time."""
+
+    ts_start: datetime
+    ts_end: datetime
+    raw_expression: str
+    granularity: str  # "hour" | "day" | "week" | "month" | "year"
+
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _MONTHS_SHORT = "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"

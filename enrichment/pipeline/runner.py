@@ -1,0 +1,138 @@
+"""The stage runner: runs an event's undone stages in order, batching under a backlog.
+
+It knows the stage contract (`contract.Stage`) and the registry of stages, never what a
+stage does. Every stage is idempotent: the event row records the last stage done, and a
+stage's writes commit in the same transaction as that marker, under the event's row lock.
+Slow work (an LLM call, extraction, embedding) happens before the lock is taken
+(`prepare`), and its result is written only if the stage is still undone (`apply`), so a
+re-run, a duplicate message or a crash at any point leaves no duplicates. Asking for a
+stage runs any earlier stage still undone.
+
+Batching: a stage task takes on, besides its own event, up to ENRICH_BATCH - 1 other events
+of the tenant that wait for the same stage (a backlog), locking those it can without
+waiting (SKIP LOCKED) and marking their stage done in the same transaction; their own tasks
+then find nothing to do. With no backlog a task does one event, so batching adds no lag;
+under a backlog, per-event work becomes a few set-based statements per batch and one model
+call per batch. Writes for several events are ordered by event time. A process remembers
+for a minute which events it took along in a batch, so their own tasks return without a
+query (`batch_memo`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from enrichment.pipeline.batch_memo import batch_memo_record, batch_memo_skip
+from enrichment.pipeline.batching import events_lock_waiting, events_waiting
+from enrichment.pipeline.contract import STAGES, Stage, nothing
+from enrichment.pipeline.rows import (
+    EVENT_STATE_FIELDS,
+    commit_asynchronously,
+    event_finished,
+    event_get,
+    events_write,
+    stages_done,
+)
+from enrichment.pipeline.stages import STAGE_FUNCTIONS
+from memory.models import EnrichmentStatus, Event
+
+logger = logging.getLogger("claiv.enrichment")
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    event_id: str
+    stage: str
+    ran: bool  # False when the stage was already done, or the event is gone/forgotten/skipped
+
+
+def stage_get(name: str) -> Stage:
+    """The registered stage; a plain (prepare, apply) pair (as a test may register) gets
+    the contract's defaults."""
+    return Stage(*STAGE_FUNCTIONS[name])
+
+
+def _waiting(event: Event, stage: str, *, batch: bool) -> list[Event]:
+    """The events a run of `stage` takes on besides `event` (none without `batch`)."""
+    if not batch:
+        return []
+    found = stage_get(stage)
+    return events_waiting(event, stage, limit=found.batch_size() - 1, narrow=found.narrow)
+
+
+def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
+    now = timezone.now()
+    for event in events:
+        if event.status != EnrichmentStatus.SKIPPED:
+            event.stage = stage
+            event.status = (EnrichmentStatus.ENRICHED if stage == STAGES[-1]
+                            else EnrichmentStatus.PROCESSING)
+        event.error = None
+        event.state_changed_at = now
+        if event.status == EnrichmentStatus.ENRICHED:
+            event.enriched_at = now
+    events_write(events, [*EVENT_STATE_FIELDS, *extra])
+
+
+def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
+    """Run `stage` (and any earlier undone stage) for the event, and, with `batch`, for
+    other events waiting for the same stage when there is a backlog. Idempotent.
+
+    A retry runs without `batch`: one event that makes a stage fail must fail alone, not
+    take the events batched with it down too.
+    """
+    target = STAGES.index(stage)
+    ran = False
+    if batch and batch_memo_skip(str(event_id), target):
+        return StageOutcome(str(event_id), stage, ran)
+    prepared: tuple[str, list[Event], Any] | None = None
+    # A first look without a lock: under a backlog most tasks find their stage already done
+    # by another task's batch, and return after this one query.
+    event = event_get(event_id)
+    if event_finished(event) or stages_done(event) > target:  # type: ignore[arg-type]
+        return StageOutcome(str(event_id), stage, ran)
+    assert event is not None
+    current = STAGES[stages_done(event)]
+    if stage_get(current).prepare is not nothing:
+        # Do the next stage's slow part before taking the lock.
+        group = [event, *_waiting(event, current, batch=batch)]
+        prepared = (current, group, stage_get(current).prepare(group))
+    while True:
+        with transaction.atomic():
+            commit_asynchronously()
+            event = event_get(event_id, lock=True)
+            if event_finished(event) or stages_done(event) > target:  # type: ignore[arg-type]
+                return StageOutcome(str(event_id), stage, ran)
+            assert event is not None
+            current = STAGES[stages_done(event)]
+            prepare, apply = stage_get(current)[:2]
+            if prepare is nothing:
+                group, payload = [event, *_waiting(event, current, batch=batch)], None
+            elif prepared is not None and prepared[0] == current:
+                group, payload = prepared[1], prepared[2]
+            else:
+                group = []
+            if group:
+                members = [event, *events_lock_waiting(group[1:], current)]
+                extra = apply(members, payload) or []
+                _mark_done(members, current, extra)
+                if len(members) > 1:
+                    transaction.on_commit(partial(batch_memo_record, members[1:],
+                                                  STAGES.index(current) + 1))
+                ran, prepared = True, None
+                logger.debug("stage done event=%s stage=%s batch=%d", event_id, current,
+                             len(members))
+                if event_finished(event) or stages_done(event) > target:
+                    return StageOutcome(str(event_id), stage, ran)
+                continue
+        # The next undone stage has a slow part: run it outside the lock (the transaction
+        # above wrote nothing), then look again.
+        group = [event, *_waiting(event, current, batch=batch)]
+        prepared = (current, group, prepare(group))
