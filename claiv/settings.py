@@ -37,6 +37,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if not PRODUCTION else [
 INSTALLED_APPS = [
     # Django's admin with the tenant console's site (login throttle, project pages).
     "claiv.console.apps.ConsoleAdminConfig",
+    "claiv.metrics.apps.MetricsConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "claiv.metrics.middleware.RequestMetricsMiddleware",  # outermost: times the whole stack
     "claiv.middleware.RequestIdMiddleware",
     "claiv.middleware.UsageMiddleware",
     "claiv.middleware.BodySizeLimitMiddleware",
@@ -232,6 +234,10 @@ X_FRAME_OPTIONS = "DENY"
 # gunicorn serves the admin's CSS/JS itself (a handful of files for a few operators), so the
 # console looks right without a separate static server; turn off when a proxy serves /static/.
 CLAIV_SERVE_STATIC = env.bool("CLAIV_SERVE_STATIC", default=True)
+
+# --- Metrics (claiv.metrics): /metrics answers only `Authorization: Bearer <this>`; unset, 404.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself) makes every process count.
+CLAIV_METRICS_TOKEN = env.str("CLAIV_METRICS_TOKEN", default="")
 
 # --- Logging: ids, counts and timings only; never content or keys --------------------------
 LOGGING = {
