@@ -185,6 +185,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# A beat that is not the leader (claiv.beat_leader) tries for the lock this often.
+CLAIV_BEAT_STANDBY_SECONDS = env.float("CLAIV_BEAT_STANDBY_SECONDS", default=5.0)
 
 # --- Enrichment ---------------------------------------------------------------------------
 # Events still pending/processing this long after their last state change are re-enqueued.
