@@ -125,3 +125,58 @@ def test_scrape_sums_every_process_and_forgets_dead_ones_live_gauges() -> None:
     assert _sample(text, "claiv_embedding_calls_total",
                    {"provider": provider, "outcome": "ok"}) == 5.0
 
+
+
+def test_worker_exporter_follows_the_same_token_rule() -> None:
+    from claiv.metrics.server import exporter_app
+
+    provider = f"test-{uuid.uuid4().hex[:8]}"
+    embedding_call_record(provider=provider, texts=4)
+
+    def call(app: object, path: str, authorization: str | None) -> tuple[str, bytes]:
+        status: list[str] = []
+        environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+        if authorization is not None:
+            environ["HTTP_AUTHORIZATION"] = authorization
+        body = b"".join(app(environ, lambda s, h: status.append(s)))  # type: ignore[operator]
+        return status[0], body
+
+    closed = exporter_app("", MULTIPROC_DIR)
+    assert call(closed, "/metrics", f"Bearer {TOKEN}")[0] == "404 Not Found"
+    app = exporter_app(TOKEN, MULTIPROC_DIR)
+    status, body = call(app, "/metrics", "Bearer nope")
+    assert status == "404 Not Found" and b"not_found" in body and b"claiv_" not in body
+    assert call(app, "/other", f"Bearer {TOKEN}")[0] == "404 Not Found"
+    status, body = call(app, "/metrics", f"Bearer {TOKEN}")
+    assert status == "200 OK"
+    assert _sample(body.decode(), "claiv_embedding_texts_total", {"provider": provider}) == 4.0
+
+
+def test_queue_depth_sums_the_priority_lists_of_each_queue() -> None:
+    import redis
+    from django.conf import settings
+
+    from claiv.metrics.queues import QueueDepthCollector, priority_list_names
+
+    queue = f"depth-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    names = priority_list_names(queue, range(10))
+    assert names[:2] == [queue, f"{queue}\x06\x161"] and len(names) == 10
+    try:
+        client.rpush(names[0], "m1", "m2")
+        client.rpush(names[7], "m3")
+        collector = QueueDepthCollector(client=client, queues=[queue, f"{queue}-empty"],
+                                        steps=range(10))
+        families = {family.name: family for family in collector.collect()}
+        depths = {s.labels["queue"]: s.value for s in families["claiv_queue_depth"].samples}
+        assert depths == {queue: 3.0, f"{queue}-empty": 0.0}
+        assert families["claiv_broker_up"].samples[0].value == 1.0
+    finally:
+        client.delete(*names)
+        client.close()
+    down = QueueDepthCollector(client=redis.Redis(host="127.0.0.1", port=1,
+                                                  socket_connect_timeout=1), queues=[queue],
+                               steps=[0])
+    families = {family.name: family for family in down.collect()}
+    assert list(families) == ["claiv_broker_up"]
+    assert families["claiv_broker_up"].samples[0].value == 0.0
