@@ -27,7 +27,7 @@ LOCK_KEY = int.from_bytes(hashlib.sha256(b"claiv.beat.leader").digest()[:8], "bi
                           signed=True)
 # TCP keepalives on the lock's connection: a leader cut off from Postgres by the network
 # loses the lock when the server drops the session (~25 s), and notices on its next tick.
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+_KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                "keepalives_count": 3}
 
 

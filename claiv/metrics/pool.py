@@ -8,6 +8,7 @@ dictionary lookup and nothing is exported.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from claiv.metrics.registry import DB_POOL_CONNECTIONS
 
@@ -26,7 +27,7 @@ def db_pool_sample() -> None:
 
     # The class-level dict of pools Django has opened; reading `connection.pool` instead
     # would create a pool where none was wanted.
-    pools = DatabaseWrapper._connection_pools
+    pools: dict[str, Any] = getattr(DatabaseWrapper, "_connection_pools", {})
     if not pools:
         return
     size = available = waiting = 0
