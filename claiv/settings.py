@@ -38,6 +38,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if not PRODUCTION else [
 INSTALLED_APPS = [
     # Django's admin with the tenant console's site (login throttle, project pages).
     "claiv.console.apps.ConsoleAdminConfig",
+    "claiv.metrics.apps.MetricsConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "claiv.metrics.middleware.RequestMetricsMiddleware",  # outermost: times the whole stack
     "claiv.middleware.RequestIdMiddleware",
     # Before anything that touches Postgres or Redis: a refusal must cost almost nothing.
     "claiv.admission.AdmissionMiddleware",
@@ -216,6 +218,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# A beat that is not the leader (claiv.beat_leader) tries for the lock this often.
+CLAIV_BEAT_STANDBY_SECONDS = env.float("CLAIV_BEAT_STANDBY_SECONDS", default=5.0)
 
 # --- Enrichment ---------------------------------------------------------------------------
 # Events still pending/processing this long after their last state change are re-enqueued.
@@ -265,6 +269,10 @@ X_FRAME_OPTIONS = "DENY"
 # gunicorn serves the admin's CSS/JS itself (a handful of files for a few operators), so the
 # console looks right without a separate static server; turn off when a proxy serves /static/.
 CLAIV_SERVE_STATIC = env.bool("CLAIV_SERVE_STATIC", default=True)
+
+# --- Metrics (claiv.metrics): /metrics answers only `Authorization: Bearer <this>`; unset, 404.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself) makes every process count.
+CLAIV_METRICS_TOKEN = env.str("CLAIV_METRICS_TOKEN", default="")
 
 # --- Logging: ids, counts and timings only; never content or keys --------------------------
 LOGGING = {

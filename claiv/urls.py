@@ -12,6 +12,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from claiv import health
+from claiv.metrics.exposition import metrics_view
 
 # Swagger UI's assets ship in drf-spectacular-sidecar and are served from here whatever
 # CLAIV_SERVE_STATIC says: /docs needs no CDN, collectstatic or front proxy.
@@ -20,6 +21,7 @@ _SIDECAR_STATIC = Path(drf_spectacular_sidecar.__file__).parent / "static"
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics_view),
     path("", include("memory.api.urls")),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),

@@ -45,6 +45,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     os.environ.setdefault("CLAIV_KEY_PEPPER", secrets.token_urlsafe(32))
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     os.environ["CLAIV_DATA_DIR"] = str(_state.get("root", tempfile.gettempdir()))
+    # Metrics in multiprocess mode, as deployed: a fresh directory for this run.
+    _state["metrics"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="metrics-", dir=_state.get("root"))
     return (yield)
 
 
@@ -55,6 +58,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     postgres: EmbeddedPostgres | None = _state.pop("postgres", None)
     if postgres is not None:
         postgres.stop()
+    shutil.rmtree(_state.pop("metrics", ""), ignore_errors=True)
     root = _state.pop("root", None)
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
