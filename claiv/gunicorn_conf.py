@@ -3,6 +3,7 @@
 import gc
 from typing import Any
 
+wsgi_app = "claiv.wsgi:application"
 timeout = 120
 accesslog = "-"
 
