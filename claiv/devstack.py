@@ -323,7 +323,9 @@ def main() -> int:
     env["CLAIV_PUBLIC_BASE_URL"] = public_base_url(environ)
     stoppers: list[Callable[[], None]] = []
     supervisor = Supervisor([])
-    # SIGTERM stops like Ctrl-C: through the `finally` below.
+    # Ctrl-C and SIGTERM stop through the `finally` below. SIGINT explicitly too: started in
+    # the background by a script, Python inherits it ignored and Ctrl-C would do nothing.
+    signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
     try:

@@ -237,3 +237,102 @@ def test_no_key_is_minted_when_the_api_never_becomes_ready(
     written = devstack.env_file_read(tmp_path / "dev.env")
     assert written["CLAIV_PUBLIC_BASE_URL"] == "http://127.0.0.1:18797"
     assert {"SECRET_KEY", "CLAIV_KEY_PEPPER", "CLAIV_RECEIPT_SIGNING_KEY"} <= written.keys()
+
+
+def _descendants(pid: int) -> set[int]:
+    """All processes below `pid` (Linux /proc), zombies excluded."""
+    by_parent: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                by_parent.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in by_parent.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+    except OSError:
+        return False
+
+
+def _call(base: str, key: str, path: str, body: dict[str, object] | None = None) -> dict:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        base + path, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
+        transactional_db: None, tmp_path: Path) -> None:
+    """`python -m claiv.devstack` against the session's Postgres (test database) and Valkey
+    (a database of its own), on a free port: key line, ingest, enriched, recall, Ctrl-C."""
+    import signal
+    import subprocess
+    import threading
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    from claiv.embedded import free_port
+
+    port = free_port()
+    database = urlsplit(os.environ["DATABASE_URL"])._replace(
+        path="/" + settings.DATABASES["default"]["NAME"])
+    env = {**os.environ, "CLAIV_DATA_DIR": str(tmp_path), "PORT": str(port),
+           "DATABASE_URL": urlunsplit(database),
+           "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/6"}
+    env.pop("CLAIV_PUBLIC_BASE_URL", None)
+    popen = subprocess.Popen([PY, "-m", "claiv.devstack"], cwd=devstack.ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(popen.stdout or []), daemon=True)
+    reader.start()
+    try:
+        # Generous: three processes load torch and the model on a possibly busy machine.
+        wait_for(lambda: any("API key (shown once)" in line for line in out)
+                 or popen.poll() is not None, timeout=900, interval=1.0)
+        assert popen.poll() is None, "".join(out[-40:])
+        key = out[next(i for i, line in enumerate(out) if "API key (shown once)" in line) + 1]
+        key = key.strip()
+        assert key.startswith("ck_")
+        base = f"http://127.0.0.1:{port}"
+        assert (tmp_path / "dev.env").read_text().count(f"CLAIV_PUBLIC_BASE_URL={base}\n") == 1
+
+        event_id = _call(base, key, "/v1/ingest", {
+            "user_id": "alice", "type": "message", "role": "user", "thread_id": "t1",
+            "content": "I live in Berlin and I love hiking."})["event_id"]
+        wait_for(lambda: _call(base, key, f"/v1/events/{event_id}")["status"] == "enriched",
+                 timeout=600, interval=1.0)
+        recall = _call(base, key, "/v1/recall", {"user_id": "alice", "token_budget": 500,
+                                                 "task": "Where does the user live?"})
+        assert "Berlin" in recall["system_context"]
+        children = _descendants(popen.pid)
+        assert len(children) >= 7  # gunicorn + 2 workers, celery worker + 2, beat
+
+        popen.send_signal(signal.SIGINT)  # Ctrl-C
+        assert popen.wait(timeout=120) == 0
+        reader.join(timeout=10)
+        assert "[dev] stopped" in "".join(out)
+        left = {pid for pid in children if _running(pid)}
+        assert left == set()
+    finally:
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
