@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-fast install lint clean
+.PHONY: dev test test-fast install system-packages lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,15 +22,20 @@ install: $(STAMP)
 dev: install
 	$(PY) -m claiv.devstack
 
-test: install
+# make, Chromium and its driver for the console's browser tests: installed when missing on
+# Debian as root; elsewhere those tests are skipped with the reason (required under CI=true).
+system-packages:
+	@.ci/system-packages
+
+test: install system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The house rules a machine checks (CONTRIBUTING.md): style, format, layering, types,
-# migrations in step with the models. Same checks as .pre-commit-config.yaml.
 # The suite without Chromium, the SDK, Celery workers and long runs: for the edit loop.
 test-fast: install
 	$(PY) -m pytest -m "not browser and not sdk and not worker and not slow" $(PYTEST_ARGS)
 
+# The house rules a machine checks (CONTRIBUTING.md): style, format, layering, types,
+# migrations in step with the models. Same checks as .pre-commit-config.yaml.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

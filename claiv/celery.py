@@ -1,11 +1,13 @@
 """The Celery application. Configuration comes from Django settings (CELERY_* names)."""
 
 import gc
+import logging
 import os
+import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
 
@@ -13,18 +15,50 @@ app = Celery("claiv")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+logger = logging.getLogger("claiv.celery")
+
+
+# Set while a pool process loads the model in the background; None elsewhere (the main
+# process, the threads pool of the test suite, eager mode), where tasks never wait.
+_models_loaded: threading.Event | None = None
+
 
 @worker_process_init.connect
-def _warm_models(**kwargs: Any) -> None:
-    """Load the embedding model (and its ONNX graph, exported on first use) in each pool
-    process and run it once before the process takes a task."""
+def _warm_models_in_background(**kwargs: Any) -> None:
+    """Start loading the embedding model (and its ONNX graph) in a thread and return at once.
+
+    Celery SIGKILLs a pool process that has not reported up `worker_proc_alive_timeout` after
+    the fork, and this hook runs before that report. The load takes 13-16 s in a fresh
+    process: done here inline, every replacement of a dead pool process was killed before it
+    came up, forever. The first task waits for the load instead (`_wait_for_models`)."""
+    global _models_loaded
+    _models_loaded = threading.Event()
+    threading.Thread(target=_warm_models, args=(_models_loaded,), name="claiv-warm-models",
+                     daemon=True).start()
+
+
+def _warm_models(done: threading.Event) -> None:
     from memory.embedding import embedder_warm
 
-    embedder_warm()
-    # As in the web workers (claiv.gunicorn_conf): the loaded model and libraries are
-    # ~600k long-lived objects that every full collection would walk again.
-    gc.collect()
-    gc.freeze()
+    try:
+        embedder_warm()
+        # As in the web workers (claiv.gunicorn_conf): the loaded model and libraries are
+        # ~600k long-lived objects that every full collection would walk again.
+        gc.collect()
+        gc.freeze()
+    except Exception:
+        # A task that needs the model then loads it itself and fails visibly if it cannot.
+        logger.exception("loading the embedding model in the pool process failed")
+    finally:
+        done.set()
+
+
+@task_prerun.connect
+def _wait_for_models(**kwargs: Any) -> None:
+    """A task waits until its pool process has loaded the model: two loads at once would
+    double the memory and the time, and the embedder is not built under a lock."""
+    if _models_loaded is not None:
+        _models_loaded.wait()
 
 
 @task_postrun.connect

@@ -1,10 +1,17 @@
 """`make dev`: run the whole system on one machine with nothing but Python.
 
 Starts (unless DATABASE_URL / REDIS_URL point elsewhere) an embedded PostgreSQL with
-pgvector and an embedded Valkey under `.data/`, migrates, ensures a `demo` tenant, prints
-a fresh API key with working curl lines, then runs the API (gunicorn), a Celery worker and
-Celery beat. Ctrl-C stops everything it started. Secrets for development are generated
-once into `.data/dev.env` (git-ignored); `manage.py` in another terminal reads that file.
+pgvector and an embedded Valkey under `.data/`, migrates, ensures a `demo` tenant, then runs
+the API (gunicorn), a Celery worker and Celery beat under a small supervisor:
+
+- it waits for the system to be up as long as its processes are alive (a progress line
+  while it waits; a failure naming the process and its last lines if one exits, or after
+  `READY_LIMIT` seconds), and only then prints a fresh API key with working curl lines;
+- after that, a process that exits is restarted with backoff instead of stopping the stack;
+- Ctrl-C (or SIGTERM) stops everything it started, embedded servers included.
+
+Secrets for development are generated once into `.data/dev.env` (git-ignored); `manage.py`
+in another terminal reads that file.
 """
 
 from __future__ import annotations
@@ -16,28 +23,54 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("CLAIV_DATA_DIR", ROOT / ".data"))
-ENV_FILE = DATA / "dev.env"
-PORT = int(os.environ.get("PORT", "8000"))
+# Each gunicorn worker imports torch and loads the model before /readyz answers: 54-60 s
+# on a busy 2-core machine. While every process is alive the wait goes on up to this.
+READY_LIMIT = float(os.environ.get("CLAIV_DEV_READY_LIMIT", "900"))
+PROGRESS_EVERY = 15.0
+LAST_LINES = 30
 
 
-def _read_env_file() -> dict[str, str]:
+def data_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("CLAIV_DATA_DIR", ROOT / ".data"))
+
+
+def dev_port(environ: Mapping[str, str]) -> int:
+    return int(environ.get("PORT", "8000"))
+
+
+def public_base_url(environ: Mapping[str, str]) -> str:
+    """Where the console's Test Connection finds "this server": the user's
+    CLAIV_PUBLIC_BASE_URL if set, else the address the API started here listens on."""
+    return environ.get("CLAIV_PUBLIC_BASE_URL") or f"http://127.0.0.1:{dev_port(environ)}"
+
+
+def env_file_read(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
+    if path.exists():
+        for line in path.read_text().splitlines():
             name, sep, value = line.partition("=")
             if sep and not line.startswith("#"):
                 values[name.strip()] = value.strip()
     return values
 
 
-def _dev_secrets(previous: dict[str, str]) -> dict[str, str]:
+def env_file_write(path: Path, values: Mapping[str, str]) -> None:
+    path.write_text("# written by `make dev`; development secrets, never commit\n"
+                    + "".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)
+
+
+def dev_secrets(previous: Mapping[str, str]) -> dict[str, str]:
     """Generated once and kept, so keys and receipts stay valid across restarts."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -53,120 +86,300 @@ def _dev_secrets(previous: dict[str, str]) -> dict[str, str]:
 
 
 def _die_with_parent() -> None:
-    """Children get SIGTERM if this launcher dies, even by SIGKILL: no orphans."""
+    """Children get SIGTERM if this launcher dies, even by SIGKILL: no orphans. (The signal
+    follows the thread that spawned the child, so children are spawned from the main thread.)"""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
 
-def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    print(f"[dev] starting {name}: {' '.join(args)}", flush=True)
-    return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True,
-                            preexec_fn=_die_with_parent)
+class StackFailed(Exception):
+    """The system did not come up; the message names the process and its last lines."""
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+@dataclass
+class Child:
+    """One supervised process: its output goes to the terminal, prefixed with its name, and
+    its last lines are kept for failure messages. `ready` says whether it is up."""
+
+    name: str
+    args: list[str]
+    env: Mapping[str, str]
+    ready: Callable[[Child], bool] = lambda child: child.alive()
+    popen: subprocess.Popen[bytes] | None = None
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LAST_LINES))
+    started_at: float = 0.0
+    restarts: int = 0  # consecutive, reset once the process stayed up (see Supervisor)
+    restart_at: float | None = None
+    _reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        print(f"[dev] starting {self.name}: {' '.join(self.args)}", flush=True)
+        self.lines.clear()
+        self.popen = subprocess.Popen(self.args, cwd=ROOT, env=dict(self.env),
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=_die_with_parent)
+        self.started_at = time.monotonic()
+        self._reader = threading.Thread(target=self._copy_output, args=(self.popen,),
+                                        name=f"dev-{self.name}-output", daemon=True)
+        self._reader.start()
+
+    def _copy_output(self, popen: subprocess.Popen[bytes]) -> None:
+        assert popen.stdout is not None
+        for raw in popen.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.append(line)
+            sys.stdout.write(f"{self.name:>6} | {line}\n")
+            sys.stdout.flush()
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def exit_code(self) -> int | None:
+        return None if self.popen is None else self.popen.poll()
+
+    def seen(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+    def last_lines(self) -> str:
+        if self._reader is not None:
+            self._reader.join(timeout=2)  # the output a dead process left in the pipe
+        return "\n".join(f"    {line}" for line in list(self.lines)) or "    (no output)"
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM the process group, SIGKILL it if still there after `grace` seconds."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            _killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # Also grandchildren a process left behind in its group (pool processes).
+        _killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
+
+
+def _killpg(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def restart_delay(restarts: int, *, base: float = 1.0, cap: float = 30.0) -> float:
+    """Seconds before restart number `restarts + 1` of a process: 1, 2, 4, ... up to 30."""
+    return min(cap, base * 2 ** restarts)
+
+
+class Supervisor:
+    """Starts, watches and stops the children. `wait_ready` before the system is up,
+    `watch_once` (in a loop) after."""
+
+    def __init__(self, children: list[Child], *, backoff_base: float = 1.0,
+                 backoff_cap: float = 30.0, stable_after: float = 60.0,
+                 stop_grace: float = 15.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.children = children
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.stable_after = stable_after  # up this long: the next crash restarts at once
+        self.stop_grace = stop_grace  # after SIGTERM, before SIGKILL
+        self.clock = clock
+        self.stopping = threading.Event()
+
+    def start_all(self) -> None:
+        for child in self.children:
+            child.start()
+
+    def wait_ready(self, *, limit: float = READY_LIMIT, progress_every: float = PROGRESS_EVERY,
+                   poll: float = 0.5) -> bool:
+        """Wait until every child is ready. Returns False if asked to stop meanwhile; raises
+        StackFailed when a child exits, or after `limit` seconds."""
+        started = self.clock()
+        last_progress = started
+        while not self.stopping.is_set():
+            for child in self.children:
+                if not child.alive():
+                    raise StackFailed(f"{child.name} exited with code {child.exit_code()} "
+                                      f"before the system was up; its last lines:\n"
+                                      f"{child.last_lines()}")
+            waiting = [child.name for child in self.children if not child.ready(child)]
+            if not waiting:
+                return True
+            now = self.clock()
+            if now - started > limit:
+                raise StackFailed(
+                    f"{', '.join(waiting)} not ready after {limit:.0f} s although running; "
+                    "their last lines:\n" + "\n".join(
+                        f"  {c.name}:\n{c.last_lines()}" for c in self.children
+                        if c.name in waiting))
+            if now - last_progress >= progress_every:
+                last_progress = now
+                print(f"[dev] waiting for {', '.join(waiting)} ({now - started:.0f} s; "
+                      f"{len(self.children)} processes running, loading the model takes "
+                      "a minute on a busy machine)", flush=True)
+            self.stopping.wait(poll)
+        return False
+
+    def watch_once(self) -> None:
+        """Restart children that exited, each after its backoff delay."""
+        now = self.clock()
+        for child in self.children:
+            if child.alive():
+                if child.restarts and now - child.started_at >= self.stable_after:
+                    child.restarts = 0
+                continue
+            if child.restart_at is None:
+                child.stop()  # reaps it and what it left in its group (pool processes)
+                delay = restart_delay(child.restarts, base=self.backoff_base,
+                                      cap=self.backoff_cap)
+                child.restart_at = now + delay
+                print(f"[dev] {child.name} exited with code {child.exit_code()}; restarting "
+                      f"in {delay:.0f} s. Its last lines:\n{child.last_lines()}", flush=True)
+            elif now >= child.restart_at:
+                child.restart_at = None
+                child.restarts += 1
+                child.start()
+
+    def run(self, poll: float = 0.5) -> None:
+        """Keep the children running until `stopping` is set."""
+        while not self.stopping.is_set():
+            self.watch_once()
+            self.stopping.wait(poll)
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        for child in reversed(self.children):
+            if child.alive():
+                _killpg(child.popen.pid, signal.SIGTERM)  # type: ignore[union-attr]
+        for child in reversed(self.children):
+            child.stop(self.stop_grace)
+
+
+def http_ok(url: str) -> Callable[[Child], bool]:
+    """Readiness of a child that serves `url`: it answers 200."""
+    def ready(child: Child) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+    return ready
+
+
+def log_says(text: str) -> Callable[[Child], bool]:
+    """Readiness of a child that announces it in its output (Celery: "… ready.")."""
+    return lambda child: child.seen(text)
+
+
+def stack_children(env: Mapping[str, str], *, python: str = sys.executable) -> list[Child]:
+    port = dev_port(env)
+    data = data_dir(env)
+    return [
+        Child("api", [python, "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
+                      "--bind", f"127.0.0.1:{port}", "--workers", "2"], env,
+              ready=http_ok(f"http://127.0.0.1:{port}/readyz")),
+        Child("worker", [python, "-m", "celery", "-A", "claiv", "worker", "-Q", "enrichment",
+                         "--concurrency", "2", "--loglevel", "INFO"], env,
+              ready=log_says(" ready.")),
+        Child("beat", [python, "-m", "celery", "-A", "claiv", "beat", "--loglevel", "INFO",
+                       "--schedule", str(data / "celerybeat-schedule")], env),
+    ]
+
+
+def _manage(env: Mapping[str, str], *args: str) -> str:
+    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=dict(env),
                          capture_output=True, text=True)
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
-        raise SystemExit(f"[dev] manage.py {args[0]} failed")
+        raise StackFailed(f"manage.py {args[0]} failed")
     return out.stdout
 
 
-def _wait_ready(url: str, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return False
+def demo_key_create(env: Mapping[str, str]) -> str:
+    """A fresh full-scope key of the demo tenant (only once the system is up)."""
+    return _manage(env, "api_key", "create", "--tenant", "demo",
+                   "--name", "make dev").strip().splitlines()[-1]
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> int:
-    DATA.mkdir(parents=True, exist_ok=True)
-    previous = _read_env_file()
-    env = dict(os.environ)
-    stoppers: list[Any] = []
-    children: list[subprocess.Popen[bytes]] = []
-    generated = _dev_secrets(previous)
+    environ = dict(os.environ)
+    data = data_dir(environ)
+    data.mkdir(parents=True, exist_ok=True)
+    env_file = data / "dev.env"
+    env = dict(environ)
+    generated = dev_secrets(env_file_read(env_file))
     for name, value in generated.items():
         env.setdefault(name, value)
+    # Test Connection in the console checks "this server" at this address.
+    env["CLAIV_PUBLIC_BASE_URL"] = public_base_url(environ)
+    stoppers: list[Callable[[], None]] = []
+    supervisor = Supervisor([])
+    # Ctrl-C and SIGTERM stop through the `finally` below. SIGINT explicitly too: started in
+    # the background by a script, Python inherits it ignored and Ctrl-C would do nothing.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
     try:
-        if "DATABASE_URL" not in os.environ:
+        if "DATABASE_URL" not in environ:
             from claiv.embedded import postgres_start
 
-            print("[dev] starting embedded PostgreSQL + pgvector in .data/postgres", flush=True)
-            postgres = postgres_start(data_dir=DATA / "postgres")
+            print(f"[dev] starting embedded PostgreSQL + pgvector in {data / 'postgres'}",
+                  flush=True)
+            postgres = postgres_start(data_dir=data / "postgres")
             stoppers.append(postgres.stop)
             env["DATABASE_URL"] = postgres.url
-        if "REDIS_URL" not in os.environ:
+        if "REDIS_URL" not in environ:
             from claiv.embedded import valkey_start
 
-            print("[dev] starting embedded Valkey in .data/valkey", flush=True)
-            valkey = valkey_start(data_dir=DATA / "valkey", persist=True)
-            stoppers.append(valkey.stop)
-            env["REDIS_URL"] = f"{valkey.connection_url}/0"
-        file_values = {**generated, "DATABASE_URL": env["DATABASE_URL"],
-                       "REDIS_URL": env["REDIS_URL"]}
-        ENV_FILE.write_text("# written by `make dev`; development secrets, never commit\n"
-                            + "".join(f"{k}={v}\n" for k, v in file_values.items()))
-        ENV_FILE.chmod(0o600)
+            print(f"[dev] starting embedded Valkey in {data / 'valkey'}", flush=True)
+            valkey = valkey_start(data_dir=data / "valkey", persist=True)
+            stoppers.append(valkey.stop)  # type: ignore[attr-defined]
+            env["REDIS_URL"] = f"{valkey.connection_url}/0"  # type: ignore[attr-defined]
+        env_file_write(env_file, {**generated, "DATABASE_URL": env["DATABASE_URL"],
+                                  "REDIS_URL": env["REDIS_URL"],
+                                  "CLAIV_PUBLIC_BASE_URL": env["CLAIV_PUBLIC_BASE_URL"]})
 
         print("[dev] migrating", flush=True)
         _manage(env, "migrate", "--noinput")
         _manage(env, "backfill_time_notes")  # events enriched by an older build
         _manage(env, "create_tenant", "demo", "--name", "Demo")
-        raw_key = _manage(env, "api_key", "create", "--tenant", "demo",
-                          "--name", "make dev").strip().splitlines()[-1]
 
-        python = sys.executable
-        children.append(_spawn("api", [python, "-m", "gunicorn", "claiv.wsgi:application",
-                                       "--config", "python:claiv.gunicorn_conf",
-                                       "--bind", f"127.0.0.1:{PORT}", "--workers", "2"], env))
-        children.append(_spawn("worker", [python, "-m", "celery", "-A", "claiv", "worker",
-                                          "-Q", "enrichment", "--concurrency", "2",
-                                          "--loglevel", "INFO"], env))
-        children.append(_spawn("beat", [python, "-m", "celery", "-A", "claiv", "beat",
-                                        "--loglevel", "INFO", "--schedule",
-                                        str(DATA / "celerybeat-schedule")], env))
-        base = f"http://127.0.0.1:{PORT}"
-        if not _wait_ready(f"{base}/readyz"):
-            print("[dev] the API did not become ready; see the log above", flush=True)
-            return 1
+        supervisor.children = stack_children(env)
+        supervisor.start_all()
+        print("[dev] waiting for the API (/readyz) and the worker; each process loads the "
+              "embedding model first", flush=True)
+        started = time.monotonic()
+        if not supervisor.wait_ready():
+            return 0
+        raw_key = demo_key_create(env)
+        base = f"http://127.0.0.1:{dev_port(environ)}"
+        print(f"[dev] up in {time.monotonic() - started:.0f} s", flush=True)
         print(_banner(base, raw_key), flush=True)
-
-        stop = {"now": False}
-
-        def _on_signal(signum: int, frame: Any) -> None:
-            stop["now"] = True
-
-        signal.signal(signal.SIGINT, _on_signal)
-        signal.signal(signal.SIGTERM, _on_signal)
-        while not stop["now"]:
-            if any(child.poll() is not None for child in children):
-                print("[dev] a process exited; stopping everything", flush=True)
-                break
-            time.sleep(0.5)
+        supervisor.run()
+        return 0
+    except StackFailed as failure:
+        print(f"[dev] the system did not come up: {failure}", flush=True)
+        return 1
+    except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C must not cut the clean-up short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("[dev] stopping", flush=True)
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+        supervisor.stop_all()
         for stopper in reversed(stoppers):
             stopper()
+        print("[dev] stopped", flush=True)
 
 
 def _banner(base: str, key: str) -> str:

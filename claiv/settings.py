@@ -190,6 +190,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH", default=4)
 # CONN_HEALTH_CHECKS (claiv.celery calls close_old_connections around each task).
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How long a new pool process has to report up before Celery kills it (Celery's default is
+# 4 s). Pool processes load the model in the background (claiv.celery) and report up at
+# once; the margin is for a fork on a machine busy enough to stall it for seconds.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_PROC_ALIVE_TIMEOUT", default=60.0)
 # Ingest must not hang on a dead broker: the event is durable and reconciliation re-sends it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
                                     "interval_max": 0.5}
