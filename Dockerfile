@@ -16,7 +16,9 @@ COPY . .
 # so no container pays the export (~1 s and a 90 MB write) or needs a writable cache.
 RUN mkdir -p .data/models && python -c "from pathlib import Path; \
 from memory.embedding import LocalEmbedder; LocalEmbedder(cache_dir=Path('.data/models'))"
-RUN useradd --system --uid 10001 claiv && chown -R claiv /app
+# PROMETHEUS_MULTIPROC_DIR of docker-compose.yml: the directory must exist before any process starts.
+RUN useradd --system --uid 10001 claiv && chown -R claiv /app \
+    && mkdir -p /tmp/claiv-metrics && chown claiv /tmp/claiv-metrics
 USER claiv
 
 EXPOSE 8000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,7 +56,10 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
     secret = secrets_file.read_text().strip()
     env = dict(os.environ, DATABASE_URL=postgres.url, REDIS_URL=f"{valkey.connection_url}/0",
                SECRET_KEY=secret, CLAIV_KEY_PEPPER=secret, CLAIV_DATA_DIR=str(data_dir),
-               LOG_LEVEL="WARNING", **(extra_env or {}))
+               LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
+               **(extra_env or {}))
+    shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)
     children: list[subprocess.Popen[bytes]] = []
     try:
         _manage(env, "migrate", "--noinput")
@@ -79,14 +83,18 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
              "--concurrency", str(worker_concurrency), "--loglevel", "WARNING"],
             cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True))
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
+        # Each process loads the model first: a minute or more on a busy machine. Wait as
+        # long as they live (the limit only guards against a hang).
+        deadline = time.monotonic() + 900
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/readyz", timeout=2):
                     break
             except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("stack did not become ready") from None
+                dead = [c.args for c in children if c.poll() is not None]
+                if dead or time.monotonic() > deadline:
+                    raise RuntimeError(f"stack did not become ready (exited: {dead}); "
+                                       f"see {data_dir / 'stack.log'}") from None
                 time.sleep(0.5)
         yield Stack(base_url=base, api_key=key, env=env, data_dir=data_dir)
     finally:

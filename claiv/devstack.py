@@ -20,6 +20,7 @@ import base64
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -286,9 +287,20 @@ def stack_children(env: Mapping[str, str], *, python: str = sys.executable) -> l
         Child("worker", [python, "-m", "celery", "-A", "claiv", "worker", "-Q", "enrichment",
                          "--concurrency", "2", "--loglevel", "INFO"], env,
               ready=log_says(" ready.")),
+        # The leader lock lets a second beat (another `make dev`, a stray one) stand by.
         Child("beat", [python, "-m", "celery", "-A", "claiv", "beat", "--loglevel", "INFO",
+                       "--scheduler", "claiv.beat_leader:LeaderScheduler",
                        "--schedule", str(data / "celerybeat-schedule")], env),
     ]
+
+
+def metrics_dir_fresh(environ: Mapping[str, str]) -> Path:
+    """The Prometheus multiprocess directory of this run (PROMETHEUS_MULTIPROC_DIR if set):
+    emptied first, since files of a previous run's processes would count forever."""
+    path = Path(environ.get("PROMETHEUS_MULTIPROC_DIR") or data_dir(environ) / "metrics")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _manage(env: Mapping[str, str], *args: str) -> str:
@@ -321,6 +333,7 @@ def main() -> int:
         env.setdefault(name, value)
     # Test Connection in the console checks "this server" at this address.
     env["CLAIV_PUBLIC_BASE_URL"] = public_base_url(environ)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir_fresh(environ))
     stoppers: list[Callable[[], None]] = []
     supervisor = Supervisor([])
     # Ctrl-C and SIGTERM stop through the `finally` below. SIGINT explicitly too: started in

@@ -80,3 +80,10 @@ def post_worker_init(worker: Any) -> None:
     gc.collect()
     gc.freeze()
     worker.log.info("worker %s warm: embedder, tokenizer and date parser loaded", worker.pid)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker's metrics files stay (its counts still count); its live gauges leave the sum."""
+    from claiv.metrics.registry import metrics_process_dead
+
+    metrics_process_dead(worker.pid)
