@@ -199,6 +199,10 @@ class Fact(models.Model):
     last_accessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # "extracted" by enrichment, or "explicit": written directly (memory.memories), with
+    # the decision's rationale when it is one.
+    origin = models.CharField(max_length=16, default="extracted", db_default="extracted")
+    rationale = models.TextField(blank=True, default="", db_default="")
 
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
     search = models.GeneratedField(
@@ -213,6 +217,9 @@ class Fact(models.Model):
             models.Index(fields=["tenant", "user_id", "subject", "predicate"],
                          name="fact_user_predicate"),
             models.Index(fields=["tenant", "user_id", "status"], name="fact_user_status"),
+            # GET /v1/memories: a user's memories newest first, by cursor.
+            models.Index(fields=["tenant", "user_id", "-created_at", "-id"],
+                         name="fact_user_created"),
             GinIndex(fields=["search"], name="fact_search_gin"),
             HnswIndex(name="fact_embedding_hnsw", fields=["embedding"], m=16,
                       ef_construction=64, opclasses=["vector_cosine_ops"]),
