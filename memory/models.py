@@ -411,3 +411,32 @@ class UsagePlan(models.Model):
 
     def __str__(self) -> str:
         return f"plan {self.plan}"
+
+
+# --- Audit trail (memory.audit) -----------------------------------------------------------
+
+class AuditEntry(models.Model):
+    """Who did what, when: every write, forget, key action and recall served. Never content:
+    an endpoint, the user id, counts. Buffered in Redis on the request path and inserted
+    in batches (memory.audit); kept CLAIV_AUDIT_RETENTION_DAYS days."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    action = models.CharField(max_length=32)
+    endpoint = models.CharField(max_length=100, blank=True, default="")
+    # The API key prefix, or for a key action the console user / interface that acted.
+    actor = models.CharField(max_length=150, blank=True, default="")
+    # Pseudonymised ("forgotten:<hmac>") by a whole-user forget.
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    counts = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit trail"
+        indexes = [models.Index(fields=["tenant", "-at", "-id"], name="audit_tenant_at"),
+                   models.Index(fields=["tenant", "user_id", "-at"], name="audit_tenant_user")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor} at {self.at}"

@@ -17,6 +17,7 @@ from claiv.api import HasScope, TenantScopedAPIView, api_doc, validated
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory import memories
 from memory.api import schema, serializers
+from memory.audit import audit_record
 
 _MEMORY_ID = OpenApiParameter("memory_id", str, OpenApiParameter.PATH)
 
@@ -41,6 +42,8 @@ class MemoriesView(MethodScopedView):
     def post(self, request: Request) -> Response:
         data = validated(serializers.MemoryAddSerializer, request.data)
         fact = memories.memory_add(tenant=self.tenant, **data)
+        audit_record(request=request, action="memory_add", user_id=fact.user_id,
+                     counts={"memories": 1})
         return Response(memories.memory_as_dict(fact), status=201)
 
     @api_doc(response=schema.MemoryListSerializer,
@@ -69,6 +72,8 @@ class MemoryDetailView(MethodScopedView):
     def patch(self, request: Request, memory_id: str) -> Response:
         data = validated(serializers.MemoryCorrectSerializer, request.data)
         fact = memories.memory_correct(tenant=self.tenant, memory_id=memory_id, **data)
+        audit_record(request=request, action="memory_correct", user_id=fact.user_id,
+                     counts={"memories": 1})
         return Response(memories.memory_as_dict(fact))
 
     @api_doc(response=schema.MemoryDeleteResponseSerializer, errors=(404,),
@@ -76,6 +81,8 @@ class MemoryDetailView(MethodScopedView):
              summary="Delete a memory with its history; signed receipt, as forget")
     def delete(self, request: Request, memory_id: str) -> Response:
         receipt = memories.memory_delete(tenant=self.tenant, memory_id=memory_id)
+        audit_record(request=request, action="memory_delete", user_id=receipt.user_id,
+                     counts=receipt.deleted_counts)
         return Response({"receipt_id": str(receipt.id),
                          "deleted_counts": receipt.deleted_counts})
 
@@ -89,6 +96,8 @@ class MemorySupersedeView(TenantScopedAPIView):
     def post(self, request: Request, memory_id: str) -> Response:
         data = validated(serializers.MemorySupersedeSerializer, request.data)
         fact = memories.memory_supersede(tenant=self.tenant, memory_id=memory_id, **data)
+        audit_record(request=request, action="memory_supersede", user_id=fact.user_id,
+                     counts={"memories": 1})
         return Response(memories.memory_as_dict(fact))
 
 

@@ -368,6 +368,23 @@ class SearchResponseSerializer(serializers.Serializer):
     items = SearchItemSerializer(many=True)
 
 
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.CharField()
+    action = serializers.CharField()
+    endpoint = serializers.CharField(allow_blank=True)
+    actor = serializers.CharField(allow_blank=True, help_text="Key prefix, or who acted on a key.")
+    user_id = serializers.CharField(allow_null=True,
+                                    help_text="forgotten:<hmac> after a whole-user forget.")
+    counts = serializers.DictField()
+    request_id = serializers.CharField(allow_null=True)
+
+
+class AuditListSerializer(serializers.Serializer):
+    entries = AuditEntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
 def contract_postprocess(result: dict[str, Any], generator: Any, request: Any,
                          public: bool) -> dict[str, Any]:
     """drf-spectacular hook: health probes, and request bodies that refuse unknown keys."""

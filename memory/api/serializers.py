@@ -274,3 +274,18 @@ class SearchSerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in attrs.items() if value is not None}
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    """Query string of GET /v1/audit."""
+
+    user_id = serializers.CharField(min_length=1, max_length=255, required=False,
+                                    trim_whitespace=False)
+    action = serializers.ChoiceField(choices=[
+        "ingest", "ingest_batch", "recall", "forget", "memory_add", "memory_correct",
+        "memory_supersede", "memory_delete", "key_created", "key_revoked", "key_rotated"],
+        required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    cursor = serializers.CharField(min_length=1, max_length=100, required=False)

@@ -24,7 +24,7 @@ CONTRACT_PATHS = {
     "/v2/forget", "/v1/deletion-receipts", "/v1/deletion-receipts/public-key",
     "/v1/deletion-receipts/head", "/v1/deletion-receipts/{receipt_id}", "/v1/usage/summary",
     "/v1/usage/breakdown", "/v1/usage/limits", "/v1/memories", "/v1/memories/{memory_id}",
-    "/v1/memories/{memory_id}/supersede", "/v1/search",
+    "/v1/memories/{memory_id}/supersede", "/v1/search", "/v1/audit",
 }
 
 
