@@ -91,8 +91,12 @@ def audit_flush() -> int:
         lines, _ = pipe.execute()
         if not lines:
             return moved
+        rows = [json.loads(line) for line in lines]
+        # A tenant deleted while its entries waited: they go with it.
+        known = {str(pk) for pk in Tenant.objects.filter(
+            pk__in={r["tenant_id"] for r in rows}).values_list("pk", flat=True)}
         try:
-            _insert([json.loads(line) for line in lines])
+            _insert([r for r in rows if r["tenant_id"] in known])
         except Exception:
             client.lpush(BUFFER_KEY, *reversed(lines))
             raise
