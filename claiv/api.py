@@ -191,12 +191,13 @@ _ERROR_TEXT = {
 
 def api_doc(*, request: Any = None, response: Any, errors: tuple[int, ...] = (),
             summary: str = "", description: str = "", parameters: list[Any] | None = None,
-            auth: bool = True, operation_id: str | None = None) -> Any:
-    """`extend_schema` with the error envelope for every status the endpoint can return."""
+            auth: bool = True, operation_id: str | None = None, success: int = 200) -> Any:
+    """`extend_schema` with the error envelope for every status the endpoint can return;
+    `success` is the status of the answer (201 for a creation)."""
     codes = set(errors) | ({400, 401, 403, 429, 500} if auth else {500})
     if request is not None:
         codes |= {413, 415}
-    responses: dict[int, Any] = {200: response}
+    responses: dict[int, Any] = {success: response}
     for status in sorted(codes):
         responses[status] = OpenApiResponse(response=ErrorSerializer,
                                             description=_ERROR_TEXT[status])

@@ -220,7 +220,11 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-episode-vectors": {"task": "enrichment.episodes_refresh", "schedule": 60.0},
     "flush-usage": {"task": "memory.usage_flush", "schedule": 60.0},
     "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
+    "flush-audit": {"task": "memory.audit_flush", "schedule": 60.0},
+    "prune-audit": {"task": "memory.audit_prune", "schedule": 3600.0},
 }
+# Audit trail entries (memory.audit) older than this are pruned by beat.
+CLAIV_AUDIT_RETENTION_DAYS = env.int("CLAIV_AUDIT_RETENTION_DAYS", default=90)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A beat that is not the leader (claiv.beat_leader) tries for the lock this often.
 CLAIV_BEAT_STANDBY_SECONDS = env.float("CLAIV_BEAT_STANDBY_SECONDS", default=5.0)

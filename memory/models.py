@@ -199,6 +199,10 @@ class Fact(models.Model):
     last_accessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # "extracted" by enrichment, or "explicit": written directly (memory.memories), with
+    # the decision's rationale when it is one.
+    origin = models.CharField(max_length=16, default="extracted", db_default="extracted")
+    rationale = models.TextField(blank=True, default="", db_default="")
 
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
     search = models.GeneratedField(
@@ -213,6 +217,9 @@ class Fact(models.Model):
             models.Index(fields=["tenant", "user_id", "subject", "predicate"],
                          name="fact_user_predicate"),
             models.Index(fields=["tenant", "user_id", "status"], name="fact_user_status"),
+            # GET /v1/memories: a user's memories newest first, by cursor.
+            models.Index(fields=["tenant", "user_id", "-created_at", "-id"],
+                         name="fact_user_created"),
             GinIndex(fields=["search"], name="fact_search_gin"),
             HnswIndex(name="fact_embedding_hnsw", fields=["embedding"], m=16,
                       ef_construction=64, opclasses=["vector_cosine_ops"]),
@@ -404,3 +411,32 @@ class UsagePlan(models.Model):
 
     def __str__(self) -> str:
         return f"plan {self.plan}"
+
+
+# --- Audit trail (memory.audit) -----------------------------------------------------------
+
+class AuditEntry(models.Model):
+    """Who did what, when: every write, forget, key action and recall served. Never content:
+    an endpoint, the user id, counts. Buffered in Redis on the request path and inserted
+    in batches (memory.audit); kept CLAIV_AUDIT_RETENTION_DAYS days."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    action = models.CharField(max_length=32)
+    endpoint = models.CharField(max_length=100, blank=True, default="")
+    # The API key prefix, or for a key action the console user / interface that acted.
+    actor = models.CharField(max_length=150, blank=True, default="")
+    # Pseudonymised ("forgotten:<hmac>") by a whole-user forget.
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    counts = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit trail"
+        indexes = [models.Index(fields=["tenant", "-at", "-id"], name="audit_tenant_at"),
+                   models.Index(fields=["tenant", "user_id", "-at"], name="audit_tenant_user")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor} at {self.at}"

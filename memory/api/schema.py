@@ -158,6 +158,11 @@ class ReceiptScopeSerializer(serializers.Serializer):
     erase_events = serializers.BooleanField()
 
 
+class ReceiptScopeWithMemorySerializer(ReceiptScopeSerializer):
+    memory_id = serializers.UUIDField(
+        required=False, help_text="Only in the receipt of DELETE /v1/memories/{memory_id}.")
+
+
 class ReceiptSerializer(serializers.Serializer):
     """A signed receipt. The first ten fields, verbatim, are what `digest` covers."""
 
@@ -165,7 +170,7 @@ class ReceiptSerializer(serializers.Serializer):
     receipt_id = serializers.UUIDField()
     sequence = serializers.IntegerField(min_value=1)
     user_id = serializers.CharField()
-    scope = ReceiptScopeSerializer()
+    scope = ReceiptScopeWithMemorySerializer()
     deleted_counts = DeletedCountsSerializer()
     deleted_ids_digest = serializers.CharField(help_text="SHA-256 of the sorted deleted ids.")
     requested_at = serializers.CharField()
@@ -299,6 +304,85 @@ _HEALTH_PATHS: dict[str, Any] = {
                                ("503", "A dependency failed; its check holds the reason."))},
     }},
 }
+
+
+class MemorySerializer(serializers.Serializer):
+    """One memory: a fact, written explicitly or extracted by enrichment."""
+
+    id = serializers.UUIDField()
+    user_id = serializers.CharField()
+    kind = serializers.CharField()
+    text = serializers.CharField(help_text="How the memory reads on its own.")
+    content = serializers.CharField(allow_blank=True)
+    rationale = serializers.CharField(allow_null=True)
+    origin = serializers.ChoiceField(choices=["explicit", "extracted"])
+    status = serializers.ChoiceField(choices=["current", "superseded", "contradicted"])
+    predicate = serializers.CharField()
+    subject = serializers.CharField()
+    conversation_id = serializers.CharField(allow_null=True)
+    metadata = serializers.DictField()
+    confidence = serializers.FloatField()
+    tier = serializers.CharField()
+    valid_from = serializers.CharField()
+    valid_to = serializers.CharField(allow_null=True)
+    superseded_by_id = serializers.UUIDField(allow_null=True)
+    source_event_id = serializers.UUIDField()
+    created_at = serializers.CharField()
+    updated_at = serializers.CharField()
+
+
+class MemorySourceSerializer(serializers.Serializer):
+    event_id = serializers.UUIDField()
+    source_text = serializers.CharField(allow_blank=True)
+    event_time = serializers.CharField(allow_null=True)
+    explicit = serializers.BooleanField(help_text="The backing event of an explicit write.")
+
+
+class MemoryDetailSerializer(MemorySerializer):
+    supersedes = MemorySerializer(many=True, help_text="The versions this one replaced.")
+    superseded_by = MemorySerializer(allow_null=True, help_text="The version that replaced it.")
+    sources = MemorySourceSerializer(many=True)
+
+
+class MemoryListSerializer(serializers.Serializer):
+    memories = MemorySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class MemoryDeleteResponseSerializer(serializers.Serializer):
+    receipt_id = serializers.UUIDField()
+    deleted_counts = DeletedCountsSerializer()
+
+
+class SearchItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=["fact", "event", "episode"])
+    text = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField()
+    score = serializers.FloatField(help_text="Fused score; the first item is 1.0.")
+    channels = serializers.ListField(child=serializers.CharField())
+    status = serializers.CharField()
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    items = SearchItemSerializer(many=True)
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.CharField()
+    action = serializers.CharField()
+    endpoint = serializers.CharField(allow_blank=True)
+    actor = serializers.CharField(allow_blank=True, help_text="Key prefix, or who acted on a key.")
+    user_id = serializers.CharField(allow_null=True,
+                                    help_text="forgotten:<hmac> after a whole-user forget.")
+    counts = serializers.DictField()
+    request_id = serializers.CharField(allow_null=True)
+
+
+class AuditListSerializer(serializers.Serializer):
+    entries = AuditEntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
 
 
 def contract_postprocess(result: dict[str, Any], generator: Any, request: Any,

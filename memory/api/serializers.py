@@ -198,3 +198,94 @@ class ReceiptListQuerySerializer(serializers.Serializer):
 
 class UsageRangeQuerySerializer(serializers.Serializer):
     range = serializers.ChoiceField(choices=["7d", "30d", "month", "today"], default="7d")
+
+
+# --- Memories one by one (memory.memories) ------------------------------------------------
+
+MEMORY_KINDS = ("note", "decision")
+MAX_RATIONALE_CHARS = 4_000
+
+
+class _MemoryContentMixin:
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("content must not be empty.")
+        if len(value) > MAX_CONTENT_CHARS:
+            raise PayloadTooLarge(f"content is limited to {MAX_CONTENT_CHARS} characters.",
+                                  details={"field": "content", "limit": MAX_CONTENT_CHARS})
+        return value
+
+
+class MemoryAddSerializer(_MemoryContentMixin, StrictSerializer):
+    user_id = _opaque_id()
+    content = StrictCharField(trim_whitespace=False)
+    kind = serializers.ChoiceField(choices=MEMORY_KINDS, required=False, default="note")
+    conversation_id = _opaque_id(required=False, allow_null=True)
+    metadata = serializers.DictField(required=False, allow_null=True)
+    rationale = StrictCharField(required=False, allow_null=True,
+                                max_length=MAX_RATIONALE_CHARS, trim_whitespace=False)
+
+    def validate_metadata(self, value: Any) -> Any:
+        return IngestSerializer.validate_metadata(self, value)  # type: ignore[arg-type]
+
+
+class MemoryCorrectSerializer(_MemoryContentMixin, StrictSerializer):
+    content = StrictCharField(trim_whitespace=False)
+    rationale = StrictCharField(required=False, allow_null=True,
+                                max_length=MAX_RATIONALE_CHARS, trim_whitespace=False)
+
+
+class MemorySupersedeSerializer(_MemoryContentMixin, StrictSerializer):
+    """Exactly one of `content` (a new memory replaces this one) and `superseded_by`
+    (an existing current memory of the same user does)."""
+
+    content = StrictCharField(trim_whitespace=False, required=False)
+    superseded_by = serializers.UUIDField(required=False, format="hex_verbose")
+    kind = serializers.ChoiceField(choices=MEMORY_KINDS, required=False)
+    rationale = StrictCharField(required=False, allow_null=True,
+                                max_length=MAX_RATIONALE_CHARS, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("content" in attrs) == ("superseded_by" in attrs):
+            raise InvalidRequest("Give exactly one of content and superseded_by.",
+                                 details={"fields": ["content", "superseded_by"]})
+        if "superseded_by" in attrs:
+            attrs["superseded_by"] = str(attrs["superseded_by"])
+        return attrs
+
+
+class MemoryListQuerySerializer(serializers.Serializer):
+    """Query string of GET /v1/memories."""
+
+    user_id = serializers.CharField(min_length=1, max_length=255, trim_whitespace=False)
+    status = serializers.ChoiceField(choices=["current", "superseded", "all"],
+                                     default="current")
+    kind = serializers.CharField(min_length=1, max_length=32, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(min_length=1, max_length=200, required=False,
+                                   help_text="`next_cursor` of the previous page.")
+
+
+class SearchSerializer(StrictSerializer):
+    user_id = _opaque_id()
+    query = StrictCharField(min_length=1, max_length=MAX_CONTENT_CHARS)
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
+    conversation_id = _opaque_id(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in attrs.items() if value is not None}
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    """Query string of GET /v1/audit."""
+
+    user_id = serializers.CharField(min_length=1, max_length=255, required=False,
+                                    trim_whitespace=False)
+    action = serializers.ChoiceField(choices=[
+        "ingest", "ingest_batch", "recall", "forget", "memory_add", "memory_correct",
+        "memory_supersede", "memory_delete", "key_created", "key_revoked", "key_rotated"],
+        required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    cursor = serializers.CharField(min_length=1, max_length=100, required=False)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from memory.api import batch, receipts, usage, v6, views
+from memory.api import audit, batch, memories, receipts, usage, v6, views
 
 urlpatterns = [
     path("v1/ingest", views.IngestView.as_view()),
@@ -23,4 +23,10 @@ urlpatterns = [
     path("v1/usage/summary", usage.UsageSummaryView.as_view()),
     path("v1/usage/breakdown", usage.UsageBreakdownView.as_view()),
     path("v1/usage/limits", usage.UsageLimitsView.as_view()),
+    # Memories one by one (issue #17).
+    path("v1/memories", memories.MemoriesView.as_view()),
+    path("v1/memories/<str:memory_id>", memories.MemoryDetailView.as_view()),
+    path("v1/memories/<str:memory_id>/supersede", memories.MemorySupersedeView.as_view()),
+    path("v1/search", memories.SearchView.as_view()),
+    path("v1/audit", audit.AuditListView.as_view()),
 ]

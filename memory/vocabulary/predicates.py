@@ -793,8 +793,20 @@ FALLBACK_PREDICATE = Predicate(
     description="Anything that matched no catalog predicate; kept as a generic statement.",
 )
 
+# Explicit memories (memory.memories): written directly through the API or MCP, never by
+# extraction, so they are not in PREDICATES (which extraction maps to and questions route
+# to). `set`/`merge`: enrichment's resolver never supersedes them; only an explicit
+# correction or supersede does.
+EXPLICIT_PREDICATES: tuple[Predicate, ...] = (
+    Predicate(name="note", kind="note", cardinality="set", conflict="merge", phrases=(),
+              description="An explicit memory written directly (POST /v1/memories)."),
+    Predicate(name="decision", kind="decision", cardinality="set", conflict="merge",
+              phrases=(), description="A decision recorded explicitly, with its rationale."),
+)
+
 _BY_NAME: dict[str, Predicate] = {p.name: p for p in PREDICATES}
 _BY_NAME[FALLBACK_PREDICATE.name] = FALLBACK_PREDICATE
+_BY_NAME.update({p.name: p for p in EXPLICIT_PREDICATES})
 
 
 def predicate_get(name: str) -> Predicate:

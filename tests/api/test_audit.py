@@ -1,0 +1,109 @@
+"""The audit trail: every write, forget, key action and recall served; never content;
+GET /v1/audit filters and pages; forget pseudonymises; prune keeps the retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from keys.models import SCOPE_READ, SCOPE_WRITE
+from keys.services import api_key_create, api_key_revoke
+from memory.audit import audit_flush, audit_prune, audit_pseudonym
+from memory.models import AuditEntry
+from tenants.models import Tenant
+from tests.conftest import Api
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "Falcon launch code 7781"
+
+
+def _actions(api: Api, **params: str) -> list[str]:
+    response = api.get("/v1/audit", **params)
+    assert response.status_code == 200, response.content
+    return [e["action"] for e in response.json()["entries"]]
+
+
+def test_writes_and_recalls_are_recorded_without_content(api: Api, tenant: Tenant,
+                                                        api_key: tuple) -> None:
+    AuditEntry.objects.all().delete()  # the fixture key's creation
+    made = api.post("/v1/memories", {"user_id": "u1", "content": SECRET}).json()
+    api.post("/v1/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300},
+             headers={"X-Request-ID": "req-abc"})
+    api.post("/v1/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300})
+    api.post("/v6/recall", {"user_id": "u1", "query": "launch code"})
+    api.post("/v2/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300})
+    api.post("/v1/ingest", {"user_id": "u1", "type": "message", "content": SECRET})
+    api.post(f"/v1/memories/{made['id']}/supersede", {"content": "Falcon code retired"})
+    entries = api.get("/v1/audit").json()["entries"]
+    assert [e["action"] for e in entries] == ["memory_supersede", "ingest", "recall", "recall",
+                                              "recall", "recall", "memory_add"]
+    prefix = api_key[0].prefix
+    assert {e["actor"] for e in entries} == {prefix}
+    assert [e["endpoint"] for e in entries[2:6]] == [
+        "POST /v2/recall", "POST /v6/recall", "POST /v1/recall", "POST /v1/recall"]
+    # /v2/recall is the v1 view: it shares v1's cache entry.
+    assert [e["counts"]["cache_hit"] for e in entries[2:6]] == [1, 0, 1, 0]
+    assert entries[5]["request_id"] == "req-abc"
+    assert entries[6]["counts"] == {"memories": 1} and entries[6]["user_id"] == "u1"
+    stored = list(AuditEntry.objects.values_list("endpoint", "user_id", "counts", "actor"))
+    assert "Falcon" not in repr(stored) and "7781" not in repr(stored)
+
+
+def test_filters_and_cursor(api: Api) -> None:
+    for user in ("u1", "u2", "u1"):
+        api.post("/v1/memories", {"user_id": user, "content": "note"})
+    assert _actions(api, user_id="u1") == ["memory_add", "memory_add"]
+    assert _actions(api, action="key_created") == ["key_created"]
+    future = (timezone.now() + timedelta(hours=1)).isoformat()
+    assert _actions(api, since=future) == []
+    first = api.get("/v1/audit", limit="2").json()
+    second = api.get("/v1/audit", limit="2", cursor=first["next_cursor"]).json()
+    ids = [e["id"] for e in first["entries"] + second["entries"]]
+    assert len(ids) == 4 == len(set(ids)) and second["next_cursor"] is None
+    assert api.get("/v1/audit", action="bogus").status_code == 400
+    assert api.get("/v1/audit", cursor="nope").status_code == 400
+
+
+def test_key_actions_are_in_the_trail(api: Api, tenant: Tenant) -> None:
+    key, _ = api_key_create(tenant=tenant, name="ci", origin="manage.py")
+    api_key_revoke(key=key, origin="manage.py")
+    entries = api.get("/v1/audit").json()["entries"]
+    assert [(e["action"], e["actor"]) for e in entries[:2]] == [
+        ("key_revoked", "manage.py"), ("key_created", "manage.py")]
+
+
+def test_whole_user_forget_pseudonymises_and_a_scoped_one_does_not(api: Api,
+                                                                   tenant: Tenant) -> None:
+    api.post("/v1/memories", {"user_id": "u1", "content": "x"})
+    api.post("/v1/memories", {"user_id": "u2", "content": "y"})
+    api.post("/v1/forget", {"user_id": "u2", "conversation_id": "c9"})
+    assert _actions(api, user_id="u2") == ["forget", "memory_add"]
+    api.post("/v1/forget", {"user_id": "u2"})
+    pseudonym = audit_pseudonym(tenant_id=str(tenant.pk), user_id="u2")
+    assert _actions(api, user_id="u2") == []
+    assert _actions(api, user_id=pseudonym) == ["forget", "forget", "memory_add"]
+    assert _actions(api, user_id="u1") == ["memory_add"]
+
+
+def test_scope_and_other_tenant(api: Api, other_api: Api, tenant: Tenant) -> None:
+    api.post("/v1/memories", {"user_id": "u1", "content": "x"})
+    reader = Api(client=api.client,
+                 raw_key=api_key_create(tenant=tenant, scopes=[SCOPE_READ, SCOPE_WRITE])[1])
+    assert reader.get("/v1/audit").status_code == 403
+    other = other_api.get("/v1/audit").json()["entries"]
+    assert [e["action"] for e in other] == ["key_created"]  # its own key only
+
+
+@override_settings(CLAIV_AUDIT_RETENTION_DAYS=30)
+def test_prune_keeps_the_retention(tenant: Tenant) -> None:
+    now = timezone.now()
+    AuditEntry.objects.all().delete()
+    for days in (31, 29):
+        AuditEntry.objects.create(tenant=tenant, at=now - timedelta(days=days), action="recall")
+    assert audit_flush() == 0
+    assert audit_prune(now=now) == 1
+    assert [e.at for e in AuditEntry.objects.all()] == [now - timedelta(days=29)]
