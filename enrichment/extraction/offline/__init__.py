@@ -1,12 +1,14 @@
 """The offline extractor: deterministic rules that turn one event into propositions.
 
-In this package, one module per seam (each imports only the ones listed before it):
+In this package, one module per seam (each imports only modules listed before it):
 `words` (word lists), `clause` (the clause a rule reads, what it finds, object
-cleaning), `handlers` (what a matched verb phrase yields), `rules` (the rule table),
-`attributes` ("my X is Y", contact details), `subjects` (who a clause is about),
-`structured` (tool calls and app events) and `extractor` (`OfflineExtractor`, the
-default extractor: no network, no model). Sentence and clause splitting with character
-offsets is `enrichment/extraction/sentences.py`. Names keep their leading underscore:
+cleaning, the per-event context), `handlers` (what a matched verb phrase yields),
+`rules` (the rule table), `verb_phrases` (normalising the verb phrase, then the rules),
+`structured` (tool calls and app events), `attributes` ("my X is Y", contact details),
+`subjects` ("my sister Anna …"; subject patterns) and `extractor` (`OfflineExtractor`,
+the default extractor: no network, no model; a clause is read in named steps).
+Sentence and clause splitting with character offsets is
+`enrichment/extraction/sentences.py`. Names keep their leading underscore:
 they are private to this package, and only `OfflineExtractor` is its interface.
 
 Not in this package: the LLM extractor, mapping propositions onto stored facts (Map),

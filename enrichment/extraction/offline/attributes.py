@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from enrichment.extraction.offline.clause import _Context, _Found
 from enrichment.extraction.offline.handlers import _O
+from enrichment.extraction.offline.structured import _schedule_predicate
 from enrichment.extraction.offline.words import _RELATION_ALT, _RELATION_MODIFIERS
+from memory.vocabulary.predicates import predicate_map
 
 # "My X is Y" attribute statements about the clause owner.
 _ATTRIBUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -69,3 +72,23 @@ _REACH_ME_RE = re.compile(
     r"\b(?:reach|contact|call|text|email|e-mail|find|ping)\s+me\s+(?:at|on|via)\s+(?P<obj>\S.*)",
     re.IGNORECASE,
 )
+
+
+def _attribute(text: str, context: _Context) -> list[_Found]:
+    for pattern, predicate in _ATTRIBUTE_RULES:
+        match = pattern.match(text)
+        if match:
+            return [
+                _Found(predicate, match.group(0)[: match.start("obj")].strip(), match.group("obj"))
+            ]
+    favorite = _FAVORITE_RE.match(text)
+    if favorite:
+        what = favorite.group("what").strip()
+        mapped = predicate_map(relation_phrase=f"favorite {what}", object_text="")
+        name = mapped.name if mapped.name.startswith("favorite_") else "likes"
+        return [_Found(name, f"favorite {what}", favorite.group("obj"))]
+    scheduled = _SCHEDULE_RE.match(text)
+    if scheduled:
+        what = scheduled.group("what").strip()
+        return [_Found(_schedule_predicate(scheduled.group(0), tool=""), "is scheduled", what)]
+    return []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from enrichment.extraction.offline.words import (
     _EMPTY_OBJECTS,
@@ -12,6 +12,7 @@ from enrichment.extraction.offline.words import (
     _TRAILING_JUNK_RE,
 )
 from enrichment.propositions import (
+    USER_SUBJECT,
     TemporalMatch,
 )
 
@@ -184,3 +185,18 @@ def _usable(obj: str) -> bool:
 
 _PRONOUNS = frozenset("it them him me us".split())
 _DEMONSTRATIVES = frozenset("this that these those one her".split())
+
+
+@dataclass
+class _Context:
+    role: str | None
+    speaker: str | None  # who "I" is, when a speaker prefix named them
+    last_third_party: str | None = None
+    temporal: tuple[TemporalMatch, ...] = field(default_factory=tuple)
+
+    @property
+    def me(self) -> str:
+        return self.speaker or USER_SUBJECT
+
+    def owned(self, noun: str) -> str:
+        return f"{self.speaker}'s {noun}" if self.speaker else f"my {noun}"

@@ -6,8 +6,11 @@ import json
 import re
 from collections.abc import Callable
 
-from enrichment.extraction.offline.clause import _Found
-from memory.vocabulary.predicates import PREDICATES, predicate_map, stems
+from enrichment.extraction.offline.clause import _Found, _normalise
+from enrichment.extraction.sentences import trimmed as _trimmed
+from enrichment.propositions import USER_SUBJECT, ExtractionInput, Proposition
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, PREDICATES, predicate_map, stems
+from memory.vocabulary.temporal import temporal_resolve
 
 # --- tool calls and app events ---------------------------------------------------------
 
@@ -195,3 +198,104 @@ _APP_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], list[_Found]]
         ],
     ),
 )
+
+
+def _tool_call(item: ExtractionInput) -> list[Proposition]:
+    """Calendar/reminder calls become schedule facts; profile updates become the
+    facts they set; lookups (weather, search) are questions, not facts."""
+    parsed = _parse_call(item.content)
+    if parsed is None:
+        return []
+    name, arguments = parsed
+    lowered = name.lower()
+    found: list[_Found] = []
+    when = next((str(arguments[key]) for key in _DATE_KEYS if arguments.get(key)), "")
+    if re.search(
+        r"calendar|event|schedule|appointment|booking|book|reminder|meeting|remind", lowered
+    ):
+        title = next((str(arguments[key]) for key in _TITLE_KEYS if arguments.get(key)), "")
+        if title:
+            found.append(_Found(_schedule_predicate(title, tool=lowered), name, title))
+    elif re.search(r"profile|user|account|settings|preference|memory|remember", lowered):
+        for key, value in arguments.items():
+            if not isinstance(value, (str, int, float)) or not str(value).strip():
+                continue
+            predicate_name = _PROFILE_KEYS.get(key.lower())
+            if predicate_name == "":
+                continue  # known key that is not a fact (e.g. timezone)
+            if predicate_name is None:
+                mapped = predicate_map(relation_phrase=key.replace("_", " "), object_text="")
+                if mapped is FALLBACK_PREDICATE:
+                    continue
+                predicate_name = mapped.name
+            found.append(_Found(predicate_name, key, str(value)))
+    return _structured(item, found, extra_time=when, confidence=0.9)
+
+
+def _app_event(
+    item: ExtractionInput, *, message: Callable[[ExtractionInput], list[Proposition]]
+) -> list[Proposition]:
+    """Product events about the user: plan changes, sign-ups, profile changes."""
+    content = item.content.strip()
+    found: list[_Found] = []
+    payload = _parse_json(content)
+    if payload is not None:
+        event = str(
+            payload.get("event") or payload.get("type") or payload.get("name") or ""
+        ).lower()
+        plan = next(
+            (
+                payload[key]
+                for key in ("plan", "tier", "plan_name", "subscription_plan", "product")
+                if payload.get(key)
+            ),
+            None,
+        )
+        if re.search(r"cancel", event):
+            found.append(_Found("account_event", event, "cancelled subscription"))
+        elif plan and re.search(r"subscri|plan|upgrade|downgrade|billing|trial|checkout", event):
+            found.append(_Found("has_plan", event, str(plan)))
+        elif re.search(r"sign(?:ed)?[_ .-]?up|register", event):
+            found.append(_Found("account_event", event, "signed up"))
+        return _structured(item, found, confidence=0.9)
+    text = _normalise(content)
+    for pattern, handler in _APP_RULES:
+        match = pattern.search(text)
+        if match:
+            found.extend(handler(match))
+            break
+    if found:
+        return _structured(item, found, confidence=0.9)
+    # Anything else reads like a sentence about the user ("User moved to Oslo").
+    rewritten = ExtractionInput(
+        content=item.content, event_type="message", role="user", event_time=item.event_time
+    )
+    return [
+        proposition for proposition in message(rewritten) if proposition.subject == USER_SUBJECT
+    ]
+
+
+def _structured(
+    item: ExtractionInput, found: list[_Found], *, extra_time: str = "", confidence: float
+) -> list[Proposition]:
+    if not found:
+        return []
+    start, end = next(_trimmed(item.content, 0, len(item.content)), (0, 0))
+    source = item.content[start:end]
+    temporal = tuple(temporal_resolve(extra_time or source, reference=item.event_time))
+    return [
+        Proposition(
+            subject=USER_SUBJECT,
+            relation_phrase=result.relation,
+            object_text=result.obj.strip(),
+            source_text=source,
+            start=start,
+            end=end,
+            predicate=result.predicate,
+            negated=result.negated,
+            confidence=confidence,
+            temporal=temporal,
+        )
+        for result in found
+        if result.obj.strip()
+    ]

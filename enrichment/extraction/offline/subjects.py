@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+from enrichment.extraction.offline.clause import _Context, _Found
+from enrichment.extraction.offline.verb_phrases import _predicate_rules
+from enrichment.extraction.offline.words import _NAME_STOPWORDS, _RELATION_NOUNS
+
 _FIRST_PERSON_RE = re.compile(r"^(?P<pronoun>i|we|me and \w+|\w+ and i)\b\s*", re.IGNORECASE)
 _SECOND_PERSON_RE = re.compile(r"^(?P<pronoun>you)\b\s*", re.IGNORECASE)
 _THIRD_PRONOUN_RE = re.compile(r"^(?P<pronoun>he|she|they)\b\s*", re.IGNORECASE)
@@ -34,3 +38,61 @@ _IMPLICIT_START_RE = re.compile(
     r"planning to)\b)",
     re.IGNORECASE,
 )
+
+
+def _relation_subject(
+    text: str, relation: re.Match[str], context: _Context, confidence: float
+) -> list[tuple[str, _Found, float]]:
+    """'My sister Anna lives in Rome', 'My husband's name is David', 'My boss is Karen'."""
+    noun = relation.group("noun").lower()
+    predicate = _RELATION_NOUNS[noun]
+    name = relation.group("name")
+    rest = text[relation.end() :].strip()
+    results: list[tuple[str, _Found, float]] = []
+    if name and name.lower() in _NAME_STOPWORDS | {"and", "is", "was"}:
+        rest = f"{name} {rest}".strip()
+        name = None
+    if relation.group("possessive"):
+        named = re.match(r"^name\s+is\s+(?P<name>[A-Z][\w-]*)", rest)
+        if named:
+            return [
+                (
+                    context.me,
+                    _Found(predicate, f"{noun}'s name is", named.group("name")),
+                    confidence,
+                )
+            ]
+        return []
+    if not name:
+        named = re.match(
+            r"^(?:is|was)\s+(?:called\s+|named\s+)?(?P<name>[A-Z][a-z][\w-]*)\s*$", rest
+        )
+        if named and named.group("name").lower() not in _NAME_STOPWORDS:
+            return [
+                (
+                    context.me,
+                    _Found(predicate, f"my {noun} is", named.group("name")),
+                    confidence,
+                )
+            ]
+        named = re.match(r"^(?:is\s+)?(?:called|named)\s+(?P<name>[A-Z][\w-]*)", rest)
+        if named:
+            return [
+                (
+                    context.me,
+                    _Found(predicate, f"{noun} named", named.group("name")),
+                    confidence,
+                )
+            ]
+    if name:
+        results.append((context.me, _Found(predicate, f"my {noun}", name), confidence - 0.05))
+        subject = name
+        context.last_third_party = name
+    else:
+        subject = context.owned(noun)
+        if predicate == "has_pet":
+            results.append((context.me, _Found("has_pet", f"my {noun}", noun), confidence - 0.2))
+    rest = re.sub(r"^and\s+I\b", "", rest)
+    for found in _predicate_rules(rest, context, subject):
+        results.append((subject, found, confidence - 0.1))
+    return results
