@@ -10,7 +10,8 @@ as events are enriched (the Embed stage calls this module; see `pipeline`).
   the row (`Episode.highlights`), so an arriving event updates it in O(pool) instead of
   re-reading the conversation. A sentence scores by the utility of the admitted facts
   stated in it, plus a little for names, numbers and length; assistant sentences count
-  half. The summary is "<date range>: <body>", the body bounded to `BODY_CHARS`: the best
+  half (`enrichment/highlights.py`). The summary is "<date range>: <body>", the body
+  bounded to `BODY_CHARS`: the best
   highlights in the order said (extractive), or an LLM's abstract of them (CLAIV_EXTRACTOR
   =llm, extractive on failure). Only the body is embedded, and only when it changed.
 - Embedding a body costs several times an event's text, and under a backlog the same
@@ -30,7 +31,6 @@ deletes every episode that cites a forgotten event).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,10 +39,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from enrichment.extraction.sentences import sentence_spans
 from enrichment.extractors import summarizer
+from enrichment.highlights import event_highlights
 from enrichment.summaries import ExtractiveSummarizer, Highlight, Summarizer
-from memory.models import Candidate, Episode, Event, EventType, Role, Scope
+from memory.models import Candidate, Episode, Event, Role, Scope
 
 SESSION_GAP = timedelta(minutes=30)
 # The pool holds more sentences than a body shows, so that a later, better sentence can
@@ -52,10 +52,6 @@ POOL_SIZE = 8
 # session summaries of the 10 conversations), inside the model's 256-piece window, so the
 # whole body is embedded; about 130 cl100k tokens in a recall budget.
 BODY_CHARS = 600
-# A sentence of fewer words with no fact in it is a greeting or an aside ("Wow, cool!").
-MIN_WORDS = 4
-
-_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’-]*")
 _VECTOR_NEEDED = ExpressionWrapper(Q(embedding__isnull=True) | Q(embedding_stale=True),
                                    output_field=BooleanField())
 
@@ -101,37 +97,6 @@ class EpisodePlan:
     def tokens_used(self) -> int:
         return sum(c.tokens_used for c in self.changes)
 
-
-def sentence_score(*, text: str, fact_utility: float, role: str) -> float:
-    """fact utility + 0.1 per name (≤3) + 0.1 with a number + 0.02 per word (≤20); ×0.5 for
-    the assistant. 0 for a short sentence with no fact."""
-    words = _WORD_RE.findall(text)
-    if fact_utility <= 0 and len(words) < MIN_WORDS:
-        return 0.0
-    # Capitalised words after the first are names more often than not ("I" excluded).
-    names = sum(1 for w in words[1:] if w[0].isupper() and w != "I")
-    score = (fact_utility + 0.1 * min(names, 3) + 0.1 * any(c.isdigit() for c in text)
-             + 0.02 * min(len(words), 20))
-    if role == Role.ASSISTANT:
-        score *= 0.5  # assistant turns are long and mostly about the assistant's help
-    return round(score, 4)
-
-
-def event_highlights(*, event: Event, facts: list[tuple[int, int, float]]) -> list[dict[str,
-                                                                                         Any]]:
-    """The event's sentences worth a place in a summary, scored. `facts` holds the
-    (start, end, utility) of its admitted candidates."""
-    if event.type != EventType.MESSAGE:
-        return []  # tool payloads and app events are JSON: facts yes, summary prose no
-    out = []
-    for start, end in sentence_spans(event.content):
-        utility = sum(u for s, e, u in facts if s >= start and e <= end)
-        text = event.content[start:end]
-        score = sentence_score(text=text, fact_utility=utility, role=event.role)
-        if score > 0:
-            out.append({"event": str(event.id), "time": event.event_time.isoformat(),
-                        "start": start, "text": text, "score": score})
-    return out
 
 
 def _merge(*pools: list[dict[str, Any]]) -> list[dict[str, Any]]:

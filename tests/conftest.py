@@ -37,6 +37,12 @@ class Api:
         return self.client.get(path, params, headers=self._headers(headers))
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(embedded_services: dict[str, str], django_db_setup: None) -> None:
+    """pytest-django's test database, on the embedded servers started on first need
+    (tests/plugins/services.py): a run that touches no database starts none."""
+
+
 @pytest.fixture
 def tenant(db: None) -> Tenant:
     return tenant_ensure(slug="acme")[0]

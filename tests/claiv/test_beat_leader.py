@@ -61,7 +61,7 @@ class Beat:
 
 
 @pytest.fixture
-def queue() -> Iterator[tuple[str, redis.Redis]]:
+def queue(redis_service: str) -> Iterator[tuple[str, redis.Redis]]:
     name = f"beat-test-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     yield name, client

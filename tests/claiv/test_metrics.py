@@ -152,7 +152,7 @@ def test_worker_exporter_follows_the_same_token_rule() -> None:
     assert _sample(body.decode(), "claiv_embedding_texts_total", {"provider": provider}) == 4.0
 
 
-def test_queue_depth_sums_the_priority_lists_of_each_queue() -> None:
+def test_queue_depth_sums_the_priority_lists_of_each_queue(redis_service: str) -> None:
     import redis
     from django.conf import settings
 

@@ -10,7 +10,8 @@ import pytest
 from django.db import transaction
 
 from enrichment import episodes, pipeline
-from enrichment.episodes import BODY_CHARS, POOL_SIZE, sentence_score
+from enrichment.episodes import BODY_CHARS, POOL_SIZE
+from enrichment.highlights import sentence_score
 from memory.models import Episode, Event
 from tenants.models import Tenant
 from tests.factories import BASE_TIME, ingest, ingest_enriched

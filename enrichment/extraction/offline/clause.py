@@ -1,0 +1,202 @@
+"""The clause a rule reads, what a rule finds in it, and cleaning the object phrase."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from enrichment.extraction.offline.words import (
+    _EMPTY_OBJECTS,
+    _LEADING_ARTICLE_RE,
+    _OBJECT_STOP_RE,
+    _TRAILING_JUNK_RE,
+)
+from enrichment.propositions import (
+    USER_SUBJECT,
+    TemporalMatch,
+)
+
+# --- text normalisation ------------------------------------------------------------
+
+_CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), replacement)
+    for pattern, replacement in (
+        (r"\bcan['’]?t\b", "can not"),
+        (r"\bcannot\b", "can not"),
+        (r"\bwon['’]t\b", "will not"),
+        (r"\b(\w+)n['’]t\b", r"\1 not"),
+        (r"['’]m\b", " am"),
+        (r"['’]re\b", " are"),
+        (r"['’]ve\b", " have"),
+        (r"['’]ll\b", " will"),
+        (r"\b(he|she|it|that|who|what|there)['’]s\b", r"\1 is"),
+        (r"\bgonna\b", "going to"),
+        (r"\bwanna\b", "want to"),
+        (r"\bgotta\b", "have to"),
+    )
+)
+_NEGATION_RE = re.compile(
+    r"\b(?:do not|does not|did not|have not|has not|had not|am not|is not|are not|was not|were not|"
+    r"will not|no longer|not any ?more|never|not)\s+",
+    re.IGNORECASE,
+)
+_NEGATION_TAIL_RE = re.compile(r"\s+(?:any ?more|no more|any longer)\b", re.IGNORECASE)
+_ADVERB_RE = re.compile(
+    r"\b(?:also|really|still|just|recently|currently|actually|finally|usually|always|often|mostly|"
+    r"absolutely|totally|definitely|even|already|officially|basically|literally|honestly|truly|"
+    r"kinda|"
+    r"kind of|sort of|pretty much|originally|now|lately|generally|normally|typically|sometimes|"
+    r"occasionally|regularly|mainly|primarily|exclusively|secretly|happily|proudly|finally|very|so|"
+    r"quite|super|extremely|totally|big time|first)\s+",
+    re.IGNORECASE,
+)
+# Adverbs that never belong to an object; removed wherever they occur.
+_INNER_ADVERB_RE = re.compile(
+    r"\b(?:also|really|still|just|recently|currently|actually|finally|usually|always|often|mostly|"
+    r"absolutely|"
+    r"totally|definitely|already|officially|basically|literally|honestly|truly|kinda|originally|"
+    r"lately|"
+    r"generally|normally|typically|sometimes|occasionally|regularly|mainly|primarily|secretly|"
+    r"certainly|"
+    r"surely|be sure to|make sure to)\s+",
+    re.IGNORECASE,
+)
+_FREQUENCY_RE = re.compile(
+    r"\b(?:usually|always|every (?:day|morning|evening|night|week|weekend|monday|tuesday|"
+    r"wednesday|thursday|"
+    r"friday|saturday|sunday)|each (?:day|morning|week)|daily|weekly|on weekends|at weekends|"
+    r"twice a|once a|"
+    r"(?:\d+|one|two|three|four|five) times a)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class _Clause:
+    """A clause with normalised text; `negated`/`past_negation` were stripped out of it."""
+
+    subject: str
+    text: str
+    negated: bool
+    frequent: bool
+    confidence: float
+    owner: str  # who "my" refers to
+
+
+@dataclass
+class _Found:
+    predicate: str | None
+    relation: str
+    obj: str
+    negated: bool = False
+    subject: str | None = None  # overrides the clause subject (e.g. a relation fact)
+    confidence: float | None = None
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("’", "'").replace("“", '"').replace("”", '"')
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _clean_object(
+    raw: str, *, temporal: tuple[TemporalMatch, ...], keep_commas: bool = False
+) -> str:
+    """Cut an object at clause glue and strip trailing time words and articles."""
+    text = raw.strip()
+    for match in temporal:
+        index = text.lower().find(match.raw_expression.lower())
+        if index > 0:
+            text = text[:index]
+        elif index == 0:
+            return ""
+    if keep_commas:
+        # "Austin, Texas": a comma followed by a capitalised place continues the object.
+        text = re.sub(r",\s+(?=[A-Z])", " ,", text)
+    # The leading space lets a stop phrase match at the very start ("for a while").
+    cut = _OBJECT_STOP_RE.search(" " + text)
+    if cut:
+        text = text[: max(cut.start() - 1, 0)]
+    if keep_commas:
+        text = text.replace(" ,", ",")
+    previous = None
+    while previous != text:
+        previous = text
+        text = _TRAILING_JUNK_RE.sub("", text).strip(" .,!?;:'\"")
+    text = _LEADING_ARTICLE_RE.sub("", text)
+    words = text.split()
+    if len(words) > 12:
+        text = " ".join(words[:12])
+    return text.strip()
+
+
+def _head(obj: str) -> str:
+    """The object up to the first clause glue: what predicate mapping should look at."""
+    cut = _OBJECT_STOP_RE.search(obj)
+    return obj[: cut.start()] if cut else obj
+
+
+def _usable(obj: str) -> bool:
+    lowered = obj.lower().strip()
+    if not lowered or lowered in _EMPTY_OBJECTS:
+        return False
+    words = re.findall(r"[\w'-]+", lowered)
+    if not words or words[0] in {
+        "how",
+        "what",
+        "why",
+        "when",
+        "where",
+        "who",
+        "whether",
+        "if",
+        "that",
+        "to",
+        "not",
+        "so",
+    }:
+        return False
+    if len(words) <= 2 and words[0] in {
+        "for",
+        "on",
+        "in",
+        "at",
+        "with",
+        "of",
+        "about",
+        "from",
+        "by",
+        "up",
+        "out",
+    }:
+        return False
+    # Promises and compliments to the other person ("keep you posted", "your turtles")
+    # are not facts about the speaker; nor is a short object leaning on a pronoun
+    # ("forget it").
+    if any(word in ("you", "your", "yours", "ya", "u") for word in words):
+        return False
+    if len(words) <= 4 and (
+        any(word in _PRONOUNS for word in words) or words[-1] in _DEMONSTRATIVES
+    ):
+        return False
+    return True
+
+
+_PRONOUNS = frozenset("it them him me us".split())
+_DEMONSTRATIVES = frozenset("this that these those one her".split())
+
+
+@dataclass
+class _Context:
+    role: str | None
+    speaker: str | None  # who "I" is, when a speaker prefix named them
+    last_third_party: str | None = None
+    temporal: tuple[TemporalMatch, ...] = field(default_factory=tuple)
+
+    @property
+    def me(self) -> str:
+        return self.speaker or USER_SUBJECT
+
+    def owned(self, noun: str) -> str:
+        return f"{self.speaker}'s {noun}" if self.speaker else f"my {noun}"

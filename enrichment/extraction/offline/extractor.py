@@ -1,0 +1,319 @@
+"""`OfflineExtractor`: events → sentences → clauses → propositions."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from enrichment.extraction.offline.attributes import (
+    _CONTACT_EMAIL_RE,
+    _CONTACT_PHONE_RE,
+    _MY_RELATION_RE,
+    _REACH_ME_RE,
+    _attribute,
+)
+from enrichment.extraction.offline.clause import (
+    _clean_object,
+    _Context,
+    _Found,
+    _normalise,
+    _usable,
+)
+from enrichment.extraction.offline.structured import (
+    _app_event,
+    _tool_call,
+)
+from enrichment.extraction.offline.subjects import (
+    _FIRST_PERSON_RE,
+    _IMPLICIT_START_RE,
+    _NAME_SUBJECT_RE,
+    _REPORT_FRAME_RE,
+    _SECOND_PERSON_RE,
+    _THIRD_PRONOUN_RE,
+    _relation_subject,
+)
+from enrichment.extraction.offline.verb_phrases import _predicate_rules
+from enrichment.extraction.offline.words import (
+    _BOT_SPEAKERS,
+    _CONDITIONAL_RE,
+    _HEDGE_RE,
+    _INTERJECTION_RE,
+    _LEADING_ADJUNCT_RE,
+    _NAME_STOPWORDS,
+    _NOT_SPEAKERS,
+    _QUESTION_START_RE,
+    _SPEAKER_RE,
+    _USER_SPEAKERS,
+)
+from enrichment.extraction.sentences import clauses as _clauses
+from enrichment.extraction.sentences import lines as _lines
+from enrichment.extraction.sentences import sentences as _sentences
+from enrichment.propositions import (
+    USER_SUBJECT,
+    ExtractionInput,
+    ExtractionResult,
+    Proposition,
+)
+from memory.vocabulary.temporal import temporal_resolve
+
+
+class OfflineExtractor:
+    """Rule-based extractor; see the module docstring for the decisions it makes."""
+
+    name = "offline"
+
+    def extract(self, item: ExtractionInput) -> ExtractionResult:
+        if item.role == "system":
+            return ExtractionResult(propositions=[], extractor=self.name)
+        if item.event_type == "tool_call":
+            propositions = _tool_call(item)
+        elif item.event_type == "app_event":
+            propositions = _app_event(item, message=self._message)
+        else:
+            propositions = self._message(item)
+        return ExtractionResult(propositions=_dedupe(propositions), extractor=self.name)
+
+    # messages ----------------------------------------------------------------------
+
+    def _message(self, item: ExtractionInput) -> list[Proposition]:
+        content = item.content
+        propositions: list[Proposition] = []
+        role = item.role if item.role in ("user", "assistant") else "user"
+        context = _Context(role=role, speaker=None)
+        for line_start, line_end in _lines(content):
+            body_start = line_start
+            speaker = _SPEAKER_RE.match(content, line_start, line_end)
+            line_role = role
+            context.speaker = None
+            if (
+                speaker
+                and role == "user"
+                and speaker.group("name").lower().rstrip(".") not in _NOT_SPEAKERS
+            ):
+                name = speaker.group("name")
+                body_start = speaker.end()
+                if name.lower() in _BOT_SPEAKERS:
+                    continue
+                if name.lower() not in _USER_SPEAKERS:
+                    context.speaker = name
+            for start, end in _sentences(content, body_start, line_end):
+                context.role = line_role
+                propositions.extend(self._sentence(content, start, end, item.event_time, context))
+        return propositions
+
+    def _sentence(
+        self, content: str, start: int, end: int, event_time: datetime, context: _Context
+    ) -> list[Proposition]:
+        sentence = content[start:end]
+        if sentence.rstrip().endswith("?") or _CONDITIONAL_RE.search(sentence):
+            return []
+        if not re.search(r"[A-Za-z]", sentence):
+            return []
+        context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
+        found: list[Proposition] = []
+        for clause_text in _clauses(sentence):
+            for subject, result, confidence in self._clause(clause_text, context):
+                obj = _clean_object(
+                    result.obj,
+                    # A birthday's object *is* the date; elsewhere a time expression is
+                    # not part of the object.
+                    temporal=() if result.predicate == "birthday" else context.temporal,
+                    keep_commas=result.predicate
+                    in ("lives_in", "from_location", "visited_place", "birthday"),
+                )
+                if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
+                    continue  # a bare verb ("read", "meeting") is not an activity worth keeping
+                found.append(
+                    Proposition(
+                        subject=result.subject or subject,
+                        relation_phrase=result.relation,
+                        object_text=obj,
+                        source_text=sentence,
+                        start=start,
+                        end=end,
+                        predicate=result.predicate,
+                        negated=result.negated,
+                        confidence=result.confidence
+                        if result.confidence is not None
+                        else confidence,
+                        temporal=context.temporal,
+                    )
+                )
+        return found
+
+    def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
+        """One clause → (subject, found, confidence) triples, in named steps: read the clause
+        from the speaker's side, contact details, "my X …" statements, then subject + verb."""
+        prepared = _clause_prepare(text, context)
+        if prepared is None:
+            return []
+        text, pastime, base_confidence = prepared
+        lowered = text.lower()
+        contact = _contact(text, lowered, context, base_confidence)
+        if contact is not None:
+            return contact
+        if lowered.startswith("my ") or lowered.startswith("our "):
+            return _possessive(text, context, base_confidence)
+        return _subject_and_verb(text, context, base_confidence, pastime=pastime)
+
+
+# --- the steps of a clause ---------------------------------------------------------------
+
+
+def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | None:
+    """The clause as the user's own statement: (text, said of spare time, confidence),
+    or None when it yields nothing (hedged, a question, the assistant about itself)."""
+    text = _normalise(text)
+    if _HEDGE_RE.search(text) or _QUESTION_START_RE.match(text):
+        return None
+    text = _INTERJECTION_RE.sub("", text)
+    adjunct = _LEADING_ADJUNCT_RE.match(text)
+    pastime = bool(
+        adjunct
+        and re.search(
+            r"\b(?:free|spare|down)\s*time\b|\bfor fun\b",
+            adjunct.group("adjunct"),
+            re.IGNORECASE,
+        )
+    )
+    text = _LEADING_ADJUNCT_RE.sub("", text)
+    base_confidence = 0.8
+    if context.role == "assistant":
+        framed = _REPORT_FRAME_RE.sub("", text, count=1)
+        if re.match(r"^(?:i|we|let me|let's|me)\b", framed, re.IGNORECASE):
+            return None  # the assistant speaking about itself
+        if not re.match(r"^(?:you|your)\b", framed, re.IGNORECASE):
+            return None
+        # Seen from the assistant, "you" is the user: read it as the user's "I".
+        text = re.sub(r"\byour\b", "my", framed, flags=re.IGNORECASE)
+        text = re.sub(r"\byou are\b", "I am", text, flags=re.IGNORECASE)
+        text = re.sub(r"\byou were\b", "I was", text, flags=re.IGNORECASE)
+        text = re.sub(r"\byourself\b", "myself", text, flags=re.IGNORECASE)
+        text = re.sub(r"\byou\b", "I", text, flags=re.IGNORECASE)
+        base_confidence = 0.6
+    else:
+        text = (
+            _REPORT_FRAME_RE.sub("", text, count=1)
+            if re.match(r"^(?:since|because|as|given|now that)\b", text, re.IGNORECASE)
+            else text
+        )
+    return text, pastime, base_confidence
+
+
+def _contact(
+    text: str, lowered: str, context: _Context, base_confidence: float
+) -> list[tuple[str, _Found, float]] | None:
+    """Contact details in a first-person statement; None when the clause gives none."""
+    reach = _REACH_ME_RE.search(text)
+    if reach or lowered.startswith("my ") or re.match(r"^(?:i|me)\b", lowered):
+        email = _CONTACT_EMAIL_RE.search(text)
+        if email and (reach or re.search(r"\be-?mail\b", lowered)):
+            return [(context.me, _Found("email", "email", email.group(0)), base_confidence)]
+        phone = _CONTACT_PHONE_RE.search(reach.group("obj")) if reach else None
+        if phone:
+            return [
+                (
+                    context.me,
+                    _Found("phone", "reach me at", phone.group(0).strip()),
+                    base_confidence,
+                )
+            ]
+    return None
+
+
+def _possessive(
+    text: str, context: _Context, base_confidence: float
+) -> list[tuple[str, _Found, float]]:
+    """ "My X is Y" attributes, else "my sister Anna …" relations; nothing else."""
+    attribute = _attribute(text, context)
+    if attribute:
+        return [(context.me, found, base_confidence) for found in attribute]
+    relation = _MY_RELATION_RE.match(text)
+    if relation:
+        return _relation_subject(text, relation, context, base_confidence)
+    return []
+
+
+def _subject_and_verb(
+    text: str, context: _Context, base_confidence: float, *, pastime: bool
+) -> list[tuple[str, _Found, float]]:
+    """Resolve who the clause is about, then read its verb phrase."""
+    subject: str | None = None
+    rest = text
+    first = _FIRST_PERSON_RE.match(text)
+    if first:
+        subject = context.me
+        if first.group("pronoun").lower() == "we" or " and " in first.group("pronoun").lower():
+            base_confidence -= 0.1
+        rest = text[first.end() :]
+    elif _SECOND_PERSON_RE.match(text):
+        return []  # a user talking about the assistant, or one speaker about another
+    elif context.role != "assistant" and (implicit := _IMPLICIT_START_RE.match(text)):
+        # Chat drops the subject: "Went to the beach today" is the speaker's.
+        subject = context.me
+        rest = text[implicit.end() :]
+        base_confidence -= 0.2
+    elif (pronoun := _THIRD_PRONOUN_RE.match(text)) and context.last_third_party:
+        subject = context.last_third_party
+        rest = text[pronoun.end() :]
+        base_confidence -= 0.1
+    elif (named := _NAME_SUBJECT_RE.match(text)) and named.group("name").split()[
+        0
+    ].lower() not in _NAME_STOPWORDS:
+        return _named_subject(text, named, context, base_confidence - 0.1)
+    if subject is None:
+        return []
+    results = [
+        (subject, found, base_confidence) for found in _predicate_rules(rest, context, subject)
+    ]
+    if pastime:
+        return _pastime_hobby(results, rest, subject, base_confidence)
+    return results
+
+
+def _named_subject(
+    text: str, named: re.Match[str], context: _Context, confidence: float
+) -> list[tuple[str, _Found, float]]:
+    """A clause that starts with a capitalised name ("Alice moved to Rome")."""
+    subject = named.group("name")
+    if subject.lower() in ("user", "the user"):
+        subject = USER_SUBJECT
+    else:
+        context.last_third_party = subject
+    rest = text[named.end() :]
+    # A capitalised word before a verb may be a place or a thing ("Fox Hollow
+    # is a great trail"): keep only the person-shaped predicates.
+    return [
+        (subject, found, confidence)
+        for found in _predicate_rules(rest, context, subject)
+        if found.predicate not in ("is_a", "routine", "did_activity")
+    ]
+
+
+def _pastime_hobby(
+    results: list[tuple[str, _Found, float]], rest: str, subject: str, confidence: float
+) -> list[tuple[str, _Found, float]]:
+    """ "In my spare time I build keyboards": whatever is done then is a hobby."""
+    if any(found.predicate in ("hobby", "exercise", "likes") for _, found, _ in results):
+        return results
+    habit = re.match(r"^(?P<verb>[a-z]+)\s+(?P<obj>\S.*)$", rest.strip(), re.IGNORECASE)
+    if habit:
+        return [(subject, _Found("hobby", habit.group("verb"), habit.group("obj")), confidence)]
+    return results
+
+
+def _dedupe(propositions: list[Proposition]) -> list[Proposition]:
+    seen: set[tuple[str, str | None, str, bool]] = set()
+    unique: list[Proposition] = []
+    for proposition in propositions:
+        key = (
+            proposition.subject.lower(),
+            proposition.predicate,
+            proposition.object_text.lower(),
+            proposition.negated,
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(proposition)
+    return unique

@@ -1,0 +1,393 @@
+"""Verb-phrase handlers: what a matched rule turns into (`_Found`s)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from enrichment.extraction.offline.clause import _Clause, _Found, _head, _usable
+from enrichment.extraction.offline.words import (
+    _DIETS,
+    _DRUG_RE,
+    _EVENT_NOUNS,
+    _JOB_SUFFIX_RE,
+    _JOB_WORDS,
+    _LEADING_ARTICLE_RE,
+    _NAME_STOPWORDS,
+    _NATIONALITIES,
+    _OBJECT_STOP_RE,
+    _RELATION_ALT,
+    _RELATION_MODIFIERS,
+    _RELATION_NOUNS,
+    _forms,
+)
+from enrichment.propositions import (
+    USER_SUBJECT,
+)
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_map
+
+# --- rules ---------------------------------------------------------------------------
+
+_O = r"(?P<obj>.+)"
+_NUMBER_WORDS = (
+    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|"
+    r"five|six|seven|eight|nine))?"
+    r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen"
+    r"|seventeen|eighteen|nineteen)"
+)
+_BE = r"(?:am|is|are|was|were|be|been|being)"
+
+Handler = Callable[[re.Match[str], _Clause], list[_Found]]
+
+
+def _fixed(predicate: str, relation: str | None = None, *, negate: bool = False) -> Handler:
+    def handle(match: re.Match[str], clause: _Clause) -> list[_Found]:
+        return [
+            _Found(
+                predicate,
+                relation or match.group(0)[: match.start("obj") - match.start()].strip(),
+                match.group("obj"),
+                negated=clause.negated or negate,
+            )
+        ]
+
+    return handle
+
+
+def _mapped(default: str | None = None) -> Handler:
+    """Let the catalog pick the predicate from the verb and the object."""
+
+    def handle(match: re.Match[str], clause: _Clause) -> list[_Found]:
+        relation = match.group(0)[: match.start("obj") - match.start()].strip()
+        obj = match.group("obj")
+        predicate = predicate_map(relation_phrase=relation, object_text=_head(obj))
+        if predicate is FALLBACK_PREDICATE:
+            if default is None:
+                return []
+            name: str | None = default
+        else:
+            name = predicate.name
+        return [_Found(name, relation, obj, negated=clause.negated)]
+
+    return handle
+
+
+def _likes(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    relation = match.group(0)[: match.start("obj") - match.start()].strip()
+    obj = re.sub(r"^to\s+", "", match.group("obj"))
+    if clause.negated:
+        return [_Found("dislikes", relation, obj)]
+    refined = predicate_map(relation_phrase="", object_text=_head(obj))
+    if refined.name in ("prefers_framework", "prefers_programming_language"):
+        return [_Found(refined.name, relation, obj)]
+    if re.search(
+        r"\b(?:career|job|profession|working in|work in|counsel\w*)\b", obj, re.IGNORECASE
+    ):
+        return [_Found("career_interest", relation, obj)]
+    return [_Found("likes", relation, obj)]
+
+
+def _prefers(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    obj = re.split(r"\s+(?:over|to|rather than|instead of)\s+", match.group("obj"), maxsplit=1)[0]
+    refined = predicate_map(relation_phrase="", object_text=obj)
+    name = (
+        refined.name
+        if refined.name in ("prefers_framework", "prefers_programming_language")
+        else "prefers"
+    )
+    return [_Found(name, "prefer", obj, negated=clause.negated)]
+
+
+def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """'I'm a nurse at X' / 'I'm a transgender woman' / 'I'm a student at Y'."""
+    phrase = match.group("obj")
+    place = None
+    split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
+    if len(split) == 2:
+        phrase, place = split
+    head_words = re.findall(r"[A-Za-z-]+", _OBJECT_STOP_RE.split(phrase, maxsplit=1)[0])
+    if not head_words:
+        return []
+    head = head_words[-1].lower()
+    lowered = phrase.lower()
+    found: list[_Found] = []
+    if re.search(r"\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\b", lowered):
+        obj = re.sub(
+            r"^.*?\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\s*(?:of\s+)?", "", phrase
+        )
+        obj = obj or re.sub(
+            r"\s*\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\b.*$",
+            "",
+            re.sub(r"^(?:big|huge|massive|total|real)\s+", "", phrase),
+        )
+        return [_Found("dislikes" if clause.negated else "likes", "am a fan of", obj)]
+    if re.search(
+        r"\b(?:trans(?:gender)?|non-?binary|cis(?:gender)?|gay|lesbian|bisexual|queer)\b", lowered
+    ):
+        return [_Found("gender_identity", "am a", phrase, negated=clause.negated)]
+    if (
+        head in ("student", "freshman", "sophomore", "junior", "senior", "undergrad", "grad")
+        or "student" in lowered
+    ):
+        found.append(
+            _Found(
+                "studies_at" if place else "is_a", "am a", place or phrase, negated=clause.negated
+            )
+        )
+        return found
+    if head.endswith("tarian") or re.fullmatch(_DIETS, head):
+        return [_Found("diet", "am a", head, negated=clause.negated)]
+    if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head):
+        found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
+        if place:
+            found.append(_Found("works_at", "work at", place, negated=clause.negated))
+        return found
+    return [_Found("is_a", "am a", phrase, negated=clause.negated)]
+
+
+def _be_bare(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """'I'm Marco' / 'I'm Canadian' / 'I'm engaged' / 'I'm 34'."""
+    obj = match.group("obj").strip(" .!")
+    lowered = obj.lower()
+    if lowered in _NATIONALITIES:
+        return [_Found("nationality", "am", obj, negated=clause.negated)]
+    if re.fullmatch(r"(?:single|married|divorced|engaged|widowed|separated)", lowered):
+        return [_Found("relationship_status", "am", lowered, negated=clause.negated)]
+    if re.fullmatch(_DIETS, lowered):
+        return [_Found("diet", "am", lowered, negated=clause.negated)]
+    if re.fullmatch(r"\d{1,3}", lowered):
+        return [_Found("age", "am", lowered, negated=clause.negated)]
+    if (
+        clause.subject == USER_SUBJECT
+        and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)?", obj)
+        and lowered not in _NAME_STOPWORDS
+    ):
+        return [_Found("name", "am", obj)]
+    return []
+
+
+def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """'I have two kids / a dog named Rex / asthma / a dentist appointment / a MacBook'."""
+    verb = match.group("verb").lower()
+    obj = match.group("obj")
+    kin = re.match(
+        rf"^(?P<np>(?:(?:an?|one|two|three|four|five|six|\d+|some|a few|"
+        rf"several)\s+)?{_RELATION_MODIFIERS}"
+        rf"(?:\w+\s+)?(?P<noun>{_RELATION_ALT}))\b(?:\s*,?\s*(?:named|"
+        rf"called)\s+(?P<name>[A-Z][\w-]*(?:(?:,\s*|\s+and\s+)[A-Z][\w-]*)*))?",
+        obj,
+        re.IGNORECASE,
+    )
+    if kin and kin.group("noun").lower() in _RELATION_NOUNS:
+        predicate = _RELATION_NOUNS[kin.group("noun").lower()]
+        target = kin.group("name") or kin.group("np")
+        if predicate in ("has_pet", "has_child", "has_sibling") or kin.group("name"):
+            return [_Found(predicate, verb, target, negated=clause.negated)]
+    allergy = re.match(
+        r"^(?:an?\s+)?(?:severe\s+|mild\s+|bad\s+)?(?P<what>[\w ]+?)\s+allerg(?:y|ies)\b|"
+        r"^(?:an?\s+)?allerg(?:y|ies)\s+to\s+(?P<what2>.+)",
+        obj,
+        re.IGNORECASE,
+    )
+    if allergy:
+        return [
+            _Found(
+                "allergy",
+                "have an allergy",
+                allergy.group("what") or allergy.group("what2"),
+                negated=clause.negated,
+            )
+        ]
+    if re.match(
+        r"^(?:the|a|an|no|any)\s+(?:chance|opportunity|feeling|sense|idea|question|lot|time|"
+        r"moment|pleasure|honou?r)\b",
+        obj,
+        re.IGNORECASE,
+    ):
+        return []
+    mapped = predicate_map(relation_phrase=verb, object_text=_head(obj))
+    if (
+        mapped.kind != "schedule"
+        and _EVENT_NOUNS.search(_head(obj))
+        and verb in ("have", "has", "got")
+    ):
+        return [_Found("scheduled_event", verb, obj, negated=clause.negated)]
+    if mapped is not FALLBACK_PREDICATE and mapped.name != "owns":
+        return [_Found(mapped.name, verb, obj, negated=clause.negated)]
+    if verb in ("own", "owns", "owned", "bought", "buy", "purchased", "got") or re.search(
+        r"[A-Z0-9]", obj
+    ):
+        # "have" alone owns only specific things ("a MacBook Pro"), not "a lot of work".
+        if re.match(
+            r"^(?:a lot|lots|no|any|time|fun|to|an? (?:idea|question|feeling|good|great|bad|busy|"
+            r"long|hard))\b",
+            obj,
+            re.IGNORECASE,
+        ):
+            return []
+        return [_Found("owns", verb, obj, negated=clause.negated)]
+    return []
+
+
+def _went(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    relation = match.group("verb").lower()
+    obj = match.group("obj")
+    preposition = (match.group("prep") or "").strip()
+    head = _head(obj)
+    if preposition in ("", "to", "back to", "for", "in") and (
+        _EVENT_NOUNS.search(head) or relation.startswith("attend")
+    ):
+        return [_Found("attended_event", relation, obj, negated=clause.negated)]
+    if preposition in ("", "to", "back to") and (
+        re.match(r"^(?:the\s+)?[A-Z]", obj)
+        or relation.startswith(("visit", "travel", "flew", "fly"))
+    ):
+        return [_Found("visited_place", relation, obj, negated=clause.negated)]
+    found = [
+        _Found(
+            "did_activity",
+            relation,
+            " ".join(part for part in (relation, preposition, obj) if part),
+            negated=clause.negated,
+        )
+    ]
+    place = re.match(r"^\w+ing\s+(?:at|in|on|near|around)\s+(?P<place>(?:the\s+)?[A-Z].*)", obj)
+    if place:  # "went camping at Lake Tahoe"
+        found.append(
+            _Found("visited_place", relation, place.group("place"), negated=clause.negated)
+        )
+    return found
+
+
+def _moving(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    return [
+        _Found("plans_to", "moving to", f"move to {match.group('obj')}", negated=clause.negated)
+    ]
+
+
+def _plan(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    obj = match.group("obj")
+    if match.group("verb").lower() == "will" and len(_head(obj).split()) <= 2:
+        return []  # "I'll keep looking", "will do": sign-offs, not plans
+    going_to_place = match.group("verb").lower().startswith("going") and re.match(
+        r"^(?:the|a|an|my|[A-Z])", obj
+    )
+    return [
+        _Found(
+            "plans_to",
+            match.group("verb").lower(),
+            f"go to {obj}" if going_to_place else obj,
+            negated=clause.negated,
+        )
+    ]
+
+
+def _take(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    obj = match.group("obj")
+    if _DRUG_RE.search(obj.split(" for ")[0]) and not re.match(
+        r"^(?:the|a|my)\s+(?:bus|train|kids|dog|car|time|class|course|trip|break|walk|photo|"
+        r"picture)",
+        obj,
+        re.IGNORECASE,
+    ):
+        return [_Found("medication", "take", obj, negated=clause.negated)]
+    return []
+
+
+def _opinion(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    obj = match.group("obj")
+    if len(obj.split()) < 3 or not re.search(
+        r"\b(?:is|are|was|were|should|makes?|will|can|has|have|helps?|works?|matters?|better|"
+        r"worse|best|worst|overrated|underrated)\b",
+        obj,
+        re.IGNORECASE,
+    ):
+        return []
+    return [_Found("opinion", match.group("verb").lower(), obj)]
+
+
+def _did(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """A past-tense action nobody else claimed: "I painted that lake sunrise"."""
+    verb = match.group("verb")
+    if verb.lower() in _NOT_ACTIVITIES:
+        return []
+    obj = match.group("obj")
+    if not _usable(_LEADING_ARTICLE_RE.sub("", _head(obj).strip())):
+        return []
+    return [_Found("did_activity", verb, f"{verb} {obj}".strip(), negated=clause.negated)]
+
+
+_NOT_PROGRESSIVE_ACTIVITIES = frozenset(
+    "going thinking feeling looking hoping trying getting doing having wondering planning "
+    "considering waiting "
+    "starting saying talking kidding joking being telling asking glad sorry coming leaving "
+    "missing loving "
+    "seeing meaning dying struggling sitting".split()
+)
+_NOT_ACTIVITIES = frozenset(
+    "seemed needed wanted used decided happened realized realised felt thought hoped wished tried "
+    "liked loved "
+    "hated enjoyed preferred guessed supposed figured noticed meant mentioned said told asked "
+    "looked sounded "
+    "appreciated missed forgot remembered knew believed agreed planned expected waited called "
+    "texted "
+    "replied answered managed helped wondered started got was were had did went made took".split()
+)
+
+
+_CRAFT_VERBS = (
+    _forms(
+        "paint",
+        "draw",
+        "knit",
+        "bake",
+        "garden",
+        "write",
+        "sing",
+        "dance",
+        "cook",
+        "sew",
+        "crochet",
+        "volunteer",
+        "sculpt",
+        "journal",
+        "blog",
+        "photograph",
+    )
+    + "|drew|sang|wrote|written|drawn|sung"
+)
+
+
+def _craft(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """Creative pastimes: present tense is a hobby (or routine), past/progressive an activity."""
+    verb = match.group("verb").lower()
+    phrase = f"{match.group('verb')} {(match.group('obj') or '').strip()}".strip()
+    if verb.endswith(("ed", "ing")) or verb in (
+        "drew",
+        "sang",
+        "wrote",
+        "written",
+        "drawn",
+        "sung",
+    ):
+        return [_Found("did_activity", verb, phrase, negated=clause.negated)]
+    return [
+        _Found(
+            "routine" if clause.frequent else "hobby",
+            verb,
+            (match.group("obj") or "").strip() or verb,
+            negated=clause.negated,
+        )
+    ]
+
+
+def _activity_frequency(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """Habitual present tense with a frequency word: "I meditate every day"."""
+    verb = match.group("verb")
+    obj = (match.group("obj") or "").strip()
+    phrase = f"{verb} {obj}".strip()
+    mapped = predicate_map(relation_phrase=verb, object_text=_head(obj))
+    if mapped.name in ("exercise", "hobby", "medication"):
+        return [_Found(mapped.name, verb, obj or verb, negated=clause.negated)]
+    return [_Found("routine", verb, phrase, negated=clause.negated)]

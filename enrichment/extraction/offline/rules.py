@@ -1,0 +1,374 @@
+"""The verb-phrase rule table: pattern → handler, first match wins."""
+
+from __future__ import annotations
+
+import re
+
+from enrichment.extraction.offline.clause import _Found
+from enrichment.extraction.offline.handlers import (
+    _BE,
+    _CRAFT_VERBS,
+    _NUMBER_WORDS,
+    _O,
+    Handler,
+    _craft,
+    _did,
+    _fixed,
+    _have,
+    _likes,
+    _mapped,
+    _moving,
+    _opinion,
+    _plan,
+    _prefers,
+    _take,
+    _went,
+)
+from enrichment.extraction.offline.words import _DIETS
+
+# Each rule is tried against the clause text after its subject; the first that matches
+# (and returns something) wins. Order: specific constructions before general verbs.
+_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), handler)
+    for pattern, handler in (
+        # identity
+        (
+            r"^(?:am|was|is)\s+(?:(?:a\s+)?native\s+(?P<obj>\w+)\s+speaker)",
+            _fixed("speaks_language", "native speaker"),
+        ),
+        (rf"^(?:go|goes|went)\s+by\s+{_O}", _fixed("name")),
+        (
+            rf"^(?:turned|turn|turns|am turning|is turning)\s+(?P<obj>\d{{1,3}}|"
+            rf"{_NUMBER_WORDS})\b(?!\s*(?:%|percent|degrees|times|people|pages))",
+            _fixed("age", "turned"),
+        ),
+        (
+            rf"^{_BE}\s+(?P<obj>\d{{1,3}}|{_NUMBER_WORDS})\s+(?:years?|yrs?)\s+old\b",
+            _fixed("age", "years old"),
+        ),
+        (
+            r"^(?:was\s+)?born\s+(?:on\s+)?(?P<obj>(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:january|"
+            r"february|march|april|may|june|july|august|september|october|november|december)\b.*|"
+            r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}.*)",
+            _fixed("birthday", "born on"),
+        ),
+        (
+            r"^(?:was\s+)?born\s+(?:and\s+raised\s+)?in\s+(?P<obj>(?:19|20)\d\d)\b",
+            _fixed("birthday", "born in"),
+        ),
+        (
+            rf"^(?:was\s+)?(?:born\s+and\s+raised|born|raised|grew\s+up|grow\s+up)\s+in\s+{_O}",
+            _fixed("from_location", "grew up in"),
+        ),
+        (
+            rf"^(?:am|is|are|was|were)\s+(?:from|originally\s+from)\s+{_O}",
+            _fixed("from_location", "from"),
+        ),
+        (
+            rf"^(?:identify|identifies|identified)\s+as\s+{_O}",
+            _fixed("gender_identity", "identify as"),
+        ),
+        (rf"^(?:came|come|comes)\s+out\s+as\s+{_O}", _fixed("gender_identity", "came out as")),
+        # diet / health
+        (
+            rf"^(?:am|is|are|was|been|went|gone|became|become|have been)\s+(?:a\s+)?(?:strict\s+|"
+            rf"full\s+|mostly\s+)?(?P<obj>{_DIETS})\b",
+            _fixed("diet", "am"),
+        ),
+        (
+            rf"^(?:eat|eats|ate|eating|drink|drinks|drank|drinking)\s+{_O}",
+            lambda m, c: [_Found("diet", "eat", m.group("obj"), negated=True)] if c.negated else [],
+        ),
+        (
+            rf"^{_BE}\s+(?:severely\s+|mildly\s+|deathly\s+)?allergic\s+to\s+{_O}",
+            _fixed("allergy", "allergic to"),
+        ),
+        (rf"^{_BE}\s+(?P<obj>\w+)\s+intolerant\b", _fixed("allergy", "intolerant")),
+        (
+            rf"^(?:{_BE}\s+|got\s+)?diagnosed\s+with\s+{_O}",
+            _fixed("health_condition", "diagnosed with"),
+        ),
+        (
+            rf"^(?:suffer|suffers|suffered|suffering|am suffering)\s+from\s+{_O}",
+            _fixed("health_condition", "suffer from"),
+        ),
+        (rf"^(?:take|takes|took|taking|am taking|am on|is on)\s+{_O}", _take),
+        # location
+        (
+            r"^(?:live|lives|lived|living|am living|is living|are living|reside|resides|resided|"
+            r"residing)\s+at\s+(?P<obj>\d.+)",
+            _fixed("address", "live at"),
+        ),
+        (
+            rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
+            rf"staying|settled)\s+(?:in|on)\s+{_O}",
+            _fixed("lives_in", "live in"),
+        ),
+        (rf"^(?:{_BE}\s+)?(?:moving|relocating)\s+(?:back\s+)?to\s+{_O}", _moving),
+        (
+            rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
+            rf"over\s+)?to\s+{_O}",
+            _fixed("lives_in", "moved to"),
+        ),
+        (rf"^(?:call|calls)\s+{_O}\s+home\b", _fixed("lives_in", "call home")),
+        # work / education
+        (
+            rf"^(?:{_BE}\s+)?(?:work|works|worked|working)\s+as\s+(?:an?\s+)?{_O}",
+            _fixed("job_title", "work as"),
+        ),
+        (
+            rf"^(?:{_BE}\s+|have\s+|has\s+)?(?:work|works|worked|working)\s+(?:at|"
+            rf"for)\s+(?P<obj>.+?)\s+as\s+(?:an?\s+)?(?P<title>.+)",
+            lambda m, c: [
+                _Found("works_at", "work at", m.group("obj"), negated=c.negated),
+                _Found("job_title", "work as", m.group("title"), negated=c.negated),
+            ],
+        ),
+        (
+            rf"^(?:{_BE}\s+|have\s+|has\s+)?(?:work|works|worked|working)\s+(?:at|for)\s+{_O}",
+            _fixed("works_at", "work at"),
+        ),
+        (rf"^(?:{_BE}\s+)?employed\s+(?:at|by)\s+{_O}", _fixed("works_at", "employed by")),
+        (
+            rf"^(?:started|start|starting|got|landed|accepted|took|begin|began|"
+            rf"am starting)\s+(?:a\s+|my\s+)?(?:new\s+)?(?:job|position|role|internship)\s+(?:at|"
+            rf"with)\s+{_O}",
+            _fixed("works_at", "job at"),
+        ),
+        (
+            rf"^(?:got|was|been|have been)\s+promoted\s+to\s+(?:an?\s+)?{_O}",
+            _fixed("job_title", "promoted to"),
+        ),
+        (
+            rf"^(?:lost|quit|left)\s+(?:my|his|her|their)\s+job\s+as\s+(?:an?\s+)?{_O}",
+            _fixed("job_title", "lost job as", negate=True),
+        ),
+        (
+            rf"^(?:lost|quit|left)\s+(?:my|his|her|their)\s+job\s+at\s+{_O}",
+            _fixed("works_at", "quit job at", negate=True),
+        ),
+        (rf"^(?:retired|resigned)\s+from\s+{_O}", _fixed("works_at", "retired from", negate=True)),
+        (
+            r"^(?:joined|join|"
+            r"joins)\s+(?P<obj>(?-i:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)*))\s*(?:as\s+.*)?$",
+            _fixed("works_at", "joined"),
+        ),
+        (rf"^(?:{_BE}\s+)?(?:working|work|works)\s+on\s+{_O}", _fixed("works_on", "working on")),
+        (
+            rf"^(?:{_BE}\s+)?(?:study|studies|studied|studying|major|majored|"
+            rf"majoring)\s+(?:in\s+)?(?P<subj>.+?)\s+at\s+{_O}",
+            lambda m, c: [
+                _Found("studies_subject", "study", m.group("subj")),
+                _Found("studies_at", "study at", m.group("obj")),
+            ],
+        ),
+        (
+            rf"^(?:{_BE}\s+)?(?:study|studies|studied|studying)\s+at\s+{_O}",
+            _fixed("studies_at", "study at"),
+        ),
+        (rf"^(?:{_BE}\s+)?enrolled\s+(?:at|in)\s+{_O}", _fixed("studies_at", "enrolled at")),
+        (
+            rf"^(?:graduated|graduate)\s+(?:from\s+.+?\s+)?with\s+(?:an?\s+|my\s+)?{_O}",
+            _fixed("degree", "graduated with"),
+        ),
+        (rf"^(?:graduated|graduate)\s+from\s+{_O}", _fixed("degree", "graduated from")),
+        (
+            r"^(?:have|has|hold|holds|got|earned|completed|finished)\s+(?:an?\s+|"
+            r"my\s+)?(?P<obj>(?:bachelor|master|phd|ph\.d|doctorate|mba|"
+            r"associate)\S*\s*(?:degree\s*)?(?:in\s+.+)?|degree\s+in\s+.+)",
+            _fixed("degree", "have a degree"),
+        ),
+        (
+            rf"^(?:{_BE}\s+)?(?:study|studies|studied|studying|major|majoring|"
+            rf"majored)\s+(?:in\s+)?{_O}",
+            _fixed("studies_subject", "study"),
+        ),
+        # skills and languages
+        (rf"^(?:speak|speaks|spoke|speaking|can speak)\s+{_O}", _fixed("speaks_language", "speak")),
+        (
+            rf"^{_BE}\s+(?:fluent|conversational|bilingual)\s+in\s+{_O}",
+            _fixed("speaks_language", "fluent in"),
+        ),
+        (
+            rf"^(?:{_BE}\s+)?(?:learning|learn|learnt|learned|"
+            rf"teaching myself)\s+(?:how\s+)?(?:to\s+)?{_O}",
+            _fixed("learning", "learning"),
+        ),
+        (
+            rf"^(?:{_BE}\s+)?(?:taking|take|takes|took)\s+(?P<obj>.+?\s+(?:lessons|classes|class|"
+            rf"course|courses))\b",
+            _fixed("learning", "taking lessons"),
+        ),
+        (
+            rf"^{_BE}\s+(?:pretty\s+|quite\s+|very\s+|really\s+)?(?:good|great|skilled|"
+            rf"experienced|proficient|an expert|expert)\s+(?:at|in|with)\s+{_O}",
+            _fixed("skill", "good at"),
+        ),
+        (rf"^(?:know|knows)\s+how\s+to\s+{_O}", _fixed("skill", "know how to")),
+        (
+            rf"^(?:code|codes|coded|coding|program|programs|programming|write|"
+            rf"writes)\s+(?:mostly\s+|mainly\s+)?(?:code\s+)?in\s+{_O}",
+            _fixed("prefers_programming_language", "code in"),
+        ),
+        # relationships
+        (rf"^{_BE}\s+(?:happily\s+)?married\s+to\s+{_O}", _fixed("partner", "married to")),
+        (
+            rf"^{_BE}\s+(?:dating|seeing|engaged\s+to|"
+            rf"with)\s+(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
+            _fixed("partner", "dating"),
+        ),
+        (r"^got\s+(?P<obj>married|engaged|divorced)\b", _fixed("relationship_status", "got")),
+        # preferences
+        (
+            rf"^(?:{_BE}\s+)?(?:not\s+)?(?:a\s+)?(?:big\s+|huge\s+|massive\s+)?fan\s+of\s+{_O}",
+            lambda m, c: [_Found("dislikes" if c.negated else "likes", "fan of", m.group("obj"))],
+        ),
+        (
+            rf"^{_BE}\s+(?:really\s+)?(?:into|keen on|passionate about|obsessed with|fond of|"
+            rf"interested in|crazy about|hooked on)\s+{_O}",
+            _likes,
+        ),
+        (rf"^{_BE}\s+(?:drawn|attracted)\s+to\s+{_O}", _likes),
+        (
+            rf"^(?:love|loves|loved|loving|like|likes|liked|enjoy|enjoys|enjoyed|enjoying|adore|"
+            rf"adores|adored|dig)\s+{_O}",
+            _likes,
+        ),
+        (
+            rf"^(?:hate|hates|hated|dislike|dislikes|disliked|detest|detests|loathe|loathes|"
+            rf"can not stand|can not bear)\s+{_O}",
+            _fixed("dislikes", "dislike"),
+        ),
+        (rf"^(?:prefer|prefers|preferred)\s+{_O}", _prefers),
+        (
+            rf"^(?:use|uses|used|using|{_BE}\s+using)\s+(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("uses_tool", "use"),
+        ),
+        # goals and plans
+        (
+            rf"^(?:want|wants)\s+to\s+(?!(?:tell|say|ask|let|thank|share|show|know|check|see|"
+            rf"make sure|hear|talk|chat|give you|remind)\b){_O}",
+            _fixed("goal", "want to"),
+        ),
+        (
+            rf"^(?:hope|hopes|hoping|aim|aims|aiming|{_BE}\s+hoping|{_BE}\s+aiming)\s+to\s+{_O}",
+            _fixed("goal", "hope to"),
+        ),
+        (
+            rf"^(?:{_BE}\s+)?(?:training|saving up|saving)\s+for\s+{_O}",
+            _fixed("goal", "training for"),
+        ),
+        (rf"^(?:dream|dreams)\s+(?:of|about)\s+{_O}", _fixed("goal", "dream of")),
+        (
+            rf"^(?:{_BE}\s+)?(?P<verb>planning\s+to|plan\s+to|plans\s+to|going\s+to|intend\s+to|"
+            rf"intending\s+to|about\s+to|will)\s+{_O}",
+            _plan,
+        ),
+        # possession, family, schedule (via "have")
+        (
+            rf"^(?P<verb>have|has|had|got|adopted|adopt|rescued|own|owns|owned|bought|buy|"
+            rf"purchased|{_BE}\s+getting)\s+{_O}",
+            _have,
+        ),
+        (rf"^(?:drive|drives|drove|driving)\s+(?:an?\s+|my\s+)?{_O}", _fixed("vehicle", "drive")),
+        # events and experiences
+        (
+            r"^(?:go|goes|went|going)\s+to\s+the\s+gym\b(?P<obj>)",
+            lambda m, c: [_Found("exercise", "go to", "gym")],
+        ),
+        (rf"^(?:met|meet|meeting)\s+(?:up\s+)?(?:with\s+)?{_O}", _fixed("met_person", "met")),
+        (
+            rf"^(?:ran into|caught up with|hung out with|had lunch with|had dinner with|"
+            rf"had coffee with)\s+{_O}",
+            _fixed("met_person", "met"),
+        ),
+        (
+            rf"^(?P<verb>went|go|goes|going|been|attended|attend|attends|attending|visited|visit|"
+            rf"visiting|traveled|travelled|travel|flew|fly|took a trip|"
+            rf"went on a trip)\s+(?P<prep>to\s+|back\s+to\s+|on\s+|for\s+|out\s+for\s+|"
+            rf"into\s+)?{_O}",
+            _went,
+        ),
+        (
+            rf"^(?P<verb>signed up|sign up|enrolled|enroll|registered|joined|"
+            rf"join)\s+(?P<prep>for\s+|in\s+)?{_O}",
+            _went,
+        ),
+        (
+            # "moved from Paris to Berlin": lives in Berlin now, came from Paris.
+            rf"^(?:moved|emigrated|immigrated|relocated)\s+(?:here\s+|over\s+)?from\s+"
+            rf"(?P<origin>[^,;]+?)\s+to\s+{_O}",
+            lambda m, c: [
+                _Found("from_location", "moved from", m.group("origin"), negated=c.negated),
+                _Found("lives_in", "moved to", m.group("obj"), negated=c.negated),
+            ],
+        ),
+        (
+            rf"^(?:moved|came|emigrated|immigrated|relocated)\s+(?:here\s+|over\s+|"
+            rf"to\s+\w+\s+)?from\s+{_O}",
+            _fixed("from_location", "moved from"),
+        ),
+        (
+            r"^(?:won|win|wins|finished|completed|complete|passed|achieved|published|ran|"
+            r"run)\s+(?:my\s+|our\s+|his\s+|her\s+|the\s+|a\s+)?(?P<obj>(?:first\s+|second\s+|"
+            r"third\s+)?.*?(?:marathon|race|tournament|competition|championship|award|prize|exam|"
+            r"test|certification|degree|half|triathlon|ironman|medal|paper|book|game|contest|"
+            r"match|trophy|title)\b.*)",
+            _fixed("achievement", "won"),
+        ),
+        (rf"^(?:won|win|wins)\s+{_O}", _fixed("achievement", "won")),
+        (
+            r"^(?:quit|stopped|gave up)\s+(?P<obj>\w+ing\b.*)",
+            lambda m, c: [_Found("life_event", "quit", "quit " + m.group("obj"))],
+        ),
+        (r"^(?:retired)\s*$", lambda m, c: [_Found("life_event", "retired", "retired")]),
+        (
+            r"^(?:had|have had|welcomed)\s+(?:a|our|my)\s+(?:first\s+|second\s+)?baby\b(?P<obj>.*)",
+            lambda m, c: [_Found("life_event", "had a baby", "had a baby" + m.group("obj"))],
+        ),
+        # opinions
+        (
+            rf"^(?P<verb>think|thinks|believe|believes|feel|feels|reckon|find|"
+            rf"found)\s+(?:that\s+)?{_O}",
+            _opinion,
+        ),
+        # habits and exercise
+        (
+            r"^(?:work out|works out|exercise|exercises|do yoga|does yoga|"
+            r"practice yoga)\b(?P<obj>.*)",
+            lambda m, c: [
+                _Found(
+                    "exercise",
+                    "exercise",
+                    "yoga"
+                    if "yoga" in m.group(0).lower()
+                    else "working out"
+                    if "work" in m.group(0).lower()
+                    else "exercise",
+                )
+            ],
+        ),
+        (
+            rf"^(?P<verb>run|runs|jog|jogs|swim|swims|cycle|cycles|bike|bikes|hike|hikes|surf|"
+            rf"surfs|climb|climbs|ski|skis|row|rows)\b\s*{_O}?",
+            lambda m, c: [
+                _Found(
+                    "exercise", m.group("verb"), (m.group("obj") or "").strip() or m.group("verb")
+                )
+            ],
+        ),
+        (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
+        (
+            rf"^(?P<verb>do|does|did|doing|{_BE}\s+doing|practice|practices|practicing)\s+{_O}",
+            _mapped(None),
+        ),
+        (rf"^(?:{_BE}\s+)?(?P<verb>{_CRAFT_VERBS})\b\s*{_O}?", _craft),
+        # past actions nobody else claimed
+        (
+            rf"^(?P<verb>\w+ed|made|took|built|wrote|opened|drew|sang|gave|bought|found|began|"
+            rf"began|threw|hosted|ran|read|saw|won|caught|grew|taught|held|sold|led|rode|swam|"
+            rf"spent|left|brought|had)\s+{_O}",
+            _did,
+        ),
+    )
+)

@@ -1,0 +1,98 @@
+"""Who a clause is about: pronoun, name and report-frame patterns."""
+
+from __future__ import annotations
+
+import re
+
+from enrichment.extraction.offline.clause import _Context, _Found
+from enrichment.extraction.offline.verb_phrases import _predicate_rules
+from enrichment.extraction.offline.words import _NAME_STOPWORDS, _RELATION_NOUNS
+
+_FIRST_PERSON_RE = re.compile(r"^(?P<pronoun>i|we|me and \w+|\w+ and i)\b\s*", re.IGNORECASE)
+_SECOND_PERSON_RE = re.compile(r"^(?P<pronoun>you)\b\s*", re.IGNORECASE)
+_THIRD_PRONOUN_RE = re.compile(r"^(?P<pronoun>he|she|they)\b\s*", re.IGNORECASE)
+_NAME_SUBJECT_RE = re.compile(
+    r"^(?P<name>[A-Z][a-z][\w-]*(?<!ing)(?:\s+[A-Z][a-z][\w-]*)?)\s+"
+    r"(?=(?:is|was|has|had|lives|lived|works|worked|moved|loves|loved|likes|liked|enjoys|went|"
+    r"goes|studies|"
+    r"studied|got|gets|just|also|recently|finally|still|started|plays|played|speaks|owns|bought|"
+    r"adopted|visited|"
+    r"graduated|married|hates|prefers|wants|plans|teaches|taught|runs|ran|won|became|joined|left|"
+    r"quit|drives|"
+    r"uses|met|grew|turned|turns|attended|does|did)\b)"
+)
+_REPORT_FRAME_RE = re.compile(
+    r"^(?:(?:so|ok|okay|got it|noted|understood|great|sure|right|perfect|thanks)\b[,:.!]?\s*)*"
+    r"(?:(?:since|because|as|given that|now that)\s+"
+    r"|(?:you(?:'ve)?\s+(?:mentioned|said|told me|noted|shared|indicated|explained|"
+    r"stated)(?:\s+(?:earlier|before|previously))?(?:\s+that)?\s+)"
+    r"|(?:as\s+you\s+(?:mentioned|said|noted)(?:\s+(?:earlier|before))?,?\s+)"
+    r"|(?:i\s+(?:remember|recall|noted|understand|see|know)\s+(?:that\s+)?)(?=you\b)"
+    r")*",
+    re.IGNORECASE,
+)
+_IMPLICIT_START_RE = re.compile(
+    r"^(?:just\s+|finally\s+|recently\s+)?(?=(?:went|visited|met|finished|started|bought|moved|"
+    r"got|joined|"
+    r"adopted|attended|painted|took|made|won|ran|graduated|signed|opened|loved|love|going to|"
+    r"planning to)\b)",
+    re.IGNORECASE,
+)
+
+
+def _relation_subject(
+    text: str, relation: re.Match[str], context: _Context, confidence: float
+) -> list[tuple[str, _Found, float]]:
+    """'My sister Anna lives in Rome', 'My husband's name is David', 'My boss is Karen'."""
+    noun = relation.group("noun").lower()
+    predicate = _RELATION_NOUNS[noun]
+    name = relation.group("name")
+    rest = text[relation.end() :].strip()
+    results: list[tuple[str, _Found, float]] = []
+    if name and name.lower() in _NAME_STOPWORDS | {"and", "is", "was"}:
+        rest = f"{name} {rest}".strip()
+        name = None
+    if relation.group("possessive"):
+        named = re.match(r"^name\s+is\s+(?P<name>[A-Z][\w-]*)", rest)
+        if named:
+            return [
+                (
+                    context.me,
+                    _Found(predicate, f"{noun}'s name is", named.group("name")),
+                    confidence,
+                )
+            ]
+        return []
+    if not name:
+        named = re.match(
+            r"^(?:is|was)\s+(?:called\s+|named\s+)?(?P<name>[A-Z][a-z][\w-]*)\s*$", rest
+        )
+        if named and named.group("name").lower() not in _NAME_STOPWORDS:
+            return [
+                (
+                    context.me,
+                    _Found(predicate, f"my {noun} is", named.group("name")),
+                    confidence,
+                )
+            ]
+        named = re.match(r"^(?:is\s+)?(?:called|named)\s+(?P<name>[A-Z][\w-]*)", rest)
+        if named:
+            return [
+                (
+                    context.me,
+                    _Found(predicate, f"{noun} named", named.group("name")),
+                    confidence,
+                )
+            ]
+    if name:
+        results.append((context.me, _Found(predicate, f"my {noun}", name), confidence - 0.05))
+        subject = name
+        context.last_third_party = name
+    else:
+        subject = context.owned(noun)
+        if predicate == "has_pet":
+            results.append((context.me, _Found("has_pet", f"my {noun}", noun), confidence - 0.2))
+    rest = re.sub(r"^and\s+I\b", "", rest)
+    for found in _predicate_rules(rest, context, subject):
+        results.append((subject, found, confidence - 0.1))
+    return results

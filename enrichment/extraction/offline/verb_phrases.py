@@ -1,0 +1,137 @@
+"""The verb phrase after the subject: strip negation, aspect and adverbs, then apply the
+rule table, then the habitual, progressive and "be" fallbacks."""
+
+from __future__ import annotations
+
+import re
+
+from enrichment.extraction.offline.clause import (
+    _ADVERB_RE,
+    _FREQUENCY_RE,
+    _INNER_ADVERB_RE,
+    _NEGATION_RE,
+    _NEGATION_TAIL_RE,
+    _Clause,
+    _Context,
+    _Found,
+)
+from enrichment.extraction.offline.handlers import (
+    _NOT_PROGRESSIVE_ACTIVITIES,
+    _activity_frequency,
+    _be_bare,
+    _is_a,
+)
+from enrichment.extraction.offline.rules import _RULES
+
+
+def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]:
+    rest = rest.strip(" ,")
+    # "can not stand" is a dislike, not a negated "stand".
+    rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
+    negated = bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
+    used_to = re.search(r"\bused to\s+", rest, re.IGNORECASE)
+    frequent = bool(_FREQUENCY_RE.search(rest))
+    # Keep the auxiliary ("am not married" → "am married"); drop do-support and adverbs.
+    rest = _NEGATION_RE.sub(
+        lambda m: (
+            ""
+            if m.group(0).split()[0].lower() in ("do", "does", "did", "no", "never", "not")
+            else m.group(0).split()[0] + " "
+        ),
+        rest,
+    )
+    rest = _NEGATION_TAIL_RE.sub("", rest)
+    rest = rest.replace("can_not_", "can not ")
+    if used_to:
+        rest = re.sub(r"\bused to\s+", "", rest, flags=re.IGNORECASE)
+        negated = True
+    # "have been working" → "working", "have been vegan" → "am vegan".
+    rest = re.sub(r"^(?:have|has|had)\s+been\s+(?=\w+ing\b)", "", rest, flags=re.IGNORECASE)
+    rest = re.sub(r"^(?:have|has|had)\s+been\s+", "am ", rest, flags=re.IGNORECASE)
+    rest = re.sub(
+        r"^(?:have|has|had)\s+(?=\w+ed\b|got\b|gotten|made|taken|done|been|gone|met\b|won\b|"
+        r"run\b|bought|seen|known|had\b|given|found|left|lost|read\b|heard|taught|grown|"
+        r"written|become|come\b|spent|begun|kept|felt|thought|brought|built|sold|told|said)",
+        "",
+        rest,
+        flags=re.IGNORECASE,
+    )
+    rest = _INNER_ADVERB_RE.sub("", rest)
+    # Aspect verbs add nothing to the fact: "started taking classes" → "taking classes".
+    rest = re.sub(
+        r"^(?:started|start|starting|began|begun|begin|keep|kept|continue|"
+        r"continued)\s+(?=\w+ing\b)",
+        "am ",
+        rest,
+        flags=re.IGNORECASE,
+    )
+    # Emphatic "do": "I do love jazz" is "I love jazz".
+    rest = re.sub(
+        r"^(?:do|does|did)\s+(?=(?:love|like|enjoy|hate|want|need|have|know|think|believe|"
+        r"prefer|speak|live|work)\b)",
+        "",
+        rest,
+        flags=re.IGNORECASE,
+    )
+    while True:
+        stripped = _ADVERB_RE.sub("", rest, count=1) if _ADVERB_RE.match(rest) else rest
+        stripped = re.sub(
+            r"^(?:am|is|are)\s+(?:also|really|still|just|currently|now|actually|finally|so|"
+            r"very|pretty)\s+",
+            lambda m: m.group(0).split()[0] + " ",
+            stripped,
+            flags=re.IGNORECASE,
+        )
+        if stripped == rest:
+            break
+        rest = stripped
+    clause = _Clause(
+        subject=subject,
+        text=rest,
+        negated=negated,
+        frequent=frequent,
+        confidence=0.8,
+        owner=context.me,
+    )
+    for pattern, handler in _RULES:
+        match = pattern.match(rest)
+        if not match:
+            continue
+        results = handler(match, clause)
+        if results:
+            return results
+    if frequent:
+        habit = re.match(r"^(?P<verb>[a-z]+)\b\s*(?P<obj>.*)$", rest)
+        if habit and habit.group("verb").lower() not in (
+            "am",
+            "is",
+            "are",
+            "was",
+            "were",
+            "have",
+            "has",
+            "do",
+            "did",
+            "can",
+            "will",
+        ):
+            return _activity_frequency(habit, clause)
+    progressive = re.match(
+        r"^(?:am|is|are|was|were)\s+(?P<verb>\w+ing)\s+(?P<obj>\S.*)", rest, re.IGNORECASE
+    )
+    if progressive and progressive.group("verb").lower() not in _NOT_PROGRESSIVE_ACTIVITIES:
+        return [
+            _Found(
+                "did_activity",
+                progressive.group("verb"),
+                f"{progressive.group('verb')} {progressive.group('obj')}",
+                negated=negated,
+            )
+        ]
+    be = re.match(r"^(?:am|is|are|was|were)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
+    if be:
+        return _is_a(be, clause)
+    bare = re.match(r"^(?:am|is|are)\s+(?P<obj>[\w-]+(?: [A-Z][a-z]+)?)\s*$", rest, re.IGNORECASE)
+    if bare:
+        return _be_bare(bare, clause)
+    return []

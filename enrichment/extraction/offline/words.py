@@ -1,0 +1,258 @@
+"""Word lists of the offline extractor and the alternations built from them."""
+
+from __future__ import annotations
+
+import re
+
+# --- vocabulary ------------------------------------------------------------------
+
+_PET_NOUNS = (
+    "dog|dogs|puppy|puppies|cat|cats|kitten|kittens|parrot|parrots|hamster|hamsters|rabbit|rabbits|bunny"
+    "|horse|horses|snake|snakes|turtle|turtles|goldfish|fish|lizard|gecko|guinea "
+    "pig|ferret|bird|birds|pup|kitty"
+)
+_RELATION_NOUNS: dict[str, str] = {
+    **dict.fromkeys(
+        ("sister", "sisters", "brother", "brothers", "sibling", "siblings", "twin"), "has_sibling"
+    ),
+    **dict.fromkeys(
+        (
+            "son",
+            "sons",
+            "daughter",
+            "daughters",
+            "kid",
+            "kids",
+            "child",
+            "children",
+            "baby",
+            "boy",
+            "girl",
+            "twins",
+        ),
+        "has_child",
+    ),
+    **dict.fromkeys(
+        (
+            "wife",
+            "husband",
+            "partner",
+            "girlfriend",
+            "boyfriend",
+            "fiance",
+            "fiancé",
+            "fiancee",
+            "fiancée",
+            "spouse",
+        ),
+        "partner",
+    ),
+    **dict.fromkeys(
+        ("mom", "mum", "mother", "dad", "father", "parents", "stepmom", "stepdad"), "has_parent"
+    ),
+    **dict.fromkeys(
+        (
+            "grandma",
+            "grandmother",
+            "grandpa",
+            "grandfather",
+            "aunt",
+            "uncle",
+            "cousin",
+            "niece",
+            "nephew",
+            "grandparents",
+        ),
+        "has_relative",
+    ),
+    **dict.fromkeys(("friend", "friends", "bestie", "buddy", "roommate"), "friend_of"),
+    **dict.fromkeys(
+        ("boss", "coworker", "co-worker", "colleague", "manager", "teammate", "mentor"), "colleague"
+    ),
+    **dict.fromkeys(_PET_NOUNS.split("|"), "has_pet"),
+}
+_RELATION_ALT = "|".join(sorted((re.escape(k) for k in _RELATION_NOUNS), key=len, reverse=True))
+_RELATION_MODIFIERS = (
+    r"(?:(?:best|older|younger|little|big|baby|twin|oldest|youngest|eldest|new|old|step|late|ex|"
+    r"two|three|\w+-year-old)\s+)*"
+)
+
+# Occupation nouns by suffix or by name; "I'm a X" with such a head is a job title.
+_JOB_WORDS = frozenset(
+    "nurse doctor teacher engineer developer designer lawyer accountant scientist programmer "
+    "consultant "
+    "analyst writer chef cook counselor counsellor therapist architect photographer researcher "
+    "professor "
+    "pharmacist electrician mechanic barista pilot firefighter officer cop dentist surgeon "
+    "paramedic "
+    "librarian journalist editor manager director ceo cto founder entrepreneur freelancer "
+    "contractor "
+    "plumber carpenter farmer banker economist psychologist psychiatrist pediatrician "
+    "veterinarian vet "
+    "artist musician actor actress dancer singer student intern tutor coach trainer recruiter "
+    "realtor "
+    "cashier waiter waitress bartender driver clerk secretary assistant administrator technician "
+    "marketer salesperson sales investor attorney paralegal translator illustrator animator "
+    "sysadmin devops scrum owner lead principal architect stylist hairdresser baker butcher".split()
+)
+_JOB_SUFFIX_RE = re.compile(r"(?:ist|ian|eer|ologist|ographer|grapher)$")
+_NATIONALITIES = frozenset(
+    "american canadian mexican brazilian argentinian chilean colombian peruvian british english "
+    "scottish "
+    "welsh irish french german dutch belgian swiss austrian italian spanish portuguese greek "
+    "turkish "
+    "polish czech slovak hungarian romanian bulgarian ukrainian russian swedish norwegian danish "
+    "finnish "
+    "icelandic estonian latvian lithuanian serbian croatian israeli egyptian moroccan nigerian "
+    "kenyan "
+    "ghanaian ethiopian south african indian pakistani bangladeshi sri lankan nepali chinese "
+    "japanese "
+    "korean vietnamese thai filipino indonesian malaysian singaporean australian iranian iraqi "
+    "lebanese syrian saudi emirati jamaican cuban".split()
+)
+_LANGUAGES = frozenset(
+    "english spanish french german italian portuguese dutch swedish norwegian danish finnish "
+    "polish "
+    "russian ukrainian greek turkish arabic hebrew hindi urdu bengali punjabi tamil mandarin "
+    "cantonese "
+    "chinese japanese korean vietnamese thai indonesian malay tagalog swahili persian farsi czech "
+    "hungarian romanian icelandic catalan basque welsh irish latin sign asl".split()
+)
+_DIETS = (
+    r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|gluten[- ]free|plant[- ]based|"
+    r"dairy[- ]free|halal|kosher|carnivore|sober|teetotal"
+)
+_EVENT_NOUNS = re.compile(
+    r"\b(?:concert|conference|festival|party|support group|group|meetup|meet-up|workshop|class|"
+    r"seminar|"
+    r"game|match|show|wedding|funeral|parade|exhibition|exhibit|event|retreat|camp|fair|rally|"
+    r"march|"
+    r"ceremony|gala|convention|hackathon|talk|lecture|service|session|recital|performance|play|"
+    r"musical|"
+    r"race|marathon|tournament|competition|fundraiser|club|meeting|graduation|reunion|course|"
+    r"pride)\b",
+    re.IGNORECASE,
+)
+_DRUG_RE = re.compile(
+    r"\b(?:\w+(?:in|ol|ide|ine|pril|statin|sartan|mab|zole|cillin|formin|profen|azepam|pam|one|"
+    r"xetine|ium|cycline)"
+    r"|insulin|vitamin \w+|vitamins|meds|medication|pills?|supplements?|antidepressants?|"
+    r"\d+\s?mg)\b",
+    re.IGNORECASE,
+)
+
+# Words after which an object stops: clause glue, not part of the thing named.
+_OBJECT_STOP_RE = re.compile(
+    r"\s*(?:[,;:!?()]|\.(?:\s|$)|\s?[-–—]\s|\s(?:and|but|because|cause|so|since|when|while|which|"
+    r"who|whom|"
+    r"where|although|though|after|before|until|if|unless|as well|in order|to be honest|"
+    r"lately|right now|these days|nowadays|this time|at the moment|for now|as an? (?:kid|child|"
+    r"teen|teenager|student)|"
+    r"for (?:a while|a bit|a long time|a few|a couple|about|over|almost|nearly|the past|\d+|one|"
+    r"two|three|four|five|"
+    r"six|seven|eight|nine|ten|many|several|years|months|weeks|days|ages|fun|work|my birthday)|"
+    r"with (?:the kids|my (?:kids|family|wife|husband|friends?|partner))|"
+    r"that (?:i|we|is|was|are|were|it)|it was|it's|which was)\b)",
+    re.IGNORECASE,
+)
+_TRAILING_JUNK_RE = re.compile(
+    r"(?:\s+(?:too|as well|again|anymore|any more|a lot|so much|very much|really|now|already|"
+    r"today|yesterday|tonight|tomorrow|recently|lately|soon|someday|though|haha|lol|though|"
+    r"every (?:day|morning|evening|night|week|weekend|month|year)|each (?:day|morning|week)|"
+    r"on weekends|at weekends|daily|weekly|these days|in a while|once a week|twice a week|"
+    r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
+    r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
+    r"with (?:him|her|them|us|me|you)|here|there))+\s*$",
+    re.IGNORECASE,
+)
+_LEADING_ARTICLE_RE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
+_EMPTY_OBJECTS = frozenset(
+    "it this that these those them him her me us you one ones so there here something anything "
+    "everything "
+    "nothing stuff things thing lot a lot fun more much well too all idea way time moment moments "
+    "feeling "
+    "feelings place people".split()
+)
+
+# Sentence-level and clause-level filters.
+_CONDITIONAL_RE = re.compile(
+    r"\b(?:if|unless|whether|in case|suppose|supposing|imagine|what if)\b", re.IGNORECASE
+)
+_HEDGE_RE = re.compile(
+    r"\b(?:might|maybe|perhaps|possibly|probably|could|would|should|someday|some day|hopefully|"
+    r"wish|"
+    r"wonder|wondering|wondered|considering|consider|thinking about|thinking of|think about|"
+    r"not sure|"
+    r"unsure|debating|deciding|undecided|hypothetically|ought)\b|\b(?:i|you|we|he|she|they)['’]d\b"
+    r"|(?<!\bin )(?<!\bof )(?<!\bsince )(?<!\buntil )(?<!\bearly )(?<!\blate )(?<!\bmid )"
+    r"(?<!\bthis )"
+    r"(?<!\bnext )(?<!\blast )\bmay\b(?!\s+\d)",
+    re.IGNORECASE,
+)
+_QUESTION_START_RE = re.compile(
+    r"^(?:do|does|did|are|is|was|were|can|could|would|should|will|shall|have|has|had|what|where|"
+    r"when|who|"
+    r"why|how|which|whose|wanna|any|anything)\b(?!\s+(?:i|we)\s+(?:was|am))",
+    re.IGNORECASE,
+)
+_INTERJECTION_RE = re.compile(
+    r"^(?:(?:yeah|yes|yep|yup|no|nope|oh|ooh|ah|aw|aww|wow|whoa|well|so|and|but|also|plus|anyway|"
+    r"anyways|"
+    r"actually|honestly|btw|by the way|fyi|haha+|hah|lol|lmao|omg|hey|hi|hello|ok|okay|sure|right|"
+    r"true|"
+    r"totally|absolutely|definitely|cool|great|awesome|nice|thanks|thank you|um+|uh+|hmm+|then|now|"
+    r"guess what|fun fact|speaking of which|in fact|for sure|same here|me too|good news|oh and)"
+    r"(?:\s*[,!.:;-]+\s*|\s+))+",
+    re.IGNORECASE,
+)
+_LEADING_ADJUNCT_RE = re.compile(
+    r"^(?P<adjunct>(?:(?:in|on|at|during|over|for|after|before|since|last|this|next|back in|"
+    r"earlier|yesterday|"
+    r"today|tonight|recently|lately|these days|nowadays|every|in my|on my|at my|when i was|"
+    r"as a kid|"
+    r"growing up)\b[^,]{0,40}?),?\s+)(?=(?:i|i'm|i've|i'll|we|we're|we've)\b)",
+    re.IGNORECASE,
+)
+
+_SPEAKER_RE = re.compile(
+    r"^[ \t]*(?P<name>[A-Z][\w'.-]{0,30}(?: [A-Z][\w'.-]{0,30})?)[ \t]?:[ \t]+(?=\S)"
+)
+_NOT_SPEAKERS = frozenset(
+    "note noted ps p.s update edit re subject q a question answer tip warning example step "
+    "summary reminder "
+    "important fyi btw ok okay title date time location todo to do done result error output input "
+    "http https".split()
+)
+_USER_SPEAKERS = frozenset({"user", "me", "human", "customer"})
+_BOT_SPEAKERS = frozenset({"assistant", "ai", "bot", "system", "claude", "chatgpt", "gpt"})
+_NAME_STOPWORDS = frozenset(
+    "the this that these those it there here what when where who why how which thanks thank yes "
+    "no yeah wow oh "
+    "hey hi hello well so and but also just maybe love sounds great good nice cool awesome sure "
+    "ok okay "
+    "painting being having let please sorry congrats congratulations happy glad hope anyway haha "
+    "lol "
+    "totally absolutely exactly definitely same today yesterday tomorrow tonight everyone "
+    "everything "
+    "nothing something someone somebody nobody life work family my your our his her their i you "
+    "we they "
+    "he she me us them user customer wait look see check remember guess".split()
+)
+
+
+def _forms(*bases: str) -> str:
+    """An alternation of the inflected forms of regular verbs (live → lives, lived, living)."""
+    forms: set[str] = set()
+    for base in bases:
+        forms.add(base)
+        if base.endswith("e"):
+            forms.update({base + "s", base + "d", base[:-1] + "ing"})
+        elif base.endswith("y") and base[-2] not in "aeiou":
+            forms.update({base[:-1] + "ies", base[:-1] + "ied", base + "ing"})
+        elif base.endswith(("s", "sh", "ch", "x")):
+            forms.update({base + "es", base + "ed", base + "ing"})
+        else:
+            forms.update({base + "s", base + "ed", base + "ing"})
+            if re.search(r"[^aeiou][aeiou][bdgmnprt]$", base) and len(base) <= 4:
+                forms.update({base + base[-1] + "ed", base + base[-1] + "ing"})
+    return "(?:" + "|".join(sorted(forms, key=len, reverse=True)) + ")"

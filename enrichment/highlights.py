@@ -1,0 +1,50 @@
+"""Which sentences of an event deserve a place in an episode summary, and how much.
+
+Pure functions of an event's content and its admitted facts' spans; the episodes module
+pools and folds what they return. No database access, no Celery.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from enrichment.extraction.sentences import sentence_spans
+from memory.models import Event, EventType, Role
+
+# A sentence of fewer words with no fact in it is a greeting or an aside ("Wow, cool!").
+MIN_WORDS = 4
+
+_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’-]*")
+
+
+def sentence_score(*, text: str, fact_utility: float, role: str) -> float:
+    """fact utility + 0.1 per name (≤3) + 0.1 with a number + 0.02 per word (≤20); ×0.5 for
+    the assistant. 0 for a short sentence with no fact."""
+    words = _WORD_RE.findall(text)
+    if fact_utility <= 0 and len(words) < MIN_WORDS:
+        return 0.0
+    # Capitalised words after the first are names more often than not ("I" excluded).
+    names = sum(1 for w in words[1:] if w[0].isupper() and w != "I")
+    score = (fact_utility + 0.1 * min(names, 3) + 0.1 * any(c.isdigit() for c in text)
+             + 0.02 * min(len(words), 20))
+    if role == Role.ASSISTANT:
+        score *= 0.5  # assistant turns are long and mostly about the assistant's help
+    return round(score, 4)
+
+
+def event_highlights(*, event: Event, facts: list[tuple[int, int, float]]) -> list[dict[str,
+                                                                                         Any]]:
+    """The event's sentences worth a place in a summary, scored. `facts` holds the
+    (start, end, utility) of its admitted candidates."""
+    if event.type != EventType.MESSAGE:
+        return []  # tool payloads and app events are JSON: facts yes, summary prose no
+    out = []
+    for start, end in sentence_spans(event.content):
+        utility = sum(u for s, e, u in facts if s >= start and e <= end)
+        text = event.content[start:end]
+        score = sentence_score(text=text, fact_utility=utility, role=event.role)
+        if score > 0:
+            out.append({"event": str(event.id), "time": event.event_time.isoformat(),
+                        "start": start, "text": text, "score": score})
+    return out
