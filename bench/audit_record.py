@@ -37,14 +37,12 @@ def main() -> None:
         from memory.audit import BUFFER_KEY, audit_record
         from memory.metering import usage_redis
 
-        raw = SimpleNamespace(method="POST", path="/v1/recall", request_id="bench")
-        request = SimpleNamespace(auth=SimpleNamespace(tenant_id="t", prefix="abcd1234"),
-                                  _request=raw)
+        key = SimpleNamespace(tenant_id="t", prefix="abcd1234")
         times = []
         for _ in range(args.calls):
             started = time.perf_counter()
-            audit_record(request=request, action="recall", user_id="u1",  # type: ignore[arg-type]
-                         counts={"tokens": 512, "cache_hit": 1})
+            audit_record(key=key, action="recall", endpoint="POST /v1/recall",  # type: ignore[arg-type]
+                         request_id="bench", user_id="u1", counts={"tokens": 512, "cache_hit": 1})
             times.append((time.perf_counter() - started) * 1000)
         times.sort()
         print(f"audit_record: {args.calls} calls, mean {statistics.mean(times):.3f} ms, "

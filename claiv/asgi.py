@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.asgi import get_asgi_application
 
@@ -225,7 +225,8 @@ class PathRouter:
 
 def application_build() -> ASGIApp:
     """The server's ASGI app, configured from Django settings."""
-    django_app = get_asgi_application()
+    # Django's handler is an ASGI app; its stub types __call__ more narrowly than ASGIApp.
+    django_app = cast(ASGIApp, get_asgi_application())
     from django.conf import settings
 
     limits = RequestLimits(

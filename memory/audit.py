@@ -33,10 +33,9 @@ from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
-from rest_framework.request import Request
 
-from claiv.errors import InvalidRequest, request_id_of
-from keys.models import ApiKeyAuditEntry
+from claiv.errors import InvalidRequest
+from keys.models import ApiKey, ApiKeyAuditEntry
 from memory.metering import KEY_PREFIX, usage_redis
 from memory.models import AuditEntry
 from tenants.models import Tenant
@@ -56,14 +55,13 @@ def _row(*, tenant_id: str, action: str, endpoint: str, actor: str, user_id: str
             "request_id": request_id[:64], "at": at.isoformat()}
 
 
-def audit_record(*, request: Request, action: str, user_id: str = "",
-                 counts: dict[str, int] | None = None) -> None:
-    """Record one API action of the request's key (call after the action succeeded)."""
-    key = request.auth
-    raw = request._request
-    row = _row(tenant_id=str(key.tenant_id), action=action,
-               endpoint=f"{raw.method} {raw.path}", actor=key.prefix, user_id=user_id,
-               counts=counts or {}, request_id=request_id_of(raw), at=timezone.now())
+def audit_record(*, key: ApiKey, action: str, endpoint: str, request_id: str,
+                 user_id: str = "", counts: dict[str, int] | None = None) -> None:
+    """Record one API action of `key` (call after the action succeeded). `endpoint` is
+    "METHOD /path"; the API layer's `memory.api.audit.audit_request` fills it in."""
+    row = _row(tenant_id=str(key.tenant_id), action=action, endpoint=endpoint,
+               actor=key.prefix, user_id=user_id, counts=counts or {},
+               request_id=request_id, at=timezone.now())
     try:
         usage_redis().rpush(BUFFER_KEY, json.dumps(row, separators=(",", ":")))
     except redis.RedisError:

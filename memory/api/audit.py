@@ -10,9 +10,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from claiv.api import TenantScopedAPIView, api_doc
-from keys.models import SCOPE_FORGET
+from claiv.errors import request_id_of
+from keys.models import SCOPE_FORGET, ApiKey
 from memory.api import schema, serializers
-from memory.audit import audit_as_dict, audit_list
+from memory.audit import audit_as_dict, audit_list, audit_record
+
+
+def audit_request(request: Request, *, action: str, user_id: str = "",
+                  counts: dict[str, int] | None = None) -> None:
+    """`memory.audit.audit_record` for the request's key, method, path and request id."""
+    key: ApiKey = request.auth
+    raw = request._request
+    audit_record(key=key, action=action, endpoint=f"{raw.method} {raw.path}",
+                 request_id=request_id_of(raw), user_id=user_id, counts=counts)
 
 
 class AuditListView(TenantScopedAPIView):

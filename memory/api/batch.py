@@ -16,7 +16,7 @@ from claiv.errors import exception_envelope, request_id_of
 from enrichment.services import event_ingest_and_enqueue
 from keys.models import SCOPE_WRITE
 from memory.api import schema, serializers
-from memory.audit import audit_record
+from memory.api.audit import audit_request
 
 
 class BatchIngestView(TenantScopedAPIView):
@@ -42,6 +42,6 @@ class BatchIngestView(TenantScopedAPIView):
             stored += 0 if outcome.deduped else 1
             results.append({"event_id": str(outcome.event.id), "deduped": outcome.deduped})
         meter(request, ingest_events=stored)
-        audit_record(request=request, action="ingest_batch",
+        audit_request(request, action="ingest_batch",
                      counts={"events": len(items), "stored": stored})
         return Response({"results": results})

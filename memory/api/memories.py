@@ -7,17 +7,17 @@ appends to the receipt chain). Another tenant's memory id answers 404 like a mis
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from claiv.api import HasScope, TenantScopedAPIView, api_doc, validated
-from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
+from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE, ApiKey
 from memory import memories
 from memory.api import schema, serializers
-from memory.audit import audit_record
+from memory.api.audit import audit_request
 
 _MEMORY_ID = OpenApiParameter("memory_id", str, OpenApiParameter.PATH)
 
@@ -30,7 +30,8 @@ class MethodScopedView(TenantScopedAPIView):
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)  # a key of this tenant, not rate limited
         required = self.method_scopes.get(request.method or "", SCOPE_WRITE)
-        if required not in request.auth.scopes:
+        key = cast(ApiKey, request.auth)
+        if required not in key.scopes:
             self.permission_denied(request, message=HasScope.message)
 
 
@@ -42,7 +43,7 @@ class MemoriesView(MethodScopedView):
     def post(self, request: Request) -> Response:
         data = validated(serializers.MemoryAddSerializer, request.data)
         fact = memories.memory_add(tenant=self.tenant, **data)
-        audit_record(request=request, action="memory_add", user_id=fact.user_id,
+        audit_request(request, action="memory_add", user_id=fact.user_id,
                      counts={"memories": 1})
         return Response(memories.memory_as_dict(fact), status=201)
 
@@ -72,7 +73,7 @@ class MemoryDetailView(MethodScopedView):
     def patch(self, request: Request, memory_id: str) -> Response:
         data = validated(serializers.MemoryCorrectSerializer, request.data)
         fact = memories.memory_correct(tenant=self.tenant, memory_id=memory_id, **data)
-        audit_record(request=request, action="memory_correct", user_id=fact.user_id,
+        audit_request(request, action="memory_correct", user_id=fact.user_id,
                      counts={"memories": 1})
         return Response(memories.memory_as_dict(fact))
 
@@ -81,7 +82,7 @@ class MemoryDetailView(MethodScopedView):
              summary="Delete a memory with its history; signed receipt, as forget")
     def delete(self, request: Request, memory_id: str) -> Response:
         receipt = memories.memory_delete(tenant=self.tenant, memory_id=memory_id)
-        audit_record(request=request, action="memory_delete", user_id=receipt.user_id,
+        audit_request(request, action="memory_delete", user_id=receipt.user_id,
                      counts=receipt.deleted_counts)
         return Response({"receipt_id": str(receipt.id),
                          "deleted_counts": receipt.deleted_counts})
@@ -96,7 +97,7 @@ class MemorySupersedeView(TenantScopedAPIView):
     def post(self, request: Request, memory_id: str) -> Response:
         data = validated(serializers.MemorySupersedeSerializer, request.data)
         fact = memories.memory_supersede(tenant=self.tenant, memory_id=memory_id, **data)
-        audit_record(request=request, action="memory_supersede", user_id=fact.user_id,
+        audit_request(request, action="memory_supersede", user_id=fact.user_id,
                      counts={"memories": 1})
         return Response(memories.memory_as_dict(fact))
 

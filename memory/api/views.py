@@ -15,7 +15,8 @@ from claiv.api import StrictSerializer, TenantScopedAPIView, api_doc, meter, val
 from enrichment.services import event_ingest_and_enqueue
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
-from memory.audit import audit_record, audit_user_forget
+from memory.api.audit import audit_request
+from memory.audit import audit_user_forget
 from memory.forget import ForgetScope, memory_forget
 from memory.recall.cache import CachedRecall, recall_cached
 from memory.recall.engine import RecallResult, memory_recall
@@ -49,7 +50,7 @@ class CachedRecallView(TenantScopedAPIView):
                                     kind=self.cache_kind, request=data,
                                     compute=lambda: self.rendered(data))
         meter(request, tokens=cached.tokens)
-        audit_record(request=request, action="recall", user_id=data["user_id"],
+        audit_request(request, action="recall", user_id=data["user_id"],
                      counts={"tokens": cached.tokens, "cache_hit": int(hit)})
         response = HttpResponse(cached.body, content_type="application/json")
         response["Server-Timing"] = "cache;desc=hit" if hit else "cache;desc=miss"
@@ -72,7 +73,7 @@ class IngestView(TenantScopedAPIView):
                          require_conversation=self.require_conversation)
         result = event_ingest_and_enqueue(tenant=self.tenant, **data)
         meter(request, ingest_events=0 if result.deduped else 1)
-        audit_record(request=request, action="ingest", user_id=data["user_id"],
+        audit_request(request, action="ingest", user_id=data["user_id"],
                      counts={"events": 0 if result.deduped else 1})
         return Response({"event_id": str(result.event.id), "deduped": result.deduped})
 
@@ -135,7 +136,7 @@ class ForgetView(TenantScopedAPIView):
     def post(self, request: Request) -> Response:
         data = validated(serializers.ForgetSerializer, request.data)
         receipt = memory_forget(tenant=self.tenant, scope=ForgetScope(**data))
-        audit_record(request=request, action="forget", user_id=data["user_id"],
+        audit_request(request, action="forget", user_id=data["user_id"],
                      counts=receipt.deleted_counts)
         if set(data) <= {"user_id", "erase_events"}:  # the whole user: no id stays
             audit_user_forget(tenant=self.tenant, user_id=data["user_id"])
