@@ -15,8 +15,8 @@ TIMEOUT_S = 60.0  # a recall on a cold server (model load) can take tens of seco
 
 
 class RestBackend:
-    """`claiv.mcp.tools.Backend` over HTTP: v6 ingest/recall/forget, v1 events, and the
-    v1 memories and search endpoints."""
+    """`claiv.mcp.tools.Backend` over HTTP: v6 ingest and forget, v1 recall (the
+    token-budgeted one, which returns citations) and events, v1 memories and search."""
 
     def __init__(self, *, base_url: str, api_key: str,
                  transport: httpx2.AsyncBaseTransport | None = None) -> None:
@@ -67,8 +67,8 @@ class RestBackend:
 
     async def memory_recall(self, *, user_id: str, query: str, conversation_id: str | None,
                             token_budget: int) -> dict[str, Any]:
-        return recall_packed(await self._request("POST", "/v6/recall", json={
-            "user_id": user_id, "query": query, "conversation_id": conversation_id,
+        return recall_packed(await self._request("POST", "/v1/recall", json={
+            "user_id": user_id, "task": query, "conversation_id": conversation_id,
             "token_budget": token_budget}))
 
     async def memory_forget(self, *, user_id: str,

@@ -112,12 +112,17 @@ class ServicesBackend:
     async def memory_recall(self, *, user_id: str, query: str, conversation_id: str | None,
                             token_budget: int) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
-            from memory.recall.v6 import memory_recall_v6
+            from memory.recall.engine import memory_recall
 
-            data = _validated("RecallV6Serializer", {
-                "user_id": user_id, "query": query, "conversation_id": conversation_id,
+            data = _validated("RecallV1Serializer", {
+                "user_id": user_id, "task": query, "conversation_id": conversation_id,
                 "token_budget": token_budget})
-            return recall_packed(memory_recall_v6(tenant=tenant, **data))
+            result = memory_recall(tenant=tenant, user_id=data["user_id"], query=data["task"],
+                                   token_budget=data["token_budget"],
+                                   conversation_id=data.get("conversation_id"))
+            return recall_packed({"system_context": result.system_context,
+                                  "citations": result.citations,
+                                  "token_estimate": result.token_estimate})
 
         return await _call(SCOPE_READ, work, quotas=RECALL_QUOTAS)
 

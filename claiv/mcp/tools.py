@@ -73,20 +73,10 @@ STATUS_FIELDS = ("event_id", "user_id", "conversation_id", "status", "stage", "f
 
 
 def recall_packed(body: dict[str, Any]) -> dict[str, Any]:
-    """memory_recall's answer from a v6 recall body: the packed context, the events it cites
-    (those of the facts packed into it, in order) and its size."""
-    context = body["llm_context"]
-    packed = set(context.get("fact_ids") or [])
-    citations: list[str] = []
-    for section in ("answer_facts", "supporting_facts", "background_context"):
-        for fact in body.get(section) or []:
-            source = fact.get("source_event_id")
-            if fact.get("fact_id") in packed and source and source not in citations:
-                citations.append(source)
-    return {"context": context["text"], "citations": citations,
-            "fact_ids": list(context.get("fact_ids") or []),
-            "reference_time": context.get("reference_time"),
-            "token_estimate": body.get("token_estimate", 0)}
+    """memory_recall's answer from a token-budgeted recall body (POST /v1/recall): the
+    packed context, the events cited by any of its blocks, and its size in tokens."""
+    return {"context": body["system_context"], "citations": list(body["citations"]),
+            "token_estimate": body["token_estimate"]}
 
 
 def _text(body: dict[str, Any], *, error: bool = False) -> CallToolResult:
@@ -137,8 +127,8 @@ def server_build(backend: Backend, *, token_verifier: TokenVerifier | None = Non
     async def memory_recall(user_id: str, query: str, conversation_id: str | None = None,
                             token_budget: int = 2000) -> CallToolResult:
         """What is known about the user that bears on `query`, packed into at most
-        `token_budget` tokens (200-8000): {"context", "citations" (event ids), "fact_ids",
-        "reference_time", "token_estimate"}. Put `context` in the prompt."""
+        `token_budget` tokens (200-8000): {"context", "citations" (the ids of the events it
+        draws on), "token_estimate"}. Put `context` in the prompt."""
         return await _answer(backend.memory_recall(
             user_id=user_id, query=query, conversation_id=conversation_id,
             token_budget=token_budget))
