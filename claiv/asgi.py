@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.asgi import get_asgi_application
 
@@ -249,7 +249,7 @@ def application_build() -> ASGIApp:
     from claiv.mcp.http import MOUNT_PATH, McpApp
 
     mcp_app = McpApp()
-    router = PathRouter(django_app, mounts={MOUNT_PATH: mcp_app},
+    router = PathRouter(cast(ASGIApp, django_app), mounts={MOUNT_PATH: mcp_app},
                         lifespans=[mcp_app.lifespan])
     return RequestGuard(router, limits)
 

@@ -9,6 +9,7 @@ the strict input schema of the REST endpoint (its serializer), then the service.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -74,8 +75,10 @@ def _validated(serializer: str, data: dict[str, Any], **context: Any) -> dict[st
     return validated(getattr(serializers, serializer), data, **context)
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def _memories() -> Any:
+    """memory.memories, imported when a tool needs it: it lands from a parallel branch, and
+    the other tools must work without it. (After the merge a plain import can replace this.)"""
+    return importlib.import_module("memory.memories")
 
 
 class ServicesBackend:
@@ -144,7 +147,7 @@ class ServicesBackend:
     async def memory_search(self, *, user_id: str, query: str, limit: int,
                             conversation_id: str | None) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
-            from memory import memories
+            memories = _memories()
 
             results = memories.memory_search(tenant=tenant, user_id=user_id, query=query,
                                              limit=limit, conversation_id=conversation_id)
@@ -154,7 +157,7 @@ class ServicesBackend:
 
     async def memory_list_recent(self, *, user_id: str, limit: int) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
-            from memory import memories
+            memories = _memories()
 
             facts, _cursor = memories.memory_list(tenant=tenant, user_id=user_id,
                                                   status="current", limit=limit)
@@ -166,7 +169,7 @@ class ServicesBackend:
                          conversation_id: str | None,
                          rationale: str | None = None) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
-            from memory import memories
+            memories = _memories()
 
             fact = memories.memory_add(tenant=tenant, user_id=user_id, content=content,
                                        kind=kind, conversation_id=conversation_id,
@@ -177,7 +180,7 @@ class ServicesBackend:
 
     async def memory_correct(self, *, memory_id: str, content: str) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
-            from memory import memories
+            memories = _memories()
 
             fact = memories.memory_correct(tenant=tenant, memory_id=memory_id,
                                            content=content)

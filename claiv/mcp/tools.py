@@ -91,13 +91,13 @@ async def _answer(call: Any) -> CallToolResult:
         return _text(failure.as_json(), error=True)
 
 
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                       openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False,
-                        openWorldHint=False)
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                       open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
+                        open_world_hint=False)
 # Forget deletes derived data for good (the receipt is what remains).
-DESTROY = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True,
-                          openWorldHint=False)
+DESTROY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                          open_world_hint=False)
 
 
 def server_build(backend: Backend, *, token_verifier: TokenVerifier | None = None,

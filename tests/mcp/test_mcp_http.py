@@ -13,7 +13,7 @@ from keys.models import ApiKey
 from keys.services import api_key_create, api_key_revoke
 from memory.models import DeletionReceipt, Event, Fact
 from tenants.models import Tenant
-from tests.claiv.test_server import Server
+from tests.claiv.test_server import Server, _raw
 from tests.mcp.conftest import mcp_call, mcp_calls
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -210,8 +210,11 @@ def test_a_revoked_key_is_refused_on_its_next_request(mcp_server: Server,
 
 
 def test_the_request_guard_still_applies(mcp_server: Server, raw_key: str) -> None:
-    big = b'{"jsonrpc": "2.0", "pad": "' + b"x" * (1024 * 1024) + b'"}'
-    status, _headers, body = _post_mcp(mcp_server, {"Authorization": f"Bearer {raw_key}"},
-                                       body=big)
+    # Refused on its Content-Length alone, before any body is read (or sent: the server
+    # closes the connection, so a test that wrote the whole body could hit a broken pipe).
+    head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {raw_key}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json, text/event-stream"
+            f"\r\nContent-Length: {1024 * 1024 + 1}\r\n\r\n").encode()
+    status, _headers, body = _raw(mcp_server.port, head)
     assert status == 413
     assert json.loads(body)["error"]["code"] == "payload_too_large"
