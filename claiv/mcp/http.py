@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 
@@ -114,7 +115,10 @@ class McpApp:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracked)
+            # A thread of its own for this request's sync code, as Django's handler gives
+            # each request: without it every MCP request of the process would queue on one.
+            async with ThreadSensitiveContext():
+                await self.app(scope, receive, tracked)
         except DatabaseUnavailable:
             # Answered 503 by _server_error (Starlette re-raises after answering).
             if not started:
