@@ -6,9 +6,9 @@ Three layers, outermost first:
   stay under `MAX_BODY_BYTES` whatever its framing (413, chunked included). It hands the
   app the whole body at once with a true `Content-Length`, so Django and DRF read chunked
   bodies like any other.
-- `PathRouter`: sends a path prefix to its own ASGI app (room for the MCP app at `/mcp`),
-  everything else to Django. It answers the lifespan protocol itself, since Django's
-  handler does not speak it.
+- `PathRouter`: sends a path prefix to its own ASGI app (the MCP server at `/mcp`,
+  claiv.mcp.http), everything else to Django. It answers the lifespan protocol itself,
+  since Django's handler does not speak it, and runs the mounted apps' lifespans in it.
 - Django's ASGI handler.
 
 Refusals are in the API's error envelope, with an `X-Request-ID` like every response.
@@ -21,7 +21,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -189,13 +190,16 @@ class PathRouter:
     """Routes by path prefix: `mounts` first (longest prefix first), then `default`.
 
     A mounted app sees the full path with the prefix in `root_path`, as Starlette's `Mount`
-    does. Lifespan events are answered here; an app mounted later that needs its own
-    startup (MCP's session manager) is started from `_lifespan`.
+    does. Lifespan events are answered here: `lifespans` (e.g. MCP's session manager) are
+    entered at startup, in order, and exited at shutdown.
     """
 
-    def __init__(self, default: ASGIApp, mounts: dict[str, ASGIApp] | None = None) -> None:
+    def __init__(self, default: ASGIApp, mounts: dict[str, ASGIApp] | None = None,
+                 lifespans: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
+                 ) -> None:
         self.default = default
         self.mounts = sorted((mounts or {}).items(), key=lambda item: -len(item[0]))
+        self.lifespans = tuple(lifespans)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -212,15 +216,23 @@ class PathRouter:
             return
         await self.default(scope, receive, send)
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # One task from startup to shutdown: task groups entered here (MCP's) exit here.
+        async with AsyncExitStack() as stack:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        for lifespan in self.lifespans:
+                            await stack.enter_async_context(lifespan())
+                    except Exception as exc:
+                        await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await stack.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
 
 
 def application_build() -> ASGIApp:
@@ -235,7 +247,12 @@ def application_build() -> ASGIApp:
         max_uri_bytes=settings.MAX_URI_BYTES,
         max_header_bytes=settings.MAX_HEADER_BYTES,
     )
-    return RequestGuard(PathRouter(django_app), limits)
+    from claiv.mcp.http import MOUNT_PATH, McpApp
+
+    mcp_app = McpApp()
+    router = PathRouter(cast(ASGIApp, django_app), mounts={MOUNT_PATH: mcp_app},
+                        lifespans=[mcp_app.lifespan])
+    return RequestGuard(router, limits)
 
 
 application = application_build()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "keys",
     "memory",
     "enrichment",
+    "claiv.mcp.apps.McpConfig",  # the MCP server's `manage.py mcp`
 ]
 
 MIDDLEWARE = [

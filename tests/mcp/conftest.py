@@ -1,0 +1,106 @@
+"""A real gunicorn (the project's config) for the MCP tests, and an MCP client for it.
+
+One server for the whole session: the MCP test files share it. Enrichment runs eagerly in
+that server (CELERY_TASK_ALWAYS_EAGER), so an ingested event is enriched when the call
+returns and recall can be asserted on at once, without a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.claiv.test_server import ROOT, Server, _free_port, _get, _test_database_url
+
+WORKERS = 1
+
+
+def gunicorn_start(env: dict[str, str], log: Any) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
+             "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # Workers load the embedding model before serving (tens of seconds on a busy machine):
+    # wait while the server is alive, within a generous overall bound.
+    deadline = time.monotonic() + 600
+    while True:
+        assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"never ready:\n{log.read_text()[-3000:]}"
+        warm = log.read_text().count("warm: embedder, tokenizer and date parser")
+        try:
+            if warm == WORKERS and _get(port, "/healthz", timeout=5)[0] == 200:
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+
+
+def gunicorn_stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def mcp_server(django_db_setup: None, django_db_blocker: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+    log = tmp_path_factory.mktemp("gunicorn-mcp") / "server.log"
+    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_TASK_ALWAYS_EAGER": "true"}
+    proc, port = gunicorn_start(env, log)
+    try:
+        yield Server("127.0.0.1", port, log)
+    finally:
+        gunicorn_stop(proc)
+
+
+@dataclass
+class ToolAnswer:
+    is_error: bool
+    body: dict[str, Any]
+
+
+def url_of(server: Server) -> str:
+    return f"http://{server.host}:{server.port}/mcp"
+
+
+async def _connected_call(server: Server, raw_key: str | None, mode: str,
+                          calls: list[tuple[str, dict[str, Any]]]) -> tuple[str, list[Any]]:
+    headers = {"Authorization": f"Bearer {raw_key}"} if raw_key else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        async with Client(streamable_http_client(url_of(server), http_client=http),
+                          mode=mode) as client:  # type: ignore[arg-type]
+            results = [await client.call_tool(name, args) for name, args in calls]
+            return client.protocol_version, results
+
+
+def mcp_calls(server: Server, raw_key: str | None, calls: list[tuple[str, dict[str, Any]]],
+              *, mode: str = "auto") -> tuple[str, list[ToolAnswer]]:
+    """Connect with the official client (mode "auto": the newest protocol the server
+    offers; "legacy": the 2025 initialize handshake), make `calls`, return the negotiated
+    protocol version and each answer's JSON."""
+    version, results = anyio.run(_connected_call, server, raw_key, mode, calls)
+    return version, [ToolAnswer(r.is_error, json.loads(r.content[0].text)) for r in results]
+
+
+def mcp_call(server: Server, raw_key: str | None, name: str, **args: Any) -> ToolAnswer:
+    return mcp_calls(server, raw_key, [(name, args)])[1][0]
