@@ -174,13 +174,15 @@ def test_a_failed_publish_is_not_recorded_as_queued(tenant: Tenant, db: None) ->
 
 # --- Real outages, real worker ------------------------------------------------------------
 
-def _ingest_all(api: Api, prefix: str, count: int) -> tuple[list[str], list[int]]:
-    """Ingest `count` events; returns the acknowledged event ids and every status code."""
+def _ingest_all(api: Api, prefix: str, count: int, phase: str) -> tuple[list[str], list[int]]:
+    """Ingest `count` distinct events (ingest is idempotent on content, so each phase
+    varies the thread); returns the acknowledged event ids and every status code."""
     accepted: list[str] = []
     codes: list[int] = []
     for i in range(count):
         response = api.post("/v1/ingest", {"user_id": f"{prefix}{i % 3}", "type": "message",
-                                            "role": "user", "content": TEXTS[i % len(TEXTS)]})
+                                            "role": "user", "thread_id": f"{phase}{i}",
+                                            "content": TEXTS[i % len(TEXTS)]})
         codes.append(response.status_code)
         if response.status_code == 200:
             accepted.append(response.json()["event_id"])
@@ -198,7 +200,7 @@ def _drain(accepted: list[str], timeout: float = 240.0) -> None:
         assert "failed" not in statuses.values(), statuses
         tasks.reconcile()
         time.sleep(1.0)  # poll interval, not a readiness wait
-    pytest.fail(f"not all enriched within {timeout}s")
+    pytest.fail(f"not all enriched within {timeout}s: {statuses}")
 
 
 @pytest.mark.slow
@@ -207,17 +209,19 @@ def test_valkey_outage_during_ingest_loses_no_event(worker: Any, api: Api,
                                                     settings: Any) -> None:
     settings.ENRICH_RECONCILE_GRACE_SECONDS = 5
     settings.ENRICH_MAX_ATTEMPTS = 100  # the test calls reconcile far more often than beat
-    before, before_codes = _ingest_all(api, "v", 6)
+    before, before_codes = _ingest_all(api, "v", 6, "before")
     server = valkey_server()
     server.stop()
     try:
-        during, during_codes = _ingest_all(api, "v", 6)  # the broker is down: still 200
+        # The broker is down: ingest still answers 200.
+        during, during_codes = _ingest_all(api, "v", 6, "during")
     finally:
         server.start()
         wait_for(lambda: _answers(lambda: _redis().ping()), timeout=120)
-    after, after_codes = _ingest_all(api, "v", 6)
+    after, after_codes = _ingest_all(api, "v", 6, "after")
     assert before_codes + during_codes + after_codes == [200] * 18
     accepted = before + during + after
+    assert len(set(accepted)) == 18
     _drain(accepted)
     assert Event.objects.filter(id__in=accepted, status="enriched").count() == 18
     assert not Event.objects.filter(status="failed").exists()
@@ -230,15 +234,15 @@ def test_postgres_outage_during_ingest_is_503_and_loses_no_event(worker: Any, ap
                                                                  settings: Any) -> None:
     settings.ENRICH_RECONCILE_GRACE_SECONDS = 5
     settings.ENRICH_MAX_ATTEMPTS = 100
-    before, before_codes = _ingest_all(api, "p", 6)
+    before, before_codes = _ingest_all(api, "p", 6, "before")
     server = postgres_server()
     server.stop()
     try:
-        during, during_codes = _ingest_all(api, "p", 4)
+        during, during_codes = _ingest_all(api, "p", 4, "during")
     finally:
         server.start()
         wait_for(_database_answers, timeout=120)
-    after, after_codes = _ingest_all(api, "p", 6)
+    after, after_codes = _ingest_all(api, "p", 6, "after")
     assert before_codes == after_codes == [200] * 6
     assert during == [] and during_codes == [503] * 4
     accepted = before + after
