@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from typing import Any
 
+import redis
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from kombu.exceptions import OperationalError as BrokerOperationalError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -78,6 +83,26 @@ class RateLimited(ApplicationError):
     code = "rate_limited"
 
 
+# A dependency that cannot be reached (Postgres down or restarting, Redis where the request
+# needs it): 503 `unavailable` with Retry-After, so monitors and clients can tell an outage
+# from a bug. Where Redis is optional (rate limits, cache, metering) its errors are caught
+# before they get here and the request is served as usual.
+DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseOperationalError, DatabaseInterfaceError, redis.ConnectionError,
+    redis.TimeoutError, BrokerOperationalError,
+)
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+
+def _dependency_down(exc: BaseException | None) -> bool:
+    return isinstance(exc, DEPENDENCY_ERRORS)
+
+
+def _unavailable() -> tuple[str, str, dict[str, Any]]:
+    return ("unavailable", "A service this request needs is unavailable; retry shortly.",
+            {"retry_after": UNAVAILABLE_RETRY_AFTER_SECONDS})
+
+
 def request_id_of(request: HttpRequest | None) -> str:
     return getattr(request, "request_id", "") if request is not None else ""
 
@@ -125,11 +150,16 @@ def exception_envelope(exc: Exception, request_id: str) -> tuple[int, dict[str, 
         code, message, details = _drf_error(exc)
         if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    elif _dependency_down(exc):
+        logger.warning("dependency unavailable request_id=%s error=%s", request_id,
+                       type(exc).__name__)
+        code, message, details = _unavailable()
     else:
         logger.exception("unhandled error request_id=%s", request_id)
         code, message, details = "internal_error", "Internal server error.", {}
     # The official SDK reads only details.retry_after; HTTP clients read the header.
-    if code in ("rate_limited", "quota_exceeded") and details.get("retry_after") is not None:
+    if (code in ("rate_limited", "quota_exceeded", "unavailable")
+            and details.get("retry_after") is not None):
         headers["Retry-After"] = str(max(1, math.ceil(float(details["retry_after"]))))
     return STATUS_CODES[code], error_body(code, message, request_id, details), headers
 
@@ -154,6 +184,14 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
+    """Django's last resort (non-DRF views, middleware). It is called while the exception
+    is being handled, so `sys.exc_info` tells an unreachable dependency from a bug."""
+    exc = sys.exc_info()[1]
+    if _dependency_down(exc):
+        code, message, details = _unavailable()
+        response = error_response(request, code, message, details)
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+        return response
     return error_response(request, "internal_error", "Internal server error.")
 
 

@@ -215,11 +215,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
                                    "ack_emulation": env.bool("CELERY_ACK_EMULATION",
                                                              default=False)}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+USAGE_FLUSH_SECONDS = env.int("USAGE_FLUSH_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-events": {"task": "enrichment.reconcile", "schedule": 60.0},
     "retier-facts": {"task": "enrichment.retier", "schedule": 600.0},
     "refresh-episode-vectors": {"task": "enrichment.episodes_refresh", "schedule": 60.0},
-    "flush-usage": {"task": "memory.usage_flush", "schedule": 60.0},
+    # Usage counted in Redis is at risk until flushed: an empty Redis restart loses at
+    # most this much (memory.metering). Expiring keeps a stopped worker from piling up
+    # flushes that each would do the same work.
+    "flush-usage": {"task": "memory.usage_flush", "schedule": float(USAGE_FLUSH_SECONDS),
+                    "options": {"expires": max(1.0, USAGE_FLUSH_SECONDS * 2.0)}},
     "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
     "flush-audit": {"task": "memory.audit_flush", "schedule": 60.0},
     "prune-audit": {"task": "memory.audit_prune", "schedule": 3600.0},
@@ -234,6 +239,9 @@ CLAIV_BEAT_STANDBY_SECONDS = env.float("CLAIV_BEAT_STANDBY_SECONDS", default=5.0
 # Events still pending/processing this long after their last state change are re-enqueued.
 ENRICH_RECONCILE_GRACE_SECONDS = env.int("ENRICH_RECONCILE_GRACE_SECONDS", default=120)
 ENRICH_MAX_ATTEMPTS = env.int("ENRICH_MAX_ATTEMPTS", default=5)
+# How long an event's first message is trusted to still wait in the broker queue; past it,
+# reconciliation re-sends the event even so (enrichment.outstanding).
+ENRICH_QUEUED_MAX_SECONDS = env.int("ENRICH_QUEUED_MAX_SECONDS", default=6 * 3600)
 EXTRACTOR = env.str("CLAIV_EXTRACTOR", default="offline")  # offline | llm
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

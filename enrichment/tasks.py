@@ -9,21 +9,44 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
+import redis
 from celery import Task, shared_task
+from celery.signals import task_received
 from django.conf import settings
-from django.db import OperationalError
+from django.db import DatabaseError
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import OperationalError as DjangoOperationalError
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from enrichment import pipeline
+from enrichment import outstanding, pipeline
 
 logger = logging.getLogger("claiv.enrichment")
 
 
-class StageTask(Task):
-    """Retries transient failures with backoff; when retries run out the event is marked
-    failed with the error class (never its content)."""
+# Errors of a dependency that is down or restarting (Postgres, the Redis broker, a
+# socket): retried with backoff, and when retries run out the event is left re-sendable
+# for reconciliation, never marked failed (API.md §7). Anything else is a bug or bad data:
+# it would fail the same way again, so it fails at once.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    DjangoOperationalError, DjangoInterfaceError, psycopg.OperationalError,
+    redis.ConnectionError, redis.TimeoutError, BrokerOperationalError,
+    ConnectionError, TimeoutError,
+)
 
-    autoretry_for = (Exception,)
+
+def error_is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+class StageTask(Task):
+    """Retries transient failures with backoff. When they run out (or the next stage's
+    message cannot be published) the event keeps its status and reconciliation re-sends
+    it; a permanent error marks the event failed at once. Only the error class is
+    recorded, never content."""
+
+    autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = True
@@ -31,9 +54,18 @@ class StageTask(Task):
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple[Any, ...],
                    kwargs: dict[str, Any], einfo: Any) -> None:
-        if args:
-            pipeline.event_mark_failed(event_id=str(args[0]),
-                                       error=f"{self.name}: {type(exc).__name__}")
+        if not args:
+            return
+        error = f"{self.name}: {type(exc).__name__}"
+        try:
+            if error_is_transient(exc):
+                pipeline.event_note_transient(event_id=str(args[0]), error=error)
+            else:
+                pipeline.event_mark_failed(event_id=str(args[0]), error=error)
+        except DatabaseError:
+            # The database is down too: the event keeps its pending/processing status,
+            # which reconciliation re-sends once it is back.
+            logger.warning("failure not recorded event=%s error=%s", args[0], error)
 
 
 # Broker priority of each stage's messages (Redis serves 0 first): an event already in the
@@ -45,7 +77,17 @@ STAGE_PRIORITY = {"extract": 8, "map": 6, "gate": 4, "embed": 2, "tier": 0}
 
 def _stage_run(task: Task, event_id: str, stage: str) -> str:
     # The first attempt batches; a retry runs alone (see pipeline.stage_run).
-    pipeline.stage_run(event_id, stage, batch=task.request.retries == 0)
+    batch = task.request.retries == 0
+    try:
+        pipeline.stage_run(event_id, stage, batch=batch)
+    except TRANSIENT_ERRORS:
+        raise  # retried with backoff (autoretry_for)
+    except Exception:
+        if not batch:
+            raise
+        # A permanent error in a batch may be another event's: run this one alone, at
+        # once; if it fails alone too, it is its own and the event fails.
+        pipeline.stage_run(event_id, stage, batch=False)
     return event_id
 
 
@@ -84,19 +126,28 @@ def tier(self: Task, event_id: str) -> str:
     return _stage_run(self, event_id, "tier")
 
 
-@shared_task(name="enrichment.reconcile", autoretry_for=(OperationalError,), max_retries=2)
+task_received.connect(outstanding.on_task_received, dispatch_uid="enrichment.outstanding")
+
+
+@shared_task(name="enrichment.reconcile", autoretry_for=(DjangoOperationalError,), max_retries=2)
 def reconcile() -> int:
-    """Re-enqueue events stuck in pending/processing past the grace period."""
+    """Re-send the chains of events not moving for the grace period: pending, processing,
+    or failed for a transient reason. Events whose message still waits in the broker queue
+    (or was just delivered) are left alone (see `enrichment.outstanding`)."""
     from enrichment.workflows import enrichment_enqueue
 
-    grace = timezone.timedelta(seconds=settings.ENRICH_RECONCILE_GRACE_SECONDS)
+    grace_seconds = settings.ENRICH_RECONCILE_GRACE_SECONDS
+    stuck = pipeline.events_stuck(grace=timezone.timedelta(seconds=grace_seconds))
+    waiting = outstanding.events_waiting(stuck, grace_seconds=grace_seconds)
     count = 0
-    for event_id in pipeline.events_stuck(grace=grace):
+    for event_id in stuck:
+        if event_id in waiting:
+            continue
         if pipeline.event_claim_retry(event_id=event_id, max_attempts=settings.ENRICH_MAX_ATTEMPTS):
             enrichment_enqueue(event_id)
             count += 1
-    if count:
-        logger.info("reconcile re-enqueued=%d", count)
+    if count or waiting:
+        logger.info("reconcile re-enqueued=%d still-queued=%d", count, len(waiting))
     return count
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from celery import chain, signature
 
+from enrichment import outstanding
+
 logger = logging.getLogger("claiv.enrichment")
 
 # In pipeline order (enrichment.pipeline.STAGES).
@@ -24,8 +26,13 @@ def enrichment_chain(event_id: str) -> Any:
 
 def enrichment_enqueue(event_id: str) -> None:
     """Send the chain. If the broker is down the event stays pending in Postgres and
-    reconciliation enqueues it later, so ingest still succeeds."""
+    reconciliation enqueues it later, so ingest still succeeds.
+
+    The chain is recorded as queued before it is published (see `enrichment.outstanding`),
+    so reconciliation does not re-send it while it waits behind a backlog."""
+    outstanding.chain_sending(event_id)
     try:
         enrichment_chain(event_id).apply_async()
     except Exception:
+        outstanding.chain_send_failed(event_id)
         logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)

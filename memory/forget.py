@@ -21,7 +21,7 @@ from memory.access import fact_accesses_drop
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
 from memory.recall.cache import recall_cache_drop
 from memory.receipt_head import receipt_head_advance
-from memory.versioning import user_memory_changed
+from memory.versioning import user_memory_changed, user_memory_version_drop
 from tenants.models import Tenant
 
 COUNT_KEYS = ("events", "facts", "episodes", "embeddings", "chunks", "claims", "open_loops")
@@ -108,7 +108,13 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
         receipt = _receipt_append(tenant=tenant, scope=scope, counts=counts,
                                   deleted_ids=[str(i) for i in deleted_ids],
                                   requested_at=requested_at)
-        user_memory_changed(tenant_id=tenant.pk, user_id=scope.user_id)
+        if scope.erase_events and not Event.objects.filter(
+                tenant=tenant, user_id=scope.user_id).exists():
+            # Nothing of the user is left: neither is their version row (no user id stays
+            # behind). Its absence stales cached recalls as a bump would (memory.versioning).
+            user_memory_version_drop(tenant_id=tenant.pk, user_id=scope.user_id)
+        else:
+            user_memory_changed(tenant_id=tenant.pk, user_id=scope.user_id)
         # The bump already makes the user's cached recalls unservable; this deletes their
         # text from Redis too, once the forget is committed.
         transaction.on_commit(partial(recall_cache_drop, tenant_id=tenant.pk,

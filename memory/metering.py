@@ -2,8 +2,15 @@
 
 The hot path costs one Redis round trip per request, a script that does HINCRBY on a hash
 per (tenant, UTC day, endpoint) and SADD of that hash's key to the tenant's set of
-unflushed counters. `usage_flush` (Celery beat, every minute) moves each hash into its
-`UsageCounter` row with one upsert. There is no database row per request.
+unflushed counters. `usage_flush` (Celery beat, every USAGE_FLUSH_SECONDS, 5 s) moves each
+hash into its `UsageCounter` row with one upsert. There is no database row per request.
+
+What an empty Redis restart can lose is what was counted since the last flush: a few
+seconds, not a minute. Flushing often costs the request path nothing (it still makes one
+Redis call); the beat's extra flushes cost one SMEMBERS when there is nothing to move, and
+one upsert per (tenant, day, endpoint) counter otherwise (BENCHMARKS.md-style figures in
+the commit that set 5 s). Writing each request to Postgres instead would put a database
+write on every cached recall.
 
 If Redis is down the request is still served and its usage is dropped with a log line:
 metering never fails a request. Work units are not counted here but by a database trigger

@@ -15,13 +15,20 @@ What the tasks, the bench and the tests call is re-exported here.
 """
 
 from enrichment.pipeline.contract import STAGES
-from enrichment.pipeline.reconciliation import event_claim_retry, event_mark_failed, events_stuck
+from enrichment.pipeline.reconciliation import (
+    TRANSIENT_PREFIX,
+    event_claim_retry,
+    event_mark_failed,
+    event_note_transient,
+    events_stuck,
+)
 from enrichment.pipeline.resolver import resolve
 from enrichment.pipeline.runner import StageOutcome, stage_run
 from enrichment.pipeline.stages.embed import episodes_refresh, fact_embedding_text
 from enrichment.pipeline.stages.tier import facts_retier, tier_for
 
 __all__ = [
-    "STAGES", "StageOutcome", "event_claim_retry", "event_mark_failed", "episodes_refresh",
+    "STAGES", "TRANSIENT_PREFIX", "StageOutcome", "event_claim_retry", "event_mark_failed",
+    "event_note_transient", "episodes_refresh",
     "events_stuck", "fact_embedding_text", "facts_retier", "resolve", "stage_run", "tier_for",
 ]

