@@ -359,9 +359,23 @@ def memory_search(*, tenant: Tenant, user_id: str, query: str, limit: int = 10,
     if not result.fused:
         return []
     top = result.fused[0][1]
+    # An explicit memory's backing event carries the same text as the memory: it answers
+    # as the memory itself, once (the fact's own rank, or the event's if that came first).
+    backing = {str(f.source_event_id): f for f in Fact.objects.filter(
+        tenant=tenant, user_id=user_id, origin=ORIGIN_EXPLICIT, status=FactStatus.CURRENT,
+        source_event_id__in=[i for t, i in (k for k, _ in result.fused) if t == "event"])}
+    seen: set[tuple[str, Any]] = set()
     items: list[dict[str, Any]] = []
     for key, score in result.fused:
         item_type, item_id = key
+        found = [name for name, ranks in result.ranks.items() if key in ranks]
+        memory = backing.get(str(item_id)) if item_type == "event" else None
+        if memory is not None:
+            key, item_type, item_id = ("fact", memory.pk), "fact", memory.pk
+            result.facts.setdefault(item_id, memory)
+        if key in seen:
+            continue
+        seen.add(key)
         if item_type == "fact" and item_id in result.facts:
             fact = result.facts[item_id]
             text, kind, status = memory_as_dict_text(fact), fact.kind, fact.status
@@ -371,7 +385,8 @@ def memory_search(*, tenant: Tenant, user_id: str, query: str, limit: int = 10,
             text, kind, status = result.episodes[item_id].summary, "episode", "current"
         else:
             continue
-        found = [name for name, ranks in result.ranks.items() if key in ranks]
+        found += [name for name, ranks in result.ranks.items()
+                  if key in ranks and name not in found]
         items.append({"id": str(item_id), "type": item_type, "text": text, "kind": kind,
                       "score": round(score / top, 4), "channels": found or ["neighbour"],
                       "status": status})

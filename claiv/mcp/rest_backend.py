@@ -82,12 +82,12 @@ class RestBackend:
         body = await self._request("POST", "/v1/search", json={
             "user_id": user_id, "query": query, "limit": limit,
             "conversation_id": conversation_id})
-        return {"results": body.get("results", [])}
+        return {"results": body["items"]}
 
     async def memory_list_recent(self, *, user_id: str, limit: int) -> dict[str, Any]:
         body = await self._request("GET", "/v1/memories", params={
             "user_id": user_id, "status": "current", "limit": limit})
-        return {"memories": body.get("memories", [])}
+        return {"memories": body["memories"]}
 
     async def memory_add(self, *, user_id: str, content: str, kind: str,
                          conversation_id: str | None,
