@@ -295,10 +295,13 @@ def stack_children(env: Mapping[str, str], *, python: str = sys.executable) -> l
 
 
 def metrics_dir_fresh(environ: Mapping[str, str]) -> Path:
-    """The Prometheus multiprocess directory of this run (PROMETHEUS_MULTIPROC_DIR if set):
-    emptied first, since files of a previous run's processes would count forever."""
-    path = Path(environ.get("PROMETHEUS_MULTIPROC_DIR") or data_dir(environ) / "metrics")
-    shutil.rmtree(path, ignore_errors=True)
+    """The Prometheus multiprocess directory of this run: PROMETHEUS_MULTIPROC_DIR as given
+    (its owner may have live processes writing there), else `<data>/metrics`, emptied first
+    since files of a previous run's processes would count forever."""
+    given = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = Path(given) if given else data_dir(environ) / "metrics"
+    if not given:
+        shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -191,6 +191,19 @@ def test_public_base_url_follows_port_unless_the_user_set_it() -> None:
         "https://memory.example.com"
 
 
+def test_metrics_dir_is_emptied_only_when_make_dev_chose_it(tmp_path: Path) -> None:
+    own = tmp_path / "data" / "metrics"
+    own.mkdir(parents=True)
+    (own / "counter_123.db").write_bytes(b"x")  # a previous run's process
+    assert devstack.metrics_dir_fresh({"CLAIV_DATA_DIR": str(tmp_path / "data")}) == own
+    assert list(own.iterdir()) == []
+    given = tmp_path / "theirs"
+    given.mkdir()
+    (given / "counter_456.db").write_bytes(b"x")  # a live process of whoever set it
+    assert devstack.metrics_dir_fresh({"PROMETHEUS_MULTIPROC_DIR": str(given)}) == given
+    assert [p.name for p in given.iterdir()] == ["counter_456.db"]
+
+
 def test_the_api_command_and_children_get_the_public_url(tmp_path: Path) -> None:
     env = {"PORT": "18797", "CLAIV_DATA_DIR": str(tmp_path),
            "CLAIV_PUBLIC_BASE_URL": "http://127.0.0.1:18797"}
