@@ -118,19 +118,24 @@ class Expected:
     @classmethod
     def of(cls, fact: dict[str, Any]) -> Expected:
         preds, objs = fact["predicate"], fact["object"]
-        return cls(subject=normalise(fact["subject"]),
-                   predicates=tuple(preds if isinstance(preds, list) else [preds]),
-                   objects=tuple(normalise(o) for o in (objs if isinstance(objs, list)
-                                                        else [objs])),
-                   negated=bool(fact.get("negated", False)))
+        return cls(
+            subject=normalise(fact["subject"]),
+            predicates=tuple(preds if isinstance(preds, list) else [preds]),
+            objects=tuple(normalise(o) for o in (objs if isinstance(objs, list) else [objs])),
+            negated=bool(fact.get("negated", False)),
+        )
 
     @property
     def kind(self) -> str:
         return kind_of(self.predicates[0])
 
     def matches(self, subject: str, predicate: str, obj: str, negated: bool) -> bool:
-        return (normalise(subject) == self.subject and predicate in self.predicates
-                and negated == self.negated and normalise(obj) in self.objects)
+        return (
+            normalise(subject) == self.subject
+            and predicate in self.predicates
+            and negated == self.negated
+            and normalise(obj) in self.objects
+        )
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,11 @@ def predictions(item: dict[str, Any]) -> list[Predicted]:
     from memory.vocabulary.predicates import predicate_get, predicate_map
 
     event_time = datetime.fromisoformat(item["event_time"].replace("Z", "+00:00"))
-    result = extractor().extract(ExtractionInput(content=item["text"], event_type="message",
-                                                 role=item["role"], event_time=event_time))
+    result = extractor().extract(
+        ExtractionInput(
+            content=item["text"], event_type="message", role=item["role"], event_time=event_time
+        )
+    )
     found: dict[tuple[str, str, str, bool], Predicted] = {}
     for p in result.propositions:
         try:
@@ -158,8 +166,7 @@ def predictions(item: dict[str, Any]) -> list[Predicted]:
         except KeyError:  # as the Map stage: an unknown name is mapped again
             predicate = None
         if predicate is None:
-            predicate = predicate_map(relation_phrase=p.relation_phrase,
-                                      object_text=p.object_text)
+            predicate = predicate_map(relation_phrase=p.relation_phrase, object_text=p.object_text)
         if utility_score(proposition=p, predicate=predicate) < DEFAULT_GATE_THRESHOLD:
             continue
         key = (normalise(p.subject), predicate.name, normalise(p.object_text), p.negated)
@@ -201,16 +208,18 @@ class StatementReport:
     misses: list[tuple[str, str, list[Expected], list[Predicted]]] = field(default_factory=list)
 
 
-def statement_score(item: dict[str, Any], predicted: Sequence[Predicted],
-                    report: StatementReport) -> None:
+def statement_score(
+    item: dict[str, Any], predicted: Sequence[Predicted], report: StatementReport
+) -> None:
     """Match one statement's predictions against its labels and add to `report`."""
     expected = [Expected.of(f) for f in item["expected"]]
     free = list(predicted)
     missed: list[Expected] = []
     counts = Counts(pred=len(predicted), exp=len(expected))
     for fact in expected:
-        hit = next((p for p in free if fact.matches(p.subject, p.predicate, p.object,
-                                                   p.negated)), None)
+        hit = next(
+            (p for p in free if fact.matches(p.subject, p.predicate, p.object, p.negated)), None
+        )
         report.by_kind[fact.kind].exp += 1
         if hit is None:
             missed.append(fact)
@@ -259,27 +268,43 @@ def pair_run(pair: dict[str, Any], *, tenant: Any, user_prefix: str = "fact-eval
     user_id = f"{user_prefix}-{pair['id']}"
     for turn in (pair["first"], pair["second"]):
         event = event_ingest_and_enqueue(
-            tenant=tenant, user_id=user_id, content=turn["text"], role=turn["role"],
-            type="message", conversation_id=f"{user_id}-c",
-            event_time=datetime.fromisoformat(turn["event_time"].replace("Z", "+00:00"))).event
+            tenant=tenant,
+            user_id=user_id,
+            content=turn["text"],
+            role=turn["role"],
+            type="message",
+            conversation_id=f"{user_id}-c",
+            event_time=datetime.fromisoformat(turn["event_time"].replace("Z", "+00:00")),
+        ).event
         # Not batched: the first statement must be enriched before the second arrives.
         stage_run(str(event.id), "tier", batch=False)
     facts = list(Fact.objects.filter(tenant=tenant, user_id=user_id))
 
     def found(fact: Expected, status: str) -> bool:
-        return any(f.status == status and fact.matches(f.subject, f.predicate, f.object_text,
-                                                       f.negated) for f in facts)
+        return any(
+            f.status == status and fact.matches(f.subject, f.predicate, f.object_text, f.negated)
+            for f in facts
+        )
 
     current = [Expected.of(f) for f in pair["expected_current"]]
     history = [Expected.of(f) for f in pair["expected_history"]]
     exclusive = all(
-        not any(f.status == "current" and not f.negated and normalise(f.subject) == e.subject
-                and f.predicate in e.predicates and normalise(f.object_text) not in e.objects
-                for f in facts)
-        for e in current)
-    return PairOutcome(id=pair["id"], new_current=all(found(e, "current") for e in current),
-                       exclusive=exclusive,
-                       old_in_history=all(found(e, "superseded") for e in history))
+        not any(
+            f.status == "current"
+            and not f.negated
+            and normalise(f.subject) == e.subject
+            and f.predicate in e.predicates
+            and normalise(f.object_text) not in e.objects
+            for f in facts
+        )
+        for e in current
+    )
+    return PairOutcome(
+        id=pair["id"],
+        new_current=all(found(e, "current") for e in current),
+        exclusive=exclusive,
+        old_in_history=all(found(e, "superseded") for e in history),
+    )
 
 
 def pairs_run(pairs: Iterable[dict[str, Any]], *, tenant: Any) -> list[PairOutcome]:
@@ -290,27 +315,40 @@ def pairs_run(pairs: Iterable[dict[str, Any]], *, tenant: Any) -> list[PairOutco
 
 
 def _row(name: str, c: Counts) -> str:
-    return (f"| {name} | {c.precision:.3f} | {c.recall:.3f} | {c.pred_ok}/{c.pred} "
-            f"| {c.exp_ok}/{c.exp} |")
+    return (
+        f"| {name} | {c.precision:.3f} | {c.recall:.3f} | {c.pred_ok}/{c.pred} "
+        f"| {c.exp_ok}/{c.exp} |"
+    )
 
 
-def report_markdown(part: str, report: StatementReport,
-                    outcomes: Sequence[PairOutcome] | None) -> str:
-    head = ("| {} | precision | recall | matched/predicted | matched/expected |\n"
-            "|---|---|---|---|---|")
-    lines = [f"### Part: {part} ({report.items} statements)", "", head.format("all"),
-             _row("all", report.total), "", head.format("kind")]
+def report_markdown(
+    part: str, report: StatementReport, outcomes: Sequence[PairOutcome] | None
+) -> str:
+    head = (
+        "| {} | precision | recall | matched/predicted | matched/expected |\n|---|---|---|---|---|"
+    )
+    lines = [
+        f"### Part: {part} ({report.items} statements)",
+        "",
+        head.format("all"),
+        _row("all", report.total),
+        "",
+        head.format("kind"),
+    ]
     lines += [_row(k, c) for k, c in sorted(report.by_kind.items())]
     lines += ["", head.format("tag")]
     lines += [_row(t, c) for t, c in sorted(report.by_tag.items())]
     if outcomes is not None:
         passed = sum(o.passed for o in outcomes)
         only = sum(o.new_current and o.exclusive for o in outcomes)
-        lines += ["", f"Supersede pairs: {len(outcomes)}; passed {passed} "
-                  f"({100 * passed / (len(outcomes) or 1):.1f} %); "
-                  f"new value current {sum(o.new_current for o in outcomes)}; "
-                  f"new value the only current one {only}; "
-                  f"old value in history {sum(o.old_in_history for o in outcomes)}."]
+        lines += [
+            "",
+            f"Supersede pairs: {len(outcomes)}; passed {passed} "
+            f"({100 * passed / (len(outcomes) or 1):.1f} %); "
+            f"new value current {sum(o.new_current for o in outcomes)}; "
+            f"new value the only current one {only}; "
+            f"old value in history {sum(o.old_in_history for o in outcomes)}.",
+        ]
     return "\n".join(lines)
 
 
@@ -320,11 +358,17 @@ def _django_start(root: Path, extractor_name: str) -> Any:
 
     postgres = postgres_start(data_dir=root / "postgres")
     valkey: Any = valkey_start(data_dir=root / "valkey", persist=False)
-    os.environ.update(DATABASE_URL=postgres.url, REDIS_URL=f"{valkey.connection_url}/0",
-                      CLAIV_ENV="development", CLAIV_DATA_DIR=str(root),
-                      SECRET_KEY="bench-" + "x" * 40, CLAIV_KEY_PEPPER="bench-" + "p" * 40,
-                      LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="claiv.settings",
-                      CLAIV_EXTRACTOR=extractor_name)
+    os.environ.update(
+        DATABASE_URL=postgres.url,
+        REDIS_URL=f"{valkey.connection_url}/0",
+        CLAIV_ENV="development",
+        CLAIV_DATA_DIR=str(root),
+        SECRET_KEY="bench-" + "x" * 40,
+        CLAIV_KEY_PEPPER="bench-" + "p" * 40,
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="claiv.settings",
+        CLAIV_EXTRACTOR=extractor_name,
+    )
     import django
 
     django.setup()
@@ -338,8 +382,12 @@ def _django_start(root: Path, extractor_name: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("dev", "sealed", "all"), default=None,
-                        help="default: dev and sealed, each reported")
+    parser.add_argument(
+        "--part",
+        choices=("dev", "sealed", "all"),
+        default=None,
+        help="default: dev and sealed, each reported",
+    )
     parser.add_argument("--extractor", choices=("offline", "llm"), default="offline")
     parser.add_argument("--no-supersede", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list dev misses (dev only)")
@@ -353,8 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for part in parts:
                 report = statements_run(statements_load(part=part))
-                outcomes = None if args.no_supersede else pairs_run(pairs_load(part=part),
-                                                                    tenant=tenant)
+                outcomes = (
+                    None if args.no_supersede else pairs_run(pairs_load(part=part), tenant=tenant)
+                )
                 print(report_markdown(part, report, outcomes), end="\n\n")
                 if args.misses:
                     for item_id, text, missed, extra in report.misses:

@@ -38,21 +38,36 @@ def test_objects_compare_without_case_articles_possessives_or_punctuation() -> N
 
 def test_the_split_is_by_id_and_keeps_about_forty_percent_for_development() -> None:
     assert (part_of("s001"), part_of("s002"), part_of("p01")) == (
-        part_of("s001"), part_of("s002"), part_of("p01"))
+        part_of("s001"),
+        part_of("s002"),
+        part_of("p01"),
+    )
     assert (len(statements_load(part="dev")), len(statements_load(part="sealed"))) == (219, 295)
     assert (len(pairs_load(part="dev")), len(pairs_load(part="sealed"))) == (30, 34)
 
 
 def test_a_statement_is_scored_on_subject_predicate_negation_and_object() -> None:
-    item = {"id": "x", "text": "", "tags": ["t"], "expected": [
-        {"subject": "user", "predicate": "lives_in", "object": "Toronto"},
-        {"subject": "user", "predicate": ["exercise", "routine"], "object": ["run", "running"]},
-        {"subject": "user", "predicate": "diet", "object": "meat", "negated": True}]}
+    item = {
+        "id": "x",
+        "text": "",
+        "tags": ["t"],
+        "expected": [
+            {"subject": "user", "predicate": "lives_in", "object": "Toronto"},
+            {"subject": "user", "predicate": ["exercise", "routine"], "object": ["run", "running"]},
+            {"subject": "user", "predicate": "diet", "object": "meat", "negated": True},
+        ],
+    }
     report = StatementReport()
-    statement_score(item, [Predicted("user", "lives_in", "Toronto with my two cats", False),
-                           Predicted("user", "routine", "Running", False),
-                           Predicted("user", "diet", "meat", False),
-                           Predicted("mom", "lives_in", "Nairobi", False)], report)
+    statement_score(
+        item,
+        [
+            Predicted("user", "lives_in", "Toronto with my two cats", False),
+            Predicted("user", "routine", "Running", False),
+            Predicted("user", "diet", "meat", False),
+            Predicted("mom", "lives_in", "Nairobi", False),
+        ],
+        report,
+    )
     total = report.total
     assert (total.pred_ok, total.pred, total.exp_ok, total.exp) == (1, 4, 1, 3)
     assert (report.by_tag["t"].precision, round(report.by_tag["t"].recall, 3)) == (0.25, 0.333)
