@@ -107,12 +107,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+def _fields(model: Any) -> list[models.Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields
             if f.name not in _SKIP and not getattr(f, "generated", False)]
 
 
-def _row_out(kind: str, obj: models.Model) -> dict[str, Any]:
+def _row_out(kind: str, obj: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"record": kind}
     for f in _fields(type(obj)):
         row[f.name] = _plain(getattr(obj, f.attname))
@@ -207,7 +207,7 @@ def _parse(lines: Iterable[str]) -> tuple[dict[str, Any], dict[str, list[tuple[i
     return header, rows
 
 
-def _values(model: type[models.Model], row: dict[str, Any], *, line: int,
+def _values(model: Any, row: dict[str, Any], *, line: int,
             extra: set[str]) -> dict[str, Any]:
     """The row's column values, validated by the model's own fields; relations as raw ids."""
     known = {f.name: f for f in _fields(model)}
@@ -243,9 +243,9 @@ class _Ids:
 
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
-        self.maps: dict[type[models.Model], dict[uuid.UUID, uuid.UUID]] = {}
+        self.maps: dict[Any, dict[uuid.UUID, uuid.UUID]] = {}
 
-    def plan(self, model: type[models.Model], ids: set[uuid.UUID]) -> None:
+    def plan(self, model: Any, ids: set[uuid.UUID]) -> None:
         taken = set(model.objects.filter(pk__in=ids).exclude(tenant=self.tenant)
                     .values_list("pk", flat=True))
         mapping = {i: (uuid.uuid5(ID_NAMESPACE, f"{self.tenant.pk}:{i}") if i in taken else i)
@@ -256,8 +256,8 @@ class _Ids:
             raise InvalidRequest("The file's ids collide with another tenant's rows.")
         self.maps[model] = mapping
 
-    def get(self, model: type[models.Model], value: uuid.UUID | None, *, line: int,
-            what: str) -> uuid.UUID | None:
+    def get(self, model: Any, value: Any, *, line: int, what: str) -> Any:
+        """The mapped id (None for None); a reference outside the file is refused."""
         if value is None:
             return None
         if value not in self.maps[model]:
@@ -310,16 +310,17 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
         episodes, members = _import_episodes(tenant, rows["episode"], ids, reuse)
         if not reuse:
             _reembed(events, facts, episodes)
-        for model, objs in ((Event, events), (Fact, facts), (Episode, episodes)):
+        saved: list[tuple[Any, list[Any]]] = [(Event, events), (Fact, facts),
+                                               (Episode, episodes)]
+        for model, objs in saved:
             # auto_now(_add) columns take the current time on insert: restore the file's.
             times = [[getattr(o, name) for name in _AUTO_TIMES[model]] for o in objs]
-            model.objects.bulk_create(objs, batch_size=500)  # type: ignore[attr-defined]
+            model.objects.bulk_create(objs, batch_size=500)
             for obj, values in zip(objs, times, strict=True):
                 for name, value in zip(_AUTO_TIMES[model], values, strict=True):
                     if value is not None:
                         setattr(obj, name, value)
-            model.objects.bulk_update(objs, _AUTO_TIMES[model],  # type: ignore[attr-defined]
-                                      batch_size=500)
+            model.objects.bulk_update(objs, _AUTO_TIMES[model], batch_size=500)
         # History links after every fact exists (a fact may point at a later one).
         for fact in facts:
             fact.superseded_by_id, fact.contradicts_id = links[fact.pk]
@@ -338,7 +339,7 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
     return result
 
 
-def _new(model: type[models.Model], tenant: Tenant, kind: str, items: list[tuple[int, dict]],
+def _new(model: Any, tenant: Tenant, kind: str, items: list[tuple[int, dict]],
          ids: _Ids, reuse: bool, extra: set[str]) -> list[tuple[int, dict, Any]]:
     """Unsaved rows of the file whose mapped id the tenant does not have yet."""
     mapping = ids.maps[model]
@@ -380,8 +381,8 @@ def _import_facts(tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reus
                 text = str(source["source_text"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise _bad(line, "invalid source") from exc
-            sources.append(FactSource(fact_id=fact.pk, source_text=text, event_id=ids.get(
-                Event, event_id, line=line, what="source event")))
+            mapped = ids.get(Event, event_id, line=line, what="source event")
+            sources.append(FactSource(fact_id=fact.pk, source_text=text, event_id=mapped))
         facts.append(fact)
     return facts, links, sources
 
