@@ -457,21 +457,3 @@ class ForeignReceipt(models.Model):
         constraints = [models.UniqueConstraint(fields=["tenant", "receipt_id"],
                                                name="foreign_receipt_unique")]
 
-
-class PortabilityJob(models.Model):
-    """An export or import run by a worker for the API (`/v1/exports`, `/v1/imports`).
-
-    `payload` is the JSONL: the import's input until it ran, the export's result once done.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=8)  # export | import
-    status = models.CharField(max_length=16, default="queued")  # queued|running|done|failed
-    user_id = models.CharField(max_length=255, blank=True, default="")
-    actor = models.CharField(max_length=150, blank=True, default="")
-    counts = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, default="")
-    payload = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
