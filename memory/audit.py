@@ -45,7 +45,8 @@ logger = logging.getLogger("claiv.audit")
 BUFFER_KEY = f"{KEY_PREFIX}:audit"
 FLUSH_BATCH = 1000
 ACTIONS = ("ingest", "ingest_batch", "recall", "forget", "memory_add", "memory_correct",
-           "memory_supersede", "memory_delete", "key_created", "key_revoked", "key_rotated")
+           "memory_supersede", "memory_delete", "key_created", "key_revoked", "key_rotated",
+           "export", "import")
 
 
 def _row(*, tenant_id: str, action: str, endpoint: str, actor: str, user_id: str,
@@ -67,6 +68,18 @@ def audit_record(*, key: ApiKey, action: str, endpoint: str, request_id: str,
     except redis.RedisError:
         logger.warning("audit entry written directly: redis unavailable")
         _insert([row])
+
+
+def audit_record_system(*, tenant: Tenant, action: str, actor: str, via: str,
+                        user_id: str = "", counts: dict[str, int] | None = None) -> None:
+    """Record an action taken outside an API request (a management command, a task).
+
+    `actor` names who acted ("cli", or the key prefix that queued a job); `via` is kept as
+    the endpoint ("manage.py export", "task memory.portability_import"). Written directly:
+    such actions are rare, and a command must not depend on the beat's flush.
+    """
+    _insert([_row(tenant_id=str(tenant.pk), action=action, endpoint=via, actor=actor,
+                  user_id=user_id, counts=counts or {}, request_id="", at=timezone.now())])
 
 
 def _insert(rows: list[dict[str, Any]]) -> None:

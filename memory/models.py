@@ -440,3 +440,20 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor} at {self.at}"
+
+
+# --- Export and import (memory.portability) -----------------------------------------------
+
+class ForeignReceipt(models.Model):
+    """A deletion receipt that came in with an import: kept verbatim for the record (its
+    signature is the exporting deployment's), never part of this tenant's signed chain."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    receipt_id = models.UUIDField()
+    record = models.JSONField()
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "receipt_id"],
+                                               name="foreign_receipt_unique")]
+
