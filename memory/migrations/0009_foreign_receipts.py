@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('memory', '0007_audit_trail'),
+        ('memory', '0008_user_memory_version_sequence'),
         ('tenants', '0002_console'),
     ]
 
