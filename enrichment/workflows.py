@@ -7,9 +7,10 @@ task and the tasks may import it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from celery import chain, signature
+from celery import chain, current_app, signature
 
 logger = logging.getLogger("claiv.enrichment")
 
@@ -29,3 +30,25 @@ def enrichment_enqueue(event_id: str) -> None:
         enrichment_chain(event_id).apply_async()
     except Exception:
         logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)
+
+
+def enrichment_enqueue_many(event_ids: Sequence[str]) -> None:
+    """Send the chains of several events in one broker round trip: kombu's producer batch
+    buffers the messages (on Redis a non-transactional pipeline of LPUSHes) and flushes
+    them at the end. Same failure rule as `enrichment_enqueue`: if the publish fails, or
+    its outcome is uncertain, the events stay pending and reconciliation re-sends them
+    (stages are idempotent: a duplicate costs work, never data)."""
+    if not event_ids:
+        return
+    try:
+        with current_app.producer_or_acquire() as producer, \
+                producer.batch(max_size=PUBLISH_BATCH_COMMANDS):
+            for event_id in event_ids:
+                enrichment_chain(event_id).apply_async(producer=producer)
+    except Exception:
+        logger.warning("enqueue failed events=%d; reconciliation will retry", len(event_ids))
+
+
+# Redis commands buffered before a flush: above a batch's 500 first-stage messages, so one
+# batch is one round trip.
+PUBLISH_BATCH_COMMANDS = 1024
