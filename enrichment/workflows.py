@@ -44,7 +44,10 @@ def enrichment_enqueue_many(event_ids: Sequence[str]) -> None:
         with current_app.producer_or_acquire() as producer, \
                 producer.batch(max_size=PUBLISH_BATCH_COMMANDS):
             for event_id in event_ids:
-                enrichment_chain(event_id).apply_async(producer=producer)
+                # A chain's own apply_async drops `producer` (and so the batch); sending its
+                # first stage with the rest as the message's `chain` option is what it does.
+                first, *rest = enrichment_chain(event_id).tasks
+                first.apply_async(producer=producer, chain=list(reversed(rest)))
     except Exception:
         logger.warning("enqueue failed events=%d; reconciliation will retry", len(event_ids))
 
