@@ -115,7 +115,7 @@ def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | N
     by_key = event.idempotency_key is not None
     window = IDEMPOTENCY_WINDOW if by_key else RETRY_WINDOW
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)
+    columns = ", ".join(quote(str(f.column)) for f in _INSERT_FIELDS)
     # Casts: INSERT ... SELECT does not type bare parameters from the target columns.
     values = ", ".join(f"%s::{f.db_type(connection)}" for f in _INSERT_FIELDS)
     versions = UserMemoryVersion._meta.db_table
