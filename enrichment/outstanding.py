@@ -45,20 +45,23 @@ DELIVERED_KEY = "claiv:enrich:delivered"
 FIRST_STAGE_TASK = "enrichment.extract"
 
 
-def chain_sending(event_id: str) -> None:
-    """Record that the event's chain is about to be published. Call before the publish."""
+def chain_sending(*event_ids: str) -> None:
+    """Record that the events' chains are about to be published (one round trip for a
+    batch's). Call before the publish."""
+    now = time.time()
     try:
-        redis_client().zadd(QUEUED_KEY, {event_id: time.time()})
+        redis_client().zadd(QUEUED_KEY, dict.fromkeys(event_ids, now))
     except redis.RedisError:
-        logger.info("outstanding record not written event=%s: redis unavailable", event_id)
+        logger.info("outstanding record not written events=%d: redis unavailable",
+                    len(event_ids))
 
 
-def chain_send_failed(event_id: str) -> None:
+def chain_send_failed(*event_ids: str) -> None:
     """Undo `chain_sending` after a failed publish: nothing waits in the queue."""
     try:
-        redis_client().zrem(QUEUED_KEY, event_id)
+        redis_client().zrem(QUEUED_KEY, *event_ids)
     except redis.RedisError:
-        pass  # the entry then ages out after ENRICH_QUEUED_MAX_SECONDS
+        pass  # the entries then age out after ENRICH_QUEUED_MAX_SECONDS
 
 
 def chain_delivered(event_id: str) -> None:

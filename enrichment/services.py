@@ -7,13 +7,14 @@ schedules the process on it, after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
 
 from enrichment import workflows
 from memory.console import event_enrichment_reset
-from memory.ingest import IngestResult, event_ingest
+from memory.ingest import IngestResult, event_ingest, events_ingest
 from memory.models import Event
 from tenants.models import Tenant
 
@@ -28,6 +29,18 @@ def event_ingest_and_enqueue(**fields: Any) -> IngestResult:
         # Looked up on the module at send time, so tests may replace it.
         transaction.on_commit(lambda: workflows.enrichment_enqueue(event_id))
     return result
+
+
+def events_ingest_and_enqueue(*, tenant: Tenant, items: Sequence[Mapping[str, Any]]
+                              ) -> list[IngestResult | Exception]:
+    """Store a batch (`memory.ingest.events_ingest`: one transaction, same rules as one by
+    one, one result or error per item) and, once committed, enqueue the new events'
+    enrichment in one publish (`workflows.enrichment_enqueue_many`)."""
+    results = events_ingest(tenant=tenant, items=items)
+    new_ids = [str(r.event.id) for r in results if isinstance(r, IngestResult) and not r.deduped]
+    if new_ids:
+        transaction.on_commit(lambda: workflows.enrichment_enqueue_many(new_ids))
+    return results
 
 
 def event_reenrich(*, tenant: Tenant, event_id: str) -> Event:

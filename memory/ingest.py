@@ -1,25 +1,34 @@
-"""Ingest: store one event durably.
+"""Ingest: store events durably, one by one or a batch at a time.
 
 Contains the retry/idempotency rules of API.md §3. Does not parse HTTP (the API layer
 validates shapes) and does not enrich: callers enter through
-`enrichment.services.event_ingest_and_enqueue`, which schedules enrichment after commit.
+`enrichment.services.event_ingest_and_enqueue` / `events_ingest_and_enqueue`, which
+schedule enrichment after commit.
+
+Both paths take the same transaction-scoped advisory lock per logical request (tenant +
+idempotency key, or tenant + body hash), so a single ingest and a batch carrying the same
+request serialise, and a batch behaves exactly as its items ingested one after another.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from claiv.errors import Conflict
-from memory.models import Event, Scope
-from memory.versioning import user_memory_changed
+from memory.models import Event, Scope, UserMemoryVersion
+from memory.versioning import VERSION_SEQUENCE, user_memory_changed, users_memory_changed
 from tenants.models import Tenant
+
+logger = logging.getLogger("claiv.memory")
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # An identical event within this window without an idempotency key is a client retry.
@@ -37,56 +46,260 @@ def _body_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _advisory_lock(*parts: str) -> None:
-    """Serialise concurrent ingests of the same logical request (transaction-scoped)."""
-    key = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big",
-                         signed=True)
+def _lock_key(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big",
+                          signed=True)
+
+
+def _request_lock_key(event: Event) -> int:
+    """The advisory lock of the logical request `event` carries."""
+    if event.idempotency_key is not None:
+        return _lock_key(str(event.tenant_id), "idem", event.idempotency_key)
+    return _lock_key(str(event.tenant_id), "body", event.body_hash)
+
+
+def _advisory_locks(keys: Sequence[int]) -> None:
+    """Serialise concurrent ingests of the same logical requests (transaction-scoped), in
+    one statement. Taken in ascending order, so two batches never deadlock on each other
+    (a single ingest takes one lock)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        if len(keys) == 1:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [keys[0]])
+        else:
+            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+                           [sorted(set(keys))])
 
 
-def event_ingest(*, tenant: Tenant, user_id: str, type: str, content: str,
+def _event_build(*, tenant: Tenant, now: datetime, user_id: str, type: str, content: str,
                  conversation_id: str = "", role: str = "", event_time: datetime | None = None,
                  idempotency_key: str | None = None, metadata: dict[str, Any] | None = None,
-                 project_id: str = "", scope: str = Scope.GLOBAL) -> IngestResult:
-    """Store an event, or return the one this request repeats.
-
-    Same idempotency key within 24 h: same body → the original event (`deduped`); different
-    body → Conflict. Without a key, an identical event within 60 s is a retry.
-    """
+                 project_id: str = "", scope: str = Scope.GLOBAL) -> Event:
+    """The unsaved Event of one request, its body hash set."""
     metadata = metadata or {}
     body_hash = _body_hash({
         "user_id": user_id, "conversation_id": conversation_id, "type": type, "role": role,
         "content": content, "event_time": event_time.isoformat() if event_time else None,
         "metadata": metadata, "project_id": project_id, "scope": scope,
     })
+    return Event(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
+                 project_id=project_id, type=type, role=role, content=content,
+                 event_time=event_time or now, metadata=metadata, scope=scope,
+                 idempotency_key=idempotency_key, body_hash=body_hash)
+
+
+def _repeat_sql(*, by_key: bool) -> str:
+    """The earlier event an ingest repeats: the latest with the same idempotency key within
+    24 h, or (no key) the first with the same body within 60 s. Params: tenant, key or
+    hash, window start."""
+    table = Event._meta.db_table
+    if by_key:
+        return (f"SELECT id, body_hash FROM {table} WHERE tenant_id = %s "
+                "AND idempotency_key = %s AND created_at >= %s ORDER BY created_at DESC LIMIT 1")
+    return (f"SELECT id, body_hash FROM {table} WHERE tenant_id = %s "
+            "AND body_hash = %s AND created_at >= %s ORDER BY created_at LIMIT 1")
+
+
+_INSERT_FIELDS = [f for f in Event._meta.concrete_fields if not f.generated]
+
+
+def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | None:
+    """In one statement: look for the event this one repeats and, only when there is none,
+    insert it and bump its user's memory version. Returns the repeated event's (id,
+    body_hash), or None when `event` was inserted (and is then a saved instance).
+
+    Runs under the request's advisory lock, taken by an earlier statement, so its snapshot
+    sees every committed ingest of the same request. Replaces a duplicate read, the INSERT
+    and the version bump (three round trips) by one; the ORM twin is `event_ingest_orm`,
+    compared in tests/memory/test_ingest_batch.py.
+    """
+    by_key = event.idempotency_key is not None
+    window = IDEMPOTENCY_WINDOW if by_key else RETRY_WINDOW
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _INSERT_FIELDS)
+    # Casts: INSERT ... SELECT does not type bare parameters from the target columns.
+    values = ", ".join(f"%s::{f.db_type(connection)}" for f in _INSERT_FIELDS)
+    versions = UserMemoryVersion._meta.db_table
+    sql = (
+        f"WITH previous AS ({_repeat_sql(by_key=by_key)}), "
+        f"inserted AS (INSERT INTO {Event._meta.db_table} ({columns}) SELECT {values} "
+        "WHERE NOT EXISTS (SELECT 1 FROM previous) RETURNING tenant_id, user_id), "
+        # The version as memory.versioning.user_memory_changed sets it: from the one
+        # sequence, so a version is never handed out twice (see that module).
+        f"bumped AS (INSERT INTO {versions} (tenant_id, user_id, version) "
+        f"SELECT tenant_id, user_id, nextval('{VERSION_SEQUENCE}') FROM inserted "
+        "ON CONFLICT (tenant_id, user_id) DO UPDATE SET version = EXCLUDED.version) "
+        "SELECT id::text, body_hash FROM previous"
+    )
+    params: list[Any] = [str(event.tenant_id),
+                         event.idempotency_key if by_key else event.body_hash, now - window]
+    params += [f.get_db_prep_save(f.pre_save(event, add=True), connection)
+               for f in _INSERT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is not None:
+        return str(row[0]), str(row[1])
+    event._state.adding = False
+    event._state.db = connection.alias
+    return None
+
+
+def event_ingest(*, tenant: Tenant, now: datetime | None = None,
+                 **fields: Any) -> IngestResult:
+    """Store an event, or return the one this request repeats.
+
+    Same idempotency key within 24 h: same body → the original event (`deduped`); different
+    body → Conflict. Without a key, an identical event within 60 s is a retry. Keywords as
+    for `_event_build` (the validated ingest body).
+
+    Round trips: BEGIN, the advisory lock, one statement (repeat check + insert + version
+    bump), COMMIT; a repeat reads the original once more.
+    """
+    now = now or timezone.now()
+    event = _event_build(tenant=tenant, now=now, **fields)
+    with transaction.atomic():
+        _advisory_locks([_request_lock_key(event)])
+        previous = _insert_unless_repeat(event=event, now=now)
+    if previous is None:
+        return IngestResult(event=event, deduped=False)
+    previous_id, previous_hash = previous
+    if previous_hash != event.body_hash:
+        raise Conflict("This idempotency_key was used with a different body.",
+                       details={"event_id": previous_id})
+    return IngestResult(event=Event.objects.get(pk=previous_id), deduped=True)
+
+
+def event_ingest_orm(*, tenant: Tenant, user_id: str, type: str, content: str,
+                     conversation_id: str = "", role: str = "",
+                     event_time: datetime | None = None, idempotency_key: str | None = None,
+                     metadata: dict[str, Any] | None = None, project_id: str = "",
+                     scope: str = Scope.GLOBAL) -> IngestResult:
+    """The ORM twin of `event_ingest` (same rules, a statement per step); kept for the test
+    that compares the two."""
     now = timezone.now()
+    event = _event_build(tenant=tenant, now=now, user_id=user_id, type=type, content=content,
+                         conversation_id=conversation_id, role=role, event_time=event_time,
+                         idempotency_key=idempotency_key, metadata=metadata,
+                         project_id=project_id, scope=scope)
     with transaction.atomic():
         tenant_events = Event.objects.filter(tenant=tenant)
+        _advisory_locks([_request_lock_key(event)])
         if idempotency_key is not None:
-            _advisory_lock(str(tenant.pk), "idem", idempotency_key)
             previous = (tenant_events.filter(idempotency_key=idempotency_key,
                                              created_at__gte=now - IDEMPOTENCY_WINDOW)
                         .order_by("-created_at").first())
             if previous is not None:
-                if previous.body_hash != body_hash:
+                if previous.body_hash != event.body_hash:
                     raise Conflict("This idempotency_key was used with a different body.",
                                    details={"event_id": str(previous.id)})
                 return IngestResult(event=previous, deduped=True)
         else:
-            _advisory_lock(str(tenant.pk), "body", body_hash)
-            previous = (tenant_events.filter(body_hash=body_hash,
+            previous = (tenant_events.filter(body_hash=event.body_hash,
                                              created_at__gte=now - RETRY_WINDOW)
                         .order_by("created_at").first())
             if previous is not None:
                 return IngestResult(event=previous, deduped=True)
-        event = Event.objects.create(
-            tenant=tenant, user_id=user_id, conversation_id=conversation_id,
-            project_id=project_id, type=type, role=role, content=content,
-            event_time=event_time or now, metadata=metadata, scope=scope,
-            idempotency_key=idempotency_key, body_hash=body_hash,
-        )
+        event.save(force_insert=True)
         # A stored event is recallable before it is enriched (conversation recency, v6
         # history), so cached recalls of this user must not outlive it.
         user_memory_changed(tenant_id=tenant.pk, user_id=user_id)
     return IngestResult(event=event, deduped=False)
+
+
+def _repeats_find(*, tenant: Tenant, keys: Sequence[str], hashes: Sequence[str],
+                  now: datetime) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """Every duplicate check of a batch in one statement: for each idempotency key the
+    latest event within 24 h (id, body_hash), for each body hash the first within 60 s."""
+    table = Event._meta.db_table
+    sql = (
+        f"(SELECT DISTINCT ON (idempotency_key) 'key', idempotency_key, id::text, body_hash "
+        f"FROM {table} WHERE tenant_id = %s AND idempotency_key = ANY(%s) "
+        "AND created_at >= %s ORDER BY idempotency_key, created_at DESC) UNION ALL "
+        f"(SELECT DISTINCT ON (body_hash) 'body', body_hash, id::text, body_hash "
+        f"FROM {table} WHERE tenant_id = %s AND body_hash = ANY(%s) "
+        "AND created_at >= %s ORDER BY body_hash, created_at)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(tenant.pk), list(keys), now - IDEMPOTENCY_WINDOW,
+                             str(tenant.pk), list(hashes), now - RETRY_WINDOW])
+        rows = cursor.fetchall()
+    by_key = {row[1]: (row[2], row[3]) for row in rows if row[0] == "key"}
+    by_hash = {row[1]: row[2] for row in rows if row[0] == "body"}
+    return by_key, by_hash
+
+
+def _events_store(*, tenant: Tenant, events: list[Event],
+                  now: datetime) -> list[IngestResult | Exception]:
+    """The batch's one transaction (the caller's atomic block): locks, one duplicate check,
+    one INSERT, one version bump per user. Items are decided in order, so a later item may
+    repeat an earlier one of the same batch exactly as it would on its own."""
+    _advisory_locks([_request_lock_key(event) for event in events])
+    by_key, by_hash = _repeats_find(
+        tenant=tenant,
+        keys=sorted({e.idempotency_key for e in events if e.idempotency_key is not None}),
+        hashes=sorted({e.body_hash for e in events if e.idempotency_key is None}),
+        now=now)
+    decided: list[Event | str | Exception] = []  # new event, id repeated, or the error
+    new: list[Event] = []
+    for event in events:
+        if event.idempotency_key is not None:
+            previous = by_key.get(event.idempotency_key)
+            if previous is not None:
+                previous_id, previous_hash = previous
+                decided.append(previous_id if previous_hash == event.body_hash else Conflict(
+                    "This idempotency_key was used with a different body.",
+                    details={"event_id": previous_id}))
+                continue
+            by_key[event.idempotency_key] = (str(event.id), event.body_hash)
+        elif event.body_hash in by_hash:
+            decided.append(by_hash[event.body_hash])
+            continue
+        # Stored now, so within 60 s any identical key-less item is a retry of it.
+        by_hash.setdefault(event.body_hash, str(event.id))
+        new.append(event)
+        decided.append(event)
+    Event.objects.bulk_create(new)
+    users_memory_changed(users={(str(tenant.pk), e.user_id) for e in new})
+    repeated = {d for d in decided if isinstance(d, str)}
+    originals = Event.objects.in_bulk(list(repeated)) if repeated else {}
+    by_id = {str(pk): event for pk, event in originals.items()}
+    by_id.update({str(e.id): e for e in new})
+    results: list[IngestResult | Exception] = []
+    for d in decided:
+        if isinstance(d, Exception):
+            results.append(d)
+        elif isinstance(d, Event):
+            results.append(IngestResult(event=d, deduped=False))
+        else:
+            results.append(IngestResult(event=by_id[d], deduped=True))
+    return results
+
+
+def events_ingest(*, tenant: Tenant,
+                  items: Sequence[Mapping[str, Any]]) -> list[IngestResult | Exception]:
+    """Store a batch of validated ingest bodies (keywords as for `event_ingest`) in one
+    transaction; one result per item, in order: an IngestResult, or the error of that item
+    (Conflict) — which does not stop the others.
+
+    The same rules as `event_ingest` applied to the items one after another. Should the
+    one transaction fail in the database (an item Postgres refuses), the items are stored
+    one by one instead, so a bad item fails alone.
+    """
+    if not items:
+        return []
+    now = timezone.now()
+    events = [_event_build(tenant=tenant, now=now, **item) for item in items]
+    try:
+        with transaction.atomic():
+            return _events_store(tenant=tenant, events=events, now=now)
+    except DatabaseError as exc:
+        # The class only: a database message may quote the row's content.
+        logger.warning("batch transaction failed (%d items, %s); storing them one by one",
+                       len(items), type(exc).__name__)
+    results: list[IngestResult | Exception] = []
+    for item in items:
+        try:
+            results.append(event_ingest(tenant=tenant, **item))
+        except (Conflict, DatabaseError) as exc:
+            results.append(exc)
+    return results

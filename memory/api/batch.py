@@ -1,7 +1,9 @@
-"""POST /v1/ingest/batch: up to 500 events, each validated and stored on its own.
+"""POST /v1/ingest/batch: up to 500 events, validated one by one, stored in one transaction.
 
 A bad item gets the error envelope in its slot; the other items are still stored. Each
-item runs through the same serializer and service as POST /v1/ingest.
+item runs through the same serializer as POST /v1/ingest and the same rules
+(`enrichment.services.events_ingest_and_enqueue`: one transaction, one duplicate check,
+one publish for the whole batch).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from rest_framework.response import Response
 
 from claiv.api import TenantScopedAPIView, api_doc, meter, validated
 from claiv.errors import exception_envelope, request_id_of
-from enrichment.services import event_ingest_and_enqueue
+from enrichment.services import events_ingest_and_enqueue
 from keys.models import SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.api.audit import audit_request
+from memory.ingest import IngestResult
 
 
 class BatchIngestView(TenantScopedAPIView):
@@ -29,18 +32,29 @@ class BatchIngestView(TenantScopedAPIView):
     def post(self, request: Request) -> Response:
         items = validated(serializers.BatchIngestSerializer, request.data)["events"]
         request_id = request_id_of(request)
-        results: list[dict[str, Any]] = []
-        stored = 0
+        slots: list[dict[str, Any] | None] = []  # None: valid, its result comes below
+        valid: list[dict[str, Any]] = []
         for item in items:
             try:
-                data = validated(serializers.IngestSerializer, item)
-                outcome = event_ingest_and_enqueue(tenant=self.tenant, **data)
+                valid.append(validated(serializers.IngestSerializer, item))
             except Exception as exc:  # noqa: BLE001 - any failure stays in its own slot
-                _status, body, _headers = exception_envelope(exc, request_id)
-                results.append(body)
+                slots.append(exception_envelope(exc, request_id)[1])
                 continue
-            stored += 0 if outcome.deduped else 1
-            results.append({"event_id": str(outcome.event.id), "deduped": outcome.deduped})
+            slots.append(None)
+        outcomes = iter(events_ingest_and_enqueue(tenant=self.tenant, items=valid))
+        results: list[dict[str, Any]] = []
+        stored = 0
+        for slot in slots:
+            if slot is not None:
+                results.append(slot)
+                continue
+            outcome = next(outcomes)
+            if isinstance(outcome, IngestResult):
+                stored += 0 if outcome.deduped else 1
+                results.append({"event_id": str(outcome.event.id),
+                                "deduped": outcome.deduped})
+            else:
+                results.append(exception_envelope(outcome, request_id)[1])
         meter(request, ingest_events=stored)
         audit_request(request, action="ingest_batch",
                      counts={"events": len(items), "stored": stored})

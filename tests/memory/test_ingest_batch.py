@@ -1,0 +1,234 @@
+"""memory.ingest: a batch is one transaction with the rules of one-by-one ingest; the single
+event's one-statement fast path against its ORM twin; one publish per batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from unittest import mock
+
+import pytest
+import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from claiv.errors import Conflict
+from enrichment import workflows
+from enrichment.services import events_ingest_and_enqueue
+from memory.ingest import IngestResult, event_ingest, event_ingest_orm, events_ingest
+from memory.models import Event, UserMemoryVersion
+from memory.versioning import VERSION_SEQUENCE
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def _item(content: str, **fields: Any) -> dict[str, Any]:
+    return {"user_id": "u1", "type": "message", "role": "user", "content": content} | fields
+
+
+def _versions_handed_out() -> int:
+    """The version sequence's position: versions come from one sequence
+    (memory.versioning), so the bumps a call made are the difference of two readings."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_value FROM {VERSION_SEQUENCE}")
+        return int(cursor.fetchone()[0])
+
+
+def _version(tenant: Tenant, user_id: str) -> int:
+    row = UserMemoryVersion.objects.filter(tenant=tenant, user_id=user_id).first()
+    return row.version if row else 0
+
+
+def test_batch_repeats_within_itself_and_of_stored_events_as_one_by_one(
+        tenant: Tenant) -> None:
+    stored_before = event_ingest(tenant=tenant, **_item("stored", idempotency_key="k0")).event
+    results = events_ingest(tenant=tenant, items=[
+        _item("A", idempotency_key="k1"),      # 0 new
+        _item("A", idempotency_key="k1"),      # 1 repeat of 0
+        _item("B", idempotency_key="k1"),      # 2 conflict with 0
+        _item("C"),                            # 3 new
+        _item("C"),                            # 4 retry of 3
+        _item("A"),                            # 5 same body as 0 within 60 s: retry of 0
+        _item("stored", idempotency_key="k0"),  # 6 repeat of an event stored before
+        _item("other", idempotency_key="k0"),  # 7 conflict with it
+        _item("C", user_id="u2"),              # 8 new (another user's body)
+    ])
+    events = {e.content + e.user_id: e for e in Event.objects.filter(tenant=tenant)}
+    assert set(events) == {"storedu1", "Au1", "Cu1", "Cu2"}
+    a, c = str(events["Au1"].id), str(events["Cu1"].id)
+
+    def summary(r: IngestResult | Exception) -> tuple[str, str, bool | None]:
+        if isinstance(r, Conflict):
+            return ("conflict", r.details["event_id"], None)
+        assert isinstance(r, IngestResult)
+        return ("ok", str(r.event.id), r.deduped)
+
+    assert [summary(r) for r in results] == [
+        ("ok", a, False), ("ok", a, True), ("conflict", a, None), ("ok", c, False),
+        ("ok", c, True), ("ok", a, True), ("ok", str(stored_before.id), True),
+        ("conflict", str(stored_before.id), None), ("ok", str(events["Cu2"].id), False)]
+    # The deduped results carry the stored row itself.
+    assert isinstance(results[6], IngestResult)
+    assert results[6].event.content == "stored"
+
+
+def test_batch_bumps_each_users_version_once_and_a_batch_of_repeats_not_at_all(
+        tenant: Tenant) -> None:
+    before = _versions_handed_out()
+    events_ingest(tenant=tenant, items=[_item("a"), _item("b"), _item("c"),
+                                        _item("d", user_id="u2"), _item("e", user_id="u2")])
+    assert _versions_handed_out() - before == 2
+    versions = (_version(tenant, "u1"), _version(tenant, "u2"))
+    assert min(versions) > before
+    events_ingest(tenant=tenant, items=[_item("a"), _item("d", user_id="u2")])
+    assert (_version(tenant, "u1"), _version(tenant, "u2")) == versions
+    assert _versions_handed_out() - before == 2
+    assert Event.objects.filter(tenant=tenant).count() == 5
+
+
+def test_batch_is_one_transaction_of_a_fixed_number_of_statements(tenant: Tenant) -> None:
+    items = [_item(f"m{i}", user_id=f"u{i % 3}") for i in range(50)]
+    with CaptureQueriesContext(connection) as queries:
+        events_ingest(tenant=tenant, items=items)
+    sql = [q["sql"] for q in queries.captured_queries]
+    # savepoint (the test's outer transaction), locks, duplicate check, INSERT, bump, release
+    assert len(sql) == 6, sql
+    assert Event.objects.filter(tenant=tenant).count() == 50
+
+
+def test_an_item_postgres_refuses_fails_alone_and_the_others_are_stored(
+        tenant: Tenant) -> None:
+    before = _versions_handed_out()
+    results = events_ingest(tenant=tenant, items=[_item("fine 1"), _item("nul \x00 byte"),
+                                                  _item("fine 2")])
+    assert [type(r).__name__ for r in results] == ["IngestResult", "DataError", "IngestResult"]
+    assert sorted(Event.objects.filter(tenant=tenant).values_list("content", flat=True)) == [
+        "fine 1", "fine 2"]
+    assert _versions_handed_out() - before == 2  # each good item in its own transaction
+
+
+def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant,
+                                                     other_tenant: Tenant) -> None:
+    calls = [_item("x", idempotency_key="k"), _item("x", idempotency_key="k"),
+             _item("y", idempotency_key="k"), _item("x"), _item("z"), _item("z"),
+             _item("z", user_id="u2", metadata={"a": [1]}, scope="project", project_id="p")]
+
+    def run(ingest: Any, t: Tenant) -> list[tuple[Any, ...]]:
+        outcomes: list[tuple[Any, ...]] = []
+        for call in calls:
+            try:
+                r = ingest(tenant=t, **call)
+            except Conflict as exc:
+                outcomes.append(("conflict", Event.objects.get(pk=exc.details["event_id"])
+                                 .content))
+            else:
+                outcomes.append((r.event.content, r.event.user_id, r.deduped))
+        return outcomes
+
+    before = _versions_handed_out()
+    fast_outcomes = run(event_ingest, tenant)
+    fast_bumps, before = _versions_handed_out() - before, _versions_handed_out()
+    assert fast_outcomes == run(event_ingest_orm, other_tenant)
+    assert fast_bumps == _versions_handed_out() - before == 3  # one per stored event
+    fields = ["user_id", "conversation_id", "project_id", "type", "role", "content",
+              "metadata", "scope", "idempotency_key", "body_hash", "status", "stage",
+              "attempts", "error", "extractor", "tokens_used", "time_notes", "embedding"]
+
+    def rows(t: Tenant) -> list[tuple[Any, ...]]:
+        return sorted(Event.objects.filter(tenant=t).values_list(*fields), key=repr)
+
+    assert rows(tenant) == rows(other_tenant)
+    assert len(rows(tenant)) == 3
+    for user in ("u1", "u2"):
+        assert _version(tenant, user) > 0 and _version(other_tenant, user) > 0
+    fast = Event.objects.filter(tenant=tenant).first()
+    assert fast is not None and fast.state_changed_at >= fast.created_at
+    assert fast.search is not None  # the generated column is filled by Postgres
+
+
+def test_batch_enqueues_the_new_events_once_after_commit(
+        tenant: Tenant, django_capture_on_commit_callbacks: Any) -> None:
+    stored = event_ingest(tenant=tenant, **_item("old")).event
+    with mock.patch("enrichment.workflows.enrichment_enqueue_many") as many, \
+            mock.patch("enrichment.workflows.enrichment_enqueue") as one, \
+            django_capture_on_commit_callbacks(execute=True):
+        results = events_ingest_and_enqueue(tenant=tenant, items=[
+            _item("n1"), _item("old"), _item("n2"), _item("n1")])
+    new_ids = [str(r.event.id) for r in results[::2] if isinstance(r, IngestResult)]
+    assert len(new_ids) == 2 and Event.objects.filter(tenant=tenant).count() == 3
+    assert str(stored.id) not in new_ids
+    many.assert_called_once_with(new_ids)
+    one.assert_not_called()
+
+
+def test_batch_of_repeats_enqueues_nothing(tenant: Tenant,
+                                           django_capture_on_commit_callbacks: Any) -> None:
+    event_ingest(tenant=tenant, **_item("old"))
+    with mock.patch("enrichment.workflows.enrichment_enqueue_many") as many, \
+            django_capture_on_commit_callbacks(execute=True) as callbacks:
+        events_ingest_and_enqueue(tenant=tenant, items=[_item("old")])
+    assert callbacks == []
+    many.assert_not_called()
+
+
+def test_chains_are_published_in_one_pipelined_round_trip(redis_service: str) -> None:
+    executed: list[list[str]] = []
+    real_execute = redis.client.Pipeline.execute
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        executed.append([str(command[0][0]) for command in self.command_stack])
+        return real_execute(self, *args, **kwargs)
+
+    with mock.patch.object(redis.client.Pipeline, "execute", execute):
+        workflows.enrichment_enqueue_many(["e1", "e2", "e3"])
+    # (The first publish of a process also declares the queue and binding in a pipeline.)
+    assert [c for c in executed if "LPUSH" in c] == [["LPUSH", "LPUSH", "LPUSH"]]
+
+
+def _sent_chains(send: Any) -> list[tuple[str, list[Any], list[tuple[str, list[Any]]]]]:
+    """(first task, its args, [(next task, args), ...] in run order) of each message sent."""
+    import kombu.transport.redis as kombu_redis
+
+    sent: list[dict[str, Any]] = []
+    real_put = kombu_redis.Channel._put
+
+    def put(self: Any, queue: str, message: dict[str, Any], **kwargs: Any) -> Any:
+        sent.append(message)
+        return real_put(self, queue, message, **kwargs)
+
+    with mock.patch.object(kombu_redis.Channel, "_put", put):
+        send()
+    chains = []
+    for message in sent:
+        args, _kwargs, embed = json.loads(base64.b64decode(message["body"]))
+        rest = [(s["task"], list(s["args"])) for s in reversed(embed["chain"])]
+        chains.append((message["headers"]["task"], args, rest))
+    return chains
+
+
+def test_pipelined_chains_are_the_chains_sent_one_by_one(redis_service: str) -> None:
+    one = _sent_chains(lambda: workflows.enrichment_enqueue("e1"))
+    many = _sent_chains(lambda: workflows.enrichment_enqueue_many(["e1", "e2"]))
+    expected = ("enrichment.extract", ["e1"],
+                [(name, ["e1"]) for name in workflows.STAGE_TASKS[1:]])
+    assert one == [expected]
+    assert many[0] == expected
+    assert many[1][1] == ["e2"] and len(many) == 2
+
+
+def test_a_batch_publish_records_its_chains_as_queued_and_forgets_them_if_it_fails(
+        redis_service: str) -> None:
+    from claiv.redis_client import redis_client
+    from enrichment import outstanding
+
+    ids = [f"batch-queued-{n}" for n in range(3)]
+    workflows.enrichment_enqueue_many(ids)
+    assert [redis_client().zscore(outstanding.QUEUED_KEY, i) is not None for i in ids] == [
+        True, True, True]
+    failing = [f"batch-failed-{n}" for n in range(2)]
+    with mock.patch("celery.app.task.Task.apply_async", side_effect=OSError("broker down")):
+        workflows.enrichment_enqueue_many(failing)
+    assert [redis_client().zscore(outstanding.QUEUED_KEY, i) for i in failing] == [None, None]
+    redis_client().zrem(outstanding.QUEUED_KEY, *ids)
