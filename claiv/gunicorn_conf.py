@@ -60,7 +60,10 @@ def on_starting(server: Any) -> None:
     """Runs in the master before any worker forks, so every worker inherits the patch."""
     from gunicorn.asgi.protocol import ASGIProtocol
 
+    from memory.embedding_space import embedding_space_verify_or_exit
+
     ASGIProtocol._send_error_response = _envelope_protocol_error
+    embedding_space_verify_or_exit()  # the configured model must match the stored vectors
 
 
 def post_worker_init(worker: Any) -> None:
