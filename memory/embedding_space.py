@@ -13,11 +13,14 @@ model change too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
-from memory.models import EmbeddingSpace
+if TYPE_CHECKING:
+    from memory.models import EmbeddingSpace
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 VECTOR_TABLES = ("memory_event", "memory_fact", "memory_episode")
@@ -34,9 +37,15 @@ def embedding_configured() -> tuple[str, int]:
 def embedding_space_get() -> EmbeddingSpace:
     """The stored space; recorded from the settings when missing (a database migrated before
     the table existed keeps the row migrate wrote; a flushed one gets it back here)."""
-    model, dimension = embedding_configured()
-    space, _ = EmbeddingSpace.objects.get_or_create(
-        id=1, defaults={"model": model, "dimension": column_dimension() or dimension})
+    # Imported here: the servers' master processes import this module before Django is set
+    # up (embedding_space_verify_or_exit).
+    from memory.models import EmbeddingSpace
+
+    space = EmbeddingSpace.objects.filter(id=1).first()
+    if space is None:
+        model, dimension = embedding_configured()
+        space, _ = EmbeddingSpace.objects.get_or_create(
+            id=1, defaults={"model": model, "dimension": column_dimension() or dimension})
     return space
 
 
@@ -81,10 +90,13 @@ def embedding_space_verify_or_exit() -> None:
     """`embedding_space_verify` for a server's master process before it forks: sets Django up
     if needed, exits with the message on a mismatch, and closes the connection it used so no
     child inherits it."""
+    import os
+
     import django
     from django.apps import apps
     from django.db import connections
 
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
     if not apps.ready:
         django.setup()
     try:
@@ -92,4 +104,9 @@ def embedding_space_verify_or_exit() -> None:
     except ImproperlyConfigured as exc:
         raise SystemExit(f"claiv: refusing to start. {exc}") from None
     finally:
+        # And the pool under the web server (its threads and sockets must not be forked).
         connections.close_all()
+        for wrapper in connections.all(initialized_only=True):
+            # (`wrapper.pool` would open one: look in the class's registry instead.)
+            if wrapper.alias in getattr(type(wrapper), "_connection_pools", {}):
+                wrapper.close_pool()
