@@ -60,8 +60,10 @@ TABLES = (VectorTable("memory_event", "content"),
           VectorTable("memory_fact", FACT_TEXT_SQL),
           VectorTable("memory_episode", EPISODE_TEXT_SQL))
 
-# Texts per embedder call and per UPDATE. Local MiniLM on this machine: see BENCHMARKS.md
-# ("Re-embedding"); larger batches only add padding once texts are sorted by length.
+# Texts per embedder call and per UPDATE (one round trip each way per batch). Not measured
+# yet: the local embedder sorts a call's texts by length and pads within TORCH_BATCH_TOKENS
+# (memory.embedding), so a larger call costs no extra padding; OpenAI-compatible servers
+# accept up to 2048 inputs per request.
 DEFAULT_BATCH = 256
 
 Progress = Callable[[str, int, int], None]  # (table, done, total)
