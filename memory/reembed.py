@@ -236,7 +236,10 @@ def reembed_run(*, batch: int = DEFAULT_BATCH, swap: bool = True,
         raise ValueError("batch must be >= 1")
     model, dimension = embedding_configured()
     space = embedding_space_get()
-    if (space.model, space.dimension) == (model, dimension) and not space.target_model:
+    if (space.model, space.dimension) == (model, dimension):
+        if space.target_model:  # a run towards another model was abandoned: clean up
+            _shadow_drop(tables)
+            EmbeddingSpace.objects.filter(id=1).update(target_model="", target_dimension=None)
         return ReembedReport(model=model, dimension=dimension, embedded={}, swapped=False)
     if (space.target_model, space.target_dimension) != (model, dimension):
         # Shadow vectors made for another target are worth nothing for this one.

@@ -192,3 +192,22 @@ def test_a_dimension_change_changes_the_column_type(settings: Any, stub: OpenAIS
         _use(settings, stub, "model-restore", dimension=384)
         reembed_run(batch=64)
         assert column_dimension("memory_event") == 384
+
+
+def test_going_back_to_the_stored_model_abandons_a_started_run(settings: Any,
+                                                              stub: OpenAIStub) -> None:
+    assert embedding_space_get().model == "local:all-MiniLM-L6-v2"
+    _use(settings, stub, "model-b")
+    reembed_run(swap=False)
+    assert _shadow_columns() == ["memory_episode.embedding_next", "memory_event.embedding_next",
+                                 "memory_fact.embedding_next"]
+
+    settings.EMBEDDING_PROVIDER = "local"
+    report = reembed_run()
+
+    assert (report.embedded, report.swapped) == ({}, False)
+    assert _shadow_columns() == []
+    space = EmbeddingSpace.objects.get()
+    assert (space.model, space.target_model, space.target_dimension) == (
+        "local:all-MiniLM-L6-v2", "", None)
+    assert stub.embedding_requests == []
