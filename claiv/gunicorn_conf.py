@@ -60,10 +60,7 @@ def on_starting(server: Any) -> None:
     """Runs in the master before any worker forks, so every worker inherits the patch."""
     from gunicorn.asgi.protocol import ASGIProtocol
 
-    from memory.embedding_space import embedding_space_verify_or_exit
-
     ASGIProtocol._send_error_response = _envelope_protocol_error
-    embedding_space_verify_or_exit()  # the configured model must match the stored vectors
 
 
 def post_worker_init(worker: Any) -> None:
@@ -71,9 +68,13 @@ def post_worker_init(worker: Any) -> None:
     requests, so the first recall does not pay seconds of model loading (or the ONNX
     export)."""
     from memory.embedding import embedder_warm
+    from memory.embedding_space import embedding_space_verify_or_exit
     from memory.recall.routing import routing_warm
     from memory.tokens import encoding
 
+    # The configured model must match the stored vectors; exit 3 (WORKER_BOOT_ERROR) makes
+    # the master halt instead of forking replacements forever.
+    embedding_space_verify_or_exit(exit_code=3)
     embedder_warm()
     encoding()
     routing_warm()

@@ -13,6 +13,7 @@ model change too.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -86,15 +87,13 @@ def embedding_space_verify() -> None:
         raise ImproperlyConfigured(problem)
 
 
-def embedding_space_verify_or_exit() -> None:
-    """`embedding_space_verify` for a server's master process before it forks: sets Django up
-    if needed, exits with the message on a mismatch, and closes the connection it used so no
-    child inherits it."""
+def embedding_space_verify_or_exit(*, exit_code: int = 1) -> None:
+    """`embedding_space_verify` where a server process starts: sets Django up if needed and
+    exits with `exit_code` and the message on a mismatch."""
     import os
 
     import django
     from django.apps import apps
-    from django.db import connections
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
     if not apps.ready:
@@ -102,11 +101,5 @@ def embedding_space_verify_or_exit() -> None:
     try:
         embedding_space_verify()
     except ImproperlyConfigured as exc:
-        raise SystemExit(f"claiv: refusing to start. {exc}") from None
-    finally:
-        # And the pool under the web server (its threads and sockets must not be forked).
-        connections.close_all()
-        for wrapper in connections.all(initialized_only=True):
-            # (`wrapper.pool` would open one: look in the class's registry instead.)
-            if wrapper.alias in getattr(type(wrapper), "_connection_pools", {}):
-                wrapper.close_pool()
+        print(f"claiv: refusing to start. {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(exit_code) from None
