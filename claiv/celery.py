@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
 
@@ -16,6 +16,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger("claiv.celery")
+
+
+@worker_init.connect
+def _verify_embedding_space(sender: Any = None, **kwargs: Any) -> None:
+    """A `celery worker` whose embedding model differs from the stored vectors' exits."""
+    from celery.apps.worker import Worker
+
+    if isinstance(sender, Worker):  # the CLI worker, not the test suite's in-process one
+        from memory.embedding_space import embedding_space_verify_or_exit
+
+        embedding_space_verify_or_exit()
 
 
 # Set while a pool process loads the model in the background; None elsewhere (the main

@@ -68,9 +68,13 @@ def post_worker_init(worker: Any) -> None:
     requests, so the first recall does not pay seconds of model loading (or the ONNX
     export)."""
     from memory.embedding import embedder_warm
+    from memory.embedding_space import embedding_space_verify_or_exit
     from memory.recall.routing import routing_warm
     from memory.tokens import encoding
 
+    # The configured model must match the stored vectors; exit 3 (WORKER_BOOT_ERROR) makes
+    # the master halt instead of forking replacements forever.
+    embedding_space_verify_or_exit(exit_code=3)
     embedder_warm()
     encoding()
     routing_warm()

@@ -256,8 +256,11 @@ EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | o
 # The vector columns are created with this dimension; changing it needs a new migration run.
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
 EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
+# Either may hold a ';'-separated list (one key, or one per URL): endpoints used round-robin,
+# a failing one skipped for PROVIDER_COOLDOWN_SECONDS (memory.endpoint_pool). LLM_* too.
 EMBEDDING_BASE_URL = env.str("EMBEDDING_BASE_URL", default="")
 EMBEDDING_API_KEY = env.str("EMBEDDING_API_KEY", default="")
+PROVIDER_COOLDOWN_SECONDS = env.float("PROVIDER_COOLDOWN_SECONDS", default=30.0)
 
 # --- Tenant console (Django admin at /console/) ------------------------------------------
 # The API base URL the console's Test Connection calls by default: this server. It comes from

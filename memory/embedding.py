@@ -15,12 +15,15 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.signals import setting_changed
+
+from memory.endpoint_pool import DEFAULT_COOLDOWN_S, EndpointPool, endpoints_parse
 
 logger = logging.getLogger("claiv.embedding")
 
@@ -310,23 +313,32 @@ def _onnx_export(*, bert: Any, path: Path) -> None:
 
 
 class OpenAIEmbedder:
-    """Any OpenAI-compatible `/embeddings` endpoint, asking for `dimensions` floats."""
+    """OpenAI-compatible `/embeddings` endpoints, asking for `dimensions` floats.
+
+    `base_url` / `api_key` may each hold a `;`-separated list: the endpoints are used
+    round-robin, one that fails is skipped for a cool-down (memory.endpoint_pool)."""
 
     def __init__(self, *, base_url: str, api_key: str, model: str, dimension: int,
-                 timeout: float = 20.0) -> None:
+                 timeout: float = 20.0, cooldown: float = DEFAULT_COOLDOWN_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         from openai import OpenAI
 
         self.dimension = dimension
         self._model = model
-        self._client = OpenAI(base_url=base_url or None, api_key=api_key or "unused",
-                              timeout=timeout, max_retries=3)
+        endpoints = endpoints_parse(base_url, api_key)
+        # One endpoint retries by itself (the client's backoff); in a pool the next endpoint
+        # is the retry.
+        retries = 3 if len(endpoints) == 1 else 0
+        self.pool = EndpointPool(
+            endpoints, cooldown=cooldown, clock=clock,
+            make_client=lambda url, key: OpenAI(base_url=url or None, api_key=key or "unused",
+                                                timeout=timeout, max_retries=retries))
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        response = self._client.embeddings.create(model=self._model, input=texts,
-                                                  dimensions=self.dimension,
-                                                  encoding_format="float")
+        response = self.pool.call(lambda client: client.embeddings.create(
+            model=self._model, input=texts, dimensions=self.dimension, encoding_format="float"))
         ordered = sorted(response.data, key=lambda item: item.index)
         vectors = [list(item.embedding) for item in ordered]
         if any(len(vector) != self.dimension for vector in vectors):
@@ -340,7 +352,8 @@ def embedder() -> Embedder:
     if settings.EMBEDDING_PROVIDER == "openai":
         return OpenAIEmbedder(base_url=settings.EMBEDDING_BASE_URL,
                               api_key=settings.EMBEDDING_API_KEY,
-                              model=settings.EMBEDDING_MODEL, dimension=settings.EMBEDDING_DIM)
+                              model=settings.EMBEDDING_MODEL, dimension=settings.EMBEDDING_DIM,
+                              cooldown=settings.PROVIDER_COOLDOWN_SECONDS)
     if settings.EMBEDDING_DIM != LocalEmbedder.dimension:
         raise ValueError("EMBEDDING_DIM must be 384 with the local embedder")
     return _local_embedder()

@@ -457,3 +457,21 @@ class ForeignReceipt(models.Model):
         constraints = [models.UniqueConstraint(fields=["tenant", "receipt_id"],
                                                name="foreign_receipt_unique")]
 
+
+# --- Embedding space (memory.embedding_space) ---------------------------------------------
+
+class EmbeddingSpace(models.Model):
+    """The embedding model and dimension every stored vector was made with: one row, written
+    by migrate (or the first start-up check) and moved by `manage.py reembed`. Web and worker
+    processes refuse to start when their configured model differs."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    model = models.CharField(max_length=255)
+    dimension = models.PositiveIntegerField()
+    # Set while `reembed` fills the shadow columns for another model; blank otherwise.
+    target_model = models.CharField(max_length=255, blank=True, default="")
+    target_dimension = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.dimension})"

@@ -39,6 +39,7 @@ from enrichment.propositions import (
     Proposition,
     TemporalMatch,
 )
+from memory.endpoint_pool import DEFAULT_COOLDOWN_S, EndpointPool, endpoints_parse
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class LLMExtractor:
         backoff_base: float = 0.5,
         backoff_cap: float = MAX_BACKOFF_S,
         sleep: Callable[[float], None] = time.sleep,
+        cooldown: float = DEFAULT_COOLDOWN_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -130,10 +133,13 @@ class LLMExtractor:
         self.backoff_cap = backoff_cap
         self._sleep = sleep
         # The client's own retries are off: this class owns the retry budget, so that token
-        # accounting, backoff and the fallback decision live in one place.
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0
-        )
+        # accounting, backoff and the fallback decision live in one place. `base_url` and
+        # `api_key` may hold `;`-separated lists: each attempt goes to the next endpoint that
+        # is not cooling down (memory.endpoint_pool).
+        self.pool = EndpointPool(
+            endpoints_parse(base_url, api_key), cooldown=cooldown, clock=clock,
+            make_client=lambda url, key: openai.OpenAI(
+                base_url=url, api_key=key, timeout=timeout, max_retries=0))
 
     # -- public --------------------------------------------------------------------------
 
@@ -147,26 +153,31 @@ class LLMExtractor:
         transient_failures = 0
         malformed = 0
         while True:
+            endpoint = self.pool.pick()
             try:
-                response = self._client.chat.completions.create(
+                response = endpoint.client.chat.completions.create(
                     model=self.model,
                     messages=messages,
                     # No temperature: reasoning models reject anything but the default.
                     response_format={"type": "json_object"},
                 )
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                self.pool.failed(endpoint, exc)
                 transient_failures += 1
                 if transient_failures > self.max_retries:
                     return self._fall_back(item, tokens, f"{type(exc).__name__} after retries")
-                self._sleep(self._backoff(transient_failures, None))
+                if not self.pool.any_available():  # else the next endpoint is the retry
+                    self._sleep(self._backoff(transient_failures, None))
                 continue
             except openai.APIStatusError as exc:
                 if not _is_retryable_status(exc.status_code):
                     return self._fall_back(item, tokens, f"HTTP {exc.status_code}")
+                self.pool.failed(endpoint, exc)
                 transient_failures += 1
                 if transient_failures > self.max_retries:
                     return self._fall_back(item, tokens, f"HTTP {exc.status_code} after retries")
-                self._sleep(self._backoff(transient_failures, exc.response.headers))
+                if not self.pool.any_available():
+                    self._sleep(self._backoff(transient_failures, exc.response.headers))
                 continue
             except ValueError:
                 # The HTTP body itself was not JSON (the openai package raises JSONDecodeError).

@@ -105,6 +105,11 @@ def stub_embedding(text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) ->
     return list(struct.unpack(f"<{dimensions}f", packed))
 
 
+def model_text(model: Any, text: str) -> str:
+    """What a `seed_by_model` stub seeds `text`'s vector with for `model`."""
+    return f"{model}\n{text}"
+
+
 def _default_chat_responder(body: dict[str, Any]) -> str:
     return '{"propositions": []}'
 
@@ -138,9 +143,13 @@ class OpenAIStub:
         *,
         chat_responder: ChatResponder | None = None,
         default_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
+        seed_by_model: bool = False,
     ) -> None:
         self.chat_responder: ChatResponder = chat_responder or _default_chat_responder
         self.default_dimensions = default_dimensions
+        # Each requested `model` gets its own vectors (`stub_embedding(model_text(...))`), so
+        # a test can serve two embedding models from one stub.
+        self.seed_by_model = seed_by_model
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._chat_script: deque[ChatReply] = deque()
@@ -317,7 +326,8 @@ class OpenAIStub:
             return
         data = []
         for index, text in enumerate(inputs):
-            vector = stub_embedding(text, dimensions)
+            seed = model_text(body.get("model"), text) if self.seed_by_model else text
+            vector = stub_embedding(seed, dimensions)
             # base64 is little-endian float32, which is what the openai package decodes.
             encoded: Any = (
                 base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode("ascii")
