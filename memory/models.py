@@ -404,3 +404,25 @@ class UsagePlan(models.Model):
 
     def __str__(self) -> str:
         return f"plan {self.plan}"
+
+
+class KeywordCorpus(models.Model):
+    """BM25 corpus statistics of one user's rows of one kind (event, fact, episode):
+    how many documents and their total length (distinct lexemes, `length(search)`).
+
+    Maintained by statement-level triggers on the three tables (migration
+    0006_recall_keyword_corpus), so a recall reads one row instead of aggregating every
+    row of the user (at 100k facts that aggregate was most of a recall). Counted rows:
+    events not forgotten and not `system`, current facts, every episode — visibility by
+    scope and `min_confidence` is not applied (memory.recall.bm25 says what that changes).
+    Never written by application code."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8)
+    documents = models.BigIntegerField(default=0)
+    total_length = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user_id", "kind"],
+                                               name="keyword_corpus_unique")]

@@ -25,8 +25,6 @@ from tenants.models import Tenant
 
 ItemKey = tuple[str, uuid.UUID]
 CHANNEL_DEPTH = 60
-# Rows scored by BM25 per channel; bounds the cost of a recall over a very large memory.
-KEYWORD_CANDIDATES = 1500
 # pgvector >= 0.8: keep scanning the HNSW graph until enough rows pass the tenant/user
 # filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md).
 HNSW_EF_SEARCH = 100
@@ -204,13 +202,17 @@ Keyword = tuple[list[ItemKey], dict[uuid.UUID, float]]
 def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
                  depth: int = CHANNEL_DEPTH) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
-    (memory.recall.bm25). Fetches (the top `depth` as a ranking, scores of every
-    candidate)."""
-    if isinstance(rows, QuerySet):
+    (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
+    index; corpus size and average length from KeywordCorpus for `Visible` rows, or
+    aggregated over a QuerySet's rows (the plain twin). Fetches (the top `depth` as a
+    ranking, scores of every candidate)."""
+    corpus: tuple[object, str, str] | None = None
+    if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
-    else:
+    else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select("r.id, r.search")
-    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, KEYWORD_CANDIDATES))
+        corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
+    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus))
 
     def ranked() -> Keyword:
         scored = fetch()
