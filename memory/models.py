@@ -426,3 +426,33 @@ class KeywordCorpus(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user_id", "kind"],
                                                name="keyword_corpus_unique")]
+
+
+class Passage(models.Model):
+    """One window of a long event (memory.passages), searchable by keyword and vector.
+    Visible exactly when its event is; deleted with it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=255)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="passages")
+    ordinal = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
+    search = models.GeneratedField(
+        expression=SearchVector("text", config=FTS_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "ordinal"],
+                                               name="passage_unique")]
+        indexes = [
+            models.Index(fields=["tenant", "user_id"], name="passage_user"),
+            GinIndex(fields=["search"], name="passage_search_gin"),
+            HnswIndex(name="passage_embedding_hnsw", fields=["embedding"], m=16,
+                      ef_construction=64, opclasses=["vector_cosine_ops"]),
+        ]
