@@ -13,11 +13,12 @@ a clause of it under a catalog predicate, with its own perturbed vector. Events 
 spread over two years, 200 to a conversation, one episode per conversation. Everything
 is bulk-inserted with COPY, not through the API, and left enriched (status done).
 
-Measurement: in-process through the v1 recall service (`memory_recall`: retrieval,
-hydration, packing; no HTTP, no recall cache, so every recall is uncached), 2,000-token
-budget, over LoCoMo questions (categories 1-4) after `--warm` warm-up recalls. Then
-`EXPLAIN (ANALYZE, BUFFERS)` of every statement one recall sends (captured with an
-execute wrapper), printed to stdout with its execution time.
+Measurement: in-process through the v1 recall engine (`retrieve` -> `blocks_from` ->
+`pack`: retrieval, hydration, packing; no HTTP, no recall cache, so every recall is
+uncached; `measure` says what is left out), 2,000-token budget, over LoCoMo questions
+(categories 1-4) after `--warm` warm-up recalls. Then `EXPLAIN (ANALYZE, BUFFERS)` of
+every statement one recall sends (captured with an execute wrapper), printed with its
+execution time (`--plans FILE` keeps the full plans).
 """
 
 from __future__ import annotations
@@ -189,29 +190,39 @@ def questions(count: int) -> list[str]:
 
 
 def measure(size: int, queries: list[str], warm: int, budget: int) -> dict[str, float]:
-    from memory.recall.engine import memory_recall
+    """Recall as the v1 service does it (`retrieve` -> `blocks_from` -> `pack`), without
+    the access counting `memory_recall` adds (a Redis call in service; without Redis here
+    it would be a row update per recall, ~50 ms at 100k under this machine's load)."""
+    from memory.recall.channels import RecallScope
+    from memory.recall.engine import blocks_from, retrieve
+    from memory.recall.packing import pack
     from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=TENANT)
+    scope = RecallScope(tenant=Tenant.objects.get(slug=TENANT), user_id=f"lh-{size}")
+
+    def recall(query: str) -> None:
+        pack(blocks_from(retrieve(scope, query, budget=budget), budget), budget)
+
     for query in queries[:warm]:
-        memory_recall(tenant=tenant, user_id=f"lh-{size}", query=query, token_budget=budget)
+        recall(query)
     times = []
     for query in queries:
         started = time.perf_counter()
-        memory_recall(tenant=tenant, user_id=f"lh-{size}", query=query, token_budget=budget)
+        recall(query)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return {"p50": statistics.median(times), "p95": times[int(len(times) * 0.95)]}
 
 
-def explain(size: int, query: str, budget: int) -> list[tuple[float, str, str]]:
+def explain(user: str, query: str, budget: int, tenant_slug: str = TENANT
+            ) -> list[tuple[float, str, str]]:
     """(execution ms, first line of the statement, plan) of each statement of a recall."""
     from django.db import connection, transaction
 
     from memory.recall.engine import memory_recall
     from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=TENANT)
+    tenant = Tenant.objects.get(slug=tenant_slug)
     captured: list[tuple[str, object]] = []
 
     def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
@@ -219,7 +230,7 @@ def explain(size: int, query: str, budget: int) -> list[tuple[float, str, str]]:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        memory_recall(tenant=tenant, user_id=f"lh-{size}", query=query, token_budget=budget)
+        memory_recall(tenant=tenant, user_id=user, query=query, token_budget=budget)
     plans = []
     with transaction.atomic(), connection.cursor() as cursor:
         for sql, params in captured:
@@ -257,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency = measure(size, chosen, args.warm, args.budget)
             print(f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "
                   f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms", flush=True)
-            plans = explain(size, chosen[0], args.budget)
+            plans = explain(f"lh-{size}", chosen[0], args.budget)
             for ms, head, plan in plans:
                 print(f"  {ms:8.2f} ms  {head}")
                 full.append(f"-- lh-{size}: {head}\n{plan}\n")

@@ -8,8 +8,11 @@ query term, in SQL (`bm25_sql`, one statement per channel); `bm25_rank` is the s
 formula in Python, kept as the readable reference the SQL is tested against.
 
 Document length is the number of distinct lexemes (Postgres `length(tsvector)`), for the
-document and the average alike. Document frequencies are exact: any row containing a
-query term is a candidate (up to `limit`).
+document and the average alike. The corpus size and total length come from a row kept
+by triggers (memory.models.KeywordCorpus), not from an aggregate over the user's rows;
+document frequencies are counted per term from the GIN index up to DF_CAP, and the
+candidates are the rows of the rarest terms (CANDIDATE_POSTINGS). So a recall's keyword
+cost is bounded whatever the history's length, and exact below those bounds.
 """
 
 from __future__ import annotations
@@ -59,15 +62,16 @@ def bm25_rank(*, terms: list[str], documents: list[tuple[object, str]], total_do
 # that is common (its idf is small and barely separates documents) and is treated as
 # occurring in exactly DF_CAP. Candidates are the rows holding the rarest query terms, in
 # order of rarity, while their frequencies add up to at most CANDIDATE_POSTINGS (the
-# rarest term always counts, so at most CANDIDATE_POSTINGS + DF_CAP rows: when every
-# query term is common that is an arbitrary subset of the rarest term's rows): each
-# term's rows come from the GIN index, so a recall reads a bounded number of rows
+# rarest term always counts), at most CANDIDATE_POSTINGS + DF_CAP rows, the rows holding
+# both of the two rarest terms first (a GIN intersection: when every query term is common
+# those are the likely answers, the rest an arbitrary subset of the rarest term's rows).
+# Each term's rows come from the GIN index, so a recall reads a bounded number of rows
 # whatever the user's history. Below these bounds (every LoCoMo
 # user: at most ~700 turns) candidates and frequencies are exact, as they were when both
 # were computed over every visible row. Measured at 100k facts: BENCHMARKS.md "Recall at
 # 100k facts".
-DF_CAP = 1000
-CANDIDATE_POSTINGS = 3000
+DF_CAP = 500
+CANDIDATE_POSTINGS = 1000
 
 # One statement per channel (nothing to wait for first). `rows` is the caller's
 # visible-rows query selecting (id, search); it is used as a subquery that Postgres
@@ -92,10 +96,18 @@ chosen AS (
                    FROM df WHERE df > 0) c
     WHERE k = 1 OR running <= %s
 ),
+tight AS MATERIALIZED (
+    SELECT string_agg(q::text, ' & ')::tsquery AS q
+    FROM (SELECT q FROM df WHERE df > 0 ORDER BY df, lexeme LIMIT 2) two
+),
 matched AS MATERIALIZED (
-    SELECT v.id, v.search FROM ({rows}) v
-    WHERE v.search @@ (SELECT string_agg(q::text, ' | ')::tsquery FROM chosen)
-    LIMIT %s
+    SELECT * FROM (
+        SELECT v.id, v.search FROM ({rows}) v WHERE v.search @@ (SELECT q FROM tight)
+        UNION ALL
+        SELECT v.id, v.search FROM ({rows}) v
+        WHERE v.search @@ (SELECT string_agg(q::text, ' | ')::tsquery FROM chosen)
+          AND NOT v.search @@ (SELECT q FROM tight)
+    ) both_ LIMIT %s
 ),
 stats AS MATERIALIZED ({stats}),
 hits AS (
@@ -147,4 +159,4 @@ def bm25_sql(rows_sql: str, rows_params: Sequence[object], query: str, config: s
         stats, stats_params = _CORPUS_STATS, list(corpus)
     sql = _BM25_SQL.format(rows=rows_sql, stats=stats)
     return sql, [config, query, *rows_params, DF_CAP, CANDIDATE_POSTINGS, *rows_params,
-                 CANDIDATE_POSTINGS + DF_CAP, *stats_params, K1, K1, B, B]
+                 *rows_params, CANDIDATE_POSTINGS + DF_CAP, *stats_params, K1, K1, B, B]
