@@ -108,3 +108,17 @@ def test_candidates_come_from_the_rarest_terms(tenant: Tenant,
     monkeypatch.setattr(bm25, "CANDIDATE_POSTINGS", 1)
     _, common = channels.keyword("event", channels.visible("event", scope), "Melanie")
     assert len(common) == 2 and set(common) <= {events[i].id for i in (0, 1, 3, 5)}
+
+
+def test_query_lexemes_with_quotes_and_backslashes_are_searched_literally(
+        tenant: Tenant) -> None:
+    odd = ingest(tenant, r"O'Brien's path is C:\temp\notes and it's fine.")
+    ingest(tenant, "Nothing to see here.", minutes=1)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    for query in (r"O'Brien's C:\temp\notes?", "it's", "'''", "\\\\", "a:* & b | !c"):
+        ranking, _ = channels.keyword("event", channels.visible("event", scope), query)
+        twin, _ = channels.keyword("event", channels.events_visible(scope), query)
+        assert ranking == twin
+    ranking, _ = channels.keyword("event", channels.visible("event", scope),
+                                  r"O'Brien's C:\temp\notes?")
+    assert ranking == [("event", odd.id)]
