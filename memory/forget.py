@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from memory import receipts
 from memory.access import fact_accesses_drop
-from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
+from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource, Passage
 from memory.recall.cache import recall_cache_drop
 from memory.receipt_head import receipt_head_advance
 from memory.versioning import user_memory_changed, user_memory_version_drop
@@ -84,6 +84,7 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
         event_embeddings = sum(1 for _, embedding in event_rows if embedding is not None)
 
         Candidate.objects.filter(event_id__in=event_ids).delete()
+        Passage.objects.filter(event_id__in=event_ids).delete()  # copies of the content
         # Superseded links into deleted facts are cleared by SET_NULL.
         facts.delete()
         # Their counted accesses waiting in Redis go too (once the delete is committed).

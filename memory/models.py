@@ -475,3 +475,55 @@ class EmbeddingSpace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} ({self.dimension})"
+
+
+class KeywordCorpus(models.Model):
+    """BM25 corpus statistics of one user's rows of one kind (event, fact, episode):
+    how many documents and their total length (distinct lexemes, `length(search)`).
+
+    Maintained by statement-level triggers on the three tables (migration
+    0006_recall_keyword_corpus), so a recall reads one row instead of aggregating every
+    row of the user (at 100k facts that aggregate was most of a recall). Counted rows:
+    events not forgotten and not `system`, current facts, every episode — visibility by
+    scope and `min_confidence` is not applied (memory.recall.bm25 says what that changes).
+    Never written by application code."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8)
+    documents = models.BigIntegerField(default=0)
+    total_length = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user_id", "kind"],
+                                               name="keyword_corpus_unique")]
+
+
+class Passage(models.Model):
+    """One window of a long event (memory.passages), searchable by keyword and vector.
+    Visible exactly when its event is; deleted with it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=255)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="passages")
+    ordinal = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
+    search = models.GeneratedField(
+        expression=SearchVector("text", config=FTS_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "ordinal"],
+                                               name="passage_unique")]
+        indexes = [
+            models.Index(fields=["tenant", "user_id"], name="passage_user"),
+            GinIndex(fields=["search"], name="passage_search_gin"),
+            HnswIndex(name="passage_embedding_hnsw", fields=["embedding"], m=16,
+                      ef_construction=64, opclasses=["vector_cosine_ops"]),
+        ]

@@ -58,7 +58,9 @@ EPISODE_TEXT_SQL = ("CASE WHEN first_event_time IS NOT NULL AND position(': ' in
 
 TABLES = (VectorTable("memory_event", "content"),
           VectorTable("memory_fact", FACT_TEXT_SQL),
-          VectorTable("memory_episode", EPISODE_TEXT_SQL))
+          VectorTable("memory_episode", EPISODE_TEXT_SQL),
+          # Passages of long events (memory.passages): embedded from their own text.
+          VectorTable("memory_passage", "text"))
 
 # Texts per embedder call and per UPDATE (one round trip each way per batch). Not measured
 # yet: the local embedder sorts a call's texts by length and pads within TORCH_BATCH_TOKENS

@@ -8,8 +8,11 @@ query term, in SQL (`bm25_sql`, one statement per channel); `bm25_rank` is the s
 formula in Python, kept as the readable reference the SQL is tested against.
 
 Document length is the number of distinct lexemes (Postgres `length(tsvector)`), for the
-document and the average alike. Document frequencies are exact: any row containing a
-query term is a candidate (up to `limit`).
+document and the average alike. The corpus size and total length come from a row kept
+by triggers (memory.models.KeywordCorpus), not from an aggregate over the user's rows;
+document frequencies are counted per term from the GIN index up to DF_CAP, and the
+candidates are the rows of the rarest terms (CANDIDATE_POSTINGS). So a recall's keyword
+cost is bounded whatever the history's length, and exact below those bounds.
 """
 
 from __future__ import annotations
@@ -55,47 +58,105 @@ def bm25_rank(*, terms: list[str], documents: list[tuple[object, str]], total_do
     return scored
 
 
-# `rows` is the caller's visible-rows query selecting (id, search). The query's lexemes are
-# found here too (one statement per channel, nothing to wait for first): `any` matches any
-# of them — plainto_tsquery joins them with & (and <-> or <N> inside compound words such
-# as "part-time"), rewritten to |; a lexeme never contains a space. Candidates are the
-# rows matching any term, capped at %s; statistics cover all rows.
-_BM25_SQL = """
-WITH terms AS (
-    SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)) AS lexemes,
-           regexp_replace(plainto_tsquery(%s::regconfig, %s)::text,
-                          ' (&|<->|<[0-9]+>) ', ' | ', 'g')::tsquery AS any
+# Per-term document frequencies are counted up to DF_CAP rows: a term in more rows than
+# that is common (its idf is small and barely separates documents) and is treated as
+# occurring in exactly DF_CAP. Candidates are the rows holding the rarest query terms, in
+# order of rarity, while their frequencies add up to at most CANDIDATE_POSTINGS (the
+# rarest term always counts), at most CANDIDATE_POSTINGS + DF_CAP rows, the rows holding
+# both of the two rarest terms first (a GIN intersection: when every query term is common
+# those are the likely answers, the rest an arbitrary subset of the rarest term's rows).
+# Each term's rows come from the GIN index, so a recall reads a bounded number of rows
+# whatever the user's history. Below these bounds (every LoCoMo
+# user: at most ~700 turns) candidates and frequencies are exact, as they were when both
+# were computed over every visible row. Measured at 100k facts: BENCHMARKS.md "Recall at
+# 100k facts".
+DF_CAP = 500
+CANDIDATE_POSTINGS = 1000
+
+# One statement per channel (nothing to wait for first). `rows` is the caller's
+# visible-rows query selecting (id, search); it is used as a subquery that Postgres
+# flattens, so the text-search condition reaches the GIN index. A lexeme becomes a
+# one-term tsquery by quoting it (no re-stemming). `stats` is the user's corpus row
+# (memory.models.KeywordCorpus) or, for the reference twin, an aggregate over `rows`.
+_BM25_SQL = r"""
+WITH terms AS MATERIALIZED (
+    SELECT DISTINCT t.lexeme,
+           ('''' || replace(replace(t.lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS q
+    FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS t(lexeme)
 ),
-rows AS ({rows}),
-stats AS MATERIALIZED (
-    SELECT greatest(count(*), 1)::float8 AS n,
-           greatest(coalesce(avg(length(search)), 1), 1)::float8 AS avgdl
-    FROM rows
+df AS MATERIALIZED (
+    SELECT t.lexeme, t.q,
+           (SELECT count(*) FROM (SELECT 1 FROM ({rows}) v WHERE v.search @@ t.q LIMIT %s) x
+           )::float8 AS df
+    FROM terms t
 ),
-matched AS (
-    SELECT id, search FROM rows, terms
-    WHERE cardinality(terms.lexemes) > 0 AND search @@ terms.any LIMIT %s
+chosen AS (
+    SELECT q FROM (SELECT q, row_number() OVER (ORDER BY df, lexeme) AS k,
+                          sum(df) OVER (ORDER BY df, lexeme) AS running
+                   FROM df WHERE df > 0) c
+    WHERE k = 1 OR running <= %s
 ),
+tight AS MATERIALIZED (
+    SELECT string_agg(q::text, ' & ')::tsquery AS q
+    FROM (SELECT q FROM df WHERE df > 0 ORDER BY df, lexeme LIMIT 2) two
+),
+matched AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT v.id, v.search FROM ({rows}) v WHERE v.search @@ (SELECT q FROM tight)
+        UNION ALL
+        SELECT v.id, v.search FROM ({rows}) v
+        WHERE v.search @@ (SELECT string_agg(q::text, ' | ')::tsquery FROM chosen)
+          AND NOT v.search @@ (SELECT q FROM tight)
+    ) both_ LIMIT %s
+),
+stats AS MATERIALIZED ({stats}),
 hits AS (
     SELECT m.id, length(m.search)::float8 AS dl, t.lexeme,
            coalesce(array_length(t.positions, 1), 1)::float8 AS tf
-    FROM matched m CROSS JOIN terms CROSS JOIN LATERAL unnest(m.search) AS t
-    WHERE t.lexeme = ANY(terms.lexemes)
+    FROM matched m CROSS JOIN LATERAL unnest(m.search) AS t
+    WHERE t.lexeme IN (SELECT lexeme FROM df)
 ),
-df AS MATERIALIZED (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme)
+corpus AS (
+    SELECT greatest(s.n, (SELECT count(*) FROM matched), (SELECT max(df) FROM df))::float8 AS n,
+           s.avgdl
+    FROM stats s
+)
 SELECT h.id,
-       sum(ln(1 + (greatest(s.n, (SELECT count(*) FROM matched)) - df.df + 0.5)
-                  / (df.df + 0.5))
-           * h.tf * (%s + 1) / (h.tf + %s * (1 - %s + %s * h.dl / s.avgdl))) AS score
-FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
+       sum(ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5))
+           * h.tf * (%s + 1) / (h.tf + %s * (1 - %s + %s * h.dl / c.avgdl))) AS score
+FROM hits h JOIN df USING (lexeme) CROSS JOIN corpus c
 GROUP BY h.id
 ORDER BY score DESC, h.id
 """
 
+# The maintained statistics: one indexed row, whatever the history's length.
+_CORPUS_STATS = """
+    SELECT greatest(coalesce(max(c.documents), 0), 1)::float8 AS n,
+           greatest(coalesce(max(c.total_length)::float8 / nullif(max(c.documents), 0), 1),
+                    1)::float8 AS avgdl
+    FROM memory_keywordcorpus c WHERE c.tenant_id = %s AND c.user_id = %s AND c.kind = %s"""
+# The reference: the same figures aggregated over the visible rows on every call (what
+# recall did before the corpus table; linear in the user's history).
+_AGGREGATE_STATS = """
+    SELECT greatest(count(*), 1)::float8 AS n,
+           greatest(coalesce(avg(length(v.search)), 1), 1)::float8 AS avgdl
+    FROM ({rows}) v"""
 
-def bm25_sql(rows_sql: str, rows_params: Sequence[object], query: str, config: str,
-             limit: int) -> tuple[str, list[object]]:
+
+def bm25_sql(rows_sql: str, rows_params: Sequence[object], query: str, config: str, *,
+             corpus: tuple[object, str, str] | None = None) -> tuple[str, list[object]]:
     """SQL + params ranking `rows_sql`'s rows by BM25 for the lexemes of `query` (text
-    search configuration `config`) -> rows (id, score)."""
-    sql = _BM25_SQL.format(rows=rows_sql)
-    return sql, [config, query, config, query, *rows_params, limit, K1, K1, B, B]
+    search configuration `config`) -> rows (id, score), best first.
+
+    `corpus` (tenant id, user id, kind) takes the document count and average length from
+    the maintained KeywordCorpus row; without it they are aggregated over `rows_sql` (the
+    plain twin, tested to agree). The corpus row counts every scope of the user, so with
+    project- or conversation-scoped rows, or `min_confidence`, n and avgdl are those of
+    the user's whole memory of that kind rather than of its visible part."""
+    if corpus is None:
+        stats, stats_params = _AGGREGATE_STATS.format(rows=rows_sql), list(rows_params)
+    else:
+        stats, stats_params = _CORPUS_STATS, list(corpus)
+    sql = _BM25_SQL.format(rows=rows_sql, stats=stats)
+    return sql, [config, query, *rows_params, DF_CAP, CANDIDATE_POSTINGS, *rows_params,
+                 *rows_params, CANDIDATE_POSTINGS + DF_CAP, *stats_params, K1, K1, B, B]

@@ -19,14 +19,12 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
-from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Scope
+from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Passage, Scope
 from memory.recall.bm25 import bm25_sql
 from tenants.models import Tenant
 
 ItemKey = tuple[str, uuid.UUID]
 CHANNEL_DEPTH = 60
-# Rows scored by BM25 per channel; bounds the cost of a recall over a very large memory.
-KEYWORD_CANDIDATES = 1500
 # pgvector >= 0.8: keep scanning the HNSW graph until enough rows pass the tenant/user
 # filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md).
 HNSW_EF_SEARCH = 100
@@ -204,13 +202,17 @@ Keyword = tuple[list[ItemKey], dict[uuid.UUID, float]]
 def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
                  depth: int = CHANNEL_DEPTH) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
-    (memory.recall.bm25). Fetches (the top `depth` as a ranking, scores of every
-    candidate)."""
-    if isinstance(rows, QuerySet):
+    (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
+    index; corpus size and average length from KeywordCorpus for `Visible` rows, or
+    aggregated over a QuerySet's rows (the plain twin). Fetches (the top `depth` as a
+    ranking, scores of every candidate)."""
+    corpus: tuple[object, str, str] | None = None
+    if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
-    else:
+    else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select("r.id, r.search")
-    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, KEYWORD_CANDIDATES))
+        corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
+    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus))
 
     def ranked() -> Keyword:
         scored = fetch()
@@ -269,3 +271,58 @@ def conversation_recent_send(scope: RecallScope,
     sql, params = visible("event", scope).select("r.id", "r.conversation_id = %s")
     return _ranked("event", send(f"{sql} ORDER BY r.event_time DESC LIMIT %s",
                                  [*params, scope.conversation_id, limit]))
+
+
+# --- Passages of long events (memory.passages) -------------------------------------------
+
+PassageHits = tuple[list[ItemKey], dict[uuid.UUID, uuid.UUID]]
+
+
+def _passages_of_visible_events(scope: RecallScope, columns: str,
+                                extra_where: str = "") -> tuple[str, list[object]]:
+    """SELECT `columns` (alias p) of the passages whose event is visible (the passage has
+    no visibility of its own: it is its event's)."""
+    where, params = visible("event", scope).where()
+    extra = f" AND {extra_where}" if extra_where else ""
+    return (f"SELECT {columns} FROM {Passage._meta.db_table} p "
+            f"WHERE p.tenant_id = %s AND p.user_id = %s{extra} AND EXISTS ("
+            f"SELECT 1 FROM {Event._meta.db_table} r WHERE r.id = p.event_id AND {where})",
+            [scope.tenant.pk, scope.user_id, *params])
+
+
+def _by_event(fetch: Callable[[], Rows], depth: int) -> Callable[[], PassageHits]:
+    """Rows (event id, passage id) best first -> the events ranked by their best passage,
+    and that passage of each."""
+    def ranked() -> PassageHits:
+        best: dict[uuid.UUID, uuid.UUID] = {}
+        for event_id, passage_id, *_ in fetch():
+            best.setdefault(event_id, passage_id)
+        return [("event", e) for e in list(best)[:depth]], best
+
+    return ranked
+
+
+def keyword_passages_send(scope: RecallScope, query: str,
+                          depth: int = CHANNEL_DEPTH) -> Callable[[], PassageHits]:
+    """BM25 over the passages of the visible events (the same statement as the other
+    keyword channels, statistics from the 'passage' corpus row); ranks their events."""
+    rows_sql, rows_params = _passages_of_visible_events(scope, "p.id, p.search")
+    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG,
+                           corpus=(scope.tenant.pk, scope.user_id, "passage"))
+    return _by_event(send(f"SELECT p.event_id, p.id, s.score FROM ({sql}) s "
+                          f"JOIN {Passage._meta.db_table} p ON p.id = s.id "
+                          "ORDER BY s.score DESC, p.id", params), depth)
+
+
+def vector_passages_send(scope: RecallScope, query_vector: Sequence[float],
+                         depth: int = CHANNEL_DEPTH) -> Callable[[], PassageHits]:
+    """The passages nearest to `query_vector` among the visible events' passages; ranks
+    their events. An exact scan of the user's passages (index passage_user), not HNSW: a
+    filtered HNSW scan for a user with few or no passages walks up to
+    hnsw.max_scan_tuples of other users' rows. Linear in the user's passages."""
+    sql, params = _passages_of_visible_events(scope, "p.event_id, p.id",
+                                              "p.embedding IS NOT NULL")
+    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+    # `+ 0` keeps the planner off the HNSW index (see the docstring).
+    return _by_event(send(f"{sql} ORDER BY (p.embedding <=> %s::vector) + 0 LIMIT %s",
+                          [*params, text, depth * 2]), depth)

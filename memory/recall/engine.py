@@ -40,6 +40,9 @@ CHANNEL_WEIGHTS: dict[str, float] = {
     "conversation": 0.4,
     "keyword_episodes": 0.3,
     "vector_episodes": 0.3,
+    # Passages of long events (memory.passages) rank their events like the event channels.
+    "keyword_passages": 1.0,
+    "vector_passages": 0.9,
 }
 # Tokens per extra event looked at per channel (a packed turn costs ~25 tokens).
 EVENT_DEPTH_TOKENS = 20
@@ -90,6 +93,10 @@ class Retrieval:
     facts: dict[uuid.UUID, Fact] = field(default_factory=dict)
     events: dict[uuid.UUID, Event] = field(default_factory=dict)
     episodes: dict[uuid.UUID, Episode] = field(default_factory=dict)
+    # Long events found through a passage: event id -> that passage's id, and once
+    # hydrated, its text (the event is shown as an excerpt of it).
+    passages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    passage_texts: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, str]:
@@ -120,6 +127,7 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
         keyword_events = channels.keyword_send("event", events, query, depth)
         keyword_facts = channels.keyword_send("fact", facts, query)
         keyword_episodes = channels.keyword_send("episode", episodes, query, 10)
+        keyword_passages = channels.keyword_passages_send(scope, query, depth)
         conversation = channels.conversation_recent_send(scope)
         routing = route_query(query, reference=reference)
         predicate = channels.predicate_facts_send(scope, routing.predicates)
@@ -131,6 +139,7 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
         vector_events = channels.vector_send("event", events, query_vector, depth)
         vector_facts = channels.vector_send("fact", facts, query_vector)
         vector_episodes = channels.vector_send("episode", episodes, query_vector, 10)
+        vector_passages = channels.vector_passages_send(scope, query_vector, depth)
         if not any_event():
             return Retrieval(scope=scope, query=query, reference_time=reference,
                              anchor_source=anchor, routing=None)
@@ -141,6 +150,9 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
         rankings["keyword_events"], event_scores = keyword_events()
         rankings["keyword_facts"], _ = keyword_facts()
         rankings["keyword_episodes"], _ = keyword_episodes()
+        rankings["vector_passages"], passages = vector_passages()
+        rankings["keyword_passages"], keyword_passage = keyword_passages()
+        passages.update(keyword_passage)  # the keyword match is the better excerpt
         rankings["predicate"] = predicate()
         if temporal is not None:
             rankings["temporal"] = temporal(event_scores)
@@ -157,7 +169,7 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
     around = locality.turns_around(scope, hits[:min(cut, SMOOTHED_HITS)])
     fused = locality.smooth(fused, around)[:cut]
     result = Retrieval(scope=scope, query=query, reference_time=reference, anchor_source=anchor,
-                       routing=routing, fused=fused,
+                       routing=routing, fused=fused, passages=passages,
                        ranks={name: {key: i for i, key in enumerate(ranked, start=1)}
                               for name, ranked in rankings.items()})
     _add_neighbours(result, around, max(NEIGHBOUR_ANCHORS, budget // NEIGHBOUR_ANCHOR_TOKENS),
@@ -196,6 +208,9 @@ def _hydrate(result: Retrieval, limit: int | None = None) -> None:
     result.facts = hydration.load_facts(result.scope, ids["fact"])
     result.events = hydration.load_events(result.scope, ids["event"])
     result.episodes = hydration.load_episodes(result.scope, ids["episode"])
+    result.passage_texts = hydration.load_passage_texts(
+        {event_id: result.passages[event_id] for event_id in result.events
+         if event_id in result.passages})
 
 
 # --- Rendering ----------------------------------------------------------------------------
@@ -265,8 +280,10 @@ def excerpt(text: str, *, focus: set[str], max_tokens: int) -> str:
 
 
 def event_line(event: Event, *, focus: set[str] | None = None,
-               max_tokens: int | None = None) -> str:
-    text = " ".join(event.content.split())
+               max_tokens: int | None = None, passage: str | None = None) -> str:
+    """The event as a context line; a long event found through one of its passages is
+    shown as (an excerpt of) that passage."""
+    text = " ".join((passage if passage is not None else event.content).split())
     if max_tokens is not None:
         text = excerpt(text, focus=focus or set(), max_tokens=max_tokens)
     # "yesterday" means little to the reader of a memory: say which day it was.
@@ -295,7 +312,8 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
             event = result.events[item_id]
             taken_events.add(str(event.id))
             blocks.append(Block(type="event",
-                                content=event_line(event, focus=focus, max_tokens=max_tokens),
+                                content=event_line(event, focus=focus, max_tokens=max_tokens,
+                                                   passage=result.passage_texts.get(item_id)),
                                 source_ids=[str(event.id)], score=norm,
                                 event_time=event.event_time, item_id=str(event.id)))
         elif kind == "fact" and item_id in result.facts:

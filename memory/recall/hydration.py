@@ -19,7 +19,7 @@ from typing import TypeVar
 from django.db import connection, models
 from django.db.models.base import ModelState
 
-from memory.models import Episode, Event, Fact, FactSource
+from memory.models import Episode, Event, Fact, FactSource, Passage
 from memory.recall import channels
 from memory.recall.channels import RecallScope
 
@@ -84,3 +84,15 @@ def load_facts(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Fact
 
 def load_episodes(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Episode]:
     return _load(channels.visible("episode", scope), ids, _light(Episode)) if ids else {}
+
+
+def load_passage_texts(passages: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, str]:
+    """{event id: passage id} -> {event id: passage text}. The passages were found among
+    the visible events' passages and their events were hydrated as visible."""
+    if not passages:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT event_id, text FROM {Passage._meta.db_table} "
+                       "WHERE id = ANY(%s)", [list(passages.values())])
+        return {event_id: text for event_id, text in cursor.fetchall()
+                if passages.get(event_id) is not None}

@@ -1,4 +1,5 @@
-"""Embed: vectors of the events, their facts and their episodes' summaries.
+"""Embed: vectors of the events, their facts, their passages (long events, split by
+memory.passages) and their episodes' summaries.
 
 Also `episodes_refresh`, the beat's sweep of episode vectors left stale by a backlog.
 """
@@ -18,7 +19,8 @@ from enrichment import episodes
 from enrichment.pipeline.contract import Stage
 from enrichment.pipeline.rows import events_write, users_lock
 from memory.embedding import embedder
-from memory.models import Candidate, Event, Fact
+from memory.models import Candidate, Event, Fact, Passage
+from memory.passages import passage_spans
 from memory.versioning import users_memory_changed
 
 logger = logging.getLogger("claiv.enrichment")
@@ -46,6 +48,8 @@ class _EmbedPayload:
     facts: dict[Any, tuple[Any, list[float]]]  # fact id -> (its event id, vector)
     episodes: episodes.EpisodePlan
     refreshed: list[tuple[episodes.StaleEpisode, list[float]]]
+    # Passages of the long events among them (memory.passages), with their vectors.
+    passages: list[Passage]
 
 
 def embed_prepare(events: list[Event]) -> _EmbedPayload:
@@ -62,6 +66,9 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
                        "negated")) if with_facts else []
     plan = episodes.episodes_plan(events=[e for e in events if episodes.episodes_for(e)],
                                   defer=backlog)
+    passages = [Passage(tenant_id=e.tenant_id, user_id=e.user_id, event_id=e.pk, ordinal=i,
+                        start=start, end=end, text=e.content[start:end])
+                for e in needing for i, (start, end) in enumerate(passage_spans(e.content))]
     texts = [e.content for e in needing] + [fact_embedding_text(f) for f in facts] + plan.texts
     refresh = (len(events) // EVENTS_PER_EPISODE_REFRESH if backlog else IDLE_EPISODE_REFRESH)
     stale = (episodes.episodes_stale(tenant_id=events[0].tenant_id, limit=refresh,
@@ -69,7 +76,10 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
                                               if c.episode is not None])
              if texts and refresh else [])
     started = time.perf_counter()
-    vectors = embedder().embed(texts + [s.body for s in stale]) if texts else []
+    vectors = (embedder().embed(texts + [s.body for s in stale] + [p.text for p in passages])
+               if texts else [])
+    for passage, vector in zip(passages, vectors[len(texts) + len(stale):], strict=True):
+        passage.embedding = vector
     logger.debug("embed events=%d texts=%d facts=%d episodes=%d stale=%d ms=%.1f",
                  len(events), len(needing), len(facts), len(plan.texts), len(stale),
                  (time.perf_counter() - started) * 1000)
@@ -80,7 +90,8 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
         events={e.pk: v for e, v in zip(needing, vectors, strict=False)},
         facts={f.id: (f.source_event_id, v)
                for f, v in zip(facts, vectors[len(needing):], strict=False)},
-        episodes=plan, refreshed=list(zip(stale, vectors[cursor:], strict=True)))
+        episodes=plan, passages=passages,
+        refreshed=list(zip(stale, vectors[cursor:len(texts) + len(stale)], strict=True)))
 
 
 def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
@@ -96,6 +107,9 @@ def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
              for fact_id, (owner, vector) in payload.facts.items() if owner in ids]
     if facts:
         Fact.objects.filter(embedding__isnull=True).bulk_update(facts, ["embedding"])
+    passages = [p for p in payload.passages if p.event_id in payload.events]
+    if passages:  # a re-run after a crash finds them written: (event, ordinal) is unique
+        Passage.objects.bulk_create(passages, ignore_conflicts=True)
     users = {(str(e.tenant_id), e.user_id) for e in events}
     with_episodes = [e for e in events if episodes.episodes_for(e)]
     if with_episodes:
