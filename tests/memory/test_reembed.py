@@ -145,7 +145,7 @@ def test_a_model_change_is_refused_then_reembedded_resuming_after_a_failure(
     assert embedding_space_mismatch() is None
     assert _shadow_columns() == []
     assert _hnsw_on_embedding() == ["episode_embedding_hnsw: True", "event_embedding_hnsw: True",
-                                    "fact_embedding_hnsw: True"]
+                                    "fact_embedding_hnsw: True", "passage_embedding_hnsw: True"]
 
     # Again with the same settings: nothing to do, no embedding call.
     out = StringIO()
@@ -169,7 +169,8 @@ def test_a_vector_rewritten_after_the_fill_is_embedded_again(
     report = reembed_run()
 
     assert report.swapped
-    assert report.embedded == {"memory_event": 0, "memory_fact": 0, "memory_episode": 1}
+    assert report.embedded == {"memory_event": 0, "memory_fact": 0, "memory_episode": 1,
+                               "memory_passage": 0}
     assert _assert_all_made_with("model-b", 384) == loaded
 
 
@@ -186,7 +187,8 @@ def test_a_dimension_change_changes_the_column_type(settings: Any, stub: OpenAIS
         assert embedding_space_mismatch() is None
         assert _hnsw_on_embedding() == ["episode_embedding_hnsw: True",
                                         "event_embedding_hnsw: True",
-                                        "fact_embedding_hnsw: True"]
+                                        "fact_embedding_hnsw: True",
+                                        "passage_embedding_hnsw: True"]
     finally:
         # Put the schema back at 384 for the rest of the session (the rows are flushed).
         _use(settings, stub, "model-restore", dimension=384)
@@ -200,7 +202,7 @@ def test_going_back_to_the_stored_model_abandons_a_started_run(settings: Any,
     _use(settings, stub, "model-b")
     reembed_run(swap=False)
     assert _shadow_columns() == ["memory_episode.embedding_next", "memory_event.embedding_next",
-                                 "memory_fact.embedding_next"]
+                                 "memory_fact.embedding_next", "memory_passage.embedding_next"]
 
     settings.EMBEDDING_PROVIDER = "local"
     report = reembed_run()
