@@ -81,7 +81,7 @@ def _settings_apply(server: object) -> None:
 
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:  # type: ignore[attr-defined]
         # pg_file_settings reads the files now: no dependence on when a reload lands.
-        written = dict(conn.execute(
+        written: dict[str, str] = dict(conn.execute(
             "SELECT name, setting FROM pg_file_settings "
             "WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL").fetchall())
         missing = {name: value for name, value in POSTGRES_SETTINGS.items()
