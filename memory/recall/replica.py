@@ -7,21 +7,25 @@ inside `recall_reads` is that the replica. Everything else, including any write 
 makes (fact accesses falling back to Postgres), uses `django.db.connection`: the primary.
 
 Read-your-writes. Every change to a user's memory (ingest, each enrichment commit, forget,
-explicit memories) bumps that user's version (memory.versioning) in the same transaction.
-The recall cache already reads the version from the primary before computing (it must, to
-know whether an entry is current), so the freshness check costs one indexed single-row
-read on the replica, on cache misses only:
+explicit memories) writes that user's version (memory.versioning) in the same transaction,
+a number drawn from one sequence and never handed out twice. The recall cache already reads
+the version from the primary before computing (it must, to know whether an entry is
+current), so the freshness check costs one indexed single-row read on the replica, on
+cache misses only:
 
-    replica's version of (tenant, user)  >=  primary's version read just before
+    replica's version of (tenant, user)  ==  primary's version read just before
 
-A standby replays WAL in commit order and never goes back, so once it shows the
-transaction that wrote version V it also shows that transaction's changes and everything
-committed before it; reads after the check see at least that state. So a replica at the
-user's version cannot miss what the user's forget or enrichment committed before the recall
-began. A replica behind it (replay lag, replay paused) serves nothing to this user: the
-recall runs on the primary. Other users' recalls keep using the replica meanwhile. Cheaper
-than comparing WAL positions (that needs the user's last commit LSN kept somewhere) and
-exact per user, where a global lag threshold is neither.
+Since no number is written twice, the replica can show that number only by having
+replayed the very transaction that wrote it: the user's latest committed change, with all
+its rows. A standby replays in commit order and never goes back, so it then also has
+everything committed before, and reads after the check see at least that state. A replica
+behind (replay lag, replay paused) or ahead (the user changed again in between) shows
+another number, and so does a user without a row (the primary then returns a fresh random
+number): that recall runs on the primary, and other users' recalls keep using the replica.
+Equality, not `>=`: two transactions drawing numbers concurrently may commit out of order,
+so a user's version need not grow. Cheaper than comparing WAL positions (that needs the
+user's last commit LSN kept somewhere) and exact per user, where a global lag threshold is
+neither.
 
 A replica that cannot be reached, or fails during a recall (down, restarting, a query
 cancelled by a recovery conflict), is not an error: the recall is answered by the primary,
@@ -79,13 +83,13 @@ def _reads_on(name: str) -> Iterator[None]:
         _reading.reset(token)
 
 
-def replica_version(*, tenant_id: uuid.UUID | str, user_id: str) -> int:
-    """The user's memory version as the replica has replayed it (0: no row yet)."""
+def replica_version(*, tenant_id: uuid.UUID | str, user_id: str) -> int | None:
+    """The user's memory version as the replica has replayed it (None: no row)."""
     with connections[REPLICA].cursor() as cursor:
         cursor.execute(f"SELECT version FROM {UserMemoryVersion._meta.db_table} "
                        "WHERE tenant_id = %s AND user_id = %s", [str(tenant_id), user_id])
         row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row else None
 
 
 def _replica_failed() -> None:
@@ -99,12 +103,12 @@ def _replica_failed() -> None:
 
 
 def replica_usable_for(*, tenant_id: uuid.UUID | str, user_id: str, version: int) -> bool:
-    """Whether the replica is configured, reachable and has replayed `version` (the user's
+    """Whether the replica is configured, reachable and shows exactly `version` (the user's
     current version, read from the primary) for this user."""
     if not replica_configured() or time.monotonic() < _replica_down_until:
         return False
     try:
-        return replica_version(tenant_id=tenant_id, user_id=user_id) >= version
+        return replica_version(tenant_id=tenant_id, user_id=user_id) == version
     except (OperationalError, InterfaceError):
         logger.warning("recall replica unavailable: reading from the primary")
         _replica_failed()
