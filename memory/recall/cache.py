@@ -32,6 +32,7 @@ from typing import Any
 import redis
 
 from claiv.redis_client import redis_client
+from memory.recall.replica import recall_reads
 from memory.versioning import user_memory_version
 
 logger = logging.getLogger("claiv.recall")
@@ -142,7 +143,8 @@ def recall_cached(*, tenant_id: uuid.UUID | str, user_id: str, kind: str,
         hit = _decode(raw, version)
         if hit is not None:
             return hit, True
-    value = compute()
+    # On a replica only if it has replayed this version (memory.recall.replica).
+    value = recall_reads(tenant_id=tenant_id, user_id=user_id, version=version, compute=compute)
     write, _ = _scripts()
     try:
         write(keys=[key, _index_key(tenant_id, user_id)],

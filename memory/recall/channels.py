@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
 from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Passage, Scope
+from memory.recall import replica
 from memory.recall.bm25 import bm25_sql
 from tenants.models import Tenant
 
@@ -48,21 +48,24 @@ class RecallScope:
 
 
 def facts_visible(scope: RecallScope) -> QuerySet[Fact]:
-    facts = Fact.objects.filter(scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
-                                status=FactStatus.CURRENT)
+    # Recall's read database (memory.recall.replica): the replica inside a recall on it.
+    facts = Fact.objects.using(replica.alias()).filter(
+        scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
+        status=FactStatus.CURRENT)
     if scope.min_confidence is not None:
         facts = facts.filter(confidence__gte=scope.min_confidence)
     return facts
 
 
 def events_visible(scope: RecallScope) -> QuerySet[Event]:
-    return (Event.objects.filter(scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
-                                 forgotten_at__isnull=True).exclude(role="system"))
+    return (Event.objects.using(replica.alias()).filter(
+        scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
+        forgotten_at__isnull=True).exclude(role="system"))
 
 
 def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
     # Forget deletes every episode that cites a forgotten event, so none is filtered here.
-    return Episode.objects.filter(tenant=scope.tenant, user_id=scope.user_id)
+    return Episode.objects.using(replica.alias()).filter(tenant=scope.tenant, user_id=scope.user_id)
 
 
 MODELS: dict[str, type[Event] | type[Fact] | type[Episode]] = {
@@ -126,7 +129,7 @@ def send(sql: str, params: Sequence[object]) -> Callable[[], Rows]:
     """Execute `sql` and return a function that fetches its rows (once). Inside
     `pipeline()` the statement is only sent: Postgres runs it while Python goes on, and
     the first fetch waits for every statement sent so far."""
-    cursor = connection.cursor()
+    cursor = replica.reads().cursor()
     cursor.execute(sql, params)
 
     def rows() -> Rows:
@@ -143,6 +146,7 @@ def pipeline() -> Iterator[None]:
     """psycopg pipeline mode on Django's connection: statements `send` issues inside go
     out at once and run while the caller does other work (recall embeds its query while
     Postgres ranks by keyword: ~5 ms of a recall)."""
+    connection = replica.reads()
     connection.ensure_connection()
     with connection.connection.pipeline():
         yield
@@ -189,7 +193,7 @@ def vector(kind: str, rows: QuerySet | Visible, query_vector: list[float],
 
 def query_lexemes(text: str) -> list[str]:
     """The query's stemmed lexemes, stop words removed, by Postgres's own parser."""
-    with connection.cursor() as cursor:
+    with replica.reads().cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))",
                        [FTS_CONFIG, text])
         row = cursor.fetchone()

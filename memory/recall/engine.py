@@ -18,7 +18,7 @@ from django.utils import timezone
 from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
-from memory.recall import channels, hydration, locality
+from memory.recall import channels, hydration, locality, replica
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -122,7 +122,7 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
     # Every channel's statement goes out in one pipeline: Postgres ranks by keyword while
     # this process routes and embeds the query (~5 ms of a recall on another core), and
     # the answers come back together. The transaction holds the HNSW settings.
-    with transaction.atomic(), channels.pipeline():
+    with transaction.atomic(using=replica.alias()), channels.pipeline():
         any_event = channels.any_visible(events)
         keyword_events = channels.keyword_send("event", events, query, depth)
         keyword_facts = channels.keyword_send("fact", facts, query)

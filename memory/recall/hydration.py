@@ -16,11 +16,11 @@ import json
 import uuid
 from typing import TypeVar
 
-from django.db import connection, models
+from django.db import models
 from django.db.models.base import ModelState
 
 from memory.models import Episode, Event, Fact, FactSource, Passage
-from memory.recall import channels
+from memory.recall import channels, replica
 from memory.recall.channels import RecallScope
 
 M = TypeVar("M", bound=models.Model)
@@ -40,7 +40,7 @@ def _load(rows: channels.Visible, ids: list[uuid.UUID], names: list[str],
                     f"WHERE s.fact_id = r.id ORDER BY s.id)")
     sql, params = rows.select(columns, "r.id = ANY(%s)")  # one array parameter
     loaded: dict[uuid.UUID, M] = {}
-    with connection.cursor() as cursor:
+    with replica.reads().cursor() as cursor:
         cursor.execute(sql, [*params, ids])
         for row in cursor.fetchall():
             values = list(row[: len(attnames)])
@@ -63,7 +63,7 @@ def _instance(model: type[M], attnames: list[str], values: list[object]) -> M:
     instance.__dict__.update(zip(attnames, values, strict=True))
     instance._state = ModelState()
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = replica.alias()
     return instance
 
 
@@ -91,7 +91,7 @@ def load_passage_texts(passages: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, 
     the visible events' passages and their events were hydrated as visible."""
     if not passages:
         return {}
-    with connection.cursor() as cursor:
+    with replica.reads().cursor() as cursor:
         cursor.execute(f"SELECT event_id, text FROM {Passage._meta.db_table} "
                        "WHERE id = ANY(%s)", [list(passages.values())])
         return {event_id: text for event_id, text in cursor.fetchall()

@@ -16,9 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection
-
-from memory.recall import channels
+from memory.recall import channels, replica
 from memory.recall.channels import ItemKey, RecallScope
 
 # Share of a turn's fused score given to the turns 1, 2, 3, 4 places before and after it
@@ -62,7 +60,7 @@ def turns_around(scope: RecallScope, event_ids: Sequence[uuid.UUID],
     candidates, _ = rows.select("r.id, r.conversation_id, r.event_time", "r.id = ANY(%s)")
     sql = (f"SELECT c.id, {near.format(op='<', order='DESC')}, "
            f"{near.format(op='>', order='ASC')} FROM ({candidates}) c")
-    with connection.cursor() as cursor:
+    with replica.reads().cursor() as cursor:
         cursor.execute(sql, [*params, reach, *params, reach, *params, list(event_ids)])
         found = cursor.fetchall()
     return {row[0]: Around(before=tuple(row[1] or ()), after=tuple(row[2] or ()))

@@ -1,0 +1,57 @@
+"""Database settings: the replica alias exists only with DATABASE_REPLICA_URL and is pooled
+like the primary; the embedded Postgres runs with the workload's settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from claiv.embedded import POSTGRES_SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _databases(**env: str) -> dict[str, Any]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_REPLICA_URL", "DB_POOL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import json; from django.conf import settings; "
+         "print(json.dumps(settings.DATABASES, default=str))"],
+        cwd=ROOT, env=clean | {"DJANGO_SETTINGS_MODULE": "claiv.settings"} | env,
+        capture_output=True, text=True, timeout=60, check=True)
+    databases: dict[str, Any] = json.loads(result.stdout)
+    return databases
+
+
+def test_no_replica_alias_without_the_setting() -> None:
+    assert list(_databases()) == ["default"]
+
+
+def test_replica_alias_is_pooled_like_the_primary() -> None:
+    databases = _databases(DATABASE_REPLICA_URL="postgres://reader@replica.internal:5433/claiv",
+                           DB_POOL="1", DB_POOL_MAX_SIZE="7")
+    replica = databases["replica"]
+    assert (replica["HOST"], replica["PORT"], replica["USER"], replica["NAME"]) == (
+        "replica.internal", 5433, "reader", "claiv")
+    assert replica["OPTIONS"] == {
+        "connect_timeout": 3, "pool": {"min_size": 2, "max_size": 7, "timeout": 5.0}}
+    assert databases["default"]["OPTIONS"]["pool"] == replica["OPTIONS"]["pool"]
+    assert replica["CONN_MAX_AGE"] == 0
+    assert replica["TEST"] == {"MIRROR": "default"}
+
+
+@pytest.mark.usefixtures("embedded_services")
+def test_embedded_postgres_runs_with_the_workload_settings() -> None:
+    from tests.plugins.services import postgres_server
+
+    uri = postgres_server().server.get_uri("postgres")  # type: ignore[attr-defined]
+    with psycopg.connect(uri) as conn:
+        running = {name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                   for name in POSTGRES_SETTINGS}
+    assert running == POSTGRES_SETTINGS
