@@ -66,3 +66,28 @@ def test_encouragement_and_one_off_requests_are_not_instructions(text: str) -> N
 
 def test_an_assistant_turn_gives_no_instruction() -> None:
     assert _instructions("Always reply in Spanish.", role="assistant") == []
+
+
+# Object spans (issue #15): a clause tail is not part of the object, an initial's
+# period does not end it.
+@pytest.mark.parametrize(
+    ("text", "predicate", "obj"),
+    [
+        ("I live in Toronto with my two cats.", "lives_in", "Toronto"),
+        ("I currently live in St. Louis.", "lives_in", "St. Louis"),
+        ("I use Obsidian for all my notes.", "uses_tool", "Obsidian"),
+        ("I quit my job at the bank to go freelance.", "works_at", "bank"),
+    ],
+)
+def test_object_spans_stop_at_clause_tails_not_abbreviations(
+    text: str, predicate: str, obj: str
+) -> None:
+    result = OfflineExtractor().extract(
+        ExtractionInput(
+            content=text,
+            event_type="message",
+            role="user",
+            event_time=datetime(2024, 5, 1, tzinfo=UTC),
+        )
+    )
+    assert [(p.predicate, p.object_text) for p in result.propositions] == [(predicate, obj)]
