@@ -15,6 +15,7 @@ from memory.vocabulary.predicates import FALLBACK_PREDICATE, Predicate
 # How long a fact of each kind tends to stay true and worth recalling.
 _KIND_DURABILITY: dict[str, float] = {
     "identity": 1.0,
+    "instruction": 1.0,
     "relationship": 1.0,
     "contact": 1.0,
     "location": 0.9,

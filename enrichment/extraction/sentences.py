@@ -41,7 +41,15 @@ def sentences(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         if match.group(0).startswith(".") and len(match.group(0)) == 1 and word:
             token = word.group(1).lower().rstrip(".")
             # "Dr. Smith", "St. Mary's", "J. K. Rowling": not a sentence end.
-            if token in _ABBREVIATIONS or len(token) == 1:
+            # "J.P. Morgan", "a B.Sc. in": a dotted initialism, or a period before a
+            # lower-case word, does not end a sentence either.
+            following = content[match.end() : match.end() + 2].strip()
+            if (
+                token in _ABBREVIATIONS
+                or len(token) == 1
+                or re.fullmatch(r"(?:[a-z]{1,2}\.)+[a-z]{1,2}", token)
+                or following[:1].islower()
+            ):
                 continue
         yield from trimmed(content, cursor, match.end())
         cursor = match.end()

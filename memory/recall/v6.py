@@ -27,8 +27,10 @@ from tenants.models import Tenant
 DEFAULT_LIMITS = {"answer_facts": 12, "supporting_facts": 12, "background_facts": 8}
 HISTORY_TURNS = 10
 # Background = durable facts about the user that help any answer (who they are, what
-# they prefer), drawn from the hot tier when the query itself did not reach them.
-BACKGROUND_KINDS = ("identity", "preference", "relationship", "location", "work", "health")
+# they prefer, how they want to be answered), drawn from the hot tier when the query
+# itself did not reach them.
+BACKGROUND_KINDS = ("instruction", "identity", "preference", "relationship", "location", "work",
+                    "health")
 _PLAN_STEP = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$", re.MULTILINE)
 _CONFIRMATION = re.compile(
     r"\b(shall i|should i|do you want me to|want me to|would you like me to|ready to proceed|"

@@ -42,6 +42,7 @@ KINDS: tuple[str, ...] = (
     "contact",
     "schedule",
     "plan",
+    "instruction",
 )
 
 
@@ -781,6 +782,14 @@ PREDICATES: tuple[Predicate, ...] = (
         "plan",
         ("signed up", "sign up", "registered", "cancelled", "canceled", "trial", "account"),
         "Account lifecycle events.",
+    ),
+    # instructions: how the user wants the assistant to behave; they apply to every
+    # answer, so they are a kind of their own (recall surfaces them as background).
+    _set(
+        "assistant_instruction",
+        "instruction",
+        ("instruction", "from now on", "reply in", "answer in", "call me"),
+        "A standing instruction to the assistant, as an imperative (answer me in Spanish).",
     ),
 )
 

@@ -19,6 +19,7 @@ from enrichment.extraction.offline.clause import (
     _normalise,
     _usable,
 )
+from enrichment.extraction.offline.instructions import instruction
 from enrichment.extraction.offline.structured import (
     _app_event,
     _tool_call,
@@ -102,6 +103,29 @@ class OfflineExtractor:
         return propositions
 
     def _sentence(
+        self, content: str, start: int, end: int, event_time: datetime, context: _Context
+    ) -> list[Proposition]:
+        sentence = content[start:end]
+        told = instruction(sentence) if context.role == "user" and not context.speaker else None
+        if told is not None:
+            # A standing instruction to the assistant; the rest of the sentence is still
+            # read ("don't suggest gym workouts, I have a bad knee").
+            return [
+                Proposition(
+                    subject=USER_SUBJECT,
+                    relation_phrase="instruct",
+                    object_text=told,
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    predicate="assistant_instruction",
+                    confidence=0.8,
+                ),
+                *self._statements(content, start, end, event_time, context),
+            ]
+        return self._statements(content, start, end, event_time, context)
+
+    def _statements(
         self, content: str, start: int, end: int, event_time: datetime, context: _Context
     ) -> list[Proposition]:
         sentence = content[start:end]

@@ -143,7 +143,8 @@ _DRUG_RE = re.compile(
 
 # Words after which an object stops: clause glue, not part of the thing named.
 _OBJECT_STOP_RE = re.compile(
-    r"\s*(?:[,;:!?()]|\.(?:\s|$)|\s?[-–—]\s|\s(?:and|but|because|cause|so|since|when|while|which|"
+    r"\s*(?:[,;:!?()]|(?<!\b[a-z])(?<!\bst)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)(?<!\bjr)"
+    r"(?<!\.[a-z]{2})\.(?:\s|$)|\s?[-–—]\s|\s(?:and|but|because|cause|so|since|when|while|which|"
     r"who|whom|"
     r"where|although|though|after|before|until|if|unless|as well|in order|to be honest|"
     r"lately|right now|these days|nowadays|this time|at the moment|for now|as an? (?:kid|child|"
@@ -151,7 +152,8 @@ _OBJECT_STOP_RE = re.compile(
     r"for (?:a while|a bit|a long time|a few|a couple|about|over|almost|nearly|the past|\d+|one|"
     r"two|three|four|five|"
     r"six|seven|eight|nine|ten|many|several|years|months|weeks|days|ages|fun|work|my birthday)|"
-    r"with (?:the kids|my (?:kids|family|wife|husband|friends?|partner))|"
+    r"with (?:the kids|(?:my|our|his|her|their) )|in my (?:spare|free|down) time|"
+    r"for (?:all )?(?:my|our) |(?<=\w\s)to (?:make|see|go|get|pay|save|help)\b|"
     r"that (?:i|we|is|was|are|were|it)|it was|it's|which was)\b)",
     re.IGNORECASE,
 )
