@@ -98,8 +98,18 @@ def embedding_space_verify_or_exit(*, exit_code: int = 1) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
     if not apps.ready:
         django.setup()
+    from django.db import DatabaseError, connections
+
     try:
         embedding_space_verify()
     except ImproperlyConfigured as exc:
         print(f"claiv: refusing to start. {exc}", file=sys.stderr, flush=True)
         raise SystemExit(exit_code) from None
+    except DatabaseError as exc:
+        # Postgres down at start-up: the process must still start, answer 503 for what
+        # needs the database and heal when it returns (a deployment restarts the database
+        # and the servers in any order). The check is made at the next start instead.
+        print(f"claiv: embedding model not checked, database unavailable "
+              f"({type(exc).__name__})", file=sys.stderr, flush=True)
+    finally:
+        connections.close_all()  # nothing opened here is carried into the serving process

@@ -13,9 +13,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -26,6 +27,8 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.claiv.test_server import ROOT, Server, _free_port, _get, _test_database_url
 
 WORKERS = 1
+
+T = TypeVar("T")
 
 
 def gunicorn_start(env: dict[str, str], log: Any) -> tuple[subprocess.Popen[bytes], int]:
@@ -93,12 +96,19 @@ async def _connected_call(server: Server, raw_key: str | None, mode: str,
             return client.protocol_version, results
 
 
+def run_async(function: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """anyio.run in a thread of its own: an earlier test of the session (Playwright's sync
+    API) may leave an event loop running in this thread, and anyio.run refuses to nest."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, function, *args).result()
+
+
 def mcp_calls(server: Server, raw_key: str | None, calls: list[tuple[str, dict[str, Any]]],
               *, mode: str = "auto") -> tuple[str, list[ToolAnswer]]:
     """Connect with the official client (mode "auto": the newest protocol the server
     offers; "legacy": the 2025 initialize handshake), make `calls`, return the negotiated
     protocol version and each answer's JSON."""
-    version, results = anyio.run(_connected_call, server, raw_key, mode, calls)
+    version, results = run_async(_connected_call, server, raw_key, mode, calls)
     return version, [ToolAnswer(r.is_error, json.loads(r.content[0].text)) for r in results]
 
 

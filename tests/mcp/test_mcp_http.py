@@ -14,7 +14,7 @@ from keys.services import api_key_create, api_key_revoke
 from memory.models import DeletionReceipt, Event, Fact
 from tenants.models import Tenant
 from tests.claiv.test_server import Server, _raw
-from tests.mcp.conftest import mcp_call, mcp_calls
+from tests.mcp.conftest import mcp_call, mcp_calls, run_async
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +56,6 @@ def _post_mcp(server: Server, headers: dict[str, str],
 
 
 def test_tools_are_listed_with_their_annotations(mcp_server: Server, raw_key: str) -> None:
-    import anyio
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
@@ -69,7 +68,7 @@ def test_tools_are_listed_with_their_annotations(mcp_server: Server, raw_key: st
         return {t.name: (t.annotations.read_only_hint, t.annotations.destructive_hint)
                 for t in tools if t.annotations is not None}
 
-    assert anyio.run(listed) == TOOLS
+    assert run_async(listed) == TOOLS
 
 
 def test_ingest_status_recall_forget(mcp_server: Server, raw_key: str, tenant: Tenant) -> None:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -17,6 +16,7 @@ from keys.models import ApiKey
 from memory.models import DeletionReceipt, Event, Fact
 from tenants.models import Tenant
 from tests.claiv.test_server import ROOT, Server
+from tests.mcp.conftest import run_async
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +33,7 @@ def _stdio_calls(server: Server, raw_key: str,
             results = [await client.call_tool(name, args) for name, args in calls]
         return [(bool(r.is_error), json.loads(r.content[0].text)) for r in results]
 
-    return anyio.run(run)
+    return run_async(run)
 
 
 def test_ingest_recall_forget_over_stdio(mcp_server: Server, api_key: tuple[ApiKey, str],
