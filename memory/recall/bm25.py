@@ -74,10 +74,14 @@ DF_CAP = 500
 CANDIDATE_POSTINGS = 1000
 
 # One statement per channel (nothing to wait for first). `rows` is the caller's
-# visible-rows query selecting (id, search); it is used as a subquery that Postgres
+# visible-rows query selecting (id, search, tie); it is used as a subquery that Postgres
 # flattens, so the text-search condition reaches the GIN index. A lexeme becomes a
 # one-term tsquery by quoting it (no re-stemming). `stats` is the user's corpus row
 # (memory.models.KeywordCorpus) or, for the reference twin, an aggregate over `rows`.
+# Equal scores are common (short facts with the same terms and length) and are broken by
+# `tie` (channels.TIE: the row's times, a record), latest first, and only then by id:
+# ids are random, and an import into another tenant gives the same rows other ids
+# (memory.portability), so an id tie-break made the same memory recall in another order.
 _BM25_SQL = r"""
 WITH terms AS MATERIALIZED (
     SELECT DISTINCT t.lexeme,
@@ -102,16 +106,16 @@ tight AS MATERIALIZED (
 ),
 matched AS MATERIALIZED (
     SELECT * FROM (
-        SELECT v.id, v.search FROM ({rows}) v WHERE v.search @@ (SELECT q FROM tight)
+        SELECT v.id, v.search, v.tie FROM ({rows}) v WHERE v.search @@ (SELECT q FROM tight)
         UNION ALL
-        SELECT v.id, v.search FROM ({rows}) v
+        SELECT v.id, v.search, v.tie FROM ({rows}) v
         WHERE v.search @@ (SELECT string_agg(q::text, ' | ')::tsquery FROM chosen)
           AND NOT v.search @@ (SELECT q FROM tight)
     ) both_ LIMIT %s
 ),
 stats AS MATERIALIZED ({stats}),
 hits AS (
-    SELECT m.id, length(m.search)::float8 AS dl, t.lexeme,
+    SELECT m.id, m.tie, length(m.search)::float8 AS dl, t.lexeme,
            coalesce(array_length(t.positions, 1), 1)::float8 AS tf
     FROM matched m CROSS JOIN LATERAL unnest(m.search) AS t
     WHERE t.lexeme IN (SELECT lexeme FROM df)
@@ -125,8 +129,8 @@ SELECT h.id,
        sum(ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5))
            * h.tf * (%s + 1) / (h.tf + %s * (1 - %s + %s * h.dl / c.avgdl))) AS score
 FROM hits h JOIN df USING (lexeme) CROSS JOIN corpus c
-GROUP BY h.id
-ORDER BY score DESC, h.id
+GROUP BY h.id, h.tie
+ORDER BY score DESC, h.tie DESC, h.id
 """
 
 # The maintained statistics: one indexed row, whatever the history's length.

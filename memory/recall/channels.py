@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from pgvector.django import CosineDistance
 
 from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Passage, Scope
@@ -118,6 +119,18 @@ class Visible:
         return f"SELECT {columns} FROM {self.table} r WHERE {where}", params
 
 
+# What breaks a tie between equal keyword scores (memory.recall.bm25), latest first, per
+# kind (alias r): times a row keeps through an export and import (memory.portability),
+# unlike its id, which an import into another tenant may change. The id breaks what is
+# left.
+TIE = {"event": "ROW(r.event_time, r.created_at)",
+       "fact": "ROW(r.event_time, r.created_at)",
+       "episode": "ROW(r.last_event_time, r.first_event_time)"}
+# A passage's: its event's, then its place in the event (alias {p}).
+PASSAGE_TIE = (f"(SELECT ROW(e.event_time, e.created_at, {{p}}.ordinal) "
+               f"FROM {Event._meta.db_table} e WHERE e.id = {{p}}.event_id)")
+
+
 def visible(kind: str, scope: RecallScope) -> Visible:
     return Visible(kind=kind, scope=scope)
 
@@ -212,9 +225,12 @@ def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
     ranking, scores of every candidate)."""
     corpus: tuple[object, str, str] | None = None
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
-        rows_sql, rows_params = rows.values_list("id", "search").query.sql_with_params()
+        table = rows.model._meta.db_table
+        tie = RawSQL(TIE[kind].replace("r.", f'"{table}".'), [], output_field=TextField())
+        rows_sql, rows_params = (rows.annotate(tie=tie).values_list("id", "search", "tie")
+                                 .query.sql_with_params())
     else:  # the maintained statistics (memory.models.KeywordCorpus)
-        rows_sql, rows_params = rows.select("r.id, r.search")
+        rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
     fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus))
 
@@ -310,12 +326,14 @@ def keyword_passages_send(scope: RecallScope, query: str,
                           depth: int = CHANNEL_DEPTH) -> Callable[[], PassageHits]:
     """BM25 over the passages of the visible events (the same statement as the other
     keyword channels, statistics from the 'passage' corpus row); ranks their events."""
-    rows_sql, rows_params = _passages_of_visible_events(scope, "p.id, p.search")
+    rows_sql, rows_params = _passages_of_visible_events(
+        scope, f"p.id, p.search, {PASSAGE_TIE.format(p='p')} AS tie")
     sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG,
                            corpus=(scope.tenant.pk, scope.user_id, "passage"))
     return _by_event(send(f"SELECT p.event_id, p.id, s.score FROM ({sql}) s "
                           f"JOIN {Passage._meta.db_table} p ON p.id = s.id "
-                          "ORDER BY s.score DESC, p.id", params), depth)
+                          f"ORDER BY s.score DESC, {PASSAGE_TIE.format(p='p')} DESC, p.id",
+                          params), depth)
 
 
 def vector_passages_send(scope: RecallScope, query_vector: Sequence[float],

@@ -196,7 +196,7 @@ def _supporting(scope: RecallScope, answer: list[Fact], ranked: list[Fact],
     if len(supporting) < limit and answer:
         subjects = {f.subject for f in answer}
         extra = (channels.facts_visible(scope).filter(subject__in=subjects)
-                 .exclude(id__in=chosen).order_by("-importance", "-event_time")
+                 .exclude(id__in=chosen).order_by("-importance", "-event_time", "-created_at")
                  [: limit - len(supporting)])
         supporting.extend(extra)
     return supporting
@@ -208,7 +208,7 @@ def _background(scope: RecallScope, taken: list[Fact], limit: int) -> list[Fact]
     return list(channels.facts_visible(scope)
                 .filter(kind__in=BACKGROUND_KINDS, status=FactStatus.CURRENT)
                 .exclude(id__in=[f.id for f in taken])
-                .order_by(_tier_order(), "-importance", "-event_time")[:limit])
+                .order_by(_tier_order(), "-importance", "-event_time", "-created_at")[:limit])
 
 
 def _tier_order() -> Case:

@@ -21,7 +21,8 @@ import pytest
 from django.db import connection
 
 from keys.models import ApiKey
-from memory.models import Event
+from memory.models import EnrichmentStatus, Event
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -117,6 +118,18 @@ def raw_key(api_key: tuple[ApiKey, str]) -> str:
     return api_key[1]
 
 
+def _wait_until_enriched() -> None:
+    """Wait until the worker has finished every event the server stored. An ingest through
+    the server enqueues enrichment; once any test has started the session's Celery worker
+    (tests/conftest.py), it enriches those events in transactions that write events, facts
+    and the keyword corpus, and a test ending meanwhile has its TRUNCATE flush deadlock
+    against them. Tests that ingest through the server take `worker` (so the events are
+    enriched whatever ran before) and wait here before they end."""
+    wait_for(lambda: not Event.objects.filter(
+        status__in=[EnrichmentStatus.PENDING, EnrichmentStatus.PROCESSING]).exists(),
+        timeout=300)
+
+
 def _ingest_body(content: str) -> bytes:
     return json.dumps({"user_id": "u1", "type": "message", "content": content,
                        "conversation_id": "c1"}).encode()
@@ -170,7 +183,8 @@ def test_a_body_shorter_than_its_content_length_times_out_in_the_envelope(
     assert _get(server.port, "/healthz")[0] == 200
 
 
-def test_a_chunked_ingest_is_read_and_stored(server: Server, raw_key: str) -> None:
+def test_a_chunked_ingest_is_read_and_stored(server: Server, raw_key: str,
+                                             worker: object) -> None:
     body = _ingest_body("sent in chunks " + "x" * 3000)
     status, _, payload = _raw(
         server.port, _head(raw_key, "Transfer-Encoding: chunked\r\n\r\n") + _chunked(body))
@@ -178,6 +192,7 @@ def test_a_chunked_ingest_is_read_and_stored(server: Server, raw_key: str) -> No
     event_id = json.loads(payload)["event_id"]
     stored = Event.objects.get()
     assert (str(stored.id), stored.content) == (event_id, "sent in chunks " + "x" * 3000)
+    _wait_until_enriched()
 
 
 def test_an_oversize_chunked_body_is_refused_with_413(server: Server, raw_key: str) -> None:
@@ -240,11 +255,12 @@ def test_keep_alive_serves_two_requests_on_one_connection(server: Server) -> Non
         conn.close()
 
 
-def test_dead_pooled_connections_are_replaced_without_a_500(server: Server,
-                                                            raw_key: str) -> None:
+def test_dead_pooled_connections_are_replaced_without_a_500(server: Server, raw_key: str,
+                                                            worker: object) -> None:
     body = _ingest_body("before the cut")
     first = _raw(server.port, _head(raw_key, f"Content-Length: {len(body)}\r\n\r\n") + body)
     assert first[0] == 200, first[2]
+    _wait_until_enriched()  # the cut below must not land in the worker's transaction
     # Cut every server connection, as a Postgres restart or an idle timeout would; the
     # pool now holds only dead ones.
     with connection.cursor() as cursor:
@@ -256,3 +272,4 @@ def test_dead_pooled_connections_are_replaced_without_a_500(server: Server,
     assert second[0] == 200, second[2]
     assert sorted(Event.objects.values_list("content", flat=True)) == [
         "after the cut", "before the cut"]
+    _wait_until_enriched()
