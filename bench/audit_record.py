@@ -27,8 +27,9 @@ def main() -> None:
     os.environ.setdefault("DATABASE_URL", "postgres://bench@127.0.0.1:1/none")
     from claiv.embedded import valkey_start
 
-    server: object = valkey_start(data_dir=Path(tempfile.mkdtemp(prefix="claiv-bench-audit-")),
-                                  persist=False)
+    server: object = valkey_start(
+        data_dir=Path(tempfile.mkdtemp(prefix="claiv-bench-audit-")), persist=False
+    )
     os.environ["REDIS_URL"] = server.connection_url  # type: ignore[attr-defined]
     try:
         import django
@@ -41,13 +42,21 @@ def main() -> None:
         times = []
         for _ in range(args.calls):
             started = time.perf_counter()
-            audit_record(key=key, action="recall", endpoint="POST /v1/recall",  # type: ignore[arg-type]
-                         request_id="bench", user_id="u1", counts={"tokens": 512, "cache_hit": 1})
+            audit_record(
+                key=key,
+                action="recall",
+                endpoint="POST /v1/recall",  # type: ignore[arg-type]
+                request_id="bench",
+                user_id="u1",
+                counts={"tokens": 512, "cache_hit": 1},
+            )
             times.append((time.perf_counter() - started) * 1000)
         times.sort()
-        print(f"audit_record: {args.calls} calls, mean {statistics.mean(times):.3f} ms, "
-              f"p50 {times[len(times) // 2]:.3f} ms, p99 {times[int(len(times) * .99)]:.3f} ms; "
-              f"buffered {usage_redis().llen(BUFFER_KEY)}")
+        print(
+            f"audit_record: {args.calls} calls, mean {statistics.mean(times):.3f} ms, "
+            f"p50 {times[len(times) // 2]:.3f} ms, p99 {times[int(len(times) * 0.99)]:.3f} ms; "
+            f"buffered {usage_redis().llen(BUFFER_KEY)}"
+        )
     finally:
         server.stop()  # type: ignore[attr-defined]
 

@@ -74,9 +74,18 @@ class Message:
 def locomo_messages() -> list[Message]:
     """Every LoCoMo turn, conversations interleaved round-robin (5,882 messages)."""
     conversations = load_locomo()
-    streams = [[Message(user_id=f"locomo-{c.sample_id}", conversation_id=c.sample_id,
-                        content=t.content, event_time=t.time.isoformat()) for t in c.turns]
-               for c in conversations]
+    streams = [
+        [
+            Message(
+                user_id=f"locomo-{c.sample_id}",
+                conversation_id=c.sample_id,
+                content=t.content,
+                event_time=t.time.isoformat(),
+            )
+            for t in c.turns
+        ]
+        for c in conversations
+    ]
     out: list[Message] = []
     for index in range(max(len(s) for s in streams)):
         out.extend(stream[index] for stream in streams if index < len(stream))
@@ -94,7 +103,7 @@ def _process_table() -> dict[int, tuple[int, float]]:
             raw = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = raw[raw.rindex(")") + 2:].split()
+        fields = raw[raw.rindex(")") + 2 :].split()
         # After the command: state, ppid, ..., utime (11th), stime (12th), cutime, cstime.
         used = sum(int(v) for v in fields[11:15]) / tick
         table[int(entry)] = (int(fields[1]), used)
@@ -128,11 +137,13 @@ def percentile(values: list[float], q: float) -> float:
 
 # --- the system under test ----------------------------------------------------------------
 
+
 class System:
     """Embedded Postgres + Valkey, migrated, with a tenant and key; gunicorn; one worker."""
 
-    def __init__(self, *, port: int, web_workers: int, prefetch: int,
-                 pg_stats: bool = False) -> None:
+    def __init__(
+        self, *, port: int, web_workers: int, prefetch: int, pg_stats: bool = False
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="claiv-bench-"))
         self.pg_stats = pg_stats
         self.port = port
@@ -162,12 +173,19 @@ class System:
         valkey = valkey_start(data_dir=self.root / "valkey", persist=False)
         self.stoppers.append(valkey.stop)
         self.database_url = postgres.url
-        self.env = dict(os.environ, DATABASE_URL=postgres.url,
-                        REDIS_URL=f"{valkey.connection_url}/0", CLAIV_ENV="development",
-                        CLAIV_DATA_DIR=str(self.root), SECRET_KEY="bench-" + "x" * 40,
-                        CLAIV_KEY_PEPPER="bench-" + "p" * 40, LOG_LEVEL="WARNING",
-                        DJANGO_SETTINGS_MODULE="claiv.settings",
-                        CELERY_PREFETCH=str(self.prefetch), PYTHONPATH=str(ROOT))
+        self.env = dict(
+            os.environ,
+            DATABASE_URL=postgres.url,
+            REDIS_URL=f"{valkey.connection_url}/0",
+            CLAIV_ENV="development",
+            CLAIV_DATA_DIR=str(self.root),
+            SECRET_KEY="bench-" + "x" * 40,
+            CLAIV_KEY_PEPPER="bench-" + "p" * 40,
+            LOG_LEVEL="WARNING",
+            DJANGO_SETTINGS_MODULE="claiv.settings",
+            CELERY_PREFETCH=str(self.prefetch),
+            PYTHONPATH=str(ROOT),
+        )
         os.environ.update(self.env)
         import django
 
@@ -188,20 +206,38 @@ class System:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.root / f"{name}.log").open("wb")
-        self.children[name] = subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=log,
-                                               stderr=subprocess.STDOUT,
-                                               start_new_session=True)
+        self.children[name] = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def web_start(self) -> None:
-        self._spawn("web", args=[sys.executable, "-m", "gunicorn",
-                            "--config", "python:claiv.gunicorn_conf",
-                            "--bind", f"127.0.0.1:{self.port}", "--workers",
-                            str(self.web_workers), "--access-logfile", "/dev/null"])
+        self._spawn(
+            "web",
+            args=[
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "python:claiv.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.web_workers),
+                "--access-logfile",
+                "/dev/null",
+            ],
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
-                                            timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/readyz", timeout=2
+                ) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -210,12 +246,30 @@ class System:
 
     def worker_start(self) -> None:
         level = os.environ.get("WORKER_LOG_LEVEL", "INFO")
-        self._spawn("worker", env=dict(self.env, LOG_LEVEL=level), args=[
-                               sys.executable, "-m", "celery", "-A", "claiv", "worker",
-                               "-Q", "enrichment", "--pool", "prefork", "--concurrency", "1",
-                               "--prefetch-multiplier", str(self.prefetch),
-                               "--without-gossip", "--without-mingle",
-                               "--loglevel", level])
+        self._spawn(
+            "worker",
+            env=dict(self.env, LOG_LEVEL=level),
+            args=[
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "claiv",
+                "worker",
+                "-Q",
+                "enrichment",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                str(self.prefetch),
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                level,
+            ],
+        )
 
     def statements(self, *, per: int, top: int = 25) -> str:
         """The statements Postgres spent most time on (pg_stat_statements), per event."""
@@ -225,10 +279,12 @@ class System:
             rows = conn.execute(
                 "SELECT total_exec_time, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), "
                 "110) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s",
-                [top]).fetchall()
+                [top],
+            ).fetchall()
             conn.execute("SELECT pg_stat_statements_reset()")
-        return "\n".join(f"    {ms / per:7.3f} ms {calls / per:6.2f}x  {query}"
-                         for ms, calls, query in rows)
+        return "\n".join(
+            f"    {ms / per:7.3f} ms {calls / per:6.2f}x  {query}" for ms, calls, query in rows
+        )
 
     def cpu(self) -> dict[str, float]:
         roots = {name: child.pid for name, child in self.children.items()}
@@ -237,8 +293,7 @@ class System:
         if "worker" in self.children:
             # The worker's main process alone (consuming, acks, dispatch to the pool
             # process); "worker" is the whole tree.
-            used["worker-main"] = _process_table().get(self.children["worker"].pid,
-                                                       (0, 0.0))[1]
+            used["worker-main"] = _process_table().get(self.children["worker"].pid, (0, 0.0))[1]
         return used
 
     def task_times(self) -> str:
@@ -247,20 +302,33 @@ class System:
         import re
 
         text = (self.root / "worker.log").read_text(errors="replace")
-        log, self._log_seen = text[getattr(self, "_log_seen", 0):], len(text)
+        log, self._log_seen = text[getattr(self, "_log_seen", 0) :], len(text)
         seen: dict[str, list[float]] = {}
-        for name, seconds in re.findall(r"Task (enrichment\.\w+)\[[^\]]+\] succeeded in "
-                                        r"([0-9.]+)s", log):
+        for name, seconds in re.findall(
+            r"Task (enrichment\.\w+)\[[^\]]+\] succeeded in "
+            r"([0-9.]+)s",
+            log,
+        ):
             seen.setdefault(name, []).append(float(seconds))
-        return "  ".join(f"{name.split('.')[1]} {statistics.mean(v) * 1000:.1f} ms x{len(v)}"
-                         for name, v in seen.items())
+        return "  ".join(
+            f"{name.split('.')[1]} {statistics.mean(v) * 1000:.1f} ms x{len(v)}"
+            for name, v in seen.items()
+        )
 
     def worker_wait_ready(self, sender: Sender) -> None:
         """Block until the worker has loaded its model and enriched a first event."""
         sender.ids.clear()
-        sender.send([Message(user_id="warm-up", conversation_id="warm-up",
-                             content="I live in Lisbon.", event_time="2024-01-01T00:00:00Z")],
-                    rate=None)
+        sender.send(
+            [
+                Message(
+                    user_id="warm-up",
+                    conversation_id="warm-up",
+                    content="I live in Lisbon.",
+                    event_time="2024-01-01T00:00:00Z",
+                )
+            ],
+            rate=None,
+        )
         rows = _wait_enriched(self.database_url, list(sender.ids), timeout=180)
         if not rows or rows[0][2] != "enriched":
             raise SystemExit(f"the worker did not enrich a first event; see {self.root}")
@@ -294,21 +362,20 @@ class System:
 
 # --- driving ingest -----------------------------------------------------------------------
 
+
 class Sender:
     """Open-loop ingest over keep-alive connections from a few threads."""
 
     def __init__(self, *, port: int, raw_key: str, threads: int = 8) -> None:
         self.port = port
-        self.headers = {"Authorization": f"Bearer {raw_key}",
-                        "Content-Type": "application/json"}
+        self.headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
         self.jobs: queue.Queue[tuple[float, Message] | None] = queue.Queue()
         self.ids: list[str] = []
         self.late: list[float] = []  # how far behind schedule each send started
         self.errors = 0
         self.error_samples: list[str] = []
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True)
-                         for _ in range(threads)]
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
         for thread in self._threads:
             thread.start()
 
@@ -319,9 +386,16 @@ class Sender:
             wait = due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            body = json.dumps({"user_id": message.user_id, "type": "message", "role": "user",
-                               "conversation_id": message.conversation_id,
-                               "content": message.content, "event_time": message.event_time})
+            body = json.dumps(
+                {
+                    "user_id": message.user_id,
+                    "type": "message",
+                    "role": "user",
+                    "conversation_id": message.conversation_id,
+                    "content": message.content,
+                    "event_time": message.event_time,
+                }
+            )
             started = time.monotonic()
             for attempt in (1, 2):
                 try:
@@ -335,12 +409,11 @@ class Sender:
                     # gunicorn closes keep-alive connections idle for 2 s; the request was
                     # not taken, so sending it again on a new connection is safe.
                     connection.close()
-                    connection = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                            timeout=30)
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
                     ok, payload, problem = False, {}, repr(exc)[:200]
-                    if attempt == 2 or not isinstance(exc, (BrokenPipeError,
-                                                            ConnectionResetError,
-                                                            http.client.RemoteDisconnected)):
+                    if attempt == 2 or not isinstance(
+                        exc, (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+                    ):
                         break
             with self._lock:
                 self.late.append(started - due)
@@ -372,13 +445,16 @@ def _event_times(database_url: str, ids: list[str]) -> list[tuple[Any, Any, str]
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        return list(conn.execute(
-            "SELECT created_at, enriched_at, status FROM memory_event WHERE id = ANY(%s::uuid[])",
-            [ids]).fetchall())
+        return list(
+            conn.execute(
+                "SELECT created_at, enriched_at, status FROM memory_event "
+                "WHERE id = ANY(%s::uuid[])",
+                [ids],
+            ).fetchall()
+        )
 
 
-def _wait_enriched(database_url: str, ids: list[str], timeout: float) -> list[tuple[Any, Any,
-                                                                                   str]]:
+def _wait_enriched(database_url: str, ids: list[str], timeout: float) -> list[tuple[Any, Any, str]]:
     deadline = time.monotonic() + timeout
     while True:
         rows = _event_times(database_url, ids)
@@ -390,8 +466,9 @@ def _wait_enriched(database_url: str, ids: list[str], timeout: float) -> list[tu
 
 def bench_run(args: argparse.Namespace) -> None:
     messages = locomo_messages()
-    system = System(port=args.port, web_workers=args.web_workers, prefetch=args.prefetch,
-                    pg_stats=args.pg_stats)
+    system = System(
+        port=args.port, web_workers=args.web_workers, prefetch=args.prefetch, pg_stats=args.pg_stats
+    )
     cursor = 0
 
     def take(count: int) -> list[Message]:
@@ -422,14 +499,18 @@ def bench_run(args: argparse.Namespace) -> None:
             done = sorted(r[1].timestamp() for r in rows if r[1] is not None)
             span = done[-1] - resumed if done else float("nan")
             statuses = {s: sum(1 for r in rows if r[2] == s) for s in {r[2] for r in rows}}
-            line = (f"drain: {len(done)} of {len(ids)} events enriched in {span:.1f} s "
-                    f"-> {len(done) / span:.1f} events/s  statuses={statuses}  load average "
-                    f"{os.getloadavg()[0]:.2f} (1 min)")
+            line = (
+                f"drain: {len(done)} of {len(ids)} events enriched in {span:.1f} s "
+                f"-> {len(done) / span:.1f} events/s  statuses={statuses}  load average "
+                f"{os.getloadavg()[0]:.2f} (1 min)"
+            )
             print(line, flush=True)
             print("  worker task times:", system.task_times(), flush=True)
-            print("  CPU ms per event: " + "  ".join(
-                f"{k} {v / max(len(ids), 1) * 1000:.1f}" for k, v in cpu_used.items()),
-                flush=True)
+            print(
+                "  CPU ms per event: "
+                + "  ".join(f"{k} {v / max(len(ids), 1) * 1000:.1f}" for k, v in cpu_used.items()),
+                flush=True,
+            )
             report.append(line)
         for rate in args.rates:
             sender.ids.clear()
@@ -444,19 +525,23 @@ def bench_run(args: argparse.Namespace) -> None:
             lags = [(e - c).total_seconds() for c, e, _ in rows if e is not None]
             done = sorted(e for _, e, _ in rows if e is not None)
             span = (done[-1] - done[0]).total_seconds() if len(done) > 1 else float("nan")
-            line = (f"rate {rate:g}/s for {args.duration:g} s: sent {len(ids)} "
-                    f"(errors {sender.errors}) in {took:.1f} s, send late p95 "
-                    f"{percentile(sender.late, 95) * 1000:.0f} ms; enriched {len(lags)}; lag "
-                    f"p50 {percentile(lags, 50):.2f} s p95 {percentile(lags, 95):.2f} s "
-                    f"p99 {percentile(lags, 99):.2f} s max {max(lags):.2f} s; completion rate "
-                    f"{(len(done) - 1) / span:.1f} events/s; load average "
-                    f"{os.getloadavg()[0]:.2f} (1 min)")
+            line = (
+                f"rate {rate:g}/s for {args.duration:g} s: sent {len(ids)} "
+                f"(errors {sender.errors}) in {took:.1f} s, send late p95 "
+                f"{percentile(sender.late, 95) * 1000:.0f} ms; enriched {len(lags)}; lag "
+                f"p50 {percentile(lags, 50):.2f} s p95 {percentile(lags, 95):.2f} s "
+                f"p99 {percentile(lags, 99):.2f} s max {max(lags):.2f} s; completion rate "
+                f"{(len(done) - 1) / span:.1f} events/s; load average "
+                f"{os.getloadavg()[0]:.2f} (1 min)"
+            )
             print(line, flush=True)
             report.append(line)
             print("  worker task times:", system.task_times(), flush=True)
-            print("  CPU ms per event: " + "  ".join(
-                f"{k} {v / max(len(ids), 1) * 1000:.1f}" for k, v in cpu_used.items()),
-                flush=True)
+            print(
+                "  CPU ms per event: "
+                + "  ".join(f"{k} {v / max(len(ids), 1) * 1000:.1f}" for k, v in cpu_used.items()),
+                flush=True,
+            )
             if system.pg_stats:
                 print("  Postgres time per event by statement:", flush=True)
                 print(system.statements(per=max(len(ids), 1)), flush=True)
@@ -469,6 +554,7 @@ def bench_run(args: argparse.Namespace) -> None:
 
 
 # --- in-process profile -------------------------------------------------------------------
+
 
 def bench_profile(args: argparse.Namespace) -> None:
     from unittest import mock
@@ -490,11 +576,18 @@ def bench_profile(args: argparse.Namespace) -> None:
         from datetime import datetime
 
         with mock.patch("enrichment.workflows.enrichment_enqueue"):
-            events = [event_ingest(tenant=tenant, user_id=m.user_id, type="message",
-                                   role="user", conversation_id=m.conversation_id,
-                                   content=m.content,
-                                   event_time=datetime.fromisoformat(m.event_time)).event
-                      for m in messages]
+            events = [
+                event_ingest(
+                    tenant=tenant,
+                    user_id=m.user_id,
+                    type="message",
+                    role="user",
+                    conversation_id=m.conversation_id,
+                    content=m.content,
+                    event_time=datetime.fromisoformat(m.event_time),
+                ).event
+                for m in messages
+            ]
         times: dict[str, list[float]] = {s: [] for s in pipeline.STAGES}
         queries: dict[str, list[int]] = {s: [] for s in pipeline.STAGES}
         db_time: dict[str, list[float]] = {s: [] for s in pipeline.STAGES}
@@ -534,17 +627,25 @@ def bench_profile(args: argparse.Namespace) -> None:
                 run(ids, stage)
         wall = time.perf_counter() - started
         n = len(ids)
-        print(f"in-process, {n} LoCoMo events, order={args.order}: {wall / n * 1000:.1f} ms "
-              f"per event ({n / wall:.1f} events/s)")
+        print(
+            f"in-process, {n} LoCoMo events, order={args.order}: {wall / n * 1000:.1f} ms "
+            f"per event ({n / wall:.1f} events/s)"
+        )
         for stage in pipeline.STAGES:
-            print(f"  {stage:8s} {statistics.mean(times[stage]) * 1000:7.2f} ms  "
-                  f"{statistics.mean(queries[stage]):5.1f} queries "
-                  f"({statistics.mean(db_time[stage]) * 1000:6.2f} ms in SQL)")
-        print(f"  {'total':8s} {sum(sum(v) for v in times.values()) / n * 1000:7.2f} ms  "
-              f"{sum(sum(v) for v in queries.values()) / n:5.1f} queries")
-        print(f"  embedding: {embedded['calls'] / n:.2f} calls, {embedded['texts'] / n:.2f} "
-              f"texts, {embedded['chars'] / n:.0f} characters, "
-              f"{embedded['seconds'] / n * 1000:.1f} ms per event")
+            print(
+                f"  {stage:8s} {statistics.mean(times[stage]) * 1000:7.2f} ms  "
+                f"{statistics.mean(queries[stage]):5.1f} queries "
+                f"({statistics.mean(db_time[stage]) * 1000:6.2f} ms in SQL)"
+            )
+        print(
+            f"  {'total':8s} {sum(sum(v) for v in times.values()) / n * 1000:7.2f} ms  "
+            f"{sum(sum(v) for v in queries.values()) / n:5.1f} queries"
+        )
+        print(
+            f"  embedding: {embedded['calls'] / n:.2f} calls, {embedded['texts'] / n:.2f} "
+            f"texts, {embedded['chars'] / n:.0f} characters, "
+            f"{embedded['seconds'] / n * 1000:.1f} ms per event"
+        )
     finally:
         from django.db import connections
 
@@ -553,19 +654,24 @@ def bench_profile(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="mode", required=True)
     run = sub.add_parser("run")
-    run.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",") if x],
-                     default=[20.0, 40.0])
+    run.add_argument(
+        "--rates", type=lambda s: [float(x) for x in s.split(",") if x], default=[20.0, 40.0]
+    )
     run.add_argument("--duration", type=float, default=60.0)
     run.add_argument("--drain", type=int, default=2000)
     run.add_argument("--port", type=int, default=8765)
     run.add_argument("--web-workers", type=int, default=1)
     run.add_argument("--prefetch", type=int, default=4)
-    run.add_argument("--pg-stats", action="store_true",
-                     help="load pg_stat_statements and print Postgres time per statement")
+    run.add_argument(
+        "--pg-stats",
+        action="store_true",
+        help="load pg_stat_statements and print Postgres time per statement",
+    )
     profile = sub.add_parser("profile")
     profile.add_argument("--events", type=int, default=400)
     profile.add_argument("--order", choices=["event", "fifo"], default="event")

@@ -44,9 +44,13 @@ USERS = 20
 def _event(run: str) -> dict[str, object]:
     with _SEQ_LOCK:
         n = next(_SEQ)
-    return {"user_id": f"rate-{n % USERS}", "type": "message", "role": "user",
-            "conversation_id": f"c{n % 7}",
-            "content": f"[{run} #{n}] I moved to Lisbon last spring and I work as a nurse."}
+    return {
+        "user_id": f"rate-{n % USERS}",
+        "type": "message",
+        "role": "user",
+        "conversation_id": f"c{n % 7}",
+        "content": f"[{run} #{n}] I moved to Lisbon last spring and I work as a nurse.",
+    }
 
 
 class Client:
@@ -55,8 +59,10 @@ class Client:
     def __init__(self, stack: Stack) -> None:
         parts = urlsplit(stack.base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port
-        self.headers = {"Authorization": f"Bearer {stack.api_key}",
-                        "Content-Type": "application/json"}
+        self.headers = {
+            "Authorization": f"Bearer {stack.api_key}",
+            "Content-Type": "application/json",
+        }
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
         self.reconnects = 0
 
@@ -124,18 +130,19 @@ def batch(stack: Stack, *, size: int, batches: int, run: str) -> tuple[Tally, fl
     started = time.perf_counter()
     for _ in range(batches):
         t0 = time.perf_counter()
-        status, body = client.post("/v1/ingest/batch",
-                                   {"events": [_event(run) for _ in range(size)]})
+        status, body = client.post(
+            "/v1/ingest/batch", {"events": [_event(run) for _ in range(size)]}
+        )
         tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
         tally.statuses[status] += 1
         if status == 200:
-            tally.stored += sum(1 for r in json.loads(body)["results"]
-                                if r.get("deduped") is False)
+            tally.stored += sum(1 for r in json.loads(body)["results"] if r.get("deduped") is False)
     return tally, time.perf_counter() - started
 
 
-def open_loop(stack: Stack, *, rate: float, seconds: float, pool: int,
-              run: str) -> tuple[Tally, float]:
+def open_loop(
+    stack: Stack, *, rate: float, seconds: float, pool: int, run: str
+) -> tuple[Tally, float]:
     count = int(rate * seconds)
     start = time.perf_counter() + 0.2
     slots = iter(range(count))
@@ -177,8 +184,9 @@ def _refused(tally: Tally) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--label", default="run")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--web-workers", type=int, default=2)
@@ -194,30 +202,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data_dir = args.data_dir or ROOT / f"bench/.cache/ingest-rate-{args.label}"
     limit = os.environ.get("CLAIV_ADMISSION_INGEST", "4 (default)")
-    print(f"[{args.label}] web workers {args.web_workers}, admission ingest limit {limit} "
-          f"per process, celery worker concurrency {args.worker_concurrency}", flush=True)
-    with running_stack(data_dir=data_dir, web_workers=args.web_workers,
-                       worker_concurrency=args.worker_concurrency) as stack:
+    print(
+        f"[{args.label}] web workers {args.web_workers}, admission ingest limit {limit} "
+        f"per process, celery worker concurrency {args.worker_concurrency}",
+        flush=True,
+    )
+    with running_stack(
+        data_dir=data_dir, web_workers=args.web_workers, worker_concurrency=args.worker_concurrency
+    ) as stack:
         single(stack, clients=2, per_client=10, run="warm")  # each process's first requests
         for rep in range(args.repeat):
             run = f"{args.label}-{rep}-{time.time_ns()}"
-            tally, wall = single(stack, clients=args.clients, per_client=args.per_client,
-                                 run=run)
-            print(f"[{args.label}] rep {rep} single x{args.clients}: {tally.stored / wall:.0f} "
-                  f"events/s ({tally.stored} in {wall:.2f} s; {_refused(tally)}; "
-                  f"reconnects {tally.reconnects})", flush=True)
+            tally, wall = single(stack, clients=args.clients, per_client=args.per_client, run=run)
+            print(
+                f"[{args.label}] rep {rep} single x{args.clients}: {tally.stored / wall:.0f} "
+                f"events/s ({tally.stored} in {wall:.2f} s; {_refused(tally)}; "
+                f"reconnects {tally.reconnects})",
+                flush=True,
+            )
             for size in (int(s) for s in args.batch_sizes.split(",") if s):
                 tally, wall = batch(stack, size=size, batches=args.batches, run=run)
-                print(f"[{args.label}] rep {rep} batch {size}: {tally.stored / wall:.0f} "
-                      f"events/s ({tally.stored} in {wall:.2f} s; per batch p50 "
-                      f"{_pct(tally.latencies_ms, 0.5):.0f} ms; {_refused(tally)})", flush=True)
-            tally, wall = open_loop(stack, rate=args.rate, seconds=args.seconds,
-                                    pool=args.pool, run=run)
+                print(
+                    f"[{args.label}] rep {rep} batch {size}: {tally.stored / wall:.0f} "
+                    f"events/s ({tally.stored} in {wall:.2f} s; per batch p50 "
+                    f"{_pct(tally.latencies_ms, 0.5):.0f} ms; {_refused(tally)})",
+                    flush=True,
+                )
+            tally, wall = open_loop(
+                stack, rate=args.rate, seconds=args.seconds, pool=args.pool, run=run
+            )
             lat = tally.latencies_ms
-            print(f"[{args.label}] rep {rep} open loop {args.rate:.0f}/s for {args.seconds:.0f} s:"
-                  f" p50 {_pct(lat, 0.5):.1f} ms, p95 {_pct(lat, 0.95):.1f} ms, "
-                  f"p99 {_pct(lat, 0.99):.1f} ms ({tally.stored} stored; {_refused(tally)})",
-                  flush=True)
+            print(
+                f"[{args.label}] rep {rep} open loop {args.rate:.0f}/s for {args.seconds:.0f} s:"
+                f" p50 {_pct(lat, 0.5):.1f} ms, p95 {_pct(lat, 0.95):.1f} ms, "
+                f"p99 {_pct(lat, 0.99):.1f} ms ({tally.stored} stored; {_refused(tally)})",
+                flush=True,
+            )
     return 0
 
 

@@ -50,19 +50,20 @@ CACHED_SAMPLE = 1000
 class Client:
     def __init__(self, base_url: str, api_key: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {api_key}",
-                        "Content-Type": "application/json"}
+        self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
         status, payload, ms, _ = self.call_timed(method, path, body)
         return status, payload, ms
 
-    def call_timed(self, method: str, path: str, body: Any = None
-                   ) -> tuple[int, Any, float, ServerTiming]:
+    def call_timed(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, Any, float, ServerTiming]:
         """(status, JSON body, client-side ms, the server's Server-Timing)."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers=self.headers)
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers=self.headers
+        )
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -119,11 +120,13 @@ def user_of(conv: Conversation) -> str:
     return f"locomo-{conv.sample_id}"
 
 
-def ingest(client: Client, conversations: Sequence[Conversation],
-           mapping_file: Path) -> dict[str, dict[str, str]]:
+def ingest(
+    client: Client, conversations: Sequence[Conversation], mapping_file: Path
+) -> dict[str, dict[str, str]]:
     """-> {user_id: {event_id: dia_id}}; skips conversations ingested by an earlier run."""
-    mapping: dict[str, dict[str, str]] = (json.loads(mapping_file.read_text())
-                                          if mapping_file.exists() else {})
+    mapping: dict[str, dict[str, str]] = (
+        json.loads(mapping_file.read_text()) if mapping_file.exists() else {}
+    )
     for conv in conversations:
         user = user_of(conv)
         if user in mapping and len(mapping[user]) == len(conv.turns):
@@ -131,18 +134,29 @@ def ingest(client: Client, conversations: Sequence[Conversation],
         events: dict[str, str] = {}
         started = time.perf_counter()
         for turn in conv.turns:
-            status, body, _ = client.call("POST", "/v1/ingest", {
-                "user_id": user, "type": "message", "role": "user",
-                "conversation_id": conv.sample_id, "content": turn.content,
-                "event_time": turn.time.isoformat(),
-                "idempotency_key": f"{conv.sample_id}:{turn.dia_id}"})
+            status, body, _ = client.call(
+                "POST",
+                "/v1/ingest",
+                {
+                    "user_id": user,
+                    "type": "message",
+                    "role": "user",
+                    "conversation_id": conv.sample_id,
+                    "content": turn.content,
+                    "event_time": turn.time.isoformat(),
+                    "idempotency_key": f"{conv.sample_id}:{turn.dia_id}",
+                },
+            )
             if status != 200:
                 raise RuntimeError(f"ingest failed: {status} {body}")
             events[body["event_id"]] = turn.dia_id
         mapping[user] = events
         mapping_file.write_text(json.dumps(mapping))
-        print(f"ingested {conv.sample_id}: {len(events)} turns in "
-              f"{time.perf_counter() - started:.1f}s", flush=True)
+        print(
+            f"ingested {conv.sample_id}: {len(events)} turns in "
+            f"{time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
     return mapping
 
 
@@ -167,34 +181,53 @@ def wait_enriched(client: Client, mapping: dict[str, dict[str, str]]) -> float:
     return time.perf_counter() - started
 
 
-def run_recalls(client: Client, conversations: Sequence[Conversation],
-                mapping: dict[str, dict[str, str]], budgets: Sequence[int],
-                board: Scoreboard) -> Pass:
+def run_recalls(
+    client: Client,
+    conversations: Sequence[Conversation],
+    mapping: dict[str, dict[str, str]],
+    budgets: Sequence[int],
+    board: Scoreboard,
+) -> Pass:
     recalls = Pass(expected="miss")
     for conv in conversations:
         dia_of = mapping[user_of(conv)]
         for q in conv.questions:
             for budget in budgets:
-                status, body, ms, timing = client.call_timed("POST", "/v1/recall", {
-                    "user_id": user_of(conv), "task": q.question, "token_budget": budget})
+                status, body, ms, timing = client.call_timed(
+                    "POST",
+                    "/v1/recall",
+                    {"user_id": user_of(conv), "task": q.question, "token_budget": budget},
+                )
                 if status != 200:
                     raise RuntimeError(f"recall failed: {status} {body}")
                 recalls.add(ms, timing)
-                board.add(system=SYSTEM, budget=budget, category=q.category, answer=q.answer,
-                          evidence=q.evidence,
-                          cited=[dia_of[c] for c in body["citations"] if c in dia_of],
-                          context=body["system_context"], tokens=body["token_estimate"],
-                          latency_ms=ms, adversarial_answer=q.adversarial_answer)
+                board.add(
+                    system=SYSTEM,
+                    budget=budget,
+                    category=q.category,
+                    answer=q.answer,
+                    evidence=q.evidence,
+                    cited=[dia_of[c] for c in body["citations"] if c in dia_of],
+                    context=body["system_context"],
+                    tokens=body["token_estimate"],
+                    latency_ms=ms,
+                    adversarial_answer=q.adversarial_answer,
+                )
     return recalls
 
 
-def cached_latencies(client: Client, conversations: Sequence[Conversation],
-                     budgets: Sequence[int], sample: int = CACHED_SAMPLE) -> Pass:
+def cached_latencies(
+    client: Client,
+    conversations: Sequence[Conversation],
+    budgets: Sequence[int],
+    sample: int = CACHED_SAMPLE,
+) -> Pass:
     """A random sample of recalls, each asked twice in a row: the second answer comes
     from the cache (the first pass over all questions outlasts the cache's lifetime)."""
     rng = random.Random(7)
-    pairs = [(conv, q.question, b) for conv in conversations for q in conv.questions
-             for b in budgets]
+    pairs = [
+        (conv, q.question, b) for conv in conversations for q in conv.questions for b in budgets
+    ]
     cached = Pass(expected="hit")
     for conv, question, budget in rng.sample(pairs, min(sample, len(pairs))):
         body = {"user_id": user_of(conv), "task": question, "token_budget": budget}
@@ -212,7 +245,7 @@ def recall_cache_clear(redis_url: str) -> int:
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match="claiv:recall:*", count=1000))
     for start in range(0, len(keys), 1000):
-        client.delete(*keys[start:start + 1000])
+        client.delete(*keys[start : start + 1000])
     return len(keys)
 
 
@@ -240,9 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with running_stack(data_dir=CACHE / "locomo-stack", tenant="locomo") as stack:
             client = Client(stack.base_url, stack.api_key)
-            stats = _run(client, conversations, budgets, board,
-                         CACHE / "locomo-stack" / "mapping.json",
-                         redis_url=stack.env["REDIS_URL"])
+            stats = _run(
+                client,
+                conversations,
+                budgets,
+                board,
+                CACHE / "locomo-stack" / "mapping.json",
+                redis_url=stack.env["REDIS_URL"],
+            )
     if not args.skip_baselines:
         from bench.locomo_baselines import run as run_baselines
 
@@ -255,71 +293,91 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run(client: Client, conversations: Sequence[Conversation], budgets: Sequence[int],
-         board: Scoreboard, mapping_file: Path, redis_url: str | None = None
-         ) -> dict[str, Any]:
+def _run(
+    client: Client,
+    conversations: Sequence[Conversation],
+    budgets: Sequence[int],
+    board: Scoreboard,
+    mapping_file: Path,
+    redis_url: str | None = None,
+) -> dict[str, Any]:
     mapping_file.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     mapping = ingest(client, conversations, mapping_file)
     ingest_s = time.perf_counter() - started
-    enrich_wait_s = wait_enriched(client, {user_of(conv): mapping[user_of(conv)]
-                                           for conv in conversations})
+    enrich_wait_s = wait_enriched(
+        client, {user_of(conv): mapping[user_of(conv)] for conv in conversations}
+    )
     if redis_url:
         print(f"cleared {recall_cache_clear(redis_url)} cached recalls", flush=True)
     uncached = run_recalls(client, conversations, mapping, budgets, board)
     cached = cached_latencies(client, conversations, budgets)
-    return {"ingest_s": ingest_s, "enrich_wait_s": enrich_wait_s,
-            "recalls": sum(uncached.caches.values()), "uncached": uncached, "cached": cached}
+    return {
+        "ingest_s": ingest_s,
+        "enrich_wait_s": enrich_wait_s,
+        "recalls": sum(uncached.caches.values()),
+        "uncached": uncached,
+        "cached": cached,
+    }
 
 
 def _pass_line(name: str, recalls: Pass) -> str:
     caches = ", ".join(f"{n} {kind}" for kind, n in sorted(recalls.caches.items()))
     answers = "misses" if recalls.expected == "miss" else "hits"
-    return (f"{name}: {sum(recalls.caches.values())} recalls ({caches}); of the "
-            f"{len(recalls.client_ms)} {answers}: client-side p50 "
-            f"{percentile(recalls.client_ms, 50):.1f} / p95 {percentile(recalls.client_ms, 95):.1f}"
-            f" ms, server-side p50 {percentile(recalls.server_ms, 50):.1f} / p95 "
-            f"{percentile(recalls.server_ms, 95):.1f} ms")
+    return (
+        f"{name}: {sum(recalls.caches.values())} recalls ({caches}); of the "
+        f"{len(recalls.client_ms)} {answers}: client-side p50 "
+        f"{percentile(recalls.client_ms, 50):.1f} / p95 {percentile(recalls.client_ms, 95):.1f}"
+        f" ms, server-side p50 {percentile(recalls.server_ms, 50):.1f} / p95 "
+        f"{percentile(recalls.server_ms, 95):.1f} ms"
+    )
 
 
-def _report(board: Scoreboard, conversations: Sequence[Conversation], budgets: Sequence[int],
-            stats: dict[str, float], wall: float) -> str:
+def _report(
+    board: Scoreboard,
+    conversations: Sequence[Conversation],
+    budgets: Sequence[int],
+    stats: dict[str, float],
+    wall: float,
+) -> str:
     turns = sum(len(c.turns) for c in conversations)
     questions = sum(len(c.questions) for c in conversations)
-    return "\n".join([
-        "# LoCoMo: Claiv recall vs raw-turn baselines",
-        "",
-        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.locomo "
-        f"--budgets {','.join(map(str, budgets))}`: {len(conversations)} conversations, "
-        f"{turns} turns, {questions} questions; wall time {wall:.0f} s.",
-        "",
-        f"Claiv through HTTP: {stats['recalls']} recalls; the "
-        f"{len(stats['uncached'].client_ms)} uncached ones p50 "
-        f"{percentile(stats['uncached'].client_ms, 50):.1f} ms / p95 "
-        f"{percentile(stats['uncached'].client_ms, 95):.1f} ms; cached p50 "
-        f"{percentile(stats['cached'].client_ms, 50):.1f} ms / p95 "
-        f"{percentile(stats['cached'].client_ms, 95):.1f} ms (client-side, loopback). Ingest "
-        f"{stats['ingest_s']:.0f} s; waited {stats['enrich_wait_s']:.0f} s for enrichment "
-        "after the last ingest.",
-        "",
-        "- " + _pass_line("uncached pass", stats["uncached"]),
-        "- " + _pass_line("cached pass (each right after the same request)", stats["cached"]),
-        "",
-        "Client-side latency is what the benchmark's urllib client measured (a new loopback "
-        "connection per request, JSON parsing included); server-side is the server's own "
-        "`Server-Timing: app;dur`, from the first middleware in to the response out. The "
-        "uncached figures cover the misses only (a repeated question is a hit); the table's "
-        "per-budget latencies cover every recall of the uncached pass.",
-        "",
-        "## Categories 1–4",
-        "",
-        board.render_answerable(),
-        "",
-        "## Adversarial (category 5)",
-        "",
-        board.render_adversarial(),
-        "",
-    ])
+    return "\n".join(
+        [
+            "# LoCoMo: Claiv recall vs raw-turn baselines",
+            "",
+            f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.locomo "
+            f"--budgets {','.join(map(str, budgets))}`: {len(conversations)} conversations, "
+            f"{turns} turns, {questions} questions; wall time {wall:.0f} s.",
+            "",
+            f"Claiv through HTTP: {stats['recalls']} recalls; the "
+            f"{len(stats['uncached'].client_ms)} uncached ones p50 "
+            f"{percentile(stats['uncached'].client_ms, 50):.1f} ms / p95 "
+            f"{percentile(stats['uncached'].client_ms, 95):.1f} ms; cached p50 "
+            f"{percentile(stats['cached'].client_ms, 50):.1f} ms / p95 "
+            f"{percentile(stats['cached'].client_ms, 95):.1f} ms (client-side, loopback). Ingest "
+            f"{stats['ingest_s']:.0f} s; waited {stats['enrich_wait_s']:.0f} s for enrichment "
+            "after the last ingest.",
+            "",
+            "- " + _pass_line("uncached pass", stats["uncached"]),
+            "- " + _pass_line("cached pass (each right after the same request)", stats["cached"]),
+            "",
+            "Client-side latency is what the benchmark's urllib client measured (a new loopback "
+            "connection per request, JSON parsing included); server-side is the server's own "
+            "`Server-Timing: app;dur`, from the first middleware in to the response out. The "
+            "uncached figures cover the misses only (a repeated question is a hit); the table's "
+            "per-budget latencies cover every recall of the uncached pass.",
+            "",
+            "## Categories 1–4",
+            "",
+            board.render_answerable(),
+            "",
+            "## Adversarial (category 5)",
+            "",
+            board.render_adversarial(),
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

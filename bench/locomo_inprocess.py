@@ -69,13 +69,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budgets", default="500,2000")
     parser.add_argument("--categories", default="1,2,3,4")
     parser.add_argument("--stack", type=Path, default=STACK)
-    parser.add_argument("--copy", type=Path, default=None,
-                        help="work on a copy of the stack's database made at this path")
+    parser.add_argument(
+        "--copy",
+        type=Path,
+        default=None,
+        help="work on a copy of the stack's database made at this path",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
-    parser.add_argument("--dump", type=Path, default=None,
-                        help="write one JSON line per question and budget: recall, and for "
-                             "each missed evidence turn where it was lost (see _diagnose)")
+    parser.add_argument(
+        "--dump",
+        type=Path,
+        default=None,
+        help="write one JSON line per question and budget: recall, and for "
+        "each missed evidence turn where it was lost (see _diagnose)",
+    )
     args = parser.parse_args(argv)
 
     postgres = start_database(args.stack, args.copy)
@@ -101,7 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     categories = {int(c) for c in args.categories.split(",")}
     tenant = Tenant.objects.get(slug="locomo")
     scores: dict[int, dict[str, list[float]]] = {
-        b: {"recall": [], "contained": [], "part": [], "ms": []} for b in budgets}
+        b: {"recall": [], "contained": [], "part": [], "ms": []} for b in budgets
+    }
     profiler = cProfile.Profile() if args.profile else None
     dump = args.dump.open("w") if args.dump else None
     for conv in chosen:
@@ -126,17 +135,25 @@ def _run(args: argparse.Namespace) -> int:
                 cell["part"].append(float(answer_part_contained(q.answer, text)))
                 if dump:
                     row = _diagnose(result, admitted, text, dia_of, q.evidence)
-                    row.update(conversation=conv.sample_id, question=q.question,
-                               category=q.category, budget=budget, answer=q.answer,
-                               recall=cell["recall"][-1], contained=cell["contained"][-1])
+                    row.update(
+                        conversation=conv.sample_id,
+                        question=q.question,
+                        category=q.category,
+                        budget=budget,
+                        answer=q.answer,
+                        recall=cell["recall"][-1],
+                        contained=cell["contained"][-1],
+                    )
                     dump.write(json.dumps(row) + "\n")
     for budget, cell in scores.items():
         ms = sorted(cell["ms"])
-        print(f"budget {budget}: evidence recall {100 * statistics.mean(cell['recall']):.1f} % "
-              f"contained {100 * statistics.mean(cell['contained']):.1f} % "
-              f"any part {100 * statistics.mean(cell['part']):.1f} % "
-              f"(n={len(ms)}) latency p50 {ms[len(ms) // 2]:.1f} ms "
-              f"p95 {ms[int(len(ms) * 0.95)]:.1f} ms")
+        print(
+            f"budget {budget}: evidence recall {100 * statistics.mean(cell['recall']):.1f} % "
+            f"contained {100 * statistics.mean(cell['contained']):.1f} % "
+            f"any part {100 * statistics.mean(cell['part']):.1f} % "
+            f"(n={len(ms)}) latency p50 {ms[len(ms) // 2]:.1f} ms "
+            f"p95 {ms[int(len(ms) * 0.95)]:.1f} ms"
+        )
     if profiler:
         profiler.dump_stats(args.profile)
     if dump:
@@ -144,8 +161,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _diagnose(result: object, admitted: list, text: str, dia_of: dict[str, str],
-              evidence: list[str]) -> dict[str, object]:
+def _diagnose(
+    result: object, admitted: list, text: str, dia_of: dict[str, str], evidence: list[str]
+) -> dict[str, object]:
     """Where each evidence turn was lost: "none" (in no channel's ranking), "fusion" (ranked
     by a channel but cut when the fused list was truncated), "pack" (hydrated but not
     admitted by the packer), or "cited" (recalled). Also the packed tokens per block type."""
@@ -166,20 +184,37 @@ def _diagnose(result: object, admitted: list, text: str, dia_of: dict[str, str],
         if event is None:
             where[dia] = {"stage": "unknown"}
             continue
-        ranks = {name: r[next(k for k in r if str(k[1]) == event)]
-                 for name, r in result.ranks.items()  # type: ignore[attr-defined]
-                 if any(str(k[1]) == event for k in r)}
+        ranks = {
+            name: r[next(k for k in r if str(k[1]) == event)]
+            for name, r in result.ranks.items()  # type: ignore[attr-defined]
+            if any(str(k[1]) == event for k in r)
+        }
         by = next((b.type for b in admitted if event in b.source_ids), None)
-        stage = ("cited" if event in cited else "pack" if event in fused
-                 else "fusion" if ranks else "none")
-        where[dia] = {"stage": stage, "ranks": ranks, "by": by,
-                      "rrf_at": next((i for e, i in position.items() if str(e) == event),
-                                       None)}
+        stage = (
+            "cited"
+            if event in cited
+            else "pack"
+            if event in fused
+            else "fusion"
+            if ranks
+            else "none"
+        )
+        where[dia] = {
+            "stage": stage,
+            "ranks": ranks,
+            "by": by,
+            "rrf_at": next((i for e, i in position.items() if str(e) == event), None),
+        }
     tokens: dict[str, int] = {}
     for block in admitted:
         tokens[block.type] = tokens.get(block.type, 0) + block.tokens
-    return {"evidence": where, "tokens": tokens, "blocks": len(admitted),
-            "fused": len(result.fused), "context_tokens": count_tokens(text)}  # type: ignore[attr-defined]
+    return {
+        "evidence": where,
+        "tokens": tokens,
+        "blocks": len(admitted),
+        "fused": len(result.fused),
+        "context_tokens": count_tokens(text),
+    }  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -40,8 +40,18 @@ CACHE = ROOT / "bench" / ".cache" / "long-history"
 TENANT = "longhist"
 PER_CONVERSATION = 200
 NOISE = 0.01
-PREDICATES = ["likes", "has_hobby", "works_as", "lives_in", "visited", "plans_to",
-              "owns", "attended", "prefers", "studies"]
+PREDICATES = [
+    "likes",
+    "has_hobby",
+    "works_as",
+    "lives_in",
+    "visited",
+    "plans_to",
+    "owns",
+    "attended",
+    "prefers",
+    "studies",
+]
 
 
 def start(data_dir: Path) -> object:
@@ -124,41 +134,114 @@ def fill(user: str, size: int, texts: list[str], vectors: object) -> None:
         conversation = f"c{i // PER_CONVERSATION:04d}"
         when = (start_time + step * i).isoformat()
         role = "user" if i % 2 == 0 else "assistant"
-        row = [event_id, tenant.pk, user, conversation, "", "message", role, content, when,
-               "{}", "global", f"{event_id.hex}{event_id.hex}", now, "enriched", "", 0, now,
-               "offline", 0, 1, 0, now, "[]", _vec(vectors[j], rng)]  # type: ignore[index]
+        row = [
+            event_id,
+            tenant.pk,
+            user,
+            conversation,
+            "",
+            "message",
+            role,
+            content,
+            when,
+            "{}",
+            "global",
+            f"{event_id.hex}{event_id.hex}",
+            now,
+            "enriched",
+            "",
+            0,
+            now,
+            "offline",
+            0,
+            1,
+            0,
+            now,
+            "[]",
+            _vec(vectors[j], rng),
+        ]  # type: ignore[index]
         events.write("\t".join(_tsv(v) for v in row) + "\n")
         clause = " ".join(tokens[: min(len(tokens), 8)])
         predicate = PREDICATES[i % len(PREDICATES)]
-        row = [fact_id, tenant.pk, user, "user", "preference", predicate,
-               predicate.replace("_", " "), clause, False, content, event_id, 0, len(content),
-               role, when, "[]", conversation, "", "global", 0.8, 0.5, 1, "warm", "current",
-               when, 0, now, now, _vec(vectors[j], rng)]  # type: ignore[index]
+        row = [
+            fact_id,
+            tenant.pk,
+            user,
+            "user",
+            "preference",
+            predicate,
+            predicate.replace("_", " "),
+            clause,
+            False,
+            content,
+            event_id,
+            0,
+            len(content),
+            role,
+            when,
+            "[]",
+            conversation,
+            "",
+            "global",
+            0.8,
+            0.5,
+            1,
+            "warm",
+            "current",
+            when,
+            0,
+            now,
+            now,
+            _vec(vectors[j], rng),
+        ]  # type: ignore[index]
         facts.write("\t".join(_tsv(v) for v in row) + "\n")
         sources.write(f"{fact_id}\t{event_id}\t{_tsv(content)}\n")
         summary = summaries.setdefault(conversation, [])
         if len(summary) < 6 and i % 7 == 0:
             summary.append(content)
     for k, (conversation, summary) in enumerate(sorted(summaries.items())):
-        row = [uuid.uuid4(), tenant.pk, user, conversation, "", " ".join(summary), 0, "[]",
-               "extractive", now, _vec(vectors[k % len(texts)], rng), False]  # type: ignore[index]
+        row = [
+            uuid.uuid4(),
+            tenant.pk,
+            user,
+            conversation,
+            "",
+            " ".join(summary),
+            0,
+            "[]",
+            "extractive",
+            now,
+            _vec(vectors[k % len(texts)], rng),
+            False,
+        ]  # type: ignore[index]
         episodes.write("\t".join(_tsv(v) for v in row) + "\n")
     with connection.cursor() as cursor:
         raw = cursor.cursor
         for table, columns, buffer in (
-            ("memory_event", "id, tenant_id, user_id, conversation_id, project_id, type, role, "
-             "content, event_time, metadata, scope, body_hash, created_at, status, stage, "
-             "attempts, state_changed_at, extractor, tokens_used, candidate_count, "
-             "gated_count, enriched_at, time_notes, embedding", events),
-            ("memory_fact", "id, tenant_id, user_id, subject, kind, predicate, relation_phrase, "
-             "object_text, negated, source_text, source_event_id, source_start, source_end, "
-             "source_role, event_time, temporal, conversation_id, project_id, scope, "
-             "confidence, importance, mention_count, tier, status, valid_from, access_count, "
-             "created_at, updated_at, embedding", facts),
+            (
+                "memory_event",
+                "id, tenant_id, user_id, conversation_id, project_id, type, role, "
+                "content, event_time, metadata, scope, body_hash, created_at, status, stage, "
+                "attempts, state_changed_at, extractor, tokens_used, candidate_count, "
+                "gated_count, enriched_at, time_notes, embedding",
+                events,
+            ),
+            (
+                "memory_fact",
+                "id, tenant_id, user_id, subject, kind, predicate, relation_phrase, "
+                "object_text, negated, source_text, source_event_id, source_start, source_end, "
+                "source_role, event_time, temporal, conversation_id, project_id, scope, "
+                "confidence, importance, mention_count, tier, status, valid_from, access_count, "
+                "created_at, updated_at, embedding",
+                facts,
+            ),
             ("memory_factsource", "fact_id, event_id, source_text", sources),
-            ("memory_episode", "id, tenant_id, user_id, conversation_id, session_key, summary, "
-             "event_count, highlights, summarizer, updated_at, embedding, embedding_stale",
-             episodes),
+            (
+                "memory_episode",
+                "id, tenant_id, user_id, conversation_id, session_key, summary, "
+                "event_count, highlights, summarizer, updated_at, embedding, embedding_stale",
+                episodes,
+            ),
         ):
             with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
@@ -177,15 +260,18 @@ def ensure(sizes: Sequence[int], pool_size: int) -> None:
             continue
         started = time.perf_counter()
         fill(user, size, texts, vectors)
-        print(f"filled {user}: {size} events + {size} facts in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"filled {user}: {size} events + {size} facts in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
 
 
 def questions(count: int) -> list[str]:
     from bench.locomo_data import load_locomo
 
-    found = [q.question for conv in load_locomo() for q in conv.questions
-             if q.category in (1, 2, 3, 4)]
+    found = [
+        q.question for conv in load_locomo() for q in conv.questions if q.category in (1, 2, 3, 4)
+    ]
     return random.Random(14).sample(found, count)
 
 
@@ -214,8 +300,9 @@ def measure(size: int, queries: list[str], warm: int, budget: int) -> dict[str, 
     return {"p50": statistics.median(times), "p95": times[int(len(times) * 0.95)]}
 
 
-def explain(user: str, query: str, budget: int, tenant_slug: str = TENANT
-            ) -> list[tuple[float, str, str]]:
+def explain(
+    user: str, query: str, budget: int, tenant_slug: str = TENANT
+) -> list[tuple[float, str, str]]:
     """(execution ms, first line of the statement, plan) of each statement of a recall."""
     from django.db import connection, transaction
 
@@ -266,8 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = []
         for size in sizes:
             latency = measure(size, chosen, args.warm, args.budget)
-            print(f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "
-                  f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms", flush=True)
+            print(
+                f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "
+                f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms",
+                flush=True,
+            )
             plans = explain(f"lh-{size}", chosen[0], args.budget)
             for ms, head, plan in plans:
                 print(f"  {ms:8.2f} ms  {head}")

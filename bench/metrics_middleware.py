@@ -61,9 +61,11 @@ def _measure(requests: int, rounds: int) -> None:
         for _ in range(requests):
             wrapped(request)
         per_request.append((time.perf_counter() - started - bare) / requests * 1e6)
-    print(f"metrics middleware: median {statistics.median(per_request):.1f} µs per request "
-          f"(rounds: {', '.join(f'{value:.1f}' for value in per_request)}; "
-          f"{requests} requests each)")
+    print(
+        f"metrics middleware: median {statistics.median(per_request):.1f} µs per request "
+        f"(rounds: {', '.join(f'{value:.1f}' for value in per_request)}; "
+        f"{requests} requests each)"
+    )
 
 
 if __name__ == "__main__":

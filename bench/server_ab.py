@@ -35,9 +35,26 @@ _APP_DUR = re.compile(r"app;dur=([0-9.]+)")
 def _server(env: dict[str, str], port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "/dev/null",
-         *extra], cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:claiv.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            "/dev/null",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+    )
 
 
 def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -53,8 +70,13 @@ def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"server on {port} did not start")
 
 
-def _timed(conn_for: Callable[[], http.client.HTTPConnection], method: str, path: str,
-           body: bytes | None, headers: dict[str, str]) -> tuple[float, float]:
+def _timed(
+    conn_for: Callable[[], http.client.HTTPConnection],
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+) -> tuple[float, float]:
     """(client ms, server ms) of one request."""
     started = time.perf_counter()
     conn = conn_for()
@@ -75,31 +97,53 @@ def _summary(samples: list[tuple[float, float]]) -> str:
     def p(values: list[float], q: float) -> float:
         return values[min(len(values) - 1, int(q * len(values)))]
 
-    return (f"client p50 {p(client, .5):.2f} p95 {p(client, .95):.2f} p99 {p(client, .99):.2f}"
-            f" | server p50 {p(server, .5):.2f} p95 {p(server, .95):.2f}"
-            f" mean {statistics.fmean(server):.2f} ms")
+    return (
+        f"client p50 {p(client, 0.5):.2f} p95 {p(client, 0.95):.2f} p99 {p(client, 0.99):.2f}"
+        f" | server p50 {p(server, 0.5):.2f} p95 {p(server, 0.95):.2f}"
+        f" mean {statistics.fmean(server):.2f} ms"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, \
-            running_stack(data_dir=Path(tmp), web_workers=1) as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(data_dir=Path(tmp), web_workers=1) as stack,
+    ):
         log = Path(tmp) / "ab.log"
         ports = {"asgi": free_port(), "sync": free_port()}
-        procs = [_server({**stack.env, "DB_CONN_MAX_AGE": "60"}, ports["asgi"], log),
-                 _server({**stack.env, "DB_CONN_MAX_AGE": "60"}, ports["sync"], log,
-                         "claiv.wsgi:application", "--worker-class", "sync")]
+        procs = [
+            _server({**stack.env, "DB_CONN_MAX_AGE": "60"}, ports["asgi"], log),
+            _server(
+                {**stack.env, "DB_CONN_MAX_AGE": "60"},
+                ports["sync"],
+                log,
+                "claiv.wsgi:application",
+                "--worker-class",
+                "sync",
+            ),
+        ]
         try:
             for name, proc in zip(ports, procs, strict=True):
                 _wait(ports[name], proc)
-            auth = {"Authorization": f"Bearer {stack.api_key}",
-                    "Content-Type": "application/json"}
-            ingest = json.dumps({"user_id": "ab", "type": "message", "conversation_id": "c",
-                                 "content": "I moved to Lisbon in March."}).encode()
-            _timed(lambda: http.client.HTTPConnection("127.0.0.1", ports["asgi"]), "POST",
-                   "/v6/ingest", ingest, auth)
+            auth = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}
+            ingest = json.dumps(
+                {
+                    "user_id": "ab",
+                    "type": "message",
+                    "conversation_id": "c",
+                    "content": "I moved to Lisbon in March.",
+                }
+            ).encode()
+            _timed(
+                lambda: http.client.HTTPConnection("127.0.0.1", ports["asgi"]),
+                "POST",
+                "/v6/ingest",
+                ingest,
+                auth,
+            )
             recall = json.dumps({"user_id": "ab", "query": "Where do I live?"}).encode()
             kept = http.client.HTTPConnection("127.0.0.1", ports["asgi"], timeout=30)
             cases: dict[str, Callable[[], http.client.HTTPConnection]] = {
@@ -108,8 +152,10 @@ def main() -> None:
                 "asgi keep-alive": lambda: kept,
             }
             results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-            for what, method, path, body in (("healthz", "GET", "/healthz", None),
-                                             ("cached recall", "POST", "/v6/recall", recall)):
+            for what, method, path, body in (
+                ("healthz", "GET", "/healthz", None),
+                ("cached recall", "POST", "/v6/recall", recall),
+            ):
                 names = list(cases)
                 for name in names:  # warm: the first recall fills the cache
                     for _ in range(20):
@@ -118,7 +164,8 @@ def main() -> None:
                     order = names if i % 2 == 0 else names[::-1]
                     for name in order:
                         results.setdefault((what, name), []).append(
-                            _timed(cases[name], method, path, body, auth))
+                            _timed(cases[name], method, path, body, auth)
+                        )
             for (what, name), samples in results.items():
                 print(f"{what:14} {name:16} n={len(samples)}  {_summary(samples)}")
         finally:

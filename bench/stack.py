@@ -34,17 +34,24 @@ class Stack:
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if out.returncode:
         raise RuntimeError(f"manage.py {args[0]} failed:\n{out.stderr}")
     return out.stdout
 
 
 @contextmanager
-def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2,
-                  worker_concurrency: int = 2, gunicorn_args: Sequence[str] = (),
-                  extra_env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    *,
+    data_dir: Path,
+    tenant: str = "bench",
+    web_workers: int = 2,
+    worker_concurrency: int = 2,
+    gunicorn_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
     """`gunicorn_args` are appended to the server's command line (e.g. `-k gthread --threads
     8`); `extra_env` is added to every process's environment."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -54,10 +61,17 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
     if not secrets_file.exists():
         secrets_file.write_text(secrets.token_urlsafe(40))
     secret = secrets_file.read_text().strip()
-    env = dict(os.environ, DATABASE_URL=postgres.url, REDIS_URL=f"{valkey.connection_url}/0",
-               SECRET_KEY=secret, CLAIV_KEY_PEPPER=secret, CLAIV_DATA_DIR=str(data_dir),
-               LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
-               **(extra_env or {}))
+    env = dict(
+        os.environ,
+        DATABASE_URL=postgres.url,
+        REDIS_URL=f"{valkey.connection_url}/0",
+        SECRET_KEY=secret,
+        CLAIV_KEY_PEPPER=secret,
+        CLAIV_DATA_DIR=str(data_dir),
+        LOG_LEVEL="WARNING",
+        PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
+        **(extra_env or {}),
+    )
     shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)
     children: list[subprocess.Popen[bytes]] = []
@@ -73,15 +87,52 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
         key = _manage(env, "api_key", "create", "--tenant", tenant).strip().splitlines()[-1]
         port = free_port()
         log = open(data_dir / "stack.log", "ab")  # noqa: SIM115 - closed in finally
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config",
-             "python:claiv.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers",
-             str(web_workers), "--access-logfile", "/dev/null", *gunicorn_args],
-            cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True))
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "claiv", "worker", "-Q", "enrichment",
-             "--concurrency", str(worker_concurrency), "--loglevel", "WARNING"],
-            cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True))
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--config",
+                    "python:claiv.gunicorn_conf",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(web_workers),
+                    "--access-logfile",
+                    "/dev/null",
+                    *gunicorn_args,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "claiv",
+                    "worker",
+                    "-Q",
+                    "enrichment",
+                    "--concurrency",
+                    str(worker_concurrency),
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        )
         base = f"http://127.0.0.1:{port}"
         # Each process loads the model first: a minute or more on a busy machine. Wait as
         # long as they live (the limit only guards against a hang).
@@ -93,8 +144,9 @@ def running_stack(*, data_dir: Path, tenant: str = "bench", web_workers: int = 2
             except OSError:
                 dead = [c.args for c in children if c.poll() is not None]
                 if dead or time.monotonic() > deadline:
-                    raise RuntimeError(f"stack did not become ready (exited: {dead}); "
-                                       f"see {data_dir / 'stack.log'}") from None
+                    raise RuntimeError(
+                        f"stack did not become ready (exited: {dead}); see {data_dir / 'stack.log'}"
+                    ) from None
                 time.sleep(0.5)
         yield Stack(base_url=base, api_key=key, env=env, data_dir=data_dir)
     finally:

@@ -25,9 +25,15 @@ from claiv.errors import error_response
 
 # Path → lane. Everything not listed (receipts, usage, events, the console, docs) is "other".
 LANE_OF_PATH: Mapping[str, str] = {
-    "/v1/recall": "recall", "/v2/recall": "recall", "/v6/recall": "recall",
-    "/v1/ingest": "ingest", "/v6/ingest": "ingest", "/v1/ingest/batch": "ingest",
-    "/v1/forget": "forget", "/v2/forget": "forget", "/v6/forget": "forget",
+    "/v1/recall": "recall",
+    "/v2/recall": "recall",
+    "/v6/recall": "recall",
+    "/v1/ingest": "ingest",
+    "/v6/ingest": "ingest",
+    "/v1/ingest/batch": "ingest",
+    "/v1/forget": "forget",
+    "/v2/forget": "forget",
+    "/v6/forget": "forget",
 }
 OTHER = "other"
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
@@ -72,8 +78,10 @@ class AdmissionMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         limits: Mapping[str, int] = settings.ADMISSION_LIMITS
-        self.lanes = {name: Lane(name, int(limits.get(name, 0)))
-                      for name in ("recall", "ingest", "forget", OTHER)}
+        self.lanes = {
+            name: Lane(name, int(limits.get(name, 0)))
+            for name in ("recall", "ingest", "forget", OTHER)
+        }
         self.retry_after = int(settings.ADMISSION_RETRY_AFTER_SECONDS)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -90,8 +98,10 @@ class AdmissionMiddleware:
 
     def _refused(self, request: HttpRequest, lane: Lane) -> HttpResponse:
         response = error_response(
-            request, "unavailable",
+            request,
+            "unavailable",
             f"The server is at capacity for {lane.name} requests; retry shortly.",
-            {"retry_after": self.retry_after, "lane": lane.name})
+            {"retry_after": self.retry_after, "lane": lane.name},
+        )
         response["Retry-After"] = str(self.retry_after)
         return response

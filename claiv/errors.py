@@ -46,8 +46,9 @@ class ApplicationError(Exception):
 
     code = "invalid_request"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
@@ -88,8 +89,11 @@ class RateLimited(ApplicationError):
 # from a bug. Where Redis is optional (rate limits, cache, metering) its errors are caught
 # before they get here and the request is served as usual.
 DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
-    DatabaseOperationalError, DatabaseInterfaceError, redis.ConnectionError,
-    redis.TimeoutError, BrokerOperationalError,
+    DatabaseOperationalError,
+    DatabaseInterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    BrokerOperationalError,
 )
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
@@ -99,25 +103,37 @@ def _dependency_down(exc: BaseException | None) -> bool:
 
 
 def _unavailable() -> tuple[str, str, dict[str, Any]]:
-    return ("unavailable", "A service this request needs is unavailable; retry shortly.",
-            {"retry_after": UNAVAILABLE_RETRY_AFTER_SECONDS})
+    return (
+        "unavailable",
+        "A service this request needs is unavailable; retry shortly.",
+        {"retry_after": UNAVAILABLE_RETRY_AFTER_SECONDS},
+    )
 
 
 def request_id_of(request: HttpRequest | None) -> str:
     return getattr(request, "request_id", "") if request is not None else ""
 
 
-def error_body(code: str, message: str, request_id: str,
-               details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "request_id": request_id,
-                      "details": details or {}}}
+def error_body(
+    code: str, message: str, request_id: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "request_id": request_id,
+            "details": details or {},
+        }
+    }
 
 
-def error_response(request: HttpRequest | None, code: str, message: str,
-                   details: dict[str, Any] | None = None) -> JsonResponse:
+def error_response(
+    request: HttpRequest | None, code: str, message: str, details: dict[str, Any] | None = None
+) -> JsonResponse:
     """A plain Django JSON response in the envelope (for middleware and handler404/500)."""
-    return JsonResponse(error_body(code, message, request_id_of(request), details),
-                        status=STATUS_CODES[code])
+    return JsonResponse(
+        error_body(code, message, request_id_of(request), details), status=STATUS_CODES[code]
+    )
 
 
 def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
@@ -140,8 +156,9 @@ def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, dict[str, An
     return "invalid_request", str(exc.detail), {}
 
 
-def exception_envelope(exc: Exception, request_id: str) -> tuple[int, dict[str, Any],
-                                                                dict[str, str]]:
+def exception_envelope(
+    exc: Exception, request_id: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) of the envelope for any exception; logs unexpected ones."""
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
@@ -151,15 +168,18 @@ def exception_envelope(exc: Exception, request_id: str) -> tuple[int, dict[str, 
         if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
     elif _dependency_down(exc):
-        logger.warning("dependency unavailable request_id=%s error=%s", request_id,
-                       type(exc).__name__)
+        logger.warning(
+            "dependency unavailable request_id=%s error=%s", request_id, type(exc).__name__
+        )
         code, message, details = _unavailable()
     else:
         logger.exception("unhandled error request_id=%s", request_id)
         code, message, details = "internal_error", "Internal server error.", {}
     # The official SDK reads only details.retry_after; HTTP clients read the header.
-    if (code in ("rate_limited", "quota_exceeded", "unavailable")
-            and details.get("retry_after") is not None):
+    if (
+        code in ("rate_limited", "quota_exceeded", "unavailable")
+        and details.get("retry_after") is not None
+    ):
         headers["Retry-After"] = str(max(1, math.ceil(float(details["retry_after"]))))
     return STATUS_CODES[code], error_body(code, message, request_id, details), headers
 

@@ -29,8 +29,13 @@ accesslog = "-"
 
 # gunicorn's own refusals (a malformed request line, a line or header past the limits above)
 # are plain text; every answer of this API is in the error envelope, so they are too.
-_PROTOCOL_CODES = {400: "invalid_request", 408: "request_timeout", 413: "payload_too_large",
-                   414: "uri_too_long", 431: "headers_too_large"}
+_PROTOCOL_CODES = {
+    400: "invalid_request",
+    408: "request_timeout",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    431: "headers_too_large",
+}
 _PROTOCOL_MESSAGES = {
     400: "The request is not valid HTTP.",
     408: "The request did not arrive in time.",
@@ -40,18 +45,28 @@ _PROTOCOL_MESSAGES = {
 }
 
 
-def _envelope_protocol_error(protocol: Any, status: int, message: str,
-                             extra_headers: Any = ()) -> None:
+def _envelope_protocol_error(
+    protocol: Any, status: int, message: str, extra_headers: Any = ()
+) -> None:
     """Stands in for gunicorn's ASGIProtocol._send_error_response. gunicorn's message can
     quote the request, so a fixed sentence per status goes to the client instead."""
     code = _PROTOCOL_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
-    body = json.dumps({"error": {"code": code,
-                                 "message": _PROTOCOL_MESSAGES.get(status, "Bad request."),
-                                 "request_id": "", "details": {}}}).encode()
+    body = json.dumps(
+        {
+            "error": {
+                "code": code,
+                "message": _PROTOCOL_MESSAGES.get(status, "Bad request."),
+                "request_id": "",
+                "details": {},
+            }
+        }
+    ).encode()
     extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
-    head = (f"HTTP/1.1 {status} {protocol._get_reason_phrase(status)}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"{extra}Connection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {protocol._get_reason_phrase(status)}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"{extra}Connection: close\r\n\r\n"
+    )
     protocol._safe_write(head.encode("latin-1"))
     protocol._safe_write(body)
 

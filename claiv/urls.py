@@ -25,8 +25,9 @@ urlpatterns = [
     path("", include("memory.api.urls")),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
-    re_path(r"^static/(?P<path>drf_spectacular_sidecar/.+)$", serve,
-            {"document_root": _SIDECAR_STATIC}),
+    re_path(
+        r"^static/(?P<path>drf_spectacular_sidecar/.+)$", serve, {"document_root": _SIDECAR_STATIC}
+    ),
     path("console", RedirectView.as_view(url="/console/")),
     path("console/", admin.site.urls),
 ]

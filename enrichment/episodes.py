@@ -52,8 +52,9 @@ POOL_SIZE = 8
 # session summaries of the 10 conversations), inside the model's 256-piece window, so the
 # whole body is embedded; about 130 cl100k tokens in a recall budget.
 BODY_CHARS = 600
-_VECTOR_NEEDED = ExpressionWrapper(Q(embedding__isnull=True) | Q(embedding_stale=True),
-                                   output_field=BooleanField())
+_VECTOR_NEEDED = ExpressionWrapper(
+    Q(embedding__isnull=True) | Q(embedding_stale=True), output_field=BooleanField()
+)
 
 
 @dataclass(eq=False)
@@ -98,7 +99,6 @@ class EpisodePlan:
         return sum(c.tokens_used for c in self.changes)
 
 
-
 def _merge(*pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The best POOL_SIZE highlights of the pools, in the order said."""
     unique = {(h["event"], h["start"]): h for pool in pools for h in pool}
@@ -120,9 +120,13 @@ def _header(first: datetime, last: datetime, *, session: bool) -> str:
 def _old_body(episode: Episode) -> str | None:
     if episode.first_event_time is None or episode.last_event_time is None:
         return None
-    header = _header(episode.first_event_time, episode.last_event_time,
-                     session=bool(episode.session_key)) + ": "
-    return episode.summary[len(header):] if episode.summary.startswith(header) else None
+    header = (
+        _header(
+            episode.first_event_time, episode.last_event_time, session=bool(episode.session_key)
+        )
+        + ": "
+    )
+    return episode.summary[len(header) :] if episode.summary.startswith(header) else None
 
 
 def _write(change: EpisodeChange, writer: Summarizer) -> None:
@@ -135,7 +139,8 @@ def _write(change: EpisodeChange, writer: Summarizer) -> None:
     else:
         result = writer.summarize(
             highlights=[Highlight(h["text"], h["score"]) for h in change.highlights],
-            limit=BODY_CHARS)
+            limit=BODY_CHARS,
+        )
         change.body, change.summarizer = result.text, result.summarizer
         change.tokens_used, change.reembed = result.tokens_used, True
     header = _header(change.first, change.last, session=bool(change.session_key))
@@ -154,23 +159,33 @@ def _load(events: list[Event], *, lock: bool) -> list[Episode]:
         spans.setdefault((event.user_id, event.conversation_id), []).append(event.event_time)
     for (user_id, conversation_id), times in spans.items():
         near |= Q(user_id=user_id, conversation_id=conversation_id) & (
-            Q(session_key="") | Q(first_event_time__lt=max(times) + SESSION_GAP,
-                                  last_event_time__gt=min(times) - SESSION_GAP))
-    rows = (Episode.objects.filter(near, tenant_id=events[0].tenant_id)
-            .defer("search", "embedding").annotate(vector_needed=_VECTOR_NEEDED)
-            .order_by("first_event_time", "session_key", "id"))
+            Q(session_key="")
+            | Q(
+                first_event_time__lt=max(times) + SESSION_GAP,
+                last_event_time__gt=min(times) - SESSION_GAP,
+            )
+        )
+    rows = (
+        Episode.objects.filter(near, tenant_id=events[0].tenant_id)
+        .defer("search", "embedding")
+        .annotate(vector_needed=_VECTOR_NEEDED)
+        .order_by("first_event_time", "session_key", "id")
+    )
     if lock:
         rows = rows.select_for_update(of=("self",))
     return list(rows)
 
 
 def _snapshot(events: list[Event], rows: list[Episode]) -> tuple[Any, ...]:
-    return (tuple(sorted(str(e.pk) for e in events)),
-            tuple((r.id, r.event_count, r.first_event_time, r.last_event_time) for r in rows))
+    return (
+        tuple(sorted(str(e.pk) for e in events)),
+        tuple((r.id, r.event_count, r.first_event_time, r.last_event_time) for r in rows),
+    )
 
 
-def _fold(events: list[Event], rows: list[Episode],
-          highlights: dict[Any, list[dict[str, Any]]]) -> list[EpisodeChange]:
+def _fold(
+    events: list[Event], rows: list[Episode], highlights: dict[Any, list[dict[str, Any]]]
+) -> list[EpisodeChange]:
     """Put the events, in time order, into the episodes (`rows`, as read): the changed
     episodes. A session an event lands within SESSION_GAP of takes it; two it bridges
     become one (the earlier keeps its key)."""
@@ -178,21 +193,41 @@ def _fold(events: list[Event], rows: list[Episode],
     for row in rows:
         if row.first_event_time is None or row.last_event_time is None:
             continue
-        states.setdefault((row.user_id, row.conversation_id), []).append(EpisodeChange(
-            episode=row, user_id=row.user_id, conversation_id=row.conversation_id,
-            session_key=row.session_key, absorbed=[], highlights=list(row.highlights),
-            first=row.first_event_time, last=row.last_event_time, cited=[]))
+        states.setdefault((row.user_id, row.conversation_id), []).append(
+            EpisodeChange(
+                episode=row,
+                user_id=row.user_id,
+                conversation_id=row.conversation_id,
+                session_key=row.session_key,
+                absorbed=[],
+                highlights=list(row.highlights),
+                first=row.first_event_time,
+                last=row.last_event_time,
+                cited=[],
+            )
+        )
     touched: list[EpisodeChange] = []
     for event in sorted(events, key=lambda e: (e.event_time, e.created_at, str(e.pk))):
         t, mine = event.event_time, highlights.get(event.pk, [])
         conversation_states = states.setdefault((event.user_id, event.conversation_id), [])
-        joined = [c for c in conversation_states if c.session_key
-                  and c.first - SESSION_GAP < t < c.last + SESSION_GAP]
+        joined = [
+            c
+            for c in conversation_states
+            if c.session_key and c.first - SESSION_GAP < t < c.last + SESSION_GAP
+        ]
         whole = next((c for c in conversation_states if not c.session_key), None)
         if whole is None:
-            whole = EpisodeChange(episode=None, user_id=event.user_id,
-                                  conversation_id=event.conversation_id, session_key="",
-                                  absorbed=[], highlights=[], first=t, last=t, cited=[])
+            whole = EpisodeChange(
+                episode=None,
+                user_id=event.user_id,
+                conversation_id=event.conversation_id,
+                session_key="",
+                absorbed=[],
+                highlights=[],
+                first=t,
+                last=t,
+                cited=[],
+            )
             conversation_states.append(whole)
         if joined:
             keep = min(joined, key=lambda c: (c.episode is None, c.first, c.session_key))
@@ -207,10 +242,17 @@ def _fold(events: list[Event], rows: list[Episode],
                 if other in touched:
                     touched.remove(other)
         else:
-            keep = EpisodeChange(episode=None, user_id=event.user_id,
-                                 conversation_id=event.conversation_id,
-                                 session_key=f"{t:%Y%m%dT%H%M%S}-{event.pk.hex[:8]}",
-                                 absorbed=[], highlights=[], first=t, last=t, cited=[])
+            keep = EpisodeChange(
+                episode=None,
+                user_id=event.user_id,
+                conversation_id=event.conversation_id,
+                session_key=f"{t:%Y%m%dT%H%M%S}-{event.pk.hex[:8]}",
+                absorbed=[],
+                highlights=[],
+                first=t,
+                last=t,
+                cited=[],
+            )
             conversation_states.append(keep)
         for change in (keep, whole):
             change.highlights = _merge(change.highlights, mine)
@@ -226,8 +268,8 @@ def _admitted_facts(events: list[Event]) -> dict[Any, list[tuple[int, int, float
     out: dict[Any, list[tuple[int, int, float]]] = {}
     if with_facts:  # nothing admitted: no need to ask
         for event_id, start, end, utility in Candidate.objects.filter(
-                event_id__in=with_facts, admitted=True).values_list(
-                "event_id", "source_start", "source_end", "utility"):
+            event_id__in=with_facts, admitted=True
+        ).values_list("event_id", "source_start", "source_end", "utility"):
             out.setdefault(event_id, []).append((start, end, utility or 0.0))
     return out
 
@@ -248,12 +290,14 @@ def episodes_plan(*, events: list[Event], defer: bool) -> EpisodePlan:
     writer = summarizer()
     for change in changes:
         _write(change, writer)
-    return EpisodePlan(snapshot=_snapshot(events, rows), highlights=highlights, defer=defer,
-                       changes=changes)
+    return EpisodePlan(
+        snapshot=_snapshot(events, rows), highlights=highlights, defer=defer, changes=changes
+    )
 
 
-def episodes_apply(*, events: list[Event], plan: EpisodePlan,
-                   embed: Callable[[list[str]], list[list[float]]]) -> int:
+def episodes_apply(
+    *, events: list[Event], plan: EpisodePlan, embed: Callable[[list[str]], list[list[float]]]
+) -> int:
     """Put the events into their episodes; the caller holds the events' row locks and their
     users' locks. Returns the LLM tokens the summaries used. `plan.changes` to embed
     must carry their vectors."""
@@ -262,20 +306,36 @@ def episodes_apply(*, events: list[Event], plan: EpisodePlan,
         # Rows moved since the plan (another event of these conversations got in first,
         # or not every planned event could be locked): plan again on the locked rows,
         # extractively (no network call while holding locks), and embed here.
-        replan = EpisodePlan(snapshot=_snapshot(events, rows), highlights=plan.highlights,
-                             defer=plan.defer, changes=_fold(events, rows, plan.highlights))
+        replan = EpisodePlan(
+            snapshot=_snapshot(events, rows),
+            highlights=plan.highlights,
+            defer=plan.defer,
+            changes=_fold(events, rows, plan.highlights),
+        )
         for change in replan.changes:
             _write(change, ExtractiveSummarizer())
         for change, vector in zip(replan.to_embed, embed(replan.texts), strict=True):
             change.vector = vector
         plan = replan
     stale = plan.defer
-    created = [Episode(
-        tenant_id=events[0].tenant_id, user_id=c.user_id, conversation_id=c.conversation_id,
-        session_key=c.session_key, summary=c.summary, highlights=c.highlights,
-        summarizer=c.summarizer, first_event_time=c.first, last_event_time=c.last,
-        embedding=c.vector, embedding_stale=stale and c.reembed, event_count=0)
-        for c in plan.changes if c.episode is None]
+    created = [
+        Episode(
+            tenant_id=events[0].tenant_id,
+            user_id=c.user_id,
+            conversation_id=c.conversation_id,
+            session_key=c.session_key,
+            summary=c.summary,
+            highlights=c.highlights,
+            summarizer=c.summarizer,
+            first_event_time=c.first,
+            last_event_time=c.last,
+            embedding=c.vector,
+            embedding_stale=stale and c.reembed,
+            event_count=0,
+        )
+        for c in plan.changes
+        if c.episode is None
+    ]
     if created:
         Episode.objects.bulk_create(created)
     fresh = iter(created)
@@ -283,9 +343,13 @@ def episodes_apply(*, events: list[Event], plan: EpisodePlan,
     for change, episode in zip(plan.changes, targets, strict=True):
         if change.absorbed:
             _absorb(episode, change.absorbed)
-    added = _events_add([(episode.pk, event_id) for change, episode
-                         in zip(plan.changes, targets, strict=True)
-                         for event_id in change.cited])
+    added = _events_add(
+        [
+            (episode.pk, event_id)
+            for change, episode in zip(plan.changes, targets, strict=True)
+            for event_id in change.cited
+        ]
+    )
     for change, episode in zip(plan.changes, targets, strict=True):
         episode.event_count += added.get(episode.pk, 0)
         if change.episode is None:
@@ -294,8 +358,15 @@ def episodes_apply(*, events: list[Event], plan: EpisodePlan,
             episode.summary, episode.highlights = change.summary, change.highlights
             episode.summarizer = change.summarizer
             episode.first_event_time, episode.last_event_time = change.first, change.last
-            fields = ["summary", "highlights", "summarizer", "first_event_time",
-                      "last_event_time", "event_count", "updated_at"]
+            fields = [
+                "summary",
+                "highlights",
+                "summarizer",
+                "first_event_time",
+                "last_event_time",
+                "event_count",
+                "updated_at",
+            ]
             if change.reembed and stale:
                 episode.embedding_stale = True
                 fields.append("embedding_stale")
@@ -316,7 +387,8 @@ def _events_add(pairs: list[tuple[Any, Any]]) -> dict[Any, int]:
             f"INSERT INTO {through} (episode_id, event_id) "
             "SELECT * FROM unnest(%s::uuid[], %s::uuid[]) ON CONFLICT DO NOTHING "
             "RETURNING episode_id",
-            [[str(e) for e, _ in pairs], [str(v) for _, v in pairs]])
+            [[str(e) for e, _ in pairs], [str(v) for _, v in pairs]],
+        )
         counts: dict[Any, int] = {}
         for (episode_id,) in cursor.fetchall():
             counts[episode_id] = counts.get(episode_id, 0) + 1
@@ -330,7 +402,9 @@ def _absorb(episode: Episode, absorbed: list[Episode]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {through} (episode_id, event_id) SELECT %s, event_id FROM {through} "
-            "WHERE episode_id = ANY(%s::uuid[]) ON CONFLICT DO NOTHING", [str(episode.pk), ids])
+            "WHERE episode_id = ANY(%s::uuid[]) ON CONFLICT DO NOTHING",
+            [str(episode.pk), ids],
+        )
     Episode.objects.filter(pk__in=ids).delete()
     episode.event_count = Episode.events.through.objects.filter(episode_id=episode.pk).count()
 
@@ -342,20 +416,26 @@ class StaleEpisode:
     body: str
 
 
-def episodes_stale(*, tenant_id: Any, limit: int, exclude: Iterable[Any] = ()
-                   ) -> list[StaleEpisode]:
+def episodes_stale(
+    *, tenant_id: Any, limit: int, exclude: Iterable[Any] = ()
+) -> list[StaleEpisode]:
     """Episodes of the tenant whose vector lags their summary, longest-waiting first."""
-    rows = (Episode.objects.filter(tenant_id=tenant_id, embedding_stale=True)
-            .exclude(pk__in=list(exclude))
-            .order_by("updated_at")
-            .only("id", "updated_at", "summary", "session_key", "first_event_time",
-                  "last_event_time")[:limit])
-    return [StaleEpisode(r.id, r.updated_at, body) for r in rows
-            if (body := _old_body(r) or r.summary)]
+    rows = (
+        Episode.objects.filter(tenant_id=tenant_id, embedding_stale=True)
+        .exclude(pk__in=list(exclude))
+        .order_by("updated_at")
+        .only("id", "updated_at", "summary", "session_key", "first_event_time", "last_event_time")[
+            :limit
+        ]
+    )
+    return [
+        StaleEpisode(r.id, r.updated_at, body) for r in rows if (body := _old_body(r) or r.summary)
+    ]
 
 
-def episodes_vectors_write(*, vectors: list[tuple[StaleEpisode, list[float]]]
-                           ) -> set[tuple[str, str]]:
+def episodes_vectors_write(
+    *, vectors: list[tuple[StaleEpisode, list[float]]]
+) -> set[tuple[str, str]]:
     """Store refreshed vectors, each only if its episode did not change since it was read
     (same `updated_at`); a changed one stays stale for the next round. Returns the
     (tenant id, user id) whose episodes got a vector."""
@@ -371,5 +451,7 @@ def episodes_vectors_write(*, vectors: list[tuple[StaleEpisode, list[float]]]
             f"UPDATE {table} AS e SET embedding = v.vec, embedding_stale = false "
             f"FROM (VALUES {values}) AS v(id, seen, vec) "
             "WHERE e.id = v.id AND e.updated_at = v.seen AND e.embedding_stale "
-            "RETURNING e.tenant_id, e.user_id", params)
+            "RETURNING e.tenant_id, e.user_id",
+            params,
+        )
         return {(str(t), u) for t, u in cursor.fetchall()}

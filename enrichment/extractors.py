@@ -17,8 +17,9 @@ from django.core.signals import setting_changed
 from enrichment.propositions import Extractor
 from enrichment.summaries import ExtractiveSummarizer, LLMSummarizer, Summarizer
 
-_PROVIDER_SETTINGS = frozenset({"EXTRACTOR", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL",
-                                "LLM_TIMEOUT", "LLM_MAX_RETRIES"})
+_PROVIDER_SETTINGS = frozenset(
+    {"EXTRACTOR", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "LLM_TIMEOUT", "LLM_MAX_RETRIES"}
+)
 
 
 @lru_cache(maxsize=1)
@@ -29,9 +30,14 @@ def extractor() -> Extractor:
     if settings.EXTRACTOR == "llm":
         from enrichment.extraction.llm import LLMExtractor
 
-        return LLMExtractor(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY,
-                            model=settings.LLM_MODEL, fallback=offline,
-                            timeout=settings.LLM_TIMEOUT, max_retries=settings.LLM_MAX_RETRIES)
+        return LLMExtractor(
+            base_url=settings.LLM_BASE_URL,
+            api_key=settings.LLM_API_KEY,
+            model=settings.LLM_MODEL,
+            fallback=offline,
+            timeout=settings.LLM_TIMEOUT,
+            max_retries=settings.LLM_MAX_RETRIES,
+        )
     return offline
 
 
@@ -39,9 +45,14 @@ def extractor() -> Extractor:
 def summarizer() -> Summarizer:
     extractive = ExtractiveSummarizer()
     if settings.EXTRACTOR == "llm":
-        return LLMSummarizer(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY,
-                             model=settings.LLM_MODEL, fallback=extractive,
-                             timeout=settings.LLM_TIMEOUT, max_retries=settings.LLM_MAX_RETRIES)
+        return LLMSummarizer(
+            base_url=settings.LLM_BASE_URL,
+            api_key=settings.LLM_API_KEY,
+            model=settings.LLM_MODEL,
+            fallback=extractive,
+            timeout=settings.LLM_TIMEOUT,
+            max_retries=settings.LLM_MAX_RETRIES,
+        )
     return extractive
 
 

@@ -26,15 +26,18 @@ def sentence_score(*, text: str, fact_utility: float, role: str) -> float:
         return 0.0
     # Capitalised words after the first are names more often than not ("I" excluded).
     names = sum(1 for w in words[1:] if w[0].isupper() and w != "I")
-    score = (fact_utility + 0.1 * min(names, 3) + 0.1 * any(c.isdigit() for c in text)
-             + 0.02 * min(len(words), 20))
+    score = (
+        fact_utility
+        + 0.1 * min(names, 3)
+        + 0.1 * any(c.isdigit() for c in text)
+        + 0.02 * min(len(words), 20)
+    )
     if role == Role.ASSISTANT:
         score *= 0.5  # assistant turns are long and mostly about the assistant's help
     return round(score, 4)
 
 
-def event_highlights(*, event: Event, facts: list[tuple[int, int, float]]) -> list[dict[str,
-                                                                                         Any]]:
+def event_highlights(*, event: Event, facts: list[tuple[int, int, float]]) -> list[dict[str, Any]]:
     """The event's sentences worth a place in a summary, scored. `facts` holds the
     (start, end, utility) of its admitted candidates."""
     if event.type != EventType.MESSAGE:
@@ -45,6 +48,13 @@ def event_highlights(*, event: Event, facts: list[tuple[int, int, float]]) -> li
         text = event.content[start:end]
         score = sentence_score(text=text, fact_utility=utility, role=event.role)
         if score > 0:
-            out.append({"event": str(event.id), "time": event.event_time.isoformat(),
-                        "start": start, "text": text, "score": score})
+            out.append(
+                {
+                    "event": str(event.id),
+                    "time": event.event_time.isoformat(),
+                    "start": start,
+                    "text": text,
+                    "score": score,
+                }
+            )
     return out

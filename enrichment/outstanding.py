@@ -52,8 +52,7 @@ def chain_sending(*event_ids: str) -> None:
     try:
         redis_client().zadd(QUEUED_KEY, dict.fromkeys(event_ids, now))
     except redis.RedisError:
-        logger.info("outstanding record not written events=%d: redis unavailable",
-                    len(event_ids))
+        logger.info("outstanding record not written events=%d: redis unavailable", len(event_ids))
 
 
 def chain_send_failed(*event_ids: str) -> None:
@@ -75,8 +74,9 @@ def chain_delivered(event_id: str) -> None:
         logger.info("delivery not recorded event=%s: redis unavailable", event_id)
 
 
-def events_waiting(event_ids: Iterable[str], *, grace_seconds: float,
-                   now: float | None = None) -> set[str]:
+def events_waiting(
+    event_ids: Iterable[str], *, grace_seconds: float, now: float | None = None
+) -> set[str]:
     """Those of `event_ids` whose chain message is still in the queue, or was delivered to a
     worker less than `grace_seconds` ago; reconciliation leaves these alone. Also drops
     entries too old to mean anything. Empty when Redis cannot be reached."""
@@ -95,8 +95,11 @@ def events_waiting(event_ids: Iterable[str], *, grace_seconds: float,
     except redis.RedisError:
         logger.warning("outstanding chains unknown: redis unavailable; re-sending all stuck")
         return set()
-    return {event_id for event_id, q, d in zip(ids, queued, delivered, strict=True)
-            if q is not None or d is not None}
+    return {
+        event_id
+        for event_id, q, d in zip(ids, queued, delivered, strict=True)
+        if q is not None or d is not None
+    }
 
 
 def on_task_received(request: object, **kwargs: object) -> None:

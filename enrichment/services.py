@@ -31,8 +31,9 @@ def event_ingest_and_enqueue(**fields: Any) -> IngestResult:
     return result
 
 
-def events_ingest_and_enqueue(*, tenant: Tenant, items: Sequence[Mapping[str, Any]]
-                              ) -> list[IngestResult | Exception]:
+def events_ingest_and_enqueue(
+    *, tenant: Tenant, items: Sequence[Mapping[str, Any]]
+) -> list[IngestResult | Exception]:
     """Store a batch (`memory.ingest.events_ingest`: one transaction, same rules as one by
     one, one result or error per item) and, once committed, enqueue the new events'
     enrichment in one publish (`workflows.enrichment_enqueue_many`)."""

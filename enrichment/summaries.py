@@ -80,12 +80,24 @@ class LLMSummarizer:
 
     name = "llm"
 
-    def __init__(self, *, base_url: str, api_key: str, model: str, fallback: Summarizer,
-                 timeout: float, max_retries: int) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        fallback: Summarizer,
+        timeout: float,
+        max_retries: int,
+    ) -> None:
         self.model = model
         self.fallback = fallback
-        self._client = openai.OpenAI(base_url=base_url or None, api_key=api_key or "unused",
-                                     timeout=timeout, max_retries=max_retries)
+        self._client = openai.OpenAI(
+            base_url=base_url or None,
+            api_key=api_key or "unused",
+            timeout=timeout,
+            max_retries=max_retries,
+        )
 
     def summarize(self, *, highlights: list[Highlight], limit: int) -> SummaryResult:
         if not highlights:
@@ -94,8 +106,11 @@ class LLMSummarizer:
         try:
             response = self._client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": "system", "content": _SYSTEM_PROMPT.format(limit=limit)},
-                          {"role": "user", "content": lines}])
+                messages=[
+                    {"role": "system", "content": _SYSTEM_PROMPT.format(limit=limit)},
+                    {"role": "user", "content": lines},
+                ],
+            )
         except (openai.OpenAIError, ValueError) as exc:
             logger.warning("llm summarizer: falling back to extractive (%s)", type(exc).__name__)
             return self.fallback.summarize(highlights=highlights, limit=limit)

@@ -30,9 +30,14 @@ logger = logging.getLogger("claiv.enrichment")
 # for reconciliation, never marked failed (API.md §7). Anything else is a bug or bad data:
 # it would fail the same way again, so it fails at once.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    DjangoOperationalError, DjangoInterfaceError, psycopg.OperationalError,
-    redis.ConnectionError, redis.TimeoutError, BrokerOperationalError,
-    ConnectionError, TimeoutError,
+    DjangoOperationalError,
+    DjangoInterfaceError,
+    psycopg.OperationalError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    BrokerOperationalError,
+    ConnectionError,
+    TimeoutError,
 )
 
 
@@ -52,8 +57,14 @@ class StageTask(Task):
     retry_jitter = True
     max_retries = 4
 
-    def on_failure(self, exc: BaseException, task_id: str, args: tuple[Any, ...],
-                   kwargs: dict[str, Any], einfo: Any) -> None:
+    def on_failure(
+        self,
+        exc: BaseException,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
         if not args:
             return
         error = f"{self.name}: {type(exc).__name__}"
@@ -91,36 +102,57 @@ def _stage_run(task: Task, event_id: str, stage: str) -> str:
     return event_id
 
 
-@shared_task(name="enrichment.extract", base=StageTask, bind=True, acks_late=True,
-             priority=STAGE_PRIORITY["extract"])
+@shared_task(
+    name="enrichment.extract",
+    base=StageTask,
+    bind=True,
+    acks_late=True,
+    priority=STAGE_PRIORITY["extract"],
+)
 def extract(self: Task, event_id: str) -> str:
     """Extract candidates (and time notes) from the event's content."""
     return _stage_run(self, event_id, "extract")
 
 
-@shared_task(name="enrichment.map", base=StageTask, bind=True, acks_late=True,
-             priority=STAGE_PRIORITY["map"])
+@shared_task(
+    name="enrichment.map", base=StageTask, bind=True, acks_late=True, priority=STAGE_PRIORITY["map"]
+)
 def map_(self: Task, event_id: str) -> str:
     """Name the candidates' predicates and preview their resolution."""
     return _stage_run(self, event_id, "map")
 
 
-@shared_task(name="enrichment.gate", base=StageTask, bind=True, acks_late=True,
-             priority=STAGE_PRIORITY["gate"])
+@shared_task(
+    name="enrichment.gate",
+    base=StageTask,
+    bind=True,
+    acks_late=True,
+    priority=STAGE_PRIORITY["gate"],
+)
 def gate(self: Task, event_id: str) -> str:
     """Admit the useful candidates as facts."""
     return _stage_run(self, event_id, "gate")
 
 
-@shared_task(name="enrichment.embed", base=StageTask, bind=True, acks_late=True,
-             priority=STAGE_PRIORITY["embed"])
+@shared_task(
+    name="enrichment.embed",
+    base=StageTask,
+    bind=True,
+    acks_late=True,
+    priority=STAGE_PRIORITY["embed"],
+)
 def embed(self: Task, event_id: str) -> str:
     """Embed the event, its facts and its episodes."""
     return _stage_run(self, event_id, "embed")
 
 
-@shared_task(name="enrichment.tier", base=StageTask, bind=True, acks_late=True,
-             priority=STAGE_PRIORITY["tier"])
+@shared_task(
+    name="enrichment.tier",
+    base=StageTask,
+    bind=True,
+    acks_late=True,
+    priority=STAGE_PRIORITY["tier"],
+)
 def tier(self: Task, event_id: str) -> str:
     """Tier the facts the event touched; the event is then enriched."""
     return _stage_run(self, event_id, "tier")

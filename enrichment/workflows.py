@@ -17,8 +17,13 @@ from enrichment import outstanding
 logger = logging.getLogger("claiv.enrichment")
 
 # In pipeline order (enrichment.pipeline.STAGES).
-STAGE_TASKS = ("enrichment.extract", "enrichment.map", "enrichment.gate", "enrichment.embed",
-               "enrichment.tier")
+STAGE_TASKS = (
+    "enrichment.extract",
+    "enrichment.map",
+    "enrichment.gate",
+    "enrichment.embed",
+    "enrichment.tier",
+)
 
 
 def enrichment_chain(event_id: str) -> Any:
@@ -49,8 +54,10 @@ def enrichment_enqueue_many(event_ids: Sequence[str]) -> None:
         return
     outstanding.chain_sending(*event_ids)
     try:
-        with current_app.producer_or_acquire() as producer, \
-                producer.batch(max_size=PUBLISH_BATCH_COMMANDS):
+        with (
+            current_app.producer_or_acquire() as producer,
+            producer.batch(max_size=PUBLISH_BATCH_COMMANDS),
+        ):
             for event_id in event_ids:
                 # A chain's own apply_async drops `producer` (and so the batch); sending its
                 # first stage with the rest as the message's `chain` option is what it does.

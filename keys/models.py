@@ -33,8 +33,9 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     # Revocation time; a future value is a scheduled revocation (rotation grace period).
     revoked_at = models.DateTimeField(null=True, blank=True)
-    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -64,12 +65,14 @@ class ApiKeyAuditEntry(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_key_audit")
-    key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="audit_entries")
+    key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
     # Kept in clear so the entry stays readable if the key row ever goes away.
     key_prefix = models.CharField(max_length=8)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Who acted, as text: the username at the time, or the interface ("manage.py", "system").
     actor_label = models.CharField(max_length=150)
     action = models.CharField(max_length=16, choices=ApiKeyAuditAction.choices)

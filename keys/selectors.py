@@ -33,10 +33,16 @@ def api_key_authenticate(*, raw: str) -> ApiKey | None:
 def _lookup_sql() -> tuple[str, list[str], list[str]]:
     key_cols = [f.attname for f in ApiKey._meta.concrete_fields]
     tenant_cols = [f.attname for f in Tenant._meta.concrete_fields]
-    select = ", ".join([*(f"k.{connection.ops.quote_name(c)}" for c in key_cols),
-                        *(f"t.{connection.ops.quote_name(c)}" for c in tenant_cols)])
-    sql = (f"SELECT {select} FROM {ApiKey._meta.db_table} k "
-           f"JOIN {Tenant._meta.db_table} t ON t.id = k.tenant_id WHERE k.prefix = %s")
+    select = ", ".join(
+        [
+            *(f"k.{connection.ops.quote_name(c)}" for c in key_cols),
+            *(f"t.{connection.ops.quote_name(c)}" for c in tenant_cols),
+        ]
+    )
+    sql = (
+        f"SELECT {select} FROM {ApiKey._meta.db_table} k "
+        f"JOIN {Tenant._meta.db_table} t ON t.id = k.tenant_id WHERE k.prefix = %s"
+    )
     return sql, key_cols, tenant_cols
 
 
@@ -57,8 +63,12 @@ def _fetchone_first_of_request(sql: str, params: list[str]) -> tuple[Any, ...] |
     the statement runs once more on a new one, as Django's check would have arranged.
     Retrying is safe because the statement only reads.
     """
-    if (connection.connection is None or connection.in_atomic_block
-            or not connection.health_check_enabled or connection.health_check_done):
+    if (
+        connection.connection is None
+        or connection.in_atomic_block
+        or not connection.health_check_enabled
+        or connection.health_check_done
+    ):
         return _fetchone(sql, params)
     connection.health_check_done = True
     try:
@@ -77,7 +87,7 @@ def _key_with_tenant(prefix: str) -> ApiKey | None:
     if row is None:
         return None
     key = ApiKey.from_db(connection.alias, key_cols, row[: len(key_cols)])
-    key.tenant = Tenant.from_db(connection.alias, tenant_cols, row[len(key_cols):])
+    key.tenant = Tenant.from_db(connection.alias, tenant_cols, row[len(key_cols) :])
     return key
 
 

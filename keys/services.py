@@ -34,13 +34,23 @@ def _check_scopes(scopes: list[str] | None) -> list[str]:
     return sorted(set(scopes), key=ALL_SCOPES.index)
 
 
-def _audit(*, key: ApiKey, action: str, actor: AbstractBaseUser | None, origin: str,
-           details: dict[str, Any]) -> None:
+def _audit(
+    *,
+    key: ApiKey,
+    action: str,
+    actor: AbstractBaseUser | None,
+    origin: str,
+    details: dict[str, Any],
+) -> None:
     ApiKeyAuditEntry.objects.create(
-        tenant_id=key.tenant_id, key=key, key_prefix=key.prefix,
+        tenant_id=key.tenant_id,
+        key=key,
+        key_prefix=key.prefix,
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor.get_username() if actor is not None else origin,
-        action=action, details={"via": "console" if actor is not None else origin, **details})
+        action=action,
+        details={"via": "console" if actor is not None else origin, **details},
+    )
 
 
 def _create(*, tenant: Tenant, name: str, scopes: list[str] | None) -> tuple[ApiKey, str]:
@@ -49,8 +59,9 @@ def _create(*, tenant: Tenant, name: str, scopes: list[str] | None) -> tuple[Api
         prefix, raw = key_generate()
         try:
             with transaction.atomic():
-                key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix,
-                                            key_hash=key_hash(raw), scopes=checked)
+                key = ApiKey.objects.create(
+                    tenant=tenant, name=name, prefix=prefix, key_hash=key_hash(raw), scopes=checked
+                )
             return key, raw
         except IntegrityError:
             continue
@@ -58,13 +69,23 @@ def _create(*, tenant: Tenant, name: str, scopes: list[str] | None) -> tuple[Api
 
 
 @transaction.atomic
-def api_key_create(*, tenant: Tenant, name: str = "", scopes: list[str] | None = None,
-                   actor: AbstractBaseUser | None = None,
-                   origin: str = "system") -> tuple[ApiKey, str]:
+def api_key_create(
+    *,
+    tenant: Tenant,
+    name: str = "",
+    scopes: list[str] | None = None,
+    actor: AbstractBaseUser | None = None,
+    origin: str = "system",
+) -> tuple[ApiKey, str]:
     """Create a key. Returns (key, raw key); the raw key is not recoverable afterwards."""
     key, raw = _create(tenant=tenant, name=name, scopes=scopes)
-    _audit(key=key, action=ApiKeyAuditAction.CREATED, actor=actor, origin=origin,
-           details={"name": name, "scopes": list(key.scopes)})
+    _audit(
+        key=key,
+        action=ApiKeyAuditAction.CREATED,
+        actor=actor,
+        origin=origin,
+        details={"name": name, "scopes": list(key.scopes)},
+    )
     return key, raw
 
 
@@ -77,23 +98,37 @@ def _revoke(*, key: ApiKey, moment: timezone.datetime) -> bool:
 
 
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey, at: timezone.datetime | None = None,
-                   actor: AbstractBaseUser | None = None, origin: str = "system") -> ApiKey:
+def api_key_revoke(
+    *,
+    key: ApiKey,
+    at: timezone.datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+    origin: str = "system",
+) -> ApiKey:
     """Revoke now (or at `at`). Effective on the next request: auth reads the row every time.
 
     Revoking an already revoked key changes nothing and writes no audit entry.
     """
     moment = at or timezone.now()
     if _revoke(key=key, moment=moment):
-        _audit(key=key, action=ApiKeyAuditAction.REVOKED, actor=actor, origin=origin,
-               details={"effective_at": moment.isoformat()})
+        _audit(
+            key=key,
+            action=ApiKeyAuditAction.REVOKED,
+            actor=actor,
+            origin=origin,
+            details={"effective_at": moment.isoformat()},
+        )
     return key
 
 
 @transaction.atomic
-def api_key_rotate(*, key: ApiKey, grace: timedelta = timedelta(0),
-                   actor: AbstractBaseUser | None = None,
-                   origin: str = "system") -> tuple[ApiKey, str]:
+def api_key_rotate(
+    *,
+    key: ApiKey,
+    grace: timedelta = timedelta(0),
+    actor: AbstractBaseUser | None = None,
+    origin: str = "system",
+) -> tuple[ApiKey, str]:
     """Issue a new key with the same tenant, name and scopes; revoke the old one after `grace`.
 
     Precondition: the key is still active (a revoked key has nothing left to rotate).
@@ -107,12 +142,24 @@ def api_key_rotate(*, key: ApiKey, grace: timedelta = timedelta(0),
     _revoke(key=key, moment=moment)
     key.replaced_by = new_key
     key.save(update_fields=["replaced_by"])
-    _audit(key=new_key, action=ApiKeyAuditAction.CREATED, actor=actor, origin=origin,
-           details={"name": key.name, "scopes": list(new_key.scopes),
-                    "rotated_from": key.prefix})
-    _audit(key=key, action=ApiKeyAuditAction.ROTATED, actor=actor, origin=origin,
-           details={"new_key": new_key.prefix, "grace_seconds": int(grace.total_seconds()),
-                    "old_key_revoked_at": key.revoked_at.isoformat() if key.revoked_at else None})
+    _audit(
+        key=new_key,
+        action=ApiKeyAuditAction.CREATED,
+        actor=actor,
+        origin=origin,
+        details={"name": key.name, "scopes": list(new_key.scopes), "rotated_from": key.prefix},
+    )
+    _audit(
+        key=key,
+        action=ApiKeyAuditAction.ROTATED,
+        actor=actor,
+        origin=origin,
+        details={
+            "new_key": new_key.prefix,
+            "grace_seconds": int(grace.total_seconds()),
+            "old_key_revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        },
+    )
     return new_key, raw
 
 

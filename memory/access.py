@@ -56,8 +56,10 @@ def fact_accesses_flush() -> int:
     if not counts:
         return 0
     now = timezone.now().timestamp()
-    accesses = {raw.decode(): (int(n), datetime.fromtimestamp(float(latest.get(raw, now)), UTC))
-                for raw, n in counts.items()}
+    accesses = {
+        raw.decode(): (int(n), datetime.fromtimestamp(float(latest.get(raw, now)), UTC))
+        for raw, n in counts.items()
+    }
     try:
         return _accesses_write(accesses)
     except Exception:
@@ -92,7 +94,9 @@ def _accesses_write(accesses: Accesses) -> int:
         cursor.execute(
             f"UPDATE {Fact._meta.db_table} AS f SET access_count = f.access_count + v.n, "
             "last_accessed_at = greatest(f.last_accessed_at, v.at) "
-            f"FROM (VALUES {values}) AS v(id, n, at) WHERE f.id = v.id", params)
+            f"FROM (VALUES {values}) AS v(id, n, at) WHERE f.id = v.id",
+            params,
+        )
         return cursor.rowcount
 
 
@@ -118,5 +122,6 @@ def _give_back(client: redis.Redis, accesses: Accesses) -> None:
         for fact_id, (count, moment) in accesses.items():
             _count(client, [fact_id], count=count, at=moment)
     except redis.RedisError:
-        logger.error("fact accesses lost: redis unavailable while giving back %d facts",
-                     len(accesses))
+        logger.error(
+            "fact accesses lost: redis unavailable while giving back %d facts", len(accesses)
+        )

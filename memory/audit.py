@@ -44,25 +44,67 @@ logger = logging.getLogger("claiv.audit")
 
 BUFFER_KEY = f"{KEY_PREFIX}:audit"
 FLUSH_BATCH = 1000
-ACTIONS = ("ingest", "ingest_batch", "recall", "forget", "memory_add", "memory_correct",
-           "memory_supersede", "memory_delete", "key_created", "key_revoked", "key_rotated",
-           "export", "import")
+ACTIONS = (
+    "ingest",
+    "ingest_batch",
+    "recall",
+    "forget",
+    "memory_add",
+    "memory_correct",
+    "memory_supersede",
+    "memory_delete",
+    "key_created",
+    "key_revoked",
+    "key_rotated",
+    "export",
+    "import",
+)
 
 
-def _row(*, tenant_id: str, action: str, endpoint: str, actor: str, user_id: str,
-         counts: dict[str, int], request_id: str, at: datetime) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "action": action, "endpoint": endpoint[:100],
-            "actor": actor[:150], "user_id": user_id[:255], "counts": counts,
-            "request_id": request_id[:64], "at": at.isoformat()}
+def _row(
+    *,
+    tenant_id: str,
+    action: str,
+    endpoint: str,
+    actor: str,
+    user_id: str,
+    counts: dict[str, int],
+    request_id: str,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "action": action,
+        "endpoint": endpoint[:100],
+        "actor": actor[:150],
+        "user_id": user_id[:255],
+        "counts": counts,
+        "request_id": request_id[:64],
+        "at": at.isoformat(),
+    }
 
 
-def audit_record(*, key: ApiKey, action: str, endpoint: str, request_id: str,
-                 user_id: str = "", counts: dict[str, int] | None = None) -> None:
+def audit_record(
+    *,
+    key: ApiKey,
+    action: str,
+    endpoint: str,
+    request_id: str,
+    user_id: str = "",
+    counts: dict[str, int] | None = None,
+) -> None:
     """Record one API action of `key` (call after the action succeeded). `endpoint` is
     "METHOD /path"; the API layer's `memory.api.audit.audit_request` fills it in."""
-    row = _row(tenant_id=str(key.tenant_id), action=action, endpoint=endpoint,
-               actor=key.prefix, user_id=user_id, counts=counts or {},
-               request_id=request_id, at=timezone.now())
+    row = _row(
+        tenant_id=str(key.tenant_id),
+        action=action,
+        endpoint=endpoint,
+        actor=key.prefix,
+        user_id=user_id,
+        counts=counts or {},
+        request_id=request_id,
+        at=timezone.now(),
+    )
     try:
         usage_redis().rpush(BUFFER_KEY, json.dumps(row, separators=(",", ":")))
     except redis.RedisError:
@@ -70,24 +112,53 @@ def audit_record(*, key: ApiKey, action: str, endpoint: str, request_id: str,
         _insert([row])
 
 
-def audit_record_system(*, tenant: Tenant, action: str, actor: str, via: str,
-                        user_id: str = "", counts: dict[str, int] | None = None) -> None:
+def audit_record_system(
+    *,
+    tenant: Tenant,
+    action: str,
+    actor: str,
+    via: str,
+    user_id: str = "",
+    counts: dict[str, int] | None = None,
+) -> None:
     """Record an action taken outside an API request (a management command, a task).
 
     `actor` names who acted ("cli", or the key prefix that queued a job); `via` is kept as
     the endpoint ("manage.py export", "task memory.portability_import"). Written directly:
     such actions are rare, and a command must not depend on the beat's flush.
     """
-    _insert([_row(tenant_id=str(tenant.pk), action=action, endpoint=via, actor=actor,
-                  user_id=user_id, counts=counts or {}, request_id="", at=timezone.now())])
+    _insert(
+        [
+            _row(
+                tenant_id=str(tenant.pk),
+                action=action,
+                endpoint=via,
+                actor=actor,
+                user_id=user_id,
+                counts=counts or {},
+                request_id="",
+                at=timezone.now(),
+            )
+        ]
+    )
 
 
 def _insert(rows: list[dict[str, Any]]) -> None:
-    AuditEntry.objects.bulk_create([
-        AuditEntry(tenant_id=r["tenant_id"], action=r["action"], endpoint=r["endpoint"],
-                   actor=r["actor"], user_id=r["user_id"], counts=r["counts"],
-                   request_id=r["request_id"], at=datetime.fromisoformat(r["at"]))
-        for r in rows])
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                tenant_id=r["tenant_id"],
+                action=r["action"],
+                endpoint=r["endpoint"],
+                actor=r["actor"],
+                user_id=r["user_id"],
+                counts=r["counts"],
+                request_id=r["request_id"],
+                at=datetime.fromisoformat(r["at"]),
+            )
+            for r in rows
+        ]
+    )
 
 
 def audit_flush() -> int:
@@ -104,8 +175,12 @@ def audit_flush() -> int:
             return moved
         rows = [json.loads(line) for line in lines]
         # A tenant deleted while its entries waited: they go with it.
-        known = {str(pk) for pk in Tenant.objects.filter(
-            pk__in={r["tenant_id"] for r in rows}).values_list("pk", flat=True)}
+        known = {
+            str(pk)
+            for pk in Tenant.objects.filter(pk__in={r["tenant_id"] for r in rows}).values_list(
+                "pk", flat=True
+            )
+        }
         try:
             _insert([r for r in rows if r["tenant_id"] in known])
         except Exception:
@@ -122,8 +197,9 @@ def audit_prune(*, now: datetime | None = None) -> int:
 
 
 def audit_pseudonym(*, tenant_id: str, user_id: str) -> str:
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"{tenant_id}|{user_id}".encode(),
-                      hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"{tenant_id}|{user_id}".encode(), hashlib.sha256
+    ).hexdigest()
     return f"forgotten:{digest[:24]}"
 
 
@@ -134,27 +210,42 @@ def audit_user_forget(*, tenant: Tenant, user_id: str) -> int:
     except redis.RedisError:
         logger.warning("audit buffer not flushed before pseudonymising: redis unavailable")
     return AuditEntry.objects.filter(tenant=tenant, user_id=user_id).update(
-        user_id=audit_pseudonym(tenant_id=str(tenant.pk), user_id=user_id))
+        user_id=audit_pseudonym(tenant_id=str(tenant.pk), user_id=user_id)
+    )
 
 
 @receiver(post_save, sender=ApiKeyAuditEntry, dispatch_uid="memory.audit.key_action")
 def _key_action(sender: type, instance: ApiKeyAuditEntry, created: bool, **kwargs: Any) -> None:
     if created:
         AuditEntry.objects.create(
-            tenant_id=instance.tenant_id, at=instance.at, action=f"key_{instance.action}",
-            endpoint=str(instance.details.get("via", "")), actor=instance.actor_label,
-            counts={}, request_id="", user_id="")
+            tenant_id=instance.tenant_id,
+            at=instance.at,
+            action=f"key_{instance.action}",
+            endpoint=str(instance.details.get("via", "")),
+            actor=instance.actor_label,
+            counts={},
+            request_id="",
+            user_id="",
+        )
 
 
 # --- Reads --------------------------------------------------------------------------------
+
 
 def _cursor(entry: AuditEntry) -> str:
     return f"{entry.at.isoformat()}~{entry.pk}"
 
 
-def audit_list(*, tenant: Tenant, user_id: str | None = None, action: str | None = None,
-               since: datetime | None = None, until: datetime | None = None, limit: int = 50,
-               cursor: str | None = None) -> tuple[list[AuditEntry], str | None]:
+def audit_list(
+    *,
+    tenant: Tenant,
+    user_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[AuditEntry], str | None]:
     """A page of the tenant's entries, newest first (at, then id), and the next cursor."""
     audit_flush()
     entries = AuditEntry.objects.filter(tenant=tenant)
@@ -180,6 +271,13 @@ def audit_list(*, tenant: Tenant, user_id: str | None = None, action: str | None
 
 
 def audit_as_dict(entry: AuditEntry) -> dict[str, Any]:
-    return {"id": entry.pk, "at": entry.at.isoformat(), "action": entry.action,
-            "endpoint": entry.endpoint, "actor": entry.actor, "user_id": entry.user_id or None,
-            "counts": entry.counts, "request_id": entry.request_id or None}
+    return {
+        "id": entry.pk,
+        "at": entry.at.isoformat(),
+        "action": entry.action,
+        "endpoint": entry.endpoint,
+        "actor": entry.actor,
+        "user_id": entry.user_id or None,
+        "counts": entry.counts,
+        "request_id": entry.request_id or None,
+    }

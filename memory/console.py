@@ -42,34 +42,56 @@ def event_enrichment_reset(*, tenant: Tenant, event_id: str) -> Event:
     except ValueError as exc:
         raise NotFound("No such event.") from exc
     with transaction.atomic():
-        event = (Event.objects.select_for_update().defer("embedding")
-                 .filter(tenant=tenant, id=parsed).first())
+        event = (
+            Event.objects.select_for_update()
+            .defer("embedding")
+            .filter(tenant=tenant, id=parsed)
+            .first()
+        )
         if event is None:
             raise NotFound("No such event.")
         if event.forgotten_at is not None:
             raise InvalidRequest("This event was forgotten; its memory cannot be rebuilt.")
 
-        own = list(Fact.objects.select_for_update().filter(tenant=tenant, source_event=event)
-                   .defer("embedding"))
+        own = list(
+            Fact.objects.select_for_update()
+            .filter(tenant=tenant, source_event=event)
+            .defer("embedding")
+        )
         deleted: list[object] = []
         for fact in own:
-            other = (FactSource.objects.filter(fact=fact).exclude(event=event)
-                     .select_related("event").order_by("event__event_time", "id").first())
+            other = (
+                FactSource.objects.filter(fact=fact)
+                .exclude(event=event)
+                .select_related("event")
+                .order_by("event__event_time", "id")
+                .first()
+            )
             if other is None:
                 deleted.append(fact.pk)
                 continue
             start = max(0, other.event.content.find(other.source_text))
             Fact.objects.filter(pk=fact.pk).update(
-                source_event=other.event, source_text=other.source_text, source_start=start,
-                source_end=start + len(other.source_text), source_role=other.event.role,
-                mention_count=max(1, fact.mention_count - 1), updated_at=timezone.now())
-        reinforced = (FactSource.objects.filter(event=event)
-                      .exclude(fact_id__in=[f.pk for f in own]).values_list("fact_id", flat=True))
+                source_event=other.event,
+                source_text=other.source_text,
+                source_start=start,
+                source_end=start + len(other.source_text),
+                source_role=other.event.role,
+                mention_count=max(1, fact.mention_count - 1),
+                updated_at=timezone.now(),
+            )
+        reinforced = (
+            FactSource.objects.filter(event=event)
+            .exclude(fact_id__in=[f.pk for f in own])
+            .values_list("fact_id", flat=True)
+        )
         Fact.objects.filter(tenant=tenant, id__in=list(reinforced), mention_count__gt=1).update(
-            mention_count=F("mention_count") - 1)
+            mention_count=F("mention_count") - 1
+        )
         FactSource.objects.filter(event=event).delete()
         Fact.objects.filter(tenant=tenant, superseded_by_id__in=deleted).update(
-            status=FactStatus.CURRENT, valid_to=None, superseded_by=None)
+            status=FactStatus.CURRENT, valid_to=None, superseded_by=None
+        )
         Fact.objects.filter(tenant=tenant, id__in=deleted).delete()
         Candidate.objects.filter(event=event).delete()
 
@@ -81,10 +103,24 @@ def event_enrichment_reset(*, tenant: Tenant, event_id: str) -> Event:
         event.gated_count = 0
         event.embedding = None
         event.state_changed_at = timezone.now()
-        event.save(update_fields=["status", "stage", "attempts", "error", "candidate_count",
-                                  "gated_count", "embedding", "state_changed_at"])
+        event.save(
+            update_fields=[
+                "status",
+                "stage",
+                "attempts",
+                "error",
+                "candidate_count",
+                "gated_count",
+                "embedding",
+                "state_changed_at",
+            ]
+        )
         user_memory_changed(tenant_id=tenant.pk, user_id=event.user_id)
         event_id_text = str(event.pk)
-    logger.info("re-enrich event=%s facts_deleted=%d facts_kept=%d", event_id_text,
-                len(deleted), len(own) - len(deleted))
+    logger.info(
+        "re-enrich event=%s facts_deleted=%d facts_kept=%d",
+        event_id_text,
+        len(deleted),
+        len(own) - len(deleted),
+    )
     return event

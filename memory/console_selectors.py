@@ -26,19 +26,27 @@ class MemoryUserRow:
     last_event_time: datetime | None
 
 
-def memory_users_list(*, tenant: Tenant, search: str = "", limit: int = 100
-                      ) -> list[MemoryUserRow]:
+def memory_users_list(*, tenant: Tenant, search: str = "", limit: int = 100) -> list[MemoryUserRow]:
     """End users of a tenant with event and current-fact counts, most recently active first."""
     events = Event.objects.filter(tenant=tenant)
     if search:
         events = events.filter(user_id__icontains=search)
-    rows = list(events.values("user_id").annotate(n=Count("id"), last=Max("event_time"))
-                .order_by("-last", "user_id")[:limit])
-    facts = dict(Fact.objects.filter(tenant=tenant, status=FactStatus.CURRENT,
-                                     user_id__in=[r["user_id"] for r in rows])
-                 .values("user_id").annotate(n=Count("id")).values_list("user_id", "n"))
-    return [MemoryUserRow(r["user_id"], r["n"], facts.get(r["user_id"], 0), r["last"])
-            for r in rows]
+    rows = list(
+        events.values("user_id")
+        .annotate(n=Count("id"), last=Max("event_time"))
+        .order_by("-last", "user_id")[:limit]
+    )
+    facts = dict(
+        Fact.objects.filter(
+            tenant=tenant, status=FactStatus.CURRENT, user_id__in=[r["user_id"] for r in rows]
+        )
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values_list("user_id", "n")
+    )
+    return [
+        MemoryUserRow(r["user_id"], r["n"], facts.get(r["user_id"], 0), r["last"]) for r in rows
+    ]
 
 
 def _text_filter(q: str, *fields: str) -> Q:
@@ -49,8 +57,9 @@ def _text_filter(q: str, *fields: str) -> Q:
     return condition
 
 
-def memory_user_facts(*, tenant: Tenant, user_id: str, q: str = "",
-                      limit: int = 200) -> QuerySet[Fact]:
+def memory_user_facts(
+    *, tenant: Tenant, user_id: str, q: str = "", limit: int = 200
+) -> QuerySet[Fact]:
     """A user's facts, current first, then superseded and contradicted, newest first."""
     facts = Fact.objects.filter(tenant=tenant, user_id=user_id)
     if q:
@@ -59,16 +68,18 @@ def memory_user_facts(*, tenant: Tenant, user_id: str, q: str = "",
     return facts.select_related("source_event").order_by(order, "-valid_from")[:limit]
 
 
-def memory_user_events(*, tenant: Tenant, user_id: str, q: str = "",
-                       limit: int = 100) -> QuerySet[Event]:
+def memory_user_events(
+    *, tenant: Tenant, user_id: str, q: str = "", limit: int = 100
+) -> QuerySet[Event]:
     events = Event.objects.filter(tenant=tenant, user_id=user_id)
     if q:
         events = events.filter(_text_filter(q, "content"))
     return events.defer("embedding").order_by("-event_time")[:limit]
 
 
-def memory_user_episodes(*, tenant: Tenant, user_id: str, q: str = "",
-                         limit: int = 50) -> QuerySet[Episode]:
+def memory_user_episodes(
+    *, tenant: Tenant, user_id: str, q: str = "", limit: int = 50
+) -> QuerySet[Episode]:
     episodes = Episode.objects.filter(tenant=tenant, user_id=user_id)
     if q:
         episodes = episodes.filter(_text_filter(q, "summary"))
@@ -86,10 +97,13 @@ def memory_forget_preview(*, tenant: Tenant, scope: ForgetScope) -> dict[str, in
     event_ids = events.values("id")
     facts = Fact.objects.filter(
         Q(id__in=FactSource.objects.filter(event_id__in=event_ids).values("fact_id"))
-        | Q(source_event_id__in=event_ids), tenant=tenant)
+        | Q(source_event_id__in=event_ids),
+        tenant=tenant,
+    )
     episodes = Episode.objects.filter(
-        tenant=tenant, id__in=Episode.events.through.objects.filter(
-            event_id__in=event_ids).values("episode_id"))
+        tenant=tenant,
+        id__in=Episode.events.through.objects.filter(event_id__in=event_ids).values("episode_id"),
+    )
     matched = events.count()
     return {
         "events_matched": matched,
@@ -97,8 +111,9 @@ def memory_forget_preview(*, tenant: Tenant, scope: ForgetScope) -> dict[str, in
         "events": matched if scope.erase_events else 0,
         "facts": facts.count(),
         "episodes": episodes.count(),
-        "embeddings": (facts.filter(embedding__isnull=False).count()
-                       + episodes.filter(embedding__isnull=False).count()
-                       + events.filter(embedding__isnull=False).count()),
+        "embeddings": (
+            facts.filter(embedding__isnull=False).count()
+            + episodes.filter(embedding__isnull=False).count()
+            + events.filter(embedding__isnull=False).count()
+        ),
     }
-

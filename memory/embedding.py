@@ -67,16 +67,18 @@ class LocalEmbedder:
         # turns took 6.85 ms/text instead of 11.3, and the vectors agree with float32 to
         # cosine >= 0.99998 (mean 0.99999), i.e. the same embedding space. Elsewhere
         # autocast would emulate bf16 and be slower. EMBEDDING_BF16=0 turns it off.
-        self._bf16 = (os.environ.get("EMBEDDING_BF16", "auto") != "0"
-                      and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        self._autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16,
-                                                enabled=self._bf16)
+        self._bf16 = (
+            os.environ.get("EMBEDDING_BF16", "auto") != "0"
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
+        self._autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16)
         if onnx is None:
             onnx = os.environ.get("EMBEDDING_ONNX", "1") != "0"
         self._onnx: _OnnxMiniLM | None = None
         if onnx:
-            self._onnx = _OnnxMiniLM.load(embedder=self, weights=self._model_path,
-                                          cache_dir=cache_dir or onnx_cache_dir())
+            self._onnx = _OnnxMiniLM.load(
+                embedder=self, weights=self._model_path, cache_dir=cache_dir or onnx_cache_dir()
+            )
 
     @property
     def uses_onnx(self) -> bool:
@@ -88,8 +90,10 @@ class LocalEmbedder:
             return []
         with self._lock:  # neither runtime is safe to call from several threads at once
             ids = self._token_ids(texts)
-            if (self._onnx is not None
-                    and len(ids) * max(len(row) for row in ids) <= ONNX_MAX_TOKENS):
+            if (
+                self._onnx is not None
+                and len(ids) * max(len(row) for row in ids) <= ONNX_MAX_TOKENS
+            ):
                 vectors = self._onnx.embed(*_padded(ids))
             else:
                 vectors = self._embed_torch(ids)
@@ -107,8 +111,9 @@ class LocalEmbedder:
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         # As sentence-transformers tokenizes: stripped, truncated to 256 tokens.
-        return self._model.tokenizer([text.strip() for text in texts], truncation=True,
-                                     max_length=self._model.max_seq_length)["input_ids"]
+        return self._model.tokenizer(
+            [text.strip() for text in texts], truncation=True, max_length=self._model.max_seq_length
+        )["input_ids"]
 
     def _embed_torch(self, ids: list[list[int]]) -> Any:
         """float32 unit vectors, one row per text, in the order given."""
@@ -118,10 +123,12 @@ class LocalEmbedder:
         vectors = np.empty((len(ids), self.dimension), dtype=np.float32)
         with torch.inference_mode(), self._autocast():
             for batch in _batches(ids, budget=TORCH_BATCH_TOKENS):
-                input_ids, mask, types = (torch.from_numpy(a)
-                                          for a in _padded([ids[i] for i in batch]))
-                hidden = self._bert(input_ids=input_ids, attention_mask=mask,
-                                    token_type_ids=types).last_hidden_state.float()
+                input_ids, mask, types = (
+                    torch.from_numpy(a) for a in _padded([ids[i] for i in batch])
+                )
+                hidden = self._bert(
+                    input_ids=input_ids, attention_mask=mask, token_type_ids=types
+                ).last_hidden_state.float()
                 vectors[batch] = _mean_pooled(hidden, mask).numpy()
         return vectors
 
@@ -168,8 +175,8 @@ def _padded(ids: list[list[int]]) -> tuple[Any, Any, Any]:
     input_ids = np.zeros((len(ids), width), dtype=np.int64)
     mask = np.zeros((len(ids), width), dtype=np.int64)
     for row, tokens in enumerate(ids):
-        input_ids[row, :len(tokens)] = tokens
-        mask[row, :len(tokens)] = 1
+        input_ids[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
     return input_ids, mask, np.zeros_like(input_ids)
 
 
@@ -206,8 +213,7 @@ class _OnnxMiniLM:
         self.path = path
 
     @classmethod
-    def load(cls, *, embedder: LocalEmbedder, weights: Path,
-             cache_dir: Path) -> _OnnxMiniLM | None:
+    def load(cls, *, embedder: LocalEmbedder, weights: Path, cache_dir: Path) -> _OnnxMiniLM | None:
         """The cached graph for these weights (exported first if missing), or None with a
         logged warning when onnxruntime is missing or the export or check fails."""
         try:
@@ -224,26 +230,35 @@ class _OnnxMiniLM:
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            session = onnxruntime.InferenceSession(str(path), options,
-                                                   providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
             encoder = cls(session, path)
             encoder._check(embedder)
         except Exception:
-            logger.warning("ONNX embedding unavailable; embedding every call with torch",
-                           exc_info=True)
+            logger.warning(
+                "ONNX embedding unavailable; embedding every call with torch", exc_info=True
+            )
             return None
         return encoder
 
     def embed(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
         """float32 unit vectors for one padded batch (see `_padded`)."""
-        return self._session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask,
-                                        "token_type_ids": token_type_ids})[0]
+        return self._session.run(
+            None,
+            {
+                "input_ids": input_ids,
+                "attention_mask": attention_mask,
+                "token_type_ids": token_type_ids,
+            },
+        )[0]
 
     def _check(self, embedder: LocalEmbedder) -> None:
         import numpy as np
 
-        probe = embedder._token_ids(["I moved to Berlin in 2021.",
-                                     "Caroline went to the support group on Friday."])
+        probe = embedder._token_ids(
+            ["I moved to Berlin in 2021.", "Caroline went to the support group on Friday."]
+        )
         with embedder._lock:
             reference = embedder._embed_torch(probe)
         cosine = (self.embed(*_padded(probe)) * reference).sum(axis=1)
@@ -278,15 +293,21 @@ def _onnx_export(*, bert: Any, path: Path) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                    token_type_ids: torch.Tensor) -> torch.Tensor:
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
+            hidden = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             return _mean_pooled(hidden, attention_mask)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    sample = tuple(torch.from_numpy(a) for a in _padded([[101, 2019, 102],
-                                                          [101, 1037, 2936, 6251, 102]]))
+    sample = tuple(
+        torch.from_numpy(a) for a in _padded([[101, 2019, 102], [101, 1037, 2936, 6251, 102]])
+    )
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
@@ -300,13 +321,20 @@ def _onnx_export(*, bert: Any, path: Path) -> None:
             warnings.simplefilter("ignore")
             # dynamo=False: the TorchScript exporter handles BERT with dynamic axes and
             # needs no onnxscript; opset 17 is supported by every current onnxruntime.
-            torch.onnx.export(_Pooled(bert).eval(), sample, temporary,
-                              input_names=names, output_names=["embedding"],
-                              dynamic_axes={**axes, "embedding": {0: "batch"}},
-                              opset_version=17, dynamo=False)
+            torch.onnx.export(
+                _Pooled(bert).eval(),
+                sample,
+                temporary,
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_axes={**axes, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
         os.replace(temporary, path)
-        logger.info("exported the embedding model to %s in %.1f s", path,
-                    time.perf_counter() - started)
+        logger.info(
+            "exported the embedding model to %s in %.1f s", path, time.perf_counter() - started
+        )
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -318,9 +346,17 @@ class OpenAIEmbedder:
     `base_url` / `api_key` may each hold a `;`-separated list: the endpoints are used
     round-robin, one that fails is skipped for a cool-down (memory.endpoint_pool)."""
 
-    def __init__(self, *, base_url: str, api_key: str, model: str, dimension: int,
-                 timeout: float = 20.0, cooldown: float = DEFAULT_COOLDOWN_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        dimension: int,
+        timeout: float = 20.0,
+        cooldown: float = DEFAULT_COOLDOWN_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         from openai import OpenAI
 
         self.dimension = dimension
@@ -330,15 +366,22 @@ class OpenAIEmbedder:
         # is the retry.
         retries = 3 if len(endpoints) == 1 else 0
         self.pool = EndpointPool(
-            endpoints, cooldown=cooldown, clock=clock,
-            make_client=lambda url, key: OpenAI(base_url=url or None, api_key=key or "unused",
-                                                timeout=timeout, max_retries=retries))
+            endpoints,
+            cooldown=cooldown,
+            clock=clock,
+            make_client=lambda url, key: OpenAI(
+                base_url=url or None, api_key=key or "unused", timeout=timeout, max_retries=retries
+            ),
+        )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        response = self.pool.call(lambda client: client.embeddings.create(
-            model=self._model, input=texts, dimensions=self.dimension, encoding_format="float"))
+        response = self.pool.call(
+            lambda client: client.embeddings.create(
+                model=self._model, input=texts, dimensions=self.dimension, encoding_format="float"
+            )
+        )
         ordered = sorted(response.data, key=lambda item: item.index)
         vectors = [list(item.embedding) for item in ordered]
         if any(len(vector) != self.dimension for vector in vectors):
@@ -350,10 +393,13 @@ class OpenAIEmbedder:
 def embedder() -> Embedder:
     """The configured embedder, built once per process."""
     if settings.EMBEDDING_PROVIDER == "openai":
-        return OpenAIEmbedder(base_url=settings.EMBEDDING_BASE_URL,
-                              api_key=settings.EMBEDDING_API_KEY,
-                              model=settings.EMBEDDING_MODEL, dimension=settings.EMBEDDING_DIM,
-                              cooldown=settings.PROVIDER_COOLDOWN_SECONDS)
+        return OpenAIEmbedder(
+            base_url=settings.EMBEDDING_BASE_URL,
+            api_key=settings.EMBEDDING_API_KEY,
+            model=settings.EMBEDDING_MODEL,
+            dimension=settings.EMBEDDING_DIM,
+            cooldown=settings.PROVIDER_COOLDOWN_SECONDS,
+        )
     if settings.EMBEDDING_DIM != LocalEmbedder.dimension:
         raise ValueError("EMBEDDING_DIM must be 384 with the local embedder")
     return _local_embedder()

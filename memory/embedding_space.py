@@ -46,15 +46,19 @@ def embedding_space_get() -> EmbeddingSpace:
     if space is None:
         model, dimension = embedding_configured()
         space, _ = EmbeddingSpace.objects.get_or_create(
-            id=1, defaults={"model": model, "dimension": column_dimension() or dimension})
+            id=1, defaults={"model": model, "dimension": column_dimension() or dimension}
+        )
     return space
 
 
 def column_dimension(table: str = "memory_event", column: str = "embedding") -> int | None:
     """The dimension of a vector column as the database declares it (None: no such column)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
-                       "AND attname = %s AND NOT attisdropped", [table, column])
+        cursor.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = %s AND NOT attisdropped",
+            [table, column],
+        )
         row = cursor.fetchone()
     # pgvector stores the dimension itself as the type modifier (-1: undeclared).
     return int(row[0]) if row and row[0] > 0 else None
@@ -70,10 +74,12 @@ def embedding_space_mismatch() -> str | None:
     if space.model == model and space.dimension == dimension == stored_dimension:
         return None
     made = stored_dimension or space.dimension
-    return (f"The stored vectors were made with {space.model} ({made} dimensions)"
-            f" but the settings configure {model} ({dimension} dimensions; "
-            f"EMBEDDING_PROVIDER, EMBEDDING_MODEL, EMBEDDING_DIM). Run `{REEMBED_COMMAND}` with "
-            f"these settings to re-embed the stored data, or restore the previous settings.")
+    return (
+        f"The stored vectors were made with {space.model} ({made} dimensions)"
+        f" but the settings configure {model} ({dimension} dimensions; "
+        f"EMBEDDING_PROVIDER, EMBEDDING_MODEL, EMBEDDING_DIM). Run `{REEMBED_COMMAND}` with "
+        f"these settings to re-embed the stored data, or restore the previous settings."
+    )
 
 
 def embedding_space_verify() -> None:
@@ -109,7 +115,10 @@ def embedding_space_verify_or_exit(*, exit_code: int = 1) -> None:
         # Postgres down at start-up: the process must still start, answer 503 for what
         # needs the database and heal when it returns (a deployment restarts the database
         # and the servers in any order). The check is made at the next start instead.
-        print(f"claiv: embedding model not checked, database unavailable "
-              f"({type(exc).__name__})", file=sys.stderr, flush=True)
+        print(
+            f"claiv: embedding model not checked, database unavailable ({type(exc).__name__})",
+            file=sys.stderr,
+            flush=True,
+        )
     finally:
         connections.close_all()  # nothing opened here is carried into the serving process

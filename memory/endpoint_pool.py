@@ -50,8 +50,10 @@ def endpoints_parse(base_urls: str, api_keys: str) -> list[tuple[str, str]]:
     if len(keys) == 1:
         keys = keys * len(urls)
     if len(keys) != len(urls):
-        raise ValueError(f"{len(urls)} base URLs but {len(keys)} API keys: give one key, or one "
-                         f"per URL in the same order (';'-separated)")
+        raise ValueError(
+            f"{len(urls)} base URLs but {len(keys)} API keys: give one key, or one "
+            f"per URL in the same order (';'-separated)"
+        )
     return list(zip(urls, keys, strict=True))
 
 
@@ -79,10 +81,14 @@ def _retry_after(exc: BaseException) -> float | None:
 class EndpointPool:
     """Round-robin over endpoints, skipping those cooling down. Thread-safe."""
 
-    def __init__(self, endpoints: list[tuple[str, str]], *,
-                 make_client: Callable[[str, str], Any],
-                 cooldown: float = DEFAULT_COOLDOWN_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        endpoints: list[tuple[str, str]],
+        *,
+        make_client: Callable[[str, str], Any],
+        cooldown: float = DEFAULT_COOLDOWN_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not endpoints:
             raise ValueError("an endpoint pool needs at least one endpoint")
         self.endpoints = [Endpoint(url, key, make_client(url, key)) for url, key in endpoints]

@@ -71,16 +71,21 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
         event_rows = list(events.values_list("id", "embedding"))
         event_ids = [row[0] for row in event_rows]
 
-        fact_ids = set(FactSource.objects.filter(event_id__in=event_ids)
-                       .values_list("fact_id", flat=True))
-        fact_ids |= set(Fact.objects.filter(tenant=tenant, source_event_id__in=event_ids)
-                        .values_list("id", flat=True))
+        fact_ids = set(
+            FactSource.objects.filter(event_id__in=event_ids).values_list("fact_id", flat=True)
+        )
+        fact_ids |= set(
+            Fact.objects.filter(tenant=tenant, source_event_id__in=event_ids).values_list(
+                "id", flat=True
+            )
+        )
         facts = Fact.objects.filter(tenant=tenant, id__in=fact_ids)
         fact_embeddings = facts.filter(embedding__isnull=False).count()
         episodes = Episode.objects.filter(tenant=tenant, events__id__in=event_ids).distinct()
         episode_ids = list(episodes.values_list("id", flat=True))
-        episode_embeddings = (Episode.objects.filter(id__in=episode_ids,
-                                                     embedding__isnull=False).count())
+        episode_embeddings = Episode.objects.filter(
+            id__in=episode_ids, embedding__isnull=False
+        ).count()
         event_embeddings = sum(1 for _, embedding in event_rows if embedding is not None)
 
         Candidate.objects.filter(event_id__in=event_ids).delete()
@@ -94,23 +99,38 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
             Event.objects.filter(id__in=event_ids).delete()
         else:
             Event.objects.filter(id__in=event_ids).update(
-                forgotten_at=requested_at, embedding=None, time_notes=None, status="skipped",
-                state_changed_at=requested_at)
+                forgotten_at=requested_at,
+                embedding=None,
+                time_notes=None,
+                status="skipped",
+                state_changed_at=requested_at,
+            )
 
         counts = dict.fromkeys(COUNT_KEYS, 0)
-        counts.update({
-            "events": len(event_ids) if scope.erase_events else 0,
-            "facts": len(fact_ids),
-            "episodes": len(episode_ids),
-            "embeddings": fact_embeddings + episode_embeddings + event_embeddings,
-        })
-        deleted_ids = ([f"fact:{i}" for i in fact_ids] + [f"episode:{i}" for i in episode_ids]
-                       + [f"event:{i}" for i in event_ids])
-        receipt = _receipt_append(tenant=tenant, scope=scope, counts=counts,
-                                  deleted_ids=[str(i) for i in deleted_ids],
-                                  requested_at=requested_at)
-        if scope.erase_events and not Event.objects.filter(
-                tenant=tenant, user_id=scope.user_id).exists():
+        counts.update(
+            {
+                "events": len(event_ids) if scope.erase_events else 0,
+                "facts": len(fact_ids),
+                "episodes": len(episode_ids),
+                "embeddings": fact_embeddings + episode_embeddings + event_embeddings,
+            }
+        )
+        deleted_ids = (
+            [f"fact:{i}" for i in fact_ids]
+            + [f"episode:{i}" for i in episode_ids]
+            + [f"event:{i}" for i in event_ids]
+        )
+        receipt = _receipt_append(
+            tenant=tenant,
+            scope=scope,
+            counts=counts,
+            deleted_ids=[str(i) for i in deleted_ids],
+            requested_at=requested_at,
+        )
+        if (
+            scope.erase_events
+            and not Event.objects.filter(tenant=tenant, user_id=scope.user_id).exists()
+        ):
             # Nothing of the user is left: neither is their version row (no user id stays
             # behind). Its absence stales cached recalls as a bump would (memory.versioning).
             user_memory_version_drop(tenant_id=tenant.pk, user_id=scope.user_id)
@@ -118,8 +138,9 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
             user_memory_changed(tenant_id=tenant.pk, user_id=scope.user_id)
         # The bump already makes the user's cached recalls unservable; this deletes their
         # text from Redis too, once the forget is committed.
-        transaction.on_commit(partial(recall_cache_drop, tenant_id=tenant.pk,
-                                      user_id=scope.user_id))
+        transaction.on_commit(
+            partial(recall_cache_drop, tenant_id=tenant.pk, user_id=scope.user_id)
+        )
     return receipt
 
 
@@ -139,15 +160,26 @@ def receipt_payload(receipt: DeletionReceipt) -> dict[str, object]:
     }
 
 
-def _receipt_append(*, tenant: Tenant, scope: ForgetScope, counts: dict[str, int],
-                    deleted_ids: list[str], requested_at: datetime) -> DeletionReceipt:
+def _receipt_append(
+    *,
+    tenant: Tenant,
+    scope: ForgetScope,
+    counts: dict[str, int],
+    deleted_ids: list[str],
+    requested_at: datetime,
+) -> DeletionReceipt:
     previous = DeletionReceipt.objects.filter(tenant=tenant).order_by("-sequence").first()
     receipt = DeletionReceipt(
-        tenant=tenant, sequence=(previous.sequence + 1) if previous else 1,
-        user_id=scope.user_id, scope=scope.as_json(), requested_at=requested_at,
-        completed_at=timezone.now(), deleted_counts=counts,
+        tenant=tenant,
+        sequence=(previous.sequence + 1) if previous else 1,
+        user_id=scope.user_id,
+        scope=scope.as_json(),
+        requested_at=requested_at,
+        completed_at=timezone.now(),
+        deleted_counts=counts,
         deleted_ids_digest=receipts.ids_digest(deleted_ids),
-        prev_digest=previous.digest if previous else "", key_id=receipts.key_id(),
+        prev_digest=previous.digest if previous else "",
+        key_id=receipts.key_id(),
     )
     receipt.digest = receipts.receipt_digest(receipt_payload(receipt))
     receipt.signature = receipts.sign(receipt.digest)

@@ -47,8 +47,9 @@ def _body_hash(fields: dict[str, Any]) -> str:
 
 
 def _lock_key(*parts: str) -> int:
-    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big",
-                          signed=True)
+    return int.from_bytes(
+        hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big", signed=True
+    )
 
 
 def _request_lock_key(event: Event) -> int:
@@ -66,25 +67,56 @@ def _advisory_locks(keys: Sequence[int]) -> None:
         if len(keys) == 1:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [keys[0]])
         else:
-            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
-                           [sorted(set(keys))])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+                [sorted(set(keys))],
+            )
 
 
-def _event_build(*, tenant: Tenant, now: datetime, user_id: str, type: str, content: str,
-                 conversation_id: str = "", role: str = "", event_time: datetime | None = None,
-                 idempotency_key: str | None = None, metadata: dict[str, Any] | None = None,
-                 project_id: str = "", scope: str = Scope.GLOBAL) -> Event:
+def _event_build(
+    *,
+    tenant: Tenant,
+    now: datetime,
+    user_id: str,
+    type: str,
+    content: str,
+    conversation_id: str = "",
+    role: str = "",
+    event_time: datetime | None = None,
+    idempotency_key: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    project_id: str = "",
+    scope: str = Scope.GLOBAL,
+) -> Event:
     """The unsaved Event of one request, its body hash set."""
     metadata = metadata or {}
-    body_hash = _body_hash({
-        "user_id": user_id, "conversation_id": conversation_id, "type": type, "role": role,
-        "content": content, "event_time": event_time.isoformat() if event_time else None,
-        "metadata": metadata, "project_id": project_id, "scope": scope,
-    })
-    return Event(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
-                 project_id=project_id, type=type, role=role, content=content,
-                 event_time=event_time or now, metadata=metadata, scope=scope,
-                 idempotency_key=idempotency_key, body_hash=body_hash)
+    body_hash = _body_hash(
+        {
+            "user_id": user_id,
+            "conversation_id": conversation_id,
+            "type": type,
+            "role": role,
+            "content": content,
+            "event_time": event_time.isoformat() if event_time else None,
+            "metadata": metadata,
+            "project_id": project_id,
+            "scope": scope,
+        }
+    )
+    return Event(
+        tenant=tenant,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        project_id=project_id,
+        type=type,
+        role=role,
+        content=content,
+        event_time=event_time or now,
+        metadata=metadata,
+        scope=scope,
+        idempotency_key=idempotency_key,
+        body_hash=body_hash,
+    )
 
 
 def _repeat_sql(*, by_key: bool) -> str:
@@ -93,10 +125,14 @@ def _repeat_sql(*, by_key: bool) -> str:
     hash, window start."""
     table = Event._meta.db_table
     if by_key:
-        return (f"SELECT id, body_hash FROM {table} WHERE tenant_id = %s "
-                "AND idempotency_key = %s AND created_at >= %s ORDER BY created_at DESC LIMIT 1")
-    return (f"SELECT id, body_hash FROM {table} WHERE tenant_id = %s "
-            "AND body_hash = %s AND created_at >= %s ORDER BY created_at LIMIT 1")
+        return (
+            f"SELECT id, body_hash FROM {table} WHERE tenant_id = %s "
+            "AND idempotency_key = %s AND created_at >= %s ORDER BY created_at DESC LIMIT 1"
+        )
+    return (
+        f"SELECT id, body_hash FROM {table} WHERE tenant_id = %s "
+        "AND body_hash = %s AND created_at >= %s ORDER BY created_at LIMIT 1"
+    )
 
 
 _INSERT_FIELDS = [f for f in Event._meta.concrete_fields if not f.generated]
@@ -130,10 +166,12 @@ def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | N
         "ON CONFLICT (tenant_id, user_id) DO UPDATE SET version = EXCLUDED.version) "
         "SELECT id::text, body_hash FROM previous"
     )
-    params: list[Any] = [str(event.tenant_id),
-                         event.idempotency_key if by_key else event.body_hash, now - window]
-    params += [f.get_db_prep_save(f.pre_save(event, add=True), connection)
-               for f in _INSERT_FIELDS]
+    params: list[Any] = [
+        str(event.tenant_id),
+        event.idempotency_key if by_key else event.body_hash,
+        now - window,
+    ]
+    params += [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in _INSERT_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -144,8 +182,7 @@ def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | N
     return None
 
 
-def event_ingest(*, tenant: Tenant, now: datetime | None = None,
-                 **fields: Any) -> IngestResult:
+def event_ingest(*, tenant: Tenant, now: datetime | None = None, **fields: Any) -> IngestResult:
     """Store an event, or return the one this request repeats.
 
     Same idempotency key within 24 h: same body → the original event (`deduped`); different
@@ -164,39 +201,68 @@ def event_ingest(*, tenant: Tenant, now: datetime | None = None,
         return IngestResult(event=event, deduped=False)
     previous_id, previous_hash = previous
     if previous_hash != event.body_hash:
-        raise Conflict("This idempotency_key was used with a different body.",
-                       details={"event_id": previous_id})
+        raise Conflict(
+            "This idempotency_key was used with a different body.",
+            details={"event_id": previous_id},
+        )
     return IngestResult(event=Event.objects.get(pk=previous_id), deduped=True)
 
 
-def event_ingest_orm(*, tenant: Tenant, user_id: str, type: str, content: str,
-                     conversation_id: str = "", role: str = "",
-                     event_time: datetime | None = None, idempotency_key: str | None = None,
-                     metadata: dict[str, Any] | None = None, project_id: str = "",
-                     scope: str = Scope.GLOBAL) -> IngestResult:
+def event_ingest_orm(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    type: str,
+    content: str,
+    conversation_id: str = "",
+    role: str = "",
+    event_time: datetime | None = None,
+    idempotency_key: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    project_id: str = "",
+    scope: str = Scope.GLOBAL,
+) -> IngestResult:
     """The ORM twin of `event_ingest` (same rules, a statement per step); kept for the test
     that compares the two."""
     now = timezone.now()
-    event = _event_build(tenant=tenant, now=now, user_id=user_id, type=type, content=content,
-                         conversation_id=conversation_id, role=role, event_time=event_time,
-                         idempotency_key=idempotency_key, metadata=metadata,
-                         project_id=project_id, scope=scope)
+    event = _event_build(
+        tenant=tenant,
+        now=now,
+        user_id=user_id,
+        type=type,
+        content=content,
+        conversation_id=conversation_id,
+        role=role,
+        event_time=event_time,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
+        project_id=project_id,
+        scope=scope,
+    )
     with transaction.atomic():
         tenant_events = Event.objects.filter(tenant=tenant)
         _advisory_locks([_request_lock_key(event)])
         if idempotency_key is not None:
-            previous = (tenant_events.filter(idempotency_key=idempotency_key,
-                                             created_at__gte=now - IDEMPOTENCY_WINDOW)
-                        .order_by("-created_at").first())
+            previous = (
+                tenant_events.filter(
+                    idempotency_key=idempotency_key, created_at__gte=now - IDEMPOTENCY_WINDOW
+                )
+                .order_by("-created_at")
+                .first()
+            )
             if previous is not None:
                 if previous.body_hash != event.body_hash:
-                    raise Conflict("This idempotency_key was used with a different body.",
-                                   details={"event_id": str(previous.id)})
+                    raise Conflict(
+                        "This idempotency_key was used with a different body.",
+                        details={"event_id": str(previous.id)},
+                    )
                 return IngestResult(event=previous, deduped=True)
         else:
-            previous = (tenant_events.filter(body_hash=event.body_hash,
-                                             created_at__gte=now - RETRY_WINDOW)
-                        .order_by("created_at").first())
+            previous = (
+                tenant_events.filter(body_hash=event.body_hash, created_at__gte=now - RETRY_WINDOW)
+                .order_by("created_at")
+                .first()
+            )
             if previous is not None:
                 return IngestResult(event=previous, deduped=True)
         event.save(force_insert=True)
@@ -206,8 +272,9 @@ def event_ingest_orm(*, tenant: Tenant, user_id: str, type: str, content: str,
     return IngestResult(event=event, deduped=False)
 
 
-def _repeats_find(*, tenant: Tenant, keys: Sequence[str], hashes: Sequence[str],
-                  now: datetime) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+def _repeats_find(
+    *, tenant: Tenant, keys: Sequence[str], hashes: Sequence[str], now: datetime
+) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     """Every duplicate check of a batch in one statement: for each idempotency key the
     latest event within 24 h (id, body_hash), for each body hash the first within 60 s."""
     table = Event._meta.db_table
@@ -220,16 +287,26 @@ def _repeats_find(*, tenant: Tenant, keys: Sequence[str], hashes: Sequence[str],
         "AND created_at >= %s ORDER BY body_hash, created_at)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [str(tenant.pk), list(keys), now - IDEMPOTENCY_WINDOW,
-                             str(tenant.pk), list(hashes), now - RETRY_WINDOW])
+        cursor.execute(
+            sql,
+            [
+                str(tenant.pk),
+                list(keys),
+                now - IDEMPOTENCY_WINDOW,
+                str(tenant.pk),
+                list(hashes),
+                now - RETRY_WINDOW,
+            ],
+        )
         rows = cursor.fetchall()
     by_key = {row[1]: (row[2], row[3]) for row in rows if row[0] == "key"}
     by_hash = {row[1]: row[2] for row in rows if row[0] == "body"}
     return by_key, by_hash
 
 
-def _events_store(*, tenant: Tenant, events: list[Event],
-                  now: datetime) -> list[IngestResult | Exception]:
+def _events_store(
+    *, tenant: Tenant, events: list[Event], now: datetime
+) -> list[IngestResult | Exception]:
     """The batch's one transaction (the caller's atomic block): locks, one duplicate check,
     one INSERT, one version bump per user. Items are decided in order, so a later item may
     repeat an earlier one of the same batch exactly as it would on its own."""
@@ -238,7 +315,8 @@ def _events_store(*, tenant: Tenant, events: list[Event],
         tenant=tenant,
         keys=sorted({e.idempotency_key for e in events if e.idempotency_key is not None}),
         hashes=sorted({e.body_hash for e in events if e.idempotency_key is None}),
-        now=now)
+        now=now,
+    )
     decided: list[Event | str | Exception] = []  # new event, id repeated, or the error
     new: list[Event] = []
     for event in events:
@@ -246,9 +324,14 @@ def _events_store(*, tenant: Tenant, events: list[Event],
             previous = by_key.get(event.idempotency_key)
             if previous is not None:
                 previous_id, previous_hash = previous
-                decided.append(previous_id if previous_hash == event.body_hash else Conflict(
-                    "This idempotency_key was used with a different body.",
-                    details={"event_id": previous_id}))
+                decided.append(
+                    previous_id
+                    if previous_hash == event.body_hash
+                    else Conflict(
+                        "This idempotency_key was used with a different body.",
+                        details={"event_id": previous_id},
+                    )
+                )
                 continue
             by_key[event.idempotency_key] = (str(event.id), event.body_hash)
         elif event.body_hash in by_hash:
@@ -275,8 +358,9 @@ def _events_store(*, tenant: Tenant, events: list[Event],
     return results
 
 
-def events_ingest(*, tenant: Tenant,
-                  items: Sequence[Mapping[str, Any]]) -> list[IngestResult | Exception]:
+def events_ingest(
+    *, tenant: Tenant, items: Sequence[Mapping[str, Any]]
+) -> list[IngestResult | Exception]:
     """Store a batch of validated ingest bodies (keywords as for `event_ingest`) in one
     transaction; one result per item, in order: an IngestResult, or the error of that item
     (Conflict) — which does not stop the others.
@@ -294,8 +378,11 @@ def events_ingest(*, tenant: Tenant,
             return _events_store(tenant=tenant, events=events, now=now)
     except DatabaseError as exc:
         # The class only: a database message may quote the row's content.
-        logger.warning("batch transaction failed (%d items, %s); storing them one by one",
-                       len(items), type(exc).__name__)
+        logger.warning(
+            "batch transaction failed (%d items, %s); storing them one by one",
+            len(items),
+            type(exc).__name__,
+        )
     results: list[IngestResult | Exception] = []
     for item in items:
         try:

@@ -42,8 +42,15 @@ logger = logging.getLogger("claiv.metering")
 KEY_PREFIX = "claiv:usage"
 TENANTS_KEY = f"{KEY_PREFIX}:tenants"  # tenant ids that have unflushed counters
 
-COUNT_FIELDS = ("requests", "errors_4xx", "errors_5xx", "request_bytes", "response_bytes",
-                "ingest_events", "tokens")
+COUNT_FIELDS = (
+    "requests",
+    "errors_4xx",
+    "errors_5xx",
+    "request_bytes",
+    "response_bytes",
+    "ingest_events",
+    "tokens",
+)
 BUCKET_COUNT = len(LATENCY_BUCKETS_MS) + 1
 
 
@@ -61,7 +68,7 @@ def counter_key(tenant_id: uuid.UUID | str, day: date, endpoint: str) -> str:
 
 def counter_key_parse(key: str) -> tuple[date, str]:
     """(day, endpoint) of a counter key; the endpoint may itself contain colons."""
-    rest = key[len(f"{KEY_PREFIX}:c:"):]
+    rest = key[len(f"{KEY_PREFIX}:c:") :]
     _tenant, day, endpoint = rest.split(":", 2)
     return date.fromisoformat(day), endpoint
 
@@ -111,9 +118,18 @@ def _record_script() -> Any:
     return usage_redis().register_script(_RECORD)
 
 
-def usage_record(*, tenant_id: uuid.UUID | str, endpoint: str, status: int, latency_ms: float,
-                 request_bytes: int = 0, response_bytes: int = 0, ingest_events: int = 0,
-                 tokens: int = 0, at: datetime | None = None) -> bool:
+def usage_record(
+    *,
+    tenant_id: uuid.UUID | str,
+    endpoint: str,
+    status: int,
+    latency_ms: float,
+    request_bytes: int = 0,
+    response_bytes: int = 0,
+    ingest_events: int = 0,
+    tokens: int = 0,
+    at: datetime | None = None,
+) -> bool:
     """Count one request. Returns False (and logs) when Redis could not take it."""
     day = (at or timezone.now()).astimezone(UTC).date()
     key = counter_key(tenant_id, day, endpoint)
@@ -122,16 +138,23 @@ def usage_record(*, tenant_id: uuid.UUID | str, endpoint: str, status: int, late
         increments += ["errors_4xx", 1]
     elif status >= 500:
         increments += ["errors_5xx", 1]
-    for name, value in (("request_bytes", request_bytes), ("response_bytes", response_bytes),
-                        ("ingest_events", ingest_events), ("tokens", tokens)):
+    for name, value in (
+        ("request_bytes", request_bytes),
+        ("response_bytes", response_bytes),
+        ("ingest_events", ingest_events),
+        ("tokens", tokens),
+    ):
         if value:
             increments += [name, value]
     try:
-        _record_script()(keys=[key, dirty_key(tenant_id), TENANTS_KEY],
-                         args=[str(tenant_id), round(latency_ms, 3), *increments])
+        _record_script()(
+            keys=[key, dirty_key(tenant_id), TENANTS_KEY],
+            args=[str(tenant_id), round(latency_ms, 3), *increments],
+        )
     except redis.RedisError:
-        logger.warning("usage not recorded: redis unavailable tenant=%s endpoint=%s",
-                       tenant_id, endpoint)
+        logger.warning(
+            "usage not recorded: redis unavailable tenant=%s endpoint=%s", tenant_id, endpoint
+        )
         return False
     return True
 
@@ -159,11 +182,23 @@ ON CONFLICT (tenant_id, day, endpoint) DO UPDATE SET
 
 def _upsert(tenant_id: str, day: date, endpoint: str, values: CounterValues) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, [
-            tenant_id, day, endpoint, values.requests, values.errors_4xx, values.errors_5xx,
-            values.request_bytes, values.response_bytes, values.ingest_events, values.tokens,
-            values.latency_ms_sum, values.latency_buckets or [0] * BUCKET_COUNT,
-        ])
+        cursor.execute(
+            _UPSERT,
+            [
+                tenant_id,
+                day,
+                endpoint,
+                values.requests,
+                values.errors_4xx,
+                values.errors_5xx,
+                values.request_bytes,
+                values.response_bytes,
+                values.ingest_events,
+                values.tokens,
+                values.latency_ms_sum,
+                values.latency_buckets or [0] * BUCKET_COUNT,
+            ],
+        )
 
 
 def _give_back(client: redis.Redis, tenant_id: str, key: str, raw: dict[bytes, bytes]) -> None:
@@ -217,8 +252,14 @@ def usage_flush(*, tenant_id: uuid.UUID | str | None = None) -> int:
 
 def usage_plan_set(*, tenant: Tenant, **changes: Any) -> UsagePlan:
     """Create or update the tenant's plan. Keys: plan, billing_cycle_day, <metric>_quota."""
-    allowed = {"plan", "billing_cycle_day", "requests_quota", "tokens_quota",
-               "work_units_quota", "ingest_events_quota"}
+    allowed = {
+        "plan",
+        "billing_cycle_day",
+        "requests_quota",
+        "tokens_quota",
+        "work_units_quota",
+        "ingest_events_quota",
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"unknown plan fields: {sorted(unknown)}")

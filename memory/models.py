@@ -67,8 +67,9 @@ class Event(models.Model):
     body_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    status = models.CharField(max_length=16, choices=EnrichmentStatus.choices,
-                              default=EnrichmentStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=EnrichmentStatus.choices, default=EnrichmentStatus.PENDING
+    )
     stage = models.CharField(max_length=16, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(null=True, blank=True)
@@ -96,19 +97,35 @@ class Event(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "user_id", "event_time"], name="event_user_time"),
-            models.Index(fields=["tenant", "user_id", "conversation_id", "event_time"],
-                         name="event_conversation_time"),
-            models.Index(fields=["tenant", "idempotency_key"], name="event_idempotency",
-                         condition=Q(idempotency_key__isnull=False)),
+            models.Index(
+                fields=["tenant", "user_id", "conversation_id", "event_time"],
+                name="event_conversation_time",
+            ),
+            models.Index(
+                fields=["tenant", "idempotency_key"],
+                name="event_idempotency",
+                condition=Q(idempotency_key__isnull=False),
+            ),
             models.Index(fields=["tenant", "body_hash", "created_at"], name="event_body_hash"),
-            models.Index(fields=["status", "state_changed_at"], name="event_enrich_state",
-                         condition=Q(status__in=["pending", "processing"])),
+            models.Index(
+                fields=["status", "state_changed_at"],
+                name="event_enrich_state",
+                condition=Q(status__in=["pending", "processing"]),
+            ),
             # Events waiting for a stage: a stage task takes on a backlog in batches.
-            models.Index(fields=["tenant", "stage", "created_at"], name="event_stage_waiting",
-                         condition=Q(status__in=["pending", "processing"])),
+            models.Index(
+                fields=["tenant", "stage", "created_at"],
+                name="event_stage_waiting",
+                condition=Q(status__in=["pending", "processing"]),
+            ),
             GinIndex(fields=["search"], name="event_search_gin"),
-            HnswIndex(name="event_embedding_hnsw", fields=["embedding"], m=16,
-                      ef_construction=64, opclasses=["vector_cosine_ops"]),
+            HnswIndex(
+                name="event_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,12 +168,14 @@ class Candidate(models.Model):
     utility = models.FloatField(null=True, blank=True)
     admitted = models.BooleanField(null=True)
     resolution = models.CharField(max_length=16, blank=True, default="")
-    fact = models.ForeignKey("Fact", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+    fact = models.ForeignKey(
+        "Fact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["event", "ordinal"],
-                                               name="candidate_event_ordinal")]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "ordinal"], name="candidate_event_ordinal")
+        ]
 
 
 class Fact(models.Model):
@@ -186,15 +205,16 @@ class Fact(models.Model):
     importance = models.FloatField(default=0.5)
     mention_count = models.PositiveIntegerField(default=1)
     tier = models.CharField(max_length=8, choices=Tier.choices, default=Tier.WARM)
-    status = models.CharField(max_length=16, choices=FactStatus.choices,
-                              default=FactStatus.CURRENT)
+    status = models.CharField(max_length=16, choices=FactStatus.choices, default=FactStatus.CURRENT)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
-    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="supersedes")
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes"
+    )
     # For a `contradicted` fact: the current fact it contradicts (which stayed current).
-    contradicts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="contradicted_by")
+    contradicts = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="contradicted_by"
+    )
     access_count = models.PositiveIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -206,23 +226,31 @@ class Fact(models.Model):
 
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
     search = models.GeneratedField(
-        expression=SearchVector("subject", "relation_phrase", "object_text", "source_text",
-                                config=FTS_CONFIG),
+        expression=SearchVector(
+            "subject", "relation_phrase", "object_text", "source_text", config=FTS_CONFIG
+        ),
         output_field=SearchVectorField(),
         db_persist=True,
     )
 
     class Meta:
         indexes = [
-            models.Index(fields=["tenant", "user_id", "subject", "predicate"],
-                         name="fact_user_predicate"),
+            models.Index(
+                fields=["tenant", "user_id", "subject", "predicate"], name="fact_user_predicate"
+            ),
             models.Index(fields=["tenant", "user_id", "status"], name="fact_user_status"),
             # GET /v1/memories: a user's memories newest first, by cursor.
-            models.Index(fields=["tenant", "user_id", "-created_at", "-id"],
-                         name="fact_user_created"),
+            models.Index(
+                fields=["tenant", "user_id", "-created_at", "-id"], name="fact_user_created"
+            ),
             GinIndex(fields=["search"], name="fact_search_gin"),
-            HnswIndex(name="fact_embedding_hnsw", fields=["embedding"], m=16,
-                      ef_construction=64, opclasses=["vector_cosine_ops"]),
+            HnswIndex(
+                name="fact_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -269,16 +297,27 @@ class Episode(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(
-            fields=["tenant", "user_id", "conversation_id", "session_key"],
-            name="episode_unique")]
-        indexes = [GinIndex(fields=["search"], name="episode_search_gin"),
-                   # Not on updated_at: an indexed column that changes with every update
-                   # would rule out HOT updates of a row rewritten with every event.
-                   models.Index(fields=["tenant"], name="episode_stale",
-                                condition=Q(embedding_stale=True)),
-                   HnswIndex(name="episode_embedding_hnsw", fields=["embedding"], m=16,
-                             ef_construction=64, opclasses=["vector_cosine_ops"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user_id", "conversation_id", "session_key"],
+                name="episode_unique",
+            )
+        ]
+        indexes = [
+            GinIndex(fields=["search"], name="episode_search_gin"),
+            # Not on updated_at: an indexed column that changes with every update
+            # would rule out HOT updates of a row rewritten with every event.
+            models.Index(
+                fields=["tenant"], name="episode_stale", condition=Q(embedding_stale=True)
+            ),
+            HnswIndex(
+                name="episode_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
 
 
 class DeletionReceipt(models.Model):
@@ -301,8 +340,9 @@ class DeletionReceipt(models.Model):
 
     class Meta:
         ordering = ["-sequence"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "sequence"],
-                                               name="receipt_chain_position")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sequence"], name="receipt_chain_position")
+        ]
         indexes = [models.Index(fields=["tenant", "user_id", "sequence"], name="receipt_user")]
 
 
@@ -314,8 +354,9 @@ class DeletionReceiptHead(models.Model):
     without the private key; a head saved by a third party pins the chain up to it.
     """
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True,
-                                  related_name="receipt_head")
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="receipt_head"
+    )
     sequence = models.PositiveIntegerField()
     receipt_id = models.UUIDField(null=True)  # null only in the unsaved empty head
     digest = models.CharField(max_length=64)
@@ -337,8 +378,9 @@ class UserMemoryVersion(models.Model):
     version = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "user_id"],
-                                               name="user_memory_version_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user_id"], name="user_memory_version_unique")
+        ]
 
 
 # --- Usage metering (API.md §6) -----------------------------------------------------------
@@ -370,8 +412,11 @@ class UsageCounter(models.Model):
     tokens = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "day", "endpoint"],
-                                               name="usage_counter_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "endpoint"], name="usage_counter_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.endpoint} on {self.day}: {self.requests} requests"
@@ -389,8 +434,9 @@ class WorkUnitCounter(models.Model):
     work_units = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "day"],
-                                               name="work_unit_counter_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="work_unit_counter_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.work_units} work units on {self.day}"
@@ -415,6 +461,7 @@ class UsagePlan(models.Model):
 
 # --- Audit trail (memory.audit) -----------------------------------------------------------
 
+
 class AuditEntry(models.Model):
     """Who did what, when: every write, forget, key action and recall served. Never content:
     an endpoint, the user id, counts. Buffered in Redis on the request path and inserted
@@ -435,14 +482,17 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name_plural = "audit trail"
-        indexes = [models.Index(fields=["tenant", "-at", "-id"], name="audit_tenant_at"),
-                   models.Index(fields=["tenant", "user_id", "-at"], name="audit_tenant_user")]
+        indexes = [
+            models.Index(fields=["tenant", "-at", "-id"], name="audit_tenant_at"),
+            models.Index(fields=["tenant", "user_id", "-at"], name="audit_tenant_user"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor} at {self.at}"
 
 
 # --- Export and import (memory.portability) -----------------------------------------------
+
 
 class ForeignReceipt(models.Model):
     """A deletion receipt that came in with an import: kept verbatim for the record (its
@@ -454,11 +504,13 @@ class ForeignReceipt(models.Model):
     imported_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "receipt_id"],
-                                               name="foreign_receipt_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "receipt_id"], name="foreign_receipt_unique")
+        ]
 
 
 # --- Embedding space (memory.embedding_space) ---------------------------------------------
+
 
 class EmbeddingSpace(models.Model):
     """The embedding model and dimension every stored vector was made with: one row, written
@@ -495,8 +547,11 @@ class KeywordCorpus(models.Model):
     total_length = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "user_id", "kind"],
-                                               name="keyword_corpus_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user_id", "kind"], name="keyword_corpus_unique"
+            )
+        ]
 
 
 class Passage(models.Model):
@@ -519,11 +574,15 @@ class Passage(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["event", "ordinal"],
-                                               name="passage_unique")]
+        constraints = [models.UniqueConstraint(fields=["event", "ordinal"], name="passage_unique")]
         indexes = [
             models.Index(fields=["tenant", "user_id"], name="passage_user"),
             GinIndex(fields=["search"], name="passage_search_gin"),
-            HnswIndex(name="passage_embedding_hnsw", fields=["embedding"], m=16,
-                      ef_construction=64, opclasses=["vector_cosine_ops"]),
+            HnswIndex(
+                name="passage_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
         ]

@@ -69,8 +69,11 @@ EMBED_BATCH = 64
 KINDS = ("event", "fact", "episode", "receipt")
 # Columns never carried by a file: the owner, derived search vectors, vectors (apart).
 _SKIP = {"tenant", "search", "embedding"}
-_AUTO_TIMES = {Event: ["created_at", "state_changed_at"], Fact: ["created_at", "updated_at"],
-               Episode: ["updated_at"]}
+_AUTO_TIMES = {
+    Event: ["created_at", "state_changed_at"],
+    Fact: ["created_at", "updated_at"],
+    Episode: ["updated_at"],
+}
 
 
 def embedding_model_name() -> str:
@@ -108,8 +111,11 @@ def _plain(value: Any) -> Any:
 
 
 def _fields(model: Any) -> list[models.Field[Any, Any]]:
-    return [f for f in model._meta.concrete_fields
-            if f.name not in _SKIP and not getattr(f, "generated", False)]
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if f.name not in _SKIP and not getattr(f, "generated", False)
+    ]
 
 
 def _row_out(kind: str, obj: Any) -> dict[str, Any]:
@@ -127,28 +133,39 @@ def _line(row: dict[str, Any]) -> str:
 
 # --- Export --------------------------------------------------------------------------------
 
+
 def memory_export(*, tenant: Tenant, user_id: str | None = None) -> Iterator[str]:
     """The tenant's memory (or one end user's) as JSONL lines, header first, no newlines."""
     mine: dict[str, Any] = {"tenant": tenant} | ({"user_id": user_id} if user_id else {})
-    yield _line({"record": "header", "format": FORMAT, "version": FORMAT_VERSION,
-                 "embedding": {"model": embedding_model_name(),
-                               "dimension": settings.EMBEDDING_DIM},
-                 "exported_at": timezone.now().isoformat(), "tenant": tenant.slug,
-                 "user_id": user_id})
+    yield _line(
+        {
+            "record": "header",
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "embedding": {"model": embedding_model_name(), "dimension": settings.EMBEDDING_DIM},
+            "exported_at": timezone.now().isoformat(),
+            "tenant": tenant.slug,
+            "user_id": user_id,
+        }
+    )
     for event in Event.objects.filter(**mine).order_by("created_at", "id").iterator(500):
         yield _line(_row_out("event", event))
     sources: dict[uuid.UUID, list[dict[str, str]]] = {}
-    for fact_id, event_id, text in FactSource.objects.filter(
-            **{f"fact__{k}": v for k, v in mine.items()}).order_by("id").values_list(
-            "fact_id", "event_id", "source_text"):
+    for fact_id, event_id, text in (
+        FactSource.objects.filter(**{f"fact__{k}": v for k, v in mine.items()})
+        .order_by("id")
+        .values_list("fact_id", "event_id", "source_text")
+    ):
         sources.setdefault(fact_id, []).append({"event": str(event_id), "source_text": text})
     for fact in Fact.objects.filter(**mine).order_by("created_at", "id").iterator(500):
         yield _line(_row_out("fact", fact) | {"sources": sources.get(fact.pk, [])})
     members: dict[uuid.UUID, list[str]] = {}
     through = Episode.events.through
-    for episode_id, event_id in through.objects.filter(
-            **{f"episode__{k}": v for k, v in mine.items()}).order_by("id").values_list(
-            "episode_id", "event_id"):
+    for episode_id, event_id in (
+        through.objects.filter(**{f"episode__{k}": v for k, v in mine.items()})
+        .order_by("id")
+        .values_list("episode_id", "event_id")
+    ):
         members.setdefault(episode_id, []).append(str(event_id))
     for episode in Episode.objects.filter(**mine).order_by("id").iterator(500):
         yield _line(_row_out("episode", episode) | {"events": members.get(episode.pk, [])})
@@ -160,6 +177,7 @@ def memory_export(*, tenant: Tenant, user_id: str | None = None) -> Iterator[str
 
 
 # --- Import --------------------------------------------------------------------------------
+
 
 @dataclass
 class ImportResult:
@@ -189,11 +207,15 @@ def _parse(lines: Iterable[str]) -> tuple[dict[str, Any], dict[str, list[tuple[i
             raise _bad(number, "not a JSON object")
         kind = row.get("record")
         if header is None:
-            if (kind != "header" or row.get("format") != FORMAT
-                    or row.get("version") != FORMAT_VERSION
-                    or not isinstance(row.get("embedding"), dict)):
-                raise _bad(number, f"the first line must be a {FORMAT} version "
-                                   f"{FORMAT_VERSION} header")
+            if (
+                kind != "header"
+                or row.get("format") != FORMAT
+                or row.get("version") != FORMAT_VERSION
+                or not isinstance(row.get("embedding"), dict)
+            ):
+                raise _bad(
+                    number, f"the first line must be a {FORMAT} version {FORMAT_VERSION} header"
+                )
             header = row
             continue
         if kind not in KINDS:
@@ -207,8 +229,7 @@ def _parse(lines: Iterable[str]) -> tuple[dict[str, Any], dict[str, list[tuple[i
     return header, rows
 
 
-def _values(model: Any, row: dict[str, Any], *, line: int,
-            extra: set[str]) -> dict[str, Any]:
+def _values(model: Any, row: dict[str, Any], *, line: int, extra: set[str]) -> dict[str, Any]:
     """The row's column values, validated by the model's own fields; relations as raw ids."""
     known = {f.name: f for f in _fields(model)}
     unknown = set(row) - set(known) - extra - {"record", "embedding"}
@@ -246,13 +267,18 @@ class _Ids:
         self.maps: dict[Any, dict[uuid.UUID, uuid.UUID]] = {}
 
     def plan(self, model: Any, ids: set[uuid.UUID]) -> None:
-        taken = set(model.objects.filter(pk__in=ids).exclude(tenant=self.tenant)
-                    .values_list("pk", flat=True))
-        mapping = {i: (uuid.uuid5(ID_NAMESPACE, f"{self.tenant.pk}:{i}") if i in taken else i)
-                   for i in ids}
+        taken = set(
+            model.objects.filter(pk__in=ids)
+            .exclude(tenant=self.tenant)
+            .values_list("pk", flat=True)
+        )
+        mapping = {
+            i: (uuid.uuid5(ID_NAMESPACE, f"{self.tenant.pk}:{i}") if i in taken else i) for i in ids
+        }
         remapped = {mapping[i] for i in taken}
-        if remapped and model.objects.filter(pk__in=remapped).exclude(
-                tenant=self.tenant).exists():  # a uuid5 collision: refuse rather than merge
+        if (
+            remapped and model.objects.filter(pk__in=remapped).exclude(tenant=self.tenant).exists()
+        ):  # a uuid5 collision: refuse rather than merge
             raise InvalidRequest("The file's ids collide with another tenant's rows.")
         self.maps[model] = mapping
 
@@ -281,12 +307,10 @@ def _reembed(events: list[Event], facts: list[Fact], episodes: list[Episode]) ->
         subject = "I" if fact.subject == "user" else fact.subject
         negation = "not " if fact.negated else ""
         items.append((fact, f"{subject} {negation}{fact.relation_phrase} {fact.object_text}"))
-    items += [(ep, ep.summary.partition(": ")[2] or ep.summary) for ep in episodes
-              if ep.summary]
+    items += [(ep, ep.summary.partition(": ")[2] or ep.summary) for ep in episodes if ep.summary]
     for start in range(0, len(items), EMBED_BATCH):
-        batch = items[start:start + EMBED_BATCH]
-        for (obj, _), vector in zip(batch, embedder().embed([t for _, t in batch]),
-                                    strict=True):
+        batch = items[start : start + EMBED_BATCH]
+        for (obj, _), vector in zip(batch, embedder().embed([t for _, t in batch]), strict=True):
             obj.embedding = vector
 
 
@@ -297,8 +321,10 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
     """
     header, rows = _parse(lines)
     embedding = header["embedding"]
-    reuse = (embedding.get("model") == embedding_model_name()
-             and embedding.get("dimension") == settings.EMBEDDING_DIM)
+    reuse = (
+        embedding.get("model") == embedding_model_name()
+        and embedding.get("dimension") == settings.EMBEDDING_DIM
+    )
     result = ImportResult(reembedded=not reuse)
     ids = _Ids(tenant)
     for model, kind in ((Event, "event"), (Fact, "fact"), (Episode, "episode")):
@@ -310,8 +336,7 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
         episodes, members = _import_episodes(tenant, rows["episode"], ids, reuse)
         if not reuse:
             _reembed(events, facts, episodes)
-        saved: list[tuple[Any, list[Any]]] = [(Event, events), (Fact, facts),
-                                               (Episode, episodes)]
+        saved: list[tuple[Any, list[Any]]] = [(Event, events), (Fact, facts), (Episode, episodes)]
         for model, objs in saved:
             # auto_now(_add) columns take the current time on insert: restore the file's.
             times = [[getattr(o, name) for name in _AUTO_TIMES[model]] for o in objs]
@@ -327,24 +352,43 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
         Fact.objects.bulk_update(facts, ["superseded_by", "contradicts"], batch_size=500)
         added_sources = FactSource.objects.bulk_create(sources, ignore_conflicts=True)
         through = Episode.events.through
-        through.objects.bulk_create([through(episode_id=e, event_id=v) for e, v in members],
-                                    ignore_conflicts=True)
+        through.objects.bulk_create(
+            [through(episode_id=e, event_id=v) for e, v in members], ignore_conflicts=True
+        )
         receipts = _import_receipts(tenant, rows["receipt"])
-        result.users = ({e.user_id for e in events} | {f.user_id for f in facts}
-                        | {ep.user_id for ep in episodes})
+        result.users = (
+            {e.user_id for e in events}
+            | {f.user_id for f in facts}
+            | {ep.user_id for ep in episodes}
+        )
         if result.users:
             users_memory_changed(users={(str(tenant.pk), u) for u in result.users})
-    result.counts = {"events": len(events), "facts": len(facts), "episodes": len(episodes),
-                     "sources": len(added_sources), "receipts": receipts}
+    result.counts = {
+        "events": len(events),
+        "facts": len(facts),
+        "episodes": len(episodes),
+        "sources": len(added_sources),
+        "receipts": receipts,
+    }
     return result
 
 
-def _new(model: Any, tenant: Tenant, kind: str, items: list[tuple[int, dict]],
-         ids: _Ids, reuse: bool, extra: set[str]) -> list[tuple[int, dict, Any]]:
+def _new(
+    model: Any,
+    tenant: Tenant,
+    kind: str,
+    items: list[tuple[int, dict]],
+    ids: _Ids,
+    reuse: bool,
+    extra: set[str],
+) -> list[tuple[int, dict, Any]]:
     """Unsaved rows of the file whose mapped id the tenant does not have yet."""
     mapping = ids.maps[model]
-    present = set(model.objects.filter(tenant=tenant, pk__in=set(mapping.values()))
-                  .values_list("pk", flat=True))
+    present = set(
+        model.objects.filter(tenant=tenant, pk__in=set(mapping.values())).values_list(
+            "pk", flat=True
+        )
+    )
     out = []
     for line, row in items:
         values = _values(model, row, line=line, extra=extra)
@@ -358,19 +402,22 @@ def _new(model: Any, tenant: Tenant, kind: str, items: list[tuple[int, dict]],
     return out
 
 
-def _import_events(tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids,
-                   reuse: bool) -> list[Event]:
+def _import_events(
+    tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reuse: bool
+) -> list[Event]:
     return [obj for _, _, obj in _new(Event, tenant, "event", items, ids, reuse, set())]
 
 
-def _import_facts(tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reuse: bool
-                  ) -> tuple[list[Fact], dict[uuid.UUID, tuple[Any, Any]], list[FactSource]]:
+def _import_facts(
+    tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reuse: bool
+) -> tuple[list[Fact], dict[uuid.UUID, tuple[Any, Any]], list[FactSource]]:
     facts, links, sources = [], {}, []
     for line, row, fact in _new(Fact, tenant, "fact", items, ids, reuse, {"sources"}):
-        fact.source_event_id = ids.get(Event, fact.source_event_id, line=line,
-                                       what="source event")
-        links[fact.pk] = (ids.get(Fact, fact.superseded_by_id, line=line, what="fact"),
-                          ids.get(Fact, fact.contradicts_id, line=line, what="fact"))
+        fact.source_event_id = ids.get(Event, fact.source_event_id, line=line, what="source event")
+        links[fact.pk] = (
+            ids.get(Fact, fact.superseded_by_id, line=line, what="fact"),
+            ids.get(Fact, fact.contradicts_id, line=line, what="fact"),
+        )
         fact.superseded_by_id = fact.contradicts_id = None
         raw_sources = row.get("sources") or []
         if not isinstance(raw_sources, list):
@@ -387,11 +434,15 @@ def _import_facts(tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reus
     return facts, links, sources
 
 
-def _import_episodes(tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reuse: bool
-                     ) -> tuple[list[Episode], list[tuple[uuid.UUID, uuid.UUID]]]:
-    existing = {(e.user_id, e.conversation_id, e.session_key): e.pk
-                for e in Episode.objects.filter(tenant=tenant).only(
-                    "id", "user_id", "conversation_id", "session_key")}
+def _import_episodes(
+    tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, reuse: bool
+) -> tuple[list[Episode], list[tuple[uuid.UUID, uuid.UUID]]]:
+    existing = {
+        (e.user_id, e.conversation_id, e.session_key): e.pk
+        for e in Episode.objects.filter(tenant=tenant).only(
+            "id", "user_id", "conversation_id", "session_key"
+        )
+    }
     episodes, members = [], []
     for line, row, episode in _new(Episode, tenant, "episode", items, ids, reuse, {"events"}):
         natural = (episode.user_id, episode.conversation_id, episode.session_key)
@@ -417,10 +468,14 @@ def _import_episodes(tenant: Tenant, items: list[tuple[int, dict]], ids: _Ids, r
 def _import_receipts(tenant: Tenant, items: list[tuple[int, dict]]) -> int:
     """Receipts the tenant keeps neither in its own chain nor as foreign ones yet."""
     ids = {_row_id(row, line=line): (line, row) for line, row in items}
-    known = set(DeletionReceipt.objects.filter(tenant=tenant, pk__in=ids)
-                .values_list("pk", flat=True))
-    known |= set(ForeignReceipt.objects.filter(tenant=tenant, receipt_id__in=ids)
-                 .values_list("receipt_id", flat=True))
+    known = set(
+        DeletionReceipt.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", flat=True)
+    )
+    known |= set(
+        ForeignReceipt.objects.filter(tenant=tenant, receipt_id__in=ids).values_list(
+            "receipt_id", flat=True
+        )
+    )
     foreign = []
     for receipt_id, (line, row) in ids.items():
         if receipt_id in known:

@@ -49,21 +49,26 @@ def receipts_verify(*, tenant: Tenant, public_key: str | None = None) -> list[Re
     expected_sequence = 1
     for receipt in DeletionReceipt.objects.filter(tenant=tenant).order_by("sequence"):
         recomputed = receipts.receipt_digest(receipt_payload(receipt))
-        checks.append(ReceiptCheck(
-            receipt=receipt,
-            digest_ok=recomputed == receipt.digest,
-            signature_ok=receipts.signature_valid(digest=receipt.digest,
-                                                  signature=receipt.signature, public_key=key),
-            chain_ok=(receipt.prev_digest == previous_digest
-                      and receipt.sequence == expected_sequence),
-        ))
+        checks.append(
+            ReceiptCheck(
+                receipt=receipt,
+                digest_ok=recomputed == receipt.digest,
+                signature_ok=receipts.signature_valid(
+                    digest=receipt.digest, signature=receipt.signature, public_key=key
+                ),
+                chain_ok=(
+                    receipt.prev_digest == previous_digest and receipt.sequence == expected_sequence
+                ),
+            )
+        )
         previous_digest = receipt.digest
         expected_sequence = receipt.sequence + 1
     return checks
 
 
-def receipt_head_problem(*, tenant: Tenant, checks: list[ReceiptCheck],
-                         public_key: str | None = None) -> str:
+def receipt_head_problem(
+    *, tenant: Tenant, checks: list[ReceiptCheck], public_key: str | None = None
+) -> str:
     """Why the tenant's signed head disagrees with its chain (`checks`, oldest first), or "".
 
     The head is what catches the removal of the newest receipts: the chain is intact up to
@@ -73,26 +78,36 @@ def receipt_head_problem(*, tenant: Tenant, checks: list[ReceiptCheck],
     head = DeletionReceiptHead.objects.filter(tenant=tenant).first()
     newest = checks[-1].receipt if checks else None
     if head is None:
-        return ("the chain has receipts but no signed head (its head was deleted)"
-                if newest is not None else "")
+        return (
+            "the chain has receipts but no signed head (its head was deleted)"
+            if newest is not None
+            else ""
+        )
     problem = _head_signature_problem(receipt_head_document(head), key)
     if problem:
         return problem
     length = newest.sequence if newest is not None else 0
     if head.sequence > length:
-        return (f"the signed head is at sequence {head.sequence} but the chain ends at "
-                f"{length}: the newest {head.sequence - length} receipt(s) were removed")
+        return (
+            f"the signed head is at sequence {head.sequence} but the chain ends at "
+            f"{length}: the newest {head.sequence - length} receipt(s) were removed"
+        )
     if head.sequence < length:
-        return (f"the chain has receipts past its signed head (sequence {head.sequence}, "
-                f"chain ends at {length}): added without the head, or the head was rolled back")
+        return (
+            f"the chain has receipts past its signed head (sequence {head.sequence}, "
+            f"chain ends at {length}): added without the head, or the head was rolled back"
+        )
     if newest is not None and head.digest != newest.digest:
-        return (f"the newest receipt (sequence {length}) is not the one the signed head names "
-                "(replaced after signing)")
+        return (
+            f"the newest receipt (sequence {length}) is not the one the signed head names "
+            "(replaced after signing)"
+        )
     return ""
 
 
-def saved_head_problem(*, saved: dict[str, Any], checks: list[ReceiptCheck],
-                       public_key: str | None = None) -> str:
+def saved_head_problem(
+    *, saved: dict[str, Any], checks: list[ReceiptCheck], public_key: str | None = None
+) -> str:
     """Why the chain no longer holds a head saved earlier (its API document), or "".
 
     A saved head pins the chain: it must still hold at least `sequence` receipts, with
@@ -107,8 +122,10 @@ def saved_head_problem(*, saved: dict[str, Any], checks: list[ReceiptCheck],
         return ""
     at = next((c.receipt for c in checks if c.receipt.sequence == sequence), None)
     if at is None:
-        return (f"the chain no longer holds sequence {sequence} of the saved head: "
-                "receipts were removed since it was saved")
+        return (
+            f"the chain no longer holds sequence {sequence} of the saved head: "
+            "receipts were removed since it was saved"
+        )
     if at.digest != saved["digest"]:
         return f"the receipt at sequence {sequence} differs from the saved head's digest"
     return ""
@@ -119,8 +136,10 @@ def _head_signature_problem(document: dict[str, Any], public_key: str) -> str:
     payload = {name: document.get(name) for name in HEAD_FIELDS}
     if receipts.receipt_digest(payload) != document.get("head_digest"):
         return "the head's content does not match its head_digest (altered after signing)"
-    if not receipts.signature_valid(digest=str(document["head_digest"]),
-                                    signature=str(document.get("signature", "")),
-                                    public_key=public_key):
+    if not receipts.signature_valid(
+        digest=str(document["head_digest"]),
+        signature=str(document.get("signature", "")),
+        public_key=public_key,
+    ):
         return "the head's signature does not verify with the public key"
     return ""

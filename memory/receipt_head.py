@@ -42,9 +42,15 @@ def receipt_head_advance(*, tenant: Tenant, receipt: DeletionReceipt) -> Deletio
     Precondition: called inside the transaction that stored `receipt`, with the tenant row
     locked (memory.forget), so the head and the chain commit together or not at all.
     """
-    head = _signed(DeletionReceiptHead(tenant=tenant, sequence=receipt.sequence,
-                                       receipt_id=receipt.id, digest=receipt.digest,
-                                       signed_at=timezone.now()))
+    head = _signed(
+        DeletionReceiptHead(
+            tenant=tenant,
+            sequence=receipt.sequence,
+            receipt_id=receipt.id,
+            digest=receipt.digest,
+            signed_at=timezone.now(),
+        )
+    )
     head.save()  # an UPDATE of the existing row, else an INSERT
     return head
 
@@ -54,12 +60,19 @@ def receipt_head_get(*, tenant: Tenant) -> DeletionReceiptHead:
     head = DeletionReceiptHead.objects.filter(tenant=tenant).first()
     if head is not None:
         return head
-    return _signed(DeletionReceiptHead(tenant=tenant, sequence=0, receipt_id=None, digest="",
-                                       signed_at=timezone.now()))
+    return _signed(
+        DeletionReceiptHead(
+            tenant=tenant, sequence=0, receipt_id=None, digest="", signed_at=timezone.now()
+        )
+    )
 
 
 def receipt_head_document(head: DeletionReceiptHead) -> dict[str, Any]:
     """What the API publishes: the signed content plus its digest, signature and key id."""
-    return {**receipt_head_payload(head), "head_digest": head.head_digest,
-            "signature": head.signature, "key_id": head.key_id,
-            "algorithm": receipts.ALGORITHM}
+    return {
+        **receipt_head_payload(head),
+        "head_digest": head.head_digest,
+        "signature": head.signature,
+        "key_id": head.key_id,
+        "algorithm": receipts.ALGORITHM,
+    }

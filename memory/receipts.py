@@ -80,8 +80,9 @@ def generate_signing_key() -> str:
     """A new private key as base64 of its 32-byte seed (for CLAIV_RECEIPT_SIGNING_KEY)."""
     from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
 
-    raw = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw,
-                                                     NoEncryption())
+    raw = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+    )
     return base64.b64encode(raw).decode()
 
 

@@ -46,21 +46,27 @@ class VectorTable:
 # Facts: the writers' texts (enrichment.pipeline.stages.embed.fact_embedding_text for
 # extracted facts; memory.memories embeds an explicit memory's event text = source_text).
 # tests/enrichment/test_reembed_texts.py holds these SQL texts to the writers'.
-FACT_TEXT_SQL = ("CASE WHEN origin = 'explicit' THEN source_text ELSE "
-                 "(CASE WHEN subject = 'user' THEN 'I' ELSE subject END) || ' ' || "
-                 "(CASE WHEN negated THEN 'not ' ELSE '' END) || relation_phrase || ' ' || "
-                 "object_text END")
+FACT_TEXT_SQL = (
+    "CASE WHEN origin = 'explicit' THEN source_text ELSE "
+    "(CASE WHEN subject = 'user' THEN 'I' ELSE subject END) || ' ' || "
+    "(CASE WHEN negated THEN 'not ' ELSE '' END) || relation_phrase || ' ' || "
+    "object_text END"
+)
 
 # Episodes: the summary's body, after its "<date range>: " header (enrichment.episodes; a
 # header holds no ": " of its own), else the whole summary.
-EPISODE_TEXT_SQL = ("CASE WHEN first_event_time IS NOT NULL AND position(': ' in summary) > 0 "
-                    "THEN substr(summary, position(': ' in summary) + 2) ELSE summary END")
+EPISODE_TEXT_SQL = (
+    "CASE WHEN first_event_time IS NOT NULL AND position(': ' in summary) > 0 "
+    "THEN substr(summary, position(': ' in summary) + 2) ELSE summary END"
+)
 
-TABLES = (VectorTable("memory_event", "content"),
-          VectorTable("memory_fact", FACT_TEXT_SQL),
-          VectorTable("memory_episode", EPISODE_TEXT_SQL),
-          # Passages of long events (memory.passages): embedded from their own text.
-          VectorTable("memory_passage", "text"))
+TABLES = (
+    VectorTable("memory_event", "content"),
+    VectorTable("memory_fact", FACT_TEXT_SQL),
+    VectorTable("memory_episode", EPISODE_TEXT_SQL),
+    # Passages of long events (memory.passages): embedded from their own text.
+    VectorTable("memory_passage", "text"),
+)
 
 # Texts per embedder call and per UPDATE (one round trip each way per batch). Not measured
 # yet: the local embedder sorts a call's texts by length and pads within TORCH_BATCH_TOKENS
@@ -79,8 +85,11 @@ def _shadow_prepare(table: VectorTable, dimension: int) -> None:
     """Add the shadow column (or replace one of another dimension) and its clearing trigger."""
     name = table.table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
-                       "AND attname = %s AND NOT attisdropped", [name, SHADOW])
+        cursor.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = %s AND NOT attisdropped",
+            [name, SHADOW],
+        )
         row = cursor.fetchone()
         if row is not None and row[0] != dimension:
             cursor.execute(f"ALTER TABLE {name} DROP COLUMN {SHADOW}")
@@ -91,16 +100,20 @@ def _shadow_prepare(table: VectorTable, dimension: int) -> None:
             CREATE OR REPLACE FUNCTION {_trigger(name)}() RETURNS trigger AS $$
             BEGIN NEW.{SHADOW} := NULL; RETURN NEW; END $$ LANGUAGE plpgsql""")
         cursor.execute(f"DROP TRIGGER IF EXISTS {_trigger(name)} ON {name}")
-        cursor.execute(f"CREATE TRIGGER {_trigger(name)} BEFORE UPDATE OF embedding ON {name} "
-                       f"FOR EACH ROW WHEN (OLD.embedding IS DISTINCT FROM NEW.embedding) "
-                       f"EXECUTE FUNCTION {_trigger(name)}()")
+        cursor.execute(
+            f"CREATE TRIGGER {_trigger(name)} BEFORE UPDATE OF embedding ON {name} "
+            f"FOR EACH ROW WHEN (OLD.embedding IS DISTINCT FROM NEW.embedding) "
+            f"EXECUTE FUNCTION {_trigger(name)}()"
+        )
 
 
 def _pending_count(table: VectorTable) -> tuple[int, int]:
     """(rows with a vector, of which still without a shadow vector)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE {SHADOW} IS NULL) "
-                       f"FROM {table.table} WHERE embedding IS NOT NULL")
+        cursor.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {SHADOW} IS NULL) "
+            f"FROM {table.table} WHERE embedding IS NOT NULL"
+        )
         total, pending = cursor.fetchone()
     return int(total), int(pending)
 
@@ -109,10 +122,12 @@ def _fill_batch(table: VectorTable, *, after: str | None, size: int) -> tuple[st
     """Embed the next `size` pending rows after id `after`: (the last id read, None at the end;
     how many rows got their shadow vector)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id::text, {table.text_sql} FROM {table.table} "
-                       f"WHERE embedding IS NOT NULL AND {SHADOW} IS NULL "
-                       f"AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
-                       [after, after, size])
+        cursor.execute(
+            f"SELECT id::text, {table.text_sql} FROM {table.table} "
+            f"WHERE embedding IS NOT NULL AND {SHADOW} IS NULL "
+            f"AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
+            [after, after, size],
+        )
         rows = cursor.fetchall()
     if not rows:
         return None, 0
@@ -122,10 +137,12 @@ def _fill_batch(table: VectorTable, *, after: str | None, size: int) -> tuple[st
     with connection.cursor() as cursor:
         # Only where the text is still the one embedded: an episode body rewritten since the
         # read is left pending for the next pass (its old-model vector changes too).
-        cursor.execute(f"UPDATE {table.table} SET {SHADOW} = v._vector::vector "
-                       f"FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS v(_id, _text, _vector) "
-                       f"WHERE id = v._id AND ({table.text_sql}) IS NOT DISTINCT FROM v._text",
-                       [ids, texts, [_literal(vector) for vector in vectors]])
+        cursor.execute(
+            f"UPDATE {table.table} SET {SHADOW} = v._vector::vector "
+            f"FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS v(_id, _text, _vector) "
+            f"WHERE id = v._id AND ({table.text_sql}) IS NOT DISTINCT FROM v._text",
+            [ids, texts, [_literal(vector) for vector in vectors]],
+        )
         written = cursor.rowcount
     return ids[-1], written
 
@@ -153,11 +170,13 @@ def _fill(table: VectorTable, *, batch: int, progress: Progress | None) -> int:
 def _indexes_on_embedding(table: str, column: str) -> list[tuple[str, str, bool]]:
     """(name, definition, valid) of each index over `column` of `table`."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid "
-                       "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                       "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attname = %s "
-                       "WHERE i.indrelid = %s::regclass AND a.attnum = ANY(i.indkey)",
-                       [column, table])
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attname = %s "
+            "WHERE i.indrelid = %s::regclass AND a.attnum = ANY(i.indkey)",
+            [column, table],
+        )
         return [(name, definition, valid) for name, definition, valid in cursor.fetchall()]
 
 
@@ -203,8 +222,9 @@ def _swap(tables: tuple[VectorTable, ...], *, model: str, dimension: int, batch:
                 for index in live:
                     cursor.execute(f"ALTER INDEX {index} RENAME TO {index[:58]}_prev")
                     cursor.execute(f"ALTER INDEX IF EXISTS {_next_name(index)} RENAME TO {index}")
-        EmbeddingSpace.objects.filter(id=1).update(model=model, dimension=dimension,
-                                                   target_model="", target_dimension=None)
+        EmbeddingSpace.objects.filter(id=1).update(
+            model=model, dimension=dimension, target_model="", target_dimension=None
+        )
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"ALTER TABLE {table.table} DROP COLUMN IF EXISTS {PREVIOUS}")
@@ -227,9 +247,13 @@ class ReembedReport:
     swapped: bool
 
 
-def reembed_run(*, batch: int = DEFAULT_BATCH, swap: bool = True,
-                progress: Progress | None = None,
-                tables: tuple[VectorTable, ...] = TABLES) -> ReembedReport:
+def reembed_run(
+    *,
+    batch: int = DEFAULT_BATCH,
+    swap: bool = True,
+    progress: Progress | None = None,
+    tables: tuple[VectorTable, ...] = TABLES,
+) -> ReembedReport:
     """Move every stored vector to the configured model (module docstring). Resumable: run it
     again after a kill and it continues; with the space already on the configured model it
     does nothing. Needs autocommit (no surrounding transaction): it builds indexes
@@ -246,8 +270,7 @@ def reembed_run(*, batch: int = DEFAULT_BATCH, swap: bool = True,
     if (space.target_model, space.target_dimension) != (model, dimension):
         # Shadow vectors made for another target are worth nothing for this one.
         _shadow_drop(tables)
-        EmbeddingSpace.objects.filter(id=1).update(target_model=model,
-                                                   target_dimension=dimension)
+        EmbeddingSpace.objects.filter(id=1).update(target_model=model, target_dimension=dimension)
     logger.info("reembed: %s (%d) -> %s (%d)", space.model, space.dimension, model, dimension)
     embedded: dict[str, int] = {}
     for table in tables:

@@ -23,17 +23,21 @@ def event_get(*, tenant: Tenant, event_id: str) -> Event:
 
 def event_fact_ids(*, tenant: Tenant, event: Event) -> list[uuid.UUID]:
     """Facts this event stated (created or reinforced)."""
-    return list(Fact.objects.filter(tenant=tenant, sources__event=event)
-                .order_by("created_at").values_list("id", flat=True))
+    return list(
+        Fact.objects.filter(tenant=tenant, sources__event=event)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    )
 
 
-def receipt_list(*, tenant: Tenant, user_id: str | None = None, limit: int = 20,
-                 offset: int = 0) -> tuple[list[DeletionReceipt], int]:
+def receipt_list(
+    *, tenant: Tenant, user_id: str | None = None, limit: int = 20, offset: int = 0
+) -> tuple[list[DeletionReceipt], int]:
     """A page of the tenant's receipts, newest first, and the total matching."""
     receipts = DeletionReceipt.objects.filter(tenant=tenant)
     if user_id is not None:
         receipts = receipts.filter(user_id=user_id)
-    page = list(receipts.order_by("-sequence")[offset:offset + limit])
+    page = list(receipts.order_by("-sequence")[offset : offset + limit])
     return page, receipts.count()
 
 
@@ -47,4 +51,3 @@ def receipt_get(*, tenant: Tenant, receipt_id: str) -> DeletionReceipt:
     if receipt is None:
         raise NotFound("No such receipt.")
     return receipt
-

@@ -25,8 +25,11 @@ BACKFILL_BATCH = 500
 
 # An expression that already names its date needs no note; one relative to the moment of
 # speaking ("yesterday", "last week", "two years ago") does.
-_RELATIVE = re.compile(r"\b(yesterday|today|tonight|tomorrow|ago|last|next|this|past|coming|"
-                       r"weekend|previous)\b", re.IGNORECASE)
+_RELATIVE = re.compile(
+    r"\b(yesterday|today|tonight|tomorrow|ago|last|next|this|past|coming|"
+    r"weekend|previous)\b",
+    re.IGNORECASE,
+)
 _ABSOLUTE = re.compile(r"\b(1[89]|20)\d\d\b")
 # Cheap gate before dateparser (1-3 ms a turn): a text with no relative expression gets
 # no note. A note's expression is a slice of the text matching _RELATIVE, and
@@ -46,7 +49,8 @@ _RELATIVE_GATE = re.compile(
     r"|morning|afternoon|evening|night|spring|summer|fall|autumn|winter"
     rf"|{_WEEKDAYS}|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|{_MONTHS}"
     r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec))",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _label(start: datetime, end: datetime, granularity: str) -> str:
@@ -105,8 +109,9 @@ def _occurs(text: str, expression: str, start: int) -> int:
     return -1
 
 
-def notes_for(text: str, event_time: datetime,
-              stored: list[list[str]] | None) -> tuple[tuple[str, str], ...]:
+def notes_for(
+    text: str, event_time: datetime, stored: list[list[str]] | None
+) -> tuple[tuple[str, str], ...]:
     """The (expression, resolved date) notes to show after `text`, a rendering of an event's
     content: the whole of it, or an excerpt of its sentences.
 
@@ -142,15 +147,16 @@ def time_notes_backfill(*, batch: int = BACKFILL_BATCH) -> int:
         rows = Event.objects.filter(time_notes__isnull=True, forgotten_at__isnull=True)
         if last_id is not None:
             rows = rows.filter(id__gt=last_id)
-        page = list(rows.order_by("id").values_list("id", "content", "role", "event_time")
-                    [:batch])
+        page = list(rows.order_by("id").values_list("id", "content", "role", "event_time")[:batch])
         if not page:
             return filled
         last_id = page[-1][0]
-        notes = [Event._meta.get_field("time_notes").get_db_prep_save(
-                    time_notes_compute(content=content, role=role, event_time=event_time),
-                    connection)
-                 for _, content, role, event_time in page]
+        notes = [
+            Event._meta.get_field("time_notes").get_db_prep_save(
+                time_notes_compute(content=content, role=role, event_time=event_time), connection
+            )
+            for _, content, role, event_time in page
+        ]
         values = ", ".join(["(%s::uuid, %s::jsonb)"] * len(page))
         params: list[object] = []
         for (event_id, *_), value in zip(page, notes, strict=True):
@@ -160,5 +166,6 @@ def time_notes_backfill(*, batch: int = BACKFILL_BATCH) -> int:
                 f"UPDATE {Event._meta.db_table} AS e SET time_notes = v.notes "
                 f"FROM (VALUES {values}) AS v(id, notes) "
                 "WHERE e.id = v.id AND e.time_notes IS NULL AND e.forgotten_at IS NULL",
-                params)
+                params,
+            )
             filled += cursor.rowcount

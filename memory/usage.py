@@ -41,9 +41,15 @@ DEFAULT_PLAN = "self-hosted"
 QUOTA_METRICS = ("requests", "tokens", "work_units", "ingest_events")
 # Which request totals each endpoint feeds (API.md §6 `*_requests`); v2 paths are SDK aliases.
 ENDPOINT_KINDS = {
-    "POST /v1/ingest": "ingest", "POST /v6/ingest": "ingest", "POST /v1/ingest/batch": "ingest",
-    "POST /v1/recall": "recall", "POST /v2/recall": "recall", "POST /v6/recall": "recall",
-    "POST /v1/forget": "forget", "POST /v2/forget": "forget", "POST /v6/forget": "forget",
+    "POST /v1/ingest": "ingest",
+    "POST /v6/ingest": "ingest",
+    "POST /v1/ingest/batch": "ingest",
+    "POST /v1/recall": "recall",
+    "POST /v2/recall": "recall",
+    "POST /v6/recall": "recall",
+    "POST /v1/forget": "forget",
+    "POST /v2/forget": "forget",
+    "POST /v6/forget": "forget",
 }
 
 
@@ -66,8 +72,10 @@ def usage_range_dates(*, range: str, today: date | None = None) -> tuple[date, d
         return end - timedelta(days=29), end
     if range == "month":
         return end.replace(day=1), end
-    raise InvalidRequest(f"range must be one of {', '.join(RANGES)}.",
-                         details={"fields": {"range": [f"Not one of {', '.join(RANGES)}."]}})
+    raise InvalidRequest(
+        f"range must be one of {', '.join(RANGES)}.",
+        details={"fields": {"range": [f"Not one of {', '.join(RANGES)}."]}},
+    )
 
 
 def _pending(tenant: Tenant) -> list[tuple[date, str, CounterValues]]:
@@ -80,33 +88,60 @@ def _pending(tenant: Tenant) -> list[tuple[date, str, CounterValues]]:
             pipe.hgetall(key)
         hashes = pipe.execute() if keys else []
     except redis.RedisError:
-        logger.warning("usage read without unflushed counters: redis unavailable tenant=%s",
-                       tenant.pk)
+        logger.warning(
+            "usage read without unflushed counters: redis unavailable tenant=%s", tenant.pk
+        )
         return []
-    return [(*counter_key_parse(key), CounterValues.from_hash(raw))
-            for key, raw in zip(keys, hashes, strict=True) if raw]
+    return [
+        (*counter_key_parse(key), CounterValues.from_hash(raw))
+        for key, raw in zip(keys, hashes, strict=True)
+        if raw
+    ]
 
 
 def _counters(tenant: Tenant, start: date, end: date) -> dict[tuple[date, str], CounterValues]:
     """(day, endpoint) → totals over flushed rows and pending Redis counters."""
     merged: dict[tuple[date, str], CounterValues] = defaultdict(
-        lambda: CounterValues(latency_buckets=[0] * BUCKET_COUNT))
+        lambda: CounterValues(latency_buckets=[0] * BUCKET_COUNT)
+    )
     rows = UsageCounter.objects.filter(tenant=tenant, day__gte=start, day__lte=end)
-    sources = [(row.day, row.endpoint, CounterValues(
-        requests=row.requests, errors_4xx=row.errors_4xx, errors_5xx=row.errors_5xx,
-        request_bytes=row.request_bytes, response_bytes=row.response_bytes,
-        ingest_events=row.ingest_events, tokens=row.tokens, latency_ms_sum=row.latency_ms_sum,
-        latency_buckets=list(row.latency_buckets))) for row in rows]
+    sources = [
+        (
+            row.day,
+            row.endpoint,
+            CounterValues(
+                requests=row.requests,
+                errors_4xx=row.errors_4xx,
+                errors_5xx=row.errors_5xx,
+                request_bytes=row.request_bytes,
+                response_bytes=row.response_bytes,
+                ingest_events=row.ingest_events,
+                tokens=row.tokens,
+                latency_ms_sum=row.latency_ms_sum,
+                latency_buckets=list(row.latency_buckets),
+            ),
+        )
+        for row in rows
+    ]
     sources += [item for item in _pending(tenant) if start <= item[0] <= end]
     for day, endpoint, values in sources:
         total = merged[(day, endpoint)]
-        for name in ("requests", "errors_4xx", "errors_5xx", "request_bytes", "response_bytes",
-                     "ingest_events", "tokens"):
+        for name in (
+            "requests",
+            "errors_4xx",
+            "errors_5xx",
+            "request_bytes",
+            "response_bytes",
+            "ingest_events",
+            "tokens",
+        ):
             setattr(total, name, getattr(total, name) + getattr(values, name))
         total.latency_ms_sum += values.latency_ms_sum
         buckets = values.latency_buckets or []
-        total.latency_buckets = [a + (buckets[i] if i < len(buckets) else 0)
-                                 for i, a in enumerate(total.latency_buckets or [])]
+        total.latency_buckets = [
+            a + (buckets[i] if i < len(buckets) else 0)
+            for i, a in enumerate(total.latency_buckets or [])
+        ]
     return dict(merged)
 
 
@@ -120,14 +155,32 @@ def usage_summary(*, tenant: Tenant, range: str = "7d") -> dict[str, Any]:
     start, end = usage_range_dates(range=range)
     counters = _counters(tenant, start, end)
     work_units = _work_units(tenant, start, end)
-    totals = dict.fromkeys(("requests", "ingest_requests", "recall_requests", "forget_requests",
-                            "ingest_events", "tokens", "work_units", "errors", "request_bytes",
-                            "response_bytes"), 0)
+    totals = dict.fromkeys(
+        (
+            "requests",
+            "ingest_requests",
+            "recall_requests",
+            "forget_requests",
+            "ingest_events",
+            "tokens",
+            "work_units",
+            "errors",
+            "request_bytes",
+            "response_bytes",
+        ),
+        0,
+    )
     days: dict[date, dict[str, Any]] = {}
     day = start
     while day <= end:
-        days[day] = {"date": day.isoformat(), "requests": 0, "ingest_events": 0, "tokens": 0,
-                     "work_units": work_units.get(day, 0), "errors": 0}
+        days[day] = {
+            "date": day.isoformat(),
+            "requests": 0,
+            "ingest_events": 0,
+            "tokens": 0,
+            "work_units": work_units.get(day, 0),
+            "errors": 0,
+        }
         day += timedelta(days=1)
     for (day, endpoint), values in counters.items():
         errors = values.errors_4xx + values.errors_5xx
@@ -144,8 +197,13 @@ def usage_summary(*, tenant: Tenant, range: str = "7d") -> dict[str, Any]:
         entry["ingest_events"] += values.ingest_events
         entry["tokens"] += values.tokens
     totals["work_units"] = sum(work_units.values())
-    return {"range": range, "start_date": start.isoformat(), "end_date": end.isoformat(),
-            "totals": totals, "daily": list(days.values())}
+    return {
+        "range": range,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "totals": totals,
+        "daily": list(days.values()),
+    }
 
 
 def latency_percentile(buckets: list[int], q: float) -> float:
@@ -178,26 +236,38 @@ def usage_breakdown(*, tenant: Tenant, range: str = "7d") -> dict[str, Any]:
     start, end = usage_range_dates(range=range)
     per_endpoint: dict[str, CounterValues] = {}
     for (_day, endpoint), values in _counters(tenant, start, end).items():
-        total = per_endpoint.setdefault(
-            endpoint, CounterValues(latency_buckets=[0] * BUCKET_COUNT))
+        total = per_endpoint.setdefault(endpoint, CounterValues(latency_buckets=[0] * BUCKET_COUNT))
         total.requests += values.requests
         total.errors_4xx += values.errors_4xx + values.errors_5xx
         total.latency_ms_sum += values.latency_ms_sum
-        total.latency_buckets = [a + b for a, b in zip(total.latency_buckets or [],
-                                                       values.latency_buckets or [], strict=False)]
+        total.latency_buckets = [
+            a + b
+            for a, b in zip(total.latency_buckets or [], values.latency_buckets or [], strict=False)
+        ]
     endpoints = []
     for endpoint, total in sorted(per_endpoint.items(), key=lambda kv: (-kv[1].requests, kv[0])):
         buckets = total.latency_buckets or []
-        endpoints.append({
-            "endpoint": endpoint, "requests": total.requests, "errors": total.errors_4xx,
-            "error_rate": round(total.errors_4xx / total.requests, 4) if total.requests else 0.0,
-            "avg_latency_ms": (round(total.latency_ms_sum / total.requests, 1)
-                               if total.requests else 0.0),
-            "p50_latency_ms": latency_percentile(buckets, 0.50),
-            "p95_latency_ms": latency_percentile(buckets, 0.95),
-        })
-    return {"range": range, "start_date": start.isoformat(), "end_date": end.isoformat(),
-            "endpoints": endpoints}
+        endpoints.append(
+            {
+                "endpoint": endpoint,
+                "requests": total.requests,
+                "errors": total.errors_4xx,
+                "error_rate": round(total.errors_4xx / total.requests, 4)
+                if total.requests
+                else 0.0,
+                "avg_latency_ms": (
+                    round(total.latency_ms_sum / total.requests, 1) if total.requests else 0.0
+                ),
+                "p50_latency_ms": latency_percentile(buckets, 0.50),
+                "p95_latency_ms": latency_percentile(buckets, 0.95),
+            }
+        )
+    return {
+        "range": range,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "endpoints": endpoints,
+    }
 
 
 def _add_month(day: date, cycle_day: int) -> date:
@@ -222,8 +292,12 @@ def _cycle_used(tenant: Tenant, start: date, end: date) -> dict[str, int]:
         used["requests"] += values.requests
         used["tokens"] += values.tokens
         used["ingest_events"] += values.ingest_events
-    used["work_units"] = int(WorkUnitCounter.objects.filter(
-        tenant=tenant, day__gte=start, day__lte=end).aggregate(n=Sum("work_units"))["n"] or 0)
+    used["work_units"] = int(
+        WorkUnitCounter.objects.filter(tenant=tenant, day__gte=start, day__lte=end).aggregate(
+            n=Sum("work_units")
+        )["n"]
+        or 0
+    )
     return used
 
 
@@ -237,18 +311,29 @@ def usage_limits(*, tenant: Tenant) -> dict[str, Any]:
     for metric in QUOTA_METRICS:
         limit = getattr(plan, f"{metric}_quota") if plan else None
         if limit is None:
-            limits[metric] = {"used": used[metric], "limit": None, "remaining": None,
-                              "percentage_used": 0.0}
+            limits[metric] = {
+                "used": used[metric],
+                "limit": None,
+                "remaining": None,
+                "percentage_used": 0.0,
+            }
         else:
             limits[metric] = {
-                "used": used[metric], "limit": limit, "remaining": max(0, limit - used[metric]),
-                "percentage_used": (round(100.0 * used[metric] / limit, 2) if limit
-                                    else 100.0),
+                "used": used[metric],
+                "limit": limit,
+                "remaining": max(0, limit - used[metric]),
+                "percentage_used": (round(100.0 * used[metric] / limit, 2) if limit else 100.0),
             }
-    within = all(entry["limit"] is None or entry["used"] < entry["limit"]
-                 for entry in limits.values())
-    return {"plan": plan.plan if plan else DEFAULT_PLAN, "billing_cycle_day": cycle_day,
-            "reset_date": reset.isoformat(), "is_within_quota": within, "limits": limits}
+    within = all(
+        entry["limit"] is None or entry["used"] < entry["limit"] for entry in limits.values()
+    )
+    return {
+        "plan": plan.plan if plan else DEFAULT_PLAN,
+        "billing_cycle_day": cycle_day,
+        "reset_date": reset.isoformat(),
+        "is_within_quota": within,
+        "limits": limits,
+    }
 
 
 # Plans change rarely (`usage_plan_set`); a request path that reads them on every call
@@ -291,5 +376,11 @@ def usage_quota_check(*, tenant: Tenant, metrics: tuple[str, ...]) -> None:
             retry_after = max(1, int((reset_at - timezone.now()).total_seconds()))
             raise QuotaExceeded(
                 f"The {metric} quota of this plan is used up until {reset.isoformat()}.",
-                details={"metric": metric, "used": used[metric], "limit": limit,
-                         "reset_date": reset.isoformat(), "retry_after": retry_after})
+                details={
+                    "metric": metric,
+                    "used": used[metric],
+                    "limit": limit,
+                    "reset_date": reset.isoformat(),
+                    "retry_after": retry_after,
+                },
+            )

@@ -27,8 +27,11 @@ def user_memory_version(*, tenant_id: uuid.UUID | str, user_id: str) -> int:
     # Raw SQL: this runs on every recall, cache hits included, where the ORM's query
     # compilation was a measurable share of a ~4 ms answer.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT version FROM {UserMemoryVersion._meta.db_table} "
-                       "WHERE tenant_id = %s AND user_id = %s", [str(tenant_id), user_id])
+        cursor.execute(
+            f"SELECT version FROM {UserMemoryVersion._meta.db_table} "
+            "WHERE tenant_id = %s AND user_id = %s",
+            [str(tenant_id), user_id],
+        )
         row = cursor.fetchone()
     if row is not None:
         return int(row[0])
@@ -72,5 +75,7 @@ def user_memory_version_drop(*, tenant_id: uuid.UUID | str, user_id: str) -> Non
     """Delete the user's version row (forget left nothing of the user). Later reads get a
     fresh number each time, so no cached recall from before is served."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {UserMemoryVersion._meta.db_table} "
-                       "WHERE tenant_id = %s AND user_id = %s", [str(tenant_id), user_id])
+        cursor.execute(
+            f"DELETE FROM {UserMemoryVersion._meta.db_table} WHERE tenant_id = %s AND user_id = %s",
+            [str(tenant_id), user_id],
+        )

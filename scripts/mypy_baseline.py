@@ -23,8 +23,9 @@ ERROR = re.compile(r"^(?P<path>[^:\s]+\.py):\d+(?::\d+)?: error: (?P<message>.*)
 
 def errors_current() -> Counter[str]:
     """mypy's error lines, normalised, with how often each occurs."""
-    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if result.returncode not in (0, 1):
         sys.exit(f"mypy did not run:\n{result.stdout}{result.stderr}")
     found: Counter[str] = Counter()

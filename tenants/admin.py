@@ -62,8 +62,11 @@ class TenantAdmin(TenantScopedAdmin):
         if roles is None:
             role: Any = Value("superuser")
         else:
-            role = Case(*[When(id=tid, then=Value(r)) for tid, r in roles.items()],
-                        default=Value("-"), output_field=CharField())
+            role = Case(
+                *[When(id=tid, then=Value(r)) for tid, r in roles.items()],
+                default=Value("-"),
+                output_field=CharField(),
+            )
         return super().get_base_queryset(request).annotate(console_role=role)
 
     @admin.display(description="your role")
@@ -75,18 +78,24 @@ class TenantAdmin(TenantScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         if change:
-            tenant_update(tenant=obj, name=obj.name,
-                          rate_limit_per_minute=obj.rate_limit_per_minute)
+            tenant_update(
+                tenant=obj, name=obj.name, rate_limit_per_minute=obj.rate_limit_per_minute
+            )
             return
-        created = tenant_create(slug=obj.slug, name=obj.name, owner=request.user,
-                                rate_limit_per_minute=obj.rate_limit_per_minute)
+        created = tenant_create(
+            slug=obj.slug,
+            name=obj.name,
+            owner=request.user,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+        )
         obj.pk, obj.created_at = created.pk, created.created_at
         obj._state.adding, obj._state.db = False, created._state.db
         console_roles_forget(request)  # the creator just became an owner
 
     def response_add(self, request: HttpRequest, obj: Tenant, *args: Any) -> HttpResponse:
-        messages.success(request, f"Project {obj.slug} created. You are its owner; next, "
-                                  "create an API key.")
+        messages.success(
+            request, f"Project {obj.slug} created. You are its owner; next, create an API key."
+        )
         return HttpResponseRedirect(reverse("admin:project_overview", args=[obj.pk]))
 
     def response_change(self, request: HttpRequest, obj: Tenant) -> HttpResponse:
@@ -94,21 +103,31 @@ class TenantAdmin(TenantScopedAdmin):
         return HttpResponseRedirect(reverse("admin:project_overview", args=[obj.pk]))
 
 
-site.project_link("Settings", order=90, min_role=MemberRole.VIEWER,
-                  url=lambda t: reverse("admin:tenants_tenant_change", args=[t.pk]))
+site.project_link(
+    "Settings",
+    order=90,
+    min_role=MemberRole.VIEWER,
+    url=lambda t: reverse("admin:tenants_tenant_change", args=[t.pk]),
+)
 
 
 @site.project_card(order=80)
 def _members_card(request: HttpRequest, tenant: Tenant) -> dict[str, Any]:
-    return {"title": "Members", "value": membership_list(tenant=tenant).count(),
-            "url": reverse("admin:project_members", args=[tenant.pk])}
+    return {
+        "title": "Members",
+        "value": membership_list(tenant=tenant).count(),
+        "url": reverse("admin:project_members", args=[tenant.pk]),
+    }
 
 
 # --- Members ------------------------------------------------------------------------------
 
+
 class MemberForm(forms.Form):
-    username = forms.CharField(max_length=150, help_text="An existing console user "
-                               "(create one with manage.py console_user).")
+    username = forms.CharField(
+        max_length=150,
+        help_text="An existing console user (create one with manage.py console_user).",
+    )
     role = forms.ChoiceField(choices=MemberRole.choices, initial=MemberRole.VIEWER)
 
 
@@ -124,14 +143,22 @@ def members_view(request: HttpRequest, tenant: Tenant, role: str) -> HttpRespons
             if action == "add":
                 form = MemberForm(request.POST)
                 if form.is_valid():
-                    membership_set(tenant=tenant, username=form.cleaned_data["username"],
-                                   role=form.cleaned_data["role"])
-                    messages.success(request, f"{form.cleaned_data['username']} is now "
-                                              f"{form.cleaned_data['role']}.")
+                    membership_set(
+                        tenant=tenant,
+                        username=form.cleaned_data["username"],
+                        role=form.cleaned_data["role"],
+                    )
+                    messages.success(
+                        request,
+                        f"{form.cleaned_data['username']} is now {form.cleaned_data['role']}.",
+                    )
                     return HttpResponseRedirect(request.path)
             elif action == "role":
-                membership_set(tenant=tenant, username=request.POST.get("username", ""),
-                               role=request.POST.get("role", ""))
+                membership_set(
+                    tenant=tenant,
+                    username=request.POST.get("username", ""),
+                    role=request.POST.get("role", ""),
+                )
                 messages.success(request, "Role changed.")
                 return HttpResponseRedirect(request.path)
             elif action == "remove":
@@ -143,25 +170,39 @@ def members_view(request: HttpRequest, tenant: Tenant, role: str) -> HttpRespons
                 return HttpResponseRedirect(request.path)
         except (ApplicationError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", "Invalid request."))
-    context = site.project_context(request, tenant, role, title="Members", tab="Members",
-                                   members=membership_list(tenant=tenant), form=form,
-                                   roles=MemberRole.choices)
+    context = site.project_context(
+        request,
+        tenant,
+        role,
+        title="Members",
+        tab="Members",
+        members=membership_list(tenant=tenant),
+        form=form,
+        roles=MemberRole.choices,
+    )
     return TemplateResponse(request, "console/members.html", context)
 
 
 # --- Connection settings and Test Connection -------------------------------------------------
 
+
 class ConnectionForm(forms.Form):
     api_base_url = forms.CharField(
-        label="API base URL", required=False, max_length=500,
+        label="API base URL",
+        required=False,
+        max_length=500,
         widget=forms.TextInput(attrs={"placeholder": "(this server)"}),
         help_text="Leave empty for this server. Another URL is checked before it is used: "
-                  "http or https only, and never an internal address.")
+        "http or https only, and never an internal address.",
+    )
     api_key = forms.CharField(
-        label="Backend API key", required=False, max_length=200,
+        label="Backend API key",
+        required=False,
+        max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Optional: lets Test Connection check that a key is accepted. Stored "
-                  "encrypted; never shown again. Leave empty to keep the stored key.")
+        "encrypted; never shown again. Leave empty to keep the stored key.",
+    )
     clear_key = forms.BooleanField(label="Remove the stored key", required=False)
 
 
@@ -179,15 +220,27 @@ def connection_view(request: HttpRequest, tenant: Tenant, role: str) -> HttpResp
         form = ConnectionForm(request.POST)
         if form.is_valid():
             try:
-                connection_save(tenant=tenant, api_base_url=form.cleaned_data["api_base_url"],
-                                api_key=form.cleaned_data["api_key"],
-                                clear_key=form.cleaned_data["clear_key"], actor=request.user)
+                connection_save(
+                    tenant=tenant,
+                    api_base_url=form.cleaned_data["api_base_url"],
+                    api_key=form.cleaned_data["api_key"],
+                    clear_key=form.cleaned_data["clear_key"],
+                    actor=request.user,
+                )
             except ApplicationError as exc:
                 form.add_error("api_base_url", exc.message)
             else:
                 messages.success(request, "Connection settings saved.")
                 return HttpResponseRedirect(request.path)
     context = site.project_context(
-        request, tenant, role, title="Connection", tab="Connection", form=form,
-        connection=current, report=report, default_url=settings.CLAIV_PUBLIC_BASE_URL)
+        request,
+        tenant,
+        role,
+        title="Connection",
+        tab="Connection",
+        form=form,
+        connection=current,
+        report=report,
+        default_url=settings.CLAIV_PUBLIC_BASE_URL,
+    )
     return TemplateResponse(request, "console/connection.html", context)

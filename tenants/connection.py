@@ -24,8 +24,10 @@ from tenants.selectors import connection_get
 from tenants.services import connection_url_trusted
 
 # Readiness check names in /readyz, as an operator would say them.
-DEPENDENCY_NAMES = {"postgres": "PostgreSQL (the database)",
-                    "redis": "Redis/Valkey (task queue, rate limits, cache)"}
+DEPENDENCY_NAMES = {
+    "postgres": "PostgreSQL (the database)",
+    "redis": "Redis/Valkey (task queue, rate limits, cache)",
+}
 # Any event id: an accepted key gets 404 for it, a rejected one 401.
 PROBE_EVENT_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -78,18 +80,32 @@ def _json(body: bytes) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def _probe(name: str, url: str, *, trusted: bool, headers: dict[str, str] | None = None
-           ) -> tuple[ProbeResult | None, int | None, bytes, float | None]:
+def _probe(
+    name: str, url: str, *, trusted: bool, headers: dict[str, str] | None = None
+) -> tuple[ProbeResult | None, int | None, bytes, float | None]:
     timeout = settings.CLAIV_CONSOLE_HTTP_TIMEOUT
     try:
-        result = http_get(url, trusted=trusted, timeout=timeout, headers=headers,
-                          allow_private=settings.CLAIV_CONSOLE_ALLOW_PRIVATE_URLS)
+        result = http_get(
+            url,
+            trusted=trusted,
+            timeout=timeout,
+            headers=headers,
+            allow_private=settings.CLAIV_CONSOLE_ALLOW_PRIVATE_URLS,
+        )
     except UrlRefused as exc:
-        return (ProbeResult(name, url, False, None, None, exc.reason, refused=True),
-                None, b"", None)
+        return (
+            ProbeResult(name, url, False, None, None, exc.reason, refused=True),
+            None,
+            b"",
+            None,
+        )
     except (OSError, http.client.HTTPException) as exc:
-        return (ProbeResult(name, url, False, None, None, _unreachable(exc, url, timeout)),
-                None, b"", None)
+        return (
+            ProbeResult(name, url, False, None, None, _unreachable(exc, url, timeout)),
+            None,
+            b"",
+            None,
+        )
     return None, result.status, result.body, round(result.elapsed_ms, 1)
 
 
@@ -100,8 +116,14 @@ def _liveness(base: str, trusted: bool) -> ProbeResult:
         return failed
     if status == 200 and _json(body).get("ok") is True:
         return ProbeResult("Liveness (/healthz)", url, True, status, ms, "The API process serves.")
-    return ProbeResult("Liveness (/healthz)", url, False, status, ms,
-                       f"Unexpected answer: HTTP {status} (is this a Claiv Memory server?).")
+    return ProbeResult(
+        "Liveness (/healthz)",
+        url,
+        False,
+        status,
+        ms,
+        f"Unexpected answer: HTTP {status} (is this a Claiv Memory server?).",
+    )
 
 
 def _readiness(base: str, trusted: bool) -> ProbeResult:
@@ -112,14 +134,19 @@ def _readiness(base: str, trusted: bool) -> ProbeResult:
         return failed
     checks = _json(body).get("checks")
     checks = checks if isinstance(checks, dict) else {}
-    down = [f"{DEPENDENCY_NAMES.get(k, k)} is down ({str(v).removeprefix('error: ')})"
-            for k, v in sorted(checks.items()) if v != "ok"]
+    down = [
+        f"{DEPENDENCY_NAMES.get(k, k)} is down ({str(v).removeprefix('error: ')})"
+        for k, v in sorted(checks.items())
+        if v != "ok"
+    ]
     if status == 200 and not down:
         names = " and ".join(DEPENDENCY_NAMES.get(k, k).split(" (")[0] for k in sorted(checks))
         return ProbeResult(name, url, True, status, ms, f"{names or 'All dependencies'} answer.")
     if down:
-        summary = (f"Not ready: {len(down)} dependenc{'y is' if len(down) == 1 else 'ies are'} "
-                   "down. The API cannot serve requests until it is back:")
+        summary = (
+            f"Not ready: {len(down)} dependenc{'y is' if len(down) == 1 else 'ies are'} "
+            "down. The API cannot serve requests until it is back:"
+        )
     else:
         summary = f"Not ready: HTTP {status}."
     return ProbeResult(name, url, False, status, ms, summary, down=down)
@@ -128,15 +155,17 @@ def _readiness(base: str, trusted: bool) -> ProbeResult:
 def _authentication(base: str, trusted: bool, raw_key: str) -> ProbeResult:
     url = f"{base}/v1/events/{PROBE_EVENT_ID}"
     name = "API key (GET /v1/events/…)"
-    failed, status, _, ms = _probe(name, url, trusted=trusted,
-                                   headers={"Authorization": f"Bearer {raw_key}"})
+    failed, status, _, ms = _probe(
+        name, url, trusted=trusted, headers={"Authorization": f"Bearer {raw_key}"}
+    )
     if failed:
         return failed
-    words = {404: (True, "The stored API key is accepted."),
-             401: (False, "The stored API key is rejected (revoked, mistyped, or from another "
-                          "server)."),
-             403: (False, "The stored API key is valid but lacks the memory:read scope."),
-             429: (False, "The stored API key is rate limited right now.")}
+    words = {
+        404: (True, "The stored API key is accepted."),
+        401: (False, "The stored API key is rejected (revoked, mistyped, or from another server)."),
+        403: (False, "The stored API key is valid but lacks the memory:read scope."),
+        429: (False, "The stored API key is rate limited right now."),
+    }
     ok, summary = words.get(status or 0, (False, f"Unexpected answer: HTTP {status}."))
     return ProbeResult(name, url, ok, status, ms, summary)
 
@@ -153,9 +182,17 @@ def connection_test(*, tenant: Tenant) -> ConnectionReport:
     if connection.api_key_ciphertext:
         raw = secret_decrypt(connection.api_key_ciphertext)
         if raw is None:
-            probes.append(ProbeResult("API key", "", False, None, None,
-                                      "The stored API key cannot be decrypted (the console "
-                                      "encryption key changed); store it again."))
+            probes.append(
+                ProbeResult(
+                    "API key",
+                    "",
+                    False,
+                    None,
+                    None,
+                    "The stored API key cannot be decrypted (the console "
+                    "encryption key changed); store it again.",
+                )
+            )
         else:
             probes.append(_authentication(base, trusted, raw))
     return ConnectionReport(base_url=base, trusted=trusted, probes=probes)

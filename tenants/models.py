@@ -44,16 +44,16 @@ class Membership(models.Model):
     """A console user's access to one tenant. Console pages show a user only the tenants
     they are a member of (superusers see all)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="tenant_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships"
+    )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=MemberRole.choices, default=MemberRole.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["tenant__slug", "user__username"]
-        constraints = [models.UniqueConstraint(fields=["user", "tenant"],
-                                               name="membership_unique")]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} of {self.tenant_id}"
@@ -63,15 +63,17 @@ class ConsoleConnection(models.Model):
     """Where the console's Test Connection points for a tenant, and an optional backend API
     key stored encrypted (Fernet, CLAIV_CONSOLE_ENCRYPTION_KEY); only its mask is shown."""
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True,
-                                  related_name="console_connection")
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="console_connection"
+    )
     # Blank: the server's own CLAIV_PUBLIC_BASE_URL (trusted). Anything else is SSRF-checked.
     api_base_url = models.CharField(max_length=500, blank=True, default="")
     api_key_ciphertext = models.TextField(blank=True, default="")
     api_key_mask = models.CharField(max_length=32, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"connection of {self.tenant_id}"

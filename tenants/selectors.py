@@ -39,18 +39,24 @@ def role_at_least(role: str, minimum: str) -> bool:
     return ROLE_RANK[MemberRole(role)] >= ROLE_RANK[MemberRole(minimum)]
 
 
-def tenants_visible(*, user: AbstractBaseUser | AnonymousUser,
-                    min_role: str = MemberRole.VIEWER) -> QuerySet[Tenant]:
+def tenants_visible(
+    *, user: AbstractBaseUser | AnonymousUser, min_role: str = MemberRole.VIEWER
+) -> QuerySet[Tenant]:
     """Tenants the user holds at least `min_role` in (all of them for a superuser)."""
     roles = tenant_roles(user=user)
     if roles is None:
         return Tenant.objects.all()
     return Tenant.objects.filter(
-        id__in=[tid for tid, role in roles.items() if role_at_least(role, min_role)])
+        id__in=[tid for tid, role in roles.items() if role_at_least(role, min_role)]
+    )
 
 
-def tenant_access(*, user: AbstractBaseUser | AnonymousUser, tenant_id: uuid.UUID | str,
-                  min_role: str = MemberRole.VIEWER) -> tuple[Tenant, str]:
+def tenant_access(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    tenant_id: uuid.UUID | str,
+    min_role: str = MemberRole.VIEWER,
+) -> tuple[Tenant, str]:
     """The tenant and the user's role in it.
 
     Raises NotFound when the tenant does not exist or the user is not a member (the two
@@ -71,11 +77,13 @@ def tenant_access(*, user: AbstractBaseUser | AnonymousUser, tenant_id: uuid.UUI
 
 
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
-    return (Membership.objects.filter(tenant=tenant).select_related("user")
-            .order_by("user__username"))
+    return (
+        Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
+    )
 
 
 def connection_get(*, tenant: Tenant) -> ConsoleConnection:
     """The tenant's console connection settings (an unsaved default when none stored)."""
-    return (ConsoleConnection.objects.filter(tenant=tenant).first()
-            or ConsoleConnection(tenant=tenant))
+    return ConsoleConnection.objects.filter(tenant=tenant).first() or ConsoleConnection(
+        tenant=tenant
+    )

@@ -36,8 +36,13 @@ def tenant_ensure(*, slug: str, name: str | None = None) -> tuple[Tenant, bool]:
 # --- Console: projects, members, console users, connection settings ------------------------
 
 
-def tenant_create(*, slug: str, name: str, owner: AbstractBaseUser,
-                  rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE) -> Tenant:
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    owner: AbstractBaseUser,
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE,
+) -> Tenant:
     """Create a project from the console; its creator becomes its owner."""
     try:
         slug_validator(slug)
@@ -46,8 +51,9 @@ def tenant_create(*, slug: str, name: str, owner: AbstractBaseUser,
     with transaction.atomic():
         if Tenant.objects.filter(slug=slug).exists():
             raise InvalidRequest(f"The slug {slug!r} is taken.")
-        tenant = Tenant.objects.create(slug=slug, name=name or slug,
-                                       rate_limit_per_minute=rate_limit_per_minute)
+        tenant = Tenant.objects.create(
+            slug=slug, name=name or slug, rate_limit_per_minute=rate_limit_per_minute
+        )
         Membership.objects.create(tenant=tenant, user=owner, role=MemberRole.OWNER)
     return tenant
 
@@ -61,8 +67,11 @@ def tenant_update(*, tenant: Tenant, name: str, rate_limit_per_minute: int) -> T
 
 
 def _owners_left(*, tenant: Tenant, without: AbstractBaseUser) -> int:
-    return (Membership.objects.filter(tenant=tenant, role=MemberRole.OWNER)
-            .exclude(user=without).count())
+    return (
+        Membership.objects.filter(tenant=tenant, role=MemberRole.OWNER)
+        .exclude(user=without)
+        .count()
+    )
 
 
 @transaction.atomic
@@ -73,12 +82,18 @@ def membership_set(*, tenant: Tenant, username: str, role: str) -> Membership:
         raise InvalidRequest(f"Unknown role {role!r}.")
     user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
     if user is None:
-        raise InvalidRequest(f"No active console user {username.strip()!r}. Create one with "
-                             "`manage.py console_user`.")
+        raise InvalidRequest(
+            f"No active console user {username.strip()!r}. Create one with "
+            "`manage.py console_user`."
+        )
     Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise last-owner checks
     membership = Membership.objects.filter(tenant=tenant, user=user).first()
-    if (membership and membership.role == MemberRole.OWNER and role != MemberRole.OWNER
-            and not _owners_left(tenant=tenant, without=user)):
+    if (
+        membership
+        and membership.role == MemberRole.OWNER
+        and role != MemberRole.OWNER
+        and not _owners_left(tenant=tenant, without=user)
+    ):
         raise InvalidRequest("A project needs at least one owner.")
     if membership is None:
         return Membership.objects.create(tenant=tenant, user=user, role=role)
@@ -93,14 +108,16 @@ def membership_remove(*, tenant: Tenant, user_pk: int) -> None:
     membership = Membership.objects.filter(tenant=tenant, user_id=user_pk).first()
     if membership is None:
         raise NotFound("No such member.")
-    if (membership.role == MemberRole.OWNER
-            and not _owners_left(tenant=tenant, without=membership.user)):
+    if membership.role == MemberRole.OWNER and not _owners_left(
+        tenant=tenant, without=membership.user
+    ):
         raise InvalidRequest("A project needs at least one owner.")
     membership.delete()
 
 
-def console_user_ensure(*, username: str, password: str | None, email: str = "",
-                        superuser: bool = False) -> tuple[AbstractBaseUser, bool]:
+def console_user_ensure(
+    *, username: str, password: str | None, email: str = "", superuser: bool = False
+) -> tuple[AbstractBaseUser, bool]:
     """Create a console user, or update the password/email of an existing one.
 
     Console users are staff (they may sign in and create projects). -> (user, created)
@@ -130,9 +147,14 @@ def connection_url_trusted(url: str) -> bool:
     return url.rstrip("/") == settings.CLAIV_PUBLIC_BASE_URL.rstrip("/")
 
 
-def connection_save(*, tenant: Tenant, api_base_url: str, api_key: str = "",
-                    clear_key: bool = False, actor: AbstractBaseUser | None = None
-                    ) -> ConsoleConnection:
+def connection_save(
+    *,
+    tenant: Tenant,
+    api_base_url: str,
+    api_key: str = "",
+    clear_key: bool = False,
+    actor: AbstractBaseUser | None = None,
+) -> ConsoleConnection:
     """Store where Test Connection points and, optionally, a backend API key (encrypted).
 
     A blank URL means this server. Any other URL must pass the SSRF check (SECURITY.md):
@@ -145,8 +167,9 @@ def connection_save(*, tenant: Tenant, api_base_url: str, api_key: str = "",
             url_check(url, allow_private=settings.CLAIV_CONSOLE_ALLOW_PRIVATE_URLS)
         except UrlRefused as exc:
             raise InvalidRequest(exc.reason, details={"field": "api_base_url"}) from exc
-    connection = (ConsoleConnection.objects.filter(tenant=tenant).first()
-                  or ConsoleConnection(tenant=tenant))
+    connection = ConsoleConnection.objects.filter(tenant=tenant).first() or ConsoleConnection(
+        tenant=tenant
+    )
     connection.api_base_url = url
     if clear_key:
         connection.api_key_ciphertext, connection.api_key_mask = "", ""

@@ -30,8 +30,9 @@ class Api:
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         payload = body if isinstance(body, str | bytes) else json.dumps(body)
-        return self.client.post(path, payload, content_type="application/json",
-                                headers=self._headers(headers))
+        return self.client.post(
+            path, payload, content_type="application/json", headers=self._headers(headers)
+        )
 
     def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
         return self.client.get(path, params, headers=self._headers(headers))
@@ -78,8 +79,14 @@ def celery_worker_session(django_db_setup: None, django_db_blocker: Any) -> Iter
 
     with django_db_blocker.unblock():
         app.control.purge()
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
-                          loglevel="WARNING", shutdown_timeout=30) as worker:
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=2,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=30,
+        ) as worker:
             yield worker
 
 

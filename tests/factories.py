@@ -13,13 +13,19 @@ from tenants.models import Tenant
 BASE_TIME = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
-def ingest(tenant: Tenant, content: str, *, user_id: str = "u1", minutes: int = 0,
-           **fields: Any) -> Event:
+def ingest(
+    tenant: Tenant, content: str, *, user_id: str = "u1", minutes: int = 0, **fields: Any
+) -> Event:
     fields.setdefault("role", "user")
     fields.setdefault("type", "message")
     fields.setdefault("conversation_id", "c1")
-    return event_ingest(tenant=tenant, user_id=user_id, content=content,
-                        event_time=BASE_TIME + timedelta(minutes=minutes), **fields).event
+    return event_ingest(
+        tenant=tenant,
+        user_id=user_id,
+        content=content,
+        event_time=BASE_TIME + timedelta(minutes=minutes),
+        **fields,
+    ).event
 
 
 def enrich(event: Event) -> Event:

@@ -35,8 +35,9 @@ def console_roles(request: HttpRequest) -> dict[uuid.UUID, str] | None:
     return getattr(request, _ROLES_ATTR)
 
 
-def console_tenant_ids(request: HttpRequest, *,
-                       min_role: str = MemberRole.VIEWER) -> list[uuid.UUID] | None:
+def console_tenant_ids(
+    request: HttpRequest, *, min_role: str = MemberRole.VIEWER
+) -> list[uuid.UUID] | None:
     """Ids of tenants the user holds `min_role` in; None for a superuser (all)."""
     roles = console_roles(request)
     if roles is None:
@@ -51,8 +52,9 @@ def console_role(request: HttpRequest, tenant_id: uuid.UUID | None) -> str | Non
     return roles.get(tenant_id) if tenant_id is not None else None
 
 
-def console_tenant(request: HttpRequest, tenant_id: uuid.UUID | str, *,
-                   min_role: str = MemberRole.VIEWER) -> tuple[Tenant, str]:
+def console_tenant(
+    request: HttpRequest, tenant_id: uuid.UUID | str, *, min_role: str = MemberRole.VIEWER
+) -> tuple[Tenant, str]:
     """The tenant for a console page: 404 if it is not the user's, 403 if the role is weaker."""
     try:
         return tenant_access(user=request.user, tenant_id=tenant_id, min_role=min_role)
@@ -62,8 +64,9 @@ def console_tenant(request: HttpRequest, tenant_id: uuid.UUID | str, *,
         raise PermissionDenied(exc.message) from exc
 
 
-def scope_queryset(queryset: QuerySet[Any], request: HttpRequest, *, lookup: str,
-                   min_role: str = MemberRole.VIEWER) -> QuerySet[Any]:
+def scope_queryset(
+    queryset: QuerySet[Any], request: HttpRequest, *, lookup: str, min_role: str = MemberRole.VIEWER
+) -> QuerySet[Any]:
     ids = console_tenant_ids(request, min_role=min_role)
     return queryset if ids is None else queryset.filter(**{f"{lookup}__in": ids})
 
@@ -75,8 +78,13 @@ class TenantListFilter(admin.SimpleListFilter):
     title = "project"
     parameter_name = "tenant"
 
-    def __init__(self, request: HttpRequest, params: dict[str, Any], model: type[models.Model],
-                 model_admin: TenantScopedAdmin) -> None:
+    def __init__(
+        self,
+        request: HttpRequest,
+        params: dict[str, Any],
+        model: type[models.Model],
+        model_admin: TenantScopedAdmin,
+    ) -> None:
         self.lookup = model_admin.tenant_lookup
         super().__init__(request, params, model, model_admin)
 
@@ -108,11 +116,15 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "get_queryset" in cls.__dict__:
-            raise TypeError(f"{cls.__name__} must not override get_queryset (it applies the "
-                            "tenant scope); override get_base_queryset instead")
+            raise TypeError(
+                f"{cls.__name__} must not override get_queryset (it applies the "
+                "tenant scope); override get_base_queryset instead"
+            )
         if "tenant" in tuple(cls.list_filter):
-            raise TypeError(f"{cls.__name__}: the stock 'tenant' filter lists every tenant; "
-                            "the base adds a scoped one")
+            raise TypeError(
+                f"{cls.__name__}: the stock 'tenant' filter lists every tenant; "
+                "the base adds a scoped one"
+            )
 
     # -- rows ---------------------------------------------------------------------------------
     def get_base_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -129,8 +141,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
             target = getattr(target, part)
         return target.pk if last in ("id", "pk") else getattr(target, f"{last}_id")
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any,
-                                         object_id: str) -> Any:
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> Any:
         # Django redirects to the index with "doesn't exist"; another tenant's id must look
         # exactly like a missing one, and a plain 404 is the honest answer for both.
         raise Http404("No such object.")
@@ -139,15 +152,18 @@ class TenantScopedAdmin(admin.ModelAdmin):
         extra = [] if self.tenant_lookup in ("id", "pk") else [TenantListFilter]
         return [*extra, *super().get_list_filter(request)]
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest,
-                                 **kwargs: Any) -> FormField | None:
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> FormField | None:
         related = db_field.related_model
         if related is Tenant:
-            kwargs["queryset"] = scope_queryset(Tenant.objects.all(), request, lookup="id",
-                                                min_role=self.write_role)
+            kwargs["queryset"] = scope_queryset(
+                Tenant.objects.all(), request, lookup="id", min_role=self.write_role
+            )
         elif any(f.name == "tenant" for f in related._meta.get_fields()):
-            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request,
-                                                lookup="tenant")
+            kwargs["queryset"] = scope_queryset(
+                related._default_manager.all(), request, lookup="tenant"
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # -- permissions (membership roles, not Django model permissions) --------------------------

@@ -40,8 +40,11 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
         ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
         remaining = login_lock_remaining(username=username, ip=ip)
         if remaining:
-            raise forms.ValidationError(self.error_messages["locked"], code="locked",
-                                        params={"minutes": max(1, -(-remaining // 60))})
+            raise forms.ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": max(1, -(-remaining // 60))},
+            )
         try:
             cleaned = super().clean()
         except forms.ValidationError:
@@ -53,9 +56,11 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
     def confirm_login_allowed(self, user: Any) -> None:
         # Members of a tenant may sign in without is_staff; everyone else needs it.
         if not user.is_active or not (user.is_staff or user.tenant_memberships.exists()):
-            raise forms.ValidationError(self.error_messages["invalid_login"],
-                                        code="invalid_login",
-                                        params={"username": self.username_field.verbose_name})
+            raise forms.ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,15 @@ class ConsoleSite(admin.AdminSite):
         return bool(user.is_staff or console_roles(request))
 
     # -- project pages ------------------------------------------------------------------------
-    def project_page(self, route: str, *, name: str, title: str,
-                     min_role: str = MemberRole.VIEWER,
-                     order: int | None = None) -> Callable[[ProjectView], ProjectView]:
+    def project_page(
+        self,
+        route: str,
+        *,
+        name: str,
+        title: str,
+        min_role: str = MemberRole.VIEWER,
+        order: int | None = None,
+    ) -> Callable[[ProjectView], ProjectView]:
         """Register `view(request, tenant, role, **kwargs)` at projects/<tenant_id>/<route>."""
 
         def register(view: ProjectView) -> ProjectView:
@@ -116,8 +127,14 @@ class ConsoleSite(admin.AdminSite):
 
         return register
 
-    def project_link(self, title: str, *, order: int, url: Callable[[Tenant], str],
-                     min_role: str = MemberRole.VIEWER) -> None:
+    def project_link(
+        self,
+        title: str,
+        *,
+        order: int,
+        url: Callable[[Tenant], str],
+        min_role: str = MemberRole.VIEWER,
+    ) -> None:
         """A project tab pointing at an admin page (e.g. a changelist filtered to the tenant)."""
         self._links.append(ProjectLink(title, order, url, min_role))
 
@@ -137,40 +154,57 @@ class ConsoleSite(admin.AdminSite):
         return self.admin_view(view)
 
     def get_urls(self) -> list[URLPattern]:
-        pages = [path(f"projects/<uuid:tenant_id>/{p.route}", self._wrap(p),
-                      name=f"project_{p.name}") for p in self._pages]
+        pages = [
+            path(f"projects/<uuid:tenant_id>/{p.route}", self._wrap(p), name=f"project_{p.name}")
+            for p in self._pages
+        ]
         overview = ProjectPage("", "overview", "Overview", self._overview, MemberRole.VIEWER, 0)
-        pages.append(path("projects/<uuid:tenant_id>/", self._wrap(overview),
-                          name="project_overview"))
+        pages.append(
+            path("projects/<uuid:tenant_id>/", self._wrap(overview), name="project_overview")
+        )
         return pages + super().get_urls()
 
     def project_tabs(self, tenant: Tenant, role: str) -> list[dict[str, Any]]:
         tabs: list[tuple[int, str, str]] = [
-            (0, "Overview", reverse(f"{self.name}:project_overview", args=[tenant.id]))]
+            (0, "Overview", reverse(f"{self.name}:project_overview", args=[tenant.id]))
+        ]
         for page in self._pages:
             if page.order is not None and role_at_least(role, page.min_role):
-                tabs.append((page.order, page.title,
-                             reverse(f"{self.name}:project_{page.name}", args=[tenant.id])))
+                tabs.append(
+                    (
+                        page.order,
+                        page.title,
+                        reverse(f"{self.name}:project_{page.name}", args=[tenant.id]),
+                    )
+                )
         for link in self._links:
             if role_at_least(role, link.min_role):
                 tabs.append((link.order, link.title, link.url(tenant)))
         return [{"title": title, "url": url} for _, title, url in sorted(tabs)]
 
-    def project_context(self, request: HttpRequest, tenant: Tenant, role: str, *,
-                        title: str, tab: str, **extra: Any) -> dict[str, Any]:
+    def project_context(
+        self, request: HttpRequest, tenant: Tenant, role: str, *, title: str, tab: str, **extra: Any
+    ) -> dict[str, Any]:
         """Template context for a project page: the admin's, the tenant, the role, the tabs."""
         return {
-            **self.each_context(request), "title": title, "tenant": tenant, "role": role,
-            "tabs": self.project_tabs(tenant, role), "active_tab": tab,
+            **self.each_context(request),
+            "title": title,
+            "tenant": tenant,
+            "role": role,
+            "tabs": self.project_tabs(tenant, role),
+            "active_tab": tab,
             "can_write": role_at_least(role, MemberRole.ADMIN),
-            "is_owner": role_at_least(role, MemberRole.OWNER), **extra,
+            "is_owner": role_at_least(role, MemberRole.OWNER),
+            **extra,
         }
 
     def _overview(self, request: HttpRequest, tenant: Tenant, role: str) -> HttpResponse:
-        cards = [card.compute(request, tenant) for card in sorted(self._cards,
-                                                                  key=lambda c: c.order)]
-        context = self.project_context(request, tenant, role, title=tenant.name,
-                                       tab="Overview", cards=cards)
+        cards = [
+            card.compute(request, tenant) for card in sorted(self._cards, key=lambda c: c.order)
+        ]
+        context = self.project_context(
+            request, tenant, role, title=tenant.name, tab="Overview", cards=cards
+        )
         return TemplateResponse(request, "console/project_overview.html", context)
 
     # -- index --------------------------------------------------------------------------------
@@ -179,10 +213,17 @@ class ConsoleSite(admin.AdminSite):
         tenants = Tenant.objects.order_by("slug")
         if roles is not None:
             tenants = tenants.filter(id__in=list(roles))
-        projects = [{"tenant": t, "role": "superuser" if roles is None else roles[t.id],
-                     "url": reverse(f"{self.name}:project_overview", args=[t.id])}
-                    for t in tenants]
-        context = {"projects": projects,
-                   "can_create_project": request.user.is_superuser or request.user.is_staff,
-                   **(extra_context or {})}
+        projects = [
+            {
+                "tenant": t,
+                "role": "superuser" if roles is None else roles[t.id],
+                "url": reverse(f"{self.name}:project_overview", args=[t.id]),
+            }
+            for t in tenants
+        ]
+        context = {
+            "projects": projects,
+            "can_create_project": request.user.is_superuser or request.user.is_staff,
+            **(extra_context or {}),
+        }
         return super().index(request, context)

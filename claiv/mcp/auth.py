@@ -62,8 +62,13 @@ class ApiKeyVerifier:
         if key is None:
             return None
         # client_id is the public prefix: the package may log it; the secret never.
-        return KeyAccessToken(token=token, client_id=key.prefix, scopes=list(key.scopes),
-                              subject=str(key.tenant_id), api_key=key)
+        return KeyAccessToken(
+            token=token,
+            client_id=key.prefix,
+            scopes=list(key.scopes),
+            subject=str(key.tenant_id),
+            api_key=key,
+        )
 
 
 def current_key() -> ApiKey:

@@ -46,12 +46,21 @@ def _host_allowed(scope: dict[str, Any]) -> bool:
     return bool(domain) and validate_host(domain, allowed)
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any],
-                     headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+async def _send_json(
+    send: Any, status: int, body: dict[str, Any], headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-        *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -63,9 +72,11 @@ async def _server_error(request: Any, exc: Exception) -> Any:
     from starlette.responses import JSONResponse
 
     if isinstance(exc, DatabaseUnavailable):
-        return JSONResponse(_error("unavailable",
-                                   "The database is unavailable; try again shortly."),
-                            status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        return JSONResponse(
+            _error("unavailable", "The database is unavailable; try again shortly."),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     return JSONResponse(_error("internal_error", "Internal server error."), status_code=500)
 
 
@@ -77,16 +88,20 @@ class McpApp:
         from django.conf import settings
 
         self.server = server_build(
-            ServicesBackend(), token_verifier=ApiKeyVerifier(),
+            ServicesBackend(),
+            token_verifier=ApiKeyVerifier(),
             # issuer_url is required by the package's settings but used only for OAuth
             # metadata, which this server does not publish (see the module docstring).
-            auth=AuthSettings(issuer_url=settings.CLAIV_PUBLIC_BASE_URL,
-                              resource_server_url=None))
+            auth=AuthSettings(issuer_url=settings.CLAIV_PUBLIC_BASE_URL, resource_server_url=None),
+        )
         self.app = self.server.streamable_http_app(
-            streamable_http_path=MOUNT_PATH, stateless_http=True, json_response=True,
+            streamable_http_path=MOUNT_PATH,
+            stateless_http=True,
+            json_response=True,
             max_request_body_size=settings.MAX_BODY_BYTES,
             # Hosts are checked against ALLOWED_HOSTS here, like the rest of the API.
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
         # The package's auth middleware sits outside Starlette's exception middleware: an
         # outage while verifying a key reaches only the server-error handler.
         self.app.add_exception_handler(Exception, _server_error)
@@ -122,7 +137,10 @@ class McpApp:
         except DatabaseUnavailable:
             # Answered 503 by _server_error (Starlette re-raises after answering).
             if not started:
-                await _send_json(send, 503, _error(
-                    "unavailable", "The database is unavailable; try again shortly."),
-                    ((b"retry-after", str(RETRY_AFTER_S).encode()),))
+                await _send_json(
+                    send,
+                    503,
+                    _error("unavailable", "The database is unavailable; try again shortly."),
+                    ((b"retry-after", str(RETRY_AFTER_S).encode()),),
+                )
             logger.warning("mcp: database unavailable while authenticating")

@@ -34,19 +34,23 @@ def _admit(key: ApiKey, quotas: tuple[str, ...]) -> None:
 
     state = rate_limit_hit(tenant=key.tenant, api_key_id=str(key.pk))
     if state is not None and state.limited:
-        raise ToolFailure("rate_limited",
-                          f"Rate limit of {state.limit} requests per minute exceeded for this "
-                          "API key.", {"limit": state.limit, "retry_after": state.reset_seconds})
+        raise ToolFailure(
+            "rate_limited",
+            f"Rate limit of {state.limit} requests per minute exceeded for this API key.",
+            {"limit": state.limit, "retry_after": state.reset_seconds},
+        )
     if quotas:
         usage_quota_check(tenant=key.tenant, metrics=quotas)
 
 
-async def _call(scope: str, work: Callable[[Tenant], T], *,
-                quotas: tuple[str, ...] = ()) -> T:
+async def _call(scope: str, work: Callable[[Tenant], T], *, quotas: tuple[str, ...] = ()) -> T:
     key = current_key()
     if scope not in key.scopes:
-        raise ToolFailure("forbidden", f"This API key lacks the {scope} scope this tool needs.",
-                          {"required_scope": scope})
+        raise ToolFailure(
+            "forbidden",
+            f"This API key lacks the {scope} scope this tool needs.",
+            {"required_scope": scope},
+        )
 
     def run() -> T:
         try:
@@ -60,8 +64,7 @@ async def _call(scope: str, work: Callable[[Tenant], T], *,
     except ToolFailure:
         raise
     except DATABASE_DOWN as exc:
-        raise ToolFailure("unavailable", "The database is unavailable; try again shortly.") \
-            from exc
+        raise ToolFailure("unavailable", "The database is unavailable; try again shortly.") from exc
     except Exception as exc:  # the API's own mapping: ApplicationError, DRF validation, 500
         _status, body, _headers = exception_envelope(exc, "")
         error = body["error"]
@@ -84,14 +87,23 @@ def _memories() -> Any:
 class ServicesBackend:
     """`claiv.mcp.tools.Backend` over the services, for the key of the current request."""
 
-    async def memory_ingest(self, *, user_id: str, conversation_id: str, content: str,
-                            role: str | None, type: str) -> dict[str, Any]:
+    async def memory_ingest(
+        self, *, user_id: str, conversation_id: str, content: str, role: str | None, type: str
+    ) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
             from enrichment.services import event_ingest_and_enqueue
 
-            data = _validated("IngestSerializer", {
-                "user_id": user_id, "conversation_id": conversation_id, "content": content,
-                "role": role, "type": type}, require_conversation=True)
+            data = _validated(
+                "IngestSerializer",
+                {
+                    "user_id": user_id,
+                    "conversation_id": conversation_id,
+                    "content": content,
+                    "role": role,
+                    "type": type,
+                },
+                require_conversation=True,
+            )
             result = event_ingest_and_enqueue(tenant=tenant, **data)
             return {"event_id": str(result.event.id), "deduped": result.deduped}
 
@@ -103,39 +115,57 @@ class ServicesBackend:
 
             event = event_get(tenant=tenant, event_id=event_id)
             detail = {
-                "event_id": str(event.id), "user_id": event.user_id,
-                "conversation_id": event.conversation_id or None, "status": event.status,
+                "event_id": str(event.id),
+                "user_id": event.user_id,
+                "conversation_id": event.conversation_id or None,
+                "status": event.status,
                 "stage": event.stage or None,
                 "fact_ids": [str(i) for i in event_fact_ids(tenant=tenant, event=event)],
-                "error": event.error}
+                "error": event.error,
+            }
             return {name: detail[name] for name in STATUS_FIELDS}
 
         return await _call(SCOPE_READ, work)
 
-    async def memory_recall(self, *, user_id: str, query: str, conversation_id: str | None,
-                            token_budget: int) -> dict[str, Any]:
+    async def memory_recall(
+        self, *, user_id: str, query: str, conversation_id: str | None, token_budget: int
+    ) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
             from memory.recall.engine import memory_recall
 
-            data = _validated("RecallV1Serializer", {
-                "user_id": user_id, "task": query, "conversation_id": conversation_id,
-                "token_budget": token_budget})
-            result = memory_recall(tenant=tenant, user_id=data["user_id"], query=data["task"],
-                                   token_budget=data["token_budget"],
-                                   conversation_id=data.get("conversation_id"))
-            return recall_packed({"system_context": result.system_context,
-                                  "citations": result.citations,
-                                  "token_estimate": result.token_estimate})
+            data = _validated(
+                "RecallV1Serializer",
+                {
+                    "user_id": user_id,
+                    "task": query,
+                    "conversation_id": conversation_id,
+                    "token_budget": token_budget,
+                },
+            )
+            result = memory_recall(
+                tenant=tenant,
+                user_id=data["user_id"],
+                query=data["task"],
+                token_budget=data["token_budget"],
+                conversation_id=data.get("conversation_id"),
+            )
+            return recall_packed(
+                {
+                    "system_context": result.system_context,
+                    "citations": result.citations,
+                    "token_estimate": result.token_estimate,
+                }
+            )
 
         return await _call(SCOPE_READ, work, quotas=RECALL_QUOTAS)
 
-    async def memory_forget(self, *, user_id: str,
-                            conversation_id: str | None) -> dict[str, Any]:
+    async def memory_forget(self, *, user_id: str, conversation_id: str | None) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
             from memory.forget import ForgetScope, memory_forget
 
-            data = _validated("ForgetSerializer", {"user_id": user_id,
-                                                   "conversation_id": conversation_id})
+            data = _validated(
+                "ForgetSerializer", {"user_id": user_id, "conversation_id": conversation_id}
+            )
             receipt = memory_forget(tenant=tenant, scope=ForgetScope(**data))
             return {"receipt_id": str(receipt.id), "deleted_counts": receipt.deleted_counts}
 
@@ -144,13 +174,19 @@ class ServicesBackend:
     # The explicit-memory tools use memory.memories (imported when called, so this server
     # works before that module exists; a call then fails as an internal error).
 
-    async def memory_search(self, *, user_id: str, query: str, limit: int,
-                            conversation_id: str | None) -> dict[str, Any]:
+    async def memory_search(
+        self, *, user_id: str, query: str, limit: int, conversation_id: str | None
+    ) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
             memories = _memories()
 
-            results = memories.memory_search(tenant=tenant, user_id=user_id, query=query,
-                                             limit=limit, conversation_id=conversation_id)
+            results = memories.memory_search(
+                tenant=tenant,
+                user_id=user_id,
+                query=query,
+                limit=limit,
+                conversation_id=conversation_id,
+            )
             return {"results": results}
 
         return await _call(SCOPE_READ, work)
@@ -159,21 +195,33 @@ class ServicesBackend:
         def work(tenant: Tenant) -> dict[str, Any]:
             memories = _memories()
 
-            facts, _cursor = memories.memory_list(tenant=tenant, user_id=user_id,
-                                                  status="current", limit=limit)
+            facts, _cursor = memories.memory_list(
+                tenant=tenant, user_id=user_id, status="current", limit=limit
+            )
             return {"memories": [memories.memory_as_dict(fact) for fact in facts]}
 
         return await _call(SCOPE_READ, work)
 
-    async def memory_add(self, *, user_id: str, content: str, kind: str,
-                         conversation_id: str | None,
-                         rationale: str | None = None) -> dict[str, Any]:
+    async def memory_add(
+        self,
+        *,
+        user_id: str,
+        content: str,
+        kind: str,
+        conversation_id: str | None,
+        rationale: str | None = None,
+    ) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
             memories = _memories()
 
-            fact = memories.memory_add(tenant=tenant, user_id=user_id, content=content,
-                                       kind=kind, conversation_id=conversation_id,
-                                       rationale=rationale)
+            fact = memories.memory_add(
+                tenant=tenant,
+                user_id=user_id,
+                content=content,
+                kind=kind,
+                conversation_id=conversation_id,
+                rationale=rationale,
+            )
             return memories.memory_as_dict(fact)
 
         return await _call(SCOPE_WRITE, work)
@@ -182,8 +230,7 @@ class ServicesBackend:
         def work(tenant: Tenant) -> dict[str, Any]:
             memories = _memories()
 
-            fact = memories.memory_correct(tenant=tenant, memory_id=memory_id,
-                                           content=content)
+            fact = memories.memory_correct(tenant=tenant, memory_id=memory_id, content=content)
             return memories.memory_as_dict(fact)
 
         return await _call(SCOPE_WRITE, work)

@@ -26,7 +26,8 @@ INSTRUCTIONS = (
     "known (a packed context with citations); memory_ingest to store a conversation turn "
     "(enriched in the background: memory_status tells when); memory_add / "
     "memory_record_decision to write a memory that is recallable at once; memory_correct to "
-    "replace one; memory_forget to erase everything derived from a user's events.")
+    "replace one; memory_forget to erase everything derived from a user's events."
+)
 
 
 class ToolFailure(Exception):
@@ -44,44 +45,55 @@ class Backend(Protocol):
     """What the tools call; each method returns the JSON object of the answer or raises
     `ToolFailure`."""
 
-    async def memory_ingest(self, *, user_id: str, conversation_id: str, content: str,
-                            role: str | None, type: str) -> dict[str, Any]: ...
+    async def memory_ingest(
+        self, *, user_id: str, conversation_id: str, content: str, role: str | None, type: str
+    ) -> dict[str, Any]: ...
 
     async def memory_status(self, *, event_id: str) -> dict[str, Any]: ...
 
-    async def memory_recall(self, *, user_id: str, query: str, conversation_id: str | None,
-                            token_budget: int) -> dict[str, Any]: ...
+    async def memory_recall(
+        self, *, user_id: str, query: str, conversation_id: str | None, token_budget: int
+    ) -> dict[str, Any]: ...
 
-    async def memory_forget(self, *, user_id: str,
-                            conversation_id: str | None) -> dict[str, Any]: ...
+    async def memory_forget(
+        self, *, user_id: str, conversation_id: str | None
+    ) -> dict[str, Any]: ...
 
-    async def memory_search(self, *, user_id: str, query: str, limit: int,
-                            conversation_id: str | None) -> dict[str, Any]: ...
+    async def memory_search(
+        self, *, user_id: str, query: str, limit: int, conversation_id: str | None
+    ) -> dict[str, Any]: ...
 
     async def memory_list_recent(self, *, user_id: str, limit: int) -> dict[str, Any]: ...
 
-    async def memory_add(self, *, user_id: str, content: str, kind: str,
-                         conversation_id: str | None,
-                         rationale: str | None = None) -> dict[str, Any]: ...
+    async def memory_add(
+        self,
+        *,
+        user_id: str,
+        content: str,
+        kind: str,
+        conversation_id: str | None,
+        rationale: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def memory_correct(self, *, memory_id: str, content: str) -> dict[str, Any]: ...
 
 
 # Fields of GET /v1/events/{id} that memory_status returns (the content is the agent's own).
-STATUS_FIELDS = ("event_id", "user_id", "conversation_id", "status", "stage", "fact_ids",
-                 "error")
+STATUS_FIELDS = ("event_id", "user_id", "conversation_id", "status", "stage", "fact_ids", "error")
 
 
 def recall_packed(body: dict[str, Any]) -> dict[str, Any]:
     """memory_recall's answer from a token-budgeted recall body (POST /v1/recall): the
     packed context, the events cited by any of its blocks, and its size in tokens."""
-    return {"context": body["system_context"], "citations": list(body["citations"]),
-            "token_estimate": body["token_estimate"]}
+    return {
+        "context": body["system_context"],
+        "citations": list(body["citations"]),
+        "token_estimate": body["token_estimate"],
+    }
 
 
 def _text(body: dict[str, Any], *, error: bool = False) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))],
-                          is_error=error)
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], is_error=error)
 
 
 async def _answer(call: Any) -> CallToolResult:
@@ -91,31 +103,50 @@ async def _answer(call: Any) -> CallToolResult:
         return _text(failure.as_json(), error=True)
 
 
-READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                       open_world_hint=False)
-WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
-                        open_world_hint=False)
+READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
 # Forget deletes derived data for good (the receipt is what remains).
-DESTROY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
-                          open_world_hint=False)
+DESTROY = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
-def server_build(backend: Backend, *, token_verifier: TokenVerifier | None = None,
-                 auth: AuthSettings | None = None) -> MCPServer:
+def server_build(
+    backend: Backend,
+    *,
+    token_verifier: TokenVerifier | None = None,
+    auth: AuthSettings | None = None,
+) -> MCPServer:
     """An MCP server with the memory tools, answering through `backend`."""
-    server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS,
-                                  token_verifier=token_verifier, auth=auth)
+    server: MCPServer = MCPServer(
+        SERVER_NAME, instructions=INSTRUCTIONS, token_verifier=token_verifier, auth=auth
+    )
     tool = server.tool
 
     @tool(annotations=WRITE, structured_output=False)
-    async def memory_ingest(user_id: str, conversation_id: str, content: str,
-                            role: str | None = None, type: str = "message") -> CallToolResult:
+    async def memory_ingest(
+        user_id: str,
+        conversation_id: str,
+        content: str,
+        role: str | None = None,
+        type: str = "message",
+    ) -> CallToolResult:
         """Store one conversation event (like POST /v6/ingest). Returns {"event_id",
         "deduped"}; facts are extracted in the background (see memory_status). `role`: user,
         assistant, system or tool; `type`: message, tool_call or app_event."""
-        return await _answer(backend.memory_ingest(
-            user_id=user_id, conversation_id=conversation_id, content=content, role=role,
-            type=type))
+        return await _answer(
+            backend.memory_ingest(
+                user_id=user_id,
+                conversation_id=conversation_id,
+                content=content,
+                role=role,
+                type=type,
+            )
+        )
 
     @tool(annotations=READ, structured_output=False)
     async def memory_status(event_id: str) -> CallToolResult:
@@ -124,22 +155,32 @@ def server_build(backend: Backend, *, token_verifier: TokenVerifier | None = Non
         return await _answer(backend.memory_status(event_id=event_id))
 
     @tool(annotations=READ, structured_output=False)
-    async def memory_recall(user_id: str, query: str, conversation_id: str | None = None,
-                            token_budget: int = 2000) -> CallToolResult:
+    async def memory_recall(
+        user_id: str, query: str, conversation_id: str | None = None, token_budget: int = 2000
+    ) -> CallToolResult:
         """What is known about the user that bears on `query`, packed into at most
         `token_budget` tokens (200-8000): {"context", "citations" (the ids of the events it
         draws on), "token_estimate"}. Put `context` in the prompt."""
-        return await _answer(backend.memory_recall(
-            user_id=user_id, query=query, conversation_id=conversation_id,
-            token_budget=token_budget))
+        return await _answer(
+            backend.memory_recall(
+                user_id=user_id,
+                query=query,
+                conversation_id=conversation_id,
+                token_budget=token_budget,
+            )
+        )
 
     @tool(annotations=READ, structured_output=False)
-    async def memory_search(user_id: str, query: str, limit: int = 10,
-                            conversation_id: str | None = None) -> CallToolResult:
+    async def memory_search(
+        user_id: str, query: str, limit: int = 10, conversation_id: str | None = None
+    ) -> CallToolResult:
         """Ranked memories matching `query`, without packing: {"results": [{"id", "text",
         "kind", "score", "channels", "status"}]}."""
-        return await _answer(backend.memory_search(
-            user_id=user_id, query=query, limit=limit, conversation_id=conversation_id))
+        return await _answer(
+            backend.memory_search(
+                user_id=user_id, query=query, limit=limit, conversation_id=conversation_id
+            )
+        )
 
     @tool(annotations=READ, structured_output=False)
     async def memory_list_recent(user_id: str, limit: int = 20) -> CallToolResult:
@@ -147,11 +188,15 @@ def server_build(backend: Backend, *, token_verifier: TokenVerifier | None = Non
         return await _answer(backend.memory_list_recent(user_id=user_id, limit=limit))
 
     @tool(annotations=WRITE, structured_output=False)
-    async def memory_add(user_id: str, content: str, kind: str = "note",
-                         conversation_id: str | None = None) -> CallToolResult:
+    async def memory_add(
+        user_id: str, content: str, kind: str = "note", conversation_id: str | None = None
+    ) -> CallToolResult:
         """Write one memory directly (no extraction); recallable at once. Returns it."""
-        return await _answer(backend.memory_add(
-            user_id=user_id, content=content, kind=kind, conversation_id=conversation_id))
+        return await _answer(
+            backend.memory_add(
+                user_id=user_id, content=content, kind=kind, conversation_id=conversation_id
+            )
+        )
 
     @tool(annotations=WRITE, structured_output=False)
     async def memory_correct(memory_id: str, content: str) -> CallToolResult:
@@ -164,15 +209,23 @@ def server_build(backend: Backend, *, token_verifier: TokenVerifier | None = Non
         """Forget everything derived from the user's events (narrowed to one conversation
         when given): facts, episodes, embeddings, caches. Returns {"receipt_id",
         "deleted_counts"}; the receipt is signed and verifiable."""
-        return await _answer(backend.memory_forget(user_id=user_id,
-                                                   conversation_id=conversation_id))
+        return await _answer(
+            backend.memory_forget(user_id=user_id, conversation_id=conversation_id)
+        )
 
     @tool(annotations=WRITE, structured_output=False)
-    async def memory_record_decision(user_id: str, content: str, rationale: str,
-                                     conversation_id: str | None = None) -> CallToolResult:
+    async def memory_record_decision(
+        user_id: str, content: str, rationale: str, conversation_id: str | None = None
+    ) -> CallToolResult:
         """Record a decision (`content`) with its rationale, recallable as a decision."""
-        return await _answer(backend.memory_add(
-            user_id=user_id, content=content, kind="decision",
-            conversation_id=conversation_id, rationale=rationale))
+        return await _answer(
+            backend.memory_add(
+                user_id=user_id,
+                content=content,
+                kind="decision",
+                conversation_id=conversation_id,
+                rationale=rationale,
+            )
+        )
 
     return server

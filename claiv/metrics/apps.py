@@ -17,10 +17,12 @@ class MetricsConfig(AppConfig):
 
         # weak=False: the receivers are module functions, but say so; dispatch_uid keeps a
         # second ready() (tests) from connecting them twice.
-        worker_process_init.connect(_worker_process_up, weak=False,
-                                    dispatch_uid="claiv.metrics.worker_up")
-        worker_process_shutdown.connect(_worker_process_down, weak=False,
-                                        dispatch_uid="claiv.metrics.worker_down")
+        worker_process_init.connect(
+            _worker_process_up, weak=False, dispatch_uid="claiv.metrics.worker_up"
+        )
+        worker_process_shutdown.connect(
+            _worker_process_down, weak=False, dispatch_uid="claiv.metrics.worker_down"
+        )
 
 
 def _worker_process_up(**kwargs: Any) -> None:

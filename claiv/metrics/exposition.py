@@ -33,8 +33,9 @@ def metrics_token_valid(authorization: str, token: str) -> bool:
     if not token:
         return False
     scheme, _, given = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 def metrics_registry() -> CollectorRegistry:
@@ -58,6 +59,7 @@ class _ProcessRegistry(Collector):
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if request.method != "GET" or not metrics_token_valid(
-            request.headers.get("Authorization", ""), settings.CLAIV_METRICS_TOKEN):
+        request.headers.get("Authorization", ""), settings.CLAIV_METRICS_TOKEN
+    ):
         return error_response(request, "not_found", "Not found.")
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -30,9 +30,12 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = match.route if match is not None and match.route else UNMATCHED_ROUTE
-        registry.request_observe(method=request.method or "", route=route,
-                                 status=response.status_code,
-                                 seconds=time.perf_counter() - started)
+        registry.request_observe(
+            method=request.method or "",
+            route=route,
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
         timing = response.get("Server-Timing", "")
         if "cache;desc=" in timing:
             registry.recall_cache_record(hit="cache;desc=hit" in timing)

@@ -33,8 +33,11 @@ def queues_configured(conf: Any) -> list[str]:
     names = {conf.task_default_queue}
     routes = conf.task_routes or {}
     if isinstance(routes, dict):
-        names.update(route["queue"] for route in routes.values()
-                     if isinstance(route, dict) and "queue" in route)
+        names.update(
+            route["queue"]
+            for route in routes.values()
+            if isinstance(route, dict) and "queue" in route
+        )
     names.update(queue.name for queue in conf.task_queues or ())
     return sorted(names)
 
@@ -47,8 +50,9 @@ class QueueDepthCollector(Collector):
         self.lists = {queue: priority_list_names(queue, steps) for queue in queues}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        depth = GaugeMetricFamily(QUEUE_DEPTH_NAME, "Messages waiting in the broker, per queue.",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            QUEUE_DEPTH_NAME, "Messages waiting in the broker, per queue.", labels=["queue"]
+        )
         up = GaugeMetricFamily(BROKER_UP_NAME, "1 if the broker answered this scrape.")
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -80,9 +84,14 @@ def queue_depth_collector() -> QueueDepthCollector:
         from claiv.celery import app
 
         options = app.conf.broker_transport_options or {}
-        client = redis.Redis.from_url(app.conf.broker_url,
-                                      socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-                                      socket_timeout=BROKER_TIMEOUT_SECONDS)
-        _collector = QueueDepthCollector(client=client, queues=queues_configured(app.conf),
-                                         steps=options.get("priority_steps", [0, 3, 6, 9]))
+        client = redis.Redis.from_url(
+            app.conf.broker_url,
+            socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+            socket_timeout=BROKER_TIMEOUT_SECONDS,
+        )
+        _collector = QueueDepthCollector(
+            client=client,
+            queues=queues_configured(app.conf),
+            steps=options.get("priority_steps", [0, 3, 6, 9]),
+        )
     return _collector

@@ -37,37 +37,57 @@ _STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 REQUEST_DURATION = Histogram(
     "claiv_http_request_duration_seconds",
     "Time from the request entering the middleware stack to the response leaving it.",
-    ["method", "route", "status_class"], buckets=_REQUEST_BUCKETS)
+    ["method", "route", "status_class"],
+    buckets=_REQUEST_BUCKETS,
+)
 RECALL_CACHE = Counter(
-    "claiv_recall_cache", "Recall answers served from the cache (hit) or computed (miss).",
-    ["result"])
+    "claiv_recall_cache",
+    "Recall answers served from the cache (hit) or computed (miss).",
+    ["result"],
+)
 RECALL_CHANNEL_DURATION = Histogram(
-    "claiv_recall_channel_duration_seconds", "Time one recall channel took.", ["channel"],
-    buckets=_REQUEST_BUCKETS)
+    "claiv_recall_channel_duration_seconds",
+    "Time one recall channel took.",
+    ["channel"],
+    buckets=_REQUEST_BUCKETS,
+)
 ENRICHMENT_LAG = Histogram(
-    "claiv_enrichment_lag_seconds", "Time from an event's creation to its enrichment.",
-    buckets=_LAG_BUCKETS)
+    "claiv_enrichment_lag_seconds",
+    "Time from an event's creation to its enrichment.",
+    buckets=_LAG_BUCKETS,
+)
 ENRICHMENT_STAGE_DURATION = Histogram(
-    "claiv_enrichment_stage_duration_seconds", "Time one enrichment stage run took.",
-    ["stage"], buckets=_STAGE_BUCKETS)
+    "claiv_enrichment_stage_duration_seconds",
+    "Time one enrichment stage run took.",
+    ["stage"],
+    buckets=_STAGE_BUCKETS,
+)
 ENRICHMENT_EVENTS_FAILED = Counter(
-    "claiv_enrichment_events_failed", "Events whose enrichment failed for good.", ["stage"])
+    "claiv_enrichment_events_failed", "Events whose enrichment failed for good.", ["stage"]
+)
 RECONCILE_RESENT = Counter(
-    "claiv_reconcile_resent_events", "Stuck events re-sent to the workers by reconciliation.")
+    "claiv_reconcile_resent_events", "Stuck events re-sent to the workers by reconciliation."
+)
 EMBEDDING_CALLS = Counter(
-    "claiv_embedding_calls", "Calls to the embedding model or provider.",
-    ["provider", "outcome"])
+    "claiv_embedding_calls", "Calls to the embedding model or provider.", ["provider", "outcome"]
+)
 EMBEDDING_TEXTS = Counter(
-    "claiv_embedding_texts", "Texts embedded (a call may carry many).", ["provider"])
+    "claiv_embedding_texts", "Texts embedded (a call may carry many).", ["provider"]
+)
 LLM_CALLS = Counter("claiv_llm_calls", "Calls to the LLM provider.", ["outcome"])
 LLM_TOKENS = Counter("claiv_llm_tokens", "Tokens the LLM provider reported.", ["kind"])
 # livesum: a process's share disappears when it is marked dead (metrics_process_dead).
 DB_POOL_CONNECTIONS = Gauge(
-    "claiv_db_pool_connections", "Database pool connections per state, over live processes.",
-    ["state"], multiprocess_mode="livesum")
+    "claiv_db_pool_connections",
+    "Database pool connections per state, over live processes.",
+    ["state"],
+    multiprocess_mode="livesum",
+)
 WORKER_PROCESSES = Gauge(
-    "claiv_worker_processes", "Celery pool processes alive and ready to take tasks.",
-    multiprocess_mode="livesum")
+    "claiv_worker_processes",
+    "Celery pool processes alive and ready to take tasks.",
+    multiprocess_mode="livesum",
+)
 
 # Exported at scrape time by claiv.metrics.queues (named here so the names live in one place).
 QUEUE_DEPTH_NAME = "claiv_queue_depth"

@@ -15,8 +15,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 DEFAULT_PORT = 9808
-_NOT_FOUND = (b'{"error":{"code":"not_found","message":"Not found.","request_id":"",'
-              b'"details":{}}}')
+_NOT_FOUND = b'{"error":{"code":"not_found","message":"Not found.","request_id":"","details":{}}}'
 
 
 def exporter_app(token: str, multiproc_dir: str) -> Callable[..., Iterable[bytes]]:
@@ -27,8 +26,11 @@ def exporter_app(token: str, multiproc_dir: str) -> Callable[..., Iterable[bytes
     from claiv.metrics.exposition import metrics_token_valid
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if (environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") != "GET"
-                or not metrics_token_valid(environ.get("HTTP_AUTHORIZATION", ""), token)):
+        if (
+            environ.get("PATH_INFO") != "/metrics"
+            or environ.get("REQUEST_METHOD") != "GET"
+            or not metrics_token_valid(environ.get("HTTP_AUTHORIZATION", ""), token)
+        ):
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [_NOT_FOUND]
         registry = CollectorRegistry()

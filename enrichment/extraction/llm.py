@@ -137,9 +137,13 @@ class LLMExtractor:
         # `api_key` may hold `;`-separated lists: each attempt goes to the next endpoint that
         # is not cooling down (memory.endpoint_pool).
         self.pool = EndpointPool(
-            endpoints_parse(base_url, api_key), cooldown=cooldown, clock=clock,
+            endpoints_parse(base_url, api_key),
+            cooldown=cooldown,
+            clock=clock,
             make_client=lambda url, key: openai.OpenAI(
-                base_url=url, api_key=key, timeout=timeout, max_retries=0))
+                base_url=url, api_key=key, timeout=timeout, max_retries=0
+            ),
+        )
 
     # -- public --------------------------------------------------------------------------
 

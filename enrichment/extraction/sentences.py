@@ -59,8 +59,11 @@ def sentences(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 def sentence_spans(content: str) -> list[tuple[int, int]]:
     """(start, end) of every sentence of `content`, line by line; used by episode summaries
     so that they quote the same sentences the extractor read."""
-    return [span for line_start, line_end in lines(content)
-            for span in sentences(content, line_start, line_end)]
+    return [
+        span
+        for line_start, line_end in lines(content)
+        for span in sentences(content, line_start, line_end)
+    ]
 
 
 def trimmed(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:

@@ -28,7 +28,17 @@ from enrichment.pipeline.stages.embed import episodes_refresh, fact_embedding_te
 from enrichment.pipeline.stages.tier import facts_retier, tier_for
 
 __all__ = [
-    "STAGES", "TRANSIENT_PREFIX", "StageOutcome", "event_claim_retry", "event_mark_failed",
-    "event_note_transient", "episodes_refresh",
-    "events_stuck", "fact_embedding_text", "facts_retier", "resolve", "stage_run", "tier_for",
+    "STAGES",
+    "TRANSIENT_PREFIX",
+    "StageOutcome",
+    "event_claim_retry",
+    "event_mark_failed",
+    "event_note_transient",
+    "episodes_refresh",
+    "events_stuck",
+    "fact_embedding_text",
+    "facts_retier",
+    "resolve",
+    "stage_run",
+    "tier_for",
 ]

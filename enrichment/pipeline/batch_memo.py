@@ -36,8 +36,9 @@ def batch_memo_record(events: list[Event], done: int) -> None:
     """Remember that `done` stages of these events are done (called after the commit)."""
     now = time.monotonic()
     if len(_done_in_batch) + len(events) > _BATCH_MEMO_MAX:
-        for key in [k for k, (_, when) in _done_in_batch.items()
-                    if now - when > BATCH_MEMO_SECONDS]:
+        for key in [
+            k for k, (_, when) in _done_in_batch.items() if now - when > BATCH_MEMO_SECONDS
+        ]:
             del _done_in_batch[key]
         for key in list(_done_in_batch)[: len(_done_in_batch) // 2]:
             del _done_in_batch[key]  # the oldest half: a flood of batches nobody revisits

@@ -11,18 +11,29 @@ from enrichment.pipeline.rows import EVENT_DEFERRED
 from memory.models import EnrichmentStatus, Event
 
 
-def events_waiting(event: Event, stage: str, *, limit: int,
-                   narrow: Callable[[QuerySet[Event]], QuerySet[Event]] | None) -> list[Event]:
+def events_waiting(
+    event: Event,
+    stage: str,
+    *,
+    limit: int,
+    narrow: Callable[[QuerySet[Event]], QuerySet[Event]] | None,
+) -> list[Event]:
     """Up to `limit` other events of the tenant waiting for `stage`, oldest first (index
     event_stage_waiting), narrowed by the stage's `narrow`."""
     if limit <= 0:
         return []
     index = STAGES.index(stage)
-    rows = (Event.objects.defer(*EVENT_DEFERRED)
-            .filter(tenant_id=event.tenant_id, stage=STAGES[index - 1] if index else "",
-                    status=(EnrichmentStatus.PROCESSING if index
-                            else EnrichmentStatus.PENDING), forgotten_at__isnull=True)
-            .exclude(pk=event.pk).order_by("created_at"))
+    rows = (
+        Event.objects.defer(*EVENT_DEFERRED)
+        .filter(
+            tenant_id=event.tenant_id,
+            stage=STAGES[index - 1] if index else "",
+            status=(EnrichmentStatus.PROCESSING if index else EnrichmentStatus.PENDING),
+            forgotten_at__isnull=True,
+        )
+        .exclude(pk=event.pk)
+        .order_by("created_at")
+    )
     if narrow is not None:
         rows = narrow(rows)
     return list(rows[:limit])
@@ -34,10 +45,14 @@ def events_lock_waiting(others: list[Event], stage: str) -> list[Event]:
     if not others:
         return []
     index = STAGES.index(stage)
-    taken = set(Event.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk__in=[e.pk for e in others],
-                        stage=STAGES[index - 1] if index else "",
-                        status=(EnrichmentStatus.PROCESSING if index
-                                else EnrichmentStatus.PENDING), forgotten_at__isnull=True)
-                .values_list("id", flat=True))
+    taken = set(
+        Event.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            pk__in=[e.pk for e in others],
+            stage=STAGES[index - 1] if index else "",
+            status=(EnrichmentStatus.PROCESSING if index else EnrichmentStatus.PENDING),
+            forgotten_at__isnull=True,
+        )
+        .values_list("id", flat=True)
+    )
     return [e for e in others if e.pk in taken]

@@ -19,8 +19,12 @@ from memory.models import EnrichmentStatus, Event
 TRANSIENT_PREFIX = "transient: "
 # Failures recorded before transient errors were told apart ("enrichment.embed:
 # OperationalError"): a broker or database outage, so they are re-sent too.
-_LEGACY_TRANSIENT_SUFFIXES = (": OperationalError", ": InterfaceError", ": ConnectionError",
-                              ": TimeoutError")
+_LEGACY_TRANSIENT_SUFFIXES = (
+    ": OperationalError",
+    ": InterfaceError",
+    ": ConnectionError",
+    ": TimeoutError",
+)
 
 
 def events_stuck(*, grace: timedelta, now: datetime | None = None) -> list[str]:
@@ -30,11 +34,19 @@ def events_stuck(*, grace: timedelta, now: datetime | None = None) -> list[str]:
     transient = Q(error__startswith=TRANSIENT_PREFIX)
     for suffix in _LEGACY_TRANSIENT_SUFFIXES:
         transient |= Q(error__endswith=suffix)
-    retryable = (Q(status__in=[EnrichmentStatus.PENDING, EnrichmentStatus.PROCESSING])
-                 | (Q(status=EnrichmentStatus.FAILED) & transient))
-    return [str(i) for i in Event.objects.filter(
-        retryable, forgotten_at__isnull=True, state_changed_at__lt=moment - grace,
-    ).order_by("state_changed_at").values_list("id", flat=True)[:1000]]
+    retryable = Q(status__in=[EnrichmentStatus.PENDING, EnrichmentStatus.PROCESSING]) | (
+        Q(status=EnrichmentStatus.FAILED) & transient
+    )
+    return [
+        str(i)
+        for i in Event.objects.filter(
+            retryable,
+            forgotten_at__isnull=True,
+            state_changed_at__lt=moment - grace,
+        )
+        .order_by("state_changed_at")
+        .values_list("id", flat=True)[:1000]
+    ]
 
 
 def event_claim_retry(*, event_id: str, max_attempts: int) -> bool:
@@ -53,8 +65,7 @@ def event_claim_retry(*, event_id: str, max_attempts: int) -> bool:
             event.save(update_fields=["attempts", "state_changed_at", "status", "error"])
             return False
         if event.status == EnrichmentStatus.FAILED:
-            event.status = (EnrichmentStatus.PROCESSING if event.stage
-                            else EnrichmentStatus.PENDING)
+            event.status = EnrichmentStatus.PROCESSING if event.stage else EnrichmentStatus.PENDING
         event.save(update_fields=["attempts", "state_changed_at", "status"])
         return True
 
@@ -62,13 +73,13 @@ def event_claim_retry(*, event_id: str, max_attempts: int) -> bool:
 def event_mark_failed(*, event_id: str, error: str) -> None:
     """A permanent failure (a bug, bad data): the event is failed and not re-sent."""
     Event.objects.filter(pk=event_id).exclude(status=EnrichmentStatus.ENRICHED).update(
-        status=EnrichmentStatus.FAILED, error=error[:500], state_changed_at=timezone.now())
+        status=EnrichmentStatus.FAILED, error=error[:500], state_changed_at=timezone.now()
+    )
 
 
 def event_note_transient(*, event_id: str, error: str) -> None:
     """A stage gave up because a dependency was down: note the error class, keep the status
     (pending/processing), so reconciliation re-sends the event after the grace period."""
     Event.objects.filter(pk=event_id).exclude(
-        status__in=[EnrichmentStatus.ENRICHED, EnrichmentStatus.SKIPPED,
-                    EnrichmentStatus.FAILED],
+        status__in=[EnrichmentStatus.ENRICHED, EnrichmentStatus.SKIPPED, EnrichmentStatus.FAILED],
     ).update(error=(TRANSIENT_PREFIX + error)[:500], state_changed_at=timezone.now())

@@ -33,9 +33,8 @@ def _normalise(text: str) -> str:
     words = " ".join(text.lower().replace(".", " ").replace(",", " ").split())
     for article in _ARTICLES:
         if words.startswith(article):
-            return words[len(article):]
+            return words[len(article) :]
     return words
-
 
 
 def _visible_to(event: Event, fact: Fact) -> bool:
@@ -49,7 +48,6 @@ def _visible_to(event: Event, fact: Fact) -> bool:
     if event.scope == Scope.CONVERSATION:
         return fact.conversation_id == event.conversation_id
     return True
-
 
 
 @dataclass
@@ -70,28 +68,38 @@ class Resolver:
     sources: dict[tuple[Any, Any], tuple[Event, str]] = field(default_factory=dict)
 
     @staticmethod
-    def load(candidates: list[Candidate], events: dict[Any, Event]) -> dict[tuple[str, str],
-                                                                             Resolver]:
+    def load(
+        candidates: list[Candidate], events: dict[Any, Event]
+    ) -> dict[tuple[str, str], Resolver]:
         """Resolvers for the users of the candidates' events, keyed (tenant id, user id)."""
-        users = {(str(events[c.event_id].tenant_id), events[c.event_id].user_id)
-                 for c in candidates}
+        users = {
+            (str(events[c.event_id].tenant_id), events[c.event_id].user_id) for c in candidates
+        }
         resolvers = {user: Resolver(facts=[]) for user in users}
         if candidates:
             predicates = {c.predicate for c in candidates}
             predicates |= {_ANTONYMS[p] for p in predicates if p in _ANTONYMS}
             rows = Fact.objects.defer("search", "embedding").filter(
                 tenant_id=events[candidates[0].event_id].tenant_id,
-                user_id__in={u for _, u in users}, subject__in={c.subject for c in candidates},
+                user_id__in={u for _, u in users},
+                subject__in={c.subject for c in candidates},
                 predicate__in=predicates,
-                status__in=[FactStatus.CURRENT, FactStatus.CONTRADICTED])
+                status__in=[FactStatus.CURRENT, FactStatus.CONTRADICTED],
+            )
             for fact in rows:
                 resolvers[(str(fact.tenant_id), fact.user_id)].facts.append(fact)
         return resolvers
 
     def _related(self, event: Event, candidate: Candidate, status: str) -> list[Fact]:
         names = {candidate.predicate, _ANTONYMS.get(candidate.predicate, "")}
-        return [f for f in self.facts if f.subject == candidate.subject
-                and f.predicate in names and f.status == status and _visible_to(event, f)]
+        return [
+            f
+            for f in self.facts
+            if f.subject == candidate.subject
+            and f.predicate in names
+            and f.status == status
+            and _visible_to(event, f)
+        ]
 
     def resolve(self, event: Event, candidate: Candidate) -> Resolution:
         predicate = predicate_get(candidate.predicate)
@@ -100,20 +108,22 @@ class Resolver:
         for fact in current:
             if _normalise(fact.object_text) != wanted:
                 continue
-            same_sense = ((fact.predicate == candidate.predicate)
-                          == (fact.negated == candidate.negated))
+            same_sense = (fact.predicate == candidate.predicate) == (
+                fact.negated == candidate.negated
+            )
             if same_sense and fact.predicate == candidate.predicate:
                 return Resolution("duplicate", fact)
             if same_sense:  # likes X vs not dislikes X: compatible, a new statement
                 continue
             return self._conflict(event, candidate, fact)
-        if (predicate.cardinality == "single" and predicate.conflict == "supersede"
-                and not candidate.negated):
-            holding = [f for f in current if f.predicate == candidate.predicate
-                       and not f.negated]
+        if (
+            predicate.cardinality == "single"
+            and predicate.conflict == "supersede"
+            and not candidate.negated
+        ):
+            holding = [f for f in current if f.predicate == candidate.predicate and not f.negated]
             if holding:
-                return self._conflict(event, candidate,
-                                      max(holding, key=lambda f: f.valid_from))
+                return self._conflict(event, candidate, max(holding, key=lambda f: f.valid_from))
         return Resolution("new")
 
     def _conflict(self, event: Event, candidate: Candidate, fact: Fact) -> Resolution:
@@ -123,10 +133,12 @@ class Resolver:
             # The user's own word stays current; the same claim repeated reinforces the
             # contradiction already recorded instead of adding another.
             for earlier in self._related(event, candidate, FactStatus.CONTRADICTED):
-                if (earlier.contradicts_id == fact.id and earlier.negated == candidate.negated
-                        and earlier.predicate == candidate.predicate
-                        and _normalise(earlier.object_text)
-                        == _normalise(candidate.object_text)):
+                if (
+                    earlier.contradicts_id == fact.id
+                    and earlier.negated == candidate.negated
+                    and earlier.predicate == candidate.predicate
+                    and _normalise(earlier.object_text) == _normalise(candidate.object_text)
+                ):
                     return Resolution("duplicate", earlier)
             return Resolution("contradiction", fact)
         if fact_by_assistant and not speaker_is_assistant and event.event_time < fact.valid_from:
@@ -145,23 +157,38 @@ class Resolver:
                 target.mention_count += 1
                 # Each independent mention makes the fact more certain, approaching 1.
                 target.confidence = round(
-                    1 - (1 - target.confidence) * (1 - candidate.confidence / 2), 4)
+                    1 - (1 - target.confidence) * (1 - candidate.confidence / 2), 4
+                )
                 target.importance = max(target.importance, candidate.utility or 0.0)
                 self._touch(target)
                 self.sources[(target.id, event.pk)] = (event, candidate.source_text)
             return target
-        status = {"contradiction": FactStatus.CONTRADICTED,
-                  "outdated": FactStatus.SUPERSEDED}.get(resolution.kind, FactStatus.CURRENT)
+        status = {"contradiction": FactStatus.CONTRADICTED, "outdated": FactStatus.SUPERSEDED}.get(
+            resolution.kind, FactStatus.CURRENT
+        )
         fact = Fact(
-            tenant_id=event.tenant_id, user_id=event.user_id, subject=candidate.subject,
-            kind=candidate.kind, predicate=candidate.predicate,
-            relation_phrase=candidate.relation_phrase, object_text=candidate.object_text,
-            negated=candidate.negated, source_text=candidate.source_text, source_event=event,
-            source_start=candidate.source_start, source_end=candidate.source_end,
-            source_role=event.role, event_time=event.event_time, temporal=candidate.temporal,
-            conversation_id=event.conversation_id, project_id=event.project_id,
-            scope=event.scope, confidence=candidate.confidence,
-            importance=candidate.utility or 0.5, valid_from=event.event_time, status=status,
+            tenant_id=event.tenant_id,
+            user_id=event.user_id,
+            subject=candidate.subject,
+            kind=candidate.kind,
+            predicate=candidate.predicate,
+            relation_phrase=candidate.relation_phrase,
+            object_text=candidate.object_text,
+            negated=candidate.negated,
+            source_text=candidate.source_text,
+            source_event=event,
+            source_start=candidate.source_start,
+            source_end=candidate.source_end,
+            source_role=event.role,
+            event_time=event.event_time,
+            temporal=candidate.temporal,
+            conversation_id=event.conversation_id,
+            project_id=event.project_id,
+            scope=event.scope,
+            confidence=candidate.confidence,
+            importance=candidate.utility or 0.5,
+            valid_from=event.event_time,
+            status=status,
         )
         self.created.append(fact)
         self.facts.append(fact)
@@ -170,7 +197,10 @@ class Resolver:
             return fact
         if resolution.kind == "supersede":
             target.status, target.valid_to, target.superseded_by = (
-                FactStatus.SUPERSEDED, event.event_time, fact)
+                FactStatus.SUPERSEDED,
+                event.event_time,
+                fact,
+            )
             self._touch(target)
         elif resolution.kind == "contradiction":
             fact.contradicts = target
@@ -185,16 +215,31 @@ class Resolver:
     def _split_history(self, event: Event, candidate: Candidate, fact: Fact) -> None:
         """An outdated statement lands inside an older fact's validity: cut that short, so
         the history reads A until the statement, then the statement, then the current."""
-        older = [f for f in self.facts if f.status == FactStatus.SUPERSEDED
-                 and f.subject == candidate.subject and f.predicate == candidate.predicate
-                 and f is not fact and f.valid_to is not None
-                 and f.valid_from < fact.valid_from < f.valid_to and _visible_to(event, f)]
+        older = [
+            f
+            for f in self.facts
+            if f.status == FactStatus.SUPERSEDED
+            and f.subject == candidate.subject
+            and f.predicate == candidate.predicate
+            and f is not fact
+            and f.valid_to is not None
+            and f.valid_from < fact.valid_from < f.valid_to
+            and _visible_to(event, f)
+        ]
         if not older:
-            older = [f for f in Fact.objects.defer("search", "embedding").filter(
-                tenant_id=event.tenant_id, user_id=event.user_id, subject=candidate.subject,
-                predicate=candidate.predicate, status=FactStatus.SUPERSEDED,
-                valid_from__lt=fact.valid_from, valid_to__gt=fact.valid_from)
-                if _visible_to(event, f)]
+            older = [
+                f
+                for f in Fact.objects.defer("search", "embedding").filter(
+                    tenant_id=event.tenant_id,
+                    user_id=event.user_id,
+                    subject=candidate.subject,
+                    predicate=candidate.predicate,
+                    status=FactStatus.SUPERSEDED,
+                    valid_from__lt=fact.valid_from,
+                    valid_to__gt=fact.valid_from,
+                )
+                if _visible_to(event, f)
+            ]
             self.facts += older
         if older:
             cut = max(older, key=lambda f: f.valid_from)
@@ -213,17 +258,30 @@ def resolvers_flush(resolvers: Iterable[Resolver]) -> set[tuple[str, str]]:
     for resolver in resolvers:
         created += resolver.created
         changed += list(resolver.changed.values())
-        sources += [FactSource(fact_id=fact_id, event=event, source_text=text)
-                    for (fact_id, _), (event, text) in resolver.sources.items()]
-        users |= {(str(f.tenant_id), f.user_id)
-                  for f in [*resolver.created, *resolver.changed.values()]}
+        sources += [
+            FactSource(fact_id=fact_id, event=event, source_text=text)
+            for (fact_id, _), (event, text) in resolver.sources.items()
+        ]
+        users |= {
+            (str(f.tenant_id), f.user_id) for f in [*resolver.created, *resolver.changed.values()]
+        }
         users |= {(str(e.tenant_id), e.user_id) for e, _ in resolver.sources.values()}
     if created:
         Fact.objects.bulk_create(created)
     if changed:
-        Fact.objects.bulk_update(changed, ["status", "valid_to", "superseded_by", "contradicts",
-                                           "mention_count", "confidence", "importance",
-                                           "updated_at"])
+        Fact.objects.bulk_update(
+            changed,
+            [
+                "status",
+                "valid_to",
+                "superseded_by",
+                "contradicts",
+                "mention_count",
+                "confidence",
+                "importance",
+                "updated_at",
+            ],
+        )
     if sources:
         FactSource.objects.bulk_create(sources, ignore_conflicts=True)
     return users
@@ -232,7 +290,6 @@ def resolvers_flush(resolvers: Iterable[Resolver]) -> set[tuple[str, str]]:
 def resolve(*, event: Event, candidate: Candidate) -> tuple[str, Fact | None]:
     """How one mapped candidate relates to the user's stored facts (see the module doc):
     ("new" | "duplicate" | "supersede" | "contradiction" | "overrule" | "outdated", fact)."""
-    resolver = Resolver.load([candidate], {event.pk: event})[(str(event.tenant_id),
-                                                                event.user_id)]
+    resolver = Resolver.load([candidate], {event.pk: event})[(str(event.tenant_id), event.user_id)]
     resolution = resolver.resolve(event, candidate)
     return resolution.kind, resolution.target

@@ -19,8 +19,17 @@ from memory.models import Candidate, EnrichmentStatus, Event
 # the time notes are only written (by Extract).
 EVENT_DEFERRED = ("search", "embedding", "metadata", "time_notes")
 # Event columns a stage may change (saved with the stage marker).
-EVENT_STATE_FIELDS = ["stage", "status", "error", "state_changed_at", "enriched_at",
-                       "extractor", "tokens_used", "candidate_count", "gated_count"]
+EVENT_STATE_FIELDS = [
+    "stage",
+    "status",
+    "error",
+    "state_changed_at",
+    "enriched_at",
+    "extractor",
+    "tokens_used",
+    "candidate_count",
+    "gated_count",
+]
 
 
 def stages_done(event: Event) -> int:
@@ -28,19 +37,22 @@ def stages_done(event: Event) -> int:
 
 
 def event_finished(event: Event | None) -> bool:
-    return (event is None or event.forgotten_at is not None
-            or event.status in (EnrichmentStatus.SKIPPED, EnrichmentStatus.ENRICHED))
+    return (
+        event is None
+        or event.forgotten_at is not None
+        or event.status in (EnrichmentStatus.SKIPPED, EnrichmentStatus.ENRICHED)
+    )
 
 
 def _event_columns() -> str:
-    return ", ".join(f.column for f in Event._meta.concrete_fields
-                     if f.name not in EVENT_DEFERRED)
+    return ", ".join(f.column for f in Event._meta.concrete_fields if f.name not in EVENT_DEFERRED)
 
 
 def event_get(event_id: str, *, lock: bool = False) -> Event | None:
     # Raw SQL: compiling the equivalent queryset cost ~1 ms a call, five or more per event.
-    sql = (f"SELECT {_event_columns()} FROM {Event._meta.db_table} WHERE id = %s"
-           + (" FOR UPDATE" if lock else ""))
+    sql = f"SELECT {_event_columns()} FROM {Event._meta.db_table} WHERE id = %s" + (
+        " FOR UPDATE" if lock else ""
+    )
     found = list(Event.objects.raw(sql, [str(event_id)]))
     return found[0] if found else None
 
@@ -59,30 +71,44 @@ def commit_asynchronously() -> None:
         cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-_SQL_TYPES = {"stage": "varchar", "status": "varchar", "error": "text",
-              "state_changed_at": "timestamptz", "enriched_at": "timestamptz",
-              "extractor": "varchar", "tokens_used": "integer", "candidate_count": "integer",
-              "gated_count": "integer", "embedding": "vector", "time_notes": "jsonb"}
+_SQL_TYPES = {
+    "stage": "varchar",
+    "status": "varchar",
+    "error": "text",
+    "state_changed_at": "timestamptz",
+    "enriched_at": "timestamptz",
+    "extractor": "varchar",
+    "tokens_used": "integer",
+    "candidate_count": "integer",
+    "gated_count": "integer",
+    "embedding": "vector",
+    "time_notes": "jsonb",
+}
 
 
 def events_write(events: list[Event], fields: list[str]) -> None:
     """Write the fields of several events in one UPDATE ... FROM (VALUES ...). Django's
     bulk_update builds a CASE per field and row: 89 ms of Python for 32 events."""
     columns = [Event._meta.get_field(name) for name in fields]
-    values = ", ".join("(" + ", ".join(["%s::uuid"] + [f"%s::{_SQL_TYPES[name]}"
-                                                      for name in fields]) + ")"
-                       for _ in events)
+    values = ", ".join(
+        "(" + ", ".join(["%s::uuid"] + [f"%s::{_SQL_TYPES[name]}" for name in fields]) + ")"
+        for _ in events
+    )
     params: list[Any] = []
     for event in events:
         params.append(str(event.pk))
-        params += [column.get_db_prep_save(getattr(event, column.attname), connection)
-                   for column in columns]
+        params += [
+            column.get_db_prep_save(getattr(event, column.attname), connection)
+            for column in columns
+        ]
     assignments = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
     names = ", ".join(["id", *(c.column for c in columns)])
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Event._meta.db_table} AS e SET {assignments} "
-                       f"FROM (VALUES {values}) AS v({names}) WHERE e.id = v.id", params)
-
+        cursor.execute(
+            f"UPDATE {Event._meta.db_table} AS e SET {assignments} "
+            f"FROM (VALUES {values}) AS v({names}) WHERE e.id = v.id",
+            params,
+        )
 
 
 def _user_key(tenant_id: Any, user_id: str) -> int:
@@ -97,8 +123,9 @@ def users_lock(users: set[tuple[str, str]]) -> None:
     keys = sorted({_user_key(t, u) for t, u in users})
     if keys:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k "
-                           "ORDER BY k", [keys])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys]
+            )
 
 
 def events_in_order(events: list[Event]) -> list[Event]:
@@ -109,7 +136,8 @@ def candidates_of(events: list[Event], **filters: Any) -> dict[Any, list[Candida
     with_candidates = [e.pk for e in events if e.candidate_count]
     out: dict[Any, list[Candidate]] = {}
     if with_candidates:
-        for candidate in (Candidate.objects.filter(event_id__in=with_candidates, **filters)
-                          .order_by("event_id", "ordinal")):
+        for candidate in Candidate.objects.filter(event_id__in=with_candidates, **filters).order_by(
+            "event_id", "ordinal"
+        ):
             out.setdefault(candidate.event_id, []).append(candidate)
     return out

@@ -72,8 +72,9 @@ def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
     for event in events:
         if event.status != EnrichmentStatus.SKIPPED:
             event.stage = stage
-            event.status = (EnrichmentStatus.ENRICHED if stage == STAGES[-1]
-                            else EnrichmentStatus.PROCESSING)
+            event.status = (
+                EnrichmentStatus.ENRICHED if stage == STAGES[-1] else EnrichmentStatus.PROCESSING
+            )
         event.error = None
         event.state_changed_at = now
         if event.status == EnrichmentStatus.ENRICHED:
@@ -124,11 +125,13 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
                 extra = apply(members, payload) or []
                 _mark_done(members, current, extra)
                 if len(members) > 1:
-                    transaction.on_commit(partial(batch_memo_record, members[1:],
-                                                  STAGES.index(current) + 1))
+                    transaction.on_commit(
+                        partial(batch_memo_record, members[1:], STAGES.index(current) + 1)
+                    )
                 ran, prepared = True, None
-                logger.debug("stage done event=%s stage=%s batch=%d", event_id, current,
-                             len(members))
+                logger.debug(
+                    "stage done event=%s stage=%s batch=%d", event_id, current, len(members)
+                )
                 if event_finished(event) or stages_done(event) > target:
                     return StageOutcome(str(event_id), stage, ran)
                 continue

@@ -16,20 +16,30 @@ from memory.api import schema, serializers
 from memory.audit import audit_as_dict, audit_list, audit_record
 
 
-def audit_request(request: Request, *, action: str, user_id: str = "",
-                  counts: dict[str, int] | None = None) -> None:
+def audit_request(
+    request: Request, *, action: str, user_id: str = "", counts: dict[str, int] | None = None
+) -> None:
     """`memory.audit.audit_record` for the request's key, method, path and request id."""
     key: ApiKey = request.auth
     raw = request._request
-    audit_record(key=key, action=action, endpoint=f"{raw.method} {raw.path}",
-                 request_id=request_id_of(raw), user_id=user_id, counts=counts)
+    audit_record(
+        key=key,
+        action=action,
+        endpoint=f"{raw.method} {raw.path}",
+        request_id=request_id_of(raw),
+        user_id=user_id,
+        counts=counts,
+    )
 
 
 class AuditListView(TenantScopedAPIView):
     required_scope = SCOPE_FORGET
 
-    @api_doc(response=schema.AuditListSerializer, summary="The audit trail, newest first",
-             parameters=[serializers.AuditQuerySerializer])
+    @api_doc(
+        response=schema.AuditListSerializer,
+        summary="The audit trail, newest first",
+        parameters=[serializers.AuditQuerySerializer],
+    )
     def get(self, request: Request) -> Response:
         query = serializers.AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -26,9 +26,11 @@ class BatchIngestView(TenantScopedAPIView):
     required_scope = SCOPE_WRITE
     quota_metrics = ("requests", "ingest_events", "work_units")
 
-    @api_doc(request=serializers.BatchIngestSerializer,
-             response=schema.BatchIngestResponseSerializer,
-             summary="Store 1–500 events; per-item results in input order")
+    @api_doc(
+        request=serializers.BatchIngestSerializer,
+        response=schema.BatchIngestResponseSerializer,
+        summary="Store 1–500 events; per-item results in input order",
+    )
     def post(self, request: Request) -> Response:
         items = validated(serializers.BatchIngestSerializer, request.data)["events"]
         request_id = request_id_of(request)
@@ -51,11 +53,11 @@ class BatchIngestView(TenantScopedAPIView):
             outcome = next(outcomes)
             if isinstance(outcome, IngestResult):
                 stored += 0 if outcome.deduped else 1
-                results.append({"event_id": str(outcome.event.id),
-                                "deduped": outcome.deduped})
+                results.append({"event_id": str(outcome.event.id), "deduped": outcome.deduped})
             else:
                 results.append(exception_envelope(outcome, request_id)[1])
         meter(request, ingest_events=stored)
-        audit_request(request, action="ingest_batch",
-                     counts={"events": len(items), "stored": stored})
+        audit_request(
+            request, action="ingest_batch", counts={"events": len(items), "stored": stored}
+        )
         return Response({"results": results})

@@ -26,35 +26,55 @@ from memory.selectors import receipt_get, receipt_list
 
 def receipt_document(receipt: DeletionReceipt) -> dict[str, Any]:
     """The signed content (`receipt_payload`) plus digest, signature and key id."""
-    return {**receipt_payload(receipt), "digest": receipt.digest,
-            "signature": receipt.signature, "key_id": receipt.key_id,
-            "algorithm": receipts.ALGORITHM}
+    return {
+        **receipt_payload(receipt),
+        "digest": receipt.digest,
+        "signature": receipt.signature,
+        "key_id": receipt.key_id,
+        "algorithm": receipts.ALGORITHM,
+    }
 
 
 class ReceiptListView(TenantScopedAPIView):
     required_scope = SCOPE_FORGET
 
-    @api_doc(response=schema.ReceiptListSerializer, summary="Receipts, newest first",
-             operation_id="v1_deletion_receipts_list",
-             parameters=[serializers.ReceiptListQuerySerializer])
+    @api_doc(
+        response=schema.ReceiptListSerializer,
+        summary="Receipts, newest first",
+        operation_id="v1_deletion_receipts_list",
+        parameters=[serializers.ReceiptListQuerySerializer],
+    )
     def get(self, request: Request) -> Response:
         query = serializers.ReceiptListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        page, total = receipt_list(tenant=self.tenant, user_id=params.get("user_id"),
-                                   limit=params["limit"], offset=params["offset"])
-        return Response({"receipts": [receipt_document(r) for r in page], "total": total,
-                         "limit": params["limit"], "offset": params["offset"]})
+        page, total = receipt_list(
+            tenant=self.tenant,
+            user_id=params.get("user_id"),
+            limit=params["limit"],
+            offset=params["offset"],
+        )
+        return Response(
+            {
+                "receipts": [receipt_document(r) for r in page],
+                "total": total,
+                "limit": params["limit"],
+                "offset": params["offset"],
+            }
+        )
 
 
 class ReceiptDetailView(TenantScopedAPIView):
     required_scope = SCOPE_FORGET
 
-    @api_doc(response=schema.ReceiptSerializer, errors=(404,), summary="One receipt",
-             parameters=[OpenApiParameter("receipt_id", str, OpenApiParameter.PATH)])
+    @api_doc(
+        response=schema.ReceiptSerializer,
+        errors=(404,),
+        summary="One receipt",
+        parameters=[OpenApiParameter("receipt_id", str, OpenApiParameter.PATH)],
+    )
     def get(self, request: Request, receipt_id: str) -> Response:
-        return Response(receipt_document(receipt_get(tenant=self.tenant,
-                                                     receipt_id=receipt_id)))
+        return Response(receipt_document(receipt_get(tenant=self.tenant, receipt_id=receipt_id)))
 
 
 class ReceiptPublicKeyView(TenantScopedAPIView):
@@ -62,16 +82,23 @@ class ReceiptPublicKeyView(TenantScopedAPIView):
 
     @api_doc(response=schema.PublicKeySerializer, summary="The key that verifies receipts")
     def get(self, request: Request) -> Response:
-        return Response({"key_id": receipts.key_id(), "algorithm": receipts.ALGORITHM,
-                         "public_key": receipts.public_key_b64()})
+        return Response(
+            {
+                "key_id": receipts.key_id(),
+                "algorithm": receipts.ALGORITHM,
+                "public_key": receipts.public_key_b64(),
+            }
+        )
 
 
 class ReceiptHeadView(TenantScopedAPIView):
     required_scope = SCOPE_FORGET
 
-    @api_doc(response=schema.ReceiptHeadSerializer,
-             summary="The chain's signed head: how many receipts, and the newest one's digest",
-             description="Save it: later, the chain must still hold `sequence` receipts with "
-                         "`digest` at that sequence (README: Verifying forget receipts).")
+    @api_doc(
+        response=schema.ReceiptHeadSerializer,
+        summary="The chain's signed head: how many receipts, and the newest one's digest",
+        description="Save it: later, the chain must still hold `sequence` receipts with "
+        "`digest` at that sequence (README: Verifying forget receipts).",
+    )
     def get(self, request: Request) -> Response:
         return Response(receipt_head_document(receipt_head_get(tenant=self.tenant)))

@@ -18,8 +18,14 @@ class IngestResponseSerializer(serializers.Serializer):
     deduped = serializers.BooleanField()
 
 
-@extend_schema_field({"oneOf": [{"$ref": "#/components/schemas/IngestResponse"},
-                                {"$ref": "#/components/schemas/Error"}]})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"$ref": "#/components/schemas/IngestResponse"},
+            {"$ref": "#/components/schemas/Error"},
+        ]
+    }
+)
 class BatchSlotField(serializers.JSONField):
     pass
 
@@ -28,7 +34,8 @@ class BatchIngestResponseSerializer(serializers.Serializer):
     results = serializers.ListField(
         child=BatchSlotField(),
         help_text="One slot per input event, in input order: the ingest result, or the error "
-                  "envelope of that item alone.")
+        "envelope of that item alone.",
+    )
 
 
 class EventDetailSerializer(serializers.Serializer):
@@ -38,14 +45,14 @@ class EventDetailSerializer(serializers.Serializer):
     project_id = serializers.CharField(allow_null=True)
     scope = serializers.ChoiceField(choices=["global", "project", "conversation"])
     type = serializers.ChoiceField(choices=["message", "tool_call", "app_event"])
-    role = serializers.ChoiceField(choices=["user", "assistant", "system", "tool"],
-                                   allow_null=True)
+    role = serializers.ChoiceField(choices=["user", "assistant", "system", "tool"], allow_null=True)
     content = serializers.CharField()
     event_time = serializers.DateTimeField()
     metadata = serializers.DictField()
     created_at = serializers.DateTimeField()
     status = serializers.ChoiceField(
-        choices=["pending", "processing", "enriched", "skipped", "failed"])
+        choices=["pending", "processing", "enriched", "skipped", "failed"]
+    )
     stage = serializers.CharField(allow_null=True, help_text="The last enrichment stage done.")
     fact_ids = serializers.ListField(child=serializers.UUIDField())
     error = serializers.CharField(allow_null=True)
@@ -84,8 +91,9 @@ class RecallFactSerializer(serializers.Serializer):
     object = serializers.JSONField(required=False, help_text="The SDK's name; = object_text.")
     object_text = serializers.CharField(allow_blank=True)
     relation_phrase = serializers.CharField(allow_blank=True)
-    source_text = serializers.CharField(allow_blank=True,
-                                        help_text="A verbatim slice of the source event.")
+    source_text = serializers.CharField(
+        allow_blank=True, help_text="A verbatim slice of the source event."
+    )
     confidence = serializers.FloatField()
     importance = serializers.FloatField()
     tier = serializers.CharField(allow_null=True, required=False)
@@ -107,8 +115,7 @@ class HistoryTurnSerializer(serializers.Serializer):
 class LlmContextSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, help_text="Put this in the system prompt.")
     reference_time = serializers.CharField(allow_null=True)
-    anchor_source = serializers.ChoiceField(
-        choices=["request", "conversation_event", "server_now"])
+    anchor_source = serializers.ChoiceField(choices=["request", "conversation_event", "server_now"])
     conversation_history = HistoryTurnSerializer(many=True)
     fact_ids = serializers.ListField(child=serializers.CharField())
 
@@ -126,8 +133,10 @@ class RecallV6ResponseSerializer(serializers.Serializer):
     background_context = RecallFactSerializer(many=True)
     llm_context = LlmContextSerializer()
     working_memory = serializers.DictField(
-        allow_null=True, help_text="focus, pending_confirmation, last_plan, turn_summary; "
-                                   "null without a conversation_id.")
+        allow_null=True,
+        help_text="focus, pending_confirmation, last_plan, turn_summary; "
+        "null without a conversation_id.",
+    )
     pending_plan = serializers.DictField(allow_null=True)
     routing = RoutingSerializer()
     token_estimate = serializers.IntegerField(min_value=0)
@@ -160,7 +169,8 @@ class ReceiptScopeSerializer(serializers.Serializer):
 
 class ReceiptScopeWithMemorySerializer(ReceiptScopeSerializer):
     memory_id = serializers.UUIDField(
-        required=False, help_text="Only in the receipt of DELETE /v1/memories/{memory_id}.")
+        required=False, help_text="Only in the receipt of DELETE /v1/memories/{memory_id}."
+    )
 
 
 class ReceiptSerializer(serializers.Serializer):
@@ -175,8 +185,9 @@ class ReceiptSerializer(serializers.Serializer):
     deleted_ids_digest = serializers.CharField(help_text="SHA-256 of the sorted deleted ids.")
     requested_at = serializers.CharField()
     completed_at = serializers.CharField(allow_null=True)
-    prev_digest = serializers.CharField(allow_blank=True,
-                                        help_text='"" for the first receipt of a tenant.')
+    prev_digest = serializers.CharField(
+        allow_blank=True, help_text='"" for the first receipt of a tenant.'
+    )
     digest = serializers.CharField()
     signature = serializers.CharField(help_text="Base64 Ed25519 signature of `digest` (ASCII).")
     key_id = serializers.CharField()
@@ -197,12 +208,14 @@ class ReceiptHeadSerializer(serializers.Serializer):
     tenant = serializers.UUIDField()
     sequence = serializers.IntegerField(min_value=0, help_text="Receipts in the chain.")
     receipt_id = serializers.UUIDField(allow_null=True, help_text="The newest receipt.")
-    digest = serializers.CharField(allow_blank=True,
-                                   help_text='The newest receipt\'s digest; "" when none.')
+    digest = serializers.CharField(
+        allow_blank=True, help_text='The newest receipt\'s digest; "" when none.'
+    )
     signed_at = serializers.CharField()
     head_digest = serializers.CharField()
     signature = serializers.CharField(
-        help_text="Base64 Ed25519 signature of `head_digest` (ASCII).")
+        help_text="Base64 Ed25519 signature of `head_digest` (ASCII)."
+    )
     key_id = serializers.CharField()
     algorithm = serializers.ChoiceField(choices=["Ed25519"])
 
@@ -283,26 +296,64 @@ class UsageLimitsSerializer(serializers.Serializer):
 
 
 _HEALTH_PATHS: dict[str, Any] = {
-    "/healthz": {"get": {
-        "operationId": "healthz", "summary": "Liveness (no auth, touches no dependency)",
-        "tags": ["health"], "security": [],
-        "responses": {"200": {"description": "The process serves.", "content": {
-            "application/json": {"schema": {
-                "type": "object", "required": ["ok"],
-                "properties": {"ok": {"type": "boolean", "enum": [True]}}}}}}},
-    }},
-    "/readyz": {"get": {
-        "operationId": "readyz", "summary": "Readiness: Postgres and Redis answer (no auth)",
-        "tags": ["health"], "security": [],
-        "responses": {code: {"description": text, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["ok", "checks"],
-            "properties": {"ok": {"type": "boolean"}, "checks": {
-                "type": "object", "required": ["postgres", "redis"],
-                "properties": {"postgres": {"type": "string"},
-                               "redis": {"type": "string"}}}}}}}}
-            for code, text in (("200", "Both dependencies answer."),
-                               ("503", "A dependency failed; its check holds the reason."))},
-    }},
+    "/healthz": {
+        "get": {
+            "operationId": "healthz",
+            "summary": "Liveness (no auth, touches no dependency)",
+            "tags": ["health"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The process serves.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["ok"],
+                                "properties": {"ok": {"type": "boolean", "enum": [True]}},
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    },
+    "/readyz": {
+        "get": {
+            "operationId": "readyz",
+            "summary": "Readiness: Postgres and Redis answer (no auth)",
+            "tags": ["health"],
+            "security": [],
+            "responses": {
+                code: {
+                    "description": text,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["ok", "checks"],
+                                "properties": {
+                                    "ok": {"type": "boolean"},
+                                    "checks": {
+                                        "type": "object",
+                                        "required": ["postgres", "redis"],
+                                        "properties": {
+                                            "postgres": {"type": "string"},
+                                            "redis": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            }
+                        }
+                    },
+                }
+                for code, text in (
+                    ("200", "Both dependencies answer."),
+                    ("503", "A dependency failed; its check holds the reason."),
+                )
+            },
+        }
+    },
 }
 
 
@@ -374,8 +425,9 @@ class AuditEntrySerializer(serializers.Serializer):
     action = serializers.CharField()
     endpoint = serializers.CharField(allow_blank=True)
     actor = serializers.CharField(allow_blank=True, help_text="Key prefix, or who acted on a key.")
-    user_id = serializers.CharField(allow_null=True,
-                                    help_text="forgotten:<hmac> after a whole-user forget.")
+    user_id = serializers.CharField(
+        allow_null=True, help_text="forgotten:<hmac> after a whole-user forget."
+    )
     counts = serializers.DictField()
     request_id = serializers.CharField(allow_null=True)
 
@@ -385,8 +437,9 @@ class AuditListSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
-def contract_postprocess(result: dict[str, Any], generator: Any, request: Any,
-                         public: bool) -> dict[str, Any]:
+def contract_postprocess(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     """drf-spectacular hook: health probes, and request bodies that refuse unknown keys."""
     result["paths"] = {**_HEALTH_PATHS, **result.get("paths", {})}
     for name, component in result.get("components", {}).get("schemas", {}).items():

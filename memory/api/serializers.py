@@ -46,15 +46,18 @@ class IngestSerializer(StrictSerializer):
     project_id = _opaque_id(required=False, allow_null=True)
     scope = serializers.ChoiceField(choices=Scope.choices, required=False, allow_null=True)
     document_id = _opaque_id(required=False, allow_null=True, help_text=SDK_IGNORED)
-    document_name = StrictCharField(required=False, allow_null=True, max_length=1000,
-                                    help_text=SDK_IGNORED)
+    document_name = StrictCharField(
+        required=False, allow_null=True, max_length=1000, help_text=SDK_IGNORED
+    )
 
     def validate_content(self, value: str) -> str:
         if not value.strip():
             raise serializers.ValidationError("content must not be empty.")
         if len(value) > MAX_CONTENT_CHARS:
-            raise PayloadTooLarge(f"content is limited to {MAX_CONTENT_CHARS} characters.",
-                                  details={"field": "content", "limit": MAX_CONTENT_CHARS})
+            raise PayloadTooLarge(
+                f"content is limited to {MAX_CONTENT_CHARS} characters.",
+                details={"field": "content", "limit": MAX_CONTENT_CHARS},
+            )
         return value
 
     def validate_metadata(self, value: Any) -> Any:
@@ -63,8 +66,10 @@ class IngestSerializer(StrictSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("metadata must be an object.")
         if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
-            raise PayloadTooLarge(f"metadata is limited to {MAX_METADATA_BYTES} bytes.",
-                                  details={"field": "metadata", "limit": MAX_METADATA_BYTES})
+            raise PayloadTooLarge(
+                f"metadata is limited to {MAX_METADATA_BYTES} bytes.",
+                details={"field": "metadata", "limit": MAX_METADATA_BYTES},
+            )
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +82,8 @@ class IngestSerializer(StrictSerializer):
             raise serializers.ValidationError({"project_id": ["Required when scope is project."]})
         if attrs.get("scope") == Scope.CONVERSATION and not attrs.get("conversation_id"):
             raise serializers.ValidationError(
-                {"conversation_id": ["Required when scope is conversation."]})
+                {"conversation_id": ["Required when scope is conversation."]}
+            )
         return {key: value for key, value in attrs.items() if value is not None}
 
 
@@ -87,8 +93,9 @@ class RecallV1Serializer(StrictSerializer):
     token_budget = serializers.IntegerField(min_value=200, max_value=8000)
     thread_id = _opaque_id(required=False, allow_null=True)
     conversation_id = _opaque_id(required=False, allow_null=True)
-    min_confidence = serializers.FloatField(min_value=0, max_value=1, required=False,
-                                            allow_null=True)
+    min_confidence = serializers.FloatField(
+        min_value=0, max_value=1, required=False, allow_null=True
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         _merge_alias(attrs, "conversation_id", "thread_id")
@@ -103,14 +110,19 @@ class ForgetSerializer(StrictSerializer):
     from_time = FlexibleDateTimeField(required=False, allow_null=True)
     to_time = FlexibleDateTimeField(required=False, allow_null=True)
     erase_events = serializers.BooleanField(required=False, default=False)
-    document_id = _opaque_id(required=False, allow_null=True,
-                             help_text="Not supported (no documents here): a non-null value is "
-                                       "refused rather than ignored, so a forget never widens.")
+    document_id = _opaque_id(
+        required=False,
+        allow_null=True,
+        help_text="Not supported (no documents here): a non-null value is "
+        "refused rather than ignored, so a forget never widens.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.pop("document_id", None) is not None:
-            raise InvalidRequest("This server stores no documents; forget by document_id is "
-                                 "not supported.", details={"unsupported_fields": ["document_id"]})
+            raise InvalidRequest(
+                "This server stores no documents; forget by document_id is not supported.",
+                details={"unsupported_fields": ["document_id"]},
+            )
         _merge_alias(attrs, "conversation_id", "thread_id")
         start, end = attrs.get("from_time"), attrs.get("to_time")
         if start and end and start > end:
@@ -119,23 +131,30 @@ class ForgetSerializer(StrictSerializer):
 
 
 class RecallLimitsSerializer(StrictSerializer):
-    answer_facts = serializers.IntegerField(min_value=0, max_value=50, required=False,
-                                            allow_null=True)
-    supporting_facts = serializers.IntegerField(min_value=0, max_value=50, required=False,
-                                                allow_null=True)
-    background_facts = serializers.IntegerField(min_value=0, max_value=50, required=False,
-                                                allow_null=True)
-    max_list_items = serializers.IntegerField(required=False, allow_null=True,
-                                              help_text=SDK_IGNORED)
-    document_chunks = serializers.IntegerField(required=False, allow_null=True,
-                                               help_text=SDK_IGNORED)
+    answer_facts = serializers.IntegerField(
+        min_value=0, max_value=50, required=False, allow_null=True
+    )
+    supporting_facts = serializers.IntegerField(
+        min_value=0, max_value=50, required=False, allow_null=True
+    )
+    background_facts = serializers.IntegerField(
+        min_value=0, max_value=50, required=False, allow_null=True
+    )
+    max_list_items = serializers.IntegerField(
+        required=False, allow_null=True, help_text=SDK_IGNORED
+    )
+    document_chunks = serializers.IntegerField(
+        required=False, allow_null=True, help_text=SDK_IGNORED
+    )
 
 
 class RecallIncludeSerializer(StrictSerializer):
     debug = serializers.BooleanField(required=False, allow_null=True)
     pending_plan = serializers.BooleanField(
-        required=False, allow_null=True,
-        help_text="Accepted for SDK compatibility; `pending_plan` is always in the response.")
+        required=False,
+        allow_null=True,
+        help_text="Accepted for SDK compatibility; `pending_plan` is always in the response.",
+    )
 
 
 # API.md §4 defaults of the v6 recall limits.
@@ -149,49 +168,66 @@ class RecallV6Serializer(StrictSerializer):
     thread_id = _opaque_id(required=False, allow_null=True)
     project_id = _opaque_id(required=False, allow_null=True)
     reference_time = FlexibleDateTimeField(required=False, allow_null=True)
-    token_budget = serializers.IntegerField(min_value=200, max_value=8000, required=False,
-                                            allow_null=True)
+    token_budget = serializers.IntegerField(
+        min_value=200, max_value=8000, required=False, allow_null=True
+    )
     limits = RecallLimitsSerializer(required=False, allow_null=True)
     include = RecallIncludeSerializer(required=False, allow_null=True)
     document_id = _opaque_id(required=False, allow_null=True, help_text=SDK_IGNORED)
-    mode_hint = StrictCharField(required=False, allow_null=True, max_length=100,
-                                help_text="Accepted for SDK compatibility; ignored.")
+    mode_hint = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=100,
+        help_text="Accepted for SDK compatibility; ignored.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         _merge_alias(attrs, "conversation_id", "thread_id")
         limits = dict(RECALL_V6_LIMITS)
-        limits.update({k: v for k, v in (attrs.get("limits") or {}).items()
-                       if k in RECALL_V6_LIMITS and v is not None})
+        limits.update(
+            {
+                k: v
+                for k, v in (attrs.get("limits") or {}).items()
+                if k in RECALL_V6_LIMITS and v is not None
+            }
+        )
         include = attrs.get("include") or {}
         return {
-            "user_id": attrs["user_id"], "query": attrs["query"],
+            "user_id": attrs["user_id"],
+            "query": attrs["query"],
             "conversation_id": attrs.get("conversation_id"),
             "project_id": attrs.get("project_id"),
             "reference_time": attrs.get("reference_time"),
             "token_budget": attrs.get("token_budget") or 2000,
-            "limits": limits, "include_debug": bool(include.get("debug")),
+            "limits": limits,
+            "include_debug": bool(include.get("debug")),
         }
 
 
 class BatchIngestSerializer(StrictSerializer):
     """The outer shape only: each item is validated on its own, so one bad item fails alone."""
 
-    events = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
-                                   help_text=f"1–{MAX_BATCH_EVENTS} ingest bodies (as for "
-                                             "POST /v1/ingest).")
+    events = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        help_text=f"1–{MAX_BATCH_EVENTS} ingest bodies (as for POST /v1/ingest).",
+    )
 
     def validate_events(self, value: list[Any]) -> list[Any]:
         if len(value) > MAX_BATCH_EVENTS:
-            raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH_EVENTS} events.",
-                                  details={"field": "events", "limit": MAX_BATCH_EVENTS})
+            raise PayloadTooLarge(
+                f"A batch holds at most {MAX_BATCH_EVENTS} events.",
+                details={"field": "events", "limit": MAX_BATCH_EVENTS},
+            )
         return value
 
 
 class ReceiptListQuerySerializer(serializers.Serializer):
     """Query string of GET /v1/deletion-receipts (the SDK sends numbers as strings)."""
 
-    user_id = serializers.CharField(min_length=1, max_length=255, required=False,
-                                    trim_whitespace=False)
+    user_id = serializers.CharField(
+        min_length=1, max_length=255, required=False, trim_whitespace=False
+    )
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
     offset = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
 
@@ -211,8 +247,10 @@ class _MemoryContentMixin:
         if not value.strip():
             raise serializers.ValidationError("content must not be empty.")
         if len(value) > MAX_CONTENT_CHARS:
-            raise PayloadTooLarge(f"content is limited to {MAX_CONTENT_CHARS} characters.",
-                                  details={"field": "content", "limit": MAX_CONTENT_CHARS})
+            raise PayloadTooLarge(
+                f"content is limited to {MAX_CONTENT_CHARS} characters.",
+                details={"field": "content", "limit": MAX_CONTENT_CHARS},
+            )
         return value
 
 
@@ -222,8 +260,9 @@ class MemoryAddSerializer(_MemoryContentMixin, StrictSerializer):
     kind = serializers.ChoiceField(choices=MEMORY_KINDS, required=False, default="note")
     conversation_id = _opaque_id(required=False, allow_null=True)
     metadata = serializers.DictField(required=False, allow_null=True)
-    rationale = StrictCharField(required=False, allow_null=True,
-                                max_length=MAX_RATIONALE_CHARS, trim_whitespace=False)
+    rationale = StrictCharField(
+        required=False, allow_null=True, max_length=MAX_RATIONALE_CHARS, trim_whitespace=False
+    )
 
     def validate_metadata(self, value: Any) -> Any:
         return IngestSerializer.validate_metadata(self, value)  # type: ignore[arg-type]
@@ -231,8 +270,9 @@ class MemoryAddSerializer(_MemoryContentMixin, StrictSerializer):
 
 class MemoryCorrectSerializer(_MemoryContentMixin, StrictSerializer):
     content = StrictCharField(trim_whitespace=False)
-    rationale = StrictCharField(required=False, allow_null=True,
-                                max_length=MAX_RATIONALE_CHARS, trim_whitespace=False)
+    rationale = StrictCharField(
+        required=False, allow_null=True, max_length=MAX_RATIONALE_CHARS, trim_whitespace=False
+    )
 
 
 class MemorySupersedeSerializer(_MemoryContentMixin, StrictSerializer):
@@ -242,13 +282,16 @@ class MemorySupersedeSerializer(_MemoryContentMixin, StrictSerializer):
     content = StrictCharField(trim_whitespace=False, required=False)
     superseded_by = serializers.UUIDField(required=False, format="hex_verbose")
     kind = serializers.ChoiceField(choices=MEMORY_KINDS, required=False)
-    rationale = StrictCharField(required=False, allow_null=True,
-                                max_length=MAX_RATIONALE_CHARS, trim_whitespace=False)
+    rationale = StrictCharField(
+        required=False, allow_null=True, max_length=MAX_RATIONALE_CHARS, trim_whitespace=False
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("content" in attrs) == ("superseded_by" in attrs):
-            raise InvalidRequest("Give exactly one of content and superseded_by.",
-                                 details={"fields": ["content", "superseded_by"]})
+            raise InvalidRequest(
+                "Give exactly one of content and superseded_by.",
+                details={"fields": ["content", "superseded_by"]},
+            )
         if "superseded_by" in attrs:
             attrs["superseded_by"] = str(attrs["superseded_by"])
         return attrs
@@ -258,12 +301,15 @@ class MemoryListQuerySerializer(serializers.Serializer):
     """Query string of GET /v1/memories."""
 
     user_id = serializers.CharField(min_length=1, max_length=255, trim_whitespace=False)
-    status = serializers.ChoiceField(choices=["current", "superseded", "all"],
-                                     default="current")
+    status = serializers.ChoiceField(choices=["current", "superseded", "all"], default="current")
     kind = serializers.CharField(min_length=1, max_length=32, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    cursor = serializers.CharField(min_length=1, max_length=200, required=False,
-                                   help_text="`next_cursor` of the previous page.")
+    cursor = serializers.CharField(
+        min_length=1,
+        max_length=200,
+        required=False,
+        help_text="`next_cursor` of the previous page.",
+    )
 
 
 class SearchSerializer(StrictSerializer):
@@ -279,12 +325,25 @@ class SearchSerializer(StrictSerializer):
 class AuditQuerySerializer(serializers.Serializer):
     """Query string of GET /v1/audit."""
 
-    user_id = serializers.CharField(min_length=1, max_length=255, required=False,
-                                    trim_whitespace=False)
-    action = serializers.ChoiceField(choices=[
-        "ingest", "ingest_batch", "recall", "forget", "memory_add", "memory_correct",
-        "memory_supersede", "memory_delete", "key_created", "key_revoked", "key_rotated"],
-        required=False)
+    user_id = serializers.CharField(
+        min_length=1, max_length=255, required=False, trim_whitespace=False
+    )
+    action = serializers.ChoiceField(
+        choices=[
+            "ingest",
+            "ingest_batch",
+            "recall",
+            "forget",
+            "memory_add",
+            "memory_correct",
+            "memory_supersede",
+            "memory_delete",
+            "key_created",
+            "key_revoked",
+            "key_rotated",
+        ],
+        required=False,
+    )
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)

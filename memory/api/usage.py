@@ -20,8 +20,11 @@ def _range(request: Request) -> str:
 class UsageSummaryView(TenantScopedAPIView):
     required_scope = SCOPE_READ
 
-    @api_doc(response=schema.UsageSummarySerializer, summary="Totals and daily usage",
-             parameters=[serializers.UsageRangeQuerySerializer])
+    @api_doc(
+        response=schema.UsageSummarySerializer,
+        summary="Totals and daily usage",
+        parameters=[serializers.UsageRangeQuerySerializer],
+    )
     def get(self, request: Request) -> Response:
         return Response(usage_summary(tenant=self.tenant, range=_range(request)))
 
@@ -29,8 +32,11 @@ class UsageSummaryView(TenantScopedAPIView):
 class UsageBreakdownView(TenantScopedAPIView):
     required_scope = SCOPE_READ
 
-    @api_doc(response=schema.UsageBreakdownSerializer, summary="Usage per endpoint",
-             parameters=[serializers.UsageRangeQuerySerializer])
+    @api_doc(
+        response=schema.UsageBreakdownSerializer,
+        summary="Usage per endpoint",
+        parameters=[serializers.UsageRangeQuerySerializer],
+    )
     def get(self, request: Request) -> Response:
         return Response(usage_breakdown(tenant=self.tenant, range=_range(request)))
 

@@ -19,8 +19,12 @@ from memory.recall.v6 import memory_recall_v6
 class IngestV6View(IngestView):
     require_conversation = True
 
-    @api_doc(request=serializers.IngestSerializer, response=schema.IngestResponseSerializer,
-             errors=(409,), summary="Store one event (conversation_id required)")
+    @api_doc(
+        request=serializers.IngestSerializer,
+        response=schema.IngestResponseSerializer,
+        errors=(409,),
+        summary="Store one event (conversation_id required)",
+    )
     def post(self, request: Request) -> Response:
         return super().post(request)
 
@@ -28,15 +32,19 @@ class IngestV6View(IngestView):
 class RecallV6View(CachedRecallView):
     cache_kind = "v6-json"
 
-    @api_doc(request=serializers.RecallV6Serializer, response=schema.RecallV6ResponseSerializer,
-             summary="Fact-centred recall with an LLM-ready context")
+    @api_doc(
+        request=serializers.RecallV6Serializer,
+        response=schema.RecallV6ResponseSerializer,
+        summary="Fact-centred recall with an LLM-ready context",
+    )
     def post(self, request: Request) -> HttpResponse:
         return self.recall_post(request, serializers.RecallV6Serializer)
 
     def rendered(self, data: dict[str, Any]) -> CachedRecall:
         result = memory_recall_v6(tenant=self.tenant, **data)
         # Anchored on the server's clock, the answer returns that moment as reference_time.
-        return CachedRecall(tokens=int(result.get("token_estimate") or 0),
-                            body=json_rendered(result),
-                            clock_dependent=result["llm_context"]["anchor_source"]
-                            == "server_now")
+        return CachedRecall(
+            tokens=int(result.get("token_estimate") or 0),
+            body=json_rendered(result),
+            clock_dependent=result["llm_context"]["anchor_source"] == "server_now",
+        )

@@ -36,8 +36,9 @@ def parse_tsvector(text: str) -> tuple[dict[str, int], int]:
     return counts, len(counts)
 
 
-def bm25_rank(*, terms: list[str], documents: list[tuple[object, str]], total_docs: int,
-              avg_length: float) -> list[tuple[object, float]]:
+def bm25_rank(
+    *, terms: list[str], documents: list[tuple[object, str]], total_docs: int, avg_length: float
+) -> list[tuple[object, float]]:
     """Rank (id, tsvector text) documents for the query terms, best first."""
     parsed = [(doc_id, *parse_tsvector(vector)) for doc_id, vector in documents]
     df = {term: sum(1 for _, counts, _ in parsed if term in counts) for term in terms}
@@ -147,8 +148,14 @@ _AGGREGATE_STATS = """
     FROM ({rows}) v"""
 
 
-def bm25_sql(rows_sql: str, rows_params: Sequence[object], query: str, config: str, *,
-             corpus: tuple[object, str, str] | None = None) -> tuple[str, list[object]]:
+def bm25_sql(
+    rows_sql: str,
+    rows_params: Sequence[object],
+    query: str,
+    config: str,
+    *,
+    corpus: tuple[object, str, str] | None = None,
+) -> tuple[str, list[object]]:
     """SQL + params ranking `rows_sql`'s rows by BM25 for the lexemes of `query` (text
     search configuration `config`) -> rows (id, score), best first.
 
@@ -162,5 +169,18 @@ def bm25_sql(rows_sql: str, rows_params: Sequence[object], query: str, config: s
     else:
         stats, stats_params = _CORPUS_STATS, list(corpus)
     sql = _BM25_SQL.format(rows=rows_sql, stats=stats)
-    return sql, [config, query, *rows_params, DF_CAP, CANDIDATE_POSTINGS, *rows_params,
-                 *rows_params, CANDIDATE_POSTINGS + DF_CAP, *stats_params, K1, K1, B, B]
+    return sql, [
+        config,
+        query,
+        *rows_params,
+        DF_CAP,
+        CANDIDATE_POSTINGS,
+        *rows_params,
+        *rows_params,
+        CANDIDATE_POSTINGS + DF_CAP,
+        *stats_params,
+        K1,
+        K1,
+        B,
+        B,
+    ]

@@ -94,15 +94,15 @@ def _index_key(tenant_id: uuid.UUID | str, user_id: str) -> str:
     return f"{_user_tag(tenant_id, user_id)}:index"
 
 
-def _entry_key(tenant_id: uuid.UUID | str, user_id: str, kind: str,
-               request: dict[str, Any]) -> str:
+def _entry_key(tenant_id: uuid.UUID | str, user_id: str, kind: str, request: dict[str, Any]) -> str:
     material = json.dumps([kind, request], sort_keys=True, default=str)
     return f"{_user_tag(tenant_id, user_id)}:{hashlib.sha256(material.encode()).hexdigest()}"
 
 
 def _encode(version: int, value: CachedRecall) -> bytes:
-    return (_FORMAT + _HEADER.pack(version, value.tokens)
-            + zlib.compress(value.body, COMPRESSION_LEVEL))
+    return (
+        _FORMAT + _HEADER.pack(version, value.tokens) + zlib.compress(value.body, COMPRESSION_LEVEL)
+    )
 
 
 def _decode(raw: bytes, version: int) -> CachedRecall | None:
@@ -112,7 +112,7 @@ def _decode(raw: bytes, version: int) -> CachedRecall | None:
     stored_version, tokens = _HEADER.unpack_from(raw, 1)
     if stored_version != version:
         return None
-    return CachedRecall(tokens=tokens, body=zlib.decompress(raw[1 + _HEADER.size:]))
+    return CachedRecall(tokens=tokens, body=zlib.decompress(raw[1 + _HEADER.size :]))
 
 
 @lru_cache(maxsize=1)
@@ -121,9 +121,14 @@ def _scripts() -> tuple[Any, Any]:
     return client.register_script(_WRITE), client.register_script(_DROP)
 
 
-def recall_cached(*, tenant_id: uuid.UUID | str, user_id: str, kind: str,
-                  request: dict[str, Any], compute: Callable[[], CachedRecall]
-                  ) -> tuple[CachedRecall, bool]:
+def recall_cached(
+    *,
+    tenant_id: uuid.UUID | str,
+    user_id: str,
+    kind: str,
+    request: dict[str, Any],
+    compute: Callable[[], CachedRecall],
+) -> tuple[CachedRecall, bool]:
     """The response for this request and whether it came from the cache.
 
     `kind` names the response format, so two endpoints rendering the same request
@@ -147,8 +152,11 @@ def recall_cached(*, tenant_id: uuid.UUID | str, user_id: str, kind: str,
     value = recall_reads(tenant_id=tenant_id, user_id=user_id, version=version, compute=compute)
     write, _ = _scripts()
     try:
-        write(keys=[key, _index_key(tenant_id, user_id)],
-              args=[_encode(version, value), value.ttl_seconds], client=client)
+        write(
+            keys=[key, _index_key(tenant_id, user_id)],
+            args=[_encode(version, value), value.ttl_seconds],
+            client=client,
+        )
     except redis.RedisError:
         logger.warning("recall cache unavailable")
     return value, False

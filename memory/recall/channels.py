@@ -51,17 +51,24 @@ class RecallScope:
 def facts_visible(scope: RecallScope) -> QuerySet[Fact]:
     # Recall's read database (memory.recall.replica): the replica inside a recall on it.
     facts = Fact.objects.using(replica.alias()).filter(
-        scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
-        status=FactStatus.CURRENT)
+        scope.visibility(), tenant=scope.tenant, user_id=scope.user_id, status=FactStatus.CURRENT
+    )
     if scope.min_confidence is not None:
         facts = facts.filter(confidence__gte=scope.min_confidence)
     return facts
 
 
 def events_visible(scope: RecallScope) -> QuerySet[Event]:
-    return (Event.objects.using(replica.alias()).filter(
-        scope.visibility(), tenant=scope.tenant, user_id=scope.user_id,
-        forgotten_at__isnull=True).exclude(role="system"))
+    return (
+        Event.objects.using(replica.alias())
+        .filter(
+            scope.visibility(),
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+            forgotten_at__isnull=True,
+        )
+        .exclude(role="system")
+    )
 
 
 def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
@@ -70,7 +77,10 @@ def episodes_visible(scope: RecallScope) -> QuerySet[Episode]:
 
 
 MODELS: dict[str, type[Event] | type[Fact] | type[Episode]] = {
-    "event": Event, "fact": Fact, "episode": Episode}
+    "event": Event,
+    "fact": Fact,
+    "episode": Episode,
+}
 
 
 @dataclass(frozen=True)
@@ -123,12 +133,16 @@ class Visible:
 # kind (alias r): times a row keeps through an export and import (memory.portability),
 # unlike its id, which an import into another tenant may change. The id breaks what is
 # left.
-TIE = {"event": "ROW(r.event_time, r.created_at)",
-       "fact": "ROW(r.event_time, r.created_at)",
-       "episode": "ROW(r.last_event_time, r.first_event_time)"}
+TIE = {
+    "event": "ROW(r.event_time, r.created_at)",
+    "fact": "ROW(r.event_time, r.created_at)",
+    "episode": "ROW(r.last_event_time, r.first_event_time)",
+}
 # A passage's: its event's, then its place in the event (alias {p}).
-PASSAGE_TIE = (f"(SELECT ROW(e.event_time, e.created_at, {{p}}.ordinal) "
-               f"FROM {Event._meta.db_table} e WHERE e.id = {{p}}.event_id)")
+PASSAGE_TIE = (
+    f"(SELECT ROW(e.event_time, e.created_at, {{p}}.ordinal) "
+    f"FROM {Event._meta.db_table} e WHERE e.id = {{p}}.event_id)"
+)
 
 
 def visible(kind: str, scope: RecallScope) -> Visible:
@@ -174,41 +188,50 @@ def any_visible(rows: Visible) -> Callable[[], bool]:
 def iterative_scan(depth: int) -> None:
     """Sends the HNSW settings for scans `depth` deep. Must be sent inside the transaction
     that issues the vector queries (the settings are transaction-local)."""
-    send("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-         "set_config('hnsw.ef_search', %s, true)", [str(max(HNSW_EF_SEARCH, int(depth)))])
+    send(
+        "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+        "set_config('hnsw.ef_search', %s, true)",
+        [str(max(HNSW_EF_SEARCH, int(depth)))],
+    )
 
 
 def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]:
     return lambda: [(kind, row[0]) for row in fetch()]
 
 
-def vector_send(kind: str, rows: Visible, query_vector: Sequence[float],
-                depth: int = CHANNEL_DEPTH) -> Callable[[], list[ItemKey]]:
+def vector_send(
+    kind: str, rows: Visible, query_vector: Sequence[float], depth: int = CHANNEL_DEPTH
+) -> Callable[[], list[ItemKey]]:
     """The `depth` rows nearest to `query_vector` (send `iterative_scan` first)."""
     sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
     text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
-    return _ranked(kind, send(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s",
-                              [*params, text, depth]))
+    return _ranked(
+        kind, send(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s", [*params, text, depth])
+    )
 
 
-def vector(kind: str, rows: QuerySet | Visible, query_vector: list[float],
-           depth: int = CHANNEL_DEPTH) -> list[ItemKey]:
+def vector(
+    kind: str, rows: QuerySet | Visible, query_vector: list[float], depth: int = CHANNEL_DEPTH
+) -> list[ItemKey]:
     """`vector_send` answered at once (inside a transaction). A QuerySet goes through the
     ORM: the reference the SQL is tested against."""
     iterative_scan(depth)
     if isinstance(rows, Visible):
         return vector_send(kind, rows, query_vector, depth)()
-    ids = list(rows.filter(embedding__isnull=False)
-               .order_by(CosineDistance("embedding", query_vector))
-               .values_list("id", flat=True)[:depth])
+    ids = list(
+        rows.filter(embedding__isnull=False)
+        .order_by(CosineDistance("embedding", query_vector))
+        .values_list("id", flat=True)[:depth]
+    )
     return [(kind, i) for i in ids]
 
 
 def query_lexemes(text: str) -> list[str]:
     """The query's stemmed lexemes, stop words removed, by Postgres's own parser."""
     with replica.reads().cursor() as cursor:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))",
-                       [FTS_CONFIG, text])
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [FTS_CONFIG, text]
+        )
         row = cursor.fetchone()
     return list(row[0]) if row and row[0] else []
 
@@ -216,8 +239,9 @@ def query_lexemes(text: str) -> list[str]:
 Keyword = tuple[list[ItemKey], dict[uuid.UUID, float]]
 
 
-def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
-                 depth: int = CHANNEL_DEPTH) -> Callable[[], Keyword]:
+def keyword_send(
+    kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH
+) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
     (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
     index; corpus size and average length from KeywordCorpus for `Visible` rows, or
@@ -227,8 +251,9 @@ def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         table = rows.model._meta.db_table
         tie = RawSQL(TIE[kind].replace("r.", f'"{table}".'), [], output_field=TextField())
-        rows_sql, rows_params = (rows.annotate(tie=tie).values_list("id", "search", "tie")
-                                 .query.sql_with_params())
+        rows_sql, rows_params = (
+            rows.annotate(tie=tie).values_list("id", "search", "tie").query.sql_with_params()
+        )
     else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
@@ -236,25 +261,28 @@ def keyword_send(kind: str, rows: QuerySet | Visible, query: str,
 
     def ranked() -> Keyword:
         scored = fetch()
-        return ([(kind, doc_id) for doc_id, _ in scored[:depth]],
-                {doc_id: float(score) for doc_id, score in scored})
+        return (
+            [(kind, doc_id) for doc_id, _ in scored[:depth]],
+            {doc_id: float(score) for doc_id, score in scored},
+        )
 
     return ranked
 
 
-def keyword(kind: str, rows: QuerySet | Visible, query: str,
-            depth: int = CHANNEL_DEPTH) -> Keyword:
+def keyword(kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH) -> Keyword:
     return keyword_send(kind, rows, query, depth)()
 
 
-def predicate_facts_send(scope: RecallScope, predicates: list[str],
-                         depth: int = CHANNEL_DEPTH) -> Callable[[], list[ItemKey]]:
+def predicate_facts_send(
+    scope: RecallScope, predicates: list[str], depth: int = CHANNEL_DEPTH
+) -> Callable[[], list[ItemKey]]:
     """Direct lookup of the facts whose predicate the query is about: the first
     predicate's facts first, then by confidence and recency."""
     if not predicates:
         return list
     sql, params = visible("fact", scope).select(
-        "r.id, r.predicate, r.confidence, r.event_time", "r.predicate = ANY(%s)")
+        "r.id, r.predicate, r.confidence, r.event_time", "r.predicate = ANY(%s)"
+    )
     fetch = send(f"{sql} LIMIT %s", [*params, predicates, depth * 3])
     order = {name: i for i, name in enumerate(predicates)}
 
@@ -266,13 +294,12 @@ def predicate_facts_send(scope: RecallScope, predicates: list[str],
     return ranked
 
 
-def temporal_events_send(scope: RecallScope, start: datetime, end: datetime,
-                         depth: int = CHANNEL_DEPTH
-                         ) -> Callable[[dict[uuid.UUID, float]], list[ItemKey]]:
+def temporal_events_send(
+    scope: RecallScope, start: datetime, end: datetime, depth: int = CHANNEL_DEPTH
+) -> Callable[[dict[uuid.UUID, float]], list[ItemKey]]:
     """Events inside the query's time window; the fetch takes the keyword scores and
     puts the best keyword matches first, then the rest by time."""
-    sql, params = visible("event", scope).select(
-        "r.id", "r.event_time >= %s AND r.event_time < %s")
+    sql, params = visible("event", scope).select("r.id", "r.event_time >= %s AND r.event_time < %s")
     fetch = send(f"{sql} ORDER BY r.event_time LIMIT 1000", [*params, start, end])
 
     def ranked(keyword_scores: dict[uuid.UUID, float]) -> list[ItemKey]:
@@ -283,14 +310,15 @@ def temporal_events_send(scope: RecallScope, start: datetime, end: datetime,
     return ranked
 
 
-def conversation_recent_send(scope: RecallScope,
-                             limit: int = 8) -> Callable[[], list[ItemKey]]:
+def conversation_recent_send(scope: RecallScope, limit: int = 8) -> Callable[[], list[ItemKey]]:
     """The conversation's latest turns, when the recall names a conversation."""
     if not scope.conversation_id:
         return list
     sql, params = visible("event", scope).select("r.id", "r.conversation_id = %s")
-    return _ranked("event", send(f"{sql} ORDER BY r.event_time DESC LIMIT %s",
-                                 [*params, scope.conversation_id, limit]))
+    return _ranked(
+        "event",
+        send(f"{sql} ORDER BY r.event_time DESC LIMIT %s", [*params, scope.conversation_id, limit]),
+    )
 
 
 # --- Passages of long events (memory.passages) -------------------------------------------
@@ -298,21 +326,25 @@ def conversation_recent_send(scope: RecallScope,
 PassageHits = tuple[list[ItemKey], dict[uuid.UUID, uuid.UUID]]
 
 
-def _passages_of_visible_events(scope: RecallScope, columns: str,
-                                extra_where: str = "") -> tuple[str, list[object]]:
+def _passages_of_visible_events(
+    scope: RecallScope, columns: str, extra_where: str = ""
+) -> tuple[str, list[object]]:
     """SELECT `columns` (alias p) of the passages whose event is visible (the passage has
     no visibility of its own: it is its event's)."""
     where, params = visible("event", scope).where()
     extra = f" AND {extra_where}" if extra_where else ""
-    return (f"SELECT {columns} FROM {Passage._meta.db_table} p "
-            f"WHERE p.tenant_id = %s AND p.user_id = %s{extra} AND EXISTS ("
-            f"SELECT 1 FROM {Event._meta.db_table} r WHERE r.id = p.event_id AND {where})",
-            [scope.tenant.pk, scope.user_id, *params])
+    return (
+        f"SELECT {columns} FROM {Passage._meta.db_table} p "
+        f"WHERE p.tenant_id = %s AND p.user_id = %s{extra} AND EXISTS ("
+        f"SELECT 1 FROM {Event._meta.db_table} r WHERE r.id = p.event_id AND {where})",
+        [scope.tenant.pk, scope.user_id, *params],
+    )
 
 
 def _by_event(fetch: Callable[[], Rows], depth: int) -> Callable[[], PassageHits]:
     """Rows (event id, passage id) best first -> the events ranked by their best passage,
     and that passage of each."""
+
     def ranked() -> PassageHits:
         best: dict[uuid.UUID, uuid.UUID] = {}
         for event_id, passage_id, *_ in fetch():
@@ -322,29 +354,41 @@ def _by_event(fetch: Callable[[], Rows], depth: int) -> Callable[[], PassageHits
     return ranked
 
 
-def keyword_passages_send(scope: RecallScope, query: str,
-                          depth: int = CHANNEL_DEPTH) -> Callable[[], PassageHits]:
+def keyword_passages_send(
+    scope: RecallScope, query: str, depth: int = CHANNEL_DEPTH
+) -> Callable[[], PassageHits]:
     """BM25 over the passages of the visible events (the same statement as the other
     keyword channels, statistics from the 'passage' corpus row); ranks their events."""
     rows_sql, rows_params = _passages_of_visible_events(
-        scope, f"p.id, p.search, {PASSAGE_TIE.format(p='p')} AS tie")
-    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG,
-                           corpus=(scope.tenant.pk, scope.user_id, "passage"))
-    return _by_event(send(f"SELECT p.event_id, p.id, s.score FROM ({sql}) s "
-                          f"JOIN {Passage._meta.db_table} p ON p.id = s.id "
-                          f"ORDER BY s.score DESC, {PASSAGE_TIE.format(p='p')} DESC, p.id",
-                          params), depth)
+        scope, f"p.id, p.search, {PASSAGE_TIE.format(p='p')} AS tie"
+    )
+    sql, params = bm25_sql(
+        rows_sql, rows_params, query, FTS_CONFIG, corpus=(scope.tenant.pk, scope.user_id, "passage")
+    )
+    return _by_event(
+        send(
+            f"SELECT p.event_id, p.id, s.score FROM ({sql}) s "
+            f"JOIN {Passage._meta.db_table} p ON p.id = s.id "
+            f"ORDER BY s.score DESC, {PASSAGE_TIE.format(p='p')} DESC, p.id",
+            params,
+        ),
+        depth,
+    )
 
 
-def vector_passages_send(scope: RecallScope, query_vector: Sequence[float],
-                         depth: int = CHANNEL_DEPTH) -> Callable[[], PassageHits]:
+def vector_passages_send(
+    scope: RecallScope, query_vector: Sequence[float], depth: int = CHANNEL_DEPTH
+) -> Callable[[], PassageHits]:
     """The passages nearest to `query_vector` among the visible events' passages; ranks
     their events. An exact scan of the user's passages (index passage_user), not HNSW: a
     filtered HNSW scan for a user with few or no passages walks up to
     hnsw.max_scan_tuples of other users' rows. Linear in the user's passages."""
-    sql, params = _passages_of_visible_events(scope, "p.event_id, p.id",
-                                              "p.embedding IS NOT NULL")
+    sql, params = _passages_of_visible_events(scope, "p.event_id, p.id", "p.embedding IS NOT NULL")
     text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
     # `+ 0` keeps the planner off the HNSW index (see the docstring).
-    return _by_event(send(f"{sql} ORDER BY (p.embedding <=> %s::vector) + 0 LIMIT %s",
-                          [*params, text, depth * 2]), depth)
+    return _by_event(
+        send(
+            f"{sql} ORDER BY (p.embedding <=> %s::vector) + 0 LIMIT %s", [*params, text, depth * 2]
+        ),
+        depth,
+    )

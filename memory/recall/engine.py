@@ -77,8 +77,30 @@ TIER_WEIGHT = {"hot": 1.25, "warm": 1.0, "cold": 0.8}
 # A turn longer than max(EXCERPT_MIN_TOKENS, budget / EXCERPT_SHARE) is shown as an excerpt.
 EXCERPT_MIN_TOKENS = 40
 EXCERPT_SHARE = 12
-_QUESTION_WORDS = {"what", "when", "where", "who", "why", "how", "which", "did", "does", "do",
-                   "is", "was", "are", "were", "the", "a", "an", "of", "to", "in", "on", "for"}
+_QUESTION_WORDS = {
+    "what",
+    "when",
+    "where",
+    "who",
+    "why",
+    "how",
+    "which",
+    "did",
+    "does",
+    "do",
+    "is",
+    "was",
+    "are",
+    "were",
+    "the",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+}
 
 
 @dataclass
@@ -103,15 +125,26 @@ def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, st
     if given is not None:
         return given, "request"
     if scope.conversation_id:
-        latest = (channels.events_visible(scope).filter(conversation_id=scope.conversation_id)
-                  .order_by("-event_time").values_list("event_time", flat=True).first())
+        latest = (
+            channels.events_visible(scope)
+            .filter(conversation_id=scope.conversation_id)
+            .order_by("-event_time")
+            .values_list("event_time", flat=True)
+            .first()
+        )
         if latest is not None:
             return latest, "conversation_event"
     return timezone.now(), "server_now"
 
 
-def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None = None,
-             weights: dict[str, float] | None = None, budget: int = 8000) -> Retrieval:
+def retrieve(
+    scope: RecallScope,
+    query: str,
+    *,
+    reference_time: datetime | None = None,
+    weights: dict[str, float] | None = None,
+    budget: int = 8000,
+) -> Retrieval:
     """Run every channel, fuse, add neighbours, and hydrate the items a context of
     `budget` tokens could hold (hydrating more is wasted work on the hot path)."""
     reference, anchor = _reference(scope, reference_time)
@@ -131,9 +164,11 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
         conversation = channels.conversation_recent_send(scope)
         routing = route_query(query, reference=reference)
         predicate = channels.predicate_facts_send(scope, routing.predicates)
-        temporal = (channels.temporal_events_send(scope, routing.temporal.start,
-                                                  routing.temporal.end)
-                    if routing.temporal is not None else None)
+        temporal = (
+            channels.temporal_events_send(scope, routing.temporal.start, routing.temporal.end)
+            if routing.temporal is not None
+            else None
+        )
         query_vector = embed_one(query)
         channels.iterative_scan(depth)
         vector_events = channels.vector_send("event", events, query_vector, depth)
@@ -141,12 +176,19 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
         vector_episodes = channels.vector_send("episode", episodes, query_vector, 10)
         vector_passages = channels.vector_passages_send(scope, query_vector, depth)
         if not any_event():
-            return Retrieval(scope=scope, query=query, reference_time=reference,
-                             anchor_source=anchor, routing=None)
+            return Retrieval(
+                scope=scope,
+                query=query,
+                reference_time=reference,
+                anchor_source=anchor,
+                routing=None,
+            )
         # Insertion order is fusion's tie order.
         rankings: dict[str, list[ItemKey]] = {
-            "vector_events": vector_events(), "vector_facts": vector_facts(),
-            "vector_episodes": vector_episodes()}
+            "vector_events": vector_events(),
+            "vector_facts": vector_facts(),
+            "vector_episodes": vector_episodes(),
+        }
         rankings["keyword_events"], event_scores = keyword_events()
         rankings["keyword_facts"], _ = keyword_facts()
         rankings["keyword_episodes"], _ = keyword_episodes()
@@ -158,7 +200,8 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
             rankings["temporal"] = temporal(event_scores)
         rankings["conversation"] = conversation()
     fused: list[tuple[ItemKey, float]] = rrf_fuse(  # type: ignore[assignment]
-        rankings, weights or CHANNEL_WEIGHTS, k=FUSION_K)
+        rankings, weights or CHANNEL_WEIGHTS, k=FUSION_K
+    )
     # Even short items cost ~12 tokens with their line overhead; keep a margin for skips.
     cut = max(40, budget // 8)
     # Turns near relevant turns are relevant (memory.recall.locality). The first `cut`
@@ -166,14 +209,27 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
     # just below it can still make it; deeper ones rarely reach the context and each
     # costs ~20 µs of lookup.
     hits = [key[1] for key, _ in fused if key[0] == "event"]
-    around = locality.turns_around(scope, hits[:min(cut, SMOOTHED_HITS)])
+    around = locality.turns_around(scope, hits[: min(cut, SMOOTHED_HITS)])
     fused = locality.smooth(fused, around)[:cut]
-    result = Retrieval(scope=scope, query=query, reference_time=reference, anchor_source=anchor,
-                       routing=routing, fused=fused, passages=passages,
-                       ranks={name: {key: i for i, key in enumerate(ranked, start=1)}
-                              for name, ranked in rankings.items()})
-    _add_neighbours(result, around, max(NEIGHBOUR_ANCHORS, budget // NEIGHBOUR_ANCHOR_TOKENS),
-                    previous=budget >= PREVIOUS_TURN_MIN_BUDGET)
+    result = Retrieval(
+        scope=scope,
+        query=query,
+        reference_time=reference,
+        anchor_source=anchor,
+        routing=routing,
+        fused=fused,
+        passages=passages,
+        ranks={
+            name: {key: i for i, key in enumerate(ranked, start=1)}
+            for name, ranked in rankings.items()
+        },
+    )
+    _add_neighbours(
+        result,
+        around,
+        max(NEIGHBOUR_ANCHORS, budget // NEIGHBOUR_ANCHOR_TOKENS),
+        previous=budget >= PREVIOUS_TURN_MIN_BUDGET,
+    )
     # The budget fills long before the end of the list (LoCoMo, 80 questions: the deepest
     # packed item was at rank 20 / 67 / 120 of 66 / 233 / 340 at 500 / 2000 / 4000
     # tokens), and hydrating and rendering the rest was a third of a recall's time.
@@ -181,8 +237,13 @@ def retrieve(scope: RecallScope, query: str, *, reference_time: datetime | None 
     return result
 
 
-def _add_neighbours(result: Retrieval, around: dict[uuid.UUID, locality.Around],
-                    anchors_wanted: int, *, previous: bool) -> None:
+def _add_neighbours(
+    result: Retrieval,
+    around: dict[uuid.UUID, locality.Around],
+    anchors_wanted: int,
+    *,
+    previous: bool,
+) -> None:
     """Give the turn after each of the `anchors_wanted` strongest event hits (and with
     `previous`, the turn before) NEIGHBOUR_SHARE of the hit's score, unless it already
     scores higher. Neighbours are turns of the same conversation, adjacent in time."""
@@ -209,11 +270,16 @@ def _hydrate(result: Retrieval, limit: int | None = None) -> None:
     result.events = hydration.load_events(result.scope, ids["event"])
     result.episodes = hydration.load_episodes(result.scope, ids["episode"])
     result.passage_texts = hydration.load_passage_texts(
-        {event_id: result.passages[event_id] for event_id in result.events
-         if event_id in result.passages})
+        {
+            event_id: result.passages[event_id]
+            for event_id in result.events
+            if event_id in result.passages
+        }
+    )
 
 
 # --- Rendering ----------------------------------------------------------------------------
+
 
 def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%-d %B %Y")
@@ -256,10 +322,12 @@ def excerpt(text: str, *, focus: set[str], max_tokens: int) -> str:
         return text
     speaker = ""
     if match := _SPEAKER.match(text):
-        speaker, text = match.group(0), text[match.end():]
+        speaker, text = match.group(0), text[match.end() :]
     sentences = [s for s in _SENTENCE_END.split(text) if s]
-    scored = sorted(range(len(sentences)), key=lambda i: (
-        -len({_stem(w) for w in _WORD.findall(sentences[i].lower())} & focus), i))
+    scored = sorted(
+        range(len(sentences)),
+        key=lambda i: (-len({_stem(w) for w in _WORD.findall(sentences[i].lower())} & focus), i),
+    )
     chosen: list[int] = []
     used = count_tokens(speaker)
     for index in scored:
@@ -279,8 +347,13 @@ def excerpt(text: str, *, focus: set[str], max_tokens: int) -> str:
     return speaker + " ".join(parts)
 
 
-def event_line(event: Event, *, focus: set[str] | None = None,
-               max_tokens: int | None = None, passage: str | None = None) -> str:
+def event_line(
+    event: Event,
+    *,
+    focus: set[str] | None = None,
+    max_tokens: int | None = None,
+    passage: str | None = None,
+) -> str:
     """The event as a context line; a long event found through one of its passages is
     shown as (an excerpt of) that passage."""
     text = " ".join((passage if passage is not None else event.content).split())
@@ -311,20 +384,37 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
         if kind == "event" and item_id in result.events:
             event = result.events[item_id]
             taken_events.add(str(event.id))
-            blocks.append(Block(type="event",
-                                content=event_line(event, focus=focus, max_tokens=max_tokens,
-                                                   passage=result.passage_texts.get(item_id)),
-                                source_ids=[str(event.id)], score=norm,
-                                event_time=event.event_time, item_id=str(event.id)))
+            blocks.append(
+                Block(
+                    type="event",
+                    content=event_line(
+                        event,
+                        focus=focus,
+                        max_tokens=max_tokens,
+                        passage=result.passage_texts.get(item_id),
+                    ),
+                    source_ids=[str(event.id)],
+                    score=norm,
+                    event_time=event.event_time,
+                    item_id=str(event.id),
+                )
+            )
         elif kind == "fact" and item_id in result.facts:
             fact = result.facts[item_id]
             sources = fact_sources(fact)
             if set(sources) <= taken_events:
                 continue
-            blocks.append(Block(type="fact", content=fact_line(fact), source_ids=sources,
-                                score=round(norm * TIER_WEIGHT.get(fact.tier, 1.0), 4),
-                                event_time=fact.event_time, tier=fact.tier,
-                                item_id=str(fact.id)))
+            blocks.append(
+                Block(
+                    type="fact",
+                    content=fact_line(fact),
+                    source_ids=sources,
+                    score=round(norm * TIER_WEIGHT.get(fact.tier, 1.0), 4),
+                    event_time=fact.event_time,
+                    tier=fact.tier,
+                    item_id=str(fact.id),
+                )
+            )
         elif kind == "episode" and item_id in result.episodes:
             episode = result.episodes[item_id]
             if not episode.summary:
@@ -333,10 +423,16 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
             if cited and set(cited) <= taken_events:
                 continue  # the turns it summarises are already in the context
             taken_events.update(cited)
-            blocks.append(Block(type="episode", content=" ".join(episode.summary.split()),
-                                source_ids=cited, score=norm,
-                                event_time=episode.last_event_time or timezone.now(),
-                                item_id=str(episode.id)))
+            blocks.append(
+                Block(
+                    type="episode",
+                    content=" ".join(episode.summary.split()),
+                    source_ids=cited,
+                    score=norm,
+                    event_time=episode.last_event_time or timezone.now(),
+                    item_id=str(episode.id),
+                )
+            )
     # Hot facts first: a small budget should spend itself on what matters most.
     blocks.sort(key=lambda block: block.score, reverse=True)
     return blocks
@@ -374,16 +470,34 @@ def citations_of(blocks: list[Block]) -> list[str]:
     return citations
 
 
-def memory_recall(*, tenant: Tenant, user_id: str, query: str, token_budget: int,
-                  conversation_id: str | None = None,
-                  min_confidence: float | None = None) -> RecallResult:
+def memory_recall(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    query: str,
+    token_budget: int,
+    conversation_id: str | None = None,
+    min_confidence: float | None = None,
+) -> RecallResult:
     """v1 recall: the most relevant memory packed into `token_budget` cl100k tokens."""
-    scope = RecallScope(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
-                        min_confidence=min_confidence)
+    scope = RecallScope(
+        tenant=tenant,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        min_confidence=min_confidence,
+    )
     result = retrieve(scope, query, budget=token_budget)
     text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])
-    clock_dependent = (result.anchor_source == "server_now" and result.routing is not None
-                       and result.routing.temporal is not None)
-    return RecallResult(system_context=text, blocks=admitted, citations=citations_of(admitted),
-                        token_estimate=tokens, clock_dependent=clock_dependent)
+    clock_dependent = (
+        result.anchor_source == "server_now"
+        and result.routing is not None
+        and result.routing.temporal is not None
+    )
+    return RecallResult(
+        system_context=text,
+        blocks=admitted,
+        citations=citations_of(admitted),
+        token_estimate=tokens,
+        clock_dependent=clock_dependent,
+    )

@@ -8,8 +8,9 @@ from collections.abc import Hashable, Sequence
 RRF_K = 60
 
 
-def rrf_fuse(rankings: dict[str, Sequence[Hashable]], weights: dict[str, float],
-             k: int = RRF_K) -> list[tuple[Hashable, float]]:
+def rrf_fuse(
+    rankings: dict[str, Sequence[Hashable]], weights: dict[str, float], k: int = RRF_K
+) -> list[tuple[Hashable, float]]:
     """Items ordered by sum(weight_c / (k + rank_c)), rank starting at 1. Stable on ties."""
     scores: dict[Hashable, float] = {}
     for channel, ranked in rankings.items():

@@ -28,16 +28,19 @@ _HEAVY = {"embedding", "search"}
 _EVENT_FIELDS = ("id", "content", "role", "event_time", "conversation_id", "time_notes")
 
 
-def _load(rows: channels.Visible, ids: list[uuid.UUID], names: list[str],
-          sources: bool = False) -> dict[uuid.UUID, M]:
+def _load(
+    rows: channels.Visible, ids: list[uuid.UUID], names: list[str], sources: bool = False
+) -> dict[uuid.UUID, M]:
     model = channels.MODELS[rows.kind]
     fields = [f for f in model._meta.concrete_fields if f.name in names]
     attnames = [field.attname for field in fields]
     json_at = [i for i, field in enumerate(fields) if isinstance(field, models.JSONField)]
     columns = ", ".join(f'r."{field.column}"' for field in fields)
     if sources:
-        columns += (f', ARRAY(SELECT s.event_id FROM "{FactSource._meta.db_table}" s '
-                    f"WHERE s.fact_id = r.id ORDER BY s.id)")
+        columns += (
+            f', ARRAY(SELECT s.event_id FROM "{FactSource._meta.db_table}" s '
+            f"WHERE s.fact_id = r.id ORDER BY s.id)"
+        )
     sql, params = rows.select(columns, "r.id = ANY(%s)")  # one array parameter
     loaded: dict[uuid.UUID, M] = {}
     with replica.reads().cursor() as cursor:
@@ -92,7 +95,12 @@ def load_passage_texts(passages: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, 
     if not passages:
         return {}
     with replica.reads().cursor() as cursor:
-        cursor.execute(f"SELECT event_id, text FROM {Passage._meta.db_table} "
-                       "WHERE id = ANY(%s)", [list(passages.values())])
-        return {event_id: text for event_id, text in cursor.fetchall()
-                if passages.get(event_id) is not None}
+        cursor.execute(
+            f"SELECT event_id, text FROM {Passage._meta.db_table} WHERE id = ANY(%s)",
+            [list(passages.values())],
+        )
+        return {
+            event_id: text
+            for event_id, text in cursor.fetchall()
+            if passages.get(event_id) is not None
+        }

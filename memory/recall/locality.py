@@ -39,8 +39,9 @@ class Around:
     after: tuple[uuid.UUID, ...]
 
 
-def turns_around(scope: RecallScope, event_ids: Sequence[uuid.UUID],
-                 reach: int = len(KERNEL)) -> dict[uuid.UUID, Around]:
+def turns_around(
+    scope: RecallScope, event_ids: Sequence[uuid.UUID], reach: int = len(KERNEL)
+) -> dict[uuid.UUID, Around]:
     """-> {event id: Around} for the visible events among `event_ids`, in one query.
 
     Adjacency is by event time inside a conversation (the index on tenant, user,
@@ -54,21 +55,27 @@ def turns_around(scope: RecallScope, event_ids: Sequence[uuid.UUID],
     # Each candidate's neighbours: the visible turns of its conversation just before and
     # after it, by the (tenant, user, conversation, event time) index. Raw SQL: compiling
     # this through the ORM took ~2 ms of the ~7 ms.
-    near = (f"ARRAY(SELECT r.id FROM {rows.table} r WHERE {where} "
-            "AND r.conversation_id = c.conversation_id AND r.event_time {op} c.event_time "
-            "ORDER BY r.event_time {order} LIMIT %s)")
+    near = (
+        f"ARRAY(SELECT r.id FROM {rows.table} r WHERE {where} "
+        "AND r.conversation_id = c.conversation_id AND r.event_time {op} c.event_time "
+        "ORDER BY r.event_time {order} LIMIT %s)"
+    )
     candidates, _ = rows.select("r.id, r.conversation_id, r.event_time", "r.id = ANY(%s)")
-    sql = (f"SELECT c.id, {near.format(op='<', order='DESC')}, "
-           f"{near.format(op='>', order='ASC')} FROM ({candidates}) c")
+    sql = (
+        f"SELECT c.id, {near.format(op='<', order='DESC')}, "
+        f"{near.format(op='>', order='ASC')} FROM ({candidates}) c"
+    )
     with replica.reads().cursor() as cursor:
         cursor.execute(sql, [*params, reach, *params, reach, *params, list(event_ids)])
         found = cursor.fetchall()
-    return {row[0]: Around(before=tuple(row[1] or ()), after=tuple(row[2] or ()))
-            for row in found}
+    return {row[0]: Around(before=tuple(row[1] or ()), after=tuple(row[2] or ())) for row in found}
 
 
-def smooth(fused: Sequence[tuple[ItemKey, float]], around: dict[uuid.UUID, Around],
-           kernel: Sequence[float] = KERNEL) -> list[tuple[ItemKey, float]]:
+def smooth(
+    fused: Sequence[tuple[ItemKey, float]],
+    around: dict[uuid.UUID, Around],
+    kernel: Sequence[float] = KERNEL,
+) -> list[tuple[ItemKey, float]]:
     """`fused` re-scored: each event gains kernel[d-1] × the fused score of the event d
     places before and after it (turns outside `fused` score 0), re-sorted. Facts and
     episodes keep their score. Scores are read from the input, so gains do not chain."""

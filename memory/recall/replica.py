@@ -86,8 +86,11 @@ def _reads_on(name: str) -> Iterator[None]:
 def replica_version(*, tenant_id: uuid.UUID | str, user_id: str) -> int | None:
     """The user's memory version as the replica has replayed it (None: no row)."""
     with connections[REPLICA].cursor() as cursor:
-        cursor.execute(f"SELECT version FROM {UserMemoryVersion._meta.db_table} "
-                       "WHERE tenant_id = %s AND user_id = %s", [str(tenant_id), user_id])
+        cursor.execute(
+            f"SELECT version FROM {UserMemoryVersion._meta.db_table} "
+            "WHERE tenant_id = %s AND user_id = %s",
+            [str(tenant_id), user_id],
+        )
         row = cursor.fetchone()
     return int(row[0]) if row else None
 
@@ -115,8 +118,9 @@ def replica_usable_for(*, tenant_id: uuid.UUID | str, user_id: str, version: int
         return False
 
 
-def recall_reads(*, tenant_id: uuid.UUID | str, user_id: str, version: int,
-                 compute: Callable[[], T]) -> T:
+def recall_reads(
+    *, tenant_id: uuid.UUID | str, user_id: str, version: int, compute: Callable[[], T]
+) -> T:
     """Run `compute` (one recall) with its reads on the replica when it is fresh for this
     user at `version`, else on the primary. A replica failing midway re-runs it on the
     primary."""

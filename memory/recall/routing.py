@@ -40,8 +40,10 @@ def route_query(query: str, *, reference: datetime) -> Routing:
     if matches:
         temporal = TemporalIntent(
             expression=", ".join(m.raw_expression for m in matches),
-            start=min(m.ts_start for m in matches), end=max(m.ts_end for m in matches),
-            granularity=matches[0].granularity)
+            start=min(m.ts_start for m in matches),
+            end=max(m.ts_end for m in matches),
+            granularity=matches[0].granularity,
+        )
     return Routing(predicates=[p.name for p in predicates], kinds=kinds, temporal=temporal)
 
 

@@ -29,23 +29,76 @@ HISTORY_TURNS = 10
 # Background = durable facts about the user that help any answer (who they are, what
 # they prefer, how they want to be answered), drawn from the hot tier when the query
 # itself did not reach them.
-BACKGROUND_KINDS = ("instruction", "identity", "preference", "relationship", "location", "work",
-                    "health")
+BACKGROUND_KINDS = (
+    "instruction",
+    "identity",
+    "preference",
+    "relationship",
+    "location",
+    "work",
+    "health",
+)
 _PLAN_STEP = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$", re.MULTILINE)
 _CONFIRMATION = re.compile(
     r"\b(shall i|should i|do you want me to|want me to|would you like me to|ready to proceed|"
-    r"confirm|go ahead|sound good|okay to proceed)\b", re.IGNORECASE)
-_MONEY = re.compile(r"(?:[$€£]\s?\d+(?:,\d{3})*(?:\.\d+)?(?:\s?[kKmM]\b)?"
-                    r"|\b\d+(?:,\d{3})*\s?(?:dollars|euros|usd|eur)\b)", re.IGNORECASE)
-_DEADLINE = re.compile(r"\b(?:by|before|until|no later than)\s+((?:next\s+)?[A-Z]?[a-z]+day|"
-                       r"tomorrow|tonight|(?:the\s+)?end of (?:the\s+)?(?:day|week|month)|"
-                       r"\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+|[A-Z][a-z]+\s+\d{1,2})",
-                       re.IGNORECASE)
+    r"confirm|go ahead|sound good|okay to proceed)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(
+    r"(?:[$€£]\s?\d+(?:,\d{3})*(?:\.\d+)?(?:\s?[kKmM]\b)?"
+    r"|\b\d+(?:,\d{3})*\s?(?:dollars|euros|usd|eur)\b)",
+    re.IGNORECASE,
+)
+_DEADLINE = re.compile(
+    r"\b(?:by|before|until|no later than)\s+((?:next\s+)?[A-Z]?[a-z]+day|"
+    r"tomorrow|tonight|(?:the\s+)?end of (?:the\s+)?(?:day|week|month)|"
+    r"\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+|[A-Z][a-z]+\s+\d{1,2})",
+    re.IGNORECASE,
+)
 _ENTITY = re.compile(r"\b([A-Z][a-zA-Z0-9+#.-]+(?:\s+[A-Z][a-zA-Z0-9+#.-]+)*)")
-_STOP_ENTITIES = {"I", "I'm", "I'll", "I've", "I'd", "The", "A", "An", "And", "But", "So",
-                  "Yes", "No", "Ok", "Okay", "Hi", "Hello", "Thanks", "Thank", "Sure", "What",
-                  "When", "Where", "Why", "How", "Who", "Do", "Does", "Can", "Could", "Would",
-                  "Should", "Shall", "Let", "Let's", "It", "This", "That", "My", "You", "We"}
+_STOP_ENTITIES = {
+    "I",
+    "I'm",
+    "I'll",
+    "I've",
+    "I'd",
+    "The",
+    "A",
+    "An",
+    "And",
+    "But",
+    "So",
+    "Yes",
+    "No",
+    "Ok",
+    "Okay",
+    "Hi",
+    "Hello",
+    "Thanks",
+    "Thank",
+    "Sure",
+    "What",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "Who",
+    "Do",
+    "Does",
+    "Can",
+    "Could",
+    "Would",
+    "Should",
+    "Shall",
+    "Let",
+    "Let's",
+    "It",
+    "This",
+    "That",
+    "My",
+    "You",
+    "We",
+}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -55,18 +108,32 @@ def _iso(value: datetime | None) -> str | None:
 def recall_fact(fact: Fact, scores: dict[str, int] | None = None) -> dict[str, Any]:
     """The RecallFact shape (API.md), plus the fields the official SDK also reads."""
     body: dict[str, Any] = {
-        "fact_id": str(fact.id), "subject": fact.subject, "kind": fact.kind,
-        "predicate": fact.predicate, "object_text": fact.object_text,
-        "object": fact.object_text, "relation_phrase": fact.relation_phrase,
-        "source_text": fact.source_text, "confidence": round(fact.confidence, 4),
-        "importance": round(fact.importance, 4), "tier": fact.tier,
-        "created_at": _iso(fact.created_at), "valid_from": _iso(fact.valid_from),
-        "valid_to": _iso(fact.valid_to), "source_event_id": str(fact.source_event_id),
-        "document_id": None, "document_name": None,
+        "fact_id": str(fact.id),
+        "subject": fact.subject,
+        "kind": fact.kind,
+        "predicate": fact.predicate,
+        "object_text": fact.object_text,
+        "object": fact.object_text,
+        "relation_phrase": fact.relation_phrase,
+        "source_text": fact.source_text,
+        "confidence": round(fact.confidence, 4),
+        "importance": round(fact.importance, 4),
+        "tier": fact.tier,
+        "created_at": _iso(fact.created_at),
+        "valid_from": _iso(fact.valid_from),
+        "valid_to": _iso(fact.valid_to),
+        "source_event_id": str(fact.source_event_id),
+        "document_id": None,
+        "document_name": None,
         "temporal_matches": [
-            {"ts_start": t["ts_start"], "ts_end": t["ts_end"],
-             "raw_expression": t["raw_expression"], "granularity": t["granularity"],
-             "anchor_time": _iso(fact.event_time), "date_type": "resolved"}
+            {
+                "ts_start": t["ts_start"],
+                "ts_end": t["ts_end"],
+                "raw_expression": t["raw_expression"],
+                "granularity": t["granularity"],
+                "anchor_time": _iso(fact.event_time),
+                "date_type": "resolved",
+            }
             for t in fact.temporal
         ],
     }
@@ -78,8 +145,12 @@ def recall_fact(fact: Fact, scores: dict[str, int] | None = None) -> dict[str, A
 def _history(scope: RecallScope) -> list[Event]:
     if not scope.conversation_id:
         return []
-    recent = list(channels.events_visible(scope).filter(conversation_id=scope.conversation_id)
-                  .defer("embedding", "search").order_by("-event_time")[:HISTORY_TURNS])
+    recent = list(
+        channels.events_visible(scope)
+        .filter(conversation_id=scope.conversation_id)
+        .defer("embedding", "search")
+        .order_by("-event_time")[:HISTORY_TURNS]
+    )
     return list(reversed(recent))
 
 
@@ -92,8 +163,12 @@ def pending_plan_of(history: list[Event]) -> dict[str, Any] | None:
         if event.role == "assistant":
             steps = [step.strip() for step in _PLAN_STEP.findall(event.content)]
             if len(steps) >= 2 and _CONFIRMATION.search(event.content):
-                return {"steps": steps, "source_event_id": str(event.id),
-                        "proposed_at": _iso(event.event_time), "status": "awaiting_confirmation"}
+                return {
+                    "steps": steps,
+                    "source_event_id": str(event.id),
+                    "proposed_at": _iso(event.event_time),
+                    "status": "awaiting_confirmation",
+                }
             return None
     return None
 
@@ -123,25 +198,39 @@ def working_memory_of(history: list[Event], facts: list[Fact]) -> dict[str, Any]
         first = re.split(r"(?<=[.!?])\s", " ".join(event.content.split()), maxsplit=1)[0]
         summary_parts.append(f"{event.role or 'user'}: {first[:160]}")
     return {
-        "focus": {"entities": entities[:10], "last_subjects": subjects[:5],
-                  "last_constraints": constraints},
+        "focus": {
+            "entities": entities[:10],
+            "last_subjects": subjects[:5],
+            "last_constraints": constraints,
+        },
         "pending_confirmation": None,
         "last_plan": None,
         "turn_summary": " | ".join(summary_parts),
     }
 
 
-def memory_recall_v6(*, tenant: Tenant, user_id: str, query: str,
-                     conversation_id: str | None = None, project_id: str | None = None,
-                     reference_time: datetime | None = None, token_budget: int = 2000,
-                     limits: dict[str, int] | None = None,
-                     include_debug: bool = False) -> dict[str, Any]:
+def memory_recall_v6(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    query: str,
+    conversation_id: str | None = None,
+    project_id: str | None = None,
+    reference_time: datetime | None = None,
+    token_budget: int = 2000,
+    limits: dict[str, int] | None = None,
+    include_debug: bool = False,
+) -> dict[str, Any]:
     caps = DEFAULT_LIMITS | (limits or {})
-    scope = RecallScope(tenant=tenant, user_id=user_id, conversation_id=conversation_id,
-                        project_id=project_id)
+    scope = RecallScope(
+        tenant=tenant, user_id=user_id, conversation_id=conversation_id, project_id=project_id
+    )
     result = retrieve(scope, query, reference_time=reference_time, budget=token_budget)
-    ranked_facts = [result.facts[key[1]] for key, _ in result.fused
-                    if key[0] == "fact" and key[1] in result.facts]
+    ranked_facts = [
+        result.facts[key[1]]
+        for key, _ in result.fused
+        if key[0] == "fact" and key[1] in result.facts
+    ]
     answer = ranked_facts[: caps["answer_facts"]]
     supporting = _supporting(scope, answer, ranked_facts, caps["supporting_facts"])
     background = _background(scope, answer + supporting, caps["background_facts"])
@@ -154,16 +243,21 @@ def memory_recall_v6(*, tenant: Tenant, user_id: str, query: str,
     def debug_for(fact: Fact) -> dict[str, int] | None:
         if not include_debug:
             return None
-        return {name: ranks[("fact", fact.id)] for name, ranks in result.ranks.items()
-                if ("fact", fact.id) in ranks}
+        return {
+            name: ranks[("fact", fact.id)]
+            for name, ranks in result.ranks.items()
+            if ("fact", fact.id) in ranks
+        }
 
     routing = result.routing
     temporal = None
     if routing is not None and routing.temporal is not None:
-        temporal = {"expression": routing.temporal.expression,
-                    "ts_start": _iso(routing.temporal.start),
-                    "ts_end": _iso(routing.temporal.end),
-                    "granularity": routing.temporal.granularity}
+        temporal = {
+            "expression": routing.temporal.expression,
+            "ts_start": _iso(routing.temporal.start),
+            "ts_end": _iso(routing.temporal.end),
+            "granularity": routing.temporal.granularity,
+        }
     predicates = routing.predicates if routing else []
     return {
         "answer_facts": [recall_fact(f, debug_for(f)) for f in answer],
@@ -174,30 +268,38 @@ def memory_recall_v6(*, tenant: Tenant, user_id: str, query: str,
             "reference_time": _iso(result.reference_time),
             "anchor_source": result.anchor_source,
             "conversation_history": [
-                {"role": e.role or "user", "content": e.content,
-                 "event_time": _iso(e.event_time)} for e in history],
+                {"role": e.role or "user", "content": e.content, "event_time": _iso(e.event_time)}
+                for e in history
+            ],
             "fact_ids": in_text,
         },
         "working_memory": working_memory_of(history, ranked_facts) if conversation_id else None,
         "pending_plan": pending_plan_of(history),
-        "routing": {"mode": "multi" if len(predicates) > 1 else "single",
-                    "kinds": routing.kinds if routing else [], "predicates": predicates,
-                    "temporal_intent": temporal},
+        "routing": {
+            "mode": "multi" if len(predicates) > 1 else "single",
+            "kinds": routing.kinds if routing else [],
+            "predicates": predicates,
+            "temporal_intent": temporal,
+        },
         "token_estimate": tokens,
     }
 
 
-def _supporting(scope: RecallScope, answer: list[Fact], ranked: list[Fact],
-                limit: int) -> list[Fact]:
+def _supporting(
+    scope: RecallScope, answer: list[Fact], ranked: list[Fact], limit: int
+) -> list[Fact]:
     """Lower-ranked hits, then other current facts about the answer facts' subjects."""
     chosen = {f.id for f in answer}
     supporting = [f for f in ranked if f.id not in chosen][:limit]
     chosen |= {f.id for f in supporting}
     if len(supporting) < limit and answer:
         subjects = {f.subject for f in answer}
-        extra = (channels.facts_visible(scope).filter(subject__in=subjects)
-                 .exclude(id__in=chosen).order_by("-importance", "-event_time", "-created_at")
-                 [: limit - len(supporting)])
+        extra = (
+            channels.facts_visible(scope)
+            .filter(subject__in=subjects)
+            .exclude(id__in=chosen)
+            .order_by("-importance", "-event_time", "-created_at")[: limit - len(supporting)]
+        )
         supporting.extend(extra)
     return supporting
 
@@ -205,12 +307,18 @@ def _supporting(scope: RecallScope, answer: list[Fact], ranked: list[Fact],
 def _background(scope: RecallScope, taken: list[Fact], limit: int) -> list[Fact]:
     if limit == 0:
         return []
-    return list(channels.facts_visible(scope)
-                .filter(kind__in=BACKGROUND_KINDS, status=FactStatus.CURRENT)
-                .exclude(id__in=[f.id for f in taken])
-                .order_by(_tier_order(), "-importance", "-event_time", "-created_at")[:limit])
+    return list(
+        channels.facts_visible(scope)
+        .filter(kind__in=BACKGROUND_KINDS, status=FactStatus.CURRENT)
+        .exclude(id__in=[f.id for f in taken])
+        .order_by(_tier_order(), "-importance", "-event_time", "-created_at")[:limit]
+    )
 
 
 def _tier_order() -> Case:
-    return Case(When(tier=Tier.HOT, then=Value(0)), When(tier=Tier.WARM, then=Value(1)),
-                default=Value(2), output_field=IntegerField())
+    return Case(
+        When(tier=Tier.HOT, then=Value(0)),
+        When(tier=Tier.WARM, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )

@@ -807,10 +807,22 @@ FALLBACK_PREDICATE = Predicate(
 # to). `set`/`merge`: enrichment's resolver never supersedes them; only an explicit
 # correction or supersede does.
 EXPLICIT_PREDICATES: tuple[Predicate, ...] = (
-    Predicate(name="note", kind="note", cardinality="set", conflict="merge", phrases=(),
-              description="An explicit memory written directly (POST /v1/memories)."),
-    Predicate(name="decision", kind="decision", cardinality="set", conflict="merge",
-              phrases=(), description="A decision recorded explicitly, with its rationale."),
+    Predicate(
+        name="note",
+        kind="note",
+        cardinality="set",
+        conflict="merge",
+        phrases=(),
+        description="An explicit memory written directly (POST /v1/memories).",
+    ),
+    Predicate(
+        name="decision",
+        kind="decision",
+        cardinality="set",
+        conflict="merge",
+        phrases=(),
+        description="A decision recorded explicitly, with its rationale.",
+    ),
 )
 
 _BY_NAME: dict[str, Predicate] = {p.name: p for p in PREDICATES}

@@ -20,13 +20,21 @@ def main() -> None:
         call = json.loads(line)
         try:
             with claiv.ClaivClient(**call["client"]) as client:
-                result = getattr(client, call["method"])(*call.get("args", []),
-                                                         **call.get("kwargs", {}))
+                result = getattr(client, call["method"])(
+                    *call.get("args", []), **call.get("kwargs", {})
+                )
             answer = {"result": result}
         except claiv.ClaivApiError as exc:
-            answer = {"error": {"type": "ClaivApiError", "status": exc.status, "code": exc.code,
-                                "request_id": exc.request_id, "details": exc.details,
-                                "message": str(exc)}}
+            answer = {
+                "error": {
+                    "type": "ClaivApiError",
+                    "status": exc.status,
+                    "code": exc.code,
+                    "request_id": exc.request_id,
+                    "details": exc.details,
+                    "message": str(exc),
+                }
+            }
         except claiv.ClaivError as exc:
             answer = {"error": {"type": type(exc).__name__, "message": str(exc)}}
         sys.stdout.write(json.dumps(answer) + "\n")

@@ -46,8 +46,9 @@ class GatedView:
         return JsonResponse({"ok": True})
 
 
-def _run(middleware: AdmissionMiddleware, path: str,
-         results: list[HttpResponse]) -> threading.Thread:
+def _run(
+    middleware: AdmissionMiddleware, path: str, results: list[HttpResponse]
+) -> threading.Thread:
     def call() -> None:
         results.append(middleware(RequestFactory().post(path)))
 
@@ -76,8 +77,10 @@ def test_a_full_lane_refuses_at_once_and_other_lanes_still_serve(gate: GatedView
     assert refused.status_code == 503
     assert refused["Retry-After"] == "3"
     error = json.loads(refused.content)["error"]
-    assert (error["code"], error["details"]) == ("unavailable",
-                                                 {"retry_after": 3, "lane": "recall"})
+    assert (error["code"], error["details"]) == (
+        "unavailable",
+        {"retry_after": 3, "lane": "recall"},
+    )
     assert "/v2/recall" not in gate.calls  # refused before anything else ran
 
     # The recall lane is full; the others are not affected by it.
@@ -98,8 +101,10 @@ def test_an_ingest_flood_does_not_starve_recall(gate: GatedView) -> None:
     results: list[HttpResponse] = []
     thread = _run(middleware, "/v1/ingest", results)
     assert gate.arrived.acquire(timeout=ARRIVAL_TIMEOUT)
-    assert [middleware(RequestFactory().post(p)).status_code
-            for p in ("/v1/ingest", "/v6/ingest", "/v1/ingest/batch")] == [503, 503, 503]
+    assert [
+        middleware(RequestFactory().post(p)).status_code
+        for p in ("/v1/ingest", "/v6/ingest", "/v1/ingest/batch")
+    ] == [503, 503, 503]
     gate.gated.clear()  # recalls pass straight through now
     assert middleware(RequestFactory().post("/v1/recall")).status_code == 200
     gate.release.set()
@@ -132,16 +137,28 @@ def test_zero_means_unlimited(gate: GatedView) -> None:
 
 
 def test_lanes_of_paths() -> None:
-    assert [lane_of(p) for p in ("/v1/recall", "/v2/recall", "/v6/recall", "/v1/ingest/batch",
-                                 "/v6/ingest", "/v2/forget", "/v1/deletion-receipts",
-                                 "/console/", "/healthz", "/readyz")] == [
-        "recall", "recall", "recall", "ingest", "ingest", "forget", "other", "other", None, None]
+    assert [
+        lane_of(p)
+        for p in (
+            "/v1/recall",
+            "/v2/recall",
+            "/v6/recall",
+            "/v1/ingest/batch",
+            "/v6/ingest",
+            "/v2/forget",
+            "/v1/deletion-receipts",
+            "/console/",
+            "/healthz",
+            "/readyz",
+        )
+    ] == ["recall", "recall", "recall", "ingest", "ingest", "forget", "other", "other", None, None]
 
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(ADMISSION_LIMITS={"recall": 1, "ingest": 0, "forget": 0, "other": 0})
 def test_through_the_url_a_refused_recall_is_an_envelope_and_ingest_still_works(
-        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The whole stack (one Django handler, as in one server process): a recall blocked in its
     view holds the recall lane; a second recall is refused, an ingest is stored."""
     release, arrived = threading.Event(), threading.Event()
@@ -168,22 +185,31 @@ def test_through_the_url_a_refused_recall_is_an_envelope_and_ingest_still_works(
     thread.start()
     try:
         assert arrived.wait(ARRIVAL_TIMEOUT)
-        refused = shared.post("/v1/recall", {**body, "task": "anything else?"},
-                              headers={"X-Request-ID": "busy-1"})
+        refused = shared.post(
+            "/v1/recall", {**body, "task": "anything else?"}, headers={"X-Request-ID": "busy-1"}
+        )
         assert refused.status_code == 503
         assert refused["Retry-After"] == "1"
-        assert refused.json() == {"error": {
-            "code": "unavailable",
-            "message": "The server is at capacity for recall requests; retry shortly.",
-            "request_id": "busy-1", "details": {"retry_after": 1, "lane": "recall"}}}
-        stored = shared.post("/v6/ingest", {"user_id": "u1", "type": "message",
-                                            "content": "I live in Porto.",
-                                            "conversation_id": "c1"})
+        assert refused.json() == {
+            "error": {
+                "code": "unavailable",
+                "message": "The server is at capacity for recall requests; retry shortly.",
+                "request_id": "busy-1",
+                "details": {"retry_after": 1, "lane": "recall"},
+            }
+        }
+        stored = shared.post(
+            "/v6/ingest",
+            {
+                "user_id": "u1",
+                "type": "message",
+                "content": "I live in Porto.",
+                "conversation_id": "c1",
+            },
+        )
         assert stored.status_code == 200
     finally:
         release.set()
         thread.join(ARRIVAL_TIMEOUT)
     assert first[0].status_code == 200
     assert first[0].json() == {"blocked": True}
-
-

@@ -27,24 +27,39 @@ def _actions(api: Api, **params: str) -> list[str]:
     return [e["action"] for e in response.json()["entries"]]
 
 
-def test_writes_and_recalls_are_recorded_without_content(api: Api, tenant: Tenant,
-                                                        api_key: tuple) -> None:
+def test_writes_and_recalls_are_recorded_without_content(
+    api: Api, tenant: Tenant, api_key: tuple
+) -> None:
     AuditEntry.objects.all().delete()  # the fixture key's creation
     made = api.post("/v1/memories", {"user_id": "u1", "content": SECRET}).json()
-    api.post("/v1/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300},
-             headers={"X-Request-ID": "req-abc"})
+    api.post(
+        "/v1/recall",
+        {"user_id": "u1", "task": "launch code", "token_budget": 300},
+        headers={"X-Request-ID": "req-abc"},
+    )
     api.post("/v1/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300})
     api.post("/v6/recall", {"user_id": "u1", "query": "launch code"})
     api.post("/v2/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300})
     api.post("/v1/ingest", {"user_id": "u1", "type": "message", "content": SECRET})
     api.post(f"/v1/memories/{made['id']}/supersede", {"content": "Falcon code retired"})
     entries = api.get("/v1/audit").json()["entries"]
-    assert [e["action"] for e in entries] == ["memory_supersede", "ingest", "recall", "recall",
-                                              "recall", "recall", "memory_add"]
+    assert [e["action"] for e in entries] == [
+        "memory_supersede",
+        "ingest",
+        "recall",
+        "recall",
+        "recall",
+        "recall",
+        "memory_add",
+    ]
     prefix = api_key[0].prefix
     assert {e["actor"] for e in entries} == {prefix}
     assert [e["endpoint"] for e in entries[2:6]] == [
-        "POST /v2/recall", "POST /v6/recall", "POST /v1/recall", "POST /v1/recall"]
+        "POST /v2/recall",
+        "POST /v6/recall",
+        "POST /v1/recall",
+        "POST /v1/recall",
+    ]
     # /v2/recall is the v1 view: it shares v1's cache entry.
     assert [e["counts"]["cache_hit"] for e in entries[2:6]] == [1, 0, 1, 0]
     assert entries[5]["request_id"] == "req-abc"
@@ -73,11 +88,14 @@ def test_key_actions_are_in_the_trail(api: Api, tenant: Tenant) -> None:
     api_key_revoke(key=key, origin="manage.py")
     entries = api.get("/v1/audit").json()["entries"]
     assert [(e["action"], e["actor"]) for e in entries[:2]] == [
-        ("key_revoked", "manage.py"), ("key_created", "manage.py")]
+        ("key_revoked", "manage.py"),
+        ("key_created", "manage.py"),
+    ]
 
 
-def test_whole_user_forget_pseudonymises_and_a_scoped_one_does_not(api: Api,
-                                                                   tenant: Tenant) -> None:
+def test_whole_user_forget_pseudonymises_and_a_scoped_one_does_not(
+    api: Api, tenant: Tenant
+) -> None:
     api.post("/v1/memories", {"user_id": "u1", "content": "x"})
     api.post("/v1/memories", {"user_id": "u2", "content": "y"})
     api.post("/v1/forget", {"user_id": "u2", "conversation_id": "c9"})
@@ -91,8 +109,10 @@ def test_whole_user_forget_pseudonymises_and_a_scoped_one_does_not(api: Api,
 
 def test_scope_and_other_tenant(api: Api, other_api: Api, tenant: Tenant) -> None:
     api.post("/v1/memories", {"user_id": "u1", "content": "x"})
-    reader = Api(client=api.client,
-                 raw_key=api_key_create(tenant=tenant, scopes=[SCOPE_READ, SCOPE_WRITE])[1])
+    reader = Api(
+        client=api.client,
+        raw_key=api_key_create(tenant=tenant, scopes=[SCOPE_READ, SCOPE_WRITE])[1],
+    )
     assert reader.get("/v1/audit").status_code == 403
     other = other_api.get("/v1/audit").json()["entries"]
     assert [e["action"] for e in other] == ["key_created"]  # its own key only

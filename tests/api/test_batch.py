@@ -15,23 +15,21 @@ def _event(content: str, **fields: object) -> dict[str, object]:
     return {"user_id": "u1", "type": "message", "content": content, "role": "user"} | fields
 
 
-def test_mixed_batch_stores_valid_items_and_reports_each_in_order(api: Api,
-                                                                   tenant: Tenant) -> None:
+def test_mixed_batch_stores_valid_items_and_reports_each_in_order(api: Api, tenant: Tenant) -> None:
     api.post("/v1/ingest", _event("first", idempotency_key="k1"))
     original = Event.objects.get(tenant=tenant)
     events = [
         _event("I live in Paris", conversation_id="c1"),
-        _event("   "),                                        # blank content
-        {"user_id": "u1", "type": "message"},                  # content missing
-        _event("x", colour="red"),                             # unknown field
+        _event("   "),  # blank content
+        {"user_id": "u1", "type": "message"},  # content missing
+        _event("x", colour="red"),  # unknown field
         "not an object",
-        _event("y" * 32_001),                                  # over the content limit
-        _event("other body", idempotency_key="k1"),            # key reused: conflict
-        _event("first", idempotency_key="k1"),                 # a true retry
+        _event("y" * 32_001),  # over the content limit
+        _event("other body", idempotency_key="k1"),  # key reused: conflict
+        _event("first", idempotency_key="k1"),  # a true retry
         _event("I work at Acme", thread_id="c2", event_time=1714554000),
     ]
-    response = api.post("/v1/ingest/batch", {"events": events},
-                        headers={"X-Request-ID": "batch-1"})
+    response = api.post("/v1/ingest/batch", {"events": events}, headers={"X-Request-ID": "batch-1"})
     assert response.status_code == 200
     results = response.json()["results"]
     assert len(results) == 9
@@ -45,8 +43,13 @@ def test_mixed_batch_stores_valid_items_and_reports_each_in_order(api: Api,
 
     errors = {i: results[i]["error"] for i in (1, 2, 3, 4, 5, 6)}
     assert {i: e["code"] for i, e in errors.items()} == {
-        1: "invalid_request", 2: "invalid_request", 3: "invalid_request", 4: "invalid_request",
-        5: "payload_too_large", 6: "conflict"}
+        1: "invalid_request",
+        2: "invalid_request",
+        3: "invalid_request",
+        4: "invalid_request",
+        5: "payload_too_large",
+        6: "conflict",
+    }
     assert errors[1]["details"] == {"fields": {"content": ["content must not be empty."]}}
     assert errors[2]["details"] == {"fields": {"content": ["This field is required."]}}
     assert errors[3]["details"] == {"unknown_fields": ["colour"]}
@@ -54,16 +57,19 @@ def test_mixed_batch_stores_valid_items_and_reports_each_in_order(api: Api,
     assert all(e["request_id"] == "batch-1" for e in errors.values())
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"events": []}, 400, "invalid_request"),
-    ({"events": "nope"}, 400, "invalid_request"),
-    ({}, 400, "invalid_request"),
-    ({"events": [{}], "extra": 1}, 400, "invalid_request"),
-    ({"events": [_event(f"m{i}") for i in range(501)]}, 413, "payload_too_large"),
-])
-def test_bad_batches_are_refused_whole_and_store_nothing(api: Api, tenant: Tenant,
-                                                         body: dict[str, object], status: int,
-                                                         code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"events": []}, 400, "invalid_request"),
+        ({"events": "nope"}, 400, "invalid_request"),
+        ({}, 400, "invalid_request"),
+        ({"events": [{}], "extra": 1}, 400, "invalid_request"),
+        ({"events": [_event(f"m{i}") for i in range(501)]}, 413, "payload_too_large"),
+    ],
+)
+def test_bad_batches_are_refused_whole_and_store_nothing(
+    api: Api, tenant: Tenant, body: dict[str, object], status: int, code: str
+) -> None:
     response = api.post("/v1/ingest/batch", body)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
@@ -77,8 +83,9 @@ def test_batch_of_500_is_accepted(api: Api, tenant: Tenant) -> None:
     assert Event.objects.filter(tenant=tenant).count() == 500
 
 
-def test_batch_items_belong_to_the_keys_tenant(api: Api, other_api: Api, tenant: Tenant,
-                                               other_tenant: Tenant) -> None:
+def test_batch_items_belong_to_the_keys_tenant(
+    api: Api, other_api: Api, tenant: Tenant, other_tenant: Tenant
+) -> None:
     response = other_api.post("/v1/ingest/batch", {"events": [_event("theirs")]})
     event_id = response.json()["results"][0]["event_id"]
     assert Event.objects.get(pk=event_id).tenant == other_tenant
@@ -87,16 +94,33 @@ def test_batch_items_belong_to_the_keys_tenant(api: Api, other_api: Api, tenant:
 
 
 def test_event_detail_has_every_field_of_the_contract(api: Api, tenant: Tenant) -> None:
-    event_id = api.post("/v1/ingest", _event("I live in Paris", conversation_id="c1",
-                                             metadata={"k": [1, 2]}, project_id="p1",
-                                             scope="project",
-                                             event_time="2024-05-01T09:00:00Z")).json()["event_id"]
+    event_id = api.post(
+        "/v1/ingest",
+        _event(
+            "I live in Paris",
+            conversation_id="c1",
+            metadata={"k": [1, 2]},
+            project_id="p1",
+            scope="project",
+            event_time="2024-05-01T09:00:00Z",
+        ),
+    ).json()["event_id"]
     event = Event.objects.get(pk=event_id)
     body = api.get(f"/v1/events/{event_id}").json()
     assert body == {
-        "event_id": event_id, "user_id": "u1", "conversation_id": "c1", "project_id": "p1",
-        "scope": "project", "type": "message", "role": "user", "content": "I live in Paris",
-        "event_time": "2024-05-01T09:00:00+00:00", "metadata": {"k": [1, 2]},
-        "created_at": event.created_at.isoformat(), "status": "pending", "stage": None,
-        "fact_ids": [], "error": None,
+        "event_id": event_id,
+        "user_id": "u1",
+        "conversation_id": "c1",
+        "project_id": "p1",
+        "scope": "project",
+        "type": "message",
+        "role": "user",
+        "content": "I live in Paris",
+        "event_time": "2024-05-01T09:00:00+00:00",
+        "metadata": {"k": [1, 2]},
+        "created_at": event.created_at.isoformat(),
+        "status": "pending",
+        "stage": None,
+        "fact_ids": [],
+        "error": None,
     }

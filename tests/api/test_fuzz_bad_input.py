@@ -43,23 +43,28 @@ def fuzz_key(db: None) -> str:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_input_makes_a_server_error(wsgi_app: Any, fuzz_key: str,
-                                       mode: GenerationMode) -> None:
+def test_no_input_makes_a_server_error(wsgi_app: Any, fuzz_key: str, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", wsgi_app)
     headers = {"Authorization": f"Bearer {fuzz_key}"}
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case: Any) -> None:
             response = case.call(headers=headers)
             if response.status_code >= 500:
-                failures.append(f"{case.operation.label} {response.status_code} "
-                                f"body={case.body!r:.300} query={case.query!r:.200}")
+                failures.append(
+                    f"{case.operation.label} {response.status_code} "
+                    f"body={case.body!r:.300} query={case.query!r:.200}"
+                )
 
         try:
             check()

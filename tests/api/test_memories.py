@@ -19,8 +19,12 @@ pytestmark = pytest.mark.django_db
 
 def _send(api: Api, method: str, path: str, body: object | None = None):  # -> response
     call = getattr(api.client, method)
-    return call(path, json.dumps(body) if body is not None else None,
-                content_type="application/json", headers=api._headers(None))
+    return call(
+        path,
+        json.dumps(body) if body is not None else None,
+        content_type="application/json",
+        headers=api._headers(None),
+    )
 
 
 def _add(api: Api, content: str = "The deploy window is Tuesday", **extra: object) -> dict:
@@ -30,10 +34,15 @@ def _add(api: Api, content: str = "The deploy window is Tuesday", **extra: objec
 
 
 def test_add_get_list_search(api: Api) -> None:
-    made = _add(api, kind="decision", rationale="quiet day", metadata={"ticket": 7},
-                conversation_id="c1")
+    made = _add(
+        api, kind="decision", rationale="quiet day", metadata={"ticket": 7}, conversation_id="c1"
+    )
     assert (made["kind"], made["rationale"], made["metadata"], made["origin"]) == (
-        "decision", "quiet day", {"ticket": 7}, "explicit")
+        "decision",
+        "quiet day",
+        {"ticket": 7},
+        "explicit",
+    )
     detail = api.get(f"/v1/memories/{made['id']}").json()
     assert (detail["supersedes"], detail["superseded_by"]) == ([], None)
     assert [s["event_id"] for s in detail["sources"]] == [made["source_event_id"]]
@@ -56,8 +65,9 @@ def test_correct_supersede_history_and_pages(api: Api) -> None:
     assert [m["id"] for m in middle["supersedes"]] == [first["id"]]
     page = api.get("/v1/memories", user_id="u1", status="all", limit="2").json()
     assert [m["id"] for m in page["memories"]] == [third["id"], second["id"]]
-    rest = api.get("/v1/memories", user_id="u1", status="all", limit="2",
-                   cursor=page["next_cursor"]).json()
+    rest = api.get(
+        "/v1/memories", user_id="u1", status="all", limit="2", cursor=page["next_cursor"]
+    ).json()
     assert ([m["id"] for m in rest["memories"]], rest["next_cursor"]) == ([first["id"]], None)
 
 
@@ -74,14 +84,17 @@ def test_delete_returns_a_receipt_and_the_chain_verifies(api: Api, tenant: Tenan
     call_command("verify_receipts", "--tenant", tenant.slug, stdout=StringIO())
 
 
-@pytest.mark.parametrize("body", [
-    {"user_id": "u1", "content": "x", "colour": "red"},
-    {"user_id": "u1", "content": 5},
-    {"user_id": "u1", "content": "x", "kind": "opinion"},
-    {"user_id": "u1", "content": "   "},
-    {"user_id": "u1", "content": "x", "metadata": []},
-    {"content": "x"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"user_id": "u1", "content": "x", "colour": "red"},
+        {"user_id": "u1", "content": 5},
+        {"user_id": "u1", "content": "x", "kind": "opinion"},
+        {"user_id": "u1", "content": "   "},
+        {"user_id": "u1", "content": "x", "metadata": []},
+        {"content": "x"},
+    ],
+)
 def test_bad_add_is_400_and_stores_nothing(api: Api, body: dict) -> None:
     response = api.post("/v1/memories", body)
     assert response.status_code == 400
@@ -96,10 +109,18 @@ def test_oversize_content_is_413(api: Api) -> None:
 
 def test_bad_patch_supersede_and_list_change_nothing(api: Api) -> None:
     made = _add(api)
-    assert _send(api, "patch", f"/v1/memories/{made['id']}",
-                 {"content": "y", "kind": "note"}).status_code == 400
-    assert api.post(f"/v1/memories/{made['id']}/supersede",
-                    {"content": "y", "superseded_by": made["id"]}).status_code == 400
+    assert (
+        _send(
+            api, "patch", f"/v1/memories/{made['id']}", {"content": "y", "kind": "note"}
+        ).status_code
+        == 400
+    )
+    assert (
+        api.post(
+            f"/v1/memories/{made['id']}/supersede", {"content": "y", "superseded_by": made["id"]}
+        ).status_code
+        == 400
+    )
     assert api.post(f"/v1/memories/{made['id']}/supersede", {}).status_code == 400
     assert api.get("/v1/memories", user_id="u1", status="bogus").status_code == 400
     assert api.get("/v1/memories", user_id="u1", cursor="!!").status_code == 400
@@ -110,18 +131,14 @@ def test_bad_patch_supersede_and_list_change_nothing(api: Api) -> None:
 
 def test_scopes(api: Api, tenant: Tenant) -> None:
     made = _add(api)
-    reader = Api(client=api.client, raw_key=api_key_create(tenant=tenant,
-                                                           scopes=[SCOPE_READ])[1])
+    reader = Api(client=api.client, raw_key=api_key_create(tenant=tenant, scopes=[SCOPE_READ])[1])
     assert reader.post("/v1/memories", {"user_id": "u1", "content": "x"}).status_code == 403
-    assert _send(reader, "patch", f"/v1/memories/{made['id']}",
-                 {"content": "y"}).status_code == 403
-    assert reader.post(f"/v1/memories/{made['id']}/supersede",
-                       {"content": "y"}).status_code == 403
+    assert _send(reader, "patch", f"/v1/memories/{made['id']}", {"content": "y"}).status_code == 403
+    assert reader.post(f"/v1/memories/{made['id']}/supersede", {"content": "y"}).status_code == 403
     assert _send(reader, "delete", f"/v1/memories/{made['id']}").status_code == 403
     assert reader.get(f"/v1/memories/{made['id']}").status_code == 200
     assert Fact.objects.count() == 1 and DeletionReceipt.objects.count() == 0
-    assert Api(client=api.client, raw_key=None).get("/v1/memories",
-                                                    user_id="u1").status_code == 401
+    assert Api(client=api.client, raw_key=None).get("/v1/memories", user_id="u1").status_code == 401
 
 
 def test_other_tenant_gets_404_like_a_missing_id(api: Api, other_api: Api) -> None:
@@ -136,8 +153,11 @@ def test_other_tenant_gets_404_like_a_missing_id(api: Api, other_api: Api) -> No
         ]
         assert [a.status_code for a in answers] == [404] * 4
         assert {a.json()["error"]["message"] for a in answers} == {"No such memory."}
-    assert other_api.get("/v1/memories", user_id="u1").json() == {"memories": [],
-                                                                  "next_cursor": None}
-    assert other_api.post("/v1/search", {"user_id": "u1",
-                                         "query": "deploy window"}).json() == {"items": []}
+    assert other_api.get("/v1/memories", user_id="u1").json() == {
+        "memories": [],
+        "next_cursor": None,
+    }
+    assert other_api.post("/v1/search", {"user_id": "u1", "query": "deploy window"}).json() == {
+        "items": []
+    }
     assert Fact.objects.get().status == "current" and DeletionReceipt.objects.count() == 0

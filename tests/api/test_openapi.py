@@ -19,12 +19,30 @@ from tenants.services import tenant_ensure, tenant_rate_limit_set
 EXAMPLES_PER_OPERATION = 8
 
 CONTRACT_PATHS = {
-    "/healthz", "/readyz", "/v1/ingest", "/v1/ingest/batch", "/v1/events/{event_id}",
-    "/v1/recall", "/v1/forget", "/v6/ingest", "/v6/recall", "/v6/forget", "/v2/recall",
-    "/v2/forget", "/v1/deletion-receipts", "/v1/deletion-receipts/public-key",
-    "/v1/deletion-receipts/head", "/v1/deletion-receipts/{receipt_id}", "/v1/usage/summary",
-    "/v1/usage/breakdown", "/v1/usage/limits", "/v1/memories", "/v1/memories/{memory_id}",
-    "/v1/memories/{memory_id}/supersede", "/v1/search", "/v1/audit",
+    "/healthz",
+    "/readyz",
+    "/v1/ingest",
+    "/v1/ingest/batch",
+    "/v1/events/{event_id}",
+    "/v1/recall",
+    "/v1/forget",
+    "/v6/ingest",
+    "/v6/recall",
+    "/v6/forget",
+    "/v2/recall",
+    "/v2/forget",
+    "/v1/deletion-receipts",
+    "/v1/deletion-receipts/public-key",
+    "/v1/deletion-receipts/head",
+    "/v1/deletion-receipts/{receipt_id}",
+    "/v1/usage/summary",
+    "/v1/usage/breakdown",
+    "/v1/usage/limits",
+    "/v1/memories",
+    "/v1/memories/{memory_id}",
+    "/v1/memories/{memory_id}/supersede",
+    "/v1/search",
+    "/v1/audit",
 }
 
 
@@ -78,9 +96,13 @@ def test_the_server_conforms_to_its_schema(live_server: Any, fuzz_key: str) -> N
     assert len(operations) == len(CONTRACT_PATHS) + 3
     for operation in operations:
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:
             # Cross-field rules (thread_id agrees with conversation_id, scope "project" needs a

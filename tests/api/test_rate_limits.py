@@ -36,13 +36,13 @@ def test_every_authenticated_response_carries_the_headers(api: Api) -> None:
     assert "X-RateLimit-Limit" not in anonymous
 
 
-def test_over_the_limit_is_429_with_retry_after_and_nothing_stored(api: Api,
-                                                                   tenant: Tenant) -> None:
+def test_over_the_limit_is_429_with_retry_after_and_nothing_stored(
+    api: Api, tenant: Tenant
+) -> None:
     tenant_rate_limit_set(tenant=tenant, per_minute=2)
     assert api.post("/v6/ingest", BODY | {"content": "one"}).status_code == 200
     assert api.post("/v6/ingest", BODY | {"content": "two"}).status_code == 200
-    refused = api.post("/v6/ingest", BODY | {"content": "three"},
-                       headers={"X-Request-ID": "rl-1"})
+    refused = api.post("/v6/ingest", BODY | {"content": "three"}, headers={"X-Request-ID": "rl-1"})
     assert refused.status_code == 429
     error = refused.json()["error"]
     assert (error["code"], error["request_id"]) == ("rate_limited", "rl-1")
@@ -51,8 +51,9 @@ def test_over_the_limit_is_429_with_retry_after_and_nothing_stored(api: Api,
     assert isinstance(retry_after, int) and 1 <= retry_after <= 60
     assert refused["Retry-After"] == str(retry_after) == refused["X-RateLimit-Reset"]
     assert refused["X-RateLimit-Remaining"] == "0"
-    assert list(Event.objects.filter(tenant=tenant).values_list("content", flat=True)
-                .order_by("content")) == ["one", "two"]
+    assert list(
+        Event.objects.filter(tenant=tenant).values_list("content", flat=True).order_by("content")
+    ) == ["one", "two"]
 
 
 def test_limits_are_per_key_and_per_tenant(api: Api, other_api: Api, tenant: Tenant) -> None:
@@ -87,8 +88,9 @@ def test_redis_down_fails_open(api: Api, tenant: Tenant) -> None:
     assert api.get("/v1/usage/limits")["X-RateLimit-Limit"] == "600"
 
 
-def test_a_new_window_starts_a_new_count(api: Api, tenant: Tenant,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_window_starts_a_new_count(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant_rate_limit_set(tenant=tenant, per_minute=1)
     now = [1_800_000_000.0]
     monkeypatch.setattr(claiv.ratelimit, "time", SimpleNamespace(time=lambda: now[0]))

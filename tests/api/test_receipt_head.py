@@ -30,8 +30,9 @@ HEAD_FIELDS = ("tenant", "sequence", "receipt_id", "digest", "signed_at")
 def third_party_head_verify(head: dict[str, Any], public_key_b64: str) -> None:
     """The documented procedure for a head, using only its JSON and the public key."""
     signed = {name: head[name] for name in HEAD_FIELDS}
-    canonical = json.dumps(signed, sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False).encode()
+    canonical = json.dumps(
+        signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
     assert hashlib.sha256(canonical).hexdigest() == head["head_digest"]
     key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
     key.verify(base64.b64decode(head["signature"]), head["head_digest"].encode())
@@ -50,12 +51,17 @@ def _verify(tenant: Tenant, *args: str) -> str:
 
 
 def test_the_head_names_the_newest_receipt_and_verifies_with_the_public_key(
-        api: Api, tenant: Tenant) -> None:
+    api: Api, tenant: Tenant
+) -> None:
     ids = [_forget(api, user) for user in ("u1", "u2", "u3")]
     head = api.get("/v1/deletion-receipts/head").json()
     newest = api.get(f"/v1/deletion-receipts/{ids[-1]}").json()
     assert (head["tenant"], head["sequence"], head["receipt_id"], head["digest"]) == (
-        str(tenant.pk), 3, ids[-1], newest["digest"])
+        str(tenant.pk),
+        3,
+        ids[-1],
+        newest["digest"],
+    )
     assert head["algorithm"] == "Ed25519"
     public = api.get("/v1/deletion-receipts/public-key").json()
     assert head["key_id"] == public["key_id"]
@@ -65,37 +71,43 @@ def test_the_head_names_the_newest_receipt_and_verifies_with_the_public_key(
 def test_a_tenant_without_receipts_has_a_signed_empty_head(api: Api, tenant: Tenant) -> None:
     head = api.get("/v1/deletion-receipts/head").json()
     assert (head["sequence"], head["receipt_id"], head["digest"]) == (0, None, "")
-    third_party_head_verify(head, api.get("/v1/deletion-receipts/public-key").json()
-                            ["public_key"])
+    third_party_head_verify(head, api.get("/v1/deletion-receipts/public-key").json()["public_key"])
     assert DeletionReceiptHead.objects.count() == 0  # reading never writes
 
 
 def test_deleting_the_newest_receipt_fails_verification_naming_the_problem(
-        api: Api, tenant: Tenant) -> None:
+    api: Api, tenant: Tenant
+) -> None:
     ids = [_forget(api, user) for user in ("u1", "u2", "u3")]
-    assert _verify(tenant) == ("3 receipts verified for tenant acme: digests, signatures, "
-                               "chain and signed head intact\n")
+    assert _verify(tenant) == (
+        "3 receipts verified for tenant acme: digests, signatures, chain and signed head intact\n"
+    )
     DeletionReceipt.objects.filter(id=ids[-1]).delete()
     with pytest.raises(CommandError) as failure:
         _verify(tenant)
-    assert str(failure.value) == ("chain head of tenant acme: the signed head is at sequence 3 "
-                                  "but the chain ends at 2: the newest 1 receipt(s) were removed")
+    assert str(failure.value) == (
+        "chain head of tenant acme: the signed head is at sequence 3 "
+        "but the chain ends at 2: the newest 1 receipt(s) were removed"
+    )
 
 
 def test_deleting_every_receipt_fails_verification(api: Api, tenant: Tenant) -> None:
     _forget(api, "u1")
     DeletionReceipt.objects.filter(tenant=tenant).delete()
-    with pytest.raises(CommandError, match="signed head is at sequence 1 but the chain ends "
-                                           "at 0"):
+    with pytest.raises(CommandError, match="signed head is at sequence 1 but the chain ends at 0"):
         _verify(tenant)
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"sequence": 1}, "content does not match its head_digest"),
-    ({"signature": base64.b64encode(b"x" * 64).decode()}, "signature does not verify"),
-])
-def test_an_altered_head_fails_verification(api: Api, tenant: Tenant, change: dict[str, Any],
-                                            problem: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"sequence": 1}, "content does not match its head_digest"),
+        ({"signature": base64.b64encode(b"x" * 64).decode()}, "signature does not verify"),
+    ],
+)
+def test_an_altered_head_fails_verification(
+    api: Api, tenant: Tenant, change: dict[str, Any], problem: str
+) -> None:
     _forget(api, "u1")
     _forget(api, "u2")
     DeletionReceiptHead.objects.filter(tenant=tenant).update(**change)
@@ -103,16 +115,16 @@ def test_an_altered_head_fails_verification(api: Api, tenant: Tenant, change: di
         _verify(tenant)
 
 
-def test_deleting_the_head_with_the_receipts_fails_verification(api: Api,
-                                                                tenant: Tenant) -> None:
+def test_deleting_the_head_with_the_receipts_fails_verification(api: Api, tenant: Tenant) -> None:
     _forget(api, "u1")
     DeletionReceiptHead.objects.filter(tenant=tenant).delete()
     with pytest.raises(CommandError, match="has receipts but no signed head"):
         _verify(tenant)
 
 
-def test_a_saved_head_catches_a_rollback_of_chain_and_head(api: Api, tenant: Tenant,
-                                                           tmp_path: Path) -> None:
+def test_a_saved_head_catches_a_rollback_of_chain_and_head(
+    api: Api, tenant: Tenant, tmp_path: Path
+) -> None:
     """An operator who deletes the newest receipts and puts back an older signed head passes
     the server's own check; a head a third party saved earlier still catches it."""
     _forget(api, "u1")
@@ -127,12 +139,15 @@ def test_a_saved_head_catches_a_rollback_of_chain_and_head(api: Api, tenant: Ten
     assert "1 receipts verified" in _verify(tenant)
     with pytest.raises(CommandError) as failure:
         _verify(tenant, "--saved-head", str(saved))
-    assert str(failure.value) == ("the chain no longer holds sequence 2 of the saved head: "
-                                  "receipts were removed since it was saved")
+    assert str(failure.value) == (
+        "the chain no longer holds sequence 2 of the saved head: "
+        "receipts were removed since it was saved"
+    )
 
 
-def test_a_saved_head_of_another_tenant_is_refused(api: Api, other_api: Api, tenant: Tenant,
-                                                   tmp_path: Path) -> None:
+def test_a_saved_head_of_another_tenant_is_refused(
+    api: Api, other_api: Api, tenant: Tenant, tmp_path: Path
+) -> None:
     _forget(other_api, "u1")
     saved = tmp_path / "head.json"
     saved.write_text(other_api.get("/v1/deletion-receipts/head").content.decode())
@@ -140,16 +155,19 @@ def test_a_saved_head_of_another_tenant_is_refused(api: Api, other_api: Api, ten
         _verify(tenant, "--saved-head", str(saved))
 
 
-def test_each_tenant_has_its_own_head(api: Api, other_api: Api, tenant: Tenant,
-                                      other_tenant: Tenant) -> None:
+def test_each_tenant_has_its_own_head(
+    api: Api, other_api: Api, tenant: Tenant, other_tenant: Tenant
+) -> None:
     ours = [_forget(api, user) for user in ("u1", "u2")]
     theirs = _forget(other_api, "u1")
     head = api.get("/v1/deletion-receipts/head").json()
     other_head = other_api.get("/v1/deletion-receipts/head").json()
-    assert (head["tenant"], head["sequence"], head["receipt_id"]) == (str(tenant.pk), 2,
-                                                                       ours[-1])
+    assert (head["tenant"], head["sequence"], head["receipt_id"]) == (str(tenant.pk), 2, ours[-1])
     assert (other_head["tenant"], other_head["sequence"], other_head["receipt_id"]) == (
-        str(other_tenant.pk), 1, theirs)
+        str(other_tenant.pk),
+        1,
+        theirs,
+    )
     # Breaking one tenant's chain leaves the other's verifiable.
     DeletionReceipt.objects.filter(id=theirs).delete()
     assert "2 receipts verified" in _verify(tenant)
@@ -159,7 +177,8 @@ def test_each_tenant_has_its_own_head(api: Api, other_api: Api, tenant: Tenant,
 
 def test_the_head_needs_the_forget_scope(tenant: Tenant) -> None:
     raw = api_key_create(tenant=tenant, scopes=["memory:read"])[1]
-    response = Client().get("/v1/deletion-receipts/head",
-                            headers={"Authorization": f"Bearer {raw}"})
+    response = Client().get(
+        "/v1/deletion-receipts/head", headers={"Authorization": f"Bearer {raw}"}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"

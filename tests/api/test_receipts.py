@@ -23,8 +23,18 @@ from tests.factories import ingest_enriched
 pytestmark = pytest.mark.django_db
 
 # What README "Verifying forget receipts" tells a third party to hash.
-DIGEST_FIELDS = ("tenant", "receipt_id", "sequence", "user_id", "scope", "deleted_counts",
-                 "deleted_ids_digest", "requested_at", "completed_at", "prev_digest")
+DIGEST_FIELDS = (
+    "tenant",
+    "receipt_id",
+    "sequence",
+    "user_id",
+    "scope",
+    "deleted_counts",
+    "deleted_ids_digest",
+    "requested_at",
+    "completed_at",
+    "prev_digest",
+)
 
 
 def third_party_verify(receipts_newest_first: list[dict[str, Any]], public_key_b64: str) -> None:
@@ -33,8 +43,9 @@ def third_party_verify(receipts_newest_first: list[dict[str, Any]], public_key_b
     previous = ""
     for receipt in reversed(receipts_newest_first):
         signed = {name: receipt[name] for name in DIGEST_FIELDS}
-        canonical = json.dumps(signed, sort_keys=True, separators=(",", ":"),
-                               ensure_ascii=False).encode()
+        canonical = json.dumps(
+            signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
         assert hashlib.sha256(canonical).hexdigest() == receipt["digest"]
         key.verify(base64.b64decode(receipt["signature"]), receipt["digest"].encode())
         assert receipt["prev_digest"] == previous
@@ -44,13 +55,19 @@ def third_party_verify(receipts_newest_first: list[dict[str, Any]], public_key_b
 def _forgets(api: Api, tenant: Tenant) -> list[str]:
     ingest_enriched(tenant, "I live in Oslo.", user_id="u1", conversation_id="c1")
     ingest_enriched(tenant, "I love hiking.", user_id="u2", conversation_id="c1", minutes=1)
-    return [api.post("/v1/forget", body).json()["receipt_id"] for body in (
-        {"user_id": "u1", "conversation_id": "c1"}, {"user_id": "u2"},
-        {"user_id": "u1", "from_time": "2024-01-01T00:00:00Z", "erase_events": True})]
+    return [
+        api.post("/v1/forget", body).json()["receipt_id"]
+        for body in (
+            {"user_id": "u1", "conversation_id": "c1"},
+            {"user_id": "u2"},
+            {"user_id": "u1", "from_time": "2024-01-01T00:00:00Z", "erase_events": True},
+        )
+    ]
 
 
 def test_list_is_newest_first_and_chained_and_verifiable_by_a_third_party(
-        api: Api, tenant: Tenant) -> None:
+    api: Api, tenant: Tenant
+) -> None:
     ids = _forgets(api, tenant)
     listing = api.get("/v1/deletion-receipts", limit="20", offset="0").json()
     assert [r["receipt_id"] for r in listing["receipts"]] == ids[::-1]
@@ -66,14 +83,27 @@ def test_one_receipt_has_the_contract_fields(api: Api, tenant: Tenant) -> None:
     stored = DeletionReceipt.objects.get(pk=receipt_id)
     body = api.get(f"/v1/deletion-receipts/{receipt_id}").json()
     assert body == {
-        "tenant": str(tenant.id), "receipt_id": receipt_id, "sequence": 1, "user_id": "u1",
-        "scope": {"user_id": "u1", "conversation_id": "c1", "project_id": None,
-                  "from_time": None, "to_time": None, "erase_events": False},
+        "tenant": str(tenant.id),
+        "receipt_id": receipt_id,
+        "sequence": 1,
+        "user_id": "u1",
+        "scope": {
+            "user_id": "u1",
+            "conversation_id": "c1",
+            "project_id": None,
+            "from_time": None,
+            "to_time": None,
+            "erase_events": False,
+        },
         "requested_at": stored.requested_at.isoformat(),
         "completed_at": stored.completed_at.isoformat(),
-        "deleted_counts": stored.deleted_counts, "deleted_ids_digest": stored.deleted_ids_digest,
-        "digest": stored.digest, "prev_digest": "", "signature": stored.signature,
-        "key_id": stored.key_id, "algorithm": "Ed25519",
+        "deleted_counts": stored.deleted_counts,
+        "deleted_ids_digest": stored.deleted_ids_digest,
+        "digest": stored.digest,
+        "prev_digest": "",
+        "signature": stored.signature,
+        "key_id": stored.key_id,
+        "algorithm": "Ed25519",
     }
     assert body["deleted_counts"]["facts"] > 0
 
@@ -84,11 +114,16 @@ def test_filter_by_user_and_paging(api: Api, tenant: Tenant) -> None:
     assert [r["receipt_id"] for r in page["receipts"]] == [ids[0]]
     assert (page["total"], page["limit"], page["offset"]) == (2, 1, 1)
     assert api.get("/v1/deletion-receipts", user_id="nobody").json() == {
-        "receipts": [], "total": 0, "limit": 20, "offset": 0}
+        "receipts": [],
+        "total": 0,
+        "limit": 20,
+        "offset": 0,
+    }
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "101"}, {"offset": "-1"},
-                                    {"limit": "ten"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "101"}, {"offset": "-1"}, {"limit": "ten"}]
+)
 def test_bad_paging_is_400(api: Api, params: dict[str, str]) -> None:
     response = api.get("/v1/deletion-receipts", **params)
     assert response.status_code == 400
@@ -98,7 +133,11 @@ def test_bad_paging_is_400(api: Api, params: dict[str, str]) -> None:
 def test_other_tenant_sees_no_receipts(api: Api, other_api: Api, tenant: Tenant) -> None:
     ids = _forgets(api, tenant)
     assert other_api.get("/v1/deletion-receipts").json() == {
-        "receipts": [], "total": 0, "limit": 20, "offset": 0}
+        "receipts": [],
+        "total": 0,
+        "limit": 20,
+        "offset": 0,
+    }
     missing = other_api.get(f"/v1/deletion-receipts/{ids[0]}")
     unknown = api.get(f"/v1/deletion-receipts/{uuid.uuid4()}")
     assert missing.status_code == unknown.status_code == 404
@@ -121,20 +160,31 @@ def test_verify_command_passes_on_an_intact_chain(api: Api, tenant: Tenant) -> N
     _forgets(api, tenant)
     out = StringIO()
     call_command("verify_receipts", "--tenant", "acme", stdout=out)
-    assert out.getvalue() == ("3 receipts verified for tenant acme: digests, signatures, "
-                              "chain and signed head intact\n")
+    assert out.getvalue() == (
+        "3 receipts verified for tenant acme: digests, signatures, chain and signed head intact\n"
+    )
 
 
-@pytest.mark.parametrize(("tamper", "problem"), [
-    (lambda r: setattr(r, "deleted_counts", {**r.deleted_counts, "facts": 0}),
-     "content does not match its digest (altered after signing)"),
-    (lambda r: setattr(r, "user_id", "someone-else"),
-     "content does not match its digest (altered after signing)"),
-    (lambda r: setattr(r, "signature", base64.b64encode(b"\0" * 64).decode()),
-     "signature does not verify with the public key"),
-])
-def test_tampering_with_a_stored_receipt_is_detected(api: Api, tenant: Tenant, tamper: Any,
-                                                     problem: str) -> None:
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        (
+            lambda r: setattr(r, "deleted_counts", {**r.deleted_counts, "facts": 0}),
+            "content does not match its digest (altered after signing)",
+        ),
+        (
+            lambda r: setattr(r, "user_id", "someone-else"),
+            "content does not match its digest (altered after signing)",
+        ),
+        (
+            lambda r: setattr(r, "signature", base64.b64encode(b"\0" * 64).decode()),
+            "signature does not verify with the public key",
+        ),
+    ],
+)
+def test_tampering_with_a_stored_receipt_is_detected(
+    api: Api, tenant: Tenant, tamper: Any, problem: str
+) -> None:
     ids = _forgets(api, tenant)
     receipt = DeletionReceipt.objects.get(pk=ids[1])
     tamper(receipt)
@@ -163,12 +213,15 @@ def test_deleting_a_receipt_breaks_the_chain(api: Api, tenant: Tenant) -> None:
     DeletionReceipt.objects.filter(pk=ids[1]).delete()
     with pytest.raises(CommandError) as failure:
         call_command("verify_receipts", "--tenant", "acme", stdout=StringIO())
-    assert str(failure.value) == (f"receipt {ids[2]} (sequence 3): prev_digest does not match "
-                                  "the previous receipt (chain broken)")
+    assert str(failure.value) == (
+        f"receipt {ids[2]} (sequence 3): prev_digest does not match "
+        "the previous receipt (chain broken)"
+    )
 
 
-def test_verify_command_checks_one_tenant_only(api: Api, other_api: Api, tenant: Tenant,
-                                               other_tenant: Tenant) -> None:
+def test_verify_command_checks_one_tenant_only(
+    api: Api, other_api: Api, tenant: Tenant, other_tenant: Tenant
+) -> None:
     ids = _forgets(api, tenant)
     other_api.post("/v1/forget", {"user_id": "u1"})
     DeletionReceipt.objects.filter(pk=ids[0]).update(user_id="x")
@@ -183,8 +236,14 @@ def test_verify_with_a_foreign_public_key_fails(api: Api, tenant: Tenant) -> Non
     _forgets(api, tenant)
     foreign = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
     with pytest.raises(CommandError, match="signature does not verify"):
-        call_command("verify_receipts", "--tenant", "acme", "--public-key", foreign.decode(),
-                     stdout=StringIO())
+        call_command(
+            "verify_receipts",
+            "--tenant",
+            "acme",
+            "--public-key",
+            foreign.decode(),
+            stdout=StringIO(),
+        )
 
 
 def test_generate_receipt_key_prints_a_usable_seed() -> None:

@@ -52,21 +52,31 @@ class Sdk:
     def __getattr__(self, method: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             assert self.process.stdin is not None and self.process.stdout is not None
-            self.process.stdin.write(json.dumps({"client": self.client, "method": method,
-                                                 "args": args, "kwargs": kwargs}) + "\n")
+            self.process.stdin.write(
+                json.dumps(
+                    {"client": self.client, "method": method, "args": args, "kwargs": kwargs}
+                )
+                + "\n"
+            )
             self.process.stdin.flush()
             answer = json.loads(self.process.stdout.readline())
             if "error" in answer:
                 raise ClaivApiError(answer["error"])
             return answer["result"]
+
         return call
 
 
 @pytest.fixture(scope="session")
 def sdk_process() -> Iterator[subprocess.Popen[str]]:
     with tempfile.TemporaryDirectory() as cwd:
-        process = subprocess.Popen([sys.executable, "-I", str(BRIDGE)], cwd=cwd, text=True,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-I", str(BRIDGE)],
+            cwd=cwd,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         yield process
         assert process.stdin is not None
         process.stdin.close()
@@ -74,34 +84,60 @@ def sdk_process() -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.fixture
-def sdk(live_server: Any, api_key: tuple[ApiKey, str],
-        sdk_process: subprocess.Popen[str]) -> Sdk:
+def sdk(live_server: Any, api_key: tuple[ApiKey, str], sdk_process: subprocess.Popen[str]) -> Sdk:
     # The base URL is the server root: every SDK method carries its own /v1 or /v6 path.
-    return Sdk(process=sdk_process, client={"api_key": api_key[1],
-                                            "base_url": live_server.url, "max_retries": 0})
+    return Sdk(
+        process=sdk_process,
+        client={"api_key": api_key[1], "base_url": live_server.url, "max_retries": 0},
+    )
 
 
-def test_ingest_recall_forget_receipts_usage_round_trip(sdk: Sdk,
-                                                        tenant: Tenant) -> None:
+def test_ingest_recall_forget_receipts_usage_round_trip(sdk: Sdk, tenant: Tenant) -> None:
     assert sdk.health_check() == {"ok": True}
-    ingested = sdk.ingest({"user_id": "u1", "type": "message", "content": "I live in Paris",
-                           "conversation_id": "c1", "role": "user"})
+    ingested = sdk.ingest(
+        {
+            "user_id": "u1",
+            "type": "message",
+            "content": "I live in Paris",
+            "conversation_id": "c1",
+            "role": "user",
+        }
+    )
     assert ingested["deduped"] is False
-    assert sdk.ingest({"user_id": "u1", "type": "message", "content": "I live in Paris",
-                       "conversation_id": "c1", "role": "user"}) == ingested | {"deduped": True}
+    assert sdk.ingest(
+        {
+            "user_id": "u1",
+            "type": "message",
+            "content": "I live in Paris",
+            "conversation_id": "c1",
+            "role": "user",
+        }
+    ) == ingested | {"deduped": True}
     enrich(Event.objects.get(pk=ingested["event_id"]))  # the worker's job, done in-process
 
-    recalled = sdk.recall({"user_id": "u1", "conversation_id": "c1",
-                           "query": "where do I live?", "reference_time": None,
-                           "limits": {"answer_facts": 12, "document_chunks": 5}})
+    recalled = sdk.recall(
+        {
+            "user_id": "u1",
+            "conversation_id": "c1",
+            "query": "where do I live?",
+            "reference_time": None,
+            "limits": {"answer_facts": 12, "document_chunks": 5},
+        }
+    )
     assert "Paris" in recalled["llm_context"]["text"]
     facts = recalled["answer_facts"] + recalled["supporting_facts"]
     assert ingested["event_id"] in {f["source_event_id"] for f in facts}
 
     forgot = sdk.forget({"user_id": "u1"})
     assert forgot["deleted_counts"]["facts"] >= 1
-    assert set(forgot["deleted_counts"]) >= {"events", "chunks", "episodes", "facts", "claims",
-                                             "open_loops"}
+    assert set(forgot["deleted_counts"]) >= {
+        "events",
+        "chunks",
+        "episodes",
+        "facts",
+        "claims",
+        "open_loops",
+    }
     after = sdk.recall({"user_id": "u1", "conversation_id": "c2", "query": "where do I live?"})
     assert "Paris" not in after["llm_context"]["text"]
 
@@ -116,33 +152,53 @@ def test_ingest_recall_forget_receipts_usage_round_trip(sdk: Sdk,
     # Requests so far: 2 ingests, 2 recalls, 1 forget, 2 lists, 1 get (health has no tenant).
     summary = sdk.get_usage_summary("today")
     totals = summary["totals"]
-    assert (totals["requests"], totals["ingest_requests"], totals["recall_requests"],
-            totals["forget_requests"], totals["ingest_events"], totals["errors"]) == (
-        8, 2, 2, 1, 1, 0)
+    assert (
+        totals["requests"],
+        totals["ingest_requests"],
+        totals["recall_requests"],
+        totals["forget_requests"],
+        totals["ingest_events"],
+        totals["errors"],
+    ) == (8, 2, 2, 1, 1, 0)
     assert totals["tokens"] == recalled["token_estimate"] + after["token_estimate"]
     breakdown = sdk.get_usage_breakdown("7d")
     counts = {e["endpoint"]: e["requests"] for e in breakdown["endpoints"]}
-    assert counts == {"POST /v6/ingest": 2, "POST /v6/recall": 2, "POST /v6/forget": 1,
-                      "GET /v1/deletion-receipts": 2,
-                      "GET /v1/deletion-receipts/{receipt_id}": 1,
-                      "GET /v1/usage/summary": 1}
+    assert counts == {
+        "POST /v6/ingest": 2,
+        "POST /v6/recall": 2,
+        "POST /v6/forget": 1,
+        "GET /v1/deletion-receipts": 2,
+        "GET /v1/deletion-receipts/{receipt_id}": 1,
+        "GET /v1/usage/summary": 1,
+    }
     limits = sdk.get_usage_limits()
     assert limits["is_within_quota"] is True
     assert limits["limits"]["requests"]["used"] == 10
 
 
 def test_v5_and_v2_methods_reach_their_aliases(sdk: Sdk, tenant: Tenant) -> None:
-    event = sdk.ingest_v5({"user_id": "u1", "type": "message", "content": "I like tea",
-                           "thread_id": "t1", "event_time": 1714554000})
+    event = sdk.ingest_v5(
+        {
+            "user_id": "u1",
+            "type": "message",
+            "content": "I like tea",
+            "thread_id": "t1",
+            "event_time": 1714554000,
+        }
+    )
     assert Event.objects.get(pk=event["event_id"]).conversation_id == "t1"
-    assert sdk.recall_v2({"user_id": "u1", "task": "drinks?", "token_budget": 500,
-                          "thread_id": "t1"})["token_estimate"] >= 0
+    assert (
+        sdk.recall_v2({"user_id": "u1", "task": "drinks?", "token_budget": 500, "thread_id": "t1"})[
+            "token_estimate"
+        ]
+        >= 0
+    )
     assert "receipt_id" in sdk.forget_v2({"user_id": "u1", "thread_id": "t1"})
 
 
-def test_sdk_error_class_sees_status_and_code(live_server: Any, sdk: Sdk,
-                                              tenant: Tenant,
-                                              frozen_ratelimit_clock: float) -> None:
+def test_sdk_error_class_sees_status_and_code(
+    live_server: Any, sdk: Sdk, tenant: Tenant, frozen_ratelimit_clock: float
+) -> None:
     stranger = sdk.with_client(api_key="ck_nothing_" + "x" * 43)
     with pytest.raises(ClaivApiError) as unauthorized:
         stranger.get_usage_limits()

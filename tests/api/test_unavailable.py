@@ -32,10 +32,25 @@ def _database_answers() -> bool:
 
 
 REQUESTS: list[tuple[str, str, Any]] = [
-    ("post", "/v1/ingest", {"user_id": "u1", "type": "message", "role": "user",
-                            "content": "I live in Oslo."}),
-    ("post", "/v1/ingest/batch", {"events": [{"user_id": "u1", "type": "message",
-                                              "role": "user", "content": "I work at Equinor."}]}),
+    (
+        "post",
+        "/v1/ingest",
+        {"user_id": "u1", "type": "message", "role": "user", "content": "I live in Oslo."},
+    ),
+    (
+        "post",
+        "/v1/ingest/batch",
+        {
+            "events": [
+                {
+                    "user_id": "u1",
+                    "type": "message",
+                    "role": "user",
+                    "content": "I work at Equinor.",
+                }
+            ]
+        },
+    ),
     ("post", "/v1/recall", {"user_id": "u1", "task": "Where do I live?", "token_budget": 200}),
     ("post", "/v1/forget", {"user_id": "u1"}),
     ("get", "/v1/usage/summary", None),

@@ -13,8 +13,13 @@ from tests.factories import ingest_enriched
 
 pytestmark = pytest.mark.django_db
 
-MESSAGE = {"user_id": "u1", "type": "message", "content": "I live in Paris",
-           "conversation_id": "c1", "role": "user"}
+MESSAGE = {
+    "user_id": "u1",
+    "type": "message",
+    "content": "I live in Paris",
+    "conversation_id": "c1",
+    "role": "user",
+}
 
 
 def test_v6_ingest_stores_the_event_with_scope(api: Api, tenant: Tenant) -> None:
@@ -27,9 +32,16 @@ def test_v6_ingest_stores_the_event_with_scope(api: Api, tenant: Tenant) -> None
 
 
 def test_v6_ingest_accepts_the_sdk_document_keys_and_nulls(api: Api, tenant: Tenant) -> None:
-    body = MESSAGE | {"document_id": "d1", "document_name": "Report", "role": None,
-                      "metadata": None, "event_time": None, "idempotency_key": None,
-                      "project_id": None, "scope": None}
+    body = MESSAGE | {
+        "document_id": "d1",
+        "document_name": "Report",
+        "role": None,
+        "metadata": None,
+        "event_time": None,
+        "idempotency_key": None,
+        "project_id": None,
+        "scope": None,
+    }
     response = api.post("/v6/ingest", body)
     assert response.status_code == 200
     event = Event.objects.get(tenant=tenant)
@@ -43,15 +55,18 @@ def test_v5_style_thread_id_is_the_conversation(api: Api, tenant: Tenant) -> Non
     assert Event.objects.get(tenant=tenant).conversation_id == "t9"
 
 
-@pytest.mark.parametrize(("body", "fields"), [
-    ({k: v for k, v in MESSAGE.items() if k != "conversation_id"}, {"conversation_id"}),
-    (MESSAGE | {"conversation_id": None}, {"conversation_id"}),
-    (MESSAGE | {"scope": "project"}, {"project_id"}),
-    (MESSAGE | {"scope": "everywhere"}, {"scope"}),
-])
-def test_v6_ingest_scope_rules_reject_and_store_nothing(api: Api, tenant: Tenant,
-                                                        body: dict[str, Any],
-                                                        fields: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({k: v for k, v in MESSAGE.items() if k != "conversation_id"}, {"conversation_id"}),
+        (MESSAGE | {"conversation_id": None}, {"conversation_id"}),
+        (MESSAGE | {"scope": "project"}, {"project_id"}),
+        (MESSAGE | {"scope": "everywhere"}, {"scope"}),
+    ],
+)
+def test_v6_ingest_scope_rules_reject_and_store_nothing(
+    api: Api, tenant: Tenant, body: dict[str, Any], fields: set[str]
+) -> None:
     response = api.post("/v6/ingest", body)
     assert response.status_code == 400
     error = response.json()["error"]
@@ -71,8 +86,10 @@ def test_v6_and_v2_forget_are_the_v1_forget(api: Api, tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Oslo.", conversation_id="c1")
     facts = Fact.objects.filter(tenant=tenant).count()
     assert facts > 0
-    response = api.post("/v6/forget", {"user_id": "u1", "conversation_id": "c1",
-                                       "project_id": None, "from_time": None})
+    response = api.post(
+        "/v6/forget",
+        {"user_id": "u1", "conversation_id": "c1", "project_id": None, "from_time": None},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["deleted_counts"]["facts"] == facts
@@ -94,24 +111,39 @@ def test_forget_by_document_id_is_refused_not_widened(api: Api, tenant: Tenant) 
 
 
 def test_v2_recall_is_the_token_budgeted_recall(api: Api) -> None:
-    response = api.post("/v2/recall", {"user_id": "u1", "task": "where?", "token_budget": 300,
-                                       "thread_id": None, "min_confidence": None})
+    response = api.post(
+        "/v2/recall",
+        {
+            "user_id": "u1",
+            "task": "where?",
+            "token_budget": 300,
+            "thread_id": None,
+            "min_confidence": None,
+        },
+    )
     assert response.status_code == 200
-    assert response.json() == {"system_context": "", "memory_blocks": [], "citations": [],
-                               "token_estimate": 0}
+    assert response.json() == {
+        "system_context": "",
+        "memory_blocks": [],
+        "citations": [],
+        "token_estimate": 0,
+    }
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ({"user_id": "u1"}, "query"),
-    ({"user_id": "u1", "query": "q", "token_budget": 100}, "token_budget"),
-    ({"user_id": "u1", "query": "q", "token_budget": 9000}, "token_budget"),
-    ({"user_id": "u1", "query": "q", "limits": {"answer_facts": 51}}, "limits"),
-    ({"user_id": "u1", "query": "q", "limits": {"answer_facts": -1}}, "limits"),
-    ({"user_id": "u1", "query": "q", "limits": {"nonsense": 1}}, "unknown_fields"),
-    ({"user_id": "u1", "query": "q", "include": {"everything": True}}, "unknown_fields"),
-    ({"user_id": "u1", "query": "q", "reference_time": "last tuesday"}, "reference_time"),
-    ({"user_id": "u1", "query": "q", "extra": 1}, "unknown_fields"),
-])
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"user_id": "u1"}, "query"),
+        ({"user_id": "u1", "query": "q", "token_budget": 100}, "token_budget"),
+        ({"user_id": "u1", "query": "q", "token_budget": 9000}, "token_budget"),
+        ({"user_id": "u1", "query": "q", "limits": {"answer_facts": 51}}, "limits"),
+        ({"user_id": "u1", "query": "q", "limits": {"answer_facts": -1}}, "limits"),
+        ({"user_id": "u1", "query": "q", "limits": {"nonsense": 1}}, "unknown_fields"),
+        ({"user_id": "u1", "query": "q", "include": {"everything": True}}, "unknown_fields"),
+        ({"user_id": "u1", "query": "q", "reference_time": "last tuesday"}, "reference_time"),
+        ({"user_id": "u1", "query": "q", "extra": 1}, "unknown_fields"),
+    ],
+)
 def test_v6_recall_request_is_strict(api: Api, body: dict[str, Any], where: str) -> None:
     response = api.post("/v6/recall", body)
     assert response.status_code == 400
@@ -120,8 +152,9 @@ def test_v6_recall_request_is_strict(api: Api, body: dict[str, Any], where: str)
     assert where in error["details"] or where in error["details"].get("fields", {})
 
 
-def test_v6_recall_request_accepts_the_sdk_readme_body(api: Api, monkeypatch: pytest.MonkeyPatch,
-                                                       tenant: Tenant) -> None:
+def test_v6_recall_request_accepts_the_sdk_readme_body(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tenant: Tenant
+) -> None:
     """The SDK's extra keys are accepted and dropped; null means absent; defaults filled."""
     seen: dict[str, Any] = {}
 
@@ -130,23 +163,40 @@ def test_v6_recall_request_accepts_the_sdk_readme_body(api: Api, monkeypatch: py
         return {"token_estimate": 0, "llm_context": {"anchor_source": "conversation_event"}}
 
     monkeypatch.setattr("memory.api.v6.memory_recall_v6", engine)
-    body = {"user_id": "u1", "conversation_id": "c1", "query": "where do I live?",
-            "reference_time": None, "mode_hint": None, "document_id": "d1", "project_id": None,
-            "token_budget": None,
-            "limits": {"answer_facts": 5, "document_chunks": 5, "max_list_items": 3,
-                       "background_facts": None},
-            "include": {"pending_plan": True, "debug": None}}
+    body = {
+        "user_id": "u1",
+        "conversation_id": "c1",
+        "query": "where do I live?",
+        "reference_time": None,
+        "mode_hint": None,
+        "document_id": "d1",
+        "project_id": None,
+        "token_budget": None,
+        "limits": {
+            "answer_facts": 5,
+            "document_chunks": 5,
+            "max_list_items": 3,
+            "background_facts": None,
+        },
+        "include": {"pending_plan": True, "debug": None},
+    }
     response = api.post("/v6/recall", body)
     assert response.status_code == 200
-    assert seen == {"tenant": tenant, "user_id": "u1", "query": "where do I live?",
-                    "conversation_id": "c1", "project_id": None, "reference_time": None,
-                    "token_budget": 2000,
-                    "limits": {"answer_facts": 5, "supporting_facts": 12,
-                               "background_facts": 8},
-                    "include_debug": False}
+    assert seen == {
+        "tenant": tenant,
+        "user_id": "u1",
+        "query": "where do I live?",
+        "conversation_id": "c1",
+        "project_id": None,
+        "reference_time": None,
+        "token_budget": 2000,
+        "limits": {"answer_facts": 5, "supporting_facts": 12, "background_facts": 8},
+        "include_debug": False,
+    }
 
 
 # --- Scope visibility of recalled facts ---------------------------------------------------
+
 
 def _recalled(api: Api, **body: Any) -> tuple[set[str], str]:
     response = api.post("/v6/recall", {"user_id": "u1"} | body)
@@ -161,12 +211,25 @@ def scoped(tenant: Tenant) -> dict[str, str]:
     """One global, one project-scoped and one conversation-scoped statement."""
     return {
         "global": str(ingest_enriched(tenant, "I live in Lisbon.", conversation_id="c1").id),
-        "project": str(ingest_enriched(tenant, "I prefer React for the frontend.",
-                                       conversation_id="c2", project_id="p1",
-                                       scope="project", minutes=1).id),
-        "conversation": str(ingest_enriched(tenant, "I work at Equinor as a geologist.",
-                                            conversation_id="c3", scope="conversation",
-                                            minutes=2).id),
+        "project": str(
+            ingest_enriched(
+                tenant,
+                "I prefer React for the frontend.",
+                conversation_id="c2",
+                project_id="p1",
+                scope="project",
+                minutes=1,
+            ).id
+        ),
+        "conversation": str(
+            ingest_enriched(
+                tenant,
+                "I work at Equinor as a geologist.",
+                conversation_id="c3",
+                scope="conversation",
+                minutes=2,
+            ).id
+        ),
     }
 
 

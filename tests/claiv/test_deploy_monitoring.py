@@ -30,14 +30,27 @@ def _exported_series() -> set[str]:
 
 def test_exported_series_are_the_expected_ones() -> None:
     assert _exported_series() == {
-        "claiv_queue_depth", "claiv_broker_up", "claiv_recall_cache_total",
-        "claiv_enrichment_events_failed_total", "claiv_reconcile_resent_events_total",
-        "claiv_embedding_calls_total", "claiv_embedding_texts_total", "claiv_llm_calls_total",
-        "claiv_llm_tokens_total", "claiv_db_pool_connections", "claiv_worker_processes",
-        *(f"{name}_{suffix}" for name in (
-            "claiv_http_request_duration_seconds", "claiv_recall_channel_duration_seconds",
-            "claiv_enrichment_lag_seconds", "claiv_enrichment_stage_duration_seconds")
-          for suffix in ("bucket", "count", "sum")),
+        "claiv_queue_depth",
+        "claiv_broker_up",
+        "claiv_recall_cache_total",
+        "claiv_enrichment_events_failed_total",
+        "claiv_reconcile_resent_events_total",
+        "claiv_embedding_calls_total",
+        "claiv_embedding_texts_total",
+        "claiv_llm_calls_total",
+        "claiv_llm_tokens_total",
+        "claiv_db_pool_connections",
+        "claiv_worker_processes",
+        *(
+            f"{name}_{suffix}"
+            for name in (
+                "claiv_http_request_duration_seconds",
+                "claiv_recall_channel_duration_seconds",
+                "claiv_enrichment_lag_seconds",
+                "claiv_enrichment_stage_duration_seconds",
+            )
+            for suffix in ("bucket", "count", "sum")
+        ),
     }
 
 
@@ -47,7 +60,11 @@ def test_alert_rules_have_the_rule_group_shape_and_use_exported_metrics() -> Non
     rules = [rule for group in document["groups"] for rule in group["rules"]]
     assert all(set(group) == {"name", "rules"} for group in document["groups"])
     assert {rule["alert"] for rule in rules} >= {
-        "ClaivQueueGrowing", "ClaivEnrichmentLagOverSLO", "ClaivWorkerDown", "ClaivHigh5xxRate"}
+        "ClaivQueueGrowing",
+        "ClaivEnrichmentLagOverSLO",
+        "ClaivWorkerDown",
+        "ClaivHigh5xxRate",
+    }
     exported = _exported_series()
     for rule in rules:
         assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]

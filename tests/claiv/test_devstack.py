@@ -52,8 +52,7 @@ def test_restart_delay_doubles_up_to_the_cap() -> None:
     assert restart_delay(3, base=0.5, cap=10) == 4.0
 
 
-def test_a_child_that_exits_is_restarted_after_its_backoff(
-        supervisors: list[Supervisor]) -> None:
+def test_a_child_that_exits_is_restarted_after_its_backoff(supervisors: list[Supervisor]) -> None:
     clock = Clock()
     crasher = fake("crasher", "print('crashing now'); raise SystemExit(3)")
     steady = fake("steady", SLEEPER)
@@ -98,7 +97,8 @@ def test_backoff_starts_over_once_a_child_stayed_up(supervisors: list[Supervisor
 
 
 def test_wait_ready_keeps_waiting_while_children_live_and_are_not_ready(
-        supervisors: list[Supervisor], capsys: pytest.CaptureFixture[str]) -> None:
+    supervisors: list[Supervisor], capsys: pytest.CaptureFixture[str]
+) -> None:
     flag = Path(os.environ["CLAIV_DATA_DIR"]) / f"ready-{os.getpid()}"
     flag.unlink(missing_ok=True)
     slow = fake("slowpoke", SLEEPER, ready=lambda child: flag.exists())
@@ -125,10 +125,12 @@ def test_wait_ready_keeps_waiting_while_children_live_and_are_not_ready(
 
 
 def test_wait_ready_fails_naming_the_child_that_exited_with_its_last_lines(
-        supervisors: list[Supervisor]) -> None:
+    supervisors: list[Supervisor],
+) -> None:
     lines = "".join(f"print('line {n}');" for n in range(40))
-    dying = fake("worker", lines + "print('Traceback: boom'); raise SystemExit(7)",
-                 ready=lambda child: False)
+    dying = fake(
+        "worker", lines + "print('Traceback: boom'); raise SystemExit(7)", ready=lambda child: False
+    )
     steady = fake("api", SLEEPER, ready=lambda child: False)
     supervisor = Supervisor([steady, dying])
     supervisors.append(supervisor)
@@ -143,7 +145,8 @@ def test_wait_ready_fails_naming_the_child_that_exited_with_its_last_lines(
 
 
 def test_wait_ready_fails_after_the_limit_naming_who_is_not_ready(
-        supervisors: list[Supervisor]) -> None:
+    supervisors: list[Supervisor],
+) -> None:
     clock = Clock()
     stuck = fake("api", SLEEPER, ready=lambda child: False)
     supervisor = Supervisor([stuck], clock=clock)
@@ -164,31 +167,44 @@ def test_wait_ready_fails_after_the_limit_naming_who_is_not_ready(
 
 def test_stop_all_leaves_no_process_behind(supervisors: list[Supervisor]) -> None:
     # A child with a grandchild in its process group, and one that ignores SIGTERM.
-    parent = fake("parent", "import subprocess, sys, time\n"
-                  "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-                  "print('grandchild', p.pid, flush=True)\n"
-                  "while True: time.sleep(1)")
-    stubborn = fake("stubborn", "import signal, time\n"
-                    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                    "print('ignoring', flush=True)\n"
-                    "while True: time.sleep(1)")
+    parent = fake(
+        "parent",
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print('grandchild', p.pid, flush=True)\n"
+        "while True: time.sleep(1)",
+    )
+    stubborn = fake(
+        "stubborn",
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ignoring', flush=True)\n"
+        "while True: time.sleep(1)",
+    )
     supervisor = Supervisor([parent, stubborn], stop_grace=1.0)
     supervisor.start_all()
     wait_for(lambda: parent.seen("grandchild") and stubborn.seen("ignoring"), timeout=BOUND)
     grandchild = int(next(line for line in parent.lines if "grandchild" in line).split()[1])
     supervisor.stop_all()
     assert parent.exit_code() is not None and stubborn.exit_code() is not None
-    wait_for(lambda: not Path(f"/proc/{grandchild}").exists()
-             or "Z" in Path(f"/proc/{grandchild}/stat").read_text().rsplit(")", 1)[1][:3],
-             timeout=BOUND)
+    wait_for(
+        lambda: (
+            not Path(f"/proc/{grandchild}").exists()
+            or "Z" in Path(f"/proc/{grandchild}/stat").read_text().rsplit(")", 1)[1][:3]
+        ),
+        timeout=BOUND,
+    )
 
 
 def test_public_base_url_follows_port_unless_the_user_set_it() -> None:
     assert devstack.public_base_url({"PORT": "18797"}) == "http://127.0.0.1:18797"
     assert devstack.public_base_url({}) == "http://127.0.0.1:8000"
-    assert devstack.public_base_url({"PORT": "18797", "CLAIV_PUBLIC_BASE_URL":
-                                     "https://memory.example.com"}) == \
-        "https://memory.example.com"
+    assert (
+        devstack.public_base_url(
+            {"PORT": "18797", "CLAIV_PUBLIC_BASE_URL": "https://memory.example.com"}
+        )
+        == "https://memory.example.com"
+    )
 
 
 def test_metrics_dir_is_emptied_only_when_make_dev_chose_it(tmp_path: Path) -> None:
@@ -205,20 +221,33 @@ def test_metrics_dir_is_emptied_only_when_make_dev_chose_it(tmp_path: Path) -> N
 
 
 def test_the_api_command_and_children_get_the_public_url(tmp_path: Path) -> None:
-    env = {"PORT": "18797", "CLAIV_DATA_DIR": str(tmp_path),
-           "CLAIV_PUBLIC_BASE_URL": "http://127.0.0.1:18797"}
+    env = {
+        "PORT": "18797",
+        "CLAIV_DATA_DIR": str(tmp_path),
+        "CLAIV_PUBLIC_BASE_URL": "http://127.0.0.1:18797",
+    }
     api, worker, beat = devstack.stack_children(env, python="py")
-    assert api.args == ["py", "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
-                        "--bind", "127.0.0.1:18797", "--workers", "2"]
+    assert api.args == [
+        "py",
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:claiv.gunicorn_conf",
+        "--bind",
+        "127.0.0.1:18797",
+        "--workers",
+        "2",
+    ]
     assert [api.name, worker.name, beat.name] == ["api", "worker", "beat"]
     assert beat.args[-1] == str(tmp_path / "celerybeat-schedule")
-    assert all(c.env["CLAIV_PUBLIC_BASE_URL"] == "http://127.0.0.1:18797"
-               for c in (api, worker, beat))
+    assert all(
+        c.env["CLAIV_PUBLIC_BASE_URL"] == "http://127.0.0.1:18797" for c in (api, worker, beat)
+    )
 
 
 def test_no_key_is_minted_when_the_api_never_becomes_ready(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """main() with the servers and manage.py faked: the API child dies while starting."""
     monkeypatch.setenv("CLAIV_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PORT", "18797")
@@ -233,16 +262,16 @@ def test_no_key_is_minted_when_the_api_never_becomes_ready(
 
     def children(env: dict[str, str], python: str = PY) -> list[Child]:
         seen_env.update(env)
-        return [fake("api", "print('loading torch'); raise SystemExit(1)",
-                     ready=lambda child: False),
-                fake("worker", SLEEPER, ready=lambda child: False)]
+        return [
+            fake("api", "print('loading torch'); raise SystemExit(1)", ready=lambda child: False),
+            fake("worker", SLEEPER, ready=lambda child: False),
+        ]
 
     monkeypatch.setattr(devstack, "stack_children", children)
     with mock.patch("signal.signal"):  # leave the test process's handlers alone
         assert devstack.main() == 1
     assert minted == []
-    assert [call[0] for call in manage_calls] == ["migrate", "backfill_time_notes",
-                                                  "create_tenant"]
+    assert [call[0] for call in manage_calls] == ["migrate", "backfill_time_notes", "create_tenant"]
     out = capsys.readouterr().out
     assert "api exited with code 1 before the system was up" in out
     assert "loading torch" in out and "API key" not in out
@@ -284,15 +313,18 @@ def _call(base: str, key: str, path: str, body: dict[str, object] | None = None)
     import urllib.request
 
     request = urllib.request.Request(
-        base + path, data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        base + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
 @pytest.mark.slow
 def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
-        transactional_db: None, tmp_path: Path) -> None:
+    transactional_db: None, tmp_path: Path
+) -> None:
     """`python -m claiv.devstack` against the session's Postgres (test database) and Valkey
     (a database of its own), on a free port: key line, ingest, enriched, recall, Ctrl-C."""
     import signal
@@ -306,21 +338,35 @@ def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
 
     port = free_port()
     database = urlsplit(os.environ["DATABASE_URL"])._replace(
-        path="/" + settings.DATABASES["default"]["NAME"])
-    env = {**os.environ, "CLAIV_DATA_DIR": str(tmp_path), "PORT": str(port),
-           "DATABASE_URL": urlunsplit(database),
-           "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/6"}
+        path="/" + settings.DATABASES["default"]["NAME"]
+    )
+    env = {
+        **os.environ,
+        "CLAIV_DATA_DIR": str(tmp_path),
+        "PORT": str(port),
+        "DATABASE_URL": urlunsplit(database),
+        "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/6",
+    }
     env.pop("CLAIV_PUBLIC_BASE_URL", None)
-    popen = subprocess.Popen([PY, "-m", "claiv.devstack"], cwd=devstack.ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+    popen = subprocess.Popen(
+        [PY, "-m", "claiv.devstack"],
+        cwd=devstack.ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(popen.stdout or []), daemon=True)
     reader.start()
     try:
         # Generous: three processes load torch and the model on a possibly busy machine.
-        wait_for(lambda: any("API key (shown once)" in line for line in out)
-                 or popen.poll() is not None, timeout=900, interval=1.0)
+        wait_for(
+            lambda: any("API key (shown once)" in line for line in out) or popen.poll() is not None,
+            timeout=900,
+            interval=1.0,
+        )
         assert popen.poll() is None, "".join(out[-40:])
         key = out[next(i for i, line in enumerate(out) if "API key (shown once)" in line) + 1]
         key = key.strip()
@@ -328,13 +374,29 @@ def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
         base = f"http://127.0.0.1:{port}"
         assert (tmp_path / "dev.env").read_text().count(f"CLAIV_PUBLIC_BASE_URL={base}\n") == 1
 
-        event_id = _call(base, key, "/v1/ingest", {
-            "user_id": "alice", "type": "message", "role": "user", "thread_id": "t1",
-            "content": "I live in Berlin and I love hiking."})["event_id"]
-        wait_for(lambda: _call(base, key, f"/v1/events/{event_id}")["status"] == "enriched",
-                 timeout=600, interval=1.0)
-        recall = _call(base, key, "/v1/recall", {"user_id": "alice", "token_budget": 500,
-                                                 "task": "Where does the user live?"})
+        event_id = _call(
+            base,
+            key,
+            "/v1/ingest",
+            {
+                "user_id": "alice",
+                "type": "message",
+                "role": "user",
+                "thread_id": "t1",
+                "content": "I live in Berlin and I love hiking.",
+            },
+        )["event_id"]
+        wait_for(
+            lambda: _call(base, key, f"/v1/events/{event_id}")["status"] == "enriched",
+            timeout=600,
+            interval=1.0,
+        )
+        recall = _call(
+            base,
+            key,
+            "/v1/recall",
+            {"user_id": "alice", "token_budget": 500, "task": "Where does the user live?"},
+        )
         assert "Berlin" in recall["system_context"]
         children = _descendants(popen.pid)
         assert len(children) >= 7  # gunicorn + 2 workers, celery worker + 2, beat

@@ -43,8 +43,17 @@ def beat_leader() -> Iterator[None]:
 def test_a_healthy_stack_passes(worker: object, beat_leader: None) -> None:
     status, lines = _doctor()
     assert status == 0
-    assert list(lines) == ["settings", "postgres", "migrations", "redis", "broker", "workers",
-                           "beat", "embedding", "events"]
+    assert list(lines) == [
+        "settings",
+        "postgres",
+        "migrations",
+        "redis",
+        "broker",
+        "workers",
+        "beat",
+        "embedding",
+        "events",
+    ]
     assert lines["postgres"].startswith("ok PostgreSQL ")
     assert ", pgvector " in lines["postgres"]
     assert lines["migrations"] == "ok all migrations applied"
@@ -52,8 +61,9 @@ def test_a_healthy_stack_passes(worker: object, beat_leader: None) -> None:
     assert lines["broker"].startswith("ok queue depth ")
     assert lines["workers"] == "ok 1 worker(s) answered"
     assert lines["beat"] == "ok a beat leader holds the lock"
-    assert lines["embedding"] == ("ok sentence-transformers/all-MiniLM-L6-v2, 384 dimensions, "
-                                  "as the stored vectors")
+    assert lines["embedding"] == (
+        "ok sentence-transformers/all-MiniLM-L6-v2, 384 dimensions, as the stored vectors"
+    )
     assert lines["events"] == "ok none stuck or failed"
 
 
@@ -72,8 +82,10 @@ def test_a_failed_event_fails_with_what_to_do(tenant: Tenant) -> None:
     Event.objects.filter(pk=event.pk).update(status="failed", error="ValueError")
     status, lines = _doctor("workers", "beat")
     assert status == 1
-    assert lines["events"] == ("fail 1 event(s) failed enrichment (0 stuck): see their error "
-                               "in the console's Events page and re-run enrichment there")
+    assert lines["events"] == (
+        "fail 1 event(s) failed enrichment (0 stuck): see their error "
+        "in the console's Events page and re-run enrichment there"
+    )
     assert lines["redis"] == "ok answers"
 
 

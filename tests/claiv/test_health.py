@@ -44,8 +44,14 @@ def test_readyz_is_503_while_valkey_is_down_and_recovers() -> None:
 def test_unknown_url_is_a_json_404_envelope() -> None:
     response = Client().get("/v1/nothing-here", headers={"X-Request-ID": "req-abc"})
     assert response.status_code == 404
-    assert response.json() == {"error": {"code": "not_found", "message": "Not found.",
-                                         "request_id": "req-abc", "details": {}}}
+    assert response.json() == {
+        "error": {
+            "code": "not_found",
+            "message": "Not found.",
+            "request_id": "req-abc",
+            "details": {},
+        }
+    }
     assert response["X-Request-ID"] == "req-abc"
 
 

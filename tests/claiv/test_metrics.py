@@ -52,9 +52,18 @@ def test_no_token_configured_is_404_even_with_a_bearer() -> None:
 
 
 @override_settings(CLAIV_METRICS_TOKEN=TOKEN)
-@pytest.mark.parametrize("authorization", [
-    None, "", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}", TOKEN,
-    "Bearer ck_not_the_metrics_token"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        f"Bearer {TOKEN}x",
+        f"Bearer {TOKEN[:-1]}",
+        f"Basic {TOKEN}",
+        TOKEN,
+        "Bearer ck_not_the_metrics_token",
+    ],
+)
 def test_wrong_or_missing_token_is_the_same_404(authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     _assert_not_found(Client().get("/metrics", headers=headers))
@@ -68,8 +77,14 @@ def test_post_with_the_token_is_404() -> None:
 @override_settings(CLAIV_METRICS_TOKEN=TOKEN)
 def test_request_histogram_labels_the_route_pattern_not_the_path(db: None) -> None:
     client = Client()
-    before = _sample(_scrape(client), "claiv_http_request_duration_seconds_count",
-                     {"method": "GET", "route": "healthz", "status_class": "2xx"}) or 0.0
+    before = (
+        _sample(
+            _scrape(client),
+            "claiv_http_request_duration_seconds_count",
+            {"method": "GET", "route": "healthz", "status_class": "2xx"},
+        )
+        or 0.0
+    )
     for _ in range(3):
         assert client.get("/healthz").status_code == 200
     secret_id = f"user-{uuid.uuid4().hex}"
@@ -77,13 +92,30 @@ def test_request_histogram_labels_the_route_pattern_not_the_path(db: None) -> No
     assert client.get(f"/nowhere/{secret_id}").status_code == 404
 
     text = _scrape(client)
-    assert _sample(text, "claiv_http_request_duration_seconds_count",
-                   {"method": "GET", "route": "healthz", "status_class": "2xx"}) == before + 3
-    assert _sample(text, "claiv_http_request_duration_seconds_count",
-                   {"method": "GET", "route": "v1/events/<str:event_id>",
-                    "status_class": "4xx"}) >= 1
-    assert _sample(text, "claiv_http_request_duration_seconds_count",
-                   {"method": "GET", "route": "<unmatched>", "status_class": "4xx"}) >= 1
+    assert (
+        _sample(
+            text,
+            "claiv_http_request_duration_seconds_count",
+            {"method": "GET", "route": "healthz", "status_class": "2xx"},
+        )
+        == before + 3
+    )
+    assert (
+        _sample(
+            text,
+            "claiv_http_request_duration_seconds_count",
+            {"method": "GET", "route": "v1/events/<str:event_id>", "status_class": "4xx"},
+        )
+        >= 1
+    )
+    assert (
+        _sample(
+            text,
+            "claiv_http_request_duration_seconds_count",
+            {"method": "GET", "route": "<unmatched>", "status_class": "4xx"},
+        )
+        >= 1
+    )
     assert secret_id not in text
     # The broker is read at scrape time: the default queue is there and empty-or-more.
     assert _sample(text, "claiv_broker_up", {}) == 1.0
@@ -108,13 +140,20 @@ def test_scrape_sums_every_process_and_forgets_dead_ones_live_gauges() -> None:
     embedding_call_record(provider=provider, texts=1)
     before = _sample(_scrape(Client()), "claiv_worker_processes", {}) or 0.0
 
-    child = subprocess.run([sys.executable, "-c", _CHILD, provider], capture_output=True,
-                           text=True, timeout=120, env=os.environ.copy(), check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, provider],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+        check=True,
+    )
     pid = int(child.stdout.strip())
 
     text = _scrape(Client())
-    assert _sample(text, "claiv_embedding_calls_total",
-                   {"provider": provider, "outcome": "ok"}) == 5.0
+    assert (
+        _sample(text, "claiv_embedding_calls_total", {"provider": provider, "outcome": "ok"}) == 5.0
+    )
     assert _sample(text, "claiv_embedding_texts_total", {"provider": provider}) == 32.0
     assert _sample(text, "claiv_worker_processes", {}) == before + 1
 
@@ -122,9 +161,9 @@ def test_scrape_sums_every_process_and_forgets_dead_ones_live_gauges() -> None:
     metrics_process_dead(pid)
     text = _scrape(Client())
     assert _sample(text, "claiv_worker_processes", {}) in (None, before)
-    assert _sample(text, "claiv_embedding_calls_total",
-                   {"provider": provider, "outcome": "ok"}) == 5.0
-
+    assert (
+        _sample(text, "claiv_embedding_calls_total", {"provider": provider, "outcome": "ok"}) == 5.0
+    )
 
 
 def test_worker_exporter_follows_the_same_token_rule() -> None:
@@ -165,8 +204,9 @@ def test_queue_depth_sums_the_priority_lists_of_each_queue(redis_service: str) -
     try:
         client.rpush(names[0], "m1", "m2")
         client.rpush(names[7], "m3")
-        collector = QueueDepthCollector(client=client, queues=[queue, f"{queue}-empty"],
-                                        steps=range(10))
+        collector = QueueDepthCollector(
+            client=client, queues=[queue, f"{queue}-empty"], steps=range(10)
+        )
         families = {family.name: family for family in collector.collect()}
         depths = {s.labels["queue"]: s.value for s in families["claiv_queue_depth"].samples}
         assert depths == {queue: 3.0, f"{queue}-empty": 0.0}
@@ -174,9 +214,11 @@ def test_queue_depth_sums_the_priority_lists_of_each_queue(redis_service: str) -
     finally:
         client.delete(*names)
         client.close()
-    down = QueueDepthCollector(client=redis.Redis(host="127.0.0.1", port=1,
-                                                  socket_connect_timeout=1), queues=[queue],
-                               steps=[0])
+    down = QueueDepthCollector(
+        client=redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1),
+        queues=[queue],
+        steps=[0],
+    )
     families = {family.name: family for family in down.collect()}
     assert list(families) == ["claiv_broker_up"]
     assert families["claiv_broker_up"].samples[0].value == 0.0

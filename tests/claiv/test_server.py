@@ -54,19 +54,33 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup: None, django_db_blocker: Any,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     with django_db_blocker.unblock():
         database_url = _test_database_url()
     port = _free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    env = {**os.environ, "DATABASE_URL": database_url,
-           "REQUEST_BODY_TIMEOUT": str(BODY_TIMEOUT_S)}
+    env = {**os.environ, "DATABASE_URL": database_url, "REQUEST_BODY_TIMEOUT": str(BODY_TIMEOUT_S)}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "python:claiv.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(WORKERS),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         # Workers load the embedding model before serving (tens of seconds on a busy
         # machine): wait as long as the server is alive, within a generous overall bound.
@@ -109,8 +123,7 @@ def _raw(port: int, data: bytes, timeout: float = 30.0) -> tuple[int, dict[str, 
         sock.sendall(data)
         response = http.client.HTTPResponse(sock)
         response.begin()
-        return (response.status, {k.lower(): v for k, v in response.getheaders()},
-                response.read())
+        return (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
 
 
 @pytest.fixture
@@ -125,30 +138,39 @@ def _wait_until_enriched() -> None:
     and the keyword corpus, and a test ending meanwhile has its TRUNCATE flush deadlock
     against them. Tests that ingest through the server take `worker` (so the events are
     enriched whatever ran before) and wait here before they end."""
-    wait_for(lambda: not Event.objects.filter(
-        status__in=[EnrichmentStatus.PENDING, EnrichmentStatus.PROCESSING]).exists(),
-        timeout=300)
+    wait_for(
+        lambda: (
+            not Event.objects.filter(
+                status__in=[EnrichmentStatus.PENDING, EnrichmentStatus.PROCESSING]
+            ).exists()
+        ),
+        timeout=300,
+    )
 
 
 def _ingest_body(content: str) -> bytes:
-    return json.dumps({"user_id": "u1", "type": "message", "content": content,
-                       "conversation_id": "c1"}).encode()
+    return json.dumps(
+        {"user_id": "u1", "type": "message", "content": content, "conversation_id": "c1"}
+    ).encode()
 
 
 def _head(raw_key: str, extra: str = "") -> bytes:
-    return (f"POST /v6/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {raw_key}\r\nContent-Type: application/json\r\n"
-            f"{extra}").encode()
+    return (
+        f"POST /v6/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {raw_key}\r\nContent-Type: application/json\r\n"
+        f"{extra}"
+    ).encode()
 
 
 def _chunked(body: bytes, size: int = 1000) -> bytes:
-    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
-             for i in range(0, len(body), size)]
+    parts = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    ]
     return b"".join(parts) + b"0\r\n\r\n"
 
 
-def test_healthz_answers_while_idle_and_half_sent_connections_are_open(
-        server: Server) -> None:
+def test_healthz_answers_while_idle_and_half_sent_connections_are_open(server: Server) -> None:
     held: list[socket.socket] = []
     try:
         for i in range(8 * WORKERS):  # 4 × workers idle plus 4 × workers half-sent
@@ -167,7 +189,8 @@ def test_healthz_answers_while_idle_and_half_sent_connections_are_open(
 
 
 def test_a_body_shorter_than_its_content_length_times_out_in_the_envelope(
-        server: Server, raw_key: str) -> None:
+    server: Server, raw_key: str
+) -> None:
     body = _ingest_body("lying length")
     request = _head(raw_key, f"Content-Length: {len(body) + 100}\r\n\r\n") + body
     started = time.monotonic()
@@ -183,11 +206,11 @@ def test_a_body_shorter_than_its_content_length_times_out_in_the_envelope(
     assert _get(server.port, "/healthz")[0] == 200
 
 
-def test_a_chunked_ingest_is_read_and_stored(server: Server, raw_key: str,
-                                             worker: object) -> None:
+def test_a_chunked_ingest_is_read_and_stored(server: Server, raw_key: str, worker: object) -> None:
     body = _ingest_body("sent in chunks " + "x" * 3000)
     status, _, payload = _raw(
-        server.port, _head(raw_key, "Transfer-Encoding: chunked\r\n\r\n") + _chunked(body))
+        server.port, _head(raw_key, "Transfer-Encoding: chunked\r\n\r\n") + _chunked(body)
+    )
     assert status == 200, payload
     event_id = json.loads(payload)["event_id"]
     stored = Event.objects.get()
@@ -198,8 +221,9 @@ def test_a_chunked_ingest_is_read_and_stored(server: Server, raw_key: str,
 def test_an_oversize_chunked_body_is_refused_with_413(server: Server, raw_key: str) -> None:
     body = _ingest_body("y" * (1024 * 1024 + 10))
     status, _, payload = _raw(
-        server.port, _head(raw_key, "Transfer-Encoding: chunked\r\n\r\n")
-        + _chunked(body, 64 * 1024))
+        server.port,
+        _head(raw_key, "Transfer-Encoding: chunked\r\n\r\n") + _chunked(body, 64 * 1024),
+    )
     error = json.loads(payload)["error"]
     assert (status, error["code"]) == (413, "payload_too_large")
     assert error["details"] == {"limit_bytes": 1024 * 1024}
@@ -208,19 +232,26 @@ def test_an_oversize_chunked_body_is_refused_with_413(server: Server, raw_key: s
 
 def test_a_long_uri_is_refused_in_the_envelope(server: Server) -> None:
     status, headers, payload = _raw(
-        server.port, b"GET /healthz?q=" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n"
-        b"X-Request-ID: long-uri-1\r\n\r\n")
+        server.port,
+        b"GET /healthz?q=" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n"
+        b"X-Request-ID: long-uri-1\r\n\r\n",
+    )
     assert status == 414
     assert headers["x-request-id"] == "long-uri-1"
-    assert json.loads(payload) == {"error": {
-        "code": "uri_too_long", "message": "Request URIs are limited to 4096 bytes.",
-        "request_id": "long-uri-1", "details": {"limit_bytes": 4096}}}
+    assert json.loads(payload) == {
+        "error": {
+            "code": "uri_too_long",
+            "message": "Request URIs are limited to 4096 bytes.",
+            "request_id": "long-uri-1",
+            "details": {"limit_bytes": 4096},
+        }
+    }
 
 
 def test_an_oversize_header_is_refused_in_the_envelope(server: Server) -> None:
     status, _, payload = _raw(
-        server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 10000
-        + b"\r\n\r\n")
+        server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 10000 + b"\r\n\r\n"
+    )
     error = json.loads(payload)["error"]
     assert (status, error["code"]) == (431, "headers_too_large")
     assert error["details"] == {"limit_bytes": 8190, "header": "x-big"}
@@ -229,14 +260,20 @@ def test_an_oversize_header_is_refused_in_the_envelope(server: Server) -> None:
 def test_gunicorns_own_refusals_are_in_the_envelope_too(server: Server) -> None:
     """Past gunicorn's backstop limits the server itself refuses, before any app runs."""
     status, headers, payload = _raw(
-        server.port, b"GET /healthz?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.port, b"GET /healthz?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     assert (status, headers["content-type"]) == (414, "application/json")
-    assert json.loads(payload) == {"error": {
-        "code": "uri_too_long", "message": "The request line is too long.",
-        "request_id": "", "details": {}}}
+    assert json.loads(payload) == {
+        "error": {
+            "code": "uri_too_long",
+            "message": "The request line is too long.",
+            "request_id": "",
+            "details": {},
+        }
+    }
     status, _, payload = _raw(
-        server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000
-        + b"\r\n\r\n")
+        server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n"
+    )
     assert (status, json.loads(payload)["error"]["code"]) == (431, "headers_too_large")
 
 
@@ -255,8 +292,9 @@ def test_keep_alive_serves_two_requests_on_one_connection(server: Server) -> Non
         conn.close()
 
 
-def test_dead_pooled_connections_are_replaced_without_a_500(server: Server, raw_key: str,
-                                                            worker: object) -> None:
+def test_dead_pooled_connections_are_replaced_without_a_500(
+    server: Server, raw_key: str, worker: object
+) -> None:
     body = _ingest_body("before the cut")
     first = _raw(server.port, _head(raw_key, f"Content-Length: {len(body)}\r\n\r\n") + body)
     assert first[0] == 200, first[2]
@@ -264,12 +302,16 @@ def test_dead_pooled_connections_are_replaced_without_a_500(server: Server, raw_
     # Cut every server connection, as a Postgres restart or an idle timeout would; the
     # pool now holds only dead ones.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         assert cursor.fetchone()[0] >= 1
     body = _ingest_body("after the cut")
     second = _raw(server.port, _head(raw_key, f"Content-Length: {len(body)}\r\n\r\n") + body)
     assert second[0] == 200, second[2]
     assert sorted(Event.objects.values_list("content", flat=True)) == [
-        "after the cut", "before the cut"]
+        "after the cut",
+        "before the cut",
+    ]
     _wait_until_enriched()

@@ -17,6 +17,7 @@ def _resolver(*addresses: str) -> Any:
     def resolve(host: str, port: int, **kwargs: Any) -> list[Any]:
         family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
     return resolve
 
 
@@ -24,28 +25,31 @@ def _unresolvable(host: str, port: int, **kwargs: Any) -> list[Any]:
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
 
-@pytest.mark.parametrize(("url", "reason"), [
-    ("ftp://93.184.216.34/", "Only http:// and https:// URLs are allowed."),
-    ("file:///etc/passwd", "Only http:// and https:// URLs are allowed."),
-    ("javascript:alert(1)", "Only http:// and https:// URLs are allowed."),
-    ("http:///nohost", "The URL has no host name."),
-    ("http://a:b@93.184.216.34/", "URLs with a user name or password in them are not allowed."),
-    ("http://93.184.216.34:99999/", "The URL is not valid"),
-    ("http://127.0.0.1/", "Refused 127.0.0.1: 127.0.0.1 is a loopback address (this machine)."),
-    ("http://127.8.9.10/", "127.8.9.10 is a loopback address"),
-    ("http://[::1]/", "::1 is a loopback address"),
-    ("http://[::ffff:127.0.0.1]/", "127.0.0.1 is a loopback address"),
-    ("http://0.0.0.0/", "0.0.0.0 is the unspecified address"),
-    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
-    ("http://[fe80::1]/", "fe80::1 is a link-local address"),
-    ("http://10.0.0.1/", "10.0.0.1 is in a private network range"),
-    ("http://172.16.5.4/", "172.16.5.4 is in a private network range"),
-    ("http://192.168.1.1/", "192.168.1.1 is in a private network range"),
-    ("http://100.64.0.1/", "100.64.0.1 is in a private network range"),
-    ("http://[fc00::1]/", "fc00::1 is in a private network range"),
-    ("http://224.0.0.1/", "224.0.0.1 is a multicast address"),
-    ("http://240.0.0.1/", "240.0.0.1 is in a private network range"),
-])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://93.184.216.34/", "Only http:// and https:// URLs are allowed."),
+        ("file:///etc/passwd", "Only http:// and https:// URLs are allowed."),
+        ("javascript:alert(1)", "Only http:// and https:// URLs are allowed."),
+        ("http:///nohost", "The URL has no host name."),
+        ("http://a:b@93.184.216.34/", "URLs with a user name or password in them are not allowed."),
+        ("http://93.184.216.34:99999/", "The URL is not valid"),
+        ("http://127.0.0.1/", "Refused 127.0.0.1: 127.0.0.1 is a loopback address (this machine)."),
+        ("http://127.8.9.10/", "127.8.9.10 is a loopback address"),
+        ("http://[::1]/", "::1 is a loopback address"),
+        ("http://[::ffff:127.0.0.1]/", "127.0.0.1 is a loopback address"),
+        ("http://0.0.0.0/", "0.0.0.0 is the unspecified address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("http://[fe80::1]/", "fe80::1 is a link-local address"),
+        ("http://10.0.0.1/", "10.0.0.1 is in a private network range"),
+        ("http://172.16.5.4/", "172.16.5.4 is in a private network range"),
+        ("http://192.168.1.1/", "192.168.1.1 is in a private network range"),
+        ("http://100.64.0.1/", "100.64.0.1 is in a private network range"),
+        ("http://[fc00::1]/", "fc00::1 is in a private network range"),
+        ("http://224.0.0.1/", "224.0.0.1 is a multicast address"),
+        ("http://240.0.0.1/", "240.0.0.1 is in a private network range"),
+    ],
+)
 def test_refused_urls_say_why(url: str, reason: str) -> None:
     with pytest.raises(UrlRefused) as refused:
         url_check(url)
@@ -60,14 +64,18 @@ def test_localhost_by_name_is_refused() -> None:
 def test_public_addresses_pass_and_are_pinned() -> None:
     target = url_check("https://api.example.test/v1?x=1", resolver=_resolver("93.184.216.34"))
     assert (target.scheme, target.host, target.port, target.path, target.address) == (
-        "https", "api.example.test", 443, "/v1?x=1", "93.184.216.34")
+        "https",
+        "api.example.test",
+        443,
+        "/v1?x=1",
+        "93.184.216.34",
+    )
     assert url_check("http://[2606:4700::1111]:8080/").address == "2606:4700::1111"
 
 
 def test_one_internal_answer_among_public_ones_is_refused() -> None:
     with pytest.raises(UrlRefused, match="10.0.0.5 is in a private network range"):
-        url_check("http://rebind.example.test/",
-                  resolver=_resolver("93.184.216.34", "10.0.0.5"))
+        url_check("http://rebind.example.test/", resolver=_resolver("93.184.216.34", "10.0.0.5"))
 
 
 def test_unresolvable_host_is_refused() -> None:
@@ -85,8 +93,11 @@ def test_operator_may_allow_private_ranges_but_never_loopback_or_link_local() ->
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        routes = {"/to-metadata": "http://169.254.169.254/latest/meta-data/",
-                  "/same-origin": "/final", "/loop": "/loop"}
+        routes = {
+            "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+            "/same-origin": "/final",
+            "/loop": "/loop",
+        }
         if self.path in routes:
             self.send_response(302)
             self.send_header("Location", routes[self.path])
@@ -142,7 +153,6 @@ def test_timeouts_are_short() -> None:
     listener.listen(1)  # accepts the connection, never answers
     try:
         with pytest.raises(TimeoutError):
-            http_get(f"http://127.0.0.1:{listener.getsockname()[1]}/", trusted=True,
-                     timeout=0.3)
+            http_get(f"http://127.0.0.1:{listener.getsockname()[1]}/", trusted=True, timeout=0.3)
     finally:
         listener.close()

@@ -22,10 +22,21 @@ PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 
-def make_user(username: str, *, tenant: Tenant | None = None, role: str = MemberRole.OWNER,
-              staff: bool = True, superuser: bool = False) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff,
-                                    is_superuser=superuser, email=f"{username}@example.com")
+def make_user(
+    username: str,
+    *,
+    tenant: Tenant | None = None,
+    role: str = MemberRole.OWNER,
+    staff: bool = True,
+    superuser: bool = False,
+) -> User:
+    user = User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        is_staff=staff,
+        is_superuser=superuser,
+        email=f"{username}@example.com",
+    )
     if tenant is not None:
         Membership.objects.create(user=user, tenant=tenant, role=role)
     return user
@@ -83,8 +94,10 @@ def browser() -> Iterator[Any]:
 
     executable = shutil.which("chromium")
     if executable is None:
-        reason = ("Debian's chromium is not installed (as root: apt-get install chromium "
-                  "chromium-driver; `make test` does it on Debian when run as root)")
+        reason = (
+            "Debian's chromium is not installed (as root: apt-get install chromium "
+            "chromium-driver; `make test` does it on Debian when run as root)"
+        )
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"{reason}; CI requires the browser tests")
         _browser_skipped.append(reason)
@@ -97,10 +110,18 @@ def browser() -> Iterator[Any]:
     try:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
-                executable_path=executable, headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--no-first-run", "--disable-sync"])
+                executable_path=executable,
+                headless=True,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                ],
+            )
             try:
                 yield chromium
             finally:

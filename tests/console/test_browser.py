@@ -44,8 +44,11 @@ def _submit(page: Any, selector: str) -> None:
 
 def _ingest(base: str, raw_key: str) -> int:
     request = urllib.request.Request(
-        f"{base}/v1/ingest", data=json.dumps(INGEST).encode(), method="POST",
-        headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
+        f"{base}/v1/ingest",
+        data=json.dumps(INGEST).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status)
@@ -53,8 +56,9 @@ def _ingest(base: str, raw_key: str) -> int:
         return int(exc.code)
 
 
-def test_create_key_see_it_once_use_it_revoke_it(live_server: Any, page: Any, tenant: Tenant,
-                                                 owner: User) -> None:
+def test_create_key_see_it_once_use_it_revoke_it(
+    live_server: Any, page: Any, tenant: Tenant, owner: User
+) -> None:
     base = live_server.url
     page.goto(f"{base}/console/")
     screenshot(page, "01-login")
@@ -89,8 +93,9 @@ def test_create_key_see_it_once_use_it_revoke_it(live_server: Any, page: Any, te
     assert _ingest(base, raw) == 401
     key.refresh_from_db()
     assert key.revoked_at is not None
-    assert list(ApiKeyAuditEntry.objects.filter(key=key).order_by("at")
-                .values_list("action", "actor_label")) == [("created", "ada"), ("revoked", "ada")]
+    assert list(
+        ApiKeyAuditEntry.objects.filter(key=key).order_by("at").values_list("action", "actor_label")
+    ) == [("created", "ada"), ("revoked", "ada")]
 
     page.goto(f"{base}/console/keys/apikey/?tenant={tenant.id}")
     screenshot(page, "06-key-list")
@@ -100,11 +105,17 @@ def test_create_key_see_it_once_use_it_revoke_it(live_server: Any, page: Any, te
     screenshot(page, "07-usage")
 
 
-def test_browse_facts_forget_user_and_read_receipt(live_server: Any, page: Any,
-                                                   tenant: Tenant, owner: User) -> None:
-    for i, text in enumerate(["I live in Oslo and work at Equinor as a geologist.",
-                              "My sister Anna lives in Rome.", "I love hiking in the mountains.",
-                              "I moved to Bergen."]):
+def test_browse_facts_forget_user_and_read_receipt(
+    live_server: Any, page: Any, tenant: Tenant, owner: User
+) -> None:
+    for i, text in enumerate(
+        [
+            "I live in Oslo and work at Equinor as a geologist.",
+            "My sister Anna lives in Rome.",
+            "I love hiking in the mountains.",
+            "I moved to Bergen.",
+        ]
+    ):
         ingest_enriched(tenant, text, user_id="alice", minutes=i)
     facts = Fact.objects.filter(tenant=tenant, user_id="alice")
     current = facts.filter(status="current").count()
@@ -143,8 +154,9 @@ def test_browse_facts_forget_user_and_read_receipt(live_server: Any, page: Any,
 
 
 @pytest.mark.usefixtures("owner")
-def test_connection_healthy_then_redis_down(live_server: Any, page: Any, tenant: Tenant,
-                                            settings: Any) -> None:
+def test_connection_healthy_then_redis_down(
+    live_server: Any, page: Any, tenant: Tenant, settings: Any
+) -> None:
     settings.CLAIV_PUBLIC_BASE_URL = live_server.url
     base = live_server.url
     _sign_in(page, base, "ada")

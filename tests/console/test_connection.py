@@ -18,21 +18,27 @@ pytestmark = pytest.mark.django_db
 
 
 def _save(console: Client, tenant: Tenant, **fields: str) -> Any:
-    return console.post(f"/console/projects/{tenant.id}/connection/",
-                        {"action": "save", "api_base_url": "", "api_key": "", **fields})
+    return console.post(
+        f"/console/projects/{tenant.id}/connection/",
+        {"action": "save", "api_base_url": "", "api_key": "", **fields},
+    )
 
 
-@pytest.mark.parametrize(("url", "reason"), [
-    ("http://127.0.0.1:8001", "127.0.0.1 is a loopback address (this machine)"),
-    ("http://localhost", "is a loopback address"),
-    ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
-    ("http://10.1.2.3", "10.1.2.3 is in a private network range"),
-    ("http://[fe80::1]", "fe80::1 is a link-local address"),
-    ("ftp://example.com", "Only http:// and https:// URLs are allowed."),
-    ("http://user:pw@93.184.216.34", "URLs with a user name or password"),
-])
-def test_typed_urls_to_internal_addresses_are_refused(console: Client, tenant: Tenant,
-                                                      url: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:8001", "127.0.0.1 is a loopback address (this machine)"),
+        ("http://localhost", "is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
+        ("http://10.1.2.3", "10.1.2.3 is in a private network range"),
+        ("http://[fe80::1]", "fe80::1 is a link-local address"),
+        ("ftp://example.com", "Only http:// and https:// URLs are allowed."),
+        ("http://user:pw@93.184.216.34", "URLs with a user name or password"),
+    ],
+)
+def test_typed_urls_to_internal_addresses_are_refused(
+    console: Client, tenant: Tenant, url: str, reason: str
+) -> None:
     response = _save(console, tenant, api_base_url=url)
     assert response.status_code == 200
     assert reason in " ".join(response.context["form"].errors["api_base_url"])
@@ -40,8 +46,9 @@ def test_typed_urls_to_internal_addresses_are_refused(console: Client, tenant: T
     assert not ConsoleConnection.objects.filter(tenant=tenant).exists()
 
 
-def test_private_ranges_pass_when_the_operator_allows_them(console: Client, tenant: Tenant,
-                                                           settings: Any) -> None:
+def test_private_ranges_pass_when_the_operator_allows_them(
+    console: Client, tenant: Tenant, settings: Any
+) -> None:
     settings.CLAIV_CONSOLE_ALLOW_PRIVATE_URLS = True
     assert _save(console, tenant, api_base_url="http://10.1.2.3:8000/").status_code == 302
     assert ConsoleConnection.objects.get(tenant=tenant).api_base_url == "http://10.1.2.3:8000"
@@ -49,8 +56,9 @@ def test_private_ranges_pass_when_the_operator_allows_them(console: Client, tena
     assert "loopback" in " ".join(refused.context["form"].errors["api_base_url"])
 
 
-def test_public_url_and_the_servers_own_url_are_accepted(console: Client, tenant: Tenant,
-                                                         settings: Any) -> None:
+def test_public_url_and_the_servers_own_url_are_accepted(
+    console: Client, tenant: Tenant, settings: Any
+) -> None:
     assert _save(console, tenant, api_base_url="https://93.184.216.34").status_code == 302
     assert ConsoleConnection.objects.get(tenant=tenant).api_base_url == "https://93.184.216.34"
     settings.CLAIV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
@@ -58,8 +66,9 @@ def test_public_url_and_the_servers_own_url_are_accepted(console: Client, tenant
     assert ConsoleConnection.objects.get(tenant=tenant).api_base_url == "http://127.0.0.1:8000"
 
 
-def test_backend_key_is_encrypted_at_rest_and_never_shown_again(console: Client,
-                                                                tenant: Tenant) -> None:
+def test_backend_key_is_encrypted_at_rest_and_never_shown_again(
+    console: Client, tenant: Tenant
+) -> None:
     raw = api_key_create(tenant=tenant)[1]
     assert _save(console, tenant, api_key=raw).status_code == 302
     stored = ConsoleConnection.objects.get(tenant=tenant)
@@ -76,12 +85,14 @@ def test_backend_key_is_encrypted_at_rest_and_never_shown_again(console: Client,
 
 
 def test_connection_test_against_this_server_with_a_stored_key(
-        live_server: Any, console: Client, tenant: Tenant, settings: Any) -> None:
+    live_server: Any, console: Client, tenant: Tenant, settings: Any
+) -> None:
     settings.CLAIV_PUBLIC_BASE_URL = live_server.url
     key, raw = api_key_create(tenant=tenant)
     _save(console, tenant, api_key=raw)
-    report = console.post(f"/console/projects/{tenant.id}/connection/",
-                          {"action": "test"}).context["report"]
+    report = console.post(f"/console/projects/{tenant.id}/connection/", {"action": "test"}).context[
+        "report"
+    ]
     assert report.ok and report.trusted and report.base_url == live_server.url
     assert [(p.name, p.status, p.summary) for p in report.probes] == [
         ("Liveness (/healthz)", 200, "The API process serves."),

@@ -21,12 +21,11 @@ def _run(*args: str) -> str:
     return out.getvalue().strip()
 
 
-def test_creates_a_member_who_can_sign_in(tenant: Tenant,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_creates_a_member_who_can_sign_in(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAIV_CONSOLE_PASSWORD", "s3cret-enough-pass")
-    assert _run("carol", "--tenant", "acme", "--role", "admin", "--email", "c@example.com",
-                "--no-input") == (
-        "console user carol created; admin of acme. Sign in at /console/.")
+    assert _run(
+        "carol", "--tenant", "acme", "--role", "admin", "--email", "c@example.com", "--no-input"
+    ) == ("console user carol created; admin of acme. Sign in at /console/.")
     user = User.objects.get(username="carol")
     assert (user.is_staff, user.is_superuser, user.email) == (True, False, "c@example.com")
     assert Membership.objects.get(user=user, tenant=tenant).role == "admin"
@@ -36,7 +35,8 @@ def test_creates_a_member_who_can_sign_in(tenant: Tenant,
     # Again without a password: the membership changes, the password stays.
     monkeypatch.delenv("CLAIV_CONSOLE_PASSWORD")
     assert _run("carol", "--tenant", "acme", "--role", "viewer", "--no-input").startswith(
-        "console user carol updated; viewer of acme")
+        "console user carol updated; viewer of acme"
+    )
     assert User.objects.get(username="carol").check_password("s3cret-enough-pass")
 
 
@@ -48,5 +48,6 @@ def test_superuser_and_refusals(tenant: Tenant, monkeypatch: pytest.MonkeyPatch)
     assert not User.objects.filter(username="dave").exists()
     monkeypatch.setenv("CLAIV_CONSOLE_PASSWORD", "another-good-pass")
     assert _run("root", "--superuser", "--no-input") == (
-        "superuser root created. Sign in at /console/.")
+        "superuser root created. Sign in at /console/."
+    )
     assert User.objects.get(username="root").is_superuser

@@ -30,8 +30,12 @@ def _ingest_status(raw: str) -> int:
 
 
 def _create(console: Client, tenant: Tenant, **fields: object) -> tuple[ApiKey, object]:
-    data = {"tenant": str(tenant.id), "name": "backend",
-            "scopes": ["memory:write", "memory:read"], **fields}
+    data = {
+        "tenant": str(tenant.id),
+        "name": "backend",
+        "scopes": ["memory:write", "memory:read"],
+        **fields,
+    }
     response = console.post("/console/keys/apikey/add/", data)
     key = ApiKey.objects.get(tenant=tenant, name=data["name"])
     assert response.status_code == 302
@@ -61,26 +65,36 @@ def test_created_key_is_shown_exactly_once(console: Client, tenant: Tenant) -> N
 
     entry = ApiKeyAuditEntry.objects.get(key=key)
     assert (entry.action, entry.actor_label, entry.actor.username, entry.tenant) == (
-        "created", "ada", "ada", tenant)
-    assert entry.details == {"via": "console", "name": "backend",
-                             "scopes": ["memory:write", "memory:read"]}
+        "created",
+        "ada",
+        "ada",
+        tenant,
+    )
+    assert entry.details == {
+        "via": "console",
+        "name": "backend",
+        "scopes": ["memory:write", "memory:read"],
+    }
 
 
-def test_create_refuses_no_scopes_and_another_tenant(console: Client, tenant: Tenant,
-                                                     other_tenant: Tenant) -> None:
-    no_scopes = console.post("/console/keys/apikey/add/", {"tenant": str(tenant.id),
-                                                           "name": "x"})
+def test_create_refuses_no_scopes_and_another_tenant(
+    console: Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    no_scopes = console.post("/console/keys/apikey/add/", {"tenant": str(tenant.id), "name": "x"})
     assert no_scopes.status_code == 200 and no_scopes.context["form"].errors["scopes"]
-    theirs = console.post("/console/keys/apikey/add/", {"tenant": str(other_tenant.id),
-                                                        "name": "x", "scopes": ["memory:read"]})
+    theirs = console.post(
+        "/console/keys/apikey/add/",
+        {"tenant": str(other_tenant.id), "name": "x", "scopes": ["memory:read"]},
+    )
     assert theirs.status_code == 200 and theirs.context["form"].errors["tenant"]
     choices = [str(t.pk) for t in theirs.context["form"].fields["tenant"].queryset]
     assert choices == [str(tenant.id)]
     assert not ApiKey.objects.exists() and not ApiKeyAuditEntry.objects.exists()
 
 
-def test_revoke_needs_confirmation_and_is_effective_on_next_request(console: Client,
-                                                                    tenant: Tenant) -> None:
+def test_revoke_needs_confirmation_and_is_effective_on_next_request(
+    console: Client, tenant: Tenant
+) -> None:
     key, raw = api_key_create(tenant=tenant, name="prod")
     assert _ingest_status(raw) == 200
     confirm = console.get(f"/console/keys/apikey/{key.pk}/revoke/")
@@ -98,8 +112,9 @@ def test_revoke_needs_confirmation_and_is_effective_on_next_request(console: Cli
     assert ApiKeyAuditEntry.objects.filter(key=key, action="revoked").count() == 1
 
 
-def test_rotate_with_grace_keeps_old_key_working_until_then(console: Client,
-                                                            tenant: Tenant) -> None:
+def test_rotate_with_grace_keeps_old_key_working_until_then(
+    console: Client, tenant: Tenant
+) -> None:
     old, old_raw = api_key_create(tenant=tenant, name="prod", scopes=["memory:write"])
     page = console.get(f"/console/keys/apikey/{old.pk}/rotate/")
     assert page.status_code == 200
@@ -111,23 +126,25 @@ def test_rotate_with_grace_keeps_old_key_working_until_then(console: Client,
     assert console.get(response["Location"]).context["raw"] is None
     old.refresh_from_db()
     assert old.replaced_by == new and new.scopes == ["memory:write"] and new.name == "prod"
-    assert before + timedelta(seconds=3600) <= old.revoked_at <= timezone.now() + timedelta(
-        seconds=3600)
+    assert (
+        before + timedelta(seconds=3600)
+        <= old.revoked_at
+        <= timezone.now() + timedelta(seconds=3600)
+    )
     assert _ingest_status(old_raw) == 200 and _ingest_status(new_raw) == 200
     rotated = ApiKeyAuditEntry.objects.get(key=old, action="rotated")
     assert rotated.details["new_key"] == new.prefix and rotated.details["grace_seconds"] == 3600
     assert ApiKeyAuditEntry.objects.get(key=new, action="created").details["rotated_from"] == (
-        old.prefix)
+        old.prefix
+    )
 
 
-def test_rotate_now_and_a_revoked_key_cannot_be_rotated(console: Client,
-                                                        tenant: Tenant) -> None:
+def test_rotate_now_and_a_revoked_key_cannot_be_rotated(console: Client, tenant: Tenant) -> None:
     old, old_raw = api_key_create(tenant=tenant)
     console.post(f"/console/keys/apikey/{old.pk}/rotate/", {"grace": "0"})
     assert _ingest_status(old_raw) == 401
     keys = ApiKey.objects.filter(tenant=tenant).count()
-    response = console.post(f"/console/keys/apikey/{old.pk}/rotate/", {"grace": "0"},
-                            follow=True)
+    response = console.post(f"/console/keys/apikey/{old.pk}/rotate/", {"grace": "0"}, follow=True)
     assert "already revoked" in response.content.decode()
     assert ApiKey.objects.filter(tenant=tenant).count() == keys == 2
 
@@ -135,12 +152,14 @@ def test_rotate_now_and_a_revoked_key_cannot_be_rotated(console: Client,
 def test_revoke_selected_action_asks_first(console: Client, tenant: Tenant) -> None:
     keys = [api_key_create(tenant=tenant, name=f"k{i}")[0] for i in range(2)]
     selected = {ACTION_CHECKBOX_NAME: [str(k.pk) for k in keys]}
-    ask = console.post("/console/keys/apikey/", {"action": "revoke_selected", "index": "0",
-                                                **selected})
+    ask = console.post(
+        "/console/keys/apikey/", {"action": "revoke_selected", "index": "0", **selected}
+    )
     assert ask.status_code == 200 and b"Revoke 2 keys?" in ask.content
     assert ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=False).count() == 0
-    console.post("/console/keys/apikey/", {"action": "revoke_selected", "confirmed": "yes",
-                                          **selected})
+    console.post(
+        "/console/keys/apikey/", {"action": "revoke_selected", "confirmed": "yes", **selected}
+    )
     assert ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=False).count() == 2
     assert ApiKeyAuditEntry.objects.filter(tenant=tenant, action="revoked").count() == 2
 
@@ -160,14 +179,19 @@ def test_audit_log_is_read_only_and_records_manage_py(console: Client, tenant: T
     call_command("api_key", "create", "--tenant", "acme", "--name", "cli", stdout=io.StringIO())
     entry = ApiKeyAuditEntry.objects.get(tenant=tenant)
     assert (entry.action, entry.actor, entry.actor_label) == ("created", None, "manage.py")
-    assert json.dumps(entry.details) == json.dumps({"via": "manage.py", "name": "cli",
-                                                    "scopes": ["memory:write", "memory:read",
-                                                               "memory:forget"]})
+    assert json.dumps(entry.details) == json.dumps(
+        {
+            "via": "manage.py",
+            "name": "cli",
+            "scopes": ["memory:write", "memory:read", "memory:forget"],
+        }
+    )
     listing = console.get("/console/keys/apikeyauditentry/")
     assert listing.context["cl"].result_count == 1
     assert console.get("/console/keys/apikeyauditentry/add/").status_code == 403
-    detail = console.post(f"/console/keys/apikeyauditentry/{entry.pk}/change/",
-                          {"actor_label": "someone else"})
+    detail = console.post(
+        f"/console/keys/apikeyauditentry/{entry.pk}/change/", {"actor_label": "someone else"}
+    )
     assert detail.status_code == 403
     entry.refresh_from_db()
     assert entry.actor_label == "manage.py"

@@ -16,8 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _login(username: str, password: str, ip: str = "10.0.0.1") -> Client:
     client = Client(REMOTE_ADDR=ip)
-    client.post("/console/login/?next=/console/", {"username": username,
-                                                   "password": password})
+    client.post("/console/login/?next=/console/", {"username": username, "password": password})
     return client
 
 
@@ -34,7 +33,8 @@ def test_lockout_after_repeated_failures_for_that_username_and_ip(tenant: Tenant
     response = client.post("/console/login/", {"username": "lou", "password": PASSWORD})
     assert not _signed_in(client)
     assert "Too many failed sign-in attempts. Try again in 15 minutes." in (
-        response.content.decode())
+        response.content.decode()
+    )
     # The same user from another address, and another user from the same one, are not locked.
     assert _signed_in(_login("lou", PASSWORD, ip="10.0.0.8"))
     make_user("max", tenant=tenant)
@@ -70,7 +70,8 @@ def test_session_expiry_csrf_and_frame_protection(console: Client, tenant: Tenan
     assert page["X-Frame-Options"] == "DENY"
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(User.objects.get(username="ada"))
-    response = strict.post(f"/console/projects/{tenant.id}/forget/",
-                           {"action": "confirm", "user_id": "u1"})
+    response = strict.post(
+        f"/console/projects/{tenant.id}/forget/", {"action": "confirm", "user_id": "u1"}
+    )
     assert response.status_code == 403
     assert Client().get(f"/console/projects/{tenant.id}/").status_code == 302  # to the login

@@ -40,8 +40,9 @@ def test_users_list_and_search(console: Client, tenant: Tenant) -> None:
     assert [u.user_id for u in found.context["users"]] == ["alice"]
 
 
-def test_user_page_shows_current_and_superseded_facts_with_sources(console: Client,
-                                                                   tenant: Tenant) -> None:
+def test_user_page_shows_current_and_superseded_facts_with_sources(
+    console: Client, tenant: Tenant
+) -> None:
     oslo = ingest_enriched(tenant, "I live in Oslo.", user_id="alice")
     bergen = ingest_enriched(tenant, "I moved to Bergen.", user_id="alice", minutes=1)
     page = console.get(f"/console/projects/{tenant.id}/memory/user/", {"user_id": "alice"})
@@ -54,16 +55,17 @@ def test_user_page_shows_current_and_superseded_facts_with_sources(console: Clie
     assert f"/console/memory/event/{bergen.id}/change/" in body
     assert f"/console/memory/event/{oslo.id}/change/" in body
     assert [e.id for e in page.context["events"]] == [bergen.id, oslo.id]
-    searched = console.get(f"/console/projects/{tenant.id}/memory/user/",
-                           {"user_id": "alice", "q": "Oslo"})
+    searched = console.get(
+        f"/console/projects/{tenant.id}/memory/user/", {"user_id": "alice", "q": "Oslo"}
+    )
     assert [f.object_text for f in searched.context["past_facts"]] == ["Oslo"]
     assert searched.context["current_facts"] == []
     assert [e.id for e in searched.context["events"]] == [oslo.id]
 
 
-def test_reenrich_resets_the_event_and_rebuilds_its_facts(tenant: Tenant, enqueued: list[str],
-                                                          django_capture_on_commit_callbacks: Any
-                                                          ) -> None:
+def test_reenrich_resets_the_event_and_rebuilds_its_facts(
+    tenant: Tenant, enqueued: list[str], django_capture_on_commit_callbacks: Any
+) -> None:
     event = ingest_enriched(tenant, "My sister Anna lives in Rome.")
     before = sorted(Fact.objects.filter(tenant=tenant).values_list("predicate", "object_text"))
     version = user_memory_version(tenant_id=tenant.id, user_id="u1")
@@ -76,12 +78,12 @@ def test_reenrich_resets_the_event_and_rebuilds_its_facts(tenant: Tenant, enqueu
     assert user_memory_version(tenant_id=tenant.id, user_id="u1") > version  # bumped
     assert enqueued == [str(event.id)]
     enrich(event)
-    assert sorted(Fact.objects.filter(tenant=tenant).values_list(
-        "predicate", "object_text")) == before
+    assert (
+        sorted(Fact.objects.filter(tenant=tenant).values_list("predicate", "object_text")) == before
+    )
 
 
-def test_reenrich_keeps_facts_other_events_also_stated(tenant: Tenant,
-                                                       enqueued: list[str]) -> None:
+def test_reenrich_keeps_facts_other_events_also_stated(tenant: Tenant, enqueued: list[str]) -> None:
     first = ingest_enriched(tenant, "I live in Oslo.")
     second = ingest_enriched(tenant, "I live in Oslo.", minutes=5)
     fact = Fact.objects.get(tenant=tenant)
@@ -89,16 +91,21 @@ def test_reenrich_keeps_facts_other_events_also_stated(tenant: Tenant,
     event_reenrich(tenant=tenant, event_id=str(first.id))
     fact.refresh_from_db()
     assert (fact.mention_count, fact.source_event_id, fact.source_text) == (
-        1, second.id, "I live in Oslo.")
+        1,
+        second.id,
+        "I live in Oslo.",
+    )
     assert list(FactSource.objects.filter(fact=fact).values_list("event_id", flat=True)) == [
-        second.id]
+        second.id
+    ]
     enrich(first)
     fact.refresh_from_db()
     assert Fact.objects.filter(tenant=tenant).count() == 1 and fact.mention_count == 2
 
 
-def test_reenrich_restores_what_its_facts_had_superseded(tenant: Tenant,
-                                                         enqueued: list[str]) -> None:
+def test_reenrich_restores_what_its_facts_had_superseded(
+    tenant: Tenant, enqueued: list[str]
+) -> None:
     ingest_enriched(tenant, "I live in Oslo.")
     moved = ingest_enriched(tenant, "I moved to Bergen.", minutes=1)
     oslo = Fact.objects.get(tenant=tenant, object_text="Oslo")
@@ -112,9 +119,9 @@ def test_reenrich_restores_what_its_facts_had_superseded(tenant: Tenant,
     assert Fact.objects.get(tenant=tenant, status="current").object_text == "Bergen"
 
 
-def test_reenrich_refuses_forgotten_and_other_tenants_events(tenant: Tenant,
-                                                             other_tenant: Tenant,
-                                                             enqueued: list[str]) -> None:
+def test_reenrich_refuses_forgotten_and_other_tenants_events(
+    tenant: Tenant, other_tenant: Tenant, enqueued: list[str]
+) -> None:
     theirs = ingest_enriched(other_tenant, "I live in Lima.")
     with pytest.raises(NotFound):
         event_reenrich(tenant=tenant, event_id=str(theirs.id))
@@ -127,8 +134,9 @@ def test_reenrich_refuses_forgotten_and_other_tenants_events(tenant: Tenant,
     assert enqueued == []
 
 
-def test_reenrich_from_the_console(console: Client, tenant: Tenant, enqueued: list[str],
-                                   django_capture_on_commit_callbacks: Any) -> None:
+def test_reenrich_from_the_console(
+    console: Client, tenant: Tenant, enqueued: list[str], django_capture_on_commit_callbacks: Any
+) -> None:
     event = ingest_enriched(tenant, "I live in Oslo.")
     with django_capture_on_commit_callbacks(execute=True):
         response = console.post(f"/console/memory/event/{event.pk}/reenrich/")
@@ -137,21 +145,35 @@ def test_reenrich_from_the_console(console: Client, tenant: Tenant, enqueued: li
     assert Event.objects.get(pk=event.pk).status == "pending"
 
 
-@pytest.mark.parametrize("fields", [
-    {},
-    {"conversation_id": "c2"},
-    {"from_time": "2024-05-01T09:01", "to_time": "2024-05-01T09:02"},
-    {"erase_events": "on"},
-    {"project_id": "p1"},
-])
-def test_forget_preview_matches_the_receipt(console: Client, tenant: Tenant,
-                                            fields: dict[str, str]) -> None:
-    for i, (text, conversation) in enumerate([("I live in Oslo.", "c1"),
-                                              ("My sister Anna lives in Rome.", "c2"),
-                                              ("I love hiking.", "c2"),
-                                              ("I live in Oslo.", "c1")]):
-        ingest_enriched(tenant, text, user_id="alice", conversation_id=conversation, minutes=i,
-                        project_id="p1" if conversation == "c2" else "")
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"conversation_id": "c2"},
+        {"from_time": "2024-05-01T09:01", "to_time": "2024-05-01T09:02"},
+        {"erase_events": "on"},
+        {"project_id": "p1"},
+    ],
+)
+def test_forget_preview_matches_the_receipt(
+    console: Client, tenant: Tenant, fields: dict[str, str]
+) -> None:
+    for i, (text, conversation) in enumerate(
+        [
+            ("I live in Oslo.", "c1"),
+            ("My sister Anna lives in Rome.", "c2"),
+            ("I love hiking.", "c2"),
+            ("I live in Oslo.", "c1"),
+        ]
+    ):
+        ingest_enriched(
+            tenant,
+            text,
+            user_id="alice",
+            conversation_id=conversation,
+            minutes=i,
+            project_id="p1" if conversation == "c2" else "",
+        )
     url = f"/console/projects/{tenant.id}/forget/"
     preview = console.post(url, {"action": "preview", "user_id": "alice", **fields})
     assert preview.status_code == 200
@@ -161,8 +183,14 @@ def test_forget_preview_matches_the_receipt(console: Client, tenant: Tenant,
     receipt = DeletionReceipt.objects.get(tenant=tenant)
     assert response["Location"] == f"/console/projects/{tenant.id}/receipts/{receipt.pk}/"
     assert receipt.deleted_counts == {
-        "events": counts["events"], "facts": counts["facts"], "episodes": counts["episodes"],
-        "embeddings": counts["embeddings"], "chunks": 0, "claims": 0, "open_loops": 0}
+        "events": counts["events"],
+        "facts": counts["facts"],
+        "episodes": counts["episodes"],
+        "embeddings": counts["embeddings"],
+        "chunks": 0,
+        "claims": 0,
+        "open_loops": 0,
+    }
     assert counts["facts"] > 0
     assert counts["events_matched"] == (2 if set(fields) - {"erase_events"} else 4)
     page = console.get(response["Location"])
@@ -172,21 +200,30 @@ def test_forget_preview_matches_the_receipt(console: Client, tenant: Tenant,
 def test_forget_preview_selector_counts_without_changing(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Oslo.", user_id="alice")
     before = (Fact.objects.count(), Event.objects.filter(forgotten_at__isnull=True).count())
-    counts = memory_forget_preview(tenant=tenant, scope=ForgetScope(user_id="alice",
-                                                                    erase_events=True))
+    counts = memory_forget_preview(
+        tenant=tenant, scope=ForgetScope(user_id="alice", erase_events=True)
+    )
     assert counts["events_matched"] == counts["events"] == 1 and counts["facts"] == 1
     assert (Fact.objects.count(), Event.objects.filter(forgotten_at__isnull=True).count()) == (
-        before)
+        before
+    )
 
 
 def test_forget_form_rejects_a_reversed_window(console: Client, tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Oslo.", user_id="alice")
-    response = console.post(f"/console/projects/{tenant.id}/forget/", {
-        "action": "confirm", "user_id": "alice", "from_time": "2024-05-02T00:00",
-        "to_time": "2024-05-01T00:00"})
+    response = console.post(
+        f"/console/projects/{tenant.id}/forget/",
+        {
+            "action": "confirm",
+            "user_id": "alice",
+            "from_time": "2024-05-02T00:00",
+            "to_time": "2024-05-01T00:00",
+        },
+    )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
-        "“Events from” must be before “Events until”."]
+        "“Events from” must be before “Events until”."
+    ]
     assert not DeletionReceipt.objects.exists() and Fact.objects.filter(tenant=tenant).exists()
 
 
@@ -197,8 +234,7 @@ def test_receipts_page_reports_verification(console: Client, tenant: Tenant) -> 
     page = console.get(f"/console/projects/{tenant.id}/receipts/")
     assert [(c.receipt.sequence, c.ok) for c in page.context["checks"]] == [(2, True), (1, True)]
     assert b"All 2 receipts verify." in page.content
-    DeletionReceipt.objects.filter(tenant=tenant, sequence=1).update(
-        deleted_counts={"facts": 0})
+    DeletionReceipt.objects.filter(tenant=tenant, sequence=1).update(deleted_counts={"facts": 0})
     page = console.get(f"/console/projects/{tenant.id}/receipts/")
     assert page.context["failing"] == 1
     assert b"1 of 2 receipts fail verification." in page.content
@@ -206,7 +242,8 @@ def test_receipts_page_reports_verification(console: Client, tenant: Tenant) -> 
 
 
 def test_usage_page_renders_metering_or_says_it_is_unavailable(
-        console: Client, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    console: Client, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     page = console.get(f"/console/projects/{tenant.id}/usage/", {"range": "30d"})
     assert page.status_code == 200
     if page.context["available"]:

@@ -30,13 +30,16 @@ def empty_memo() -> Any:
 
 def _backlog(tenant: Tenant) -> list[Event]:
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
-        return [ingest(tenant, "I live in Lisbon."),
-                ingest(tenant, "I work at Acme Robotics.", minutes=1),
-                ingest(tenant, "My sister Anna lives in Rome.", minutes=2)]
+        return [
+            ingest(tenant, "I live in Lisbon."),
+            ingest(tenant, "I work at Acme Robotics.", minutes=1),
+            ingest(tenant, "My sister Anna lives in Rome.", minutes=2),
+        ]
 
 
 def test_batch_members_tasks_skip_the_database(
-        tenant: Tenant, django_capture_on_commit_callbacks: Callable[..., Any]) -> None:
+    tenant: Tenant, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
     first, second, third = _backlog(tenant)
     with django_capture_on_commit_callbacks(execute=True):
         assert pipeline.stage_run(str(first.id), "extract").ran
@@ -55,7 +58,8 @@ def test_batch_members_tasks_skip_the_database(
 
 
 def test_a_reset_event_is_still_enriched(
-        tenant: Tenant, django_capture_on_commit_callbacks: Callable[..., Any]) -> None:
+    tenant: Tenant, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
     first, second, _ = _backlog(tenant)
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.stage_run(str(first.id), "extract")
@@ -70,8 +74,10 @@ def test_a_reset_event_is_still_enriched(
 
 
 def test_an_old_memory_is_not_trusted(
-        tenant: Tenant, django_capture_on_commit_callbacks: Callable[..., Any],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant: Tenant,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     first, second, _ = _backlog(tenant)
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.stage_run(str(first.id), "extract")

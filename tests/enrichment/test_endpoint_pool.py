@@ -50,16 +50,24 @@ def _closed_url() -> str:
 
 
 def _embedder(urls: list[str], clock: Clock, keys: str = "key-a;key-b") -> OpenAIEmbedder:
-    return OpenAIEmbedder(base_url=";".join(urls), api_key=keys, model="m", dimension=8,
-                          timeout=5.0, cooldown=30.0, clock=clock)
+    return OpenAIEmbedder(
+        base_url=";".join(urls),
+        api_key=keys,
+        model="m",
+        dimension=8,
+        timeout=5.0,
+        cooldown=30.0,
+        clock=clock,
+    )
 
 
 def _served(a: OpenAIStub, b: OpenAIStub) -> tuple[int, int]:
     return len(a.embedding_requests), len(b.embedding_requests)
 
 
-def test_calls_alternate_with_each_endpoints_own_key(a: OpenAIStub, b: OpenAIStub,
-                                                     clock: Clock) -> None:
+def test_calls_alternate_with_each_endpoints_own_key(
+    a: OpenAIStub, b: OpenAIStub, clock: Clock
+) -> None:
     embedder = _embedder([a.base_url, b.base_url], clock)
     vectors = [embedder.embed([f"text {i}"])[0] for i in range(4)]
 
@@ -71,7 +79,8 @@ def test_calls_alternate_with_each_endpoints_own_key(a: OpenAIStub, b: OpenAIStu
 
 
 def test_a_500_fails_over_and_the_endpoint_returns_after_the_cooldown(
-        a: OpenAIStub, b: OpenAIStub, clock: Clock) -> None:
+    a: OpenAIStub, b: OpenAIStub, clock: Clock
+) -> None:
     embedder = _embedder([a.base_url, b.base_url], clock)
     a.script_embeddings([EmbeddingReply(status=500)])
 
@@ -91,8 +100,7 @@ def test_a_500_fails_over_and_the_endpoint_returns_after_the_cooldown(
     assert a.embedding_requests[-1].json["input"] == ["back"]
 
 
-def test_a_429_fails_over_for_its_retry_after(a: OpenAIStub, b: OpenAIStub,
-                                              clock: Clock) -> None:
+def test_a_429_fails_over_for_its_retry_after(a: OpenAIStub, b: OpenAIStub, clock: Clock) -> None:
     embedder = _embedder([a.base_url, b.base_url], clock)
     a.script_embeddings([EmbeddingReply(status=429, headers={"retry-after": "120"})])
 
@@ -109,13 +117,15 @@ def test_a_refused_connection_fails_over(b: OpenAIStub, clock: Clock) -> None:
     embedder = _embedder([_closed_url(), b.base_url], clock)
 
     assert [embedder.embed([f"t{i}"])[0] for i in range(3)] == [
-        stub_embedding(f"t{i}", 8) for i in range(3)]
+        stub_embedding(f"t{i}", 8) for i in range(3)
+    ]
     assert len(b.embedding_requests) == 3
     assert embedder.pool.endpoints[0].down_until == 1030.0
 
 
-def test_a_400_is_not_failed_over_and_cools_nothing(a: OpenAIStub, b: OpenAIStub,
-                                                    clock: Clock) -> None:
+def test_a_400_is_not_failed_over_and_cools_nothing(
+    a: OpenAIStub, b: OpenAIStub, clock: Clock
+) -> None:
     embedder = _embedder([a.base_url, b.base_url], clock)
     a.script_embeddings([EmbeddingReply(status=400)])
 
@@ -125,8 +135,9 @@ def test_a_400_is_not_failed_over_and_cools_nothing(a: OpenAIStub, b: OpenAIStub
     assert [e.down_until for e in embedder.pool.endpoints] == [0.0, 0.0]
 
 
-def test_when_every_endpoint_fails_the_last_error_is_raised(a: OpenAIStub, b: OpenAIStub,
-                                                            clock: Clock) -> None:
+def test_when_every_endpoint_fails_the_last_error_is_raised(
+    a: OpenAIStub, b: OpenAIStub, clock: Clock
+) -> None:
     embedder = _embedder([a.base_url, b.base_url], clock)
     a.script_embeddings([EmbeddingReply(status=500)])
     b.script_embeddings([EmbeddingReply(status=503)])
@@ -140,19 +151,29 @@ def test_when_every_endpoint_fails_the_last_error_is_raised(a: OpenAIStub, b: Op
 
 
 def test_key_lists_must_be_one_key_or_one_per_url() -> None:
-    assert endpoints_parse("http://a/v1; http://b/v1", "k") == [("http://a/v1", "k"),
-                                                                ("http://b/v1", "k")]
+    assert endpoints_parse("http://a/v1; http://b/v1", "k") == [
+        ("http://a/v1", "k"),
+        ("http://b/v1", "k"),
+    ]
     assert endpoints_parse("http://a/v1", "") == [("http://a/v1", "")]
     with pytest.raises(ValueError, match="2 base URLs but 3 API keys"):
         endpoints_parse("http://a/v1;http://b/v1", "k1;k2;k3")
 
 
-def test_the_llm_extractor_fails_over_without_waiting(a: OpenAIStub, b: OpenAIStub,
-                                                      clock: Clock) -> None:
+def test_the_llm_extractor_fails_over_without_waiting(
+    a: OpenAIStub, b: OpenAIStub, clock: Clock
+) -> None:
     sleeps: list[float] = []
-    extractor = LLMExtractor(base_url=f"{a.base_url};{b.base_url}", api_key="k",
-                             model="stub-model", fallback=FakeFallback(), timeout=5.0,
-                             max_retries=2, sleep=sleeps.append, clock=clock)
+    extractor = LLMExtractor(
+        base_url=f"{a.base_url};{b.base_url}",
+        api_key="k",
+        model="stub-model",
+        fallback=FakeFallback(),
+        timeout=5.0,
+        max_retries=2,
+        sleep=sleeps.append,
+        clock=clock,
+    )
     a.script_chat([ChatReply(status=429, headers={"retry-after": "0"})])
     b.script_chat([reply(LIVES)])
 

@@ -38,20 +38,27 @@ def test_a_conversation_and_its_sessions(tenant: Tenant) -> None:
     assert set(rows) == {"", first_key, second_key}
     whole, first, second = rows[""], rows[first_key], rows[second_key]
 
-    assert (first.event_count, first.first_event_time, first.last_event_time) == (
-        3, at(0), at(20))
-    assert cited(first) == {"I live in Lisbon and I work at Acme Robotics.",
-                            "My sister Anna lives in Rome.", "Thanks!"}
+    assert (first.event_count, first.first_event_time, first.last_event_time) == (3, at(0), at(20))
+    assert cited(first) == {
+        "I live in Lisbon and I work at Acme Robotics.",
+        "My sister Anna lives in Rome.",
+        "Thanks!",
+    }
     # "Thanks!" is cited but too short to be worth a place in the summary.
-    assert first.summary == ("Session 2024-05-01 09:00 UTC: I live in Lisbon and I work at "
-                             "Acme Robotics. My sister Anna lives in Rome.")
+    assert first.summary == (
+        "Session 2024-05-01 09:00 UTC: I live in Lisbon and I work at "
+        "Acme Robotics. My sister Anna lives in Rome."
+    )
     assert (second.event_count, second.summary) == (
-        1, "Session 2024-05-01 11:00 UTC: I adopted a dog named Pixel last week.")
-    assert (whole.event_count, whole.first_event_time, whole.last_event_time) == (
-        4, at(0), at(120))
-    assert whole.summary == ("Conversation on 2024-05-01: I live in Lisbon and I work at Acme "
-                             "Robotics. My sister Anna lives in Rome. I adopted a dog named "
-                             "Pixel last week.")
+        1,
+        "Session 2024-05-01 11:00 UTC: I adopted a dog named Pixel last week.",
+    )
+    assert (whole.event_count, whole.first_event_time, whole.last_event_time) == (4, at(0), at(120))
+    assert whole.summary == (
+        "Conversation on 2024-05-01: I live in Lisbon and I work at Acme "
+        "Robotics. My sister Anna lives in Rome. I adopted a dog named "
+        "Pixel last week."
+    )
     for episode in (whole, first, second):
         assert episode.summarizer == "extractive"
         assert episode.embedding is not None and episode.embedding_stale is False
@@ -66,19 +73,29 @@ def test_an_event_that_closes_a_gap_joins_the_two_sessions(tenant: Tenant) -> No
     (session,) = Episode.objects.filter(tenant=tenant).exclude(session_key="")
     assert session.session_key == f"20240501T090000-{e1.id.hex[:8]}"
     assert (session.event_count, session.first_event_time, session.last_event_time) == (
-        3, at(0), at(50))
-    assert session.summary == ("Session 2024-05-01 09:00 UTC: I live in Lisbon. My sister Anna "
-                               "lives in Rome. I work at Acme Robotics.")
+        3,
+        at(0),
+        at(50),
+    )
+    assert session.summary == (
+        "Session 2024-05-01 09:00 UTC: I live in Lisbon. My sister Anna "
+        "lives in Rome. I work at Acme Robotics."
+    )
     assert Episode.objects.get(tenant=tenant, session_key="").event_count == 3
 
 
 def test_the_summary_is_bounded_and_keeps_the_most_informative(tenant: Tenant) -> None:
     for i in range(12):
-        ingest_enriched(tenant, f"Note {i}: I visited the museum of modern art with my friend "
-                                f"Carla Mendes in Porto and we talked for hours about her "
-                                f"plans for the summer of 202{i % 10}.", minutes=i)
-    ingest_enriched(tenant, "I live in Lisbon and I work at Acme Robotics as an engineer.",
-                    minutes=12)
+        ingest_enriched(
+            tenant,
+            f"Note {i}: I visited the museum of modern art with my friend "
+            f"Carla Mendes in Porto and we talked for hours about her "
+            f"plans for the summer of 202{i % 10}.",
+            minutes=i,
+        )
+    ingest_enriched(
+        tenant, "I live in Lisbon and I work at Acme Robotics as an engineer.", minutes=12
+    )
     whole = Episode.objects.get(tenant=tenant, session_key="")
     header = "Conversation on 2024-05-01: "
     assert whole.summary.startswith(header)
@@ -90,15 +107,21 @@ def test_the_summary_is_bounded_and_keeps_the_most_informative(tenant: Tenant) -
 
 def test_putting_an_event_in_twice_changes_nothing(tenant: Tenant) -> None:
     event = ingest_enriched(tenant, "I live in Lisbon.")
-    before = list(Episode.objects.filter(tenant=tenant).order_by("session_key")
-                  .values_list("event_count", "summary", "highlights"))
+    before = list(
+        Episode.objects.filter(tenant=tenant)
+        .order_by("session_key")
+        .values_list("event_count", "summary", "highlights")
+    )
     event = Event.objects.get(pk=event.pk)
     with transaction.atomic():
         plan = episodes.episodes_plan(events=[event], defer=False)
         assert plan.texts == []  # nothing changed, nothing to embed
         episodes.episodes_apply(events=[event], plan=plan, embed=lambda texts: [])
-    after = list(Episode.objects.filter(tenant=tenant).order_by("session_key")
-                 .values_list("event_count", "summary", "highlights"))
+    after = list(
+        Episode.objects.filter(tenant=tenant)
+        .order_by("session_key")
+        .values_list("event_count", "summary", "highlights")
+    )
     assert after == before
     assert all(e.events.count() == 1 for e in Episode.objects.filter(tenant=tenant))
 
@@ -111,11 +134,15 @@ def test_a_backlog_leaves_vectors_stale_until_the_refresh(tenant: Tenant) -> Non
     pipeline.stage_run(str(first.id), "tier")  # takes the other two along in every stage
 
     rows = Episode.objects.filter(tenant=tenant)
-    assert [(e.event_count, e.embedding_stale, e.embedding is None) for e in
-            rows.order_by("session_key")] == [(3, True, True), (3, True, True)]
+    assert [
+        (e.event_count, e.embedding_stale, e.embedding is None)
+        for e in rows.order_by("session_key")
+    ] == [(3, True, True), (3, True, True)]
     assert pipeline.episodes_refresh() == 2
-    assert [(e.embedding_stale, e.embedding is None) for e in rows.order_by("session_key")] \
-        == [(False, False), (False, False)]
+    assert [(e.embedding_stale, e.embedding is None) for e in rows.order_by("session_key")] == [
+        (False, False),
+        (False, False),
+    ]
     assert pipeline.episodes_refresh() == 0
 
 
@@ -141,5 +168,6 @@ def test_sentence_scores() -> None:
     assert sentence_score(text=text, fact_utility=0.8, role="user") == 1.26
     assert sentence_score(text=text, fact_utility=0.8, role="assistant") == 0.63
     assert sentence_score(text="Wow, cool!", fact_utility=0.0, role="user") == 0.0
-    assert sentence_score(text="That sounds like a lot of fun", fact_utility=0.0,
-                          role="user") == 0.14
+    assert (
+        sentence_score(text="That sounds like a lot of fun", fact_utility=0.0, role="user") == 0.14
+    )

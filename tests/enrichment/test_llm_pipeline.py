@@ -36,8 +36,14 @@ from tests.support.openai_stub import (
 
 pytestmark = pytest.mark.django_db
 
-LIVES = {"subject": "I", "relation_phrase": "live in", "object_text": "Berlin",
-         "source_text": "I live in Berlin", "predicate": "lives_in", "confidence": 0.9}
+LIVES = {
+    "subject": "I",
+    "relation_phrase": "live in",
+    "object_text": "Berlin",
+    "source_text": "I live in Berlin",
+    "predicate": "lives_in",
+    "confidence": 0.9,
+}
 SUMMARY = ChatReply(content="The user lives in Berlin.", usage=(40, 8))
 
 
@@ -67,20 +73,31 @@ def test_providers_follow_the_settings(settings: Any, llm: OpenAIStub) -> None:
     assert isinstance(summarizer(), ExtractiveSummarizer)
 
 
-def test_llm_extraction_and_abstractive_summaries_are_recorded(llm: OpenAIStub,
-                                                               tenant: Tenant) -> None:
-    llm.script_chat([ChatReply(content=json.dumps({"propositions": [LIVES]}), usage=(100, 20)),
-                     SUMMARY, SUMMARY])
+def test_llm_extraction_and_abstractive_summaries_are_recorded(
+    llm: OpenAIStub, tenant: Tenant
+) -> None:
+    llm.script_chat(
+        [
+            ChatReply(content=json.dumps({"propositions": [LIVES]}), usage=(100, 20)),
+            SUMMARY,
+            SUMMARY,
+        ]
+    )
     event = ingest_enriched(tenant, "I live in Berlin and I love it here.")
 
     assert (event.status, event.extractor) == ("enriched", "llm")
     assert event.tokens_used == 120 + 48 + 48  # extraction, then two summaries
     fact = Fact.objects.get(source_event=event)
     assert (fact.predicate, fact.object_text, fact.confidence, fact.source_text) == (
-        "lives_in", "Berlin", 0.9, "I live in Berlin")
-    assert sorted(Episode.objects.filter(tenant=tenant).values_list("summary", "summarizer")) \
-        == [("Conversation on 2024-05-01: The user lives in Berlin.", "llm"),
-            ("Session 2024-05-01 09:00 UTC: The user lives in Berlin.", "llm")]
+        "lives_in",
+        "Berlin",
+        0.9,
+        "I live in Berlin",
+    )
+    assert sorted(Episode.objects.filter(tenant=tenant).values_list("summary", "summarizer")) == [
+        ("Conversation on 2024-05-01: The user lives in Berlin.", "llm"),
+        ("Session 2024-05-01 09:00 UTC: The user lives in Berlin.", "llm"),
+    ]
     requests = llm.chat_requests
     assert [r.json["model"] for r in requests] == ["stub-model"] * 3
     assert requests[0].json["response_format"] == {"type": "json_object"}
@@ -89,8 +106,13 @@ def test_llm_extraction_and_abstractive_summaries_are_recorded(llm: OpenAIStub,
 
 
 FAILURES = {
-    "malformed": ([ChatReply(content="Sure! Here you go:", usage=(10, 2)),
-                   ChatReply(content="{not json", usage=(10, 2))], 24),
+    "malformed": (
+        [
+            ChatReply(content="Sure! Here you go:", usage=(10, 2)),
+            ChatReply(content="{not json", usage=(10, 2)),
+        ],
+        24,
+    ),
     "rate_limited": ([ChatReply(status=429, headers={"retry-after": "0"})] * 2, 0),
     "server_error": ([ChatReply(status=500, headers={"retry-after": "0"})] * 2, 0),
     "slow": ([ChatReply(delay=3.0, content=json.dumps({"propositions": [LIVES]}))] * 2, 0),
@@ -98,8 +120,9 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
-def test_provider_failure_falls_back_to_the_offline_extractor(llm: OpenAIStub, tenant: Tenant,
-                                                              failure: str) -> None:
+def test_provider_failure_falls_back_to_the_offline_extractor(
+    llm: OpenAIStub, tenant: Tenant, failure: str
+) -> None:
     replies, extraction_tokens = FAILURES[failure]
     llm.script_chat([*replies, SUMMARY, SUMMARY])
     event = ingest_enriched(tenant, "I live in Berlin.")
@@ -112,13 +135,19 @@ def test_provider_failure_falls_back_to_the_offline_extractor(llm: OpenAIStub, t
 
 
 def test_summarizer_failure_falls_back_to_extractive(llm: OpenAIStub, tenant: Tenant) -> None:
-    llm.script_chat([ChatReply(content=json.dumps({"propositions": [LIVES]}), usage=(100, 20)),
-                     ChatReply(status=400), ChatReply(status=400)])
+    llm.script_chat(
+        [
+            ChatReply(content=json.dumps({"propositions": [LIVES]}), usage=(100, 20)),
+            ChatReply(status=400),
+            ChatReply(status=400),
+        ]
+    )
     event = ingest_enriched(tenant, "I live in Berlin.")
     assert (event.extractor, event.tokens_used) == ("llm", 120)
-    assert sorted(Episode.objects.filter(tenant=tenant).values_list("summary", "summarizer")) \
-        == [("Conversation on 2024-05-01: I live in Berlin.", "extractive"),
-            ("Session 2024-05-01 09:00 UTC: I live in Berlin.", "extractive")]
+    assert sorted(Episode.objects.filter(tenant=tenant).values_list("summary", "summarizer")) == [
+        ("Conversation on 2024-05-01: I live in Berlin.", "extractive"),
+        ("Session 2024-05-01 09:00 UTC: I live in Berlin.", "extractive"),
+    ]
 
 
 @pytest.fixture
@@ -136,8 +165,9 @@ def f32(vector: Any) -> list[float]:
     return np.asarray(vector, dtype=np.float32).tolist()
 
 
-def test_openai_embeddings_fill_every_vector(openai_embeddings: OpenAIStub, settings: Any,
-                                             tenant: Tenant) -> None:
+def test_openai_embeddings_fill_every_vector(
+    openai_embeddings: OpenAIStub, settings: Any, tenant: Tenant
+) -> None:
     assert isinstance(embedder(), OpenAIEmbedder)
     event = ingest_enriched(tenant, "I live in Lisbon.")
     fact = Fact.objects.get(source_event=event)
@@ -149,9 +179,16 @@ def test_openai_embeddings_fill_every_vector(openai_embeddings: OpenAIStub, sett
         assert f32(episode.embedding) == f32(stub_embedding(body, dim))
     (request,) = openai_embeddings.embedding_requests  # one call for the whole stage
     assert {k: request.json[k] for k in ("model", "dimensions", "encoding_format")} == {
-        "model": "text-embedding-3-small", "dimensions": dim, "encoding_format": "float"}
-    assert request.json["input"] == ["I live in Lisbon.", "I live in Lisbon",
-                                     "I live in Lisbon.", "I live in Lisbon."]
+        "model": "text-embedding-3-small",
+        "dimensions": dim,
+        "encoding_format": "float",
+    }
+    assert request.json["input"] == [
+        "I live in Lisbon.",
+        "I live in Lisbon",
+        "I live in Lisbon.",
+        "I live in Lisbon.",
+    ]
 
 
 def test_openai_embedder_asks_for_its_dimension(stub: OpenAIStub) -> None:
@@ -163,8 +200,12 @@ def test_openai_embedder_asks_for_its_dimension(stub: OpenAIStub) -> None:
 
 
 def test_openai_embedder_rejects_vectors_of_another_dimension(stub: OpenAIStub) -> None:
-    body = {"object": "list", "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1},
-            "data": [{"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}]}
+    body = {
+        "object": "list",
+        "model": "m",
+        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}],
+    }
     stub.script_embeddings([EmbeddingReply(raw_body=json.dumps(body))])
     client = OpenAIEmbedder(base_url=stub.base_url, api_key="sk-test", model="m", dimension=64)
     with pytest.raises(ValueError, match="wrong dimension"):
@@ -175,14 +216,16 @@ def _vector_columns(cursor: Any) -> dict[str, str]:
     cursor.execute(
         "SELECT c.relname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = 'embedding' "
-        "AND c.relname IN ('memory_event', 'memory_fact', 'memory_episode')")
+        "AND c.relname IN ('memory_event', 'memory_fact', 'memory_episode')"
+    )
     return dict(cursor.fetchall())
 
 
 def test_vector_columns_have_the_configured_dimension(settings: Any) -> None:
     with connection.cursor() as cursor:
         assert _vector_columns(cursor) == dict.fromkeys(
-            ["memory_event", "memory_fact", "memory_episode"], f"vector({settings.EMBEDDING_DIM})")
+            ["memory_event", "memory_fact", "memory_episode"], f"vector({settings.EMBEDDING_DIM})"
+        )
 
 
 def test_migrations_create_vector_columns_of_embedding_dim() -> None:
@@ -197,14 +240,21 @@ def test_migrations_create_vector_columns_of_embedding_dim() -> None:
         with psycopg.connect(fresh, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         root = Path(__file__).resolve().parents[2]
-        done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-                              cwd=root, capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, DATABASE_URL=fresh, EMBEDDING_DIM="64",
-                                       EMBEDDING_PROVIDER="openai"))
+        done = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=dict(
+                os.environ, DATABASE_URL=fresh, EMBEDDING_DIM="64", EMBEDDING_PROVIDER="openai"
+            ),
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         with psycopg.connect(fresh) as conn, conn.cursor() as cursor:
             assert _vector_columns(cursor) == dict.fromkeys(
-                ["memory_event", "memory_fact", "memory_episode"], "vector(64)")
+                ["memory_event", "memory_fact", "memory_episode"], "vector(64)"
+            )
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS claiv_dim64 WITH (FORCE)")

@@ -21,12 +21,13 @@ def at(minutes: int):  # noqa: ANN201
 
 
 def lives_in(tenant: Tenant, user_id: str = "u1") -> dict[str, Fact]:
-    return {f.object_text + (" (not)" if f.negated else ""): f
-            for f in Fact.objects.filter(tenant=tenant, user_id=user_id, predicate="lives_in")}
+    return {
+        f.object_text + (" (not)" if f.negated else ""): f
+        for f in Fact.objects.filter(tenant=tenant, user_id=user_id, predicate="lives_in")
+    }
 
 
-def test_the_same_statement_twice_is_one_fact_reinforced_with_both_sources(
-        tenant: Tenant) -> None:
+def test_the_same_statement_twice_is_one_fact_reinforced_with_both_sources(tenant: Tenant) -> None:
     first = ingest_enriched(tenant, "I live in Paris.")
     second = ingest_enriched(tenant, "I live in Paris.", minutes=5, conversation_id="c2")
 
@@ -35,8 +36,9 @@ def test_the_same_statement_twice_is_one_fact_reinforced_with_both_sources(
     # 1 - (1 - 0.8) * (1 - 0.8 / 2)
     assert fact.confidence == 0.88
     assert fact.source_event_id == first.id
-    assert sorted(FactSource.objects.filter(fact=fact).values_list("event_id", flat=True)) \
-        == sorted([first.id, second.id])
+    assert sorted(
+        FactSource.objects.filter(fact=fact).values_list("event_id", flat=True)
+    ) == sorted([first.id, second.id])
     assert Candidate.objects.get(event=second).resolution == "duplicate"
     assert Candidate.objects.get(event=second).fact_id == fact.id
 
@@ -64,9 +66,9 @@ def test_a_new_value_of_a_single_valued_predicate_supersedes_the_old(tenant: Ten
 def test_set_valued_predicates_accumulate(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I have a dog named Rex.")
     ingest_enriched(tenant, "I have a cat named Tom.", minutes=1)
-    assert sorted(Fact.objects.filter(tenant=tenant, predicate="has_pet")
-                  .values_list("object_text", "status")) == [("Rex", "current"),
-                                                            ("Tom", "current")]
+    assert sorted(
+        Fact.objects.filter(tenant=tenant, predicate="has_pet").values_list("object_text", "status")
+    ) == [("Rex", "current"), ("Tom", "current")]
 
 
 def test_an_assistant_statement_never_replaces_the_users_own(tenant: Tenant) -> None:
@@ -79,7 +81,10 @@ def test_an_assistant_statement_never_replaces_the_users_own(tenant: Tenant) -> 
     paris, madrid = facts["Paris"], facts["Madrid"]
     assert (paris.status, paris.valid_to) == ("current", None)
     assert (madrid.status, madrid.contradicts_id, madrid.source_role) == (
-        "contradicted", paris.id, "assistant")
+        "contradicted",
+        paris.id,
+        "assistant",
+    )
     # Repeating the claim reinforces the recorded contradiction instead of adding rows:
     # 1 - (1 - 0.6) * (1 - 0.6 / 2)
     assert (madrid.mention_count, madrid.confidence) == (2, 0.72)
@@ -103,21 +108,24 @@ def test_user_over_assistant_does_not_depend_on_arrival_order(tenant: Tenant) ->
     facts = lives_in(tenant)
     assert (facts["Paris"].status, facts["Paris"].valid_to) == ("current", None)
     assert (facts["Madrid"].status, facts["Madrid"].contradicts_id) == (
-        "contradicted", facts["Paris"].id)
+        "contradicted",
+        facts["Paris"].id,
+    )
 
 
-def test_disagreeing_statements_of_the_same_moment_are_a_true_contradiction(
-        tenant: Tenant) -> None:
+def test_disagreeing_statements_of_the_same_moment_are_a_true_contradiction(tenant: Tenant) -> None:
     event = ingest_enriched(tenant, "I live in Paris. I live in Berlin.")
     facts = lives_in(tenant)
     assert (facts["Paris"].status, facts["Berlin"].status) == ("current", "contradicted")
     assert facts["Berlin"].contradicts_id == facts["Paris"].id
-    assert list(Candidate.objects.filter(event=event).order_by("ordinal")
-                .values_list("resolution", flat=True)) == ["new", "contradiction"]
+    assert list(
+        Candidate.objects.filter(event=event)
+        .order_by("ordinal")
+        .values_list("resolution", flat=True)
+    ) == ["new", "contradiction"]
 
 
-def test_a_reversed_negation_supersedes_and_a_new_value_does_not_touch_it(
-        tenant: Tenant) -> None:
+def test_a_reversed_negation_supersedes_and_a_new_value_does_not_touch_it(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Paris.")
     ingest_enriched(tenant, "I don't live in Paris anymore.", minutes=10)
     ingest_enriched(tenant, "I live in Berlin.", minutes=20)
@@ -142,7 +150,9 @@ def test_dislikes_reverses_likes_of_the_same_thing(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I don't like sushi.", minutes=10)
     rows = {f.predicate: f for f in Fact.objects.filter(tenant=tenant, object_text="sushi")}
     assert (rows["likes"].status, rows["likes"].superseded_by_id) == (
-        "superseded", rows["dislikes"].id)
+        "superseded",
+        rows["dislikes"].id,
+    )
     assert rows["dislikes"].status == "current"
 
 
@@ -154,21 +164,27 @@ def test_an_older_statement_arriving_late_is_stored_as_history(tenant: Tenant) -
     facts = lives_in(tenant)
     paris, berlin, rome = facts["Paris"], facts["Berlin"], facts["Rome"]
     assert Candidate.objects.get(event=late).resolution == "outdated"
-    assert [(f.status, f.valid_from, f.valid_to, f.superseded_by_id) for f in
-            (paris, berlin, rome)] == [("superseded", at(0), at(10), berlin.id),
-                                       ("superseded", at(10), at(20), rome.id),
-                                       ("current", at(20), None, None)]
+    assert [
+        (f.status, f.valid_from, f.valid_to, f.superseded_by_id) for f in (paris, berlin, rome)
+    ] == [
+        ("superseded", at(0), at(10), berlin.id),
+        ("superseded", at(10), at(20), rome.id),
+        ("current", at(20), None, None),
+    ]
 
 
 def test_scoped_statements_do_not_overwrite_global_facts(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Paris.")
-    ingest_enriched(tenant, "I live in Rome.", scope="conversation", conversation_id="roleplay",
-                    minutes=10)
+    ingest_enriched(
+        tenant, "I live in Rome.", scope="conversation", conversation_id="roleplay", minutes=10
+    )
     ingest_enriched(tenant, "I live in Oslo.", scope="project", project_id="p1", minutes=20)
     facts = lives_in(tenant)
     assert {name: (f.status, f.scope) for name, f in facts.items()} == {
-        "Paris": ("current", "global"), "Rome": ("current", "conversation"),
-        "Oslo": ("current", "project")}
+        "Paris": ("current", "global"),
+        "Rome": ("current", "conversation"),
+        "Oslo": ("current", "project"),
+    }
 
 
 def test_another_tenants_facts_are_never_matched(tenant: Tenant, other_tenant: Tenant) -> None:
@@ -196,7 +212,10 @@ def test_a_backlog_resolved_in_one_batch_matches_one_by_one(tenant: Tenant) -> N
 
     facts = lives_in(tenant)
     assert {name: f.status for name, f in facts.items()} == {
-        "Paris": "superseded", "Berlin": "current", "Madrid": "contradicted"}
+        "Paris": "superseded",
+        "Berlin": "current",
+        "Madrid": "contradicted",
+    }
     assert facts["Paris"].superseded_by_id == facts["Berlin"].id
     assert facts["Madrid"].contradicts_id == facts["Berlin"].id
     assert lives_in(tenant, "u2")["Paris"].status == "current"

@@ -26,13 +26,20 @@ from tests.conftest import Api, wait_for
 from tests.factories import ingest
 from tests.plugins.services import postgres_server, valkey_server
 
-TEXTS = ["I live in Oslo.", "I work at Equinor.", "My sister Anna lives in Rome.",
-         "I like jazz.", "I moved to Lisbon last year.", "My dog is called Rex."]
+TEXTS = [
+    "I live in Oslo.",
+    "I work at Equinor.",
+    "My sister Anna lives in Rome.",
+    "I like jazz.",
+    "I moved to Lisbon last year.",
+    "My dog is called Rex.",
+]
 
 
 def _age(*events: Event, seconds: float = 3600) -> None:
     Event.objects.filter(pk__in=[e.pk for e in events]).update(
-        state_changed_at=timezone.now() - timedelta(seconds=seconds))
+        state_changed_at=timezone.now() - timedelta(seconds=seconds)
+    )
 
 
 def _redis() -> redis.Redis:
@@ -52,19 +59,21 @@ def _database_answers() -> bool:
         connection.close()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+
     return _answers(query)
 
 
 # --- Without a worker ---------------------------------------------------------------------
 
-def test_a_broker_error_after_a_stage_leaves_the_event_resendable(tenant: Tenant,
-                                                                  db: None) -> None:
+
+def test_a_broker_error_after_a_stage_leaves_the_event_resendable(tenant: Tenant, db: None) -> None:
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
         event = ingest(tenant, "I live in Oslo.")
     pipeline.stage_run(str(event.id), "embed")
     # The stage committed; publishing the next stage failed (the broker vanished).
-    tasks.embed.on_failure(BrokerOperationalError("Connection refused"), "t1",
-                           (str(event.id),), {}, None)
+    tasks.embed.on_failure(
+        BrokerOperationalError("Connection refused"), "t1", (str(event.id),), {}, None
+    )
     event.refresh_from_db()
     assert (event.status, event.stage) == ("processing", "embed")
     assert event.error == "transient: enrichment.embed: OperationalError"
@@ -78,27 +87,30 @@ def test_a_broker_error_after_a_stage_leaves_the_event_resendable(tenant: Tenant
 
 
 def test_transient_errors_are_retried_then_left_to_reconciliation(
-        tenant: Tenant, transactional_db: None) -> None:
+    tenant: Tenant, transactional_db: None
+) -> None:
     # transactional_db: the task's post-run hook may close the connection (claiv.celery).
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
         event = ingest(tenant, "I live in Oslo.")
-    with mock.patch("enrichment.pipeline.stage_run",
-                    side_effect=redis.ConnectionError("down")) as stage_run:
+    with mock.patch(
+        "enrichment.pipeline.stage_run", side_effect=redis.ConnectionError("down")
+    ) as stage_run:
         tasks.map_.apply(args=[str(event.id)])
     assert stage_run.call_count == 1 + tasks.StageTask.max_retries
     event.refresh_from_db()
     assert event.status == "pending"
     assert event.error == "transient: enrichment.map: ConnectionError"
-    assert str(event.id) in pipeline.events_stuck(grace=timedelta(0),
-                                                  now=timezone.now() + timedelta(seconds=1))
+    assert str(event.id) in pipeline.events_stuck(
+        grace=timedelta(0), now=timezone.now() + timedelta(seconds=1)
+    )
 
 
-def test_a_permanent_error_fails_at_once_and_is_not_resent(tenant: Tenant,
-                                                           transactional_db: None) -> None:
+def test_a_permanent_error_fails_at_once_and_is_not_resent(
+    tenant: Tenant, transactional_db: None
+) -> None:
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
         event = ingest(tenant, "I live in Oslo.")
-    with mock.patch("enrichment.pipeline.stage_run",
-                    side_effect=KeyError("a bug")) as stage_run:
+    with mock.patch("enrichment.pipeline.stage_run", side_effect=KeyError("a bug")) as stage_run:
         tasks.map_.apply(args=[str(event.id)])
     # Once in its batch, once alone; no backoff retries.
     assert [c.kwargs["batch"] for c in stage_run.call_args_list] == [True, False]
@@ -114,8 +126,9 @@ def test_a_permanent_error_fails_at_once_and_is_not_resent(tenant: Tenant,
 def test_legacy_transient_failures_are_resent(tenant: Tenant, db: None) -> None:
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
         event = ingest(tenant, "I live in Oslo.")
-    Event.objects.filter(pk=event.pk).update(status="failed",
-                                             error="enrichment.map: OperationalError")
+    Event.objects.filter(pk=event.pk).update(
+        status="failed", error="enrichment.map: OperationalError"
+    )
     _age(event)
     with mock.patch("enrichment.workflows.enrichment_enqueue") as enqueue:
         assert tasks.reconcile() == 1
@@ -158,7 +171,8 @@ def test_queued_events_are_not_resent_but_lost_ones_are(tenant: Tenant, db: None
     with mock.patch("enrichment.workflows.enrichment_enqueue") as enqueue:
         assert tasks.reconcile() == 2
     assert sorted(c.args[0] for c in enqueue.call_args_list) == sorted(
-        [str(waiting.id), str(held.id)])
+        [str(waiting.id), str(held.id)]
+    )
 
 
 def test_a_failed_publish_is_not_recorded_as_queued(tenant: Tenant, db: None) -> None:
@@ -174,15 +188,23 @@ def test_a_failed_publish_is_not_recorded_as_queued(tenant: Tenant, db: None) ->
 
 # --- Real outages, real worker ------------------------------------------------------------
 
+
 def _ingest_all(api: Api, prefix: str, count: int, phase: str) -> tuple[list[str], list[int]]:
     """Ingest `count` distinct events (ingest is idempotent on content, so each phase
     varies the thread); returns the acknowledged event ids and every status code."""
     accepted: list[str] = []
     codes: list[int] = []
     for i in range(count):
-        response = api.post("/v1/ingest", {"user_id": f"{prefix}{i % 3}", "type": "message",
-                                            "role": "user", "thread_id": f"{phase}{i}",
-                                            "content": TEXTS[i % len(TEXTS)]})
+        response = api.post(
+            "/v1/ingest",
+            {
+                "user_id": f"{prefix}{i % 3}",
+                "type": "message",
+                "role": "user",
+                "thread_id": f"{phase}{i}",
+                "content": TEXTS[i % len(TEXTS)],
+            },
+        )
         codes.append(response.status_code)
         if response.status_code == 200:
             accepted.append(response.json()["event_id"])
@@ -193,8 +215,9 @@ def _drain(accepted: list[str], timeout: float = 240.0) -> None:
     """Run reconciliation until every acknowledged event is enriched (bounded)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        statuses = dict(Event.objects.filter(id__in=accepted).values_list("status")
-                        .values_list("id", "status"))
+        statuses = dict(
+            Event.objects.filter(id__in=accepted).values_list("status").values_list("id", "status")
+        )
         if len(statuses) == len(accepted) and set(statuses.values()) == {"enriched"}:
             return
         assert "failed" not in statuses.values(), statuses
@@ -205,8 +228,7 @@ def _drain(accepted: list[str], timeout: float = 240.0) -> None:
 
 @pytest.mark.slow
 @pytest.mark.worker
-def test_valkey_outage_during_ingest_loses_no_event(worker: Any, api: Api,
-                                                    settings: Any) -> None:
+def test_valkey_outage_during_ingest_loses_no_event(worker: Any, api: Api, settings: Any) -> None:
     settings.ENRICH_RECONCILE_GRACE_SECONDS = 5
     settings.ENRICH_MAX_ATTEMPTS = 100  # the test calls reconcile far more often than beat
     before, before_codes = _ingest_all(api, "v", 6, "before")
@@ -230,8 +252,9 @@ def test_valkey_outage_during_ingest_loses_no_event(worker: Any, api: Api,
 
 @pytest.mark.slow
 @pytest.mark.worker
-def test_postgres_outage_during_ingest_is_503_and_loses_no_event(worker: Any, api: Api,
-                                                                 settings: Any) -> None:
+def test_postgres_outage_during_ingest_is_503_and_loses_no_event(
+    worker: Any, api: Api, settings: Any
+) -> None:
     settings.ENRICH_RECONCILE_GRACE_SECONDS = 5
     settings.ENRICH_MAX_ATTEMPTS = 100
     before, before_codes = _ingest_all(api, "p", 6, "before")

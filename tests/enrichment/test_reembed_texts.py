@@ -14,8 +14,12 @@ from memory.reembed import TABLES
 from tenants.models import Tenant
 from tests.factories import ingest_enriched
 
-STATEMENTS = ["I live in Berlin.", "My sister Anna is a nurse.", "I don't eat meat.",
-              "Caroline went to the support group on Friday."]
+STATEMENTS = [
+    "I live in Berlin.",
+    "My sister Anna is a nurse.",
+    "I don't eat meat.",
+    "Caroline went to the support group on Friday.",
+]
 
 
 def _sql_texts(table: str) -> dict[str, str]:
@@ -28,8 +32,9 @@ def _sql_texts(table: str) -> dict[str, str]:
 def test_the_sql_texts_are_the_writers_texts(tenant: Tenant) -> None:
     for minutes, text in enumerate(STATEMENTS):
         ingest_enriched(tenant, text, minutes=minutes, conversation_id="c1")
-    memory_add(tenant=tenant, user_id="u1", content="Prefers tea", kind="note",
-               rationale="said twice")
+    memory_add(
+        tenant=tenant, user_id="u1", content="Prefers tea", kind="note", rationale="said twice"
+    )
 
     facts = list(Fact.objects.all())
     explicit = [f for f in facts if f.origin == "explicit"]
@@ -38,10 +43,10 @@ def test_the_sql_texts_are_the_writers_texts(tenant: Tenant) -> None:
     assert any(f.negated for f in extracted)
     assert _sql_texts("memory_fact") == (
         {str(f.id): fact_embedding_text(f) for f in extracted}
-        | {str(f.id): Event.objects.get(pk=f.source_event_id).content for f in explicit})
+        | {str(f.id): Event.objects.get(pk=f.source_event_id).content for f in explicit}
+    )
 
     episodes = list(Episode.objects.all())
     assert episodes
-    assert _sql_texts("memory_episode") == {str(e.id): _old_body(e) or e.summary
-                                            for e in episodes}
+    assert _sql_texts("memory_episode") == {str(e.id): _old_body(e) or e.summary for e in episodes}
     assert _sql_texts("memory_event") == {str(e.id): e.content for e in Event.objects.all()}

@@ -19,28 +19,45 @@ from tests.factories import enrich, ingest_enriched
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("importance", "days", "accesses", "tier"), [
-    (0.9, 0, 0, "hot"),     # 0.6 x 0.9 + 0.25 x 1 = 0.79
-    (0.75, 0, 0, "hot"),    # 0.70: the threshold
-    (0.74, 0, 0, "warm"),   # 0.694
-    (0.6, 100, 0, "warm"),  # old, but important enough not to go cold
-    (0.3, 89, 0, "warm"),   # unimportant, not yet 90 days unseen
-    (0.3, 100, 0, "cold"),
-    (0.3, 100, 1, "warm"),  # recalled once: not cold
-    (0.3, 100, 10, "hot"),  # recalled ten times
-])
+@pytest.mark.parametrize(
+    ("importance", "days", "accesses", "tier"),
+    [
+        (0.9, 0, 0, "hot"),  # 0.6 x 0.9 + 0.25 x 1 = 0.79
+        (0.75, 0, 0, "hot"),  # 0.70: the threshold
+        (0.74, 0, 0, "warm"),  # 0.694
+        (0.6, 100, 0, "warm"),  # old, but important enough not to go cold
+        (0.3, 89, 0, "warm"),  # unimportant, not yet 90 days unseen
+        (0.3, 100, 0, "cold"),
+        (0.3, 100, 1, "warm"),  # recalled once: not cold
+        (0.3, 100, 10, "hot"),  # recalled ten times
+    ],
+)
 def test_tier_for(importance: float, days: int, accesses: int, tier: str) -> None:
-    assert tier_for(importance=importance, last_seen=NOW - timedelta(days=days),
-                    access_count=accesses, now=NOW) == tier
+    assert (
+        tier_for(
+            importance=importance,
+            last_seen=NOW - timedelta(days=days),
+            access_count=accesses,
+            now=NOW,
+        )
+        == tier
+    )
 
 
 @pytest.mark.django_db
 def test_the_tier_stage_tiers_the_events_facts(tenant: Tenant) -> None:
-    event = enrich(event_ingest(tenant=tenant, user_id="u1", type="message", role="user",
-                                conversation_id="c1", content="I live in Lisbon. I like sushi.",
-                                event_time=timezone.now()).event)
-    tiers = {f.object_text: (f.importance, f.tier) for f in Fact.objects.filter(
-        source_event=event)}
+    event = enrich(
+        event_ingest(
+            tenant=tenant,
+            user_id="u1",
+            type="message",
+            role="user",
+            conversation_id="c1",
+            content="I live in Lisbon. I like sushi.",
+            event_time=timezone.now(),
+        ).event
+    )
+    tiers = {f.object_text: (f.importance, f.tier) for f in Fact.objects.filter(source_event=event)}
     assert tiers == {"Lisbon": (0.79, "hot"), "sushi": (0.655, "warm")}
 
 

@@ -74,20 +74,45 @@ def _test_database_url() -> str:
 @pytest.fixture
 def prefork_worker(transactional_db: None) -> Iterator[WorkerProcess]:
     broker = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{BROKER_DB}"
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": broker,
-           # Celery's own default: the replacement must come up in time without a margin.
-           "CELERY_PROC_ALIVE_TIMEOUT": "4"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": broker,
+        # Celery's own default: the replacement must come up in time without a margin.
+        "CELERY_PROC_ALIVE_TIMEOUT": "4",
+    }
     popen = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "claiv", "worker", "-P", "prefork",
-         "-Q", "enrichment", "--concurrency", str(CONCURRENCY), "--loglevel", "INFO",
-         "-n", f"heal-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "claiv",
+            "worker",
+            "-P",
+            "prefork",
+            "-Q",
+            "enrichment",
+            "--concurrency",
+            str(CONCURRENCY),
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"heal-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     worker = WorkerProcess(popen=popen, broker_url=broker)
     assert popen.stdout is not None
-    reader = threading.Thread(target=lambda: worker.log.extend(popen.stdout or []),
-                              daemon=True)
+    reader = threading.Thread(target=lambda: worker.log.extend(popen.stdout or []), daemon=True)
     reader.start()
     try:
         yield worker
@@ -117,7 +142,8 @@ def _kill_and_wait_for_replacement(worker: WorkerProcess, victim: int) -> int:
 
 
 def test_killed_pool_processes_are_replaced_and_serve_tasks(
-        prefork_worker: WorkerProcess, tenant: Tenant) -> None:
+    prefork_worker: WorkerProcess, tenant: Tenant
+) -> None:
     worker = prefork_worker
     wait_for(lambda: any(" ready." in line for line in worker.log), timeout=BOUND, interval=0.5)
     originals = wait_for(lambda: _full_pool(worker), timeout=BOUND, interval=0.5)
@@ -133,8 +159,9 @@ def test_killed_pool_processes_are_replaced_and_serve_tasks(
         event = ingest(tenant, "I live in Tromsø and I work at a fish farm.", user_id="heal")
     with app.connection_for_write(worker.broker_url) as connection:
         enrichment_chain(str(event.id)).apply_async(connection=connection)
-    wait_for(lambda: Event.objects.get(pk=event.pk).status == "enriched", timeout=BOUND,
-             interval=0.5)
+    wait_for(
+        lambda: Event.objects.get(pk=event.pk).status == "enriched", timeout=BOUND, interval=0.5
+    )
 
     # Still the same healthy pool: no replacement was killed for being slow to come up.
     assert worker.pool_pids() == replacements

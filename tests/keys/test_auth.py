@@ -28,12 +28,12 @@ def test_raw_key_format_and_only_hash_stored(api_key: tuple[ApiKey, str]) -> Non
     assert raw not in {stored.key_hash, stored.prefix, stored.name}
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer ck_short",
-                                    "Bearer ck_abcdefgh_" + "x" * 43])
+@pytest.mark.parametrize(
+    "header", [None, "Bearer", "Basic abc", "Bearer ck_short", "Bearer ck_abcdefgh_" + "x" * 43]
+)
 def test_missing_malformed_or_unknown_key_is_401(header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    response = Client().post("/v1/ingest", INGEST, content_type="application/json",
-                             headers=headers)
+    response = Client().post("/v1/ingest", INGEST, content_type="application/json", headers=headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
     assert Event.objects.count() == 0
@@ -46,8 +46,7 @@ def test_wrong_secret_with_a_real_prefix_is_401(api_key: tuple[ApiKey, str]) -> 
     assert response.status_code == 401
 
 
-def test_revoked_key_fails_on_the_very_next_request(api: Api,
-                                                    api_key: tuple[ApiKey, str]) -> None:
+def test_revoked_key_fails_on_the_very_next_request(api: Api, api_key: tuple[ApiKey, str]) -> None:
     assert api.post("/v1/ingest", INGEST).status_code == 200
     api_key_revoke(key=api_key[0])
     response = api.post("/v1/ingest", INGEST | {"content": "second"})
@@ -75,8 +74,7 @@ def test_rotate_with_grace_keeps_old_key_until_then(api_key: tuple[ApiKey, str])
     assert new.scopes == old.scopes
 
 
-def test_last_used_is_written_at_most_once_a_minute(api: Api,
-                                                    api_key: tuple[ApiKey, str]) -> None:
+def test_last_used_is_written_at_most_once_a_minute(api: Api, api_key: tuple[ApiKey, str]) -> None:
     api.post("/v1/ingest", INGEST)
     first = ApiKey.objects.get(pk=api_key[0].pk).last_used_at
     assert first is not None

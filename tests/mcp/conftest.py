@@ -35,9 +35,23 @@ def gunicorn_start(env: dict[str, str], log: Any) -> tuple[subprocess.Popen[byte
     port = _free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "python:claiv.gunicorn_conf",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "python:claiv.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(WORKERS),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     # Workers load the embedding model before serving (tens of seconds on a busy machine):
     # wait while the server is alive, within a generous overall bound.
     deadline = time.monotonic() + 600
@@ -63,8 +77,9 @@ def gunicorn_stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def mcp_server(django_db_setup: None, django_db_blocker: Any,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def mcp_server(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     with django_db_blocker.unblock():
         database_url = _test_database_url()
     log = tmp_path_factory.mktemp("gunicorn-mcp") / "server.log"
@@ -86,12 +101,14 @@ def url_of(server: Server) -> str:
     return f"http://{server.host}:{server.port}/mcp"
 
 
-async def _connected_call(server: Server, raw_key: str | None, mode: str,
-                          calls: list[tuple[str, dict[str, Any]]]) -> tuple[str, list[Any]]:
+async def _connected_call(
+    server: Server, raw_key: str | None, mode: str, calls: list[tuple[str, dict[str, Any]]]
+) -> tuple[str, list[Any]]:
     headers = {"Authorization": f"Bearer {raw_key}"} if raw_key else {}
     async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
-        async with Client(streamable_http_client(url_of(server), http_client=http),
-                          mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(
+            streamable_http_client(url_of(server), http_client=http), mode=mode
+        ) as client:  # type: ignore[arg-type]
             results = [await client.call_tool(name, args) for name, args in calls]
             return client.protocol_version, results
 
@@ -103,8 +120,13 @@ def run_async(function: Callable[..., Awaitable[T]], *args: Any) -> T:
         return pool.submit(anyio.run, function, *args).result()
 
 
-def mcp_calls(server: Server, raw_key: str | None, calls: list[tuple[str, dict[str, Any]]],
-              *, mode: str = "auto") -> tuple[str, list[ToolAnswer]]:
+def mcp_calls(
+    server: Server,
+    raw_key: str | None,
+    calls: list[tuple[str, dict[str, Any]]],
+    *,
+    mode: str = "auto",
+) -> tuple[str, list[ToolAnswer]]:
     """Connect with the official client (mode "auto": the newest protocol the server
     offers; "legacy": the 2025 initialize handshake), make `calls`, return the negotiated
     protocol version and each answer's JSON."""

@@ -20,10 +20,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TOOLS = {
     # name: (readOnlyHint, destructiveHint)
-    "memory_ingest": (False, False), "memory_status": (True, False),
-    "memory_recall": (True, False), "memory_search": (True, False),
-    "memory_list_recent": (True, False), "memory_add": (False, False),
-    "memory_correct": (False, False), "memory_forget": (False, True),
+    "memory_ingest": (False, False),
+    "memory_status": (True, False),
+    "memory_recall": (True, False),
+    "memory_search": (True, False),
+    "memory_list_recent": (True, False),
+    "memory_add": (False, False),
+    "memory_correct": (False, False),
+    "memory_forget": (False, True),
     "memory_record_decision": (False, False),
 }
 WWW_AUTHENTICATE = 'Bearer error="invalid_token", error_description="Authentication required"'
@@ -35,22 +39,37 @@ def raw_key(api_key: tuple[ApiKey, str]) -> str:
 
 
 def _ingest(server: Server, raw_key: str, content: str, **extra: str) -> str:
-    answer = mcp_call(server, raw_key, "memory_ingest", user_id="u1", conversation_id="c1",
-                      content=content, role="user", **extra)
+    answer = mcp_call(
+        server,
+        raw_key,
+        "memory_ingest",
+        user_id="u1",
+        conversation_id="c1",
+        content=content,
+        role="user",
+        **extra,
+    )
     assert answer.is_error is False, answer.body
     return str(answer.body["event_id"])
 
 
-def _post_mcp(server: Server, headers: dict[str, str],
-              body: bytes = b"{}") -> tuple[int, dict[str, str], bytes]:
+def _post_mcp(
+    server: Server, headers: dict[str, str], body: bytes = b"{}"
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
     try:
-        conn.request("POST", "/mcp", body=body, headers={
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream", **headers})
+        conn.request(
+            "POST",
+            "/mcp",
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                **headers,
+            },
+        )
         response = conn.getresponse()
-        return (response.status, {k.lower(): v for k, v in response.getheaders()},
-                response.read())
+        return (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
     finally:
         conn.close()
 
@@ -65,35 +84,67 @@ def test_tools_are_listed_with_their_annotations(mcp_server: Server, raw_key: st
             url = f"http://{mcp_server.host}:{mcp_server.port}/mcp"
             async with Client(streamable_http_client(url, http_client=http)) as client:
                 tools = (await client.list_tools()).tools
-        return {t.name: (t.annotations.read_only_hint, t.annotations.destructive_hint)
-                for t in tools if t.annotations is not None}
+        return {
+            t.name: (t.annotations.read_only_hint, t.annotations.destructive_hint)
+            for t in tools
+            if t.annotations is not None
+        }
 
     assert run_async(listed) == TOOLS
 
 
 def test_ingest_status_recall_forget(mcp_server: Server, raw_key: str, tenant: Tenant) -> None:
-    version, answers = mcp_calls(mcp_server, raw_key, [
-        ("memory_ingest", {"user_id": "u1", "conversation_id": "c1", "role": "user",
-                           "content": "I live in Lisbon."})])
+    version, answers = mcp_calls(
+        mcp_server,
+        raw_key,
+        [
+            (
+                "memory_ingest",
+                {
+                    "user_id": "u1",
+                    "conversation_id": "c1",
+                    "role": "user",
+                    "content": "I live in Lisbon.",
+                },
+            )
+        ],
+    )
     assert version == "2026-07-28"
     event_id = answers[0].body["event_id"]
     assert answers[0].body == {"event_id": event_id, "deduped": False}
     event = Event.objects.get(tenant=tenant, id=event_id)
-    assert (event.user_id, event.conversation_id, event.content) == ("u1", "c1",
-                                                                     "I live in Lisbon.")
-    fact_ids = sorted(str(i) for i in Fact.objects.filter(tenant=tenant, source_event=event)
-                      .values_list("id", flat=True))
+    assert (event.user_id, event.conversation_id, event.content) == (
+        "u1",
+        "c1",
+        "I live in Lisbon.",
+    )
+    fact_ids = sorted(
+        str(i)
+        for i in Fact.objects.filter(tenant=tenant, source_event=event).values_list("id", flat=True)
+    )
     assert fact_ids  # enriched in the server (eager): the tools below see it at once
 
     status = mcp_call(mcp_server, raw_key, "memory_status", event_id=event_id)
     assert status.is_error is False
-    assert status.body == {"event_id": event_id, "user_id": "u1", "conversation_id": "c1",
-                           "status": "enriched", "stage": status.body["stage"],
-                           "fact_ids": status.body["fact_ids"], "error": None}
+    assert status.body == {
+        "event_id": event_id,
+        "user_id": "u1",
+        "conversation_id": "c1",
+        "status": "enriched",
+        "stage": status.body["stage"],
+        "fact_ids": status.body["fact_ids"],
+        "error": None,
+    }
     assert sorted(status.body["fact_ids"]) == fact_ids
 
-    recall = mcp_call(mcp_server, raw_key, "memory_recall", user_id="u1",
-                      query="Where does the user live?", token_budget=500)
+    recall = mcp_call(
+        mcp_server,
+        raw_key,
+        "memory_recall",
+        user_id="u1",
+        query="Where does the user live?",
+        token_budget=500,
+    )
     assert recall.is_error is False
     assert "Lisbon" in recall.body["context"]
     assert recall.body["citations"] == [event_id]
@@ -106,26 +157,40 @@ def test_ingest_status_recall_forget(mcp_server: Server, raw_key: str, tenant: T
     assert receipt.deleted_counts["facts"] == len(fact_ids)
     assert Fact.objects.filter(tenant=tenant).count() == 0
 
-    after = mcp_call(mcp_server, raw_key, "memory_recall", user_id="u1",
-                     query="Where does the user live?", token_budget=500)
+    after = mcp_call(
+        mcp_server,
+        raw_key,
+        "memory_recall",
+        user_id="u1",
+        query="Where does the user live?",
+        token_budget=500,
+    )
     assert "Lisbon" not in after.body["context"]
     assert after.body["citations"] == []
 
 
 def test_a_2025_client_is_served(mcp_server: Server, raw_key: str, tenant: Tenant) -> None:
-    version, answers = mcp_calls(mcp_server, raw_key, [
-        ("memory_ingest", {"user_id": "u9", "conversation_id": "c9",
-                           "content": "I drive a red Tesla."}),
-        ("memory_recall", {"user_id": "u9", "query": "What car do I drive?"})],
-        mode="legacy")
+    version, answers = mcp_calls(
+        mcp_server,
+        raw_key,
+        [
+            (
+                "memory_ingest",
+                {"user_id": "u9", "conversation_id": "c9", "content": "I drive a red Tesla."},
+            ),
+            ("memory_recall", {"user_id": "u9", "query": "What car do I drive?"}),
+        ],
+        mode="legacy",
+    )
     assert version == "2025-11-25"
     assert [a.is_error for a in answers] == [False, False]
     assert Event.objects.filter(tenant=tenant, id=answers[0].body["event_id"]).count() == 1
     assert answers[1].body["citations"] == [answers[0].body["event_id"]]
 
 
-def test_another_tenant_sees_nothing(mcp_server: Server, raw_key: str, tenant: Tenant,
-                                     other_tenant: Tenant) -> None:
+def test_another_tenant_sees_nothing(
+    mcp_server: Server, raw_key: str, tenant: Tenant, other_tenant: Tenant
+) -> None:
     event_id = _ingest(mcp_server, raw_key, "I live in Lisbon.")
     facts_before = Fact.objects.filter(tenant=tenant).count()
     other_key = api_key_create(tenant=other_tenant, name="other")[1]
@@ -134,12 +199,14 @@ def test_another_tenant_sees_nothing(mcp_server: Server, raw_key: str, tenant: T
     assert status.is_error is True
     assert status.body["error"]["code"] == "not_found"
     # Exactly like an id that does not exist.
-    missing = mcp_call(mcp_server, other_key, "memory_status",
-                       event_id="00000000-0000-0000-0000-000000000000")
+    missing = mcp_call(
+        mcp_server, other_key, "memory_status", event_id="00000000-0000-0000-0000-000000000000"
+    )
     assert missing.body == status.body
 
-    recall = mcp_call(mcp_server, other_key, "memory_recall", user_id="u1",
-                      query="Where does the user live?")
+    recall = mcp_call(
+        mcp_server, other_key, "memory_recall", user_id="u1", query="Where does the user live?"
+    )
     assert (recall.body["context"], recall.body["citations"]) == ("", [])
 
     forget = mcp_call(mcp_server, other_key, "memory_forget", user_id="u1")
@@ -150,13 +217,20 @@ def test_another_tenant_sees_nothing(mcp_server: Server, raw_key: str, tenant: T
 
 
 def test_a_key_without_the_scope_gets_an_error_and_changes_nothing(
-        mcp_server: Server, raw_key: str, tenant: Tenant) -> None:
+    mcp_server: Server, raw_key: str, tenant: Tenant
+) -> None:
     _ingest(mcp_server, raw_key, "I live in Lisbon.")
     facts = Fact.objects.filter(tenant=tenant).count()
     read_only = api_key_create(tenant=tenant, name="ro", scopes=["memory:read"])[1]
 
-    ingest = mcp_call(mcp_server, read_only, "memory_ingest", user_id="u1",
-                      conversation_id="c1", content="I moved to Porto.")
+    ingest = mcp_call(
+        mcp_server,
+        read_only,
+        "memory_ingest",
+        user_id="u1",
+        conversation_id="c1",
+        content="I moved to Porto.",
+    )
     assert ingest.is_error is True
     assert ingest.body["error"]["code"] == "forbidden"
     assert ingest.body["error"]["details"] == {"required_scope": "memory:write"}
@@ -172,34 +246,47 @@ def test_a_key_without_the_scope_gets_an_error_and_changes_nothing(
     assert recall.body["error"]["details"] == {"required_scope": "memory:read"}
 
 
-def test_bad_input_is_an_error_and_stores_nothing(mcp_server: Server, raw_key: str,
-                                                  tenant: Tenant) -> None:
-    answer = mcp_call(mcp_server, raw_key, "memory_ingest", user_id="u1",
-                      conversation_id="c1", content="hello", type="bogus")
+def test_bad_input_is_an_error_and_stores_nothing(
+    mcp_server: Server, raw_key: str, tenant: Tenant
+) -> None:
+    answer = mcp_call(
+        mcp_server,
+        raw_key,
+        "memory_ingest",
+        user_id="u1",
+        conversation_id="c1",
+        content="hello",
+        type="bogus",
+    )
     assert answer.is_error is True
     assert answer.body["error"]["code"] == "invalid_request"
     assert list(answer.body["error"]["details"]["fields"]) == ["type"]
-    budget = mcp_call(mcp_server, raw_key, "memory_recall", user_id="u1", query="x",
-                      token_budget=10)
+    budget = mcp_call(
+        mcp_server, raw_key, "memory_recall", user_id="u1", query="x", token_budget=10
+    )
     assert list(budget.body["error"]["details"]["fields"]) == ["token_budget"]
     assert Event.objects.filter(tenant=tenant).count() == 0
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer ck_nope1234_" + "x" * 43,
-                                           "Basic dXNlcjpwYXNz"])
-def test_no_or_a_bad_key_is_401_with_www_authenticate(mcp_server: Server,
-                                                       authorization: str | None) -> None:
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer ck_nope1234_" + "x" * 43, "Basic dXNlcjpwYXNz"]
+)
+def test_no_or_a_bad_key_is_401_with_www_authenticate(
+    mcp_server: Server, authorization: str | None
+) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     status, headers_out, body = _post_mcp(mcp_server, headers)
     assert status == 401
     assert headers_out["www-authenticate"] == WWW_AUTHENTICATE
-    assert json.loads(body) == {"error": "invalid_token",
-                                "error_description": "Authentication required"}
+    assert json.loads(body) == {
+        "error": "invalid_token",
+        "error_description": "Authentication required",
+    }
 
 
-def test_a_revoked_key_is_refused_on_its_next_request(mcp_server: Server,
-                                                      api_key: tuple[ApiKey, str],
-                                                      tenant: Tenant) -> None:
+def test_a_revoked_key_is_refused_on_its_next_request(
+    mcp_server: Server, api_key: tuple[ApiKey, str], tenant: Tenant
+) -> None:
     key, raw = api_key
     _ingest(mcp_server, raw, "I live in Lisbon.")
     api_key_revoke(key=key)
@@ -211,9 +298,11 @@ def test_a_revoked_key_is_refused_on_its_next_request(mcp_server: Server,
 def test_the_request_guard_still_applies(mcp_server: Server, raw_key: str) -> None:
     # Refused on its Content-Length alone, before any body is read (or sent: the server
     # closes the connection, so a test that wrote the whole body could hit a broken pipe).
-    head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {raw_key}\r\n"
-            "Content-Type: application/json\r\nAccept: application/json, text/event-stream"
-            f"\r\nContent-Length: {1024 * 1024 + 1}\r\n\r\n").encode()
+    head = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {raw_key}\r\n"
+        "Content-Type: application/json\r\nAccept: application/json, text/event-stream"
+        f"\r\nContent-Length: {1024 * 1024 + 1}\r\n\r\n"
+    ).encode()
     status, _headers, body = _raw(mcp_server.port, head)
     assert status == 413
     assert json.loads(body)["error"]["code"] == "payload_too_large"

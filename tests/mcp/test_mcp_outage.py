@@ -21,9 +21,11 @@ pytestmark = [pytest.mark.slow]
 def server_without_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Nothing listens on this port: every connection attempt is refused at once.
     log = tmp_path_factory.mktemp("gunicorn-nodb") / "server.log"
-    env: dict[str, Any] = {**os.environ,
-                           "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_free_port()}/x",
-                           "DB_POOL_TIMEOUT": "2"}
+    env: dict[str, Any] = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_free_port()}/x",
+        "DB_POOL_TIMEOUT": "2",
+    }
     proc, port = gunicorn_start(env, log)
     try:
         yield Server("127.0.0.1", port, log)
@@ -33,8 +35,7 @@ def server_without_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def test_mcp_is_503_while_postgres_is_down(server_without_postgres: Server) -> None:
     key = "ck_abcdefgh_" + "x" * 43  # well-formed: its lookup needs the database
-    status, headers, body = _post_mcp(server_without_postgres,
-                                      {"Authorization": f"Bearer {key}"})
+    status, headers, body = _post_mcp(server_without_postgres, {"Authorization": f"Bearer {key}"})
     assert status == 503
     assert headers["retry-after"] == "5"
     assert json.loads(body)["error"]["code"] == "unavailable"

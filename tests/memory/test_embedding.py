@@ -68,11 +68,15 @@ def test_batches_keep_the_callers_order(local: LocalEmbedder) -> None:
     assert _cosines(vectors, [one_by_one[text] for text in texts]).min() >= 0.9999
 
 
-def test_a_large_call_takes_the_torch_path(local: LocalEmbedder,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_call_takes_the_torch_path(
+    local: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ran: list[int] = []
-    monkeypatch.setattr(embedding._OnnxMiniLM, "embed",
-                        lambda self, *arrays: ran.append(1) or pytest.fail("ORT ran"))
+    monkeypatch.setattr(
+        embedding._OnnxMiniLM,
+        "embed",
+        lambda self, *arrays: ran.append(1) or pytest.fail("ORT ran"),
+    )
 
     vectors = local.embed(TEXTS * 2)
 
@@ -80,8 +84,9 @@ def test_a_large_call_takes_the_torch_path(local: LocalEmbedder,
     assert _cosines(vectors[:8], vectors[8:]).min() >= 0.99999
 
 
-def test_the_exported_graph_is_reused(local: LocalEmbedder, cache_dir: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_exported_graph_is_reused(
+    local: LocalEmbedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = list(cache_dir.glob("*.onnx"))
     assert len(files) == 1 and files == [local._onnx.path]  # type: ignore[union-attr]
     written = files[0].stat().st_mtime_ns
@@ -99,8 +104,11 @@ def test_the_exported_graph_is_reused(local: LocalEmbedder, cache_dir: Path,
 
 
 def test_without_onnxruntime_everything_runs_on_torch(
-        local: LocalEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    local: LocalEmbedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
 
     with caplog.at_level(logging.WARNING, logger="claiv.embedding"):
@@ -112,8 +120,9 @@ def test_without_onnxruntime_everything_runs_on_torch(
     assert _cosines(fallback.embed(TEXTS[:2]), local.embed(TEXTS[:2])).min() >= 0.9999
 
 
-def test_a_failed_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_export_falls_back_to_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken_export(**kwargs: object) -> None:
         raise RuntimeError("exporter crashed")
 

@@ -38,9 +38,15 @@ def test_recall_counts_accesses_and_the_flush_moves_them_into_the_fact(tenant: T
     fact = _lisbon(tenant)
     # A retrieval that ranks only the fact, so the packed context holds it (a real one
     # would show the turn that stated it and skip the fact).
-    ranked = Retrieval(scope=RecallScope(tenant=tenant, user_id="u1"), query="Where?",
-                       reference_time=AT, anchor_source="request", routing=None,
-                       fused=[(("fact", fact.id), 1.0)], facts={fact.id: fact})
+    ranked = Retrieval(
+        scope=RecallScope(tenant=tenant, user_id="u1"),
+        query="Where?",
+        reference_time=AT,
+        anchor_source="request",
+        routing=None,
+        fused=[(("fact", fact.id), 1.0)],
+        facts={fact.id: fact},
+    )
     with mock.patch("memory.recall.engine.retrieve", return_value=ranked):
         result = memory_recall(tenant=tenant, user_id="u1", query="Where?", token_budget=500)
     assert [b.item_id for b in result.blocks] == [str(fact.id)]
@@ -78,8 +84,10 @@ def test_a_flush_the_database_refuses_gives_the_counts_back(tenant: Tenant) -> N
     fact = _lisbon(tenant)
     access.facts_accessed([str(fact.id)], at=AT)
     access.facts_accessed([str(fact.id)], at=AT)
-    with (mock.patch.object(access, "_accesses_write", side_effect=DatabaseError("down")),
-          pytest.raises(DatabaseError)):
+    with (
+        mock.patch.object(access, "_accesses_write", side_effect=DatabaseError("down")),
+        pytest.raises(DatabaseError),
+    ):
         access.fact_accesses_flush()
     assert access.fact_accesses_flush() == 1
     fact.refresh_from_db()
@@ -87,7 +95,8 @@ def test_a_flush_the_database_refuses_gives_the_counts_back(tenant: Tenant) -> N
 
 
 def test_forget_drops_the_pending_accesses_of_the_facts_it_deletes(
-        tenant: Tenant, other_tenant: Tenant) -> None:
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
     mine, theirs = _lisbon(tenant), _lisbon(other_tenant)
     access.facts_accessed([str(mine.id), str(theirs.id)], at=AT)
     memory_forget(tenant=tenant, scope=ForgetScope(user_id="u1"))

@@ -13,32 +13,46 @@ from tests.factories import ingest_enriched
 
 pytestmark = pytest.mark.django_db
 
-STATEMENTS = ["I live in Oslo and work at Equinor as a geologist.",
-              "My sister Anna lives in Rome.", "I love hiking in the mountains."]
+STATEMENTS = [
+    "I live in Oslo and work at Equinor as a geologist.",
+    "My sister Anna lives in Rome.",
+    "I love hiking in the mountains.",
+]
 
 
 def _load(tenant: Tenant, user_id: str = "u1", conversation_id: str = "c1") -> list[Event]:
-    return [ingest_enriched(tenant, text, user_id=user_id, conversation_id=conversation_id,
-                            minutes=i) for i, text in enumerate(STATEMENTS)]
+    return [
+        ingest_enriched(tenant, text, user_id=user_id, conversation_id=conversation_id, minutes=i)
+        for i, text in enumerate(STATEMENTS)
+    ]
 
 
-def test_forget_deletes_derived_rows_keeps_events_and_signs_a_receipt(api: Api,
-                                                                      tenant: Tenant) -> None:
+def test_forget_deletes_derived_rows_keeps_events_and_signs_a_receipt(
+    api: Api, tenant: Tenant
+) -> None:
     events = _load(tenant)
     facts_before = Fact.objects.filter(tenant=tenant, user_id="u1").count()
     assert facts_before > 0
     # One conversation, one session: two episodes, each embedded.
-    assert Episode.objects.filter(tenant=tenant, user_id="u1",
-                                  embedding__isnull=False).count() == 2
-    embedded = (Fact.objects.filter(tenant=tenant, embedding__isnull=False).count()
-                + Event.objects.filter(tenant=tenant, embedding__isnull=False).count() + 2)
+    assert Episode.objects.filter(tenant=tenant, user_id="u1", embedding__isnull=False).count() == 2
+    embedded = (
+        Fact.objects.filter(tenant=tenant, embedding__isnull=False).count()
+        + Event.objects.filter(tenant=tenant, embedding__isnull=False).count()
+        + 2
+    )
 
     response = api.post("/v1/forget", {"user_id": "u1"})
     assert response.status_code == 200
     body = response.json()
-    assert body["deleted_counts"] == {"events": 0, "facts": facts_before, "episodes": 2,
-                                      "embeddings": embedded, "chunks": 0, "claims": 0,
-                                      "open_loops": 0}
+    assert body["deleted_counts"] == {
+        "events": 0,
+        "facts": facts_before,
+        "episodes": 2,
+        "embeddings": embedded,
+        "chunks": 0,
+        "claims": 0,
+        "open_loops": 0,
+    }
     assert Fact.objects.filter(tenant=tenant).count() == 0
     assert FactSource.objects.filter(event__tenant=tenant).count() == 0
     assert Candidate.objects.filter(event__tenant=tenant).count() == 0
@@ -50,13 +64,19 @@ def test_forget_deletes_derived_rows_keeps_events_and_signs_a_receipt(api: Api,
     receipt = DeletionReceipt.objects.get(pk=body["receipt_id"])
     assert receipt.tenant == tenant and receipt.deleted_counts == body["deleted_counts"]
     assert receipt.digest == receipts.receipt_digest(receipt_payload(receipt))
-    assert receipts.signature_valid(digest=receipt.digest, signature=receipt.signature,
-                                    public_key=receipts.public_key_b64())
+    assert receipts.signature_valid(
+        digest=receipt.digest, signature=receipt.signature, public_key=receipts.public_key_b64()
+    )
 
-    recall = api.post("/v1/recall", {"user_id": "u1", "task": "Where do I live?",
-                                     "token_budget": 2000}).json()
-    assert recall == {"system_context": "", "memory_blocks": [], "citations": [],
-                      "token_estimate": 0}
+    recall = api.post(
+        "/v1/recall", {"user_id": "u1", "task": "Where do I live?", "token_budget": 2000}
+    ).json()
+    assert recall == {
+        "system_context": "",
+        "memory_blocks": [],
+        "citations": [],
+        "token_estimate": 0,
+    }
 
 
 def test_erase_events_deletes_raw_events_too(api: Api, tenant: Tenant) -> None:
@@ -68,14 +88,14 @@ def test_erase_events_deletes_raw_events_too(api: Api, tenant: Tenant) -> None:
 
 def test_forget_narrowed_to_a_conversation_leaves_the_rest(api: Api, tenant: Tenant) -> None:
     _load(tenant, conversation_id="c1")
-    kept_event = ingest_enriched(tenant, "I drive a red Tesla.", conversation_id="c2",
-                                 minutes=30)
+    kept_event = ingest_enriched(tenant, "I drive a red Tesla.", conversation_id="c2", minutes=30)
     kept_facts = Fact.objects.filter(tenant=tenant, source_event=kept_event).count()
     assert kept_facts > 0
     api.post("/v1/forget", {"user_id": "u1", "thread_id": "c1"})
     assert Fact.objects.filter(tenant=tenant).count() == kept_facts
-    context = api.post("/v1/recall", {"user_id": "u1", "task": "What car?",
-                                      "token_budget": 1000}).json()
+    context = api.post(
+        "/v1/recall", {"user_id": "u1", "task": "What car?", "token_budget": 1000}
+    ).json()
     assert context["citations"] == [str(kept_event.id)]
 
 
@@ -88,8 +108,9 @@ def test_receipts_chain_per_tenant(api: Api, other_api: Api, tenant: Tenant) -> 
     assert (r2.sequence, r2.prev_digest) == (2, r1.digest)
 
 
-def test_other_tenant_cannot_forget_this_tenants_user(api: Api, other_api: Api,
-                                                      tenant: Tenant) -> None:
+def test_other_tenant_cannot_forget_this_tenants_user(
+    api: Api, other_api: Api, tenant: Tenant
+) -> None:
     _load(tenant)
     facts = Fact.objects.filter(tenant=tenant).count()
     body = other_api.post("/v1/forget", {"user_id": "u1", "erase_events": True}).json()
@@ -98,12 +119,18 @@ def test_other_tenant_cannot_forget_this_tenants_user(api: Api, other_api: Api,
     assert Event.objects.filter(tenant=tenant, forgotten_at__isnull=True).count() == 3
 
 
-@pytest.mark.parametrize("body", [{}, {"user_id": "u1", "from_time": "2024-05-02T00:00:00Z",
-                                       "to_time": "2024-05-01T00:00:00Z"},
-                                  {"user_id": "u1", "everything": True},
-                                  {"user_id": "u1", "erase_events": "maybe"}])
-def test_bad_forget_requests_change_nothing(api: Api, tenant: Tenant,
-                                            body: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"user_id": "u1", "from_time": "2024-05-02T00:00:00Z", "to_time": "2024-05-01T00:00:00Z"},
+        {"user_id": "u1", "everything": True},
+        {"user_id": "u1", "erase_events": "maybe"},
+    ],
+)
+def test_bad_forget_requests_change_nothing(
+    api: Api, tenant: Tenant, body: dict[str, object]
+) -> None:
     _load(tenant)
     facts = Fact.objects.filter(tenant=tenant).count()
     response = api.post("/v1/forget", body)

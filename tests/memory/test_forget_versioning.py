@@ -30,8 +30,9 @@ def _cache_status(response: object) -> str:
     return response["Server-Timing"].split(",")[0]  # type: ignore[index]
 
 
-def test_erase_leaves_no_version_row_and_no_cached_recall_is_served(api: Api,
-                                                                    tenant: Tenant) -> None:
+def test_erase_leaves_no_version_row_and_no_cached_recall_is_served(
+    api: Api, tenant: Tenant
+) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     ingest_enriched(tenant, "I live in Oslo.", user_id="other")
     first = api.post("/v1/recall", RECALL)
@@ -53,7 +54,8 @@ def test_erase_leaves_no_version_row_and_no_cached_recall_is_served(api: Api,
     stale = json.dumps({"system_context": "I live in Lisbon."}).encode()
     for version in (0, 1, before):
         redis.Redis.from_url(settings.REDIS_URL).set(
-            key, _encode(version, CachedRecall(tokens=3, body=stale)))
+            key, _encode(version, CachedRecall(tokens=3, body=stale))
+        )
         assert _cache_status(api.post("/v1/recall", RECALL)) == "cache;desc=miss"
     assert not UserMemoryVersion.objects.filter(user_id="u1").exists()
 
@@ -74,8 +76,9 @@ def test_forget_without_erase_keeps_the_row_and_bumps_it(tenant: Tenant) -> None
 def test_partial_erase_keeps_the_row_while_events_remain(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Lisbon.", conversation_id="c1")
     ingest_enriched(tenant, "I work at Equinor.", conversation_id="c2")
-    memory_forget(tenant=tenant, scope=ForgetScope(user_id="u1", conversation_id="c1",
-                                                   erase_events=True))
+    memory_forget(
+        tenant=tenant, scope=ForgetScope(user_id="u1", conversation_id="c1", erase_events=True)
+    )
     assert UserMemoryVersion.objects.filter(user_id="u1").count() == 1
 
 

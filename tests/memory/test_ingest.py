@@ -11,19 +11,30 @@ from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db
 
-VALID: dict[str, Any] = {"user_id": "u1", "type": "message", "role": "user",
-                         "thread_id": "t1", "content": "I live in Oslo."}
+VALID: dict[str, Any] = {
+    "user_id": "u1",
+    "type": "message",
+    "role": "user",
+    "thread_id": "t1",
+    "content": "I live in Oslo.",
+}
 
 
 def test_ingest_stores_the_event(api: Api, tenant: object) -> None:
-    response = api.post("/v1/ingest", VALID | {"event_time": "2024-05-01T10:00:00+02:00",
-                                               "metadata": {"source": "app"}})
+    response = api.post(
+        "/v1/ingest",
+        VALID | {"event_time": "2024-05-01T10:00:00+02:00", "metadata": {"source": "app"}},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["deduped"] is False
     event = Event.objects.get(pk=body["event_id"])
     assert (event.tenant, event.user_id, event.conversation_id, event.content) == (
-        tenant, "u1", "t1", "I live in Oslo.")
+        tenant,
+        "u1",
+        "t1",
+        "I live in Oslo.",
+    )
     assert event.event_time.isoformat() == "2024-05-01T08:00:00+00:00"
     assert event.metadata == {"source": "app"}
     assert event.status == "pending"
@@ -35,25 +46,29 @@ def test_unix_seconds_event_time(api: Api) -> None:
     assert event.event_time.isoformat() == "2024-05-01T10:00:00+00:00"
 
 
-@pytest.mark.parametrize(("body", "status", "detail_key"), [
-    ({k: v for k, v in VALID.items() if k != "user_id"}, 400, "fields"),
-    ({k: v for k, v in VALID.items() if k != "content"}, 400, "fields"),
-    (VALID | {"type": "email"}, 400, "fields"),
-    (VALID | {"role": "robot"}, 400, "fields"),
-    (VALID | {"content": "   "}, 400, "fields"),
-    (VALID | {"content": 42}, 400, "fields"),
-    (VALID | {"user_id": ""}, 400, "fields"),
-    (VALID | {"user_id": "x" * 256}, 400, "fields"),
-    (VALID | {"event_time": "yesterday"}, 400, "fields"),
-    (VALID | {"metadata": [1, 2]}, 400, "fields"),
-    (VALID | {"tenant_id": "other"}, 400, "unknown_fields"),
-    (VALID | {"scope": "project"}, 400, "fields"),
-    (VALID | {"thread_id": "a", "conversation_id": "b"}, 400, "fields"),
-    (VALID | {"content": "x" * 32_001}, 413, "limit"),
-    (VALID | {"metadata": {"blob": "x" * 9000}}, 413, "limit"),
-])
-def test_bad_input_is_rejected_and_nothing_is_stored(api: Api, body: dict[str, Any], status: int,
-                                                     detail_key: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "detail_key"),
+    [
+        ({k: v for k, v in VALID.items() if k != "user_id"}, 400, "fields"),
+        ({k: v for k, v in VALID.items() if k != "content"}, 400, "fields"),
+        (VALID | {"type": "email"}, 400, "fields"),
+        (VALID | {"role": "robot"}, 400, "fields"),
+        (VALID | {"content": "   "}, 400, "fields"),
+        (VALID | {"content": 42}, 400, "fields"),
+        (VALID | {"user_id": ""}, 400, "fields"),
+        (VALID | {"user_id": "x" * 256}, 400, "fields"),
+        (VALID | {"event_time": "yesterday"}, 400, "fields"),
+        (VALID | {"metadata": [1, 2]}, 400, "fields"),
+        (VALID | {"tenant_id": "other"}, 400, "unknown_fields"),
+        (VALID | {"scope": "project"}, 400, "fields"),
+        (VALID | {"thread_id": "a", "conversation_id": "b"}, 400, "fields"),
+        (VALID | {"content": "x" * 32_001}, 413, "limit"),
+        (VALID | {"metadata": {"blob": "x" * 9000}}, 413, "limit"),
+    ],
+)
+def test_bad_input_is_rejected_and_nothing_is_stored(
+    api: Api, body: dict[str, Any], status: int, detail_key: str
+) -> None:
     response = api.post("/v1/ingest", body)
     assert response.status_code == status, response.content
     error = response.json()["error"]
@@ -69,8 +84,12 @@ def test_unknown_fields_are_named(api: Api) -> None:
 
 
 def test_non_json_and_broken_json(api: Api) -> None:
-    response = api.client.post("/v1/ingest", "user_id=u1", content_type="text/plain",
-                               headers={"Authorization": f"Bearer {api.raw_key}"})
+    response = api.client.post(
+        "/v1/ingest",
+        "user_id=u1",
+        content_type="text/plain",
+        headers={"Authorization": f"Bearer {api.raw_key}"},
+    )
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
     broken = api.post("/v1/ingest", '{"user_id": ')
@@ -112,8 +131,9 @@ def test_idempotency_key_different_body_is_409(api: Api) -> None:
 
 def test_idempotency_keys_are_per_tenant(api: Api, other_api: Api) -> None:
     mine = api.post("/v1/ingest", VALID | {"idempotency_key": "shared"}).json()
-    theirs = other_api.post("/v1/ingest", VALID | {"idempotency_key": "shared",
-                                                   "content": "Different."})
+    theirs = other_api.post(
+        "/v1/ingest", VALID | {"idempotency_key": "shared", "content": "Different."}
+    )
     assert theirs.status_code == 200
     assert theirs.json()["event_id"] != mine["event_id"]
 
@@ -134,8 +154,11 @@ def test_event_status_endpoint_and_tenant_isolation(api: Api, other_api: Api) ->
     assert body["status"] == "pending"
     assert body["conversation_id"] == "t1"
     assert body["fact_ids"] == []
-    for path in (f"/v1/events/{event_id}", "/v1/events/not-a-uuid",
-                 "/v1/events/00000000-0000-0000-0000-000000000000"):
+    for path in (
+        f"/v1/events/{event_id}",
+        "/v1/events/not-a-uuid",
+        "/v1/events/00000000-0000-0000-0000-000000000000",
+    ):
         response = other_api.get(path)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"

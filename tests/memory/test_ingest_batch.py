@@ -41,20 +41,22 @@ def _version(tenant: Tenant, user_id: str) -> int:
     return row.version if row else 0
 
 
-def test_batch_repeats_within_itself_and_of_stored_events_as_one_by_one(
-        tenant: Tenant) -> None:
+def test_batch_repeats_within_itself_and_of_stored_events_as_one_by_one(tenant: Tenant) -> None:
     stored_before = event_ingest(tenant=tenant, **_item("stored", idempotency_key="k0")).event
-    results = events_ingest(tenant=tenant, items=[
-        _item("A", idempotency_key="k1"),      # 0 new
-        _item("A", idempotency_key="k1"),      # 1 repeat of 0
-        _item("B", idempotency_key="k1"),      # 2 conflict with 0
-        _item("C"),                            # 3 new
-        _item("C"),                            # 4 retry of 3
-        _item("A"),                            # 5 same body as 0 within 60 s: retry of 0
-        _item("stored", idempotency_key="k0"),  # 6 repeat of an event stored before
-        _item("other", idempotency_key="k0"),  # 7 conflict with it
-        _item("C", user_id="u2"),              # 8 new (another user's body)
-    ])
+    results = events_ingest(
+        tenant=tenant,
+        items=[
+            _item("A", idempotency_key="k1"),  # 0 new
+            _item("A", idempotency_key="k1"),  # 1 repeat of 0
+            _item("B", idempotency_key="k1"),  # 2 conflict with 0
+            _item("C"),  # 3 new
+            _item("C"),  # 4 retry of 3
+            _item("A"),  # 5 same body as 0 within 60 s: retry of 0
+            _item("stored", idempotency_key="k0"),  # 6 repeat of an event stored before
+            _item("other", idempotency_key="k0"),  # 7 conflict with it
+            _item("C", user_id="u2"),  # 8 new (another user's body)
+        ],
+    )
     events = {e.content + e.user_id: e for e in Event.objects.filter(tenant=tenant)}
     assert set(events) == {"storedu1", "Au1", "Cu1", "Cu2"}
     a, c = str(events["Au1"].id), str(events["Cu1"].id)
@@ -66,19 +68,35 @@ def test_batch_repeats_within_itself_and_of_stored_events_as_one_by_one(
         return ("ok", str(r.event.id), r.deduped)
 
     assert [summary(r) for r in results] == [
-        ("ok", a, False), ("ok", a, True), ("conflict", a, None), ("ok", c, False),
-        ("ok", c, True), ("ok", a, True), ("ok", str(stored_before.id), True),
-        ("conflict", str(stored_before.id), None), ("ok", str(events["Cu2"].id), False)]
+        ("ok", a, False),
+        ("ok", a, True),
+        ("conflict", a, None),
+        ("ok", c, False),
+        ("ok", c, True),
+        ("ok", a, True),
+        ("ok", str(stored_before.id), True),
+        ("conflict", str(stored_before.id), None),
+        ("ok", str(events["Cu2"].id), False),
+    ]
     # The deduped results carry the stored row itself.
     assert isinstance(results[6], IngestResult)
     assert results[6].event.content == "stored"
 
 
 def test_batch_bumps_each_users_version_once_and_a_batch_of_repeats_not_at_all(
-        tenant: Tenant) -> None:
+    tenant: Tenant,
+) -> None:
     before = _versions_handed_out()
-    events_ingest(tenant=tenant, items=[_item("a"), _item("b"), _item("c"),
-                                        _item("d", user_id="u2"), _item("e", user_id="u2")])
+    events_ingest(
+        tenant=tenant,
+        items=[
+            _item("a"),
+            _item("b"),
+            _item("c"),
+            _item("d", user_id="u2"),
+            _item("e", user_id="u2"),
+        ],
+    )
     assert _versions_handed_out() - before == 2
     versions = (_version(tenant, "u1"), _version(tenant, "u2"))
     assert min(versions) > before
@@ -98,22 +116,29 @@ def test_batch_is_one_transaction_of_a_fixed_number_of_statements(tenant: Tenant
     assert Event.objects.filter(tenant=tenant).count() == 50
 
 
-def test_an_item_postgres_refuses_fails_alone_and_the_others_are_stored(
-        tenant: Tenant) -> None:
+def test_an_item_postgres_refuses_fails_alone_and_the_others_are_stored(tenant: Tenant) -> None:
     before = _versions_handed_out()
-    results = events_ingest(tenant=tenant, items=[_item("fine 1"), _item("nul \x00 byte"),
-                                                  _item("fine 2")])
+    results = events_ingest(
+        tenant=tenant, items=[_item("fine 1"), _item("nul \x00 byte"), _item("fine 2")]
+    )
     assert [type(r).__name__ for r in results] == ["IngestResult", "DataError", "IngestResult"]
     assert sorted(Event.objects.filter(tenant=tenant).values_list("content", flat=True)) == [
-        "fine 1", "fine 2"]
+        "fine 1",
+        "fine 2",
+    ]
     assert _versions_handed_out() - before == 2  # each good item in its own transaction
 
 
-def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant,
-                                                     other_tenant: Tenant) -> None:
-    calls = [_item("x", idempotency_key="k"), _item("x", idempotency_key="k"),
-             _item("y", idempotency_key="k"), _item("x"), _item("z"), _item("z"),
-             _item("z", user_id="u2", metadata={"a": [1]}, scope="project", project_id="p")]
+def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant, other_tenant: Tenant) -> None:
+    calls = [
+        _item("x", idempotency_key="k"),
+        _item("x", idempotency_key="k"),
+        _item("y", idempotency_key="k"),
+        _item("x"),
+        _item("z"),
+        _item("z"),
+        _item("z", user_id="u2", metadata={"a": [1]}, scope="project", project_id="p"),
+    ]
 
     def run(ingest: Any, t: Tenant) -> list[tuple[Any, ...]]:
         outcomes: list[tuple[Any, ...]] = []
@@ -121,8 +146,7 @@ def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant,
             try:
                 r = ingest(tenant=t, **call)
             except Conflict as exc:
-                outcomes.append(("conflict", Event.objects.get(pk=exc.details["event_id"])
-                                 .content))
+                outcomes.append(("conflict", Event.objects.get(pk=exc.details["event_id"]).content))
             else:
                 outcomes.append((r.event.content, r.event.user_id, r.deduped))
         return outcomes
@@ -132,9 +156,26 @@ def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant,
     fast_bumps, before = _versions_handed_out() - before, _versions_handed_out()
     assert fast_outcomes == run(event_ingest_orm, other_tenant)
     assert fast_bumps == _versions_handed_out() - before == 3  # one per stored event
-    fields = ["user_id", "conversation_id", "project_id", "type", "role", "content",
-              "metadata", "scope", "idempotency_key", "body_hash", "status", "stage",
-              "attempts", "error", "extractor", "tokens_used", "time_notes", "embedding"]
+    fields = [
+        "user_id",
+        "conversation_id",
+        "project_id",
+        "type",
+        "role",
+        "content",
+        "metadata",
+        "scope",
+        "idempotency_key",
+        "body_hash",
+        "status",
+        "stage",
+        "attempts",
+        "error",
+        "extractor",
+        "tokens_used",
+        "time_notes",
+        "embedding",
+    ]
 
     def rows(t: Tenant) -> list[tuple[Any, ...]]:
         return sorted(Event.objects.filter(tenant=t).values_list(*fields), key=repr)
@@ -149,13 +190,17 @@ def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant,
 
 
 def test_batch_enqueues_the_new_events_once_after_commit(
-        tenant: Tenant, django_capture_on_commit_callbacks: Any) -> None:
+    tenant: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
     stored = event_ingest(tenant=tenant, **_item("old")).event
-    with mock.patch("enrichment.workflows.enrichment_enqueue_many") as many, \
-            mock.patch("enrichment.workflows.enrichment_enqueue") as one, \
-            django_capture_on_commit_callbacks(execute=True):
-        results = events_ingest_and_enqueue(tenant=tenant, items=[
-            _item("n1"), _item("old"), _item("n2"), _item("n1")])
+    with (
+        mock.patch("enrichment.workflows.enrichment_enqueue_many") as many,
+        mock.patch("enrichment.workflows.enrichment_enqueue") as one,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        results = events_ingest_and_enqueue(
+            tenant=tenant, items=[_item("n1"), _item("old"), _item("n2"), _item("n1")]
+        )
     new_ids = [str(r.event.id) for r in results[::2] if isinstance(r, IngestResult)]
     assert len(new_ids) == 2 and Event.objects.filter(tenant=tenant).count() == 3
     assert str(stored.id) not in new_ids
@@ -163,11 +208,14 @@ def test_batch_enqueues_the_new_events_once_after_commit(
     one.assert_not_called()
 
 
-def test_batch_of_repeats_enqueues_nothing(tenant: Tenant,
-                                           django_capture_on_commit_callbacks: Any) -> None:
+def test_batch_of_repeats_enqueues_nothing(
+    tenant: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
     event_ingest(tenant=tenant, **_item("old"))
-    with mock.patch("enrichment.workflows.enrichment_enqueue_many") as many, \
-            django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with (
+        mock.patch("enrichment.workflows.enrichment_enqueue_many") as many,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
         events_ingest_and_enqueue(tenant=tenant, items=[_item("old")])
     assert callbacks == []
     many.assert_not_called()
@@ -211,22 +259,29 @@ def _sent_chains(send: Any) -> list[tuple[str, list[Any], list[tuple[str, list[A
 def test_pipelined_chains_are_the_chains_sent_one_by_one(redis_service: str) -> None:
     one = _sent_chains(lambda: workflows.enrichment_enqueue("e1"))
     many = _sent_chains(lambda: workflows.enrichment_enqueue_many(["e1", "e2"]))
-    expected = ("enrichment.extract", ["e1"],
-                [(name, ["e1"]) for name in workflows.STAGE_TASKS[1:]])
+    expected = (
+        "enrichment.extract",
+        ["e1"],
+        [(name, ["e1"]) for name in workflows.STAGE_TASKS[1:]],
+    )
     assert one == [expected]
     assert many[0] == expected
     assert many[1][1] == ["e2"] and len(many) == 2
 
 
 def test_a_batch_publish_records_its_chains_as_queued_and_forgets_them_if_it_fails(
-        redis_service: str) -> None:
+    redis_service: str,
+) -> None:
     from claiv.redis_client import redis_client
     from enrichment import outstanding
 
     ids = [f"batch-queued-{n}" for n in range(3)]
     workflows.enrichment_enqueue_many(ids)
     assert [redis_client().zscore(outstanding.QUEUED_KEY, i) is not None for i in ids] == [
-        True, True, True]
+        True,
+        True,
+        True,
+    ]
     failing = [f"batch-failed-{n}" for n in range(2)]
     with mock.patch("celery.app.task.Task.apply_async", side_effect=OSError("broker down")):
         workflows.enrichment_enqueue_many(failing)

@@ -30,20 +30,32 @@ pytestmark = pytest.mark.django_db
 
 def test_add_is_recallable_at_once_by_v1_v6_and_search(tenant: Tenant) -> None:
     before = user_memory_version(tenant_id=tenant.pk, user_id="u1")
-    fact = memory_add(tenant=tenant, user_id="u1", content="The staging database is Postgres 16",
-                      metadata={"source": "ticket-9"})
+    fact = memory_add(
+        tenant=tenant,
+        user_id="u1",
+        content="The staging database is Postgres 16",
+        metadata={"source": "ticket-9"},
+    )
     assert user_memory_version(tenant_id=tenant.pk, user_id="u1") != before  # a new version
     assert (fact.origin, fact.kind, fact.predicate, fact.status) == (
-        "explicit", "note", "note", "current")
+        "explicit",
+        "note",
+        "note",
+        "current",
+    )
     assert fact.embedding is not None
     source = FactSource.objects.get(fact=fact)
     assert source.event_id == fact.source_event_id
     event = Event.objects.get(pk=fact.source_event_id)
     assert (event.status, event.extractor, event.metadata) == (
-        "skipped", "explicit", {"source": "ticket-9"})
+        "skipped",
+        "explicit",
+        {"source": "ticket-9"},
+    )
 
-    v1 = memory_recall(tenant=tenant, user_id="u1", query="which database does staging use",
-                       token_budget=500)
+    v1 = memory_recall(
+        tenant=tenant, user_id="u1", query="which database does staging use", token_budget=500
+    )
     assert "Postgres 16" in v1.system_context
     v6 = memory_recall_v6(tenant=tenant, user_id="u1", query="staging database")
     assert str(fact.id) in [f["fact_id"] for f in v6["answer_facts"]]
@@ -57,11 +69,19 @@ def test_add_is_recallable_at_once_by_v1_v6_and_search(tenant: Tenant) -> None:
 
 
 def test_decision_keeps_its_rationale(tenant: Tenant) -> None:
-    fact = memory_add(tenant=tenant, user_id="u1", content="Use Valkey for caching",
-                      kind="decision", rationale="licence")
+    fact = memory_add(
+        tenant=tenant,
+        user_id="u1",
+        content="Use Valkey for caching",
+        kind="decision",
+        rationale="licence",
+    )
     body = memory_as_dict(fact)
     assert (body["kind"], body["rationale"], body["content"]) == (
-        "decision", "licence", "Use Valkey for caching")
+        "decision",
+        "licence",
+        "Use Valkey for caching",
+    )
 
 
 @pytest.mark.parametrize("kwargs", [{"kind": "opinion"}, {"content": "   "}])
@@ -76,13 +96,17 @@ def test_correct_supersedes_and_keeps_history(tenant: Tenant) -> None:
     new = memory_correct(tenant=tenant, memory_id=str(old.id), content="The office is in Bergen")
     old.refresh_from_db()
     assert (old.status, old.superseded_by_id, old.valid_to) == (
-        "superseded", new.id, new.valid_from)
+        "superseded",
+        new.id,
+        new.valid_from,
+    )
     assert Event.objects.get(pk=old.source_event_id).forgotten_at is not None
     detail = memory_get(tenant=tenant, memory_id=str(new.id))
     assert [m["id"] for m in detail["supersedes"]] == [str(old.id)]
     assert memory_get(tenant=tenant, memory_id=str(old.id))["superseded_by"]["id"] == str(new.id)
-    recalled = memory_recall(tenant=tenant, user_id="u1", query="where is the office",
-                             token_budget=500).system_context
+    recalled = memory_recall(
+        tenant=tenant, user_id="u1", query="where is the office", token_budget=500
+    ).system_context
     assert "Bergen" in recalled and "Oslo" not in recalled
     with pytest.raises(InvalidRequest):
         memory_correct(tenant=tenant, memory_id=str(old.id), content="again")
@@ -92,8 +116,10 @@ def test_correct_supersedes_and_keeps_history(tenant: Tenant) -> None:
 def test_supersede_by_an_existing_memory(tenant: Tenant) -> None:
     old = memory_add(tenant=tenant, user_id="u1", content="Deploy on Fridays")
     new = memory_add(tenant=tenant, user_id="u1", content="Never deploy on Fridays")
-    assert memory_supersede(tenant=tenant, memory_id=str(old.id),
-                            superseded_by=str(new.id)).id == new.id
+    assert (
+        memory_supersede(tenant=tenant, memory_id=str(old.id), superseded_by=str(new.id)).id
+        == new.id
+    )
     old.refresh_from_db()
     assert (old.status, old.superseded_by_id) == ("superseded", new.id)
     with pytest.raises(InvalidRequest):
@@ -125,8 +151,12 @@ def test_delete_removes_history_and_signs_a_receipt(tenant: Tenant) -> None:
     assert receipt.deleted_counts["facts"] == 2 and receipt.deleted_counts["events"] == 2
     assert list(Fact.objects.filter(tenant=tenant).values_list("id", flat=True)) == [keep.id]
     assert Event.objects.filter(tenant=tenant).count() == 1
-    assert "Budget" not in memory_recall(tenant=tenant, user_id="u1", query="budget",
-                                         token_budget=500).system_context
+    assert (
+        "Budget"
+        not in memory_recall(
+            tenant=tenant, user_id="u1", query="budget", token_budget=500
+        ).system_context
+    )
     out = StringIO()
     call_command("verify_receipts", "--tenant", tenant.slug, stdout=out)
     assert DeletionReceipt.objects.filter(tenant=tenant).count() == 1
@@ -134,12 +164,12 @@ def test_delete_removes_history_and_signs_a_receipt(tenant: Tenant) -> None:
 
 def test_other_tenant_sees_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
     fact = memory_add(tenant=tenant, user_id="u1", content="Secret project Falcon")
-    for call in (lambda: memory_get(tenant=other_tenant, memory_id=str(fact.id)),
-                 lambda: memory_correct(tenant=other_tenant, memory_id=str(fact.id),
-                                        content="x"),
-                 lambda: memory_supersede(tenant=other_tenant, memory_id=str(fact.id),
-                                          content="x"),
-                 lambda: memory_delete(tenant=other_tenant, memory_id=str(fact.id))):
+    for call in (
+        lambda: memory_get(tenant=other_tenant, memory_id=str(fact.id)),
+        lambda: memory_correct(tenant=other_tenant, memory_id=str(fact.id), content="x"),
+        lambda: memory_supersede(tenant=other_tenant, memory_id=str(fact.id), content="x"),
+        lambda: memory_delete(tenant=other_tenant, memory_id=str(fact.id)),
+    ):
         with pytest.raises(NotFound):
             call()
     assert memory_list(tenant=other_tenant, user_id="u1") == ([], None)

@@ -46,8 +46,9 @@ def _cache_status(response: Any) -> str:
     return response["Server-Timing"].split(",")[0]
 
 
-def test_repeated_recall_is_served_from_the_cache(api: Api, tenant: Tenant,
-                                                  django_assert_max_num_queries: Any) -> None:
+def test_repeated_recall_is_served_from_the_cache(
+    api: Api, tenant: Tenant, django_assert_max_num_queries: Any
+) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     first = api.post("/v1/recall", RECALL)
     assert _cache_status(first) == "cache;desc=miss"
@@ -93,7 +94,8 @@ def test_new_memory_appears_on_the_next_recall(api: Api, tenant: Tenant) -> None
 
 
 def test_forget_empties_the_cached_context_immediately(
-        api: Api, tenant: Tenant, django_capture_on_commit_callbacks: Any) -> None:
+    api: Api, tenant: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     ingest_enriched(tenant, "I live in Porto.", user_id="u2")
     assert api.post("/v1/recall", RECALL).json()["citations"]
@@ -139,8 +141,12 @@ def test_recall_is_served_without_redis(api: Api, tenant: Tenant) -> None:
     wait_for(lambda: _redis().ping())
 
 
-V6 = {"user_id": "u1", "query": "Where does the user live?", "conversation_id": "c1",
-      "token_budget": 500}
+V6 = {
+    "user_id": "u1",
+    "query": "Where does the user live?",
+    "conversation_id": "c1",
+    "token_budget": 500,
+}
 
 
 def test_v6_recall_is_cached_and_equals_the_uncached_answer(api: Api, tenant: Tenant) -> None:
@@ -155,8 +161,7 @@ def test_v6_recall_is_cached_and_equals_the_uncached_answer(api: Api, tenant: Te
     assert ttl > 60
 
 
-def test_v6_answer_anchored_on_the_clock_is_cached_for_a_minute(api: Api,
-                                                                 tenant: Tenant) -> None:
+def test_v6_answer_anchored_on_the_clock_is_cached_for_a_minute(api: Api, tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     body = {"user_id": "u1", "query": "Where does the user live?", "token_budget": 500}
     assert api.post("/v6/recall", body).json()["llm_context"]["anchor_source"] == "server_now"
@@ -169,25 +174,41 @@ def test_v6_answer_anchored_on_the_clock_is_cached_for_a_minute(api: Api,
 
 
 def test_an_ingested_event_is_seen_before_enrichment(api: Api, tenant: Tenant) -> None:
-    api.post("/v6/ingest", {"user_id": "u1", "conversation_id": "c1", "type": "message",
-                            "role": "user", "content": "I am packing for Lisbon."})
+    api.post(
+        "/v6/ingest",
+        {
+            "user_id": "u1",
+            "conversation_id": "c1",
+            "type": "message",
+            "role": "user",
+            "content": "I am packing for Lisbon.",
+        },
+    )
     history = api.post("/v6/recall", V6).json()["llm_context"]["conversation_history"]
     assert [turn["content"] for turn in history] == ["I am packing for Lisbon."]
-    api.post("/v6/ingest", {"user_id": "u1", "conversation_id": "c1", "type": "message",
-                            "role": "user", "content": "The flight leaves at nine."})
+    api.post(
+        "/v6/ingest",
+        {
+            "user_id": "u1",
+            "conversation_id": "c1",
+            "type": "message",
+            "role": "user",
+            "content": "The flight leaves at nine.",
+        },
+    )
     response = api.post("/v6/recall", V6)
     assert _cache_status(response) == "cache;desc=miss"
     history = response.json()["llm_context"]["conversation_history"]
     assert [turn["content"] for turn in history][-1] == "The flight leaves at nine."
 
 
-def test_v1_answer_resolved_from_the_clock_is_cached_for_a_minute(api: Api,
-                                                                  tenant: Tenant) -> None:
+def test_v1_answer_resolved_from_the_clock_is_cached_for_a_minute(api: Api, tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     api.post("/v1/recall", RECALL | {"task": "What did the user do last week?"})
     [ttl] = _entry_ttls(tenant, "u1")
     assert 0 < ttl <= 60
     # Anchored on the conversation's latest event instead, it keeps the full lifetime.
-    api.post("/v1/recall", RECALL | {"task": "What did the user do last week?",
-                                     "conversation_id": "c1"})
+    api.post(
+        "/v1/recall", RECALL | {"task": "What did the user do last week?", "conversation_id": "c1"}
+    )
     assert sorted(ttl > 60 for ttl in _entry_ttls(tenant, "u1")) == [False, True]

@@ -28,9 +28,11 @@ TURNS = [
 
 def _aggregate(table: str, where: str, tenant: Tenant, user_id: str) -> tuple[int, int]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), coalesce(sum(length(search)), 0) FROM {table} r "
-                       f"WHERE r.tenant_id = %s AND r.user_id = %s AND {where}",
-                       [tenant.pk, user_id])
+        cursor.execute(
+            f"SELECT count(*), coalesce(sum(length(search)), 0) FROM {table} r "
+            f"WHERE r.tenant_id = %s AND r.user_id = %s AND {where}",
+            [tenant.pk, user_id],
+        )
         count, length = cursor.fetchone()
     return int(count), int(length)
 
@@ -66,28 +68,37 @@ def test_fact_statistics_count_current_facts_only(tenant: Tenant) -> None:
     fact = Fact.objects.filter(tenant=tenant, user_id="u1").first()
     assert fact is not None
     Fact.objects.filter(pk=fact.pk).update(status=FactStatus.SUPERSEDED)
-    assert _corpus(tenant, "u1", "fact") == (counted[0] - 1, _aggregate(
-        "memory_fact", current, tenant, "u1")[1])
+    assert _corpus(tenant, "u1", "fact") == (
+        counted[0] - 1,
+        _aggregate("memory_fact", current, tenant, "u1")[1],
+    )
 
 
 def test_maintained_statistics_rank_exactly_like_the_aggregate_twin(tenant: Tenant) -> None:
     for i, text in enumerate(TURNS):
         ingest(tenant, text, minutes=i)
     scope = RecallScope(tenant=tenant, user_id="u1")
-    for question in ("When did Melanie paint the lake sunrise?", "Caroline support group",
-                     "a part-time job?", "painting"):
-        raw_ranking, raw_scores = channels.keyword("event", channels.visible("event", scope),
-                                                   question)
-        orm_ranking, orm_scores = channels.keyword("event", channels.events_visible(scope),
-                                                   question)
+    for question in (
+        "When did Melanie paint the lake sunrise?",
+        "Caroline support group",
+        "a part-time job?",
+        "painting",
+    ):
+        raw_ranking, raw_scores = channels.keyword(
+            "event", channels.visible("event", scope), question
+        )
+        orm_ranking, orm_scores = channels.keyword(
+            "event", channels.events_visible(scope), question
+        )
         assert raw_ranking == orm_ranking
         assert raw_scores.keys() == orm_scores.keys()
         for doc_id, score in orm_scores.items():
             assert raw_scores[doc_id] == pytest.approx(score, rel=1e-9)
 
 
-def test_candidates_come_from_the_rarest_terms(tenant: Tenant,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_candidates_come_from_the_rarest_terms(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events = [ingest(tenant, text, minutes=i) for i, text in enumerate(TURNS)]
     scope = RecallScope(tenant=tenant, user_id="u1")
     query = "Melanie lake sunrise"
@@ -110,8 +121,7 @@ def test_candidates_come_from_the_rarest_terms(tenant: Tenant,
     assert len(common) == 2 and set(common) <= {events[i].id for i in (0, 1, 3, 5)}
 
 
-def test_query_lexemes_with_quotes_and_backslashes_are_searched_literally(
-        tenant: Tenant) -> None:
+def test_query_lexemes_with_quotes_and_backslashes_are_searched_literally(tenant: Tenant) -> None:
     odd = ingest(tenant, r"O'Brien's path is C:\temp\notes and it's fine.")
     ingest(tenant, "Nothing to see here.", minutes=1)
     scope = RecallScope(tenant=tenant, user_id="u1")
@@ -119,6 +129,7 @@ def test_query_lexemes_with_quotes_and_backslashes_are_searched_literally(
         ranking, _ = channels.keyword("event", channels.visible("event", scope), query)
         twin, _ = channels.keyword("event", channels.events_visible(scope), query)
         assert ranking == twin
-    ranking, _ = channels.keyword("event", channels.visible("event", scope),
-                                  r"O'Brien's C:\temp\notes?")
+    ranking, _ = channels.keyword(
+        "event", channels.visible("event", scope), r"O'Brien's C:\temp\notes?"
+    )
     assert ranking == [("event", odd.id)]

@@ -22,8 +22,11 @@ def test_smooth_adds_kernel_shares_of_the_neighbours_scores() -> None:
     a, b, c, d = (uuid.uuid4() for _ in range(4))
     fact = ("fact", uuid.uuid4())
     fused = [(("event", a), 1.0), (fact, 0.9), (("event", c), 0.5), (("event", d), 0.1)]
-    around = {a: Around(before=(), after=(b, c)), c: Around(before=(b, a), after=(d,)),
-              d: Around(before=(c, b, a), after=())}
+    around = {
+        a: Around(before=(), after=(b, c)),
+        c: Around(before=(b, a), after=(d,)),
+        d: Around(before=(c, b, a), after=()),
+    }
     smoothed = dict(smooth(fused, around, kernel=(0.5, 0.25)))
     assert smoothed[("event", a)] == pytest.approx(1.0 + 0.25 * 0.5)  # b is not a candidate
     assert smoothed[("event", c)] == pytest.approx(0.5 + 0.25 * 1.0 + 0.5 * 0.1)
@@ -33,7 +36,11 @@ def test_smooth_adds_kernel_shares_of_the_neighbours_scores() -> None:
     assert smoothed[fact] == 0.9
     assert ("event", b) not in smoothed  # smoothing re-scores candidates, adds none
     assert [key for key, _ in smooth(fused, around, kernel=(0.5, 0.25))] == [
-        ("event", a), fact, ("event", c), ("event", d)]
+        ("event", a),
+        fact,
+        ("event", c),
+        ("event", d),
+    ]
 
 
 @pytest.mark.django_db
@@ -46,8 +53,9 @@ def test_turns_around_is_per_conversation_visible_and_nearest_first(tenant: Tena
 
     found = turns_around(scope, [turns[2].id, turns[4].id, other.id, uuid.uuid4()], reach=2)
 
-    assert found[turns[2].id] == Around(before=(turns[1].id, turns[0].id),
-                                        after=(turns[3].id, turns[5].id))  # 4 is forgotten
+    assert found[turns[2].id] == Around(
+        before=(turns[1].id, turns[0].id), after=(turns[3].id, turns[5].id)
+    )  # 4 is forgotten
     assert found[other.id] == Around(before=(), after=())
     assert set(found) == {turns[2].id, other.id}  # forgotten and unknown ids: nothing
     assert turns_around(scope, []) == {}

@@ -24,8 +24,10 @@ from tests.conftest import Api, wait_for
 from tests.factories import enrich, ingest, ingest_enriched
 from tests.plugins.services import postgres_server
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.django_db(transaction=True, databases=["default", "replica"])]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases=["default", "replica"]),
+]
 RECALL = {"user_id": "u1", "task": "Where does the user live and work?", "token_budget": 1000}
 # Generous bounds for a loaded machine; every wait polls a condition.
 CATCH_UP_SECONDS = 120.0
@@ -56,13 +58,16 @@ def standby(django_db_setup: None, django_db_blocker: Any) -> Iterator[EmbeddedR
 
 def _primary() -> psycopg.Connection[Any]:
     name = connections["default"].settings_dict["NAME"]
-    return psycopg.connect(postgres_server().server.get_uri(name),  # type: ignore[attr-defined]
-                           autocommit=True)
+    return psycopg.connect(
+        postgres_server().server.get_uri(name),  # type: ignore[attr-defined]
+        autocommit=True,
+    )
 
 
 def _replica(server: EmbeddedReplica) -> psycopg.Connection[Any]:
-    return psycopg.connect(server.url(connections["default"].settings_dict["NAME"]),
-                           autocommit=True)
+    return psycopg.connect(
+        server.url(connections["default"].settings_dict["NAME"]), autocommit=True
+    )
 
 
 def _caught_up(server: EmbeddedReplica) -> None:
@@ -70,9 +75,13 @@ def _caught_up(server: EmbeddedReplica) -> None:
     with _primary() as primary:
         lsn = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
     with _replica(server) as standby_conn:
-        wait_for(lambda: standby_conn.execute(
-            "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()[0],  # type: ignore[index]
-            timeout=CATCH_UP_SECONDS, interval=0.05)
+        wait_for(
+            lambda: standby_conn.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]
+            ).fetchone()[0],  # type: ignore[index]
+            timeout=CATCH_UP_SECONDS,
+            interval=0.05,
+        )
 
 
 @pytest.fixture
@@ -81,8 +90,13 @@ def replay_paused(standby: EmbeddedReplica) -> Iterator[None]:
     _caught_up(standby)
     with _replica(standby) as conn:
         conn.execute("SELECT pg_wal_replay_pause()")
-        wait_for(lambda: conn.execute("SELECT pg_get_wal_replay_pause_state()")
-                 .fetchone()[0] == "paused", timeout=CATCH_UP_SECONDS, interval=0.05)  # type: ignore[index]
+        wait_for(
+            lambda: (
+                conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0] == "paused"
+            ),
+            timeout=CATCH_UP_SECONDS,
+            interval=0.05,
+        )  # type: ignore[index]
     try:
         yield
     finally:
@@ -106,14 +120,18 @@ class Statements:
         def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
             self.sql[alias].append(sql)
             return execute(sql, params, many, context)
+
         return wrapper
 
 
-def _recall(api: Api, path: str = "/v1/recall",
-            request: dict[str, Any] = RECALL) -> tuple[dict[str, Any], Statements]:
+def _recall(
+    api: Api, path: str = "/v1/recall", request: dict[str, Any] = RECALL
+) -> tuple[dict[str, Any], Statements]:
     seen = Statements()
-    with connections["default"].execute_wrapper(seen("default")), \
-            connections[routing.REPLICA].execute_wrapper(seen(routing.REPLICA)):
+    with (
+        connections["default"].execute_wrapper(seen("default")),
+        connections[routing.REPLICA].execute_wrapper(seen(routing.REPLICA)),
+    ):
         response = api.post(path, request)
     assert response.status_code == 200
     assert response["Server-Timing"].startswith("cache;desc=miss")
@@ -125,8 +143,9 @@ def _reads_memory(statements: list[str]) -> list[str]:
     return [sql for sql in statements if any(table in sql for table in tables)]
 
 
-def test_recall_is_served_by_the_replica(standby: EmbeddedReplica, api: Api,
-                                         tenant: Tenant) -> None:
+def test_recall_is_served_by_the_replica(
+    standby: EmbeddedReplica, api: Api, tenant: Tenant
+) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     _caught_up(standby)
     body, seen = _recall(api)
@@ -141,9 +160,9 @@ def test_recall_is_served_by_the_replica(standby: EmbeddedReplica, api: Api,
         assert cursor.fetchone() == (True,)
 
 
-def test_forget_is_never_missed_while_replay_is_paused(standby: EmbeddedReplica, api: Api,
-                                                       tenant: Tenant,
-                                                       request: pytest.FixtureRequest) -> None:
+def test_forget_is_never_missed_while_replay_is_paused(
+    standby: EmbeddedReplica, api: Api, tenant: Tenant, request: pytest.FixtureRequest
+) -> None:
     lisbon = ingest_enriched(tenant, "I live in Lisbon.")
     ingest_enriched(tenant, "I work at Acme Robotics.", minutes=1)
     assert "Lisbon" in _recall(api)[0]["system_context"]
@@ -152,8 +171,10 @@ def test_forget_is_never_missed_while_replay_is_paused(standby: EmbeddedReplica,
     assert not Event.objects.filter(pk=lisbon.pk, forgotten_at__isnull=True).exists()
     # The replica still holds the forgotten turn: reading from it would resurrect it.
     with _replica(standby) as conn:
-        assert conn.execute(f"SELECT count(*) FROM {Event._meta.db_table} WHERE id = %s "
-                            "AND forgotten_at IS NULL", [lisbon.pk]).fetchone() == (1,)
+        assert conn.execute(
+            f"SELECT count(*) FROM {Event._meta.db_table} WHERE id = %s AND forgotten_at IS NULL",
+            [lisbon.pk],
+        ).fetchone() == (1,)
     body, seen = _recall(api)
     assert "Lisbon" not in json.dumps(body)
     # The replica answered the freshness check only; the recall ran on the primary.
@@ -162,26 +183,30 @@ def test_forget_is_never_missed_while_replay_is_paused(standby: EmbeddedReplica,
 
 
 def test_enrichment_is_never_missed_while_replay_is_paused(
-        standby: EmbeddedReplica, api: Api, tenant: Tenant,
-        request: pytest.FixtureRequest) -> None:
+    standby: EmbeddedReplica, api: Api, tenant: Tenant, request: pytest.FixtureRequest
+) -> None:
     event = ingest(tenant, "I work at Acme Robotics as a welder.")
     request.getfixturevalue("replay_paused")
     enrich(event)
     facts = list(Fact.objects.filter(tenant=tenant, user_id="u1").values_list("id", flat=True))
     assert facts
     with _replica(standby) as conn:  # the replica has the event, not what enrichment made
-        assert conn.execute(f"SELECT count(*) FROM {Fact._meta.db_table} WHERE tenant_id = %s",
-                            [tenant.pk]).fetchone() == (0,)
+        assert conn.execute(
+            f"SELECT count(*) FROM {Fact._meta.db_table} WHERE tenant_id = %s", [tenant.pk]
+        ).fetchone() == (0,)
     # v6 lists the facts themselves (v1 leaves out a fact whose turn it already shows).
     body, seen = _recall(api, "/v6/recall", {"user_id": "u1", "query": "Where does the user work?"})
-    answered = {fact["fact_id"] for fact in body["answer_facts"] + body["supporting_facts"]
-                + body["background_context"]}
+    answered = {
+        fact["fact_id"]
+        for fact in body["answer_facts"] + body["supporting_facts"] + body["background_context"]
+    }
     assert answered == {str(fact_id) for fact_id in facts}
     assert len(seen.sql[routing.REPLICA]) == 1
 
 
-def test_replica_down_recall_uses_the_primary(standby: EmbeddedReplica, api: Api,
-                                              tenant: Tenant) -> None:
+def test_replica_down_recall_uses_the_primary(
+    standby: EmbeddedReplica, api: Api, tenant: Tenant
+) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     _caught_up(standby)
     standby.stop()

@@ -40,8 +40,12 @@ def test_sql_bm25_matches_the_python_reference(tenant: Tenant) -> None:
 
     documents = _tsvectors([e.id for e in events])
     lengths = [len(channels.query_lexemes(text)) for text in TURNS]  # distinct lexemes
-    reference = bm25_rank(terms=lexemes, documents=documents, total_docs=len(TURNS),
-                          avg_length=sum(lengths) / len(lengths))
+    reference = bm25_rank(
+        terms=lexemes,
+        documents=documents,
+        total_docs=len(TURNS),
+        avg_length=sum(lengths) / len(lengths),
+    )
     assert [key[1] for key in ranking] == [doc_id for doc_id, _ in reference]
     for doc_id, score in reference:
         assert scores[doc_id] == pytest.approx(score, rel=1e-9)
@@ -68,12 +72,12 @@ def test_keyword_matches_any_query_term_even_inside_compound_words(tenant: Tenan
     _, scores = channels.keyword("event", channels.visible("event", scope), "a part-time job?")
     assert set(scores) == {only_time.id, only_job.id}
     # Nothing but stop words: no candidate, no error.
-    assert channels.keyword("event", channels.visible("event", scope), "what is the") == (
-        [], {})
+    assert channels.keyword("event", channels.visible("event", scope), "what is the") == ([], {})
 
 
 def test_pipelined_statements_answer_in_order_and_an_error_leaves_the_connection_usable(
-        tenant: Tenant) -> None:
+    tenant: Tenant,
+) -> None:
     with transaction.atomic(), channels.pipeline():
         first = channels.send("SELECT %s::int", [1])
         second = channels.send("SELECT %s::text", ["two"])
@@ -89,7 +93,9 @@ def test_hydration_loads_visible_rows_with_all_fact_sources(tenant: Tenant) -> N
     hidden = ingest(tenant, "I live in Porto.", scope="conversation", conversation_id="c9")
     fact = Fact.objects.get(tenant=tenant, predicate="lives_in", object_text="Lisbon")
     assert set(FactSource.objects.filter(fact=fact).values_list("event_id", flat=True)) == {
-        first.id, again.id}
+        first.id,
+        again.id,
+    }
     scope = RecallScope(tenant=tenant, user_id="u1", conversation_id="c1")
 
     facts = hydration.load_facts(scope, [fact.id])
@@ -110,11 +116,18 @@ def _no_queries(*args: object) -> None:
     raise AssertionError("a lazy query ran")
 
 
-@pytest.mark.parametrize("shape", [{}, {"conversation_id": "c1"}, {"project_id": "p1"},
-                                   {"conversation_id": "c9", "project_id": "p1",
-                                    "min_confidence": 0.7}])
-def test_raw_visibility_agrees_with_the_querysets(tenant: Tenant, other_tenant: Tenant,
-                                                  shape: dict) -> None:
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {},
+        {"conversation_id": "c1"},
+        {"project_id": "p1"},
+        {"conversation_id": "c9", "project_id": "p1", "min_confidence": 0.7},
+    ],
+)
+def test_raw_visibility_agrees_with_the_querysets(
+    tenant: Tenant, other_tenant: Tenant, shape: dict
+) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     ingest_enriched(tenant, "I work at Acme.", scope="conversation", conversation_id="c9")
     ingest_enriched(tenant, "I love jazz.", scope="project", project_id="p1")
@@ -125,8 +138,11 @@ def test_raw_visibility_agrees_with_the_querysets(tenant: Tenant, other_tenant: 
     forgotten = ingest(tenant, "I am 40.")
     Event.objects.filter(id=forgotten.id).update(forgotten_at=forgotten.event_time)
     scope = RecallScope(tenant=tenant, user_id="u1", **shape)
-    querysets = {"event": channels.events_visible(scope), "fact": channels.facts_visible(scope),
-                 "episode": channels.episodes_visible(scope)}
+    querysets = {
+        "event": channels.events_visible(scope),
+        "fact": channels.facts_visible(scope),
+        "episode": channels.episodes_visible(scope),
+    }
     for kind, rows in querysets.items():
         sql, params = channels.visible(kind, scope).select("r.id")
         with connection.cursor() as cursor:

@@ -14,14 +14,20 @@ from memory.tokens import count_tokens
 def test_parse_tsvector_counts_positions() -> None:
     # Length is the number of distinct lexemes, as Postgres's length(tsvector).
     assert parse_tsvector("'group':6 'it''s':2 'support':5,9") == (
-        {"group": 1, "it's": 1, "support": 2}, 3)
+        {"group": 1, "it's": 1, "support": 2},
+        3,
+    )
 
 
 def test_bm25_prefers_rare_terms_over_common_ones() -> None:
-    documents = [("common", "'melani':1 'said':2"), ("rare", "'melani':1 'sunris':4"),
-                 ("other", "'melani':1 'paint':3")]
-    ranked = bm25_rank(terms=["melani", "sunris"], documents=documents, total_docs=50,
-                       avg_length=2.0)
+    documents = [
+        ("common", "'melani':1 'said':2"),
+        ("rare", "'melani':1 'sunris':4"),
+        ("other", "'melani':1 'paint':3"),
+    ]
+    ranked = bm25_rank(
+        terms=["melani", "sunris"], documents=documents, total_docs=50, avg_length=2.0
+    )
     assert [doc for doc, _ in ranked] == ["rare", "common", "other"]
 
 
@@ -32,21 +38,30 @@ def test_rrf_weights_and_order() -> None:
 
 
 def test_excerpt_keeps_speaker_and_relevant_sentences() -> None:
-    text = ("Caroline: Thanks so much! The weather was lovely and we walked a lot. "
-            "I finally painted the sunrise over the lake last week. "
-            "My kids loved the trip and we ate ice cream every single day of it.")
+    text = (
+        "Caroline: Thanks so much! The weather was lovely and we walked a lot. "
+        "I finally painted the sunrise over the lake last week. "
+        "My kids loved the trip and we ate ice cream every single day of it."
+    )
     cut = excerpt(text, focus={"paint", "sunrise"}, max_tokens=22)
     # The matching sentence is kept; the rest of the room goes to what still fits.
-    assert cut == "Caroline: Thanks so much! … I finally painted the sunrise over the lake " \
-                  "last week. …"
+    assert (
+        cut == "Caroline: Thanks so much! … I finally painted the sunrise over the lake "
+        "last week. …"
+    )
     assert count_tokens(cut) <= 22 + 2
     assert excerpt("Short line.", focus=set(), max_tokens=22) == "Short line."
 
 
 def _block(i: int, kind: str = "event", words: int = 10) -> Block:
-    return Block(type=kind, content=f"item {i} " + "word " * words, source_ids=[f"e{i}"],
-                 score=1.0 / (i + 1), event_time=datetime(2024, 5, 1 + i % 3, tzinfo=UTC),
-                 item_id=f"i{i}")
+    return Block(
+        type=kind,
+        content=f"item {i} " + "word " * words,
+        source_ids=[f"e{i}"],
+        score=1.0 / (i + 1),
+        event_time=datetime(2024, 5, 1 + i % 3, tzinfo=UTC),
+        item_id=f"i{i}",
+    )
 
 
 def test_pack_is_exact_grouped_by_day_and_skips_what_does_not_fit() -> None:
@@ -64,7 +79,8 @@ def test_relative_dates_are_resolved_against_the_turn_time() -> None:
 
     spoken = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
     assert relative_dates("I went to a support group yesterday.", spoken) == (
-        ("yesterday", "7 May 2023"),)
+        ("yesterday", "7 May 2023"),
+    )
     assert relative_dates("Next month we go camping", spoken) == (("Next month", "June 2023"),)
     assert relative_dates("On 7 May 2023 I went out", spoken) == ()
 
@@ -77,10 +93,8 @@ def test_relative_gate_skips_dateparser_only_for_text_without_relative_expressio
     spoken = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
     with mock.patch("memory.time_notes.temporal_resolve") as resolve:
         # Time words, but none relative to the moment of speaking: no dateparser.
-        assert relative_dates_uncached("This is the Friday of 7 May 2023, at 5 pm.",
-                                       spoken) == ()
+        assert relative_dates_uncached("This is the Friday of 7 May 2023, at 5 pm.", spoken) == ()
     resolve.assert_not_called()
     assert relative_dates_uncached(
-        "Two days ago I ran; last fri I swam, and the weekend was calm.", spoken) == (
-        ("Two days ago", "6 May 2023"), ("last fri", "5 May 2023"),
-        ("the weekend", "6 May 2023"))
+        "Two days ago I ran; last fri I swam, and the weekend was calm.", spoken
+    ) == (("Two days ago", "6 May 2023"), ("last fri", "5 May 2023"), ("the weekend", "6 May 2023"))

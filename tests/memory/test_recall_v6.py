@@ -18,35 +18,59 @@ pytestmark = pytest.mark.django_db
 def test_answer_facts_and_llm_context(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
     ingest_enriched(tenant, "I work at Acme Robotics as a firmware engineer.", minutes=1)
-    body = memory_recall_v6(tenant=tenant, user_id="u1", query="Where does the user live?",
-                            token_budget=300)
+    body = memory_recall_v6(
+        tenant=tenant, user_id="u1", query="Where does the user live?", token_budget=300
+    )
     assert body["answer_facts"][0]["object_text"] == "Lisbon"
     assert body["answer_facts"][0]["predicate"] == "lives_in"
     assert body["routing"]["predicates"][0] == "lives_in"
     assert body["token_estimate"] == count_tokens(body["llm_context"]["text"]) <= 300
-    assert set(body["llm_context"]["fact_ids"]) <= {f["fact_id"] for f in
-                                                    body["answer_facts"] + body["supporting_facts"]}
+    assert set(body["llm_context"]["fact_ids"]) <= {
+        f["fact_id"] for f in body["answer_facts"] + body["supporting_facts"]
+    }
     assert body["llm_context"]["anchor_source"] == "server_now"
     assert body["working_memory"] is None
     fact = body["answer_facts"][0]
     assert fact["source_text"] == "I live in Lisbon."
-    assert set(fact) >= {"fact_id", "subject", "kind", "predicate", "object_text",
-                         "relation_phrase", "source_text", "confidence", "importance", "tier",
-                         "created_at", "valid_from", "valid_to", "source_event_id",
-                         "temporal_matches"}
+    assert set(fact) >= {
+        "fact_id",
+        "subject",
+        "kind",
+        "predicate",
+        "object_text",
+        "relation_phrase",
+        "source_text",
+        "confidence",
+        "importance",
+        "tier",
+        "created_at",
+        "valid_from",
+        "valid_to",
+        "source_event_id",
+        "temporal_matches",
+    }
 
 
 def test_scope_visibility(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I live in Lisbon.")
-    ingest_enriched(tenant, "I prefer React for frontend work.", project_id="web",
-                    scope="project", minutes=1)
-    ingest_enriched(tenant, "I prefer Vue for this prototype.", conversation_id="c9",
-                    scope="conversation", minutes=2)
+    ingest_enriched(
+        tenant, "I prefer React for frontend work.", project_id="web", scope="project", minutes=1
+    )
+    ingest_enriched(
+        tenant,
+        "I prefer Vue for this prototype.",
+        conversation_id="c9",
+        scope="conversation",
+        minutes=2,
+    )
 
     def objects(**kwargs: str) -> set[str]:
-        body = memory_recall_v6(tenant=tenant, user_id="u1",
-                                query="Which frontend framework does the user prefer?",
-                                **kwargs)  # type: ignore[arg-type]
+        body = memory_recall_v6(
+            tenant=tenant,
+            user_id="u1",
+            query="Which frontend framework does the user prefer?",
+            **kwargs,
+        )  # type: ignore[arg-type]
         facts = body["answer_facts"] + body["supporting_facts"] + body["background_context"]
         return {f["object_text"] for f in facts} | {body["llm_context"]["text"]}
 
@@ -63,28 +87,40 @@ def test_scope_visibility(tenant: Tenant) -> None:
 
 def test_reference_time_from_the_conversation_and_temporal_routing(tenant: Tenant) -> None:
     ingest_enriched(tenant, "I went to the dentist yesterday.", conversation_id="c1")
-    body = memory_recall_v6(tenant=tenant, user_id="u1", query="What did I do last week?",
-                            conversation_id="c1")
+    body = memory_recall_v6(
+        tenant=tenant, user_id="u1", query="What did I do last week?", conversation_id="c1"
+    )
     assert body["llm_context"]["anchor_source"] == "conversation_event"
     assert body["llm_context"]["reference_time"] == "2024-05-01T09:00:00+00:00"
     intent = body["routing"]["temporal_intent"]
     assert intent is not None and intent["ts_start"].startswith("2024-04-22")
-    given = memory_recall_v6(tenant=tenant, user_id="u1", query="anything",
-                             reference_time=datetime(2025, 1, 1, tzinfo=UTC))
+    given = memory_recall_v6(
+        tenant=tenant,
+        user_id="u1",
+        query="anything",
+        reference_time=datetime(2025, 1, 1, tzinfo=UTC),
+    )
     assert given["llm_context"]["anchor_source"] == "request"
 
 
 def test_working_memory_and_pending_plan(tenant: Tenant) -> None:
     ingest(tenant, "I need a new laptop for Python work, my budget is $1,500, by Friday.")
-    ingest(tenant, "Here is my plan:\n1. Compare the Dell XPS and the MacBook Air\n"
-                   "2. Check student discounts\n3. Order the winner\nShall I proceed?",
-           role="assistant", minutes=1)
+    ingest(
+        tenant,
+        "Here is my plan:\n1. Compare the Dell XPS and the MacBook Air\n"
+        "2. Check student discounts\n3. Order the winner\nShall I proceed?",
+        role="assistant",
+        minutes=1,
+    )
     body = memory_recall_v6(tenant=tenant, user_id="u1", query="laptop", conversation_id="c1")
     focus = body["working_memory"]["focus"]
     assert focus["last_constraints"] == {"budget": "$1,500", "deadline": "Friday"}
     assert "Python" in focus["entities"] and "Dell XPS" in focus["entities"]
-    assert body["pending_plan"]["steps"] == ["Compare the Dell XPS and the MacBook Air",
-                                             "Check student discounts", "Order the winner"]
+    assert body["pending_plan"]["steps"] == [
+        "Compare the Dell XPS and the MacBook Air",
+        "Check student discounts",
+        "Order the winner",
+    ]
     assert body["working_memory"]["turn_summary"].startswith("user: I need a new laptop")
     ingest(tenant, "Yes, go ahead.", minutes=2)
     after = memory_recall_v6(tenant=tenant, user_id="u1", query="laptop", conversation_id="c1")

@@ -32,8 +32,12 @@ from tests.support.openai_stub import EmbeddingReply, OpenAIStub, model_text, st
 
 pytestmark = pytest.mark.django_db(transaction=True)  # reembed builds indexes CONCURRENTLY
 
-STATEMENTS = ["I live in Berlin.", "My sister Anna is a nurse.", "I am allergic to peanuts.",
-              "I started learning the cello last spring."]
+STATEMENTS = [
+    "I live in Berlin.",
+    "My sister Anna is a nurse.",
+    "I am allergic to peanuts.",
+    "I started learning the cello last spring.",
+]
 
 
 @pytest.fixture
@@ -54,21 +58,23 @@ def _texts(table: str) -> dict[str, str]:
     """id -> the text each vector row of `table` is embedded from (reembed's own SQL)."""
     spec = next(t for t in TABLES if t.table == table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id::text, {spec.text_sql} FROM {table} "
-                       f"WHERE embedding IS NOT NULL")
+        cursor.execute(f"SELECT id::text, {spec.text_sql} FROM {table} WHERE embedding IS NOT NULL")
         return dict(cursor.fetchall())
 
 
 def _vectors(model: Any) -> dict[str, np.ndarray]:
-    return {str(pk): np.asarray(vector) for pk, vector in
-            model.objects.filter(embedding__isnull=False).values_list("id", "embedding")}
+    return {
+        str(pk): np.asarray(vector)
+        for pk, vector in model.objects.filter(embedding__isnull=False).values_list(
+            "id", "embedding"
+        )
+    }
 
 
 def _assert_all_made_with(model: str, dimension: int) -> int:
     """Every stored vector is the stub's for `model`; returns how many were checked."""
     checked = 0
-    for table, orm in (("memory_event", Event), ("memory_fact", Fact),
-                       ("memory_episode", Episode)):
+    for table, orm in (("memory_event", Event), ("memory_fact", Fact), ("memory_episode", Episode)):
         texts = _texts(table)
         vectors = _vectors(orm)
         assert set(vectors) == set(texts)
@@ -81,19 +87,25 @@ def _assert_all_made_with(model: str, dimension: int) -> int:
 
 def _shadow_columns() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT c.relname || '.' || a.attname FROM pg_attribute a "
-                       "JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r' "
-                       "WHERE a.attname IN ('embedding_next', 'embedding_prev') "
-                       "AND NOT a.attisdropped")
+        cursor.execute(
+            "SELECT c.relname || '.' || a.attname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r' "
+            "WHERE a.attname IN ('embedding_next', 'embedding_prev') "
+            "AND NOT a.attisdropped"
+        )
         return sorted(row[0] for row in cursor.fetchall())
 
 
 def _hnsw_on_embedding() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
-                       "WHERE indexname LIKE '%embedding_hnsw%' ORDER BY indexname")
-        return [f"{name}: {'(embedding vector_cosine_ops)' in definition}"
-                for name, definition in cursor.fetchall()]
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE indexname LIKE '%embedding_hnsw%' ORDER BY indexname"
+        )
+        return [
+            f"{name}: {'(embedding vector_cosine_ops)' in definition}"
+            for name, definition in cursor.fetchall()
+        ]
 
 
 @pytest.fixture
@@ -104,15 +116,18 @@ def loaded(tenant: Tenant) -> int:
     for minutes, text in enumerate(STATEMENTS):
         ingest_enriched(tenant, text, minutes=minutes)
     memory_add(tenant=tenant, user_id="u1", content="Prefers tea over coffee", kind="note")
-    counts = [Event.objects.filter(embedding__isnull=False).count(),
-              Fact.objects.filter(embedding__isnull=False).count(),
-              Episode.objects.filter(embedding__isnull=False).count()]
+    counts = [
+        Event.objects.filter(embedding__isnull=False).count(),
+        Fact.objects.filter(embedding__isnull=False).count(),
+        Episode.objects.filter(embedding__isnull=False).count(),
+    ]
     assert counts[0] == len(STATEMENTS) + 1 and counts[1] >= 2 and counts[2] >= 1
     return sum(counts)
 
 
 def test_a_model_change_is_refused_then_reembedded_resuming_after_a_failure(
-        settings: Any, stub: OpenAIStub, loaded: int) -> None:
+    settings: Any, stub: OpenAIStub, loaded: int
+) -> None:
     assert embedding_space_mismatch() is None
     before = _vectors(Event)
 
@@ -144,8 +159,12 @@ def test_a_model_change_is_refused_then_reembedded_resuming_after_a_failure(
     assert (space.model, space.dimension, space.target_model) == ("openai:model-b", 384, "")
     assert embedding_space_mismatch() is None
     assert _shadow_columns() == []
-    assert _hnsw_on_embedding() == ["episode_embedding_hnsw: True", "event_embedding_hnsw: True",
-                                    "fact_embedding_hnsw: True", "passage_embedding_hnsw: True"]
+    assert _hnsw_on_embedding() == [
+        "episode_embedding_hnsw: True",
+        "event_embedding_hnsw: True",
+        "fact_embedding_hnsw: True",
+        "passage_embedding_hnsw: True",
+    ]
 
     # Again with the same settings: nothing to do, no embedding call.
     out = StringIO()
@@ -155,7 +174,8 @@ def test_a_model_change_is_refused_then_reembedded_resuming_after_a_failure(
 
 
 def test_a_vector_rewritten_after_the_fill_is_embedded_again(
-        settings: Any, stub: OpenAIStub, loaded: int) -> None:
+    settings: Any, stub: OpenAIStub, loaded: int
+) -> None:
     _use(settings, stub, "model-b")
     reembed_run(swap=False)
     # A worker on the old settings re-embeds an episode after the fill: the trigger clears
@@ -163,19 +183,25 @@ def test_a_vector_rewritten_after_the_fill_is_embedded_again(
     episode = Episode.objects.first()
     assert episode is not None
     Episode.objects.filter(pk=episode.pk).update(embedding=[0.5] * 384)
-    assert Episode.objects.extra(where=["embedding_next IS NULL"]).filter(
-        pk=episode.pk).count() == 1
+    assert (
+        Episode.objects.extra(where=["embedding_next IS NULL"]).filter(pk=episode.pk).count() == 1
+    )
 
     report = reembed_run()
 
     assert report.swapped
-    assert report.embedded == {"memory_event": 0, "memory_fact": 0, "memory_episode": 1,
-                               "memory_passage": 0}
+    assert report.embedded == {
+        "memory_event": 0,
+        "memory_fact": 0,
+        "memory_episode": 1,
+        "memory_passage": 0,
+    }
     assert _assert_all_made_with("model-b", 384) == loaded
 
 
-def test_a_dimension_change_changes_the_column_type(settings: Any, stub: OpenAIStub,
-                                                    loaded: int) -> None:
+def test_a_dimension_change_changes_the_column_type(
+    settings: Any, stub: OpenAIStub, loaded: int
+) -> None:
     _use(settings, stub, "model-c", dimension=256)
     assert "(256 dimensions" in (embedding_space_mismatch() or "")
     try:
@@ -185,10 +211,12 @@ def test_a_dimension_change_changes_the_column_type(settings: Any, stub: OpenAIS
         assert column_dimension("memory_episode") == 256
         assert _assert_all_made_with("model-c", 256) == loaded
         assert embedding_space_mismatch() is None
-        assert _hnsw_on_embedding() == ["episode_embedding_hnsw: True",
-                                        "event_embedding_hnsw: True",
-                                        "fact_embedding_hnsw: True",
-                                        "passage_embedding_hnsw: True"]
+        assert _hnsw_on_embedding() == [
+            "episode_embedding_hnsw: True",
+            "event_embedding_hnsw: True",
+            "fact_embedding_hnsw: True",
+            "passage_embedding_hnsw: True",
+        ]
     finally:
         # Put the schema back at 384 for the rest of the session (the rows are flushed).
         _use(settings, stub, "model-restore", dimension=384)
@@ -196,13 +224,18 @@ def test_a_dimension_change_changes_the_column_type(settings: Any, stub: OpenAIS
         assert column_dimension("memory_event") == 384
 
 
-def test_going_back_to_the_stored_model_abandons_a_started_run(settings: Any,
-                                                              stub: OpenAIStub) -> None:
+def test_going_back_to_the_stored_model_abandons_a_started_run(
+    settings: Any, stub: OpenAIStub
+) -> None:
     assert embedding_space_get().model == "local:all-MiniLM-L6-v2"
     _use(settings, stub, "model-b")
     reembed_run(swap=False)
-    assert _shadow_columns() == ["memory_episode.embedding_next", "memory_event.embedding_next",
-                                 "memory_fact.embedding_next", "memory_passage.embedding_next"]
+    assert _shadow_columns() == [
+        "memory_episode.embedding_next",
+        "memory_event.embedding_next",
+        "memory_fact.embedding_next",
+        "memory_passage.embedding_next",
+    ]
 
     settings.EMBEDDING_PROVIDER = "local"
     report = reembed_run()
@@ -211,5 +244,8 @@ def test_going_back_to_the_stored_model_abandons_a_started_run(settings: Any,
     assert _shadow_columns() == []
     space = EmbeddingSpace.objects.get()
     assert (space.model, space.target_model, space.target_dimension) == (
-        "local:all-MiniLM-L6-v2", "", None)
+        "local:all-MiniLM-L6-v2",
+        "",
+        None,
+    )
     assert stub.embedding_requests == []

@@ -22,8 +22,9 @@ SPOKEN = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
 
 def _stored_type(event: Event) -> str | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT jsonb_typeof(time_notes) FROM memory_event WHERE id = %s",
-                       [event.pk])
+        cursor.execute(
+            "SELECT jsonb_typeof(time_notes) FROM memory_event WHERE id = %s", [event.pk]
+        )
         return cursor.fetchone()[0]
 
 
@@ -59,7 +60,9 @@ def test_a_fully_enriched_turn_keeps_its_notes(tenant: Tenant) -> None:
 def test_compute_resolves_the_whole_content_with_whitespace_collapsed() -> None:
     content = "Melanie: I ran a charity race last\n Saturday. Next month we go camping."
     assert time_notes_compute(content=content, role="user", event_time=SPOKEN) == [
-        ["last Saturday", "6 May 2023"], ["Next month", "June 2023"]]
+        ["last Saturday", "6 May 2023"],
+        ["Next month", "June 2023"],
+    ]
     assert time_notes_compute(content=content, role="system", event_time=SPOKEN) == []
 
 
@@ -68,8 +71,10 @@ STORED = [["yesterday", "7 May 2023"], ["this week", "8 May 2023 – 14 May 2023
 
 def test_notes_for_keeps_only_the_expressions_of_the_rendered_excerpt() -> None:
     whole = "Caroline: I went yesterday. It was great. I go again this week."
-    assert notes_for(whole, SPOKEN, STORED) == (("yesterday", "7 May 2023"),
-                                                ("this week", "8 May 2023 – 14 May 2023"))
+    assert notes_for(whole, SPOKEN, STORED) == (
+        ("yesterday", "7 May 2023"),
+        ("this week", "8 May 2023 – 14 May 2023"),
+    )
     excerpt = "Caroline: … It was great. I go again this week."
     assert notes_for(excerpt, SPOKEN, STORED) == (("this week", "8 May 2023 – 14 May 2023"),)
     # Whole words only: "this week" is not inside "this weekend".
@@ -80,21 +85,25 @@ def test_notes_for_keeps_only_the_expressions_of_the_rendered_excerpt() -> None:
 def test_notes_for_uses_each_occurrence_once() -> None:
     stored = [["yesterday", "7 May 2023"], ["yesterday", "7 May 2023"]]
     assert notes_for("Yes. … I saw her yesterday.", SPOKEN, stored) == (
-        ("yesterday", "7 May 2023"),)
+        ("yesterday", "7 May 2023"),
+    )
 
 
 def test_notes_for_resolves_when_nothing_is_stored_yet() -> None:
     assert notes_for("I went to a support group yesterday.", SPOKEN, None) == (
-        ("yesterday", "7 May 2023"),)
+        ("yesterday", "7 May 2023"),
+    )
     with mock.patch("memory.time_notes.temporal_resolve") as resolve:
         assert notes_for("I went yesterday, and last week too.", SPOKEN, STORED) == (
-            ("yesterday", "7 May 2023"),)
+            ("yesterday", "7 May 2023"),
+        )
     resolve.assert_not_called()
 
 
 @pytest.mark.django_db
-def test_backfill_fills_null_rows_only_and_is_idempotent(tenant: Tenant,
-                                                         other_tenant: Tenant) -> None:
+def test_backfill_fills_null_rows_only_and_is_idempotent(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
     old = ingest_enriched(tenant, "I went to a support group yesterday.")
     plain = ingest_enriched(tenant, "I live in Oslo.", minutes=1)
     theirs = ingest_enriched(other_tenant, "Tomorrow I fly to Rome.", minutes=2)
@@ -124,8 +133,9 @@ def test_backfill_fills_null_rows_only_and_is_idempotent(tenant: Tenant,
 
 
 @pytest.mark.django_db
-def test_forget_clears_the_notes_derived_from_the_content(tenant: Tenant,
-                                                          other_tenant: Tenant) -> None:
+def test_forget_clears_the_notes_derived_from_the_content(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
     mine = ingest_enriched(tenant, "I went to a support group yesterday.")
     theirs = ingest_enriched(other_tenant, "I went to a support group yesterday.")
 

@@ -59,8 +59,18 @@ class PostgresControl:
         self._pg_ctl(["-w", "-m", "fast", "stop"])
 
     def start(self) -> None:
-        self._pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l",
-                      str(self.server.log), "start"])
+        self._pg_ctl(
+            [
+                "-w",
+                "-o",
+                '-h ""',
+                "-o",
+                f"-k {self.socket_dir}",
+                "-l",
+                str(self.server.log),
+                "start",
+            ]
+        )
 
 
 def postgres_server() -> PostgresControl:

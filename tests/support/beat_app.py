@@ -6,8 +6,11 @@ import os
 from claiv.celery import app
 
 app.conf.beat_schedule = {
-    "beat-test-tick": {"task": "claiv.beat_test.tick", "schedule": 0.5,
-                       "options": {"queue": os.environ["CLAIV_BEAT_TEST_QUEUE"]}},
+    "beat-test-tick": {
+        "task": "claiv.beat_test.tick",
+        "schedule": 0.5,
+        "options": {"queue": os.environ["CLAIV_BEAT_TEST_QUEUE"]},
+    },
 }
 
 __all__ = ["app"]

@@ -61,37 +61,72 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
         if Event.objects.filter(pk=events[0].pk, embedding__isnull=False).exists():
             needing = needing[1:]
     with_facts = [e.pk for e in needing if e.candidate_count > e.gated_count]
-    facts = list(Fact.objects.filter(source_event_id__in=with_facts, embedding__isnull=True)
-                 .only("id", "source_event_id", "subject", "relation_phrase", "object_text",
-                       "negated")) if with_facts else []
-    plan = episodes.episodes_plan(events=[e for e in events if episodes.episodes_for(e)],
-                                  defer=backlog)
-    passages = [Passage(tenant_id=e.tenant_id, user_id=e.user_id, event_id=e.pk, ordinal=i,
-                        start=start, end=end, text=e.content[start:end])
-                for e in needing for i, (start, end) in enumerate(passage_spans(e.content))]
+    facts = (
+        list(
+            Fact.objects.filter(source_event_id__in=with_facts, embedding__isnull=True).only(
+                "id", "source_event_id", "subject", "relation_phrase", "object_text", "negated"
+            )
+        )
+        if with_facts
+        else []
+    )
+    plan = episodes.episodes_plan(
+        events=[e for e in events if episodes.episodes_for(e)], defer=backlog
+    )
+    passages = [
+        Passage(
+            tenant_id=e.tenant_id,
+            user_id=e.user_id,
+            event_id=e.pk,
+            ordinal=i,
+            start=start,
+            end=end,
+            text=e.content[start:end],
+        )
+        for e in needing
+        for i, (start, end) in enumerate(passage_spans(e.content))
+    ]
     texts = [e.content for e in needing] + [fact_embedding_text(f) for f in facts] + plan.texts
-    refresh = (len(events) // EVENTS_PER_EPISODE_REFRESH if backlog else IDLE_EPISODE_REFRESH)
-    stale = (episodes.episodes_stale(tenant_id=events[0].tenant_id, limit=refresh,
-                                     exclude=[c.episode.pk for c in plan.changes
-                                              if c.episode is not None])
-             if texts and refresh else [])
+    refresh = len(events) // EVENTS_PER_EPISODE_REFRESH if backlog else IDLE_EPISODE_REFRESH
+    stale = (
+        episodes.episodes_stale(
+            tenant_id=events[0].tenant_id,
+            limit=refresh,
+            exclude=[c.episode.pk for c in plan.changes if c.episode is not None],
+        )
+        if texts and refresh
+        else []
+    )
     started = time.perf_counter()
-    vectors = (embedder().embed(texts + [s.body for s in stale] + [p.text for p in passages])
-               if texts else [])
-    for passage, vector in zip(passages, vectors[len(texts) + len(stale):], strict=True):
+    vectors = (
+        embedder().embed(texts + [s.body for s in stale] + [p.text for p in passages])
+        if texts
+        else []
+    )
+    for passage, vector in zip(passages, vectors[len(texts) + len(stale) :], strict=True):
         passage.embedding = vector
-    logger.debug("embed events=%d texts=%d facts=%d episodes=%d stale=%d ms=%.1f",
-                 len(events), len(needing), len(facts), len(plan.texts), len(stale),
-                 (time.perf_counter() - started) * 1000)
+    logger.debug(
+        "embed events=%d texts=%d facts=%d episodes=%d stale=%d ms=%.1f",
+        len(events),
+        len(needing),
+        len(facts),
+        len(plan.texts),
+        len(stale),
+        (time.perf_counter() - started) * 1000,
+    )
     cursor = len(needing) + len(facts)
     for change in plan.to_embed:
         change.vector, cursor = vectors[cursor], cursor + 1
     return _EmbedPayload(
         events={e.pk: v for e, v in zip(needing, vectors, strict=False)},
-        facts={f.id: (f.source_event_id, v)
-               for f, v in zip(facts, vectors[len(needing):], strict=False)},
-        episodes=plan, passages=passages,
-        refreshed=list(zip(stale, vectors[cursor:len(texts) + len(stale)], strict=True)))
+        facts={
+            f.id: (f.source_event_id, v)
+            for f, v in zip(facts, vectors[len(needing) :], strict=False)
+        },
+        episodes=plan,
+        passages=passages,
+        refreshed=list(zip(stale, vectors[cursor : len(texts) + len(stale)], strict=True)),
+    )
 
 
 def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
@@ -103,8 +138,11 @@ def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
     with_vector = [e for e in events if e.pk in payload.events]
     if with_vector:  # the events are locked: nobody else writes their vectors meanwhile
         events_write(with_vector, ["embedding"])
-    facts = [Fact(pk=fact_id, embedding=vector)
-             for fact_id, (owner, vector) in payload.facts.items() if owner in ids]
+    facts = [
+        Fact(pk=fact_id, embedding=vector)
+        for fact_id, (owner, vector) in payload.facts.items()
+        if owner in ids
+    ]
     if facts:
         Fact.objects.filter(embedding__isnull=True).bulk_update(facts, ["embedding"])
     passages = [p for p in payload.passages if p.event_id in payload.events]
@@ -114,9 +152,9 @@ def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
     with_episodes = [e for e in events if episodes.episodes_for(e)]
     if with_episodes:
         users_lock(users)  # episodes of one conversation change one transaction at a time
-        events[0].tokens_used += episodes.episodes_apply(events=with_episodes,
-                                                         plan=payload.episodes,
-                                                         embed=embedder().embed)
+        events[0].tokens_used += episodes.episodes_apply(
+            events=with_episodes, plan=payload.episodes, embed=embedder().embed
+        )
     users |= episodes.episodes_vectors_write(vectors=payload.refreshed)
     users_memory_changed(users=users)
     return []
@@ -127,18 +165,21 @@ def episodes_refresh(*, limit: int = 256) -> int:
     from memory.models import Episode
 
     done = 0
-    tenants = list(Episode.objects.filter(embedding_stale=True)
-                   .values_list("tenant_id", flat=True).distinct())
+    tenants = list(
+        Episode.objects.filter(embedding_stale=True).values_list("tenant_id", flat=True).distinct()
+    )
     for tenant_id in tenants:
         while done < limit:
-            stale = episodes.episodes_stale(tenant_id=tenant_id,
-                                            limit=max(settings.ENRICH_BATCH, 1))
+            stale = episodes.episodes_stale(
+                tenant_id=tenant_id, limit=max(settings.ENRICH_BATCH, 1)
+            )
             if not stale:
                 break
             vectors = embedder().embed([s.body for s in stale])
             with transaction.atomic():
                 users = episodes.episodes_vectors_write(
-                    vectors=list(zip(stale, vectors, strict=True)))
+                    vectors=list(zip(stale, vectors, strict=True))
+                )
                 users_memory_changed(users=users)
             done += len(stale)
             if not users:
@@ -148,8 +189,9 @@ def episodes_refresh(*, limit: int = 256) -> int:
 
 def embed_narrow(rows: QuerySet[Event]) -> QuerySet[Event]:
     """Batched events say whether they still lack a vector (read by `embed_prepare`)."""
-    return rows.annotate(unembedded=ExpressionWrapper(Q(embedding__isnull=True),
-                                                      output_field=BooleanField()))
+    return rows.annotate(
+        unembedded=ExpressionWrapper(Q(embedding__isnull=True), output_field=BooleanField())
+    )
 
 
 STAGE = Stage(embed_prepare, embed_apply, narrow=embed_narrow)

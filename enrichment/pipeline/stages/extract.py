@@ -18,19 +18,35 @@ def extract_prepare(events: list[Event]) -> dict[Any, Any]:
     """Per event: (extraction result, or None for stored but never extracted; time notes)."""
     results: dict[Any, Any] = {}
     for event in events:
-        result = None if event.role == "system" else extractor().extract(
-            ExtractionInput(content=event.content, event_type=event.type,
-                            role=event.role or None, event_time=event.event_time))
-        results[event.pk] = (result, time_notes_compute(
-            content=event.content, role=event.role, event_time=event.event_time))
+        result = (
+            None
+            if event.role == "system"
+            else extractor().extract(
+                ExtractionInput(
+                    content=event.content,
+                    event_type=event.type,
+                    role=event.role or None,
+                    event_time=event.event_time,
+                )
+            )
+        )
+        results[event.pk] = (
+            result,
+            time_notes_compute(content=event.content, role=event.role, event_time=event.event_time),
+        )
     return results
 
 
 def _temporal_json(proposition: Proposition) -> list[dict[str, str]]:
-    return [{"ts_start": t.ts_start.astimezone(UTC).isoformat(),
-             "ts_end": t.ts_end.astimezone(UTC).isoformat(),
-             "raw_expression": t.raw_expression, "granularity": t.granularity}
-            for t in proposition.temporal]
+    return [
+        {
+            "ts_start": t.ts_start.astimezone(UTC).isoformat(),
+            "ts_end": t.ts_end.astimezone(UTC).isoformat(),
+            "raw_expression": t.raw_expression,
+            "granularity": t.granularity,
+        }
+        for t in proposition.temporal
+    ]
 
 
 def extract_apply(events: list[Event], results: dict[Any, Any]) -> list[str]:
@@ -45,12 +61,22 @@ def extract_apply(events: list[Event], results: dict[Any, Any]) -> list[str]:
             event.stage = "extract"
             continue
         candidates += [
-            Candidate(event=event, ordinal=i, subject=p.subject[:255],
-                      relation_phrase=p.relation_phrase[:255], object_text=p.object_text,
-                      source_text=p.source_text, source_start=p.start, source_end=p.end,
-                      predicate=p.predicate or "", negated=p.negated, confidence=p.confidence,
-                      temporal=_temporal_json(p))
-            for i, p in enumerate(result.propositions)]
+            Candidate(
+                event=event,
+                ordinal=i,
+                subject=p.subject[:255],
+                relation_phrase=p.relation_phrase[:255],
+                object_text=p.object_text,
+                source_text=p.source_text,
+                source_start=p.start,
+                source_end=p.end,
+                predicate=p.predicate or "",
+                negated=p.negated,
+                confidence=p.confidence,
+                temporal=_temporal_json(p),
+            )
+            for i, p in enumerate(result.propositions)
+        ]
         event.extractor = result.extractor
         event.tokens_used = result.tokens_used
         event.candidate_count = len(result.propositions)

@@ -13,15 +13,20 @@ from memory.vocabulary.predicates import predicate_get
 
 
 def _as_proposition(candidate: Candidate) -> Proposition:
-    return Proposition(subject=candidate.subject, relation_phrase=candidate.relation_phrase,
-                       object_text=candidate.object_text, source_text=candidate.source_text,
-                       start=candidate.source_start, end=candidate.source_end,
-                       predicate=candidate.predicate, negated=candidate.negated,
-                       confidence=candidate.confidence)
+    return Proposition(
+        subject=candidate.subject,
+        relation_phrase=candidate.relation_phrase,
+        object_text=candidate.object_text,
+        source_text=candidate.source_text,
+        start=candidate.source_start,
+        end=candidate.source_end,
+        predicate=candidate.predicate,
+        negated=candidate.negated,
+        confidence=candidate.confidence,
+    )
 
 
-def gate_apply(events: list[Event], _: None,
-                threshold: float = DEFAULT_GATE_THRESHOLD) -> None:
+def gate_apply(events: list[Event], _: None, threshold: float = DEFAULT_GATE_THRESHOLD) -> None:
     """Score each candidate; write the admitted ones as facts, count the dropped ones."""
     by_event = candidates_of(events, fact__isnull=True)
     candidates = [c for found in by_event.values() for c in found]
@@ -31,16 +36,18 @@ def gate_apply(events: list[Event], _: None,
         return
     lookup = {e.pk: e for e in events}
     for candidate in candidates:
-        candidate.utility = utility_score(proposition=_as_proposition(candidate),
-                                          predicate=predicate_get(candidate.predicate))
+        candidate.utility = utility_score(
+            proposition=_as_proposition(candidate), predicate=predicate_get(candidate.predicate)
+        )
         candidate.admitted = candidate.utility >= threshold
         if not candidate.admitted:
             lookup[candidate.event_id].gated_count += 1
     admitted = [c for c in candidates if c.admitted]
     if admitted:
         # Re-resolve under the users' locks: other events may have changed facts since Map.
-        users_lock({(str(lookup[c.event_id].tenant_id), lookup[c.event_id].user_id)
-                     for c in admitted})
+        users_lock(
+            {(str(lookup[c.event_id].tenant_id), lookup[c.event_id].user_id) for c in admitted}
+        )
         resolvers = Resolver.load(admitted, lookup)
         for event in events_in_order(events):
             for candidate in by_event.get(event.pk, []):

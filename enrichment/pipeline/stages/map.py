@@ -15,9 +15,9 @@ def _mapped_predicate(candidate: Candidate) -> Predicate:
             return predicate_get(candidate.predicate)
         except KeyError:  # an extractor named a predicate the catalog lacks
             pass
-    return predicate_map(relation_phrase=candidate.relation_phrase,
-                         object_text=candidate.object_text)
-
+    return predicate_map(
+        relation_phrase=candidate.relation_phrase, object_text=candidate.object_text
+    )
 
 
 def map_apply(events: list[Event], _: None) -> None:

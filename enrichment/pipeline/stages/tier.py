@@ -18,8 +18,7 @@ HOT_IMPORTANCE = 0.7
 COLD_AFTER = timedelta(days=90)
 
 
-def tier_for(*, importance: float, last_seen: datetime, access_count: int,
-             now: datetime) -> str:
+def tier_for(*, importance: float, last_seen: datetime, access_count: int, now: datetime) -> str:
     """hot: important, or recalled often; cold: unimportant and not seen for 90 days."""
     recency = math.exp(-max((now - last_seen).total_seconds(), 0) / COLD_AFTER.total_seconds())
     heat = 0.6 * importance + 0.25 * recency + 0.15 * min(access_count / 10, 1.0)
@@ -32,8 +31,9 @@ def tier_for(*, importance: float, last_seen: datetime, access_count: int,
 
 def _fact_tier(fact: Fact, now: datetime) -> str:
     last_seen = max(fact.event_time, fact.last_accessed_at or fact.event_time)
-    return tier_for(importance=fact.importance, last_seen=last_seen,
-                    access_count=fact.access_count, now=now)
+    return tier_for(
+        importance=fact.importance, last_seen=last_seen, access_count=fact.access_count, now=now
+    )
 
 
 _TIER_FIELDS = ("id", "tier", "importance", "event_time", "last_accessed_at", "access_count")
@@ -45,8 +45,11 @@ def tier_apply(events: list[Event], _: None) -> None:
         return  # no fact came from these events
     now = timezone.now()
     changed = []
-    for fact in (Fact.objects.filter(sources__event_id__in=with_facts).distinct()
-                 .only(*_TIER_FIELDS, "tenant_id", "user_id")):
+    for fact in (
+        Fact.objects.filter(sources__event_id__in=with_facts)
+        .distinct()
+        .only(*_TIER_FIELDS, "tenant_id", "user_id")
+    ):
         tier = _fact_tier(fact, now)
         if tier != fact.tier:
             fact.tier = tier
@@ -68,8 +71,9 @@ def facts_retier(*, batch: int = 5000, now: datetime | None = None) -> int:
             Fact.objects.bulk_update(pending, ["tier"])
             users_memory_changed(users={(str(f.tenant_id), f.user_id) for f in pending})
 
-    facts = Fact.objects.filter(status=FactStatus.CURRENT).only(*_TIER_FIELDS, "tenant_id",
-                                                                "user_id")
+    facts = Fact.objects.filter(status=FactStatus.CURRENT).only(
+        *_TIER_FIELDS, "tenant_id", "user_id"
+    )
     for fact in facts.iterator(chunk_size=batch):
         tier = _fact_tier(fact, moment)
         if tier != fact.tier:

@@ -18,8 +18,12 @@ class Command(BaseCommand):
     help = "Compute the time notes of events that have none yet (enriched before they existed)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batch", type=int, default=BACKFILL_BATCH,
-                            help=f"events per UPDATE (default {BACKFILL_BATCH})")
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=BACKFILL_BATCH,
+            help=f"events per UPDATE (default {BACKFILL_BATCH})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["batch"] < 1:

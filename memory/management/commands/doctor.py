@@ -47,8 +47,10 @@ def check_settings() -> Result:
     mode = settings.CLAIV_ENV
     if not problems:
         return "ok", f"{mode} mode; the production guard passes"
-    return "warn", (f"{mode} mode; production would refuse to start: {'; '.join(problems)}. "
-                    "Set them in the environment before CLAIV_ENV=production")
+    return "warn", (
+        f"{mode} mode; production would refuse to start: {'; '.join(problems)}. "
+        "Set them in the environment before CLAIV_ENV=production"
+    )
 
 
 def check_postgres() -> Result:
@@ -58,8 +60,10 @@ def check_postgres() -> Result:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         row = cursor.fetchone()
     if row is None:
-        return "fail", (f"PostgreSQL {server}, pgvector not installed: "
-                        "CREATE EXTENSION vector (or run migrate as a superuser)")
+        return "fail", (
+            f"PostgreSQL {server}, pgvector not installed: "
+            "CREATE EXTENSION vector (or run migrate as a superuser)"
+        )
     return "ok", f"PostgreSQL {server}, pgvector {row[0]}"
 
 
@@ -75,8 +79,9 @@ def check_migrations() -> Result:
 def _redis(url: str) -> Any:
     import redis
 
-    return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS,
-                                socket_timeout=TIMEOUT_SECONDS)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
+    )
 
 
 def check_redis() -> Result:
@@ -95,14 +100,18 @@ def check_broker() -> Result:
     steps = (app.conf.broker_transport_options or {}).get("priority_steps", [0, 3, 6, 9])
     client = _redis(app.conf.broker_url)
     try:
-        depths = {queue: sum(client.llen(name) for name in priority_list_names(queue, steps))
-                  for queue in queues_configured(app.conf)}
+        depths = {
+            queue: sum(client.llen(name) for name in priority_list_names(queue, steps))
+            for queue in queues_configured(app.conf)
+        }
     finally:
         client.close()
     text = ", ".join(f"{queue} {depth}" for queue, depth in depths.items())
     if max(depths.values(), default=0) > QUEUE_DEPTH_WARN:
-        return "warn", (f"queue depth {text} (over {QUEUE_DEPTH_WARN}): the workers fall "
-                        "behind; add worker processes")
+        return "warn", (
+            f"queue depth {text} (over {QUEUE_DEPTH_WARN}): the workers fall "
+            "behind; add worker processes"
+        )
     return "ok", f"queue depth {text}"
 
 
@@ -111,8 +120,10 @@ def check_workers() -> Result:
 
     replies = app.control.ping(timeout=TIMEOUT_SECONDS) or []
     if not replies:
-        return "fail", ("no worker answered a ping: start one "
-                        "(celery -A claiv worker); events wait as pending until then")
+        return "fail", (
+            "no worker answered a ping: start one "
+            "(celery -A claiv worker); events wait as pending until then"
+        )
     return "ok", f"{len(replies)} worker(s) answered"
 
 
@@ -123,14 +134,18 @@ def check_beat() -> Result:
     # bits) and objsubid 1.
     unsigned = LOCK_KEY & 0xFFFFFFFFFFFFFFFF
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                       "AND classid = %s AND objid = %s AND objsubid = 1",
-                       [unsigned >> 32, unsigned & 0xFFFFFFFF])
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s AND objid = %s AND objsubid = 1",
+            [unsigned >> 32, unsigned & 0xFFFFFFFF],
+        )
         leaders = cursor.fetchone()[0]
     if not leaders:
-        return "fail", ("no beat holds the leader lock: start one (celery -A claiv beat "
-                        "--scheduler claiv.beat_leader:LeaderScheduler); without it no "
-                        "reconcile, flush or prune runs")
+        return "fail", (
+            "no beat holds the leader lock: start one (celery -A claiv beat "
+            "--scheduler claiv.beat_leader:LeaderScheduler); without it no "
+            "reconcile, flush or prune runs"
+        )
     return "ok", "a beat leader holds the lock"
 
 
@@ -139,52 +154,74 @@ def check_embedding() -> Result:
     from memory.portability import embedding_model_name
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT c.relname, a.atttypmod FROM pg_attribute a JOIN pg_class c "
-                       "ON c.oid = a.attrelid WHERE c.relname = ANY(%s) "
-                       "AND a.attname = 'embedding' AND NOT a.attisdropped",
-                       [["memory_event", "memory_fact", "memory_episode"]])
+        cursor.execute(
+            "SELECT c.relname, a.atttypmod FROM pg_attribute a JOIN pg_class c "
+            "ON c.oid = a.attrelid WHERE c.relname = ANY(%s) "
+            "AND a.attname = 'embedding' AND NOT a.attisdropped",
+            [["memory_event", "memory_fact", "memory_episode"]],
+        )
         columns = dict(cursor.fetchall())
     wrong = {table: dim for table, dim in columns.items() if dim != settings.EMBEDDING_DIM}
     model = embedding_model_name()
     if settings.EMBEDDING_PROVIDER == "local" and settings.EMBEDDING_DIM != 384:
-        return "fail", (f"{model} gives 384 dimensions, EMBEDDING_DIM is "
-                        f"{settings.EMBEDDING_DIM}: set EMBEDDING_DIM=384")
+        return "fail", (
+            f"{model} gives 384 dimensions, EMBEDDING_DIM is "
+            f"{settings.EMBEDDING_DIM}: set EMBEDDING_DIM=384"
+        )
     if wrong:
         found = ", ".join(f"{table} {dim}" for table, dim in sorted(wrong.items()))
-        return "fail", (f"{model}, EMBEDDING_DIM {settings.EMBEDDING_DIM} but the vector "
-                        f"columns have {found}: restore the setting, or export, recreate "
-                        "the database and import (vectors are recomputed)")
+        return "fail", (
+            f"{model}, EMBEDDING_DIM {settings.EMBEDDING_DIM} but the vector "
+            f"columns have {found}: restore the setting, or export, recreate "
+            "the database and import (vectors are recomputed)"
+        )
     return "ok", f"{model}, {settings.EMBEDDING_DIM} dimensions, as the stored vectors"
 
 
 def check_events() -> Result:
     grace = timedelta(seconds=settings.ENRICH_RECONCILE_GRACE_SECONDS)
-    waiting = Event.objects.filter(status__in=[EnrichmentStatus.PENDING,
-                                               EnrichmentStatus.PROCESSING])
+    waiting = Event.objects.filter(
+        status__in=[EnrichmentStatus.PENDING, EnrichmentStatus.PROCESSING]
+    )
     stuck = waiting.filter(state_changed_at__lt=timezone.now() - grace).count()
     failed = Event.objects.filter(status=EnrichmentStatus.FAILED).count()
     if failed:
-        return "fail", (f"{failed} event(s) failed enrichment ({stuck} stuck): see their "
-                        "error in the console's Events page and re-run enrichment there")
+        return "fail", (
+            f"{failed} event(s) failed enrichment ({stuck} stuck): see their "
+            "error in the console's Events page and re-run enrichment there"
+        )
     if stuck:
-        return "warn", (f"{stuck} event(s) pending or processing for over {grace.seconds} s: "
-                        "check the workers and the beat (its reconcile re-sends them)")
+        return "warn", (
+            f"{stuck} event(s) pending or processing for over {grace.seconds} s: "
+            "check the workers and the beat (its reconcile re-sends them)"
+        )
     return "ok", "none stuck or failed"
 
 
 CHECKS: list[tuple[str, Callable[[], Result]]] = [
-    ("settings", check_settings), ("postgres", check_postgres),
-    ("migrations", check_migrations), ("redis", check_redis), ("broker", check_broker),
-    ("workers", check_workers), ("beat", check_beat), ("embedding", check_embedding),
-    ("events", check_events)]
+    ("settings", check_settings),
+    ("postgres", check_postgres),
+    ("migrations", check_migrations),
+    ("redis", check_redis),
+    ("broker", check_broker),
+    ("workers", check_workers),
+    ("beat", check_beat),
+    ("embedding", check_embedding),
+    ("events", check_events),
+]
 
 
 class Command(BaseCommand):
     help = "Check this deployment and say what to do; exit status 1 when something fails."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--skip", action="append", default=[],
-                            choices=[name for name, _ in CHECKS], help="leave out a check")
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            choices=[name for name, _ in CHECKS],
+            help="leave out a check",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         failed = False

@@ -30,7 +30,12 @@ class Command(BaseCommand):
         for line in memory_export(tenant=tenant, user_id=options["user"]):
             self.stdout.write(line)
             # Every line starts with {"record":"<kind>", (memory.portability._row_out).
-            kinds[line[11:line.index('"', 11)]] += 1
-        audit_record_system(tenant=tenant, action="export", actor="cli",
-                            via="manage.py export", user_id=options["user"] or "",
-                            counts={f"{k}s": n for k, n in kinds.items() if k != "header"})
+            kinds[line[11 : line.index('"', 11)]] += 1
+        audit_record_system(
+            tenant=tenant,
+            action="export",
+            actor="cli",
+            via="manage.py export",
+            user_id=options["user"] or "",
+            counts={f"{k}s": n for k, n in kinds.items() if k != "header"},
+        )

@@ -10,8 +10,10 @@ from memory import receipts
 
 
 class Command(BaseCommand):
-    help = ("Print a new base64 Ed25519 private key (32-byte seed) for "
-            "CLAIV_RECEIPT_SIGNING_KEY. Changes nothing; the key is the last line of stdout.")
+    help = (
+        "Print a new base64 Ed25519 private key (32-byte seed) for "
+        "CLAIV_RECEIPT_SIGNING_KEY. Changes nothing; the key is the last line of stdout."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(receipts.generate_signing_key())

@@ -38,8 +38,13 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         except UnicodeDecodeError as exc:
             raise CommandError("The file is not UTF-8 text.") from exc
-        audit_record_system(tenant=tenant, action="import", actor="cli",
-                            via="manage.py import", counts=result.counts)
+        audit_record_system(
+            tenant=tenant,
+            action="import",
+            actor="cli",
+            via="manage.py import",
+            counts=result.counts,
+        )
         added = ", ".join(f"{n} {k}" for k, n in result.counts.items())
         vectors = "recomputed" if result.reembedded else "reused"
         self.stdout.write(f"imported into {tenant.slug}: {added}; vectors {vectors}")

@@ -22,13 +22,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--rate-limit", type=int, default=None,
-                            help="requests per API key per minute; 0 = unlimited")
+        parser.add_argument(
+            "--rate-limit",
+            type=int,
+            default=None,
+            help="requests per API key per minute; 0 = unlimited",
+        )
         parser.add_argument("--plan", default=None, help="plan name shown by /v1/usage/limits")
         parser.add_argument("--billing-cycle-day", type=int, default=None, help="1–28")
         for metric in QUOTA_METRICS:
-            parser.add_argument(f"--{metric.replace('_', '-')}-quota", type=int, default=None,
-                                help=f"{metric} per billing cycle; -1 = unlimited")
+            parser.add_argument(
+                f"--{metric.replace('_', '-')}-quota",
+                type=int,
+                default=None,
+                help=f"{metric} per billing cycle; -1 = unlimited",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -52,8 +60,10 @@ class Command(BaseCommand):
         rate = tenant.rate_limit_per_minute
         self.stdout.write(f"tenant {tenant.slug}")
         self.stdout.write(f"rate_limit_per_minute {rate if rate else 'unlimited'}")
-        self.stdout.write(f"plan {limits['plan']} billing_cycle_day "
-                          f"{limits['billing_cycle_day']} reset_date {limits['reset_date']}")
+        self.stdout.write(
+            f"plan {limits['plan']} billing_cycle_day "
+            f"{limits['billing_cycle_day']} reset_date {limits['reset_date']}"
+        )
         for metric, entry in limits["limits"].items():
             limit = "unlimited" if entry["limit"] is None else entry["limit"]
             self.stdout.write(f"{metric} used {entry['used']} limit {limit}")

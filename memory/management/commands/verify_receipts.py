@@ -20,16 +20,25 @@ from tenants.selectors import tenant_get
 
 
 class Command(BaseCommand):
-    help = ("Verify a tenant's forget receipts: digests, Ed25519 signatures, hash chain and "
-            "its signed head.")
+    help = (
+        "Verify a tenant's forget receipts: digests, Ed25519 signatures, hash chain and "
+        "its signed head."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="tenant slug")
-        parser.add_argument("--public-key", default=None,
-                            help="base64 public key to verify with (default: this server's)")
-        parser.add_argument("--saved-head", default=None, type=Path,
-                            help="a head saved earlier (JSON of GET /v1/deletion-receipts/head)"
-                                 ": the chain must still hold it")
+        parser.add_argument(
+            "--public-key",
+            default=None,
+            help="base64 public key to verify with (default: this server's)",
+        )
+        parser.add_argument(
+            "--saved-head",
+            default=None,
+            type=Path,
+            help="a head saved earlier (JSON of GET /v1/deletion-receipts/head)"
+            ": the chain must still hold it",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -42,7 +51,8 @@ class Command(BaseCommand):
             if not check.ok:
                 raise CommandError(
                     f"receipt {check.receipt.id} (sequence {check.receipt.sequence}): "
-                    f"{check.problem}")
+                    f"{check.problem}"
+                )
         problem = receipt_head_problem(tenant=tenant, checks=checks, public_key=key)
         if problem:
             raise CommandError(f"chain head of tenant {tenant.slug}: {problem}")
@@ -56,5 +66,7 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read the saved head: {exc}") from exc
             if problem:
                 raise CommandError(problem)
-        self.stdout.write(f"{len(checks)} receipts verified for tenant {tenant.slug}: "
-                          "digests, signatures, chain and signed head intact")
+        self.stdout.write(
+            f"{len(checks)} receipts verified for tenant {tenant.slug}: "
+            "digests, signatures, chain and signed head intact"
+        )

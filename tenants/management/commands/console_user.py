@@ -27,14 +27,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--email", default="", help="the user's email address")
-        parser.add_argument("--tenant", default=None,
-                            help="slug of a tenant to add the user to")
-        parser.add_argument("--role", default=MemberRole.OWNER, choices=MemberRole.values,
-                            help="role in --tenant (default: owner)")
-        parser.add_argument("--superuser", action="store_true",
-                            help="a superuser sees and manages every tenant")
-        parser.add_argument("--no-input", action="store_true", dest="no_input",
-                            help=f"do not prompt; take the password from ${PASSWORD_ENV}")
+        parser.add_argument("--tenant", default=None, help="slug of a tenant to add the user to")
+        parser.add_argument(
+            "--role",
+            default=MemberRole.OWNER,
+            choices=MemberRole.values,
+            help="role in --tenant (default: owner)",
+        )
+        parser.add_argument(
+            "--superuser", action="store_true", help="a superuser sees and manages every tenant"
+        )
+        parser.add_argument(
+            "--no-input",
+            action="store_true",
+            dest="no_input",
+            help=f"do not prompt; take the password from ${PASSWORD_ENV}",
+        )
 
     def _password(self, options: dict[str, Any]) -> str | None:
         from_env = os.environ.get(PASSWORD_ENV)
@@ -49,11 +57,13 @@ class Command(BaseCommand):
         try:
             tenant = tenant_get(slug=options["tenant"]) if options["tenant"] else None
             user, created = console_user_ensure(
-                username=options["username"], password=self._password(options),
-                email=options["email"], superuser=options["superuser"])
+                username=options["username"],
+                password=self._password(options),
+                email=options["email"],
+                superuser=options["superuser"],
+            )
             if tenant is not None:
-                membership_set(tenant=tenant, username=user.get_username(),
-                               role=options["role"])
+                membership_set(tenant=tenant, username=user.get_username(), role=options["role"])
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         except ValidationError as exc:

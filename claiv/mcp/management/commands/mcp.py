@@ -15,8 +15,10 @@ from claiv.mcp.tools import server_build
 
 
 class Command(BaseCommand):
-    help = ("Serve the Claiv memory tools over MCP stdio, forwarding to CLAIV_BASE_URL with "
-            "CLAIV_API_KEY (both from the environment).")
+    help = (
+        "Serve the Claiv memory tools over MCP stdio, forwarding to CLAIV_BASE_URL with "
+        "CLAIV_API_KEY (both from the environment)."
+    )
     # stdout carries the protocol: nothing else may be written to it.
     requires_system_checks: list[str] = []
 
@@ -24,8 +26,9 @@ class Command(BaseCommand):
         base_url = os.environ.get("CLAIV_BASE_URL", "").strip()
         api_key = os.environ.get("CLAIV_API_KEY", "").strip()
         if not base_url.startswith(("http://", "https://")):
-            raise CommandError("Set CLAIV_BASE_URL to the server's base URL "
-                               "(e.g. http://127.0.0.1:8000).")
+            raise CommandError(
+                "Set CLAIV_BASE_URL to the server's base URL (e.g. http://127.0.0.1:8000)."
+            )
         if not api_key:
             raise CommandError("Set CLAIV_API_KEY to an API key of the tenant.")
         anyio.run(self._serve, base_url, api_key)
