@@ -8,8 +8,11 @@ ingest, forget, or "other"); each lane has a limit of requests in flight per pro
 or Redis work, so a refusal costs well under a millisecond of server time. Separate lanes mean
 a flood of ingests cannot take the threads recalls need, and the reverse.
 
-The counters are per process and thread-safe: under a threaded worker (gunicorn gthread)
-several requests of one process are in flight at once. Liveness and readiness are never
+The counters are per process and thread-safe: several requests of one process are in flight
+at once. Under the ASGI server the door is `claiv.asgi.AdmissionGuard`, in the event loop
+before Django: a refusal there costs no thread hop and no middleware (on a 2-core host under a
+10x burst the refusals' own CPU was what slowed the admitted requests); this middleware then
+only counts requests that came another way (WSGI, the test client). Liveness and readiness are never
 refused: a monitor must see a busy server as up.
 """
 
@@ -68,6 +71,28 @@ class Lane:
             self.in_flight -= 1
 
 
+def lanes_build() -> dict[str, Lane]:
+    """The process's lanes with their limits from settings."""
+    limits: Mapping[str, int] = settings.ADMISSION_LIMITS
+    return {
+        name: Lane(name, int(limits.get(name, 0))) for name in ("recall", "ingest", "forget", OTHER)
+    }
+
+
+def refusal_details(lane: Lane) -> tuple[str, dict[str, object]]:
+    """(message, details) of a refusal: the same from the ASGI door and from Django."""
+    retry_after = int(settings.ADMISSION_RETRY_AFTER_SECONDS)
+    return (
+        f"The server is at capacity for {lane.name} requests; retry shortly.",
+        {"retry_after": retry_after, "lane": lane.name},
+    )
+
+
+# Set in the ASGI scope by claiv.asgi.AdmissionGuard once it admitted the request, so the
+# middleware below does not count it a second time.
+ADMITTED_SCOPE_KEY = "claiv.admitted"
+
+
 class AdmissionMiddleware:
     """Early middleware: admit a request into its lane or refuse it with 503 at once.
 
@@ -77,16 +102,13 @@ class AdmissionMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        limits: Mapping[str, int] = settings.ADMISSION_LIMITS
-        self.lanes = {
-            name: Lane(name, int(limits.get(name, 0)))
-            for name in ("recall", "ingest", "forget", OTHER)
-        }
+        self.lanes = lanes_build()
         self.retry_after = int(settings.ADMISSION_RETRY_AFTER_SECONDS)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         name = lane_of(request.path)
-        if name is None:
+        scope = getattr(request, "scope", None)  # an ASGI request's
+        if name is None or (scope is not None and scope.get(ADMITTED_SCOPE_KEY)):
             return self.get_response(request)
         lane = self.lanes[name]
         if not lane.try_enter():
@@ -97,11 +119,7 @@ class AdmissionMiddleware:
             lane.leave()
 
     def _refused(self, request: HttpRequest, lane: Lane) -> HttpResponse:
-        response = error_response(
-            request,
-            "unavailable",
-            f"The server is at capacity for {lane.name} requests; retry shortly.",
-            {"retry_after": self.retry_after, "lane": lane.name},
-        )
+        message, details = refusal_details(lane)
+        response = error_response(request, "unavailable", message, details)
         response["Retry-After"] = str(self.retry_after)
         return response

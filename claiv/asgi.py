@@ -94,6 +94,75 @@ async def _send_refusal(send: Send, refusal: _Refusal, request_id: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class AdmissionGuard:
+    """Admission control (claiv.admission) at the door, in the event loop: a request over its
+    lane's limit of requests in flight gets 503 `unavailable` with `Retry-After` at once,
+    before Django and the thread hop every Django request costs. Inside RequestGuard, so a
+    slow upload holds no place. The connection stays usable (the body was read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        from claiv.admission import lanes_build
+
+        self.app = app
+        self.lanes = lanes_build()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from claiv.admission import ADMITTED_SCOPE_KEY, lane_of, refusal_details
+
+        name = lane_of(scope["path"]) if scope["type"] == "http" else None
+        if name is None:
+            await self.app(scope, receive, send)
+            return
+        lane = self.lanes[name]
+        started = time.perf_counter()
+        if not lane.try_enter():
+            message, details = refusal_details(lane)
+            await _send_unavailable(send, message, details, _request_id(scope), started)
+            return
+        scope[ADMITTED_SCOPE_KEY] = True
+        held = True
+
+        async def send_then_leave(message: Message) -> None:
+            # The place is given back with the response's last byte, not when the app
+            # returns: Django's handler still runs its request_finished clean-up after that,
+            # while a keep-alive client already sends its next request (which was refused
+            # at normal load when the place was held through the clean-up).
+            nonlocal held
+            await send(message)
+            if held and message["type"] == "http.response.body" and not message.get("more_body"):
+                held = False
+                lane.leave()
+
+        try:
+            await self.app(scope, receive, send_then_leave)
+        finally:
+            if held:
+                lane.leave()
+
+
+async def _send_unavailable(
+    send: Send, message: str, details: dict[str, Any], request_id: str, started: float
+) -> None:
+    from claiv.errors import error_body
+
+    body = json.dumps(error_body("unavailable", message, request_id, details)).encode()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+                (b"retry-after", str(details["retry_after"]).encode()),
+                (b"server-timing", f"app;dur={elapsed_ms:.2f}".encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestGuard:
     """Checks sizes and reads the whole body (bounded in bytes and time) before `app` runs."""
 
@@ -281,7 +350,7 @@ def application_build() -> ASGIApp:
     router = PathRouter(
         cast(ASGIApp, django_app), mounts={MOUNT_PATH: mcp_app}, lifespans=[mcp_app.lifespan]
     )
-    return RequestGuard(router, limits)
+    return RequestGuard(AdmissionGuard(router), limits)
 
 
 application = application_build()
