@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from django.test import RequestFactory, override_settings
 
 from claiv.admission import ADMITTED_SCOPE_KEY, AdmissionMiddleware
 from claiv.asgi import AdmissionGuard
+
+T = TypeVar("T")
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run in a thread of its own: an earlier test of the session may leave an event
+    loop running in this one (as Playwright's sync API does), and asyncio.run won't nest."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
+
 
 LIMITS = {"recall": 1, "ingest": 1, "forget": 1, "other": 1}
 
@@ -73,7 +85,7 @@ def test_over_the_limit_is_refused_at_the_door_and_other_lanes_pass() -> None:
         results.append([s.get(ADMITTED_SCOPE_KEY) for s in inner.scopes])
         return results
 
-    refused, probe, ingest, first, again, admitted = asyncio.run(scenario())
+    refused, probe, ingest, first, again, admitted = _run(scenario)
     status, headers, body = refused
     assert status == 503
     assert headers["retry-after"] == "2"
@@ -97,7 +109,7 @@ def test_a_failing_app_gives_its_place_back() -> None:
         failed = await _call(guard, "/v6/ingest")
         return failed[0], guard.lanes["ingest"].in_flight
 
-    assert asyncio.run(scenario()) == (500, 0)
+    assert _run(scenario) == (500, 0)
 
 
 @override_settings(ADMISSION_LIMITS=LIMITS)
@@ -135,7 +147,7 @@ def test_the_place_is_given_back_with_the_last_byte_not_after_the_apps_clean_up(
         cleanup.set()
         return (await first)[0], second, guard.lanes["recall"].in_flight
 
-    assert asyncio.run(scenario()) == (200, 200, 0)
+    assert _run(scenario) == (200, 200, 0)
 
 
 async def _call_until_answered(app: Any, path: str, cleanup: asyncio.Event) -> int:
