@@ -53,15 +53,14 @@ def _test_database_url() -> str:
     return urllib.parse.urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-@pytest.fixture(scope="module")
-def server(
-    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with django_db_blocker.unblock():
-        database_url = _test_database_url()
+def gunicorn_start(
+    env: dict[str, str], log: Path, *, workers: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A real gunicorn with the project's config on a free port, once every worker has
+    warmed up (post_worker_init logs a line) and `/healthz` answers. Workers load the
+    embedding model first (tens of seconds on a busy machine): it waits as long as the server
+    is alive, within a generous overall bound."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    env = {**os.environ, "DATABASE_URL": database_url, "REQUEST_BODY_TIMEOUT": str(BODY_TIMEOUT_S)}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -73,7 +72,7 @@ def server(
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                str(WORKERS),
+                str(workers),
             ],
             cwd=ROOT,
             env=env,
@@ -81,30 +80,41 @@ def server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    deadline = time.monotonic() + 600
+    while True:
+        assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"never ready:\n{log.read_text()[-3000:]}"
+        warm = log.read_text().count("warm: embedder, tokenizer and date parser")
+        try:
+            if warm == workers and _get(port, "/healthz", timeout=5)[0] == 200:
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+
+
+def gunicorn_stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        # Workers load the embedding model before serving (tens of seconds on a busy
-        # machine): wait as long as the server is alive, within a generous overall bound.
-        deadline = time.monotonic() + 600
-        while True:
-            assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"never ready:\n{log.read_text()[-3000:]}"
-            # Ready when every worker has warmed up (post_worker_init ran: it logs a line)
-            # and the server answers.
-            warm = log.read_text().count("warm: embedder, tokenizer and date parser")
-            try:
-                if warm == WORKERS and _get(port, "/healthz", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+    log = tmp_path_factory.mktemp("gunicorn") / "server.log"
+    env = {**os.environ, "DATABASE_URL": database_url, "REQUEST_BODY_TIMEOUT": str(BODY_TIMEOUT_S)}
+    proc, port = gunicorn_start(env, log, workers=WORKERS)
+    try:
         yield Server("127.0.0.1", port, log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        gunicorn_stop(proc)
 
 
 def _get(port: int, path: str, timeout: float = HEALTHZ_BOUND_S) -> tuple[int, bytes]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -24,56 +22,20 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.claiv.test_server import ROOT, Server, _free_port, _get, _test_database_url
+from tests.claiv.test_server import (
+    Server,
+    _test_database_url,
+    gunicorn_stop,
+)
+from tests.claiv.test_server import gunicorn_start as server_start
 
 WORKERS = 1
 
 T = TypeVar("T")
 
 
-def gunicorn_start(env: dict[str, str], log: Any) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:claiv.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(WORKERS),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    # Workers load the embedding model before serving (tens of seconds on a busy machine):
-    # wait while the server is alive, within a generous overall bound.
-    deadline = time.monotonic() + 600
-    while True:
-        assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"never ready:\n{log.read_text()[-3000:]}"
-        warm = log.read_text().count("warm: embedder, tokenizer and date parser")
-        try:
-            if warm == WORKERS and _get(port, "/healthz", timeout=5)[0] == 200:
-                return proc, port
-        except OSError:
-            pass
-        time.sleep(0.2)
-
-
-def gunicorn_stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def gunicorn_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    return server_start(env, log, workers=WORKERS)
 
 
 @pytest.fixture(scope="session")
