@@ -27,6 +27,27 @@ def _verify_embedding_space(sender: Any = None, **kwargs: Any) -> None:
         from memory.embedding_space import embedding_space_verify_or_exit
 
         embedding_space_verify_or_exit()
+        _models_load_before_fork()
+
+
+def _models_load_before_fork() -> None:
+    """Load the embedding model in the worker's main process, before the prefork pool forks
+    its children: they inherit it and share its pages copy-on-write (one copy for the
+    whole worker instead of ~550 MB private per pool process), and a replacement for a dead
+    pool process has the model the moment it is forked. torch runs one intra-op thread
+    (LocalEmbedder), so no OpenMP pool exists at fork time; children embed correctly
+    (tests/enrichment/test_worker_heal.py). EMBEDDING_PRELOAD=0 loads per process instead."""
+    if os.environ.get("EMBEDDING_PRELOAD", "1") == "0":
+        return
+    from memory.embedding import embedder_warm
+
+    try:
+        embedder_warm()
+    except Exception:
+        logger.exception("loading the embedding model before fork failed; pool processes will")
+        return
+    gc.collect()
+    gc.freeze()
 
 
 # Set while a pool process loads the model in the background; None elsewhere (the main
@@ -43,6 +64,10 @@ def _warm_models_in_background(**kwargs: Any) -> None:
     process: done here inline, every replacement of a dead pool process was killed before it
     came up, forever. The first task waits for the load instead (`_wait_for_models`)."""
     global _models_loaded
+    from memory.embedding import embedder_loaded
+
+    if embedder_loaded():  # inherited from the main process (_models_load_before_fork)
+        return
     _models_loaded = threading.Event()
     threading.Thread(
         target=_warm_models, args=(_models_loaded,), name="claiv-warm-models", daemon=True

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Each gunicorn worker imports torch and loads the model before /readyz answers: 54-60 s
-# on a busy 2-core machine. While every process is alive the wait goes on up to this.
+# The gunicorn master and the Celery main process load the model once before they fork
+# (claiv.gunicorn_conf, claiv.celery): 40-150 s to ready on a busy 2-core machine. While
+# every process is alive the wait goes on up to this.
 READY_LIMIT = float(os.environ.get("CLAIV_DEV_READY_LIMIT", "900"))
 PROGRESS_EVERY = 15.0
 LAST_LINES = 30
@@ -466,8 +467,8 @@ def main() -> int:
         supervisor.children = stack_children(env)
         supervisor.start_all()
         print(
-            "[dev] waiting for the API (/readyz) and the worker; each process loads the "
-            "embedding model first",
+            "[dev] waiting for the API (/readyz) and the worker; they load the embedding "
+            "model first",
             flush=True,
         )
         started = time.monotonic()

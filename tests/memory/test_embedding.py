@@ -141,3 +141,109 @@ def test_the_cache_lives_under_the_data_dir_when_it_exists(tmp_path: Path, setti
 
     settings.DATA_DIR = tmp_path / "missing"
     assert embedding.onnx_cache_dir().parts[-2:] == ("claiv", "models")
+
+
+LONG_TEXT = "Caroline told Melanie about the adoption agency and the counselling course. " * 40
+
+
+def test_the_onnx_only_embedder_tokenizes_and_embeds_as_the_local_one(
+    local: LocalEmbedder, cache_dir: Path
+) -> None:
+    """Web processes run `OnnxEmbedder` (no torch): same token ids as sentence-transformers'
+    tokenizer (truncated at 256, not the file's 128) and the same vectors."""
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=cache_dir)
+    assert onnx_only is not None
+    texts = [*TEXTS, LONG_TEXT]
+
+    assert onnx_only._token_ids(texts) == local._token_ids(texts)
+    assert len(onnx_only._token_ids([LONG_TEXT])[0]) == 256
+    vectors = onnx_only.embed(texts)
+    assert _cosines(vectors, local.embed_torch(texts)).min() >= 0.9999
+    assert _cosines([onnx_only.embed([t])[0] for t in TEXTS], vectors[:-1]).min() >= 0.99999
+
+
+def test_the_onnx_only_embedder_needs_the_exported_graph(tmp_path: Path) -> None:
+    assert embedding.OnnxEmbedder.load(cache_dir=tmp_path) is None
+
+
+def _embed_in_forked_child(embed: object, texts: list[str]) -> list[list[float]]:
+    """Run `embed(texts)` in a child forked from this process (as the gunicorn master and
+    the Celery main process fork theirs) and return its vectors."""
+    import json
+    import os
+    import select
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: embed, write, leave without running pytest's clean-up
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "w") as out:
+                json.dump(embed(texts), out)  # type: ignore[operator]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end) as source:
+        # A torch thread pool broken by the fork shows as a child that never answers.
+        while select.select([source], [], [], 300)[0]:
+            chunk = source.read()
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    assert chunks, "the forked child did not embed"
+    return json.loads("".join(chunks))
+
+
+def test_a_forked_child_embeds_with_the_parents_models(
+    local: LocalEmbedder, cache_dir: Path
+) -> None:
+    """Models loaded before fork (lean processes) still work in the children: torch on one
+    intra-op thread, ONNX Runtime without pool threads."""
+    local.warm()
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=cache_dir)
+    assert onnx_only is not None
+    onnx_only.warm()
+    texts = TEXTS * 3  # a torch-sized call
+
+    in_child_torch = _embed_in_forked_child(local.embed, texts)
+    in_child_small = _embed_in_forked_child(local.embed, TEXTS[:1])
+    in_child_onnx = _embed_in_forked_child(onnx_only.embed, texts)
+
+    assert _cosines(in_child_torch, local.embed(texts)).min() >= 0.99999
+    assert _cosines(in_child_small, local.embed(TEXTS[:1])).min() >= 0.99999
+    assert _cosines(in_child_onnx, onnx_only.embed(texts)).min() >= 0.99999
+
+
+def test_web_processes_embed_without_importing_torch(local: LocalEmbedder, cache_dir: Path) -> None:
+    """EMBEDDING_RUNTIME=onnx (claiv.gunicorn_conf) keeps torch out of the process."""
+    import os
+    import subprocess
+
+    code = (
+        "import sys, django; django.setup()\n"
+        "from django.conf import settings\n"
+        "from memory import embedding\n"
+        "embedding.onnx_cache_dir = lambda: __import__('pathlib').Path(sys.argv[1])\n"
+        "vector = embedding.embed_one('Where do I live?')\n"
+        "print(type(embedding.embedder()).__name__, len(vector), 'torch' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "EMBEDDING_RUNTIME": "onnx",
+        "DJANGO_SETTINGS_MODULE": "claiv.settings",
+        "EMBEDDING_PROVIDER": "local",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(cache_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["OnnxEmbedder", "384", "False"]
