@@ -14,6 +14,8 @@ from typing import Protocol
 
 import openai
 
+from claiv.metrics.registry import llm_call_record
+
 logger = logging.getLogger("claiv.enrichment")
 
 
@@ -112,10 +114,16 @@ class LLMSummarizer:
                 ],
             )
         except (openai.OpenAIError, ValueError) as exc:
+            llm_call_record(ok=False)
             logger.warning("llm summarizer: falling back to extractive (%s)", type(exc).__name__)
             return self.fallback.summarize(highlights=highlights, limit=limit)
         usage = getattr(response, "usage", None)
         tokens = ((usage.prompt_tokens or 0) + (usage.completion_tokens or 0)) if usage else 0
+        llm_call_record(
+            ok=True,
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+        )
         choices = response.choices or []
         text = (choices[0].message.content or "").strip() if choices else ""
         if not text:

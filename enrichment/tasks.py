@@ -20,6 +20,7 @@ from django.db import OperationalError as DjangoOperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from claiv.metrics.registry import enrichment_failed_record, reconcile_resent_record
 from enrichment import outstanding, pipeline
 
 logger = logging.getLogger("claiv.enrichment")
@@ -73,6 +74,7 @@ class StageTask(Task):
                 pipeline.event_note_transient(event_id=str(args[0]), error=error)
             else:
                 pipeline.event_mark_failed(event_id=str(args[0]), error=error)
+                enrichment_failed_record(stage=self.name.rsplit(".", 1)[-1])
         except DatabaseError:
             # The database is down too: the event keeps its pending/processing status,
             # which reconciliation re-sends once it is back.
@@ -178,6 +180,8 @@ def reconcile() -> int:
         if pipeline.event_claim_retry(event_id=event_id, max_attempts=settings.ENRICH_MAX_ATTEMPTS):
             enrichment_enqueue(event_id)
             count += 1
+    if count:
+        reconcile_resent_record(count=count)
     if count or waiting:
         logger.info("reconcile re-enqueued=%d still-queued=%d", count, len(waiting))
     return count

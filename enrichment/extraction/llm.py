@@ -31,6 +31,7 @@ from typing import Any
 import jsonschema
 import openai
 
+from claiv.metrics.registry import llm_call_record
 from enrichment.propositions import (
     USER_SUBJECT,
     ExtractionInput,
@@ -166,6 +167,7 @@ class LLMExtractor:
                     response_format={"type": "json_object"},
                 )
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                llm_call_record(ok=False)
                 self.pool.failed(endpoint, exc)
                 transient_failures += 1
                 if transient_failures > self.max_retries:
@@ -174,6 +176,7 @@ class LLMExtractor:
                     self._sleep(self._backoff(transient_failures, None))
                 continue
             except openai.APIStatusError as exc:
+                llm_call_record(ok=False)
                 if not _is_retryable_status(exc.status_code):
                     return self._fall_back(item, tokens, f"HTTP {exc.status_code}")
                 self.pool.failed(endpoint, exc)
@@ -185,12 +188,18 @@ class LLMExtractor:
                 continue
             except ValueError:
                 # The HTTP body itself was not JSON (the openai package raises JSONDecodeError).
+                llm_call_record(ok=False)
                 malformed += 1
                 if malformed > MALFORMED_RETRIES:
                     return self._fall_back(item, tokens, "unparseable HTTP body")
                 continue
 
             usage = getattr(response, "usage", None)
+            llm_call_record(
+                ok=True,
+                prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+                completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            )
             if usage is not None:
                 tokens += (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
             try:

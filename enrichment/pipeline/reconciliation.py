@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from claiv.metrics.registry import enrichment_failed_record
+
 # Imported under the names the functions below were written with, so that they read as
 # they did in the former single-module pipeline (edits to them merge as they are).
 from enrichment.pipeline.rows import event_finished as _finished
@@ -63,6 +65,7 @@ def event_claim_retry(*, event_id: str, max_attempts: int) -> bool:
             event.status = EnrichmentStatus.FAILED
             event.error = f"gave up after {max_attempts} attempts"
             event.save(update_fields=["attempts", "state_changed_at", "status", "error"])
+            transaction.on_commit(lambda: enrichment_failed_record(stage="reconcile"))
             return False
         if event.status == EnrichmentStatus.FAILED:
             event.status = EnrichmentStatus.PROCESSING if event.stage else EnrichmentStatus.PENDING

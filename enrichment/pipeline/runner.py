@@ -23,12 +23,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from claiv.metrics.registry import enrichment_lag_observe, enrichment_stage_timer
 from enrichment.pipeline.batch_memo import batch_memo_record, batch_memo_skip
 from enrichment.pipeline.batching import events_lock_waiting, events_waiting
 from enrichment.pipeline.contract import STAGES, Stage, nothing
@@ -69,6 +71,7 @@ def _waiting(event: Event, stage: str, *, batch: bool) -> list[Event]:
 
 def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
     now = timezone.now()
+    enriched: list[datetime] = []
     for event in events:
         if event.status != EnrichmentStatus.SKIPPED:
             event.stage = stage
@@ -79,7 +82,15 @@ def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
         event.state_changed_at = now
         if event.status == EnrichmentStatus.ENRICHED:
             event.enriched_at = now
+            enriched.append(event.created_at)
     events_write(events, [*EVENT_STATE_FIELDS, *extra])
+    if enriched:
+        transaction.on_commit(partial(_lag_record, enriched, now))
+
+
+def _lag_record(created: list[datetime], enriched_at: datetime) -> None:
+    for created_at in created:
+        enrichment_lag_observe(created_at=created_at, enriched_at=enriched_at)
 
 
 def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
@@ -104,7 +115,8 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
     if stage_get(current).prepare is not nothing:
         # Do the next stage's slow part before taking the lock.
         group = [event, *_waiting(event, current, batch=batch)]
-        prepared = (current, group, stage_get(current).prepare(group))
+        with enrichment_stage_timer(f"{current}_prepare"):
+            prepared = (current, group, stage_get(current).prepare(group))
     while True:
         with transaction.atomic():
             commit_asynchronously()
@@ -122,7 +134,8 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
                 group = []
             if group:
                 members = [event, *events_lock_waiting(group[1:], current)]
-                extra = apply(members, payload) or []
+                with enrichment_stage_timer(current):
+                    extra = apply(members, payload) or []
                 _mark_done(members, current, extra)
                 if len(members) > 1:
                     transaction.on_commit(
@@ -138,4 +151,5 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
         # The next undone stage has a slow part: run it outside the lock (the transaction
         # above wrote nothing), then look again.
         group = [event, *_waiting(event, current, batch=batch)]
-        prepared = (current, group, prepare(group))
+        with enrichment_stage_timer(f"{current}_prepare"):
+            prepared = (current, group, prepare(group))

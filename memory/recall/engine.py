@@ -11,10 +11,12 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from time import perf_counter
 
 from django.db import transaction
 from django.utils import timezone
 
+from claiv.metrics.registry import recall_channel_observe
 from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
@@ -155,6 +157,7 @@ def retrieve(
     # Every channel's statement goes out in one pipeline: Postgres ranks by keyword while
     # this process routes and embeds the query (~5 ms of a recall on another core), and
     # the answers come back together. The transaction holds the HNSW settings.
+    channels_started = perf_counter()
     with transaction.atomic(using=replica.alias()), channels.pipeline():
         any_event = channels.any_visible(events)
         keyword_events = channels.keyword_send("event", events, query, depth)
@@ -169,7 +172,9 @@ def retrieve(
             if routing.temporal is not None
             else None
         )
+        embed_started = perf_counter()
         query_vector = embed_one(query)
+        _channel_observe("embed_query", embed_started)
         channels.iterative_scan(depth)
         vector_events = channels.vector_send("event", events, query_vector, depth)
         vector_facts = channels.vector_send("fact", facts, query_vector)
@@ -199,6 +204,13 @@ def retrieve(
         if temporal is not None:
             rankings["temporal"] = temporal(event_scores)
         rankings["conversation"] = conversation()
+    # The channels' statements are pipelined (one round trip, the database ranking while
+    # this process embeds the query), so their times are recorded as one: from the first
+    # statement sent to the last result read. Four observations per recall (query
+    # embedding, channels, fusion, hydration): each costs a few µs in multiprocess mode
+    # (bench/metrics_call_sites.py); a dozen per-channel waits would mostly time the first.
+    _channel_observe("channels", channels_started)
+    fuse_started = perf_counter()
     fused: list[tuple[ItemKey, float]] = rrf_fuse(  # type: ignore[assignment]
         rankings, weights or CHANNEL_WEIGHTS, k=FUSION_K
     )
@@ -233,8 +245,15 @@ def retrieve(
     # The budget fills long before the end of the list (LoCoMo, 80 questions: the deepest
     # packed item was at rank 20 / 67 / 120 of 66 / 233 / 340 at 500 / 2000 / 4000
     # tokens), and hydrating and rendering the rest was a third of a recall's time.
+    _channel_observe("fuse", fuse_started)
+    hydrate_started = perf_counter()
     _hydrate(result, limit=max(40, budget // HYDRATE_TOKENS))
+    _channel_observe("hydrate", hydrate_started)
     return result
+
+
+def _channel_observe(channel: str, started: float) -> None:
+    recall_channel_observe(channel=channel, seconds=perf_counter() - started)
 
 
 def _add_neighbours(
