@@ -24,10 +24,10 @@ def _check_postgres() -> str:
 
 
 def _check_redis() -> str:
-    import redis
+    from claiv.redis_client import redis_connect
 
     try:
-        client = redis.Redis.from_url(
+        client = redis_connect(
             settings.REDIS_URL,
             socket_connect_timeout=READINESS_TIMEOUT_SECONDS,
             socket_timeout=READINESS_TIMEOUT_SECONDS,

@@ -24,7 +24,15 @@ class _ReusingClient(RedisCacheClient):
         index = self._get_connection_pool_index(write)
         client = self._clients.get(index)
         if client is None:
-            client = self._client(connection_pool=self._get_connection_pool(write))
+            from claiv.redis_client import redis_connect, redis_url_kind
+
+            # Django's RedisCacheClient keeps these (untyped) attributes.
+            url = self._servers[index]  # type: ignore[attr-defined]
+            if redis_url_kind(url) != "single":
+                # Cluster or Sentinel (claiv.redis_client): Django's pool cannot speak them.
+                client = redis_connect(url, **self._pool_options)  # type: ignore[attr-defined]
+            else:
+                client = self._client(connection_pool=self._get_connection_pool(write))
             self._clients[index] = client
         return client
 

@@ -40,8 +40,9 @@ from claiv.redis_client import redis_client
 
 logger = logging.getLogger("claiv.enrichment")
 
-QUEUED_KEY = "claiv:enrich:queued"
-DELIVERED_KEY = "claiv:enrich:delivered"
+# One hash tag: their pipelines stay one round trip to one node on Redis Cluster.
+QUEUED_KEY = "claiv:{enrich}:queued"
+DELIVERED_KEY = "claiv:{enrich}:delivered"
 FIRST_STAGE_TASK = "enrichment.extract"
 
 

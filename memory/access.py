@@ -26,6 +26,8 @@ from memory.models import Fact
 
 logger = logging.getLogger("claiv.recall")
 
+# KEY_PREFIX carries the usage hash tag: the count script and the flush's MULTI touch both
+# keys, which Redis Cluster allows only within one hash slot.
 COUNTS_KEY = f"{KEY_PREFIX}:fact-access:n"  # hash: fact id -> accesses since the last flush
 LATEST_KEY = f"{KEY_PREFIX}:fact-access:at"  # hash: fact id -> unix time of the latest one
 

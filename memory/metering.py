@@ -39,8 +39,13 @@ from tenants.models import Tenant
 
 logger = logging.getLogger("claiv.metering")
 
-KEY_PREFIX = "claiv:usage"
+# `{usage}` is a hash tag: the record script touches a counter, the tenant's dirty set and
+# the tenants set at once, which Redis Cluster allows only within one hash slot, so every
+# usage key lives in that slot (one small script per request on one node).
+KEY_PREFIX = "claiv:{usage}"
 TENANTS_KEY = f"{KEY_PREFIX}:tenants"  # tenant ids that have unflushed counters
+# Keys written before the hash tag (an upgrade finds their unflushed counts there once).
+LEGACY_KEY_PREFIX = "claiv:usage"
 
 COUNT_FIELDS = (
     "requests",
@@ -58,8 +63,8 @@ BUCKET_COUNT = len(LATENCY_BUCKETS_MS) + 1
 usage_redis = redis_client
 
 
-def dirty_key(tenant_id: uuid.UUID | str) -> str:
-    return f"{KEY_PREFIX}:dirty:{tenant_id}"
+def dirty_key(tenant_id: uuid.UUID | str, prefix: str = KEY_PREFIX) -> str:
+    return f"{prefix}:dirty:{tenant_id}"
 
 
 def counter_key(tenant_id: uuid.UUID | str, day: date, endpoint: str) -> str:
@@ -68,7 +73,7 @@ def counter_key(tenant_id: uuid.UUID | str, day: date, endpoint: str) -> str:
 
 def counter_key_parse(key: str) -> tuple[date, str]:
     """(day, endpoint) of a counter key; the endpoint may itself contain colons."""
-    rest = key[len(f"{KEY_PREFIX}:c:") :]
+    rest = key.split(":c:", 1)[1]  # after either prefix (neither contains ":c:")
     _tenant, day, endpoint = rest.split(":", 2)
     return date.fromisoformat(day), endpoint
 
@@ -221,16 +226,24 @@ def usage_flush(*, tenant_id: uuid.UUID | str | None = None) -> int:
     meanwhile re-adds it and is flushed next time rather than stranded.
     """
     client = usage_redis()
+    moved = 0
+    for prefix in (KEY_PREFIX, LEGACY_KEY_PREFIX):
+        moved += _flush_prefix(client, prefix, tenant_id)
+    return moved
+
+
+def _flush_prefix(client: Any, prefix: str, tenant_id: uuid.UUID | str | None) -> int:
+    tenants_key = f"{prefix}:tenants"
     if tenant_id is not None:
         tenants = [str(tenant_id)]
     else:
-        tenants = [t.decode() for t in client.smembers(TENANTS_KEY)]
+        tenants = [t.decode() for t in client.smembers(tenants_key)]
     moved = 0
     for tenant in tenants:
-        client.srem(TENANTS_KEY, tenant)
-        for raw_key in client.smembers(dirty_key(tenant)):
+        client.srem(tenants_key, tenant)
+        for raw_key in client.smembers(dirty_key(tenant, prefix)):
             key = raw_key.decode()
-            client.srem(dirty_key(tenant), key)
+            client.srem(dirty_key(tenant, prefix), key)
             pipe = client.pipeline(transaction=True)  # MULTI: read and delete as one step
             pipe.hgetall(key)
             pipe.delete(key)
@@ -244,7 +257,8 @@ def usage_flush(*, tenant_id: uuid.UUID | str | None = None) -> int:
             except DatabaseError:
                 if not Tenant.objects.filter(pk=tenant).exists():
                     continue  # the tenant was deleted; its counts go with it
-                _give_back(client, tenant, key, raw)
+                # Given back under the current names (a legacy key's counts move over).
+                _give_back(client, tenant, counter_key(tenant, day, endpoint), raw)
                 raise
             moved += 1
     return moved

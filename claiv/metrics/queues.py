@@ -79,13 +79,13 @@ def queue_depth_collector() -> QueueDepthCollector:
     """This process's collector over the Celery app's broker and queues (one client, reused)."""
     global _collector
     if _collector is None:
-        import redis
-
         from claiv.celery import app
+        from claiv.redis_client import redis_connect
 
         options = app.conf.broker_transport_options or {}
-        client = redis.Redis.from_url(
+        client = redis_connect(
             app.conf.broker_url,
+            master_name=options.get("master_name"),
             socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
             socket_timeout=BROKER_TIMEOUT_SECONDS,
         )

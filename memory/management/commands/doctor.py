@@ -76,11 +76,14 @@ def check_migrations() -> Result:
     return "ok", "all migrations applied"
 
 
-def _redis(url: str) -> Any:
-    import redis
+def _redis(url: str, master_name: str | None = None) -> Any:
+    from claiv.redis_client import redis_connect
 
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
+    return redis_connect(
+        url,
+        master_name=master_name,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        socket_timeout=TIMEOUT_SECONDS,
     )
 
 
@@ -97,8 +100,9 @@ def check_broker() -> Result:
     from claiv.celery import app
     from claiv.metrics.queues import priority_list_names, queues_configured
 
-    steps = (app.conf.broker_transport_options or {}).get("priority_steps", [0, 3, 6, 9])
-    client = _redis(app.conf.broker_url)
+    options = app.conf.broker_transport_options or {}
+    steps = options.get("priority_steps", [0, 3, 6, 9])
+    client = _redis(app.conf.broker_url, options.get("master_name"))
     try:
         depths = {
             queue: sum(client.llen(name) for name in priority_list_names(queue, steps))
