@@ -92,9 +92,16 @@ class LeaderScheduler(PersistentScheduler):
         if leading != self.leading:
             self.leading = leading
             if leading:
-                logger.info("beat leader: holding the leader lock, sending the schedule")
+                logger.info(
+                    "beat leader: holding the leader lock, sending the schedule (instance %s)",
+                    settings.INSTANCE_ID,
+                )
             else:
-                logger.info("beat standby: another beat holds the leader lock")
+                # pg_locks joined with pg_stat_activity's application_name names the leader.
+                logger.info(
+                    "beat standby: another beat holds the leader lock (instance %s waits)",
+                    settings.INSTANCE_ID,
+                )
         if not leading:
             return float(settings.CLAIV_BEAT_STANDBY_SECONDS)
         return super().tick(*args, **kwargs)

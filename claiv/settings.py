@@ -106,6 +106,12 @@ TEMPLATES = [
     },
 ]
 
+# Which process instance this is: the pod name on Kubernetes (the downward API sets it in
+# deploy/kubernetes/), the host name elsewhere. Sent to Postgres as `application_name`, so
+# pg_stat_activity and pg_locks say which pod holds a connection or the beat leader lock,
+# and shown in the beat leader's log lines.
+INSTANCE_ID = env.str("CLAIV_INSTANCE_ID", default="") or __import__("socket").gethostname()
+
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/claiv")
 }
@@ -121,6 +127,8 @@ for _database in DATABASES.values():
     _database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     _database["CONN_HEALTH_CHECKS"] = True
     _database.setdefault("OPTIONS", {})["connect_timeout"] = 3
+    # Postgres keeps 63 bytes of it.
+    _database["OPTIONS"].setdefault("application_name", f"claiv {INSTANCE_ID}"[:63])
     # The ASGI server (claiv.asgi sets DB_POOL) runs each request in a new thread, so it
     # borrows connections from a per-process pool (one per alias: the replica's too); the
     # pool checks one before lending it (a dead one is replaced, as CONN_HEALTH_CHECKS does
@@ -139,7 +147,8 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "claiv.redis_cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        # A list: Django splits a string LOCATION at commas, which a Sentinel URL has.
+        "LOCATION": [REDIS_URL],
         "KEY_PREFIX": "claiv",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
@@ -193,7 +202,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -----------------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
+# The broker may be another Redis deployment than the bookkeeping store (REDIS_URL): a
+# single server or Sentinel (`sentinel://host:26379;sentinel://host2:26379` with
+# CELERY_BROKER_MASTER_NAME); kombu cannot use Redis Cluster. See claiv.redis_client.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "enrichment"
 CELERY_TASK_IGNORE_RESULT = True
 # Acknowledge after the stage ran. With the Redis transport this matters only with ack
@@ -236,6 +248,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
     "ack_emulation": env.bool("CELERY_ACK_EMULATION", default=False),
 }
+if env.str("CELERY_BROKER_MASTER_NAME", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_MASTER_NAME")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 USAGE_FLUSH_SECONDS = env.int("USAGE_FLUSH_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {

@@ -47,6 +47,7 @@ def test_replica_alias_is_pooled_like_the_primary() -> None:
         DATABASE_REPLICA_URL="postgres://reader@replica.internal:5433/claiv",
         DB_POOL="1",
         DB_POOL_MAX_SIZE="7",
+        CLAIV_INSTANCE_ID="claiv-api-7f9c-x2",
     )
     replica = databases["replica"]
     assert (replica["HOST"], replica["PORT"], replica["USER"], replica["NAME"]) == (
@@ -57,6 +58,8 @@ def test_replica_alias_is_pooled_like_the_primary() -> None:
     )
     assert replica["OPTIONS"] == {
         "connect_timeout": 3,
+        # The instance id (the pod's name on Kubernetes) names the sessions in Postgres.
+        "application_name": "claiv claiv-api-7f9c-x2",
         "pool": {"min_size": 2, "max_size": 7, "timeout": 5.0},
     }
     assert databases["default"]["OPTIONS"]["pool"] == replica["OPTIONS"]["pool"]

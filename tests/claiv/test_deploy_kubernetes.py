@@ -80,6 +80,24 @@ def test_the_objects_an_operator_needs_are_there() -> None:
     assert by_name[("Deployment", "claiv-beat")]["spec"]["replicas"] == 1
 
 
+def test_each_pod_gets_its_instance_id_from_the_downward_api() -> None:
+    """claiv.settings.INSTANCE_ID comes from CLAIV_INSTANCE_ID: the pod's name."""
+    by_name = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in _manifests()}
+    for name in ("claiv-api", "claiv-worker", "claiv-beat"):
+        container = by_name[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
+        env = {item["name"]: item for item in container.get("env", [])}
+        assert env["CLAIV_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    worker = by_name[("Deployment", "claiv-worker")]["spec"]["template"]["spec"]["containers"][0]
+    assert "claiv-worker@$(CLAIV_INSTANCE_ID)" in worker["command"]
+
+
+def test_the_instance_id_names_database_sessions(settings: object) -> None:
+    from django.conf import settings as django_settings
+
+    options = django_settings.DATABASES["default"]["OPTIONS"]
+    assert options["application_name"] == f"claiv {django_settings.INSTANCE_ID}"[:63]
+
+
 def test_secret_holds_placeholders_only() -> None:
     secret = next(doc for _, doc in _manifests() if doc["kind"] == "Secret")
     for key, value in secret["stringData"].items():
