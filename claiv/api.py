@@ -17,8 +17,10 @@ from django.http import HttpResponseBase
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from claiv.errors import STATUS_CODES, ApplicationError, RateLimited
@@ -164,6 +166,33 @@ def validated(
     serializer = serializer_class(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class ItemValidator:
+    """`validated` for many items of one serializer class (a batch's events).
+
+    `validated` builds a serializer per call, and each one deep-copies its declared fields
+    (~3 ms of a batch item's ~4 ms under a profiler: 1.5 s of a 500-event batch). One
+    instance's fields are built once and reused; `run_validation` is what `is_valid` runs,
+    and its errors are reported in the same shape (`serializers.ValidationError` with the
+    per-field detail)."""
+
+    def __init__(self, serializer_class: type[serializers.Serializer], **context: Any) -> None:
+        self._serializer = serializer_class(context=context)
+        self._serializer.fields  # noqa: B018 - built (deep-copied) once, here
+
+    def __call__(self, data: Any) -> dict[str, Any]:
+        try:
+            return dict(self._serializer.run_validation(data))
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_serializer_errors(exc.detail)) from None
+
+
+def _serializer_errors(detail: Any) -> Any:
+    """As `Serializer.errors` words them: a bare null item is "No data provided"."""
+    if isinstance(detail, list) and len(detail) == 1 and getattr(detail[0], "code", None) == "null":
+        return {api_settings.NON_FIELD_ERRORS_KEY: [ErrorDetail("No data provided", code="null")]}
+    return detail
 
 
 # --- OpenAPI ------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ RECALL_CACHE = Counter(
 )
 RECALL_CHANNEL_DURATION = Histogram(
     "claiv_recall_channel_duration_seconds",
-    "Time one recall channel took.",
+    "Time one part of a recall took: embed_query, channels (the pipelined channel "
+    "statements, first sent to last read), fuse, hydrate.",
     ["channel"],
     buckets=_REQUEST_BUCKETS,
 )
