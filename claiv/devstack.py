@@ -117,11 +117,17 @@ class Child:
     started_at: float = 0.0
     restarts: int = 0  # consecutive, reset once the process stayed up (see Supervisor)
     restart_at: float | None = None
+    # Latched by Supervisor.wait_ready: once ready since its start, a child stays counted
+    # ready. A log-line check looks at the last lines only, and a worker that answers tasks
+    # (beat's sweeps, every few seconds) pushes its " ready." line out of them while a
+    # slower child (the API master exporting and loading the model) is still coming up.
+    was_ready: bool = False
     _reader: threading.Thread | None = None
 
     def start(self) -> None:
         print(f"[dev] starting {self.name}: {' '.join(self.args)}", flush=True)
         self.lines.clear()
+        self.was_ready = False
         self.popen = subprocess.Popen(
             self.args,
             cwd=ROOT,
@@ -235,7 +241,10 @@ class Supervisor:
                         f"before the system was up; its last lines:\n"
                         f"{child.last_lines()}"
                     )
-            waiting = [child.name for child in self.children if not child.ready(child)]
+            for child in self.children:
+                if not child.was_ready and child.ready(child):
+                    child.was_ready = True
+            waiting = [child.name for child in self.children if not child.was_ready]
             if not waiting:
                 return True
             now = self.clock()

@@ -411,3 +411,45 @@ def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
         if popen.poll() is None:
             os.killpg(popen.pid, signal.SIGKILL)
             popen.wait()
+
+
+def test_a_ready_line_pushed_out_of_the_last_lines_still_counts(
+    supervisors: list[Supervisor],
+) -> None:
+    """A worker says " ready." and then logs task after task (beat's sweeps) while the API is
+    still loading the model: its readiness must not scroll away with its last lines."""
+    base = Path(os.environ["CLAIV_DATA_DIR"])
+    go, api_flag = base / f"go-{os.getpid()}", base / f"api-ready-{os.getpid()}"
+    go.unlink(missing_ok=True)
+    api_flag.unlink(missing_ok=True)
+    says_ready = devstack.log_says(" ready.")
+
+    def worker_ready(child: Child) -> bool:
+        ready = says_ready(child)
+        if ready:
+            go.touch()  # seen ready once: now the worker buries the line under task lines
+        return ready
+
+    chatty = fake(
+        "worker",
+        "import os, time\nprint('worker ready.')\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        "for i in range(200): print('task', i)\nwhile True: time.sleep(1)",
+        ready=worker_ready,
+    )
+
+    def api_ready(child: Child) -> bool:
+        if go.exists() and any("task 199" in line for line in chatty.lines):
+            assert not chatty.seen(" ready.")  # scrolled out of the last lines
+            api_flag.touch()
+        return api_flag.exists()
+
+    api = fake("api", SLEEPER, ready=api_ready)
+    supervisor = Supervisor([chatty, api])
+    supervisors.append(supervisor)
+    supervisor.start_all()
+    try:
+        assert supervisor.wait_ready(limit=BOUND, progress_every=BOUND, poll=0.01) is True
+    finally:
+        go.unlink(missing_ok=True)
+        api_flag.unlink(missing_ok=True)
