@@ -78,7 +78,8 @@ class Beat:
 
 
 @pytest.fixture
-def queue(redis_service: str) -> Iterator[tuple[str, redis.Redis]]:
+def queue(embedded_services: dict[str, str]) -> Iterator[tuple[str, redis.Redis]]:
+    # The beats are subprocesses that connect to Postgres: start it even when no earlier test did.
     name = f"beat-test-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     yield name, client
