@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from pgvector.django import CosineDistance
@@ -27,8 +28,19 @@ from tenants.models import Tenant
 ItemKey = tuple[str, uuid.UUID]
 CHANNEL_DEPTH = 60
 # pgvector >= 0.8: keep scanning the HNSW graph until enough rows pass the tenant/user
-# filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md).
+# filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md),
+# but at most HNSW_MAX_SCAN_TUPLES index tuples (pgvector's default, said here because
+# the exact fallback below relies on the bound). IVFFlat (memory.vector_index) probes
+# VECTOR_IVFFLAT_PROBES lists, and more up to VECTOR_IVFFLAT_MAX_PROBES likewise.
 HNSW_EF_SEARCH = 100
+HNSW_MAX_SCAN_TUPLES = 20_000
+# A user with at most EXACT_ROWS rows of a kind (KeywordCorpus) is searched exactly, by
+# distance over their own rows (the user index): ~1-2 ms at 5,000 rows, always k rows,
+# and no walk through other users' vectors (a filtered index scan for a small user in a
+# large table visits up to HNSW_MAX_SCAN_TUPLES rows of others and may find none of
+# theirs). Larger users go through the vector index; should it still return fewer than
+# k rows (the user is under ~0.5 % of a table of millions), the exact search runs too.
+EXACT_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -186,13 +198,79 @@ def any_visible(rows: Visible) -> Callable[[], bool]:
 
 
 def iterative_scan(depth: int) -> None:
-    """Sends the HNSW settings for scans `depth` deep. Must be sent inside the transaction
-    that issues the vector queries (the settings are transaction-local)."""
+    """Sends the vector index settings for scans `depth` deep, for either method
+    (memory.vector_index), and no parallel workers: a recall's statements are small, and
+    merely planning a parallel exact branch that a one-time filter then skips started
+    two workers (~25 ms under load). Must be sent inside the transaction that issues the
+    statements (the settings are transaction-local)."""
     send(
-        "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-        "set_config('hnsw.ef_search', %s, true)",
-        [str(max(HNSW_EF_SEARCH, int(depth)))],
+        "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
+        "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+        "set_config('hnsw.ef_search', %s, true), "
+        "set_config('hnsw.max_scan_tuples', %s, true), "
+        "set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+        "set_config('ivfflat.probes', %s, true), "
+        "set_config('ivfflat.max_probes', %s, true)",
+        [
+            str(max(HNSW_EF_SEARCH, int(depth))),
+            str(HNSW_MAX_SCAN_TUPLES),
+            str(settings.VECTOR_IVFFLAT_PROBES),
+            str(max(settings.VECTOR_IVFFLAT_PROBES, settings.VECTOR_IVFFLAT_MAX_PROBES)),
+        ],
     )
+
+
+def nearest_sql(
+    rows_sql: str,
+    rows_params: Sequence[object],
+    columns: str,
+    vector_column: str,
+    corpus: tuple[object, str, str],
+    query_vector: Sequence[float],
+    depth: int,
+) -> tuple[str, list[object]]:
+    """SQL + params: the `depth` rows of `rows_sql` (a SELECT of `columns` ... WHERE ...,
+    no ORDER BY) nearest to `query_vector` by `vector_column`, nearest first, as
+    (`columns`..., distance). Exact for a user with at most EXACT_ROWS rows of the kind
+    (`corpus`: tenant id, user id, kind), through the vector index otherwise, exact as
+    well when the index returned fewer than `depth` rows. The branch not taken is cut by
+    a one-time filter, so one statement serves both (it can go out in the pipeline)."""
+    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+    distance = f"{vector_column} <=> %s::vector"
+    ann = (
+        rows_sql.replace(f"SELECT {columns}", f"SELECT {columns}, {distance} AS d", 1)
+        + f" AND NOT (SELECT yes FROM small) ORDER BY {distance} LIMIT %s"
+    )
+    # `+ 0` keeps the planner off the vector index: the user's own rows, by distance.
+    exact = (
+        rows_sql.replace(f"SELECT {columns}", f"SELECT {columns}, ({distance}) + 0 AS d", 1)
+        + " AND ((SELECT yes FROM small) OR (SELECT count(*) FROM ann) < %s)"
+        + f" ORDER BY ({distance}) + 0 LIMIT %s"
+    )
+    sql = (
+        "WITH small AS MATERIALIZED (SELECT coalesce(max(c.documents), 0) <= %s AS yes "
+        "FROM memory_keywordcorpus c "
+        "WHERE c.tenant_id = %s AND c.user_id = %s AND c.kind = %s), "
+        f"ann AS MATERIALIZED ({ann}), "
+        f"exact AS MATERIALIZED ({exact}) "
+        "SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= %s "
+        "UNION ALL SELECT * FROM exact ORDER BY d"
+    )
+    params = [
+        EXACT_ROWS,
+        *corpus,
+        text,
+        *rows_params,
+        text,
+        depth,
+        text,
+        *rows_params,
+        depth,
+        text,
+        depth,
+        depth,
+    ]
+    return sql, params
 
 
 def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]:
@@ -202,11 +280,12 @@ def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]
 def vector_send(
     kind: str, rows: Visible, query_vector: Sequence[float], depth: int = CHANNEL_DEPTH
 ) -> Callable[[], list[ItemKey]]:
-    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first)."""
+    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first): k rows
+    whenever the user has k (`nearest_sql`)."""
     sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
-    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+    corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
     return _ranked(
-        kind, send(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s", [*params, text, depth])
+        kind, send(*nearest_sql(sql, params, "r.id", "r.embedding", corpus, query_vector, depth))
     )
 
 
@@ -380,15 +459,16 @@ def vector_passages_send(
     scope: RecallScope, query_vector: Sequence[float], depth: int = CHANNEL_DEPTH
 ) -> Callable[[], PassageHits]:
     """The passages nearest to `query_vector` among the visible events' passages; ranks
-    their events. An exact scan of the user's passages (index passage_user), not HNSW: a
-    filtered HNSW scan for a user with few or no passages walks up to
-    hnsw.max_scan_tuples of other users' rows. Linear in the user's passages."""
+    their events. Exact over the user's passages (index passage_user) up to EXACT_ROWS of
+    them, through the vector index beyond (`nearest_sql`): a filtered index scan for a
+    user with few or no passages would walk other users' rows."""
     sql, params = _passages_of_visible_events(scope, "p.event_id, p.id", "p.embedding IS NOT NULL")
-    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
-    # `+ 0` keeps the planner off the HNSW index (see the docstring).
+    corpus = (scope.tenant.pk, scope.user_id, "passage")
     return _by_event(
         send(
-            f"{sql} ORDER BY (p.embedding <=> %s::vector) + 0 LIMIT %s", [*params, text, depth * 2]
+            *nearest_sql(
+                sql, params, "p.event_id, p.id", "p.embedding", corpus, query_vector, depth * 2
+            )
         ),
         depth,
     )

@@ -154,8 +154,9 @@ def retrieve(
     depth = max(channels.CHANNEL_DEPTH, budget // EVENT_DEPTH_TOKENS)
     # Every channel's statement goes out in one pipeline: Postgres ranks by keyword while
     # this process routes and embeds the query (~5 ms of a recall on another core), and
-    # the answers come back together. The transaction holds the HNSW settings.
+    # the answers come back together. The transaction holds the vector index settings.
     with transaction.atomic(using=replica.alias()), channels.pipeline():
+        channels.iterative_scan(depth)  # first: it also keeps every statement serial
         any_event = channels.any_visible(events)
         keyword_events = channels.keyword_send("event", events, query, depth)
         keyword_facts = channels.keyword_send("fact", facts, query)
@@ -170,7 +171,6 @@ def retrieve(
             else None
         )
         query_vector = embed_one(query)
-        channels.iterative_scan(depth)
         vector_events = channels.vector_send("event", events, query_vector, depth)
         vector_facts = channels.vector_send("fact", facts, query_vector)
         vector_episodes = channels.vector_send("episode", episodes, query_vector, 10)
