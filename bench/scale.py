@@ -267,7 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from memory.vector_index import build
 
             started = time.perf_counter()
-            report["index_build_s"] = build(args.index, concurrently=False, log=print)
+            report["index_build_s"] = build(
+                args.index, concurrently=False, maintenance_work_mem="1GB", log=print
+            )
             report["index"] = args.index
             print(f"vector index {args.index}: {time.perf_counter() - started:.0f} s", flush=True)
         if args.no_measure:

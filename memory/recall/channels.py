@@ -319,13 +319,19 @@ Keyword = tuple[list[ItemKey], dict[uuid.UUID, float]]
 
 
 def keyword_send(
-    kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH
+    kind: str,
+    rows: QuerySet | Visible,
+    query: str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    all_scores: bool = True,
 ) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
     (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
     index; corpus size and average length from KeywordCorpus for `Visible` rows, or
     aggregated over a QuerySet's rows (the plain twin). Fetches (the top `depth` as a
-    ranking, scores of every candidate)."""
+    ranking, scores of every candidate; without `all_scores` only the top `depth` rows
+    come back: converting up to 1,500 rows per channel was ~10 ms of a recall at 100k)."""
     corpus: tuple[object, str, str] | None = None
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         table = rows.model._meta.db_table
@@ -336,7 +342,8 @@ def keyword_send(
     else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
-    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus))
+    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus)
+    fetch = send(sql if all_scores else f"{sql} LIMIT {int(depth)}", params)
 
     def ranked() -> Keyword:
         scored = fetch()

@@ -159,8 +159,9 @@ def retrieve(
         channels.iterative_scan(depth)  # first: it also keeps every statement serial
         any_event = channels.any_visible(events)
         keyword_events = channels.keyword_send("event", events, query, depth)
-        keyword_facts = channels.keyword_send("fact", facts, query)
-        keyword_episodes = channels.keyword_send("episode", episodes, query, 10)
+        # Only event scores are used beyond the ranking (the temporal channel's order).
+        keyword_facts = channels.keyword_send("fact", facts, query, all_scores=False)
+        keyword_episodes = channels.keyword_send("episode", episodes, query, 10, all_scores=False)
         keyword_passages = channels.keyword_passages_send(scope, query, depth)
         conversation = channels.conversation_recent_send(scope)
         routing = route_query(query, reference=reference)

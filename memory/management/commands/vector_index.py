@@ -30,6 +30,11 @@ class Command(BaseCommand):
             help="build again even where it exists (IVFFlat after the data has grown)",
         )
         parser.add_argument(
+            "--maintenance-work-mem",
+            default=None,
+            help="for this build's session, e.g. 1GB (IVFFlat at 1M rows needs ~273 MB)",
+        )
+        parser.add_argument(
             "--blocking",
             action="store_true",
             help="plain CREATE INDEX (faster, blocks writes): for an offline load",
@@ -43,6 +48,7 @@ class Command(BaseCommand):
             method,
             concurrently=not options["blocking"],
             rebuild=options["rebuild"],
+            maintenance_work_mem=options["maintenance_work_mem"],
             log=self.stdout.write,
         )
         if not spent:
