@@ -8,6 +8,7 @@ conversation-scoped only in that conversation).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -325,13 +326,15 @@ def keyword_send(
     depth: int = CHANNEL_DEPTH,
     *,
     all_scores: bool = True,
+    few: bool = False,
 ) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
     (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
     index; corpus size and average length from KeywordCorpus for `Visible` rows, or
     aggregated over a QuerySet's rows (the plain twin). Fetches (the top `depth` as a
     ranking, scores of every candidate; without `all_scores` only the top `depth` rows
-    come back: converting up to 1,500 rows per channel was ~10 ms of a recall at 100k)."""
+    come back: converting up to 1,500 rows per channel was ~10 ms of a recall at 100k).
+    `few`: the user's rows of the kind are few (`corpus_sizes`; bm25_sql says why)."""
     corpus: tuple[object, str, str] | None = None
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         table = rows.model._meta.db_table
@@ -342,7 +345,7 @@ def keyword_send(
     else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
-    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus)
+    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus, few=few)
     fetch = send(sql if all_scores else f"{sql} LIMIT {int(depth)}", params)
 
     def ranked() -> Keyword:
@@ -353,6 +356,34 @@ def keyword_send(
         )
 
     return ranked
+
+
+# (tenant id, user id) -> (monotonic time read, {kind: rows}) of KeywordCorpus.
+_SIZES: dict[tuple[object, str], tuple[float, dict[str, int]]] = {}
+SIZES_TTL_SECONDS = 60.0
+_SIZES_MAX = 10_000
+
+
+def corpus_sizes(scope: RecallScope) -> dict[str, int]:
+    """The user's rows per kind (KeywordCorpus), read at most once a minute per process.
+    They only choose between plans that give the same rows (`bm25_sql`'s `few`), so a
+    stale figure costs time, never a different answer."""
+    key = (scope.tenant.pk, scope.user_id)
+    now = time.monotonic()
+    cached = _SIZES.get(key)
+    if cached is not None and now - cached[0] < SIZES_TTL_SECONDS:
+        return cached[1]
+    with replica.reads().cursor() as cursor:
+        cursor.execute(
+            "SELECT kind, documents FROM memory_keywordcorpus "
+            "WHERE tenant_id = %s AND user_id = %s",
+            [scope.tenant.pk, scope.user_id],
+        )
+        sizes = {kind: int(documents) for kind, documents in cursor.fetchall()}
+    if len(_SIZES) >= _SIZES_MAX:
+        _SIZES.clear()
+    _SIZES[key] = (now, sizes)
+    return sizes
 
 
 def keyword(kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH) -> Keyword:
@@ -441,7 +472,7 @@ def _by_event(fetch: Callable[[], Rows], depth: int) -> Callable[[], PassageHits
 
 
 def keyword_passages_send(
-    scope: RecallScope, query: str, depth: int = CHANNEL_DEPTH
+    scope: RecallScope, query: str, depth: int = CHANNEL_DEPTH, *, few: bool = False
 ) -> Callable[[], PassageHits]:
     """BM25 over the passages of the visible events (the same statement as the other
     keyword channels, statistics from the 'passage' corpus row); ranks their events."""
@@ -449,7 +480,12 @@ def keyword_passages_send(
         scope, f"p.id, p.search, {PASSAGE_TIE.format(p='p')} AS tie"
     )
     sql, params = bm25_sql(
-        rows_sql, rows_params, query, FTS_CONFIG, corpus=(scope.tenant.pk, scope.user_id, "passage")
+        rows_sql,
+        rows_params,
+        query,
+        FTS_CONFIG,
+        corpus=(scope.tenant.pk, scope.user_id, "passage"),
+        few=few,
     )
     return _by_event(
         send(

@@ -18,7 +18,7 @@ from django.utils import timezone
 from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
-from memory.recall import channels, hydration, locality, replica
+from memory.recall import bm25, channels, hydration, locality, replica
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -155,14 +155,23 @@ def retrieve(
     # Every channel's statement goes out in one pipeline: Postgres ranks by keyword while
     # this process routes and embeds the query (~5 ms of a recall on another core), and
     # the answers come back together. The transaction holds the vector index settings.
+    sizes = channels.corpus_sizes(scope)
+
+    def few(kind: str) -> bool:
+        return sizes.get(kind, 0) <= bm25.FEW_ROWS
+
     with transaction.atomic(using=replica.alias()), channels.pipeline():
         channels.iterative_scan(depth)  # first: it also keeps every statement serial
         any_event = channels.any_visible(events)
-        keyword_events = channels.keyword_send("event", events, query, depth)
+        keyword_events = channels.keyword_send("event", events, query, depth, few=few("event"))
         # Only event scores are used beyond the ranking (the temporal channel's order).
-        keyword_facts = channels.keyword_send("fact", facts, query, all_scores=False)
-        keyword_episodes = channels.keyword_send("episode", episodes, query, 10, all_scores=False)
-        keyword_passages = channels.keyword_passages_send(scope, query, depth)
+        keyword_facts = channels.keyword_send(
+            "fact", facts, query, all_scores=False, few=few("fact")
+        )
+        keyword_episodes = channels.keyword_send(
+            "episode", episodes, query, 10, all_scores=False, few=few("episode")
+        )
+        keyword_passages = channels.keyword_passages_send(scope, query, depth, few=few("passage"))
         conversation = channels.conversation_recent_send(scope)
         routing = route_query(query, reference=reference)
         predicate = channels.predicate_facts_send(scope, routing.predicates)
