@@ -255,6 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=CACHE)
     parser.add_argument("--plans", type=Path, default=None, help="write full plans here")
     parser.add_argument("--no-measure", action="store_true")
+    parser.add_argument(
+        "--maintenance-work-mem",
+        default="1GB",
+        help="for the index build (HNSW fits in memory at ~2.25 KB per vector)",
+    )
     args = parser.parse_args(argv)
     postgres = long_history.start(args.data_dir)
     report: dict[str, object] = {"loadavg_start": open("/proc/loadavg").read().split()[:3]}
@@ -268,7 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             started = time.perf_counter()
             report["index_build_s"] = build(
-                args.index, concurrently=False, maintenance_work_mem="1GB", log=print
+                args.index,
+                concurrently=False,
+                maintenance_work_mem=args.maintenance_work_mem,
+                log=print,
             )
             report["index"] = args.index
             print(f"vector index {args.index}: {time.perf_counter() - started:.0f} s", flush=True)

@@ -282,8 +282,8 @@ EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | o
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
 EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
 # The approximate-nearest-neighbour index of the vector columns (memory.vector_index):
-# "hnsw" (default: best recall per millisecond, slow to build: ~1 h per million 384-d
-# vectors on 2 cores) or "ivfflat" (builds in minutes at a million rows; recall queries
+# "hnsw" (default: best recall per millisecond; a build needs ~2.25 KB of memory per
+# vector) or "ivfflat" (cheaper builds and inserts beyond a million rows; recall queries
 # probe VECTOR_IVFFLAT_PROBES lists and more, up to VECTOR_IVFFLAT_MAX_PROBES, while a
 # user's filter leaves too few rows). Applied by `manage.py vector_index`.
 VECTOR_INDEX = env.str("CLAIV_VECTOR_INDEX", default="hnsw")
