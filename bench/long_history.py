@@ -275,7 +275,9 @@ def questions(count: int) -> list[str]:
     return random.Random(14).sample(found, count)
 
 
-def measure(size: int, queries: list[str], warm: int, budget: int) -> dict[str, float]:
+def measure(
+    size: int, queries: list[str], warm: int, budget: int, profile: Path | None = None
+) -> dict[str, float]:
     """Recall as the v1 service does it (`retrieve` -> `blocks_from` -> `pack`), without
     the access counting `memory_recall` adds (a Redis call in service; without Redis here
     it would be a row update per recall, ~50 ms at 100k under this machine's load)."""
@@ -297,6 +299,17 @@ def measure(size: int, queries: list[str], warm: int, budget: int) -> dict[str, 
         recall(query)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
+    if profile is not None:  # the same recalls again under cProfile (slower: not timed)
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for query in queries:
+            recall(query)
+        profiler.disable()
+        profiler.dump_stats(profile)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     return {"p50": statistics.median(times), "p95": times[int(len(times) * 0.95)]}
 
 
@@ -343,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=2000)
     parser.add_argument("--data-dir", type=Path, default=CACHE)
     parser.add_argument("--plans", type=Path, default=None, help="write full plans here")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile stats file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     postgres = start(args.data_dir)
@@ -352,10 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report: dict[str, object] = {}
         full = []
         for size in sizes:
-            latency = measure(size, chosen, args.warm, args.budget)
+            latency = measure(size, chosen, args.warm, args.budget, args.profile)
             print(
                 f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "
-                f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms",
+                f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms "
+                f"(load average {' '.join(open('/proc/loadavg').read().split()[:3])})",
                 flush=True,
             )
             plans = explain(f"lh-{size}", chosen[0], args.budget)

@@ -295,6 +295,14 @@ EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | o
 # The vector columns are created with this dimension; changing it needs a new migration run.
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
 EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
+# The approximate-nearest-neighbour index of the vector columns (memory.vector_index):
+# "hnsw" (default: best recall per millisecond; a build needs ~2.25 KB of memory per
+# vector) or "ivfflat" (cheaper builds and inserts beyond a million rows; recall queries
+# probe VECTOR_IVFFLAT_PROBES lists and more, up to VECTOR_IVFFLAT_MAX_PROBES, while a
+# user's filter leaves too few rows). Applied by `manage.py vector_index`.
+VECTOR_INDEX = env.str("CLAIV_VECTOR_INDEX", default="hnsw")
+VECTOR_IVFFLAT_PROBES = env.int("CLAIV_VECTOR_IVFFLAT_PROBES", default=10)
+VECTOR_IVFFLAT_MAX_PROBES = env.int("CLAIV_VECTOR_IVFFLAT_MAX_PROBES", default=100)
 # Either may hold a ';'-separated list (one key, or one per URL): endpoints used round-robin,
 # a failing one skipped for PROVIDER_COOLDOWN_SECONDS (memory.endpoint_pool). LLM_* too.
 EMBEDDING_BASE_URL = env.str("EMBEDDING_BASE_URL", default="")

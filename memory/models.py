@@ -13,7 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from tenants.models import Tenant
 
@@ -119,13 +119,7 @@ class Event(models.Model):
                 condition=Q(status__in=["pending", "processing"]),
             ),
             GinIndex(fields=["search"], name="event_search_gin"),
-            HnswIndex(
-                name="event_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
 
     def __str__(self) -> str:
@@ -244,13 +238,7 @@ class Fact(models.Model):
                 fields=["tenant", "user_id", "-created_at", "-id"], name="fact_user_created"
             ),
             GinIndex(fields=["search"], name="fact_search_gin"),
-            HnswIndex(
-                name="fact_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
 
     def __str__(self) -> str:
@@ -310,13 +298,7 @@ class Episode(models.Model):
             models.Index(
                 fields=["tenant"], name="episode_stale", condition=Q(embedding_stale=True)
             ),
-            HnswIndex(
-                name="episode_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
 
 
@@ -578,11 +560,5 @@ class Passage(models.Model):
         indexes = [
             models.Index(fields=["tenant", "user_id"], name="passage_user"),
             GinIndex(fields=["search"], name="passage_search_gin"),
-            HnswIndex(
-                name="passage_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]

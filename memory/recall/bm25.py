@@ -73,7 +73,18 @@ def bm25_rank(
 # 100k facts".
 DF_CAP = 500
 CANDIDATE_POSTINGS = 1000
+# Users with at most this many rows of a kind are read whole (`bm25_sql`'s `few`): ~2,000
+# rows x (terms + 2) text-search checks is a few ms, and needs no GIN index.
+FEW_ROWS = 2000
 
+# Scoring reads each candidate's query terms only: the tsvector without its other lexemes
+# (ts_delete of what ts_delete of the query terms leaves), so unnest yields ~2 lexemes a
+# row, not ~20 joined against the terms (at 100k facts unnest + join were ~60 % of the
+# statement). Terms are summed per id (hashed; the row's tie joined back for the final
+# order), not grouped by (id, tie) through a sort of every hit by a record: that sort
+# also summed a row's terms in an arbitrary order, so two rows with the same terms could
+# differ in the last bit and skip the tie-break by time. Both: keyword statement median
+# 112 -> 62 ms over 12 questions at 100k facts, load ~11 (BENCHMARKS.md).
 # One statement per channel (nothing to wait for first). `rows` is the caller's
 # visible-rows query selecting (id, search, tie); it is used as a subquery that Postgres
 # flattens, so the text-search condition reaches the GIN index. A lexeme becomes a
@@ -118,20 +129,22 @@ stats AS MATERIALIZED ({stats}),
 hits AS (
     SELECT m.id, m.tie, length(m.search)::float8 AS dl, t.lexeme,
            coalesce(array_length(t.positions, 1), 1)::float8 AS tf
-    FROM matched m CROSS JOIN LATERAL unnest(m.search) AS t
-    WHERE t.lexeme IN (SELECT lexeme FROM df)
+    FROM matched m CROSS JOIN LATERAL unnest(ts_delete(m.search, tsvector_to_array(
+        ts_delete(m.search, (SELECT array_agg(lexeme) FROM df))))) AS t
 ),
 corpus AS (
     SELECT greatest(s.n, (SELECT count(*) FROM matched), (SELECT max(df) FROM df))::float8 AS n,
            s.avgdl
     FROM stats s
 )
-SELECT h.id,
-       sum(ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5))
-           * h.tf * (%s + 1) / (h.tf + %s * (1 - %s + %s * h.dl / c.avgdl))) AS score
-FROM hits h JOIN df USING (lexeme) CROSS JOIN corpus c
-GROUP BY h.id, h.tie
-ORDER BY score DESC, h.tie DESC, h.id
+SELECT s.id, s.score FROM (
+    SELECT h.id,
+           sum(ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5))
+               * h.tf * (%s + 1) / (h.tf + %s * (1 - %s + %s * h.dl / c.avgdl))) AS score
+    FROM hits h JOIN df USING (lexeme) CROSS JOIN corpus c
+    GROUP BY h.id) s
+JOIN matched m USING (id)
+ORDER BY s.score DESC, m.tie DESC, s.id
 """
 
 # The maintained statistics: one indexed row, whatever the history's length.
@@ -155,6 +168,7 @@ def bm25_sql(
     config: str,
     *,
     corpus: tuple[object, str, str] | None = None,
+    few: bool = False,
 ) -> tuple[str, list[object]]:
     """SQL + params ranking `rows_sql`'s rows by BM25 for the lexemes of `query` (text
     search configuration `config`) -> rows (id, score), best first.
@@ -163,11 +177,34 @@ def bm25_sql(
     the maintained KeywordCorpus row; without it they are aggregated over `rows_sql` (the
     plain twin, tested to agree). The corpus row counts every scope of the user, so with
     project- or conversation-scoped rows, or `min_confidence`, n and avgdl are those of
-    the user's whole memory of that kind rather than of its visible part."""
+    the user's whole memory of that kind rather than of its visible part.
+
+    `few` (the user has at most FEW_ROWS rows of the kind): the rows are read once, by
+    the user's own index, into a CTE that every step scans, instead of the GIN index. The
+    GIN index is on the text alone, so its bitmap for a common term holds that term's
+    rows of every user of the table: at 1M rows a user with 100 rows paid ~9 ms per term
+    for it (under load), growing with the table. Same rows, same scores."""
     if corpus is None:
         stats, stats_params = _AGGREGATE_STATS.format(rows=rows_sql), list(rows_params)
     else:
         stats, stats_params = _CORPUS_STATS, list(corpus)
+    if few:
+        sql = f"WITH few AS MATERIALIZED ({rows_sql}),\n" + _BM25_SQL.format(
+            rows="SELECT * FROM few", stats=stats
+        ).lstrip().removeprefix("WITH ")
+        return sql, [
+            *rows_params,
+            config,
+            query,
+            DF_CAP,
+            CANDIDATE_POSTINGS,
+            CANDIDATE_POSTINGS + DF_CAP,
+            *stats_params,
+            K1,
+            K1,
+            B,
+            B,
+        ]
     sql = _BM25_SQL.format(rows=rows_sql, stats=stats)
     return sql, [
         config,

@@ -8,6 +8,7 @@ conversation-scoped only in that conversation).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from pgvector.django import CosineDistance
@@ -27,8 +29,19 @@ from tenants.models import Tenant
 ItemKey = tuple[str, uuid.UUID]
 CHANNEL_DEPTH = 60
 # pgvector >= 0.8: keep scanning the HNSW graph until enough rows pass the tenant/user
-# filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md).
+# filter (without it a filtered top-k can come back nearly empty; see ARCHITECTURE.md),
+# but at most HNSW_MAX_SCAN_TUPLES index tuples (pgvector's default, said here because
+# the exact fallback below relies on the bound). IVFFlat (memory.vector_index) probes
+# VECTOR_IVFFLAT_PROBES lists, and more up to VECTOR_IVFFLAT_MAX_PROBES likewise.
 HNSW_EF_SEARCH = 100
+HNSW_MAX_SCAN_TUPLES = 20_000
+# A user with at most EXACT_ROWS rows of a kind (KeywordCorpus) is searched exactly, by
+# distance over their own rows (the user index): ~1-2 ms at 5,000 rows, always k rows,
+# and no walk through other users' vectors (a filtered index scan for a small user in a
+# large table visits up to HNSW_MAX_SCAN_TUPLES rows of others and may find none of
+# theirs). Larger users go through the vector index; should it still return fewer than
+# k rows (the user is under ~0.5 % of a table of millions), the exact search runs too.
+EXACT_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -186,13 +199,79 @@ def any_visible(rows: Visible) -> Callable[[], bool]:
 
 
 def iterative_scan(depth: int) -> None:
-    """Sends the HNSW settings for scans `depth` deep. Must be sent inside the transaction
-    that issues the vector queries (the settings are transaction-local)."""
+    """Sends the vector index settings for scans `depth` deep, for either method
+    (memory.vector_index), and no parallel workers: a recall's statements are small, and
+    merely planning a parallel exact branch that a one-time filter then skips started
+    two workers (~25 ms under load). Must be sent inside the transaction that issues the
+    statements (the settings are transaction-local)."""
     send(
-        "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-        "set_config('hnsw.ef_search', %s, true)",
-        [str(max(HNSW_EF_SEARCH, int(depth)))],
+        "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
+        "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+        "set_config('hnsw.ef_search', %s, true), "
+        "set_config('hnsw.max_scan_tuples', %s, true), "
+        "set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+        "set_config('ivfflat.probes', %s, true), "
+        "set_config('ivfflat.max_probes', %s, true)",
+        [
+            str(max(HNSW_EF_SEARCH, int(depth))),
+            str(HNSW_MAX_SCAN_TUPLES),
+            str(settings.VECTOR_IVFFLAT_PROBES),
+            str(max(settings.VECTOR_IVFFLAT_PROBES, settings.VECTOR_IVFFLAT_MAX_PROBES)),
+        ],
     )
+
+
+def nearest_sql(
+    rows_sql: str,
+    rows_params: Sequence[object],
+    columns: str,
+    vector_column: str,
+    corpus: tuple[object, str, str],
+    query_vector: Sequence[float],
+    depth: int,
+) -> tuple[str, list[object]]:
+    """SQL + params: the `depth` rows of `rows_sql` (a SELECT of `columns` ... WHERE ...,
+    no ORDER BY) nearest to `query_vector` by `vector_column`, nearest first, as
+    (`columns`..., distance). Exact for a user with at most EXACT_ROWS rows of the kind
+    (`corpus`: tenant id, user id, kind), through the vector index otherwise, exact as
+    well when the index returned fewer than `depth` rows. The branch not taken is cut by
+    a one-time filter, so one statement serves both (it can go out in the pipeline)."""
+    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+    distance = f"{vector_column} <=> %s::vector"
+    ann = (
+        rows_sql.replace(f"SELECT {columns}", f"SELECT {columns}, {distance} AS d", 1)
+        + f" AND NOT (SELECT yes FROM small) ORDER BY {distance} LIMIT %s"
+    )
+    # `+ 0` keeps the planner off the vector index: the user's own rows, by distance.
+    exact = (
+        rows_sql.replace(f"SELECT {columns}", f"SELECT {columns}, ({distance}) + 0 AS d", 1)
+        + " AND ((SELECT yes FROM small) OR (SELECT count(*) FROM ann) < %s)"
+        + f" ORDER BY ({distance}) + 0 LIMIT %s"
+    )
+    sql = (
+        "WITH small AS MATERIALIZED (SELECT coalesce(max(c.documents), 0) <= %s AS yes "
+        "FROM memory_keywordcorpus c "
+        "WHERE c.tenant_id = %s AND c.user_id = %s AND c.kind = %s), "
+        f"ann AS MATERIALIZED ({ann}), "
+        f"exact AS MATERIALIZED ({exact}) "
+        "SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= %s "
+        "UNION ALL SELECT * FROM exact ORDER BY d"
+    )
+    params = [
+        EXACT_ROWS,
+        *corpus,
+        text,
+        *rows_params,
+        text,
+        depth,
+        text,
+        *rows_params,
+        depth,
+        text,
+        depth,
+        depth,
+    ]
+    return sql, params
 
 
 def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]:
@@ -202,11 +281,12 @@ def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]
 def vector_send(
     kind: str, rows: Visible, query_vector: Sequence[float], depth: int = CHANNEL_DEPTH
 ) -> Callable[[], list[ItemKey]]:
-    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first)."""
+    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first): k rows
+    whenever the user has k (`nearest_sql`)."""
     sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
-    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
+    corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
     return _ranked(
-        kind, send(f"{sql} ORDER BY r.embedding <=> %s::vector LIMIT %s", [*params, text, depth])
+        kind, send(*nearest_sql(sql, params, "r.id", "r.embedding", corpus, query_vector, depth))
     )
 
 
@@ -240,13 +320,21 @@ Keyword = tuple[list[ItemKey], dict[uuid.UUID, float]]
 
 
 def keyword_send(
-    kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH
+    kind: str,
+    rows: QuerySet | Visible,
+    query: str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    all_scores: bool = True,
+    few: bool = False,
 ) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
     (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
     index; corpus size and average length from KeywordCorpus for `Visible` rows, or
     aggregated over a QuerySet's rows (the plain twin). Fetches (the top `depth` as a
-    ranking, scores of every candidate)."""
+    ranking, scores of every candidate; without `all_scores` only the top `depth` rows
+    come back: converting up to 1,500 rows per channel was ~10 ms of a recall at 100k).
+    `few`: the user's rows of the kind are few (`corpus_sizes`; bm25_sql says why)."""
     corpus: tuple[object, str, str] | None = None
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         table = rows.model._meta.db_table
@@ -257,7 +345,8 @@ def keyword_send(
     else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
-    fetch = send(*bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus))
+    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus, few=few)
+    fetch = send(sql if all_scores else f"{sql} LIMIT {int(depth)}", params)
 
     def ranked() -> Keyword:
         scored = fetch()
@@ -267,6 +356,34 @@ def keyword_send(
         )
 
     return ranked
+
+
+# (tenant id, user id) -> (monotonic time read, {kind: rows}) of KeywordCorpus.
+_SIZES: dict[tuple[object, str], tuple[float, dict[str, int]]] = {}
+SIZES_TTL_SECONDS = 60.0
+_SIZES_MAX = 10_000
+
+
+def corpus_sizes(scope: RecallScope) -> dict[str, int]:
+    """The user's rows per kind (KeywordCorpus), read at most once a minute per process.
+    They only choose between plans that give the same rows (`bm25_sql`'s `few`), so a
+    stale figure costs time, never a different answer."""
+    key = (scope.tenant.pk, scope.user_id)
+    now = time.monotonic()
+    cached = _SIZES.get(key)
+    if cached is not None and now - cached[0] < SIZES_TTL_SECONDS:
+        return cached[1]
+    with replica.reads().cursor() as cursor:
+        cursor.execute(
+            "SELECT kind, documents FROM memory_keywordcorpus "
+            "WHERE tenant_id = %s AND user_id = %s",
+            [scope.tenant.pk, scope.user_id],
+        )
+        sizes = {kind: int(documents) for kind, documents in cursor.fetchall()}
+    if len(_SIZES) >= _SIZES_MAX:
+        _SIZES.clear()
+    _SIZES[key] = (now, sizes)
+    return sizes
 
 
 def keyword(kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH) -> Keyword:
@@ -355,7 +472,7 @@ def _by_event(fetch: Callable[[], Rows], depth: int) -> Callable[[], PassageHits
 
 
 def keyword_passages_send(
-    scope: RecallScope, query: str, depth: int = CHANNEL_DEPTH
+    scope: RecallScope, query: str, depth: int = CHANNEL_DEPTH, *, few: bool = False
 ) -> Callable[[], PassageHits]:
     """BM25 over the passages of the visible events (the same statement as the other
     keyword channels, statistics from the 'passage' corpus row); ranks their events."""
@@ -363,7 +480,12 @@ def keyword_passages_send(
         scope, f"p.id, p.search, {PASSAGE_TIE.format(p='p')} AS tie"
     )
     sql, params = bm25_sql(
-        rows_sql, rows_params, query, FTS_CONFIG, corpus=(scope.tenant.pk, scope.user_id, "passage")
+        rows_sql,
+        rows_params,
+        query,
+        FTS_CONFIG,
+        corpus=(scope.tenant.pk, scope.user_id, "passage"),
+        few=few,
     )
     return _by_event(
         send(
@@ -380,15 +502,16 @@ def vector_passages_send(
     scope: RecallScope, query_vector: Sequence[float], depth: int = CHANNEL_DEPTH
 ) -> Callable[[], PassageHits]:
     """The passages nearest to `query_vector` among the visible events' passages; ranks
-    their events. An exact scan of the user's passages (index passage_user), not HNSW: a
-    filtered HNSW scan for a user with few or no passages walks up to
-    hnsw.max_scan_tuples of other users' rows. Linear in the user's passages."""
+    their events. Exact over the user's passages (index passage_user) up to EXACT_ROWS of
+    them, through the vector index beyond (`nearest_sql`): a filtered index scan for a
+    user with few or no passages would walk other users' rows."""
     sql, params = _passages_of_visible_events(scope, "p.event_id, p.id", "p.embedding IS NOT NULL")
-    text = "[" + ",".join(repr(float(x)) for x in query_vector) + "]"
-    # `+ 0` keeps the planner off the HNSW index (see the docstring).
+    corpus = (scope.tenant.pk, scope.user_id, "passage")
     return _by_event(
         send(
-            f"{sql} ORDER BY (p.embedding <=> %s::vector) + 0 LIMIT %s", [*params, text, depth * 2]
+            *nearest_sql(
+                sql, params, "p.event_id, p.id", "p.embedding", corpus, query_vector, depth * 2
+            )
         ),
         depth,
     )

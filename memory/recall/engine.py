@@ -20,7 +20,7 @@ from claiv.metrics.registry import recall_channel_observe
 from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
-from memory.recall import channels, hydration, locality, replica
+from memory.recall import bm25, channels, hydration, locality, replica
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -156,14 +156,25 @@ def retrieve(
     depth = max(channels.CHANNEL_DEPTH, budget // EVENT_DEPTH_TOKENS)
     # Every channel's statement goes out in one pipeline: Postgres ranks by keyword while
     # this process routes and embeds the query (~5 ms of a recall on another core), and
-    # the answers come back together. The transaction holds the HNSW settings.
+    # the answers come back together. The transaction holds the vector index settings.
     channels_started = perf_counter()
+    sizes = channels.corpus_sizes(scope)
+
+    def few(kind: str) -> bool:
+        return sizes.get(kind, 0) <= bm25.FEW_ROWS
+
     with transaction.atomic(using=replica.alias()), channels.pipeline():
+        channels.iterative_scan(depth)  # first: it also keeps every statement serial
         any_event = channels.any_visible(events)
-        keyword_events = channels.keyword_send("event", events, query, depth)
-        keyword_facts = channels.keyword_send("fact", facts, query)
-        keyword_episodes = channels.keyword_send("episode", episodes, query, 10)
-        keyword_passages = channels.keyword_passages_send(scope, query, depth)
+        keyword_events = channels.keyword_send("event", events, query, depth, few=few("event"))
+        # Only event scores are used beyond the ranking (the temporal channel's order).
+        keyword_facts = channels.keyword_send(
+            "fact", facts, query, all_scores=False, few=few("fact")
+        )
+        keyword_episodes = channels.keyword_send(
+            "episode", episodes, query, 10, all_scores=False, few=few("episode")
+        )
+        keyword_passages = channels.keyword_passages_send(scope, query, depth, few=few("passage"))
         conversation = channels.conversation_recent_send(scope)
         routing = route_query(query, reference=reference)
         predicate = channels.predicate_facts_send(scope, routing.predicates)
@@ -175,7 +186,6 @@ def retrieve(
         embed_started = perf_counter()
         query_vector = embed_one(query)
         _channel_observe("embed_query", embed_started)
-        channels.iterative_scan(depth)
         vector_events = channels.vector_send("event", events, query_vector, depth)
         vector_facts = channels.vector_send("fact", facts, query_vector)
         vector_episodes = channels.vector_send("episode", episodes, query_vector, 10)

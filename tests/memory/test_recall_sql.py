@@ -150,3 +150,23 @@ def test_raw_visibility_agrees_with_the_querysets(
             raw = {row[0] for row in cursor.fetchall()}
         assert raw == set(rows.values_list("id", flat=True)), kind
         assert raw or kind == "episode"
+
+
+def test_bm25_over_a_few_rows_read_whole_matches_the_gin_plan(tenant: Tenant) -> None:
+    # A small user's rows are read once by the user index instead of the GIN index
+    # (bm25_sql's `few`); the ranking and the scores must not change.
+    for i, text in enumerate(TURNS * 3):
+        ingest(tenant, text, minutes=i)
+    ingest(tenant, "Melanie painted the lake again.", user_id="someone-else")
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    assert channels.corpus_sizes(scope)["event"] == len(TURNS) * 3
+    rows = channels.visible("event", scope)
+    question = "When did Melanie paint the lake sunrise with the kids?"
+    by_gin = channels.keyword_send("event", rows, question, few=False)()
+    read_whole = channels.keyword_send("event", rows, question, few=True)()
+    assert read_whole[0] and read_whole == by_gin
+    for kind in ("fact", "episode"):
+        gin = channels.keyword_send(kind, channels.visible(kind, scope), question, few=False)()
+        assert (
+            channels.keyword_send(kind, channels.visible(kind, scope), question, few=True)() == gin
+        )
