@@ -37,7 +37,7 @@ from django.utils import timezone
 from claiv.errors import InvalidRequest
 from keys.models import ApiKey, ApiKeyAuditEntry
 from memory.metering import KEY_PREFIX, usage_redis
-from memory.models import AuditEntry
+from memory.models import AuditEntry, PortabilityJob
 from tenants.models import Tenant
 
 logger = logging.getLogger("claiv.audit")
@@ -120,12 +120,14 @@ def audit_record_system(
     via: str,
     user_id: str = "",
     counts: dict[str, int] | None = None,
+    request_id: str = "",
 ) -> None:
     """Record an action taken outside an API request (a management command, a task).
 
-    `actor` names who acted ("cli", or the key prefix that queued a job); `via` is kept as
-    the endpoint ("manage.py export", "task memory.portability_import"). Written directly:
-    such actions are rare, and a command must not depend on the beat's flush.
+    `actor` names who acted ("cli", or the key prefix that asked for a job); `via` is kept
+    as the endpoint ("manage.py export", or the request that queued the job, whose id is
+    `request_id`). Written directly: such actions are rare, and a command must not depend
+    on the beat's flush.
     """
     _insert(
         [
@@ -136,7 +138,7 @@ def audit_record_system(
                 actor=actor,
                 user_id=user_id,
                 counts=counts or {},
-                request_id="",
+                request_id=request_id,
                 at=timezone.now(),
             )
         ]
@@ -209,9 +211,10 @@ def audit_user_forget(*, tenant: Tenant, user_id: str) -> int:
         audit_flush()
     except redis.RedisError:
         logger.warning("audit buffer not flushed before pseudonymising: redis unavailable")
-    return AuditEntry.objects.filter(tenant=tenant, user_id=user_id).update(
-        user_id=audit_pseudonym(tenant_id=str(tenant.pk), user_id=user_id)
-    )
+    pseudonym = audit_pseudonym(tenant_id=str(tenant.pk), user_id=user_id)
+    # Export jobs of that user keep who asked and when, not whose.
+    PortabilityJob.objects.filter(tenant=tenant, user_id=user_id).update(user_id=pseudonym)
+    return AuditEntry.objects.filter(tenant=tenant, user_id=user_id).update(user_id=pseudonym)
 
 
 @receiver(post_save, sender=ApiKeyAuditEntry, dispatch_uid="memory.audit.key_action")
