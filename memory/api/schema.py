@@ -420,7 +420,7 @@ class SearchResponseSerializer(serializers.Serializer):
 
 
 class AuditEntrySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.CharField(help_text="Opaque; a key action's starts with `key-`.")
     at = serializers.CharField()
     action = serializers.CharField()
     endpoint = serializers.CharField(allow_blank=True)
