@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 
 from claiv.errors import exception_envelope
+from claiv.mcp.accounting import mcp_meter
 from claiv.mcp.auth import DATABASE_DOWN, connections_release, current_key
 from claiv.mcp.tools import STATUS_FIELDS, ToolFailure, recall_packed
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE, ApiKey
@@ -105,6 +106,7 @@ class ServicesBackend:
                 require_conversation=True,
             )
             result = event_ingest_and_enqueue(tenant=tenant, **data)
+            mcp_meter(ingest_events=0 if result.deduped else 1)
             return {"event_id": str(result.event.id), "deduped": result.deduped}
 
         return await _call(SCOPE_WRITE, work, quotas=INGEST_QUOTAS)
@@ -149,6 +151,7 @@ class ServicesBackend:
                 token_budget=data["token_budget"],
                 conversation_id=data.get("conversation_id"),
             )
+            mcp_meter(tokens=result.token_estimate)
             return recall_packed(
                 {
                     "system_context": result.system_context,
