@@ -15,7 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from keys.models import ApiKey
 from keys.services import api_key_create
+from memory.audit import audit_flush, audit_pseudonym
 from memory.metering import usage_flush
+from memory.models import AuditEntry
 from tenants.models import Tenant
 from tenants.services import tenant_rate_limit_set
 from tests.claiv.test_server import Server
@@ -100,6 +102,41 @@ def test_request_ids_metrics_and_usage(
     totals = api.get("/v1/usage/summary", range="today").json()["totals"]
     assert totals["ingest_events"] == 1 and totals["ingest_requests"] == 1
     assert totals["recall_requests"] == 2 and totals["tokens"] > 0
+
+    # Every write and recall served is in the audit trail, with the MCP request's id.
+    audit_flush()
+    trail = list(
+        AuditEntry.objects.filter(endpoint__startswith="MCP ")
+        .order_by("at", "id")
+        .values_list("action", "endpoint", "actor", "user_id", "request_id")
+    )
+    prefix = api_key[0].prefix
+    assert trail[:2] == [
+        ("ingest", "MCP memory_ingest", prefix, "u1", "mcp-trace-1"),
+        ("recall", "MCP memory_recall", prefix, "u1", "mcp-trace-1"),
+    ]
+    assert len(trail) == 3 and trail[2][4] in ids
+
+
+def test_a_whole_user_forget_over_mcp_pseudonymises_the_trail(
+    mcp_server: Server, api_key: tuple[ApiKey, str], tenant: Tenant
+) -> None:
+    ingest = {"user_id": "u9", "conversation_id": "c1", "content": "I like tea.", "role": "user"}
+    run_async(
+        _calls_with_headers,
+        mcp_server,
+        api_key[1],
+        None,
+        [("memory_ingest", ingest), ("memory_forget", {"user_id": "u9"})],
+    )
+    audit_flush()
+    assert not AuditEntry.objects.filter(tenant=tenant, user_id="u9").exists()
+    pseudonym = audit_pseudonym(tenant_id=str(tenant.pk), user_id="u9")
+    assert list(
+        AuditEntry.objects.filter(tenant=tenant, user_id=pseudonym)
+        .order_by("at", "id")
+        .values_list("action", flat=True)
+    ) == ["ingest", "forget"]
 
 
 def test_the_rate_limit_per_key_applies_to_tool_calls(mcp_server: Server, tenant: Tenant) -> None:
