@@ -87,7 +87,7 @@ def portability_job_create(
     Raises InvalidRequest for an import whose file is malformed (no job is stored), and
     Conflict when `idempotency_key` was used for this kind with other parameters."""
     if kind == Kind.IMPORT:
-        memory_import_check(jsonl.splitlines())
+        memory_import_check(jsonl.split("\n"))
     digest = _digest(kind, user_id, jsonl)
     mine = PortabilityJob.objects.filter(tenant=tenant, kind=kind)
     for _ in range(2):  # a concurrent create with the same key: read the winner's job
@@ -231,7 +231,7 @@ def _work(job: PortabilityJob) -> None:
         job.output = "\n".join(lines) + "\n"
         job.counts = kinds
     else:
-        result = memory_import(tenant=job.tenant, lines=job.payload.splitlines())
+        result = memory_import(tenant=job.tenant, lines=job.payload.split("\n"))
         job.counts = result.counts
         job.reembedded = result.reembedded
 

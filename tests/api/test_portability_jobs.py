@@ -291,3 +291,22 @@ def test_a_lost_message_and_a_dead_worker_are_reconciled(
     # Finished jobs go after the retention.
     portability_jobs_reconcile(now=timezone.now() + timedelta(days=8))
     assert not PortabilityJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_line_separators_inside_content_survive_the_round_trip(
+    api: Api, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The file is split on newlines only: U+2028, U+0085 and the like stay inside a JSON
+    string (the export writes them unescaped) rather than splitting its line."""
+    text = "Line one\u2028line two\u0085three\x1cfour"
+    made = api.post("/v1/memories", {"user_id": "u1", "content": text}).json()
+    export = _job(tenant)
+    assert portability_job_run(str(export.pk)) == "succeeded"
+    export.refresh_from_db()
+    assert "\u2028" in export.output
+    imported = _job(other_tenant, "import", jsonl=export.output)
+    assert portability_job_run(str(imported.pk)) == "succeeded"
+    copy = Fact.objects.get(tenant=other_tenant)
+    assert copy.object_text == Fact.objects.get(pk=made["id"]).object_text
+    assert text in copy.object_text
