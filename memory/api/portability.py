@@ -102,6 +102,7 @@ class ExportDownloadView(TenantScopedAPIView):
         text = portability_export_file(tenant=self.tenant, job_id=job_id)
         response = HttpResponse(text.encode(), content_type="application/x-ndjson; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="claiv-export-{job_id}.jsonl"'
+        response["Cache-Control"] = "no-store"  # a user's memory: no shared cache keeps it
         return response
 
 

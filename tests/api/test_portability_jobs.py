@@ -99,6 +99,7 @@ def test_round_trip_through_the_api_into_another_tenant_gives_the_same_recall(
     download = api.get(f"/v1/exports/{job['job_id']}/download")
     assert download.status_code == 200
     assert download["Content-Type"].startswith("application/x-ndjson")
+    assert download["Cache-Control"] == "no-store"
     text = download.content.decode()
     assert json.loads(text.splitlines()[0])["record"] == "header"
 
