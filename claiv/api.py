@@ -239,14 +239,15 @@ def api_doc(
     parameters: list[Any] | None = None,
     auth: bool = True,
     operation_id: str | None = None,
-    success: int = 200,
+    success: int | tuple[int, str] = 200,
 ) -> Any:
     """`extend_schema` with the error envelope for every status the endpoint can return;
-    `success` is the status of the answer (201 for a creation)."""
+    `success` is the status of the answer (201 for a creation), or (status, media type)
+    for an answer that is not JSON."""
     codes = set(errors) | ({400, 401, 403, 429, 500} if auth else {500})
     if request is not None:
         codes |= {413, 415}
-    responses: dict[int, Any] = {success: response}
+    responses: dict[int | tuple[int, str], Any] = {success: response}
     for status in sorted(codes):
         responses[status] = OpenApiResponse(
             response=ErrorSerializer, description=_ERROR_TEXT[status]

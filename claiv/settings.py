@@ -267,9 +267,17 @@ CELERY_BEAT_SCHEDULE = {
     "flush-fact-accesses": {"task": "memory.fact_accesses_flush", "schedule": 60.0},
     "flush-audit": {"task": "memory.audit_flush", "schedule": 60.0},
     "prune-audit": {"task": "memory.audit_prune", "schedule": 3600.0},
+    "reconcile-portability-jobs": {"task": "memory.portability_jobs_reconcile", "schedule": 60.0},
 }
 # Audit trail entries (memory.audit) older than this are pruned by beat.
 CLAIV_AUDIT_RETENTION_DAYS = env.int("CLAIV_AUDIT_RETENTION_DAYS", default=90)
+# Export/import jobs of the API (memory.portability_jobs): a queued job not started this
+# long after its last state change is re-sent by beat (its message may have been lost); a
+# job is tried at most this many times; finished jobs (and an export's file) are kept this
+# many days.
+PORTABILITY_JOB_GRACE_SECONDS = env.int("CLAIV_PORTABILITY_JOB_GRACE_SECONDS", default=120)
+PORTABILITY_JOB_MAX_ATTEMPTS = env.int("CLAIV_PORTABILITY_JOB_MAX_ATTEMPTS", default=3)
+PORTABILITY_JOB_RETENTION_DAYS = env.int("CLAIV_PORTABILITY_JOB_RETENTION_DAYS", default=7)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A beat that is not the leader (claiv.beat_leader) tries for the lock this often.
 CLAIV_BEAT_STANDBY_SECONDS = env.float("CLAIV_BEAT_STANDBY_SECONDS", default=5.0)

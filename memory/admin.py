@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
@@ -23,6 +24,8 @@ from claiv.console.charts import bar_chart
 from claiv.console.scoping import ReadOnlyTenantScopedAdmin
 from claiv.errors import ApplicationError, NotFound
 from enrichment.services import event_reenrich
+from memory.audit import ACTIONS as AUDIT_ACTIONS
+from memory.audit import AuditItem, audit_list
 from memory.console_selectors import (
     memory_forget_preview,
     memory_user_episodes,
@@ -455,6 +458,70 @@ def receipt_view(request: HttpRequest, tenant: Tenant, role: str, receipt_id: st
         check=check,
     )
     return TemplateResponse(request, "console/receipt.html", context)
+
+
+# --- Audit trail -----------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+class AuditFilterForm(forms.Form):
+    user_id = forms.CharField(max_length=255, required=False, label="End user id")
+    action = forms.ChoiceField(
+        required=False, choices=[("", "any action"), *((a, a) for a in AUDIT_ACTIONS)]
+    )
+    since = forms.DateTimeField(
+        required=False,
+        label="From (UTC)",
+        widget=DATETIME_INPUT,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    until = forms.DateTimeField(
+        required=False,
+        label="Until (UTC)",
+        widget=DATETIME_INPUT,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    cursor = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)
+
+
+@site.project_page("audit/", name="audit", title="Audit trail", order=45)
+def audit_view(request: HttpRequest, tenant: Tenant, role: str) -> HttpResponse:
+    """The tenant's audit trail (memory.audit.audit_list, as GET /v1/audit): filters by end
+    user, action and time, newest first, by cursor. Read-only; any member may read it."""
+    form = AuditFilterForm(request.GET or None)
+    entries: list[AuditItem] = []
+    next_query = ""
+    if form.is_bound and not form.is_valid():
+        pass  # the form shows its errors; nothing is read
+    else:
+        data = form.cleaned_data if form.is_bound else {}
+        filters = {k: v for k, v in data.items() if v not in (None, "")}
+        try:
+            entries, cursor = audit_list(tenant=tenant, limit=AUDIT_PAGE_SIZE, **filters)
+        except ApplicationError as exc:  # a cursor edited by hand
+            form.add_error(None, exc.message)
+            cursor = None
+        if cursor is not None:
+            params = request.GET.copy()
+            params["cursor"] = cursor
+            next_query = params.urlencode()
+    first_query = request.GET.copy()
+    first_query.pop("cursor", None)
+    context = site.project_context(
+        request,
+        tenant,
+        role,
+        title="Audit trail",
+        tab="Audit trail",
+        form=form,
+        entries=entries,
+        next_query=next_query,
+        first_query=first_query.urlencode(),
+        paged="cursor" in request.GET,
+        retention_days=settings.CLAIV_AUDIT_RETENTION_DAYS,
+    )
+    return TemplateResponse(request, "console/audit.html", context)
 
 
 # --- Usage -----------------------------------------------------------------------------------

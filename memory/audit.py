@@ -10,7 +10,7 @@ inserted directly. Rows older than CLAIV_AUDIT_RETENTION_DAYS are pruned by beat
 (`audit_prune`).
 
 Key actions are written by `keys` into its own `ApiKeyAuditEntry` (keys must not import
-memory); a post_save receiver here copies each into the trail in the same transaction.
+memory) and read into the trail by `audit_list`: no copy, no signal.
 
 Forget of a whole user (no conversation, project or time bounds) pseudonymises the user
 id in the user's audit rows: `forgotten:` + HMAC-SHA256(SECRET_KEY, tenant|user)[:24]. The
@@ -24,20 +24,19 @@ import hashlib
 import hmac
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db.models import Q
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from claiv.errors import InvalidRequest
 from keys.models import ApiKey, ApiKeyAuditEntry
 from memory.metering import KEY_PREFIX, usage_redis
-from memory.models import AuditEntry
+from memory.models import AuditEntry, PortabilityJob
 from tenants.models import Tenant
 
 logger = logging.getLogger("claiv.audit")
@@ -120,12 +119,14 @@ def audit_record_system(
     via: str,
     user_id: str = "",
     counts: dict[str, int] | None = None,
+    request_id: str = "",
 ) -> None:
     """Record an action taken outside an API request (a management command, a task).
 
-    `actor` names who acted ("cli", or the key prefix that queued a job); `via` is kept as
-    the endpoint ("manage.py export", "task memory.portability_import"). Written directly:
-    such actions are rare, and a command must not depend on the beat's flush.
+    `actor` names who acted ("cli", or the key prefix that asked for a job); `via` is kept
+    as the endpoint ("manage.py export", or the request that queued the job, whose id is
+    `request_id`). Written directly: such actions are rare, and a command must not depend
+    on the beat's flush.
     """
     _insert(
         [
@@ -136,7 +137,7 @@ def audit_record_system(
                 actor=actor,
                 user_id=user_id,
                 counts=counts or {},
-                request_id="",
+                request_id=request_id,
                 at=timezone.now(),
             )
         ]
@@ -209,31 +210,81 @@ def audit_user_forget(*, tenant: Tenant, user_id: str) -> int:
         audit_flush()
     except redis.RedisError:
         logger.warning("audit buffer not flushed before pseudonymising: redis unavailable")
-    return AuditEntry.objects.filter(tenant=tenant, user_id=user_id).update(
-        user_id=audit_pseudonym(tenant_id=str(tenant.pk), user_id=user_id)
-    )
-
-
-@receiver(post_save, sender=ApiKeyAuditEntry, dispatch_uid="memory.audit.key_action")
-def _key_action(sender: type, instance: ApiKeyAuditEntry, created: bool, **kwargs: Any) -> None:
-    if created:
-        AuditEntry.objects.create(
-            tenant_id=instance.tenant_id,
-            at=instance.at,
-            action=f"key_{instance.action}",
-            endpoint=str(instance.details.get("via", "")),
-            actor=instance.actor_label,
-            counts={},
-            request_id="",
-            user_id="",
-        )
+    pseudonym = audit_pseudonym(tenant_id=str(tenant.pk), user_id=user_id)
+    # Export jobs of that user keep who asked and when, not whose.
+    PortabilityJob.objects.filter(tenant=tenant, user_id=user_id).update(user_id=pseudonym)
+    return AuditEntry.objects.filter(tenant=tenant, user_id=user_id).update(user_id=pseudonym)
 
 
 # --- Reads --------------------------------------------------------------------------------
 
 
-def _cursor(entry: AuditEntry) -> str:
-    return f"{entry.at.isoformat()}~{entry.pk}"
+@dataclass(frozen=True)
+class AuditItem:
+    """One entry of the trail as read: an `AuditEntry`, or a key action of the keys app's
+    own log (`ApiKeyAuditEntry`), which is read into the trail rather than copied."""
+
+    id: str
+    at: datetime
+    action: str
+    endpoint: str
+    actor: str
+    user_id: str
+    counts: dict[str, int]
+    request_id: str
+    # Order among entries at the same instant: trail rows (1) before key actions (0).
+    rank: int
+    pk: int
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.at.isoformat()}~{'ak'[1 - self.rank]}{self.pk}"
+
+
+def _from_entry(entry: AuditEntry) -> AuditItem:
+    return AuditItem(
+        id=str(entry.pk),
+        at=entry.at,
+        action=entry.action,
+        endpoint=entry.endpoint,
+        actor=entry.actor,
+        user_id=entry.user_id,
+        counts=entry.counts,
+        request_id=entry.request_id,
+        rank=1,
+        pk=entry.pk,
+    )
+
+
+def _from_key_entry(entry: ApiKeyAuditEntry) -> AuditItem:
+    via = str(entry.details.get("via", ""))
+    return AuditItem(
+        id=f"key-{entry.pk}",
+        at=entry.at,
+        action=f"key_{entry.action}",
+        endpoint=f"{via} (key {entry.key_prefix})"[:100],
+        actor=entry.actor_label,
+        user_id="",
+        counts={},
+        request_id="",
+        rank=0,
+        pk=entry.pk,
+    )
+
+
+def _after(cursor: str, rank: int) -> Q:
+    """Rows of the given rank after the cursor, in (at, rank, pk) descending order."""
+    try:
+        moment_text, _, position = cursor.partition("~")
+        moment = datetime.fromisoformat(moment_text)
+        cursor_rank, last = {"a": 1, "k": 0}[position[:1]], int(position[1:])
+    except (ValueError, KeyError) as exc:
+        raise InvalidRequest("Invalid cursor.", details={"field": "cursor"}) from exc
+    if rank < cursor_rank:
+        return Q(at__lte=moment)
+    if rank > cursor_rank:
+        return Q(at__lt=moment)
+    return Q(at__lt=moment) | Q(at=moment, id__lt=last)
 
 
 def audit_list(
@@ -245,39 +296,48 @@ def audit_list(
     until: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[AuditEntry], str | None]:
-    """A page of the tenant's entries, newest first (at, then id), and the next cursor."""
+) -> tuple[list[AuditItem], str | None]:
+    """A page of the tenant's trail, newest first, and the next cursor.
+
+    The trail is `AuditEntry` and, read in at this point, the keys app's own log of key
+    actions (so no copy is written behind the key services' back); key actions older than
+    the retention are left out here (the keys log itself is kept). Each source gives its
+    first `limit + 1` rows after the cursor; merged, the first `limit` are the page."""
     audit_flush()
-    entries = AuditEntry.objects.filter(tenant=tenant)
+    times = Q()
+    if since is not None:
+        times &= Q(at__gte=since)
+    if until is not None:
+        times &= Q(at__lt=until)
+    entries = AuditEntry.objects.filter(times, tenant=tenant)
     if user_id is not None:
         entries = entries.filter(user_id=user_id)
     if action is not None:
         entries = entries.filter(action=action)
-    if since is not None:
-        entries = entries.filter(at__gte=since)
-    if until is not None:
-        entries = entries.filter(at__lt=until)
     if cursor is not None:
-        try:
-            moment_text, _, last_id = cursor.partition("~")
-            moment, last = datetime.fromisoformat(moment_text), int(last_id)
-        except ValueError as exc:
-            raise InvalidRequest("Invalid cursor.", details={"field": "cursor"}) from exc
-        entries = entries.filter(Q(at__lt=moment) | Q(at=moment, id__lt=last))
-    page = list(entries.order_by("-at", "-id")[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    return page, (_cursor(page[-1]) if more and page else None)
+        entries = entries.filter(_after(cursor, 1))
+    items = [_from_entry(e) for e in entries.order_by("-at", "-id")[: limit + 1]]
+    if user_id is None and (action is None or action.startswith("key_")):
+        retention = timezone.now() - timedelta(days=settings.CLAIV_AUDIT_RETENTION_DAYS)
+        keys = ApiKeyAuditEntry.objects.filter(times, tenant=tenant, at__gte=retention)
+        if action is not None:
+            keys = keys.filter(action=action.removeprefix("key_"))
+        if cursor is not None:
+            keys = keys.filter(_after(cursor, 0))
+        items += [_from_key_entry(e) for e in keys.order_by("-at", "-id")[: limit + 1]]
+    items.sort(key=lambda i: (i.at, i.rank, i.pk), reverse=True)
+    page = items[:limit]
+    return page, (page[-1].cursor if len(items) > limit else None)
 
 
-def audit_as_dict(entry: AuditEntry) -> dict[str, Any]:
+def audit_as_dict(item: AuditItem) -> dict[str, Any]:
     return {
-        "id": entry.pk,
-        "at": entry.at.isoformat(),
-        "action": entry.action,
-        "endpoint": entry.endpoint,
-        "actor": entry.actor,
-        "user_id": entry.user_id or None,
-        "counts": entry.counts,
-        "request_id": entry.request_id or None,
+        "id": item.id,
+        "at": item.at.isoformat(),
+        "action": item.action,
+        "endpoint": item.endpoint,
+        "actor": item.actor,
+        "user_id": item.user_id or None,
+        "counts": item.counts,
+        "request_id": item.request_id or None,
     }

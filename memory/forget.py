@@ -19,6 +19,7 @@ from django.utils import timezone
 from memory import receipts
 from memory.access import fact_accesses_drop
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource, Passage
+from memory.portability_jobs import portability_exports_drop
 from memory.recall.cache import recall_cache_drop
 from memory.receipt_head import receipt_head_advance
 from memory.versioning import user_memory_changed, user_memory_version_drop
@@ -186,4 +187,7 @@ def _receipt_append(
     receipt.save(force_insert=True)
     # Same transaction: removing this receipt later leaves the signed head past the chain.
     receipt_head_advance(tenant=tenant, receipt=receipt)
+    # Every forget and memory delete comes here: exported files that may hold what was
+    # deleted are not downloadable any more.
+    portability_exports_drop(tenant=tenant, user_id=scope.user_id)
     return receipt

@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from pgvector.django import VectorField
 
 from tenants.models import Tenant
@@ -489,6 +490,67 @@ class ForeignReceipt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "receipt_id"], name="foreign_receipt_unique")
         ]
+
+
+class PortabilityJobKind(models.TextChoices):
+    EXPORT = "export"
+    IMPORT = "import"
+
+
+class PortabilityJobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class PortabilityJob(models.Model):
+    """An export or import asked for through the API (memory.portability_jobs), run by a
+    worker. Holds the import's file until it ran, and the export's file until it expires
+    or a forget of the tenant makes it stale."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=PortabilityJobKind.choices)
+    status = models.CharField(
+        max_length=16, choices=PortabilityJobStatus.choices, default=PortabilityJobStatus.QUEUED
+    )
+    # Export: only this end user (blank: the whole tenant).
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # SHA-256 of the request's parameters: a repeated idempotency key must repeat them.
+    request_digest = models.CharField(max_length=64)
+    # Who asked (key prefix) and the request's id, for the audit trail.
+    actor = models.CharField(max_length=150, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    endpoint = models.CharField(max_length=100, blank=True, default="")
+    # Import: the JSONL to import (cleared once the job finished). Export: the JSONL made.
+    payload = models.TextField(blank=True, default="")
+    output = models.TextField(blank=True, default="")
+    output_dropped_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    reembedded = models.BooleanField(null=True, blank=True)
+    # The error envelope's code, message and details when the job failed.
+    error = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="portability_job_idempotency",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "state_changed_at"], name="portability_job_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"
 
 
 # --- Embedding space (memory.embedding_space) ---------------------------------------------

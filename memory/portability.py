@@ -131,6 +131,12 @@ def _line(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
+def record_kind(line: str) -> str:
+    """The `record` of an exported line, without parsing it: every line `memory_export`
+    writes starts with {"record":"<kind>", (`_row_out`, the header)."""
+    return line[11 : line.index('"', 11)]
+
+
 # --- Export --------------------------------------------------------------------------------
 
 
@@ -227,6 +233,13 @@ def _parse(lines: Iterable[str]) -> tuple[dict[str, Any], dict[str, list[tuple[i
     if header is None:
         raise InvalidRequest("The file is empty: no header line.", details={"line": 0})
     return header, rows
+
+
+def memory_import_check(lines: Iterable[str]) -> None:
+    """The checks of an import that need no database: the header, JSON objects, known
+    record kinds in order. Raises InvalidRequest (with the line number) as `memory_import`
+    would; a file that passes may still be refused by `memory_import` (fields, references)."""
+    _parse(lines)
 
 
 def _values(model: Any, row: dict[str, Any], *, line: int, extra: set[str]) -> dict[str, Any]:

@@ -50,6 +50,10 @@ ENDPOINT_KINDS = {
     "POST /v1/forget": "forget",
     "POST /v2/forget": "forget",
     "POST /v6/forget": "forget",
+    # The MCP tools that mirror them (claiv.mcp.accounting).
+    "MCP memory_ingest": "ingest",
+    "MCP memory_recall": "recall",
+    "MCP memory_forget": "forget",
 }
 
 

@@ -24,6 +24,7 @@ from asgiref.sync import ThreadSensitiveContext
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 
+from claiv.mcp.accounting import RequestAccounting, mcp_request_id
 from claiv.mcp.auth import ApiKeyVerifier, DatabaseUnavailable
 from claiv.mcp.services_backend import ServicesBackend
 from claiv.mcp.tools import server_build
@@ -65,7 +66,9 @@ async def _send_json(
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "request_id": "", "details": {}}}
+    return {
+        "error": {"code": code, "message": message, "request_id": mcp_request_id(), "details": {}}
+    }
 
 
 async def _server_error(request: Any, exc: Exception) -> Any:
@@ -105,6 +108,8 @@ class McpApp:
         # The package's auth middleware sits outside Starlette's exception middleware: an
         # outage while verifying a key reaches only the server-error handler.
         self.app.add_exception_handler(Exception, _server_error)
+        # X-Request-ID, request metrics and usage, as Django's middleware for REST.
+        self.accounted = RequestAccounting(self._serve)
 
     def lifespan(self) -> AbstractAsyncContextManager[None]:
         @asynccontextmanager
@@ -121,7 +126,9 @@ class McpApp:
             await _send_json(send, 400, _error("invalid_request", "Host not allowed."))
             return
         # The package routes on the whole path: undo the mount's root_path.
-        scope = {**scope, "root_path": ""}
+        await self.accounted({**scope, "root_path": ""}, receive, send)
+
+    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
         started = False
 
         async def tracked(message: Any) -> None:

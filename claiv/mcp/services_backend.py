@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 
 from claiv.errors import exception_envelope
+from claiv.mcp.accounting import mcp_meter, mcp_request_id
 from claiv.mcp.auth import DATABASE_DOWN, connections_release, current_key
 from claiv.mcp.tools import STATUS_FIELDS, ToolFailure, recall_packed
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE, ApiKey
@@ -71,6 +72,23 @@ async def _call(scope: str, work: Callable[[Tenant], T], *, quotas: tuple[str, .
         raise ToolFailure(error["code"], error["message"], error.get("details")) from exc
 
 
+def _audit(
+    action: str, *, via: str, user_id: str = "", counts: dict[str, int] | None = None
+) -> None:
+    """`memory.api.audit.audit_request` for a tool call: the key, `MCP <backend call>` as
+    the endpoint, the MCP request's id (claiv.mcp.accounting)."""
+    from memory.audit import audit_record
+
+    audit_record(
+        key=current_key(),
+        action=action,
+        endpoint=f"MCP {via}",
+        request_id=mcp_request_id(),
+        user_id=user_id,
+        counts=counts,
+    )
+
+
 def _validated(serializer: str, data: dict[str, Any], **context: Any) -> dict[str, Any]:
     from claiv.api import validated
     from memory.api import serializers
@@ -105,6 +123,13 @@ class ServicesBackend:
                 require_conversation=True,
             )
             result = event_ingest_and_enqueue(tenant=tenant, **data)
+            mcp_meter(ingest_events=0 if result.deduped else 1)
+            _audit(
+                "ingest",
+                via="memory_ingest",
+                user_id=data["user_id"],
+                counts={"events": 0 if result.deduped else 1},
+            )
             return {"event_id": str(result.event.id), "deduped": result.deduped}
 
         return await _call(SCOPE_WRITE, work, quotas=INGEST_QUOTAS)
@@ -149,6 +174,13 @@ class ServicesBackend:
                 token_budget=data["token_budget"],
                 conversation_id=data.get("conversation_id"),
             )
+            mcp_meter(tokens=result.token_estimate)
+            _audit(
+                "recall",
+                via="memory_recall",
+                user_id=data["user_id"],
+                counts={"tokens": result.token_estimate, "cache_hit": 0},
+            )
             return recall_packed(
                 {
                     "system_context": result.system_context,
@@ -167,6 +199,17 @@ class ServicesBackend:
                 "ForgetSerializer", {"user_id": user_id, "conversation_id": conversation_id}
             )
             receipt = memory_forget(tenant=tenant, scope=ForgetScope(**data))
+            _audit(
+                "forget",
+                via="memory_forget",
+                user_id=data["user_id"],
+                counts=receipt.deleted_counts,
+            )
+            if not any(data.get(k) for k in set(data) - {"user_id", "erase_events"}):
+                # The whole user: no id stays in the trail (as REST's forget).
+                from memory.audit import audit_user_forget
+
+                audit_user_forget(tenant=tenant, user_id=data["user_id"])
             return {"receipt_id": str(receipt.id), "deleted_counts": receipt.deleted_counts}
 
         return await _call(SCOPE_FORGET, work)
@@ -222,6 +265,7 @@ class ServicesBackend:
                 conversation_id=conversation_id,
                 rationale=rationale,
             )
+            _audit("memory_add", via="memory_add", user_id=user_id, counts={"memories": 1})
             return memories.memory_as_dict(fact)
 
         return await _call(SCOPE_WRITE, work)
@@ -231,6 +275,9 @@ class ServicesBackend:
             memories = _memories()
 
             fact = memories.memory_correct(tenant=tenant, memory_id=memory_id, content=content)
+            _audit(
+                "memory_correct", via="memory_correct", user_id=fact.user_id, counts={"memories": 1}
+            )
             return memories.memory_as_dict(fact)
 
         return await _call(SCOPE_WRITE, work)

@@ -420,7 +420,7 @@ class SearchResponseSerializer(serializers.Serializer):
 
 
 class AuditEntrySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.CharField(help_text="Opaque; a key action's starts with `key-`.")
     at = serializers.CharField()
     action = serializers.CharField()
     endpoint = serializers.CharField(allow_blank=True)
@@ -435,6 +435,42 @@ class AuditEntrySerializer(serializers.Serializer):
 class AuditListSerializer(serializers.Serializer):
     entries = AuditEntrySerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="As in the error envelope: invalid_request, ...")
+    message = serializers.CharField()
+    details = serializers.DictField(help_text="`line`: the file's line that was refused.")
+
+
+class PortabilityJobSerializer(serializers.Serializer):
+    """An export or import job (memory.portability_jobs)."""
+
+    job_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=["export", "import"])
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"])
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField()
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Rows exported (events, facts, episodes, receipts) or added by the import "
+        "(rows already there are not counted).",
+    )
+    error = JobErrorSerializer(allow_null=True, help_text="Why a failed job failed.")
+
+
+class ExportJobSerializer(PortabilityJobSerializer):
+    user_id = serializers.CharField(allow_null=True)
+    download_available = serializers.BooleanField(
+        help_text="False until it succeeded, and after a forget in the tenant dropped the file."
+    )
+
+
+class ImportJobSerializer(PortabilityJobSerializer):
+    reembedded = serializers.BooleanField(
+        allow_null=True, help_text="Vectors recomputed (the file's model differs from ours)."
+    )
 
 
 def contract_postprocess(

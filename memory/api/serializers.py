@@ -322,6 +322,25 @@ class SearchSerializer(StrictSerializer):
         return {key: value for key, value in attrs.items() if value is not None}
 
 
+class ExportCreateSerializer(StrictSerializer):
+    """POST /v1/exports: the whole tenant, or one end user."""
+
+    user_id = _opaque_id(required=False, allow_null=True)
+    idempotency_key = _opaque_id(
+        required=False, allow_null=True, help_text="A repeat returns the first job."
+    )
+
+
+class ImportCreateSerializer(StrictSerializer):
+    """POST /v1/imports: an export file (JSONL, as `GET /v1/exports/{id}/download` gives
+    it) as one JSON string, within the 1 MiB body limit."""
+
+    jsonl = StrictCharField(trim_whitespace=False)
+    idempotency_key = _opaque_id(
+        required=False, allow_null=True, help_text="A repeat returns the first job."
+    )
+
+
 class AuditQuerySerializer(serializers.Serializer):
     """Query string of GET /v1/audit."""
 
@@ -341,6 +360,8 @@ class AuditQuerySerializer(serializers.Serializer):
             "key_created",
             "key_revoked",
             "key_rotated",
+            "export",
+            "import",
         ],
         required=False,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from memory.api import audit, batch, memories, receipts, usage, v6, views
+from memory.api import audit, batch, memories, portability, receipts, usage, v6, views
 
 urlpatterns = [
     path("v1/ingest", views.IngestView.as_view()),
@@ -29,4 +29,10 @@ urlpatterns = [
     path("v1/memories/<str:memory_id>/supersede", memories.MemorySupersedeView.as_view()),
     path("v1/search", memories.SearchView.as_view()),
     path("v1/audit", audit.AuditListView.as_view()),
+    # Export and import as jobs (issue #17).
+    path("v1/exports", portability.ExportsView.as_view()),
+    path("v1/exports/<str:job_id>", portability.ExportDetailView.as_view()),
+    path("v1/exports/<str:job_id>/download", portability.ExportDownloadView.as_view()),
+    path("v1/imports", portability.ImportsView.as_view()),
+    path("v1/imports/<str:job_id>", portability.ImportDetailView.as_view()),
 ]

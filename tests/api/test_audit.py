@@ -30,7 +30,7 @@ def _actions(api: Api, **params: str) -> list[str]:
 def test_writes_and_recalls_are_recorded_without_content(
     api: Api, tenant: Tenant, api_key: tuple
 ) -> None:
-    AuditEntry.objects.all().delete()  # the fixture key's creation
+    since = timezone.now().isoformat()  # after the fixture key's creation
     made = api.post("/v1/memories", {"user_id": "u1", "content": SECRET}).json()
     api.post(
         "/v1/recall",
@@ -42,7 +42,7 @@ def test_writes_and_recalls_are_recorded_without_content(
     api.post("/v2/recall", {"user_id": "u1", "task": "launch code", "token_budget": 300})
     api.post("/v1/ingest", {"user_id": "u1", "type": "message", "content": SECRET})
     api.post(f"/v1/memories/{made['id']}/supersede", {"content": "Falcon code retired"})
-    entries = api.get("/v1/audit").json()["entries"]
+    entries = api.get("/v1/audit", since=since).json()["entries"]
     assert [e["action"] for e in entries] == [
         "memory_supersede",
         "ingest",
@@ -127,3 +127,33 @@ def test_prune_keeps_the_retention(tenant: Tenant) -> None:
     assert audit_flush() == 0
     assert audit_prune(now=now) == 1
     assert [e.at for e in AuditEntry.objects.all()] == [now - timedelta(days=29)]
+
+
+def test_key_actions_are_read_from_the_keys_log_not_copied(api: Api, tenant: Tenant) -> None:
+    """No receiver copies them (house rule: no signals for business logic): the trail reads
+    the keys app's own log, pages across both sources, and keeps the retention for it."""
+    from keys.models import ApiKeyAuditEntry
+
+    keys = [api_key_create(tenant=tenant, name=f"k{i}", origin="manage.py")[0] for i in range(3)]
+    for i in range(2):
+        api.post("/v1/memories", {"user_id": "u1", "content": f"note {i}"})
+    api_key_revoke(key=keys[0], origin="manage.py")
+    assert not AuditEntry.objects.filter(action__startswith="key_").exists()
+    seen, cursor = [], None
+    while True:
+        page = api.get("/v1/audit", limit="2", **({"cursor": cursor} if cursor else {})).json()
+        seen += page["entries"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # The fixture key, three keys, two notes, one revoke: each once, newest first.
+    assert len(seen) == 7 == len({e["id"] for e in seen})
+    assert [e["at"] for e in seen] == sorted((e["at"] for e in seen), reverse=True)
+    assert seen[0]["action"] == "key_revoked" and seen[0]["id"].startswith("key-")
+    assert seen[0]["endpoint"] == f"manage.py (key {keys[0].prefix})"
+    assert _actions(api, action="key_created", limit="10") == ["key_created"] * 4
+    assert _actions(api, user_id="u1") == ["memory_add", "memory_add"]
+    old = ApiKeyAuditEntry.objects.filter(tenant=tenant).order_by("at").first()
+    assert old is not None
+    ApiKeyAuditEntry.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=91))
+    assert len(_actions(api, action="key_created")) == 3  # past the retention: not read

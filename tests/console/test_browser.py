@@ -179,3 +179,35 @@ def test_connection_healthy_then_redis_down(
     finally:
         server.start()
     wait_for(lambda: redis.Redis.from_url(settings.REDIS_URL).ping())
+
+
+def test_audit_trail_filtered_by_end_user(
+    live_server: Any, page: Any, tenant: Tenant, owner: User
+) -> None:
+    from keys.services import api_key_create
+    from memory.audit import audit_record
+
+    key, _ = api_key_create(tenant=tenant, name="app")
+    for user_id in ("alice", "bob", "alice"):
+        audit_record(
+            key=key,
+            action="recall",
+            endpoint="POST /v6/recall",
+            request_id=f"req-{user_id}",
+            user_id=user_id,
+            counts={"facts": 2},
+        )
+    base = live_server.url
+    _sign_in(page, base, "ada")
+    page.goto(f"{base}/console/projects/{tenant.id}/")
+    _submit(page, "nav.tabs >> text=Audit trail")
+    expect(page.locator("#audit-entries tbody tr")).to_have_count(4)  # and the key's creation
+    screenshot(page, "13-audit-trail")
+    page.fill("#id_user_id", "alice")
+    page.select_option("#id_action", "recall")
+    _submit(page, "#audit-filter")
+    rows = page.locator("#audit-entries tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#audit-entries")).not_to_contain_text("bob")
+    expect(rows.first).to_contain_text(key.prefix)
+    screenshot(page, "14-audit-trail-filtered")

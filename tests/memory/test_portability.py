@@ -242,3 +242,33 @@ def test_a_bad_file_is_refused_and_changes_nothing(
     assert str(raised.value) == message
     assert _counts(other_tenant) == (0, 0, 0, 0, 0)
     assert not AuditEntry.objects.filter(tenant=other_tenant).exists()
+
+
+@pytest.mark.django_db
+def test_explicit_memories_keep_their_origin_and_rationale(
+    tenant: Tenant, other_tenant: Tenant, tmp_path: Path
+) -> None:
+    from memory.memories import memory_add, memory_correct
+
+    decision = memory_add(
+        tenant=tenant,
+        user_id="u1",
+        content="Deploy on Tuesdays",
+        kind="decision",
+        conversation_id=None,
+        metadata={"ticket": 7},
+        rationale="the quietest day",
+    )
+    memory_correct(tenant=tenant, memory_id=str(decision.pk), content="Deploy on Wednesdays")
+    _import(other_tenant, _export(tenant), tmp_path)
+    copied = {
+        f.object_text: (f.origin, f.rationale, f.kind, f.status)
+        for f in Fact.objects.filter(tenant=other_tenant)
+    }
+    assert copied == {
+        f.object_text: (f.origin, f.rationale, f.kind, f.status)
+        for f in Fact.objects.filter(tenant=tenant)
+    }
+    assert ("explicit", "the quietest day", "decision", "superseded") in copied.values()
+    backing = Event.objects.get(tenant=other_tenant, content__startswith="Deploy on Tuesdays")
+    assert (backing.metadata, backing.status) == ({"ticket": 7}, "skipped")

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from claiv.errors import ApplicationError
 from memory.audit import audit_record_system
-from memory.portability import memory_export
+from memory.portability import memory_export, record_kind
 from tenants.selectors import tenant_get
 
 
@@ -29,8 +29,7 @@ class Command(BaseCommand):
         kinds: Counter[str] = Counter()
         for line in memory_export(tenant=tenant, user_id=options["user"]):
             self.stdout.write(line)
-            # Every line starts with {"record":"<kind>", (memory.portability._row_out).
-            kinds[line[11 : line.index('"', 11)]] += 1
+            kinds[record_kind(line)] += 1
         audit_record_system(
             tenant=tenant,
             action="export",
