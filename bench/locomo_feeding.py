@@ -39,6 +39,18 @@ CLIENTS = 8
 BATCH = 100
 
 Call = Callable[[str, str, Any], tuple[int, Any, float]]
+# A client retries what the server turns away at its door (429 / 503 with retry_after).
+RETRIES = 30
+
+
+def call_retrying(call: Call, method: str, path: str, body: Any) -> tuple[int, Any, float]:
+    for _ in range(RETRIES):
+        status, payload, ms = call(method, path, body)
+        if status not in (429, 503):
+            return status, payload, ms
+        retry_after = (payload.get("error", {}).get("details") or {}).get("retry_after", 1)
+        time.sleep(min(float(retry_after), 5.0))
+    return status, payload, ms
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,8 @@ def feed(
     if variant.order == "batch":
         for start in range(0, len(turns), BATCH):
             chunk = turns[start : start + BATCH]
-            status, body, _ = call(
+            status, body, _ = call_retrying(
+                call,
                 "POST",
                 "/v1/ingest/batch",
                 {"events": [event_body(variant, conv, t, user) for t in chunk]},
@@ -134,7 +147,9 @@ def feed(
                 turn = next(queue, None)
             if turn is None or failures:
                 return
-            status, body, _ = call("POST", path, event_body(variant, conv, turn, user))
+            status, body, _ = call_retrying(
+                call, "POST", path, event_body(variant, conv, turn, user)
+            )
             with lock:
                 if status != 200:
                     failures.append(f"{status} {body}")
