@@ -75,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="work on a copy of the stack's database made at this path",
     )
+    parser.add_argument(
+        "--variant",
+        default="conversation/sequential/v1",
+        help="the feeding variant's users (bench/locomo_feeding.py), e.g. session/sequential/v1",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
     parser.add_argument(
@@ -94,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.locomo import user_of
     from bench.locomo_data import load_locomo
+    from bench.locomo_feeding import Variant
     from bench.locomo_metrics import answer_contained, answer_part_contained, evidence_recall
     from memory.recall.channels import RecallScope
     from memory.recall.engine import blocks_from, citations_of, retrieve
@@ -108,13 +113,14 @@ def _run(args: argparse.Namespace) -> int:
     budgets = [int(b) for b in args.budgets.split(",")]
     categories = {int(c) for c in args.categories.split(",")}
     tenant = Tenant.objects.get(slug="locomo")
+    variant = Variant(*args.variant.split("/"))
     scores: dict[int, dict[str, list[float]]] = {
         b: {"recall": [], "contained": [], "part": [], "ms": []} for b in budgets
     }
     profiler = cProfile.Profile() if args.profile else None
     dump = args.dump.open("w") if args.dump else None
     for conv in chosen:
-        user = user_of(conv)
+        user = variant.user_of(conv)
         dia_of = mapping[user]
         scope = RecallScope(tenant=tenant, user_id=user)
         questions = [q for q in conv.questions if q.category in categories and q.evidence]
