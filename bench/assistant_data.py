@@ -149,6 +149,14 @@ PROJECTS = [
             ),
             ("Which dashboard tool do I want to use?", "preference", [(4, 4, U)]),
             ("How much rain does one tip of the gauge measure?", "fact", [(5, 2, U)]),
+            ("What hardware is my garden project running on?", "fact", [(0, 0, U)]),
+            ("Why did I give up on keeping the data on the Pi itself?", "update", [(2, 1, U)]),
+            ("How is the station powered these days?", "fact", [(3, 0, U)]),
+            (
+                "Put these in order: first readings, solar panel, rain gauge.",
+                "ordering",
+                [(1, 3, U), (3, 0, U), (5, 2, U)],
+            ),
         ],
     ),
     Project(
@@ -236,6 +244,14 @@ PROJECTS = [
                 [(1, 1, A), (2, 0, U), (4, 3, U)],
             ),
             ("What style of tests do I prefer?", "preference", [(5, 4, U)]),
+            ("Which database server are we on?", "update", [(4, 1, U)]),
+            ("Why was the go-live date moved?", "update", [(3, 2, U)]),
+            ("What proxy did you suggest putting in front of both apps?", "assistant", [(1, 1, A)]),
+            (
+                "In what order did these happen: first wave live, deadline moved, payments moved?",
+                "ordering",
+                [(2, 0, U), (3, 2, U), (4, 3, U)],
+            ),
         ],
     ),
     Project(
@@ -312,6 +328,14 @@ PROJECTS = [
             ),
             ("Where do I prefer to do strength training?", "preference", [(5, 1, U)]),
             ("Which shoes did I buy and when?", "fact", [(3, 2, U)]),
+            ("Is this my first race over 42 km?", "fact", [(0, 0, U)]),
+            ("Why can't I train early in the day?", "instruction", [(0, 2, U)]),
+            ("What injury did I pick up, and in which session?", "fact", [(2, 1, U)]),
+            (
+                "Put these in order: calf strain, new shoes, 30 km run, new goal time.",
+                "ordering",
+                [(2, 1, U), (3, 2, U), (4, 0, U), (5, 5, U)],
+            ),
         ],
     ),
     Project(
@@ -386,6 +410,18 @@ PROJECTS = [
             ),
             ("What finish do I prefer for taps and handles?", "preference", [(4, 5, U)]),
             ("Why did the budget change?", "update", [(3, 3, U)]),
+            ("Who is the builder we hired?", "fact", [(0, 3, U)]),
+            ("What did they find under the floor?", "update", [(3, 3, U)]),
+            (
+                "Which currency and tax rules apply when you price things for me?",
+                "instruction",
+                [(1, 4, U)],
+            ),
+            (
+                "Put these in order: strip-out, worktop, splashback tiling.",
+                "ordering",
+                [(2, 2, U), (4, 1, U), (5, 3, U)],
+            ),
         ],
     ),
 ]

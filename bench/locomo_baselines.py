@@ -169,13 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit-conversations", type=int, default=None, metavar="N")
     parser.add_argument("--data", type=Path, default=None, help="default: $LOCOMO_PATH")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    parser.add_argument(
+        "--stacked", action="store_true", help="every question over all conversations' turns"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     conversations = load_locomo(args.data or default_path())
     if args.limit_conversations is not None:
         conversations = conversations[: args.limit_conversations]
-    board = run(conversations, args.budgets)
+    board = run(conversations, args.budgets, stacked=args.stacked)
     wall = time.perf_counter() - started
 
     report = render_report(board, conversations, args.budgets, wall)
