@@ -87,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "and recall for that user (an approximation of a stacked ingest: facts are not "
         "re-resolved across conversations)",
     )
+    parser.add_argument(
+        "--stop-at-session-break",
+        action="store_true",
+        help="neighbours stop at a session break (memory.recall.locality), for comparison",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
     parser.add_argument(
@@ -121,6 +126,10 @@ def _run(args: argparse.Namespace) -> int:
     categories = {int(c) for c in args.categories.split(",")}
     tenant = Tenant.objects.get(slug="locomo")
     variant = Variant(*args.variant.split("/"))
+    if args.stop_at_session_break:
+        from memory.recall import locality
+
+        locality.STOP_AT_SESSION_BREAK = True
     if args.stacked:
         if args.copy is None:
             raise SystemExit("--stacked rewrites user ids: use it with --copy")
