@@ -76,10 +76,12 @@ def test_turns_around_orders_ties_by_id_and_can_stop_at_a_session_break(tenant: 
     evening = ingest(tenant, "evening, hours later", minutes=300)
     scope = RecallScope(tenant=tenant, user_id="u1")
 
-    found = turns_around(scope, [twins[0].id], reach=3)
+    found = turns_around(scope, [twins[0].id], reach=3, stop_at_session_break=False)
     assert found[twins[0].id] == Around(before=(first.id,), after=(twins[1].id, evening.id))
-    # Stopping at a session break (30 minutes or more without a turn) keeps the sitting.
-    found = turns_around(scope, [twins[0].id], reach=3, stop_at_session_break=True)
+    # Stopping at a session break (30 minutes or more without a turn, the default) keeps
+    # the sitting.
+    assert locality.STOP_AT_SESSION_BREAK
+    found = turns_around(scope, [twins[0].id], reach=3)
     assert found[twins[0].id] == Around(before=(first.id,), after=(twins[1].id,))
 
 
