@@ -266,14 +266,14 @@ def _fold(
                 cited=[],
             )
             user_sessions.append(keep)
-        for change in (keep, whole):
-            if change is None:
+        for target in (keep, whole):
+            if target is None:
                 continue
-            change.highlights = _merge(change.highlights, mine)
-            change.first, change.last = min(change.first, t), max(change.last, t)
-            change.cited.append(event.pk)
-            if change not in touched:
-                touched.append(change)
+            target.highlights = _merge(target.highlights, mine)
+            target.first, target.last = min(target.first, t), max(target.last, t)
+            target.cited.append(event.pk)
+            if target not in touched:
+                touched.append(target)
     return touched
 
 
