@@ -2,6 +2,17 @@
 
     python -m bench.locomo [--budgets 500,1000,2000,4000] [--limit-conversations N]
                            [--base-url URL --api-key KEY] [--skip-baselines]
+    python -m bench.locomo --matrix --conversations 0-2 --budgets 500,2000
+    python -m bench.locomo --stacked --budgets 500,2000
+
+`--feed`, `--order` and `--api` (each a comma list; `--matrix` = all of them) choose how
+the turns are sent (bench/locomo_feeding.py: one conversation id per conversation, one per
+session or none; in order, by 8 concurrent clients or in shuffled batches; v1 or v6). Each
+variant has users of its own, so the variants sit side by side in one stack; the result
+is one table of evidence recall per variant, written to bench/results/locomo_feeding.md
+and, with `--benchmarks-md`, between the feeding-matrix markers of BENCHMARKS.md.
+`--stacked` puts every conversation under one user_id (questions unchanged) and scores
+the raw-turn baselines over all the conversations' turns together.
 
 Without --base-url it starts its own stack (bench/stack.py: embedded Postgres + Valkey,
 gunicorn, a Celery worker) under bench/.cache/locomo-stack and keeps it between runs; an
@@ -38,10 +49,14 @@ from typing import Any
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.locomo_data import Conversation, load_locomo  # noqa: E402
+from bench.locomo_feeding import DEFAULT, TextCitations, Variant, feed, variants_of  # noqa: E402
 from bench.locomo_metrics import Scoreboard, percentile  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 RESULTS = Path(__file__).resolve().parent / "results" / "locomo.md"
+FEEDING_RESULTS = Path(__file__).resolve().parent / "results" / "locomo_feeding.md"
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+MATRIX_START, MATRIX_END = "<!-- feeding-matrix -->", "<!-- /feeding-matrix -->"
 SYSTEM = "claiv"
 # Cached recalls measured per run; each costs a second, uncached recall first.
 CACHED_SAMPLE = 1000
@@ -120,41 +135,34 @@ def user_of(conv: Conversation) -> str:
     return f"locomo-{conv.sample_id}"
 
 
+def mapping_key(variant: Variant, conv: Conversation, stacked: bool = False) -> str:
+    user = variant.user_of(conv, stacked)
+    # Historical mapping files are keyed by user; a stacked user holds every conversation.
+    return f"{user}|{conv.sample_id}" if stacked else user
+
+
 def ingest(
-    client: Client, conversations: Sequence[Conversation], mapping_file: Path
+    client: Client,
+    conversations: Sequence[Conversation],
+    mapping_file: Path,
+    variant: Variant = DEFAULT,
+    stacked: bool = False,
 ) -> dict[str, dict[str, str]]:
-    """-> {user_id: {event_id: dia_id}}; skips conversations ingested by an earlier run."""
+    """-> {mapping key: {event_id: dia_id}}; skips conversations ingested by an earlier run."""
     mapping: dict[str, dict[str, str]] = (
         json.loads(mapping_file.read_text()) if mapping_file.exists() else {}
     )
     for conv in conversations:
-        user = user_of(conv)
-        if user in mapping and len(mapping[user]) == len(conv.turns):
+        key = mapping_key(variant, conv, stacked)
+        if key in mapping and len(mapping[key]) == len(conv.turns):
             continue
-        events: dict[str, str] = {}
         started = time.perf_counter()
-        for turn in conv.turns:
-            status, body, _ = client.call(
-                "POST",
-                "/v1/ingest",
-                {
-                    "user_id": user,
-                    "type": "message",
-                    "role": "user",
-                    "conversation_id": conv.sample_id,
-                    "content": turn.content,
-                    "event_time": turn.time.isoformat(),
-                    "idempotency_key": f"{conv.sample_id}:{turn.dia_id}",
-                },
-            )
-            if status != 200:
-                raise RuntimeError(f"ingest failed: {status} {body}")
-            events[body["event_id"]] = turn.dia_id
-        mapping[user] = events
+        events = feed(client.call, variant, conv, variant.user_of(conv, stacked))
+        mapping[key] = events
         mapping_file.write_text(json.dumps(mapping))
         print(
-            f"ingested {conv.sample_id}: {len(events)} turns in "
-            f"{time.perf_counter() - started:.1f}s",
+            f"ingested {conv.sample_id} ({variant.name}{' stacked' if stacked else ''}): "
+            f"{len(events)} turns in {time.perf_counter() - started:.1f}s",
             flush=True,
         )
     return mapping
@@ -187,29 +195,42 @@ def run_recalls(
     mapping: dict[str, dict[str, str]],
     budgets: Sequence[int],
     board: Scoreboard,
+    variant: Variant = DEFAULT,
+    stacked: bool = False,
+    system: str = SYSTEM,
 ) -> Pass:
     recalls = Pass(expected="miss")
     for conv in conversations:
-        dia_of = mapping[user_of(conv)]
+        dia_of = mapping[mapping_key(variant, conv, stacked)]
+        user = variant.user_of(conv, stacked)
+        quoted = TextCitations(conv.turns, dia_of) if variant.api == "v6" else None
         for q in conv.questions:
             for budget in budgets:
+                if quoted is None:
+                    request = {"user_id": user, "task": q.question, "token_budget": budget}
+                else:
+                    request = {"user_id": user, "query": q.question, "token_budget": budget}
                 status, body, ms, timing = client.call_timed(
-                    "POST",
-                    "/v1/recall",
-                    {"user_id": user_of(conv), "task": q.question, "token_budget": budget},
+                    "POST", f"/{variant.api}/recall", request
                 )
                 if status != 200:
                     raise RuntimeError(f"recall failed: {status} {body}")
                 recalls.add(ms, timing)
+                if quoted is None:
+                    cited = [dia_of[c] for c in body["citations"] if c in dia_of]
+                    context, tokens = body["system_context"], body["token_estimate"]
+                else:
+                    cited = quoted.cited(body, dia_of)
+                    context, tokens = body["llm_context"]["text"], body["token_estimate"]
                 board.add(
-                    system=SYSTEM,
+                    system=system,
                     budget=budget,
                     category=q.category,
                     answer=q.answer,
                     evidence=q.evidence,
-                    cited=[dia_of[c] for c in body["citations"] if c in dia_of],
-                    context=body["system_context"],
-                    tokens=body["token_estimate"],
+                    cited=cited,
+                    context=context,
+                    tokens=tokens,
                     latency_ms=ms,
                     adversarial_answer=q.adversarial_answer,
                 )
@@ -249,25 +270,61 @@ def recall_cache_clear(redis_url: str) -> int:
     return len(keys)
 
 
+def _indices(spec: str, total: int) -> list[int]:
+    chosen: list[int] = []
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        chosen.extend(range(int(low), int(high or low) + 1))
+    return [i for i in chosen if 0 <= i < total]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="500,1000,2000,4000")
     parser.add_argument("--limit-conversations", type=int, default=None)
+    parser.add_argument("--conversations", default=None, help="indices, e.g. 0-2 or 0,4,7")
+    parser.add_argument("--feed", default="conversation", help="conversation,session,none")
+    parser.add_argument("--order", default="sequential", help="sequential,concurrent,batch")
+    parser.add_argument("--api", default="v1", help="v1,v6")
+    parser.add_argument("--matrix", action="store_true", help="every feed, order and api")
+    parser.add_argument(
+        "--variants", default=None, help="explicit feed/order/api list, e.g. none/batch/v1,..."
+    )
+    parser.add_argument("--stacked", action="store_true", help="all conversations, one user")
+    parser.add_argument("--benchmarks-md", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--base-url")
     parser.add_argument("--api-key")
     parser.add_argument("--skip-baselines", action="store_true")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the stack's finally block stops what it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     budgets = [int(b) for b in args.budgets.split(",")]
-    conversations = load_locomo()[: args.limit_conversations]
+    conversations = load_locomo()
+    if args.conversations:
+        conversations = [conversations[i] for i in _indices(args.conversations, len(conversations))]
+    conversations = conversations[: args.limit_conversations]
+    if args.matrix:
+        variants = variants_of("conversation,session,none", "sequential,concurrent,batch", "v1,v6")
+    elif args.variants:
+        variants = [v for name in args.variants.split(",") for v in variants_of(*name.split("/"))]
+    else:
+        variants = variants_of(args.feed, args.order, args.api)
+    classic = variants == [DEFAULT] and not args.stacked
     wall = time.perf_counter()
 
     board = Scoreboard()
     if args.base_url:
         client = Client(args.base_url, args.api_key)
-        stats = _run(client, conversations, budgets, board, CACHE / "locomo-remote.json")
+        stats = _run(
+            client,
+            conversations,
+            budgets,
+            board,
+            CACHE / "locomo-remote.json",
+            variants=variants,
+            stacked=args.stacked,
+        )
     else:
         from bench.stack import running_stack
 
@@ -280,15 +337,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 board,
                 CACHE / "locomo-stack" / "mapping.json",
                 redis_url=stack.env["REDIS_URL"],
+                variants=variants,
+                stacked=args.stacked,
             )
     if not args.skip_baselines:
         from bench.locomo_baselines import run as run_baselines
 
-        baseline_board = run_baselines(conversations, budgets)
+        baseline_board = run_baselines(conversations, budgets, stacked=args.stacked)
         board.merge(baseline_board)
-    report = _report(board, conversations, budgets, stats, time.perf_counter() - wall)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+    if classic:
+        report = _report(board, conversations, budgets, stats, time.perf_counter() - wall)
+        output = args.output or RESULTS
+    else:
+        report = _feeding_report(
+            board, conversations, budgets, variants, stats, time.perf_counter() - wall, argv
+        )
+        output = args.output or FEEDING_RESULTS
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report)
+    if args.benchmarks_md and not classic:
+        _benchmarks_md_update(report)
     print(report)
     return 0
 
@@ -300,25 +368,117 @@ def _run(
     board: Scoreboard,
     mapping_file: Path,
     redis_url: str | None = None,
+    variants: Sequence[Variant] = (DEFAULT,),
+    stacked: bool = False,
 ) -> dict[str, Any]:
     mapping_file.parent.mkdir(parents=True, exist_ok=True)
+    classic = list(variants) == [DEFAULT] and not stacked
     started = time.perf_counter()
-    mapping = ingest(client, conversations, mapping_file)
-    ingest_s = time.perf_counter() - started
-    enrich_wait_s = wait_enriched(
-        client, {user_of(conv): mapping[user_of(conv)] for conv in conversations}
-    )
+    mapping: dict[str, dict[str, str]] = {}
+    ingest_s: dict[str, float] = {}
+    for variant in variants:
+        began = time.perf_counter()
+        mapping = ingest(client, conversations, mapping_file, variant, stacked)
+        ingest_s[variant.name] = time.perf_counter() - began
+    total_ingest_s = time.perf_counter() - started
+    keys = {mapping_key(v, c, stacked) for v in variants for c in conversations}
+    enrich_wait_s = wait_enriched(client, {key: mapping[key] for key in keys})
     if redis_url:
         print(f"cleared {recall_cache_clear(redis_url)} cached recalls", flush=True)
-    uncached = run_recalls(client, conversations, mapping, budgets, board)
-    cached = cached_latencies(client, conversations, budgets)
+    passes: dict[str, Pass] = {}
+    for variant in variants:
+        name = SYSTEM if classic else f"{SYSTEM} {variant.name}"
+        passes[variant.name] = run_recalls(
+            client, conversations, mapping, budgets, board, variant, stacked, name
+        )
+        print(f"recalled {variant.name}", flush=True)
+    uncached = passes[variants[0].name]
+    cached = cached_latencies(client, conversations, budgets) if classic else Pass("hit")
     return {
-        "ingest_s": ingest_s,
+        "ingest_s": total_ingest_s,
+        "ingest_by_variant": ingest_s,
         "enrich_wait_s": enrich_wait_s,
         "recalls": sum(uncached.caches.values()),
         "uncached": uncached,
+        "passes": passes,
         "cached": cached,
     }
+
+
+def _feeding_report(
+    board: Scoreboard,
+    conversations: Sequence[Conversation],
+    budgets: Sequence[int],
+    variants: Sequence[Variant],
+    stats: dict[str, Any],
+    wall: float,
+    argv: Sequence[str] | None,
+) -> str:
+    """One table: evidence recall (categories 1–4) per variant and budget, the spread
+    between variants, and the baselines of the same run."""
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    header = ["variant (feed/order/api)"]
+    for budget in budgets:
+        header += [f"{budget}: recall %", f"{budget}: multi-hop", f"{budget}: open-domain"]
+    header += ["uncached p95 ms"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    per_budget: dict[int, list[float]] = {b: [] for b in budgets}
+
+    def row(label: str, system: str, p95: str) -> None:
+        cells = [label]
+        for budget in budgets:
+            recall = board.summary(system, budget)["evidence_recall"]
+            cells += [
+                f"{recall:.1f}",
+                f"{board.summary(system, budget, (1,))['evidence_recall']:.1f}",
+                f"{board.summary(system, budget, (3,))['evidence_recall']:.1f}",
+            ]
+            if system.startswith(SYSTEM):
+                per_budget[budget].append(recall)
+        lines.append("| " + " | ".join(cells + [p95]) + " |")
+
+    for variant in variants:
+        recalls = stats["passes"][variant.name]
+        row(
+            f"**{variant.name}**",
+            f"{SYSTEM} {variant.name}",
+            f"{percentile(recalls.client_ms, 95):.0f}",
+        )
+    for system in ("hybrid-rrf", "bm25", "dense-minilm"):
+        if any(s == system for s, _ in board.rows()):
+            row(system, system, "–")
+    spread = ", ".join(f"{b}: {max(v) - min(v):.1f}" for b, v in per_budget.items() if v)
+    turns = sum(len(c.turns) for c in conversations)
+    questions = sum(len(c.questions) for c in conversations)
+    ingest = ", ".join(f"{k} {v:.0f} s" for k, v in stats["ingest_by_variant"].items())
+    return "\n".join(
+        [
+            "# LoCoMo: recall by feeding variant",
+            "",
+            f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.locomo "
+            f"{command}`: conversations {', '.join(c.sample_id for c in conversations)} "
+            f"({turns} turns, {questions} questions); wall time {wall:.0f} s; load average "
+            f"{Path('/proc/loadavg').read_text().split()[0]} at the end. Evidence recall %, "
+            "categories 1–4 (multi-hop = 1, open-domain = 3).",
+            "",
+            *lines,
+            "",
+            f"Spread between variants (points): {spread}. Ingest: {ingest}; waited "
+            f"{stats['enrich_wait_s']:.0f} s for enrichment after the last ingest.",
+            "",
+        ]
+    )
+
+
+def _benchmarks_md_update(report: str) -> None:
+    text = BENCHMARKS_MD.read_text()
+    if MATRIX_START not in text:
+        print("BENCHMARKS.md has no feeding-matrix markers; not updated", flush=True)
+        return
+    head, _, rest = text.partition(MATRIX_START)
+    _, _, tail = rest.partition(MATRIX_END)
+    body = report.split("\n", 2)[2]  # without the title
+    BENCHMARKS_MD.write_text(f"{head}{MATRIX_START}\n{body}{MATRIX_END}{tail}")
 
 
 def _pass_line(name: str, recalls: Pass) -> str:

@@ -51,7 +51,11 @@ def _parse_budgets(value: str) -> list[int]:
     return budgets
 
 
-def run(conversations: Sequence[Conversation], budgets: Sequence[int]) -> Scoreboard:
+def run(
+    conversations: Sequence[Conversation], budgets: Sequence[int], stacked: bool = False
+) -> Scoreboard:
+    """With `stacked`, every question is answered over the turns of all `conversations`
+    together (one user's memory), and only its own conversation's turns count as cited."""
     enc = tiktoken.get_encoding(ENCODING_NAME)
     model = load_minilm()
     # One batched pass (cached on disk) over every turn of every conversation.
@@ -62,12 +66,18 @@ def run(conversations: Sequence[Conversation], budgets: Sequence[int]) -> Scoreb
     torch.set_num_threads(1)
     board = Scoreboard()
     offset = 0
+    if stacked:
+        bm25 = BM25Retriever(all_turns)
+        dense = DenseRetriever(all_turns, model, embeddings=embeddings)
+        hybrid = HybridRetriever(bm25, dense)
     for conv in conversations:
         conv_embeddings = embeddings[offset : offset + len(conv.turns)]
         offset += len(conv.turns)
-        bm25 = BM25Retriever(conv.turns)
-        dense = DenseRetriever(conv.turns, model, embeddings=conv_embeddings)
-        hybrid = HybridRetriever(bm25, dense)
+        own = {id(turn) for turn in conv.turns}
+        if not stacked:
+            bm25 = BM25Retriever(conv.turns)
+            dense = DenseRetriever(conv.turns, model, embeddings=conv_embeddings)
+            hybrid = HybridRetriever(bm25, dense)
         whole_text = "\n".join(format_turn(turn) for turn in conv.turns)
         whole_tokens = count_tokens(whole_text, enc)
         whole_ids = [turn.dia_id for turn in conv.turns]
@@ -101,7 +111,7 @@ def run(conversations: Sequence[Conversation], budgets: Sequence[int]) -> Scoreb
                         category=q.category,
                         answer=q.answer,
                         evidence=q.evidence,
-                        cited=[turn.dia_id for turn in included],
+                        cited=[turn.dia_id for turn in included if id(turn) in own],
                         context=context,
                         tokens=tokens,
                         latency_ms=retrieval_ms + pack_ms,
@@ -159,13 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit-conversations", type=int, default=None, metavar="N")
     parser.add_argument("--data", type=Path, default=None, help="default: $LOCOMO_PATH")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    parser.add_argument(
+        "--stacked", action="store_true", help="every question over all conversations' turns"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     conversations = load_locomo(args.data or default_path())
     if args.limit_conversations is not None:
         conversations = conversations[: args.limit_conversations]
-    board = run(conversations, args.budgets)
+    board = run(conversations, args.budgets, stacked=args.stacked)
     wall = time.perf_counter() - started
 
     report = render_report(board, conversations, args.budgets, wall)

@@ -75,6 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="work on a copy of the stack's database made at this path",
     )
+    parser.add_argument(
+        "--variant",
+        default="conversation/sequential/v1",
+        help="the feeding variant's users (bench/locomo_feeding.py), e.g. session/sequential/v1",
+    )
+    parser.add_argument(
+        "--stacked",
+        action="store_true",
+        help="relabel the chosen conversations' (enriched) users as one user, on the --copy, "
+        "and recall for that user (an approximation of a stacked ingest: facts are not "
+        "re-resolved across conversations)",
+    )
+    parser.add_argument(
+        "--stop-at-session-break",
+        action="store_true",
+        help="neighbours stop at a session break (memory.recall.locality), for comparison",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
     parser.add_argument(
@@ -94,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.locomo import user_of
     from bench.locomo_data import load_locomo
+    from bench.locomo_feeding import Variant
     from bench.locomo_metrics import answer_contained, answer_part_contained, evidence_recall
     from memory.recall.channels import RecallScope
     from memory.recall.engine import blocks_from, citations_of, retrieve
@@ -108,15 +125,24 @@ def _run(args: argparse.Namespace) -> int:
     budgets = [int(b) for b in args.budgets.split(",")]
     categories = {int(c) for c in args.categories.split(",")}
     tenant = Tenant.objects.get(slug="locomo")
+    variant = Variant(*args.variant.split("/"))
+    if args.stop_at_session_break:
+        from memory.recall import locality
+
+        locality.STOP_AT_SESSION_BREAK = True
+    if args.stacked:
+        if args.copy is None:
+            raise SystemExit("--stacked rewrites user ids: use it with --copy")
+        _relabel(tenant, [variant.user_of(conv) for conv in chosen], STACKED_USER)
     scores: dict[int, dict[str, list[float]]] = {
         b: {"recall": [], "contained": [], "part": [], "ms": []} for b in budgets
     }
     profiler = cProfile.Profile() if args.profile else None
     dump = args.dump.open("w") if args.dump else None
     for conv in chosen:
-        user = user_of(conv)
+        user = variant.user_of(conv)
         dia_of = mapping[user]
-        scope = RecallScope(tenant=tenant, user_id=user)
+        scope = RecallScope(tenant=tenant, user_id=STACKED_USER if args.stacked else user)
         questions = [q for q in conv.questions if q.category in categories and q.evidence]
         for q in questions[: args.limit]:
             for budget in budgets:
@@ -159,6 +185,22 @@ def _run(args: argparse.Namespace) -> int:
     if dump:
         dump.close()
     return 0
+
+
+STACKED_USER = "locomo-stacked-relabelled"
+
+
+def _relabel(tenant: object, users: list[str], into: str) -> None:
+    """Move every row of `users` to user `into` (the keyword corpus follows by trigger)."""
+    from django.db import connection, transaction
+
+    tables = ["memory_event", "memory_fact", "memory_episode", "memory_passage"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                f"UPDATE {table} SET user_id = %s WHERE tenant_id = %s AND user_id = ANY(%s)",
+                [into, tenant.pk, users],  # type: ignore[attr-defined]
+            )
 
 
 def _diagnose(

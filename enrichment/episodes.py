@@ -1,11 +1,14 @@
 """Episodes: a running summary of each conversation and of each session in it, kept current
 as events are enriched (the Embed stage calls this module; see `pipeline`).
 
-- A session is a run of one conversation's events whose consecutive event times are less
-  than `SESSION_GAP` apart (the usual 30-minute rule of web analytics; it needs no signal
-  from the client). Arrival order does not matter: an event that closes the gap between
-  two sessions merges them. Every event also belongs to its conversation's episode
-  (`session_key` ""). Each episode cites every event it covers (`Episode.events`).
+- A session is a run of the user's events whose consecutive event times are less than
+  `SESSION_GAP` apart (memory.timeline: the usual 30-minute rule of web analytics; it
+  needs no signal from the client), whatever conversation or thread ids they carry, so
+  one id per visit, one for everything or none give the same sessions. Arrival order does
+  not matter: an event that closes the gap between two sessions merges them. An event
+  with a conversation id also belongs to that conversation's episode (`session_key` "");
+  events without one are in sessions only. Each episode cites every event it covers
+  (`Episode.events`).
 - A summary is drawn from a pool of at most `POOL_SIZE` scored highlight sentences kept on
   the row (`Episode.highlights`), so an arriving event updates it in O(pool) instead of
   re-reading the conversation. A sentence scores by the utility of the admitted facts
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -42,9 +45,10 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from enrichment.extractors import summarizer
 from enrichment.highlights import event_highlights
 from enrichment.summaries import ExtractiveSummarizer, Highlight, Summarizer
+from memory import timeline
 from memory.models import Candidate, Episode, Event, Role, Scope
 
-SESSION_GAP = timedelta(minutes=30)
+SESSION_GAP = timeline.SESSION_GAP
 # The pool holds more sentences than a body shows, so that a later, better sentence can
 # displace one and an abstractive summary sees some context.
 POOL_SIZE = 8
@@ -150,21 +154,27 @@ def _write(change: EpisodeChange, writer: Summarizer) -> None:
 
 def _load(events: list[Event], *, lock: bool) -> list[Episode]:
     """The episodes the events can touch: their conversations' episodes, and the sessions
-    within SESSION_GAP of the events' times."""
+    of their users' timelines within SESSION_GAP of the events' times."""
     if not events:
         return []
     near = Q()
-    spans: dict[tuple[str, str], list[datetime]] = {}
+    spans: dict[str, list[datetime]] = {}
+    conversations: dict[str, set[str]] = {}
     for event in events:
-        spans.setdefault((event.user_id, event.conversation_id), []).append(event.event_time)
-    for (user_id, conversation_id), times in spans.items():
-        near |= Q(user_id=user_id, conversation_id=conversation_id) & (
-            Q(session_key="")
-            | Q(
+        spans.setdefault(event.user_id, []).append(event.event_time)
+        if event.conversation_id:
+            conversations.setdefault(event.user_id, set()).add(event.conversation_id)
+    for user_id, times in spans.items():
+        near |= (
+            Q(user_id=user_id)
+            & ~Q(session_key="")
+            & Q(
                 first_event_time__lt=max(times) + SESSION_GAP,
                 last_event_time__gt=min(times) - SESSION_GAP,
             )
         )
+    for user_id, ids in conversations.items():
+        near |= Q(user_id=user_id, session_key="", conversation_id__in=sorted(ids))
     rows = (
         Episode.objects.filter(near, tenant_id=events[0].tenant_id)
         .defer("search", "embedding")
@@ -187,48 +197,50 @@ def _fold(
     events: list[Event], rows: list[Episode], highlights: dict[Any, list[dict[str, Any]]]
 ) -> list[EpisodeChange]:
     """Put the events, in time order, into the episodes (`rows`, as read): the changed
-    episodes. A session an event lands within SESSION_GAP of takes it; two it bridges
-    become one (the earlier keeps its key)."""
-    states: dict[tuple[str, str], list[EpisodeChange]] = {}
+    episodes. Sessions are on the user's timeline, whatever conversation ids the events
+    carry: a session an event lands within SESSION_GAP of takes it; two it bridges become
+    one (the earlier keeps its key). An event with a conversation id also joins that
+    conversation's whole episode."""
+    sessions: dict[str, list[EpisodeChange]] = {}
+    wholes: dict[tuple[str, str], EpisodeChange] = {}
     for row in rows:
         if row.first_event_time is None or row.last_event_time is None:
             continue
-        states.setdefault((row.user_id, row.conversation_id), []).append(
-            EpisodeChange(
-                episode=row,
-                user_id=row.user_id,
-                conversation_id=row.conversation_id,
-                session_key=row.session_key,
-                absorbed=[],
-                highlights=list(row.highlights),
-                first=row.first_event_time,
-                last=row.last_event_time,
-                cited=[],
-            )
+        change = EpisodeChange(
+            episode=row,
+            user_id=row.user_id,
+            conversation_id=row.conversation_id,
+            session_key=row.session_key,
+            absorbed=[],
+            highlights=list(row.highlights),
+            first=row.first_event_time,
+            last=row.last_event_time,
+            cited=[],
         )
+        if row.session_key:
+            sessions.setdefault(row.user_id, []).append(change)
+        else:
+            wholes[(row.user_id, row.conversation_id)] = change
     touched: list[EpisodeChange] = []
     for event in sorted(events, key=lambda e: (e.event_time, e.created_at, str(e.pk))):
         t, mine = event.event_time, highlights.get(event.pk, [])
-        conversation_states = states.setdefault((event.user_id, event.conversation_id), [])
-        joined = [
-            c
-            for c in conversation_states
-            if c.session_key and c.first - SESSION_GAP < t < c.last + SESSION_GAP
-        ]
-        whole = next((c for c in conversation_states if not c.session_key), None)
-        if whole is None:
-            whole = EpisodeChange(
-                episode=None,
-                user_id=event.user_id,
-                conversation_id=event.conversation_id,
-                session_key="",
-                absorbed=[],
-                highlights=[],
-                first=t,
-                last=t,
-                cited=[],
-            )
-            conversation_states.append(whole)
+        user_sessions = sessions.setdefault(event.user_id, [])
+        joined = [c for c in user_sessions if c.first - SESSION_GAP < t < c.last + SESSION_GAP]
+        whole = None
+        if event.conversation_id:
+            whole = wholes.get((event.user_id, event.conversation_id))
+            if whole is None:
+                whole = wholes[(event.user_id, event.conversation_id)] = EpisodeChange(
+                    episode=None,
+                    user_id=event.user_id,
+                    conversation_id=event.conversation_id,
+                    session_key="",
+                    absorbed=[],
+                    highlights=[],
+                    first=t,
+                    last=t,
+                    cited=[],
+                )
         if joined:
             keep = min(joined, key=lambda c: (c.episode is None, c.first, c.session_key))
             for other in joined:
@@ -238,14 +250,14 @@ def _fold(
                 keep.highlights = _merge(keep.highlights, other.highlights)
                 keep.first, keep.last = min(keep.first, other.first), max(keep.last, other.last)
                 keep.cited += other.cited
-                conversation_states.remove(other)
+                user_sessions.remove(other)
                 if other in touched:
                     touched.remove(other)
         else:
             keep = EpisodeChange(
                 episode=None,
                 user_id=event.user_id,
-                conversation_id=event.conversation_id,
+                conversation_id="",  # a session of the timeline, not of one conversation
                 session_key=f"{t:%Y%m%dT%H%M%S}-{event.pk.hex[:8]}",
                 absorbed=[],
                 highlights=[],
@@ -253,13 +265,15 @@ def _fold(
                 last=t,
                 cited=[],
             )
-            conversation_states.append(keep)
-        for change in (keep, whole):
-            change.highlights = _merge(change.highlights, mine)
-            change.first, change.last = min(change.first, t), max(change.last, t)
-            change.cited.append(event.pk)
-            if change not in touched:
-                touched.append(change)
+            user_sessions.append(keep)
+        for target in (keep, whole):
+            if target is None:
+                continue
+            target.highlights = _merge(target.highlights, mine)
+            target.first, target.last = min(target.first, t), max(target.last, t)
+            target.cited.append(event.pk)
+            if target not in touched:
+                touched.append(target)
     return touched
 
 

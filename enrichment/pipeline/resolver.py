@@ -11,6 +11,9 @@ same visibility (scope, and project or conversation for scoped facts):
   supersedes the earlier one (which keeps its history: `valid_to`, `superseded_by`), a
   statement older than the current fact is stored as already superseded ("outdated"), and
   two statements of the same moment that disagree are a true contradiction.
+- a duplicate stated earlier on the user's timeline than the fact's first known mention
+  (it arrived late) becomes the fact's source and start, so the fact reads the same
+  whatever order its mentions were ingested in.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class Resolver:
     created: list[Fact] = field(default_factory=list)
     changed: dict[Any, Fact] = field(default_factory=dict)
     sources: dict[tuple[Any, Any], tuple[Event, str]] = field(default_factory=dict)
+    # Facts whose start moved earlier (_restate_earlier): what they superseded ends there.
+    restated: dict[Any, Fact] = field(default_factory=dict)
 
     @staticmethod
     def load(
@@ -160,6 +165,12 @@ class Resolver:
                     1 - (1 - target.confidence) * (1 - candidate.confidence / 2), 4
                 )
                 target.importance = max(target.importance, candidate.utility or 0.0)
+                if (
+                    event.event_time < target.event_time
+                    and target.source_role == event.role
+                    and not self._succeeds_after(target, event)
+                ):
+                    self._restate_earlier(target, event, candidate)
                 self._touch(target)
                 self.sources[(target.id, event.pk)] = (event, candidate.source_text)
             return target
@@ -246,6 +257,35 @@ class Resolver:
             cut.valid_to, cut.superseded_by = fact.valid_from, fact
             self._touch(cut)
 
+    def _succeeds_after(self, fact: Fact, event: Event) -> bool:
+        """Whether a fact `fact` superseded started after `event`: then the mention does
+        not move `fact`'s start (in time order it would have been superseded in between)."""
+        if any(
+            f.superseded_by is fact and f.valid_from >= event.event_time
+            for f in self.facts
+            if f.status == FactStatus.SUPERSEDED
+        ):
+            return True
+        if fact.pk is None or any(fact is c for c in self.created):
+            return False
+        return Fact.objects.filter(
+            superseded_by_id=fact.pk, valid_from__gte=event.event_time
+        ).exists()
+
+    def _restate_earlier(self, fact: Fact, event: Event, candidate: Candidate) -> None:
+        """A mention earlier on the user's timeline than the fact's first known one
+        arrived late (concurrent or shuffled ingest): it becomes the fact's source and
+        start, as if the events had come in time order. Only for the same role, so an
+        assistant's earlier echo does not take the user's authority over the fact."""
+        fact.source_event = event
+        fact.source_text = candidate.source_text
+        fact.source_start, fact.source_end = candidate.source_start, candidate.source_end
+        fact.event_time = event.event_time
+        if fact.valid_from > event.event_time:
+            fact.valid_from = event.event_time
+        fact.temporal = candidate.temporal
+        self.restated[fact.pk] = fact
+
     def _touch(self, fact: Fact) -> None:
         fact.updated_at = timezone.now()
         if not any(fact is c for c in self.created):
@@ -255,7 +295,8 @@ class Resolver:
 def resolvers_flush(resolvers: Iterable[Resolver]) -> set[tuple[str, str]]:
     """Write what the resolvers recorded; returns the users whose facts changed."""
     created, changed, sources, users = [], [], [], set()
-    for resolver in resolvers:
+    resolvers_list = list(resolvers)
+    for resolver in resolvers_list:
         created += resolver.created
         changed += list(resolver.changed.values())
         sources += [
@@ -280,8 +321,21 @@ def resolvers_flush(resolvers: Iterable[Resolver]) -> set[tuple[str, str]]:
                 "confidence",
                 "importance",
                 "updated_at",
+                # A late-arriving earlier mention (Resolver._restate_earlier).
+                "source_event",
+                "source_text",
+                "source_start",
+                "source_end",
+                "event_time",
+                "valid_from",
+                "temporal",
             ],
         )
+    for resolver in resolvers_list:
+        for fact in resolver.restated.values():
+            Fact.objects.filter(superseded_by_id=fact.pk, valid_to__gt=fact.valid_from).update(
+                valid_to=fact.valid_from
+            )
     if sources:
         FactSource.objects.bulk_create(sources, ignore_conflicts=True)
     return users

@@ -84,6 +84,23 @@ def test_an_event_that_closes_a_gap_joins_the_two_sessions(tenant: Tenant) -> No
     assert Episode.objects.get(tenant=tenant, session_key="").event_count == 3
 
 
+def test_sessions_are_on_the_users_timeline_whatever_the_thread_ids(tenant: Tenant) -> None:
+    # One sitting sent as two threads and a turn without any id: one session, and each
+    # thread's own whole-conversation episode; the id-less turn is in the session only.
+    e1 = ingest_enriched(tenant, "I live in Lisbon.", conversation_id="t1")
+    ingest_enriched(tenant, "I work at Acme Robotics.", minutes=5, conversation_id="t2")
+    ingest_enriched(tenant, "My sister Anna lives in Rome.", minutes=10, conversation_id="")
+
+    (session,) = Episode.objects.filter(tenant=tenant).exclude(session_key="")
+    assert (session.session_key, session.conversation_id, session.event_count) == (
+        f"20240501T090000-{e1.id.hex[:8]}",
+        "",
+        3,
+    )
+    wholes = Episode.objects.filter(tenant=tenant, session_key="")
+    assert sorted(wholes.values_list("conversation_id", "event_count")) == [("t1", 1), ("t2", 1)]
+
+
 def test_the_summary_is_bounded_and_keeps_the_most_informative(tenant: Tenant) -> None:
     for i in range(12):
         ingest_enriched(

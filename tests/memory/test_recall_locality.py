@@ -44,9 +44,12 @@ def test_smooth_adds_kernel_shares_of_the_neighbours_scores() -> None:
 
 
 @pytest.mark.django_db
-def test_turns_around_is_per_conversation_visible_and_nearest_first(tenant: Tenant) -> None:
-    turns = [ingest(tenant, f"turn {i}", minutes=i) for i in range(6)]
-    other = ingest(tenant, "another conversation", minutes=2, conversation_id="c2")
+def test_turns_around_is_on_the_users_timeline_visible_and_nearest_first(tenant: Tenant) -> None:
+    turns = [ingest(tenant, f"turn {i}", minutes=2 * i) for i in range(6)]
+    # Another thread's turn between turns 1 and 2, and one with no thread id at all: the
+    # user's timeline runs through both, whatever the ids.
+    other = ingest(tenant, "another conversation", minutes=3, conversation_id="c2")
+    loose = ingest(tenant, "no conversation id", minutes=7, conversation_id="")
     ingest(tenant, "another user", minutes=3, user_id="u2")
     Event.objects.filter(pk=turns[4].pk).update(forgotten_at=timezone.now())
     scope = RecallScope(tenant=tenant, user_id="u1")
@@ -54,11 +57,32 @@ def test_turns_around_is_per_conversation_visible_and_nearest_first(tenant: Tena
     found = turns_around(scope, [turns[2].id, turns[4].id, other.id, uuid.uuid4()], reach=2)
 
     assert found[turns[2].id] == Around(
-        before=(turns[1].id, turns[0].id), after=(turns[3].id, turns[5].id)
-    )  # 4 is forgotten
-    assert found[other.id] == Around(before=(), after=())
+        before=(other.id, turns[1].id), after=(turns[3].id, loose.id)
+    )
+    assert found[other.id] == Around(
+        before=(turns[1].id, turns[0].id), after=(turns[2].id, turns[3].id)
+    )
     assert set(found) == {turns[2].id, other.id}  # forgotten and unknown ids: nothing
     assert turns_around(scope, []) == {}
+
+
+@pytest.mark.django_db
+def test_turns_around_orders_ties_by_id_and_can_stop_at_a_session_break(tenant: Tenant) -> None:
+    first = ingest(tenant, "morning", minutes=0)
+    twins = sorted(
+        [ingest(tenant, "same time a", minutes=10), ingest(tenant, "same time b", minutes=10)],
+        key=lambda e: e.id,
+    )
+    evening = ingest(tenant, "evening, hours later", minutes=300)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+
+    found = turns_around(scope, [twins[0].id], reach=3, stop_at_session_break=False)
+    assert found[twins[0].id] == Around(before=(first.id,), after=(twins[1].id, evening.id))
+    # Stopping at a session break (30 minutes or more without a turn, the default) keeps
+    # the sitting.
+    assert locality.STOP_AT_SESSION_BREAK
+    found = turns_around(scope, [twins[0].id], reach=3)
+    assert found[twins[0].id] == Around(before=(first.id,), after=(twins[1].id,))
 
 
 @pytest.mark.django_db
