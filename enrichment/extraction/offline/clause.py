@@ -137,6 +137,16 @@ def _head(obj: str) -> str:
     return obj[: cut.start()] if cut else obj
 
 
+def _named(phrase: str) -> str:
+    """ "a startup called Kite" is Kite: the name stands for the thing."""
+    named = re.search(
+        r"\b(?:called|named)\s+(?P<name>(?-i:[A-Z])[\w&.'-]*(?:\s+(?-i:[A-Z])"
+        r"[\w&.'-]*)*)",
+        phrase,
+    )
+    return named.group("name") if named else phrase
+
+
 def _usable(obj: str) -> bool:
     lowered = obj.lower().strip()
     if not lowered or lowered in _EMPTY_OBJECTS:

@@ -16,6 +16,7 @@ from enrichment.extraction.offline.clause import (
     _clean_object,
     _Context,
     _Found,
+    _named,
     _normalise,
     _usable,
 )
@@ -56,6 +57,10 @@ from enrichment.propositions import (
     Proposition,
 )
 from memory.vocabulary.temporal import temporal_resolve
+
+
+# Predicates whose object is a named thing: "a startup called Kite" is stored as Kite.
+_NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
 
 
 class OfflineExtractor:
@@ -145,6 +150,8 @@ class OfflineExtractor:
                     keep_commas=result.predicate
                     in ("lives_in", "from_location", "visited_place", "birthday"),
                 )
+                if result.predicate in _NAMED_OBJECTS:
+                    obj = _named(obj)
                 if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
                     continue  # a bare verb ("read", "meeting") is not an activity worth keeping
                 found.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from enrichment.extraction.offline.clause import _Clause, _Found, _head, _usable
+from enrichment.extraction.offline.clause import _Clause, _Found, _head, _named, _usable
 from enrichment.extraction.offline.words import (
     _DIETS,
     _DRUG_RE,
@@ -22,6 +22,8 @@ from enrichment.extraction.offline.words import (
     _forms,
 )
 from enrichment.propositions import (
+    CHANGE_FROM,
+    CHANGE_TO,
     USER_SUBJECT,
 )
 from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_map
@@ -102,10 +104,7 @@ def _prefers(match: re.Match[str], clause: _Clause) -> list[_Found]:
 def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """'I'm a nurse at X' / 'I'm a transgender woman' / 'I'm a student at Y'."""
     phrase = match.group("obj")
-    place = None
-    split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
-    if len(split) == 2:
-        phrase, place = split
+    phrase, place = _title_and_place(phrase)
     head_words = re.findall(r"[A-Za-z-]+", _OBJECT_STOP_RE.split(phrase, maxsplit=1)[0])
     if not head_words:
         return []
@@ -258,6 +257,71 @@ def _went(match: re.Match[str], clause: _Clause) -> list[_Found]:
             _Found("visited_place", relation, place.group("place"), negated=clause.negated)
         )
     return found
+
+
+def _joined(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """Joining a named organisation: the employer (and the title after "as")."""
+    if match.group(0).lower().startswith("moved to") and not match.group("title"):
+        return []  # "moved to Berlin" is a move; "moved to Stripe as a PM" a job
+    found = [_Found("works_at", "joined", match.group("obj"), negated=clause.negated)]
+    if match.group("title"):
+        found.append(_Found("job_title", "joined as", match.group("title"), negated=clause.negated))
+    return found
+
+
+def _work_as(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "work as an ER nurse at St. Michael's Hospital": the title, then the workplace."""
+    title, place = _title_and_place(match.group("obj"))
+    found = [_Found("job_title", "work as", title, negated=clause.negated)]
+    if place:
+        found.append(_Found("works_at", "work at", place, negated=clause.negated))
+    return found
+
+
+def _title_and_place(phrase: str) -> tuple[str, str | None]:
+    """Split "nurse at St. Mary's" / "chef for a restaurant called Baan" at the
+    preposition that introduces a named or determined workplace."""
+    split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
+    if len(split) == 2:
+        return split[0], _named(split[1])
+    return phrase, None
+
+
+def _teach(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """Teaching somewhere: the school (at) or the town (in), and "X teacher" when said."""
+    what = (match.group("what") or "").strip()
+    place = match.group("obj")
+    found = [
+        _Found(
+            "works_at" if match.group("prep").lower() == "at" else "lives_in",
+            "teach at",
+            place,
+            negated=clause.negated,
+        )
+    ]
+    if what:
+        found.append(_Found("job_title", "teach", f"{what} teacher", negated=clause.negated))
+    return found
+
+
+def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "switched from VS Code to Neovim": the old value retired, the new one held; the
+    predicate is the one the old value is stored under (named in the Map stage)."""
+    origin, new = _named(match.group("origin")), _named(match.group("obj"))
+    mapped = predicate_map(relation_phrase="", object_text=_head(new))
+    name = None if mapped is FALLBACK_PREDICATE else mapped.name
+    return [
+        _Found(name, CHANGE_FROM, origin, negated=True),
+        _Found(name, CHANGE_TO, new, negated=clause.negated),
+    ]
+
+
+def _attribute_change(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "changed my name to X" reads as "my name is X"."""
+    mapped = predicate_map(relation_phrase=f"my {match.group('attr')} is", object_text="")
+    if mapped is FALLBACK_PREDICATE:
+        return []
+    return [_Found(mapped.name, "changed to", _named(match.group("obj")))]
 
 
 def _moving(match: re.Match[str], clause: _Clause) -> list[_Found]:

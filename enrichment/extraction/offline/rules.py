@@ -15,6 +15,11 @@ from enrichment.extraction.offline.handlers import (
     _did,
     _fixed,
     _have,
+    _attribute_change,
+    _change,
+    _joined,
+    _work_as,
+    _teach,
     _likes,
     _mapped,
     _moving,
@@ -114,7 +119,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         # work / education
         (
             rf"^(?:{_BE}\s+)?(?:work|works|worked|working)\s+as\s+(?:an?\s+)?{_O}",
-            _fixed("job_title", "work as"),
+            _work_as,
         ),
         (
             rf"^(?:{_BE}\s+|have\s+|has\s+)?(?:work|works|worked|working)\s+(?:at|"
@@ -149,9 +154,20 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         (rf"^(?:retired|resigned)\s+from\s+{_O}", _fixed("works_at", "retired from", negate=True)),
         (
-            r"^(?:joined|join|"
-            r"joins)\s+(?P<obj>(?-i:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)*))\s*(?:as\s+.*)?$",
-            _fixed("works_at", "joined"),
+            # "joined Stripe this week / as a designer / in September": a named employer;
+            # "joined a gym" (lower case) is not one.
+            r"^(?:joined|join|joins|am joining|went to work for|"
+            r"started at|start at|starting at)\s+(?P<obj>(?-i:[A-Z][\w&.'-]*(?:\s+(?:of\s+)?"
+            r"[A-Z][\w&.'-]*)*))(?:\s+as\s+(?:an?\s+)?(?P<title>[^,]+?))?"
+            r"(?=\s*$|\s*[,.!;]|\s+(?:in|this|last|on|back|full|recently|a few|two|three|after|"
+            r"earlier)\b)",
+            _joined,
+        ),
+        (
+            # "teach third grade at Lincoln", "teach piano in Bergen", "teach at Oakwood".
+            r"^(?:teach|teaches|taught|am teaching|teaching)\s+(?:(?P<what>(?!at\b|in\b)"
+            r"[\w -]+?)\s+)?(?P<prep>at|in)\s+(?P<obj>(?-i:[A-Z]).*)",
+            _teach,
         ),
         (rf"^(?:{_BE}\s+)?(?:working|work|works)\s+on\s+{_O}", _fixed("works_on", "working on")),
         (
@@ -307,6 +323,18 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             rf"^(?:moved|came|emigrated|immigrated|relocated)\s+(?:here\s+|over\s+|"
             rf"to\s+\w+\s+)?from\s+{_O}",
             _fixed("from_location", "moved from"),
+        ),
+        (
+            # A change whose kind only the old value tells (see `CHANGE_FROM`).
+            rf"^(?:switched|switch|switching|changed|change|went|gone|converted|"
+            rf"upgraded|downgraded|transferred)\s+(?:over\s+|back\s+)?from\s+"
+            rf"(?P<origin>[^,;]+?)\s+(?:to|over to|for)\s+{_O}",
+            _change,
+        ),
+        (
+            # "changed my name to Jo Okafor": the attribute "my name" now has that value.
+            rf"^(?:changed|change|changing|updated|update)\s+my\s+(?P<attr>[\w ]+?)\s+to\s+{_O}",
+            lambda m, c: _attribute_change(m, c),
         ),
         (
             r"^(?:won|win|wins|finished|completed|complete|passed|achieved|published|ran|"

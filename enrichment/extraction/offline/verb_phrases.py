@@ -24,8 +24,45 @@ from enrichment.extraction.offline.handlers import (
 from enrichment.extraction.offline.rules import _RULES
 
 
+# A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
+# "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
+# own start one; "and" between objects ("hiking and swimming") does not split.
+_VP_SPLIT_RE = re.compile(
+    r"\s*,?\s+and\s+(?:(?:now|then|also|just|recently|finally|so)\s+)?(?=(?:joined|join|left|moved|"
+    r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
+    r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
+    r"changed|took|now)\b)",
+    re.IGNORECASE,
+)
+# Leaving one place for another: the left one takes the predicate the other phrase found.
+_LEFT_RE = re.compile(r"^(?:left|quit|leave|leaving)\s+(?P<obj>.+)$", re.IGNORECASE)
+_LEAVABLE = frozenset({"works_at", "lives_in", "studies_at", "partner"})
+# A change marker at the end of a clause says nothing about the fact itself.
+_NOW_TAIL_RE = re.compile(
+    r"(?:\s*,)?\s+(?:now|these days|nowadays|for good|right now|at the moment|again)\s*$",
+    re.IGNORECASE,
+)
+
+
 def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]:
-    rest = rest.strip(" ,")
+    """The facts of a clause's verb phrase(s) after its subject (see `_VP_SPLIT_RE`)."""
+    parts = _VP_SPLIT_RE.split(rest.strip(" ,"))
+    if len(parts) == 1:
+        return _verb_phrase(parts[0], context, subject)
+    found_by_part = [_verb_phrase(part, context, subject) for part in parts]
+    predicates = {f.predicate for found in found_by_part for f in found} & _LEAVABLE
+    results: list[_Found] = []
+    for part, found in zip(parts, found_by_part, strict=True):
+        left = _LEFT_RE.match(part.strip())
+        if left and len(predicates) == 1:
+            results.append(_Found(predicates.pop(), "left", left.group("obj"), negated=True))
+            continue
+        results.extend(found)
+    return results
+
+
+def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
+    rest = _NOW_TAIL_RE.sub("", rest.strip(" ,.!"))
     # "can not stand" is a dislike, not a negated "stand".
     rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
     negated = bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
@@ -57,6 +94,15 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
         flags=re.IGNORECASE,
     )
     rest = _INNER_ADVERB_RE.sub("", rest)
+    # When and how long one works is not what one does: "work night shifts as a nurse".
+    rest = re.sub(
+        r"^((?:am\s+)?(?:work|works|worked|working))\s+(?:(?:the\s+)?(?:night|day|evening|"
+        r"weekend|early|late|double)\s+shifts?|nights|days|weekends|evenings|part[- ]time|"
+        r"full[- ]time|remotely|from home|overtime)\s+(?=as\b|at\b|for\b|in\b)",
+        r"\1 ",
+        rest,
+        flags=re.IGNORECASE,
+    )
     # Aspect verbs add nothing to the fact: "started taking classes" → "taking classes".
     rest = re.sub(
         r"^(?:started|start|starting|began|begun|begin|keep|kept|continue|"
