@@ -75,12 +75,26 @@ _REACH_ME_RE = re.compile(
 
 
 def _attribute(text: str, context: _Context) -> list[_Found]:
+    # "my new email", "my work phone", "my name is now X": the attribute itself is the same.
+    text = re.sub(
+        r"^(my|our)\s+(?:new|current|updated|latest|present)\s+", r"\1 ", text, flags=re.I
+    )
+    text = re.sub(
+        r"^(my|our)\s+(?:work|personal|private|main|home)\s+(?=e-?mail|phone|cell|mobile|number)",
+        r"\1 ",
+        text,
+        flags=re.I,
+    )
+    text = re.sub(r"^(my\s+[\w ]+?\s+is)\s+now\s+", r"\1 ", text, flags=re.I)
     for pattern, predicate in _ATTRIBUTE_RULES:
         match = pattern.match(text)
         if match:
-            return [
-                _Found(predicate, match.group(0)[: match.start("obj")].strip(), match.group("obj"))
-            ]
+            obj = match.group("obj")
+            # A contact detail is the address or number itself, not what follows it.
+            exact = {"email": _CONTACT_EMAIL_RE, "phone": _CONTACT_PHONE_RE}.get(predicate)
+            if exact is not None and (detail := exact.search(obj)):
+                obj = detail.group(0).strip()
+            return [_Found(predicate, match.group(0)[: match.start("obj")].strip(), obj)]
     favorite = _FAVORITE_RE.match(text)
     if favorite:
         what = favorite.group("what").strip()

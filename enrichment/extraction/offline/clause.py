@@ -151,6 +151,8 @@ def _usable(obj: str) -> bool:
     lowered = obj.lower().strip()
     if not lowered or lowered in _EMPTY_OBJECTS:
         return False
+    if re.fullmatch(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", lowered):
+        return True  # an e-mail address, whatever words its parts spell
     words = re.findall(r"[\w'-]+", lowered)
     if not words or words[0] in {
         "how",

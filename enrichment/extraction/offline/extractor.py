@@ -58,6 +58,8 @@ from enrichment.propositions import (
 )
 from memory.vocabulary.temporal import temporal_resolve
 
+# A place named after a preposition: what a later "there" in the sentence points to.
+_PLACE_RE = re.compile(r"\b(?:to|in|at|from)\s+((?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)")
 
 # Predicates whose object is a named thing: "a startup called Kite" is stored as Kite.
 _NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
@@ -140,8 +142,14 @@ class OfflineExtractor:
             return []
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
+        place: str | None = None  # the last place named, for a later "there"
         for clause_text in _clauses(sentence):
+            named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
+                if result.obj.lower() in ("there", "here"):
+                    if place is None or result.obj.lower() == "here":
+                        continue
+                    result.obj = place
                 obj = _clean_object(
                     result.obj,
                     # A birthday's object *is* the date; elsewhere a time expression is
@@ -170,6 +178,8 @@ class OfflineExtractor:
                         temporal=context.temporal,
                     )
                 )
+            if named_places:
+                place = named_places[-1]
         return found
 
     def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
@@ -197,6 +207,10 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     text = _normalise(text)
     if _HEDGE_RE.search(text) or _QUESTION_START_RE.match(text):
         return None
+    # A headline before a colon ("Big news: I moved…", "Update on me: we…").
+    text = re.sub(
+        r"^(?:[\w']+\s+){0,3}[\w']+\s*:\s+(?=(?:i|we|my|our|me)\b)", "", text, flags=re.IGNORECASE
+    )
     text = _INTERJECTION_RE.sub("", text)
     adjunct = _LEADING_ADJUNCT_RE.match(text)
     pastime = bool(

@@ -316,6 +316,18 @@ def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
     ]
 
 
+def _arrived(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "I'm at UCLA now": a school when its name says so; otherwise left to the Map stage,
+    which takes the kind of the user's current workplace or school (`CHANGE_TO`)."""
+    obj = match.group("obj")
+    school = re.search(
+        r"\b(?:College|University|Uni|School|High|Academy|Institute|Polytechnic)\b", obj
+    ) or re.fullmatch(r"[A-Z]{2,5}", obj)
+    if clause.negated:
+        return []
+    return [_Found("studies_at" if school else None, CHANGE_TO, obj)]
+
+
 def _attribute_change(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """ "changed my name to X" reads as "my name is X"."""
     mapped = predicate_map(relation_phrase=f"my {match.group('attr')} is", object_text="")

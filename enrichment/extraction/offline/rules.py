@@ -11,15 +11,14 @@ from enrichment.extraction.offline.handlers import (
     _NUMBER_WORDS,
     _O,
     Handler,
+    _arrived,
+    _attribute_change,
+    _change,
     _craft,
     _did,
     _fixed,
     _have,
-    _attribute_change,
-    _change,
     _joined,
-    _work_as,
-    _teach,
     _likes,
     _mapped,
     _moving,
@@ -27,7 +26,9 @@ from enrichment.extraction.offline.handlers import (
     _plan,
     _prefers,
     _take,
+    _teach,
     _went,
+    _work_as,
 )
 from enrichment.extraction.offline.words import _DIETS
 
@@ -76,8 +77,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"^(?:came|come|comes)\s+out\s+as\s+{_O}", _fixed("gender_identity", "came out as")),
         # diet / health
         (
-            rf"^(?:am|is|are|was|been|went|gone|became|become|have been)\s+(?:a\s+)?(?:strict\s+|"
-            rf"full\s+|mostly\s+)?(?P<obj>{_DIETS})\b",
+            rf"^(?:am|is|are|was|been|went|gone|became|become|have been|turned)\s+(?:a\s+)?"
+            rf"(?:strict\s+|full\s+|fully\s+|completely\s+|mostly\s+|100% )?(?P<obj>{_DIETS})\b",
             _fixed("diet", "am"),
         ),
         (
@@ -112,10 +113,20 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"^(?:{_BE}\s+)?(?:moving|relocating)\s+(?:back\s+)?to\s+{_O}", _moving),
         (
             rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
-            rf"over\s+)?to\s+{_O}",
+            rf"over\s+)?(?:home\s+)?to\s+{_O}",
             _fixed("lives_in", "moved to"),
         ),
         (rf"^(?:call|calls)\s+{_O}\s+home\b", _fixed("lives_in", "call home")),
+        (
+            r"^(?:live|lives|living|am living|reside|resides|am based|am staying|am settled|"
+            r"settled)\s+(?P<obj>there|here)\b",
+            _fixed("lives_in", "live there"),
+        ),
+        (
+            r"^(?:moved|move|moving)\s+into\s+(?:a|an|our|my|the)\s+(?:new\s+)?(?:place|house|"
+            r"flat|apartment|condo|home)\s+in\s+(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("lives_in", "moved into"),
+        ),
         # work / education
         (
             rf"^(?:{_BE}\s+)?(?:work|works|worked|working)\s+as\s+(?:an?\s+)?{_O}",
@@ -156,7 +167,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (
             # "joined Stripe this week / as a designer / in September": a named employer;
             # "joined a gym" (lower case) is not one.
-            r"^(?:joined|join|joins|am joining|went to work for|"
+            r"^(?:joined|join|joins|am joining|went to work for|got hired (?:by|at)|"
+            r"was hired (?:by|at)|hired on at|got a job (?:at|with)|"
             r"started at|start at|starting at)\s+(?P<obj>(?-i:[A-Z][\w&.'-]*(?:\s+(?:of\s+)?"
             r"[A-Z][\w&.'-]*)*))(?:\s+as\s+(?:an?\s+)?(?P<title>[^,]+?))?"
             r"(?=\s*$|\s*[,.!;]|\s+(?:in|this|last|on|back|full|recently|a few|two|three|after|"
@@ -177,6 +189,14 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
                 _Found("studies_subject", "study", m.group("subj")),
                 _Found("studies_at", "study at", m.group("obj")),
             ],
+        ),
+        (
+            # "go to Riverside High", "attend Lincoln University": a school by its name.
+            r"^(?:go|goes|going|attend|attends|attending|am attending|am at|is at)\s+(?:to\s+)?"
+            r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*\s+"
+            r"(?:College|University|Uni|School|High|Academy|Institute|Polytechnic|Elementary|"
+            r"Middle|Conservatory|Seminary)(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)",
+            _fixed("studies_at", "go to"),
         ),
         (
             rf"^(?:{_BE}\s+)?(?:study|studies|studied|studying)\s+at\s+{_O}",
@@ -227,11 +247,26 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _fixed("prefers_programming_language", "code in"),
         ),
         # relationships
-        (rf"^{_BE}\s+(?:happily\s+)?married\s+to\s+{_O}", _fixed("partner", "married to")),
         (
-            rf"^{_BE}\s+(?:dating|seeing|engaged\s+to|"
-            rf"with)\s+(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
+            rf"^(?:{_BE}\s+|got\s+)(?:happily\s+)?(?P<status>married|engaged)\s+to\s+{_O}",
+            lambda m, c: [
+                _Found(
+                    "partner", f"{m.group('status').lower()} to", m.group("obj"), negated=c.negated
+                ),
+                _Found("relationship_status", "am", m.group("status").lower(), negated=c.negated),
+            ],
+        ),
+        (
+            # "dating Luis", "seeing a guy named Ben", "with someone called Sam".
+            rf"^(?:{_BE}\s+)?(?:dating|seeing|with)\s+(?:(?:a|an|this)\s+(?:guy|girl|man|woman|"
+            rf"boy|lady|person|nurse|doctor|teacher|\w+er)\s+|someone\s+)?(?:(?:named|called)\s+)?"
+            rf"(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
             _fixed("partner", "dating"),
+        ),
+        (
+            r"^(?:broke up|split up|separated|got divorced|divorced)\s+(?:with|from)?\s*"
+            r"(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
+            _fixed("partner", "broke up with", negate=True),
         ),
         (r"^got\s+(?P<obj>married|engaged|divorced)\b", _fixed("relationship_status", "got")),
         # preferences
@@ -330,6 +365,14 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             rf"upgraded|downgraded|transferred)\s+(?:over\s+|back\s+)?from\s+"
             rf"(?P<origin>[^,;]+?)\s+(?:to|over to|for)\s+{_O}",
             _change,
+        ),
+        (
+            # "I'm at Initech now", "transferred to McGill": a new workplace or school; which
+            # one the stored fact it replaces tells (see `CHANGE_TO`).
+            r"^(?:am\s+(?:now\s+)?at|transferred\s+to|have transferred\s+to|moved\s+over\s+to)\s+"
+            r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
+            r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier)\b)",
+            _arrived,
         ),
         (
             # "changed my name to Jo Okafor": the attribute "my name" now has that value.

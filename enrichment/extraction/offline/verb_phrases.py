@@ -23,7 +23,6 @@ from enrichment.extraction.offline.handlers import (
 )
 from enrichment.extraction.offline.rules import _RULES
 
-
 # A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
 # own start one; "and" between objects ("hiking and swimming") does not split.
@@ -35,11 +34,22 @@ _VP_SPLIT_RE = re.compile(
     re.IGNORECASE,
 )
 # Leaving one place for another: the left one takes the predicate the other phrase found.
-_LEFT_RE = re.compile(r"^(?:left|quit|leave|leaving)\s+(?P<obj>.+)$", re.IGNORECASE)
-_LEAVABLE = frozenset({"works_at", "lives_in", "studies_at", "partner"})
+_LEFT_RE = re.compile(
+    r"^(?:left|quit|leave|leaving|sold|gave away|got rid of|traded in|broke up with)\s+"
+    r"(?P<obj>.+)$",
+    re.IGNORECASE,
+)
+# "bought a place in Queens and moved in": the place is the new home.
+_MOVED_IN_RE = re.compile(r"^(?:moved|move|moving)\s+in\b", re.IGNORECASE)
+_HOME_IN_RE = re.compile(
+    r"\b(?:place|house|flat|apartment|condo|home)\s+in\s+(?P<place>(?-i:[A-Z])[\w.'-]*"
+    r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+    re.IGNORECASE,
+)
+_LEAVABLE = frozenset({"works_at", "lives_in", "studies_at", "partner", "owns", "vehicle"})
 # A change marker at the end of a clause says nothing about the fact itself.
 _NOW_TAIL_RE = re.compile(
-    r"(?:\s*,)?\s+(?:now|these days|nowadays|for good|right now|at the moment|again)\s*$",
+    r"(?:\s*,)?\s+(?:for now|right now|now|these days|nowadays|for good|at the moment|again)\s*$",
     re.IGNORECASE,
 )
 
@@ -53,6 +63,9 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     predicates = {f.predicate for found in found_by_part for f in found} & _LEAVABLE
     results: list[_Found] = []
     for part, found in zip(parts, found_by_part, strict=True):
+        if _MOVED_IN_RE.match(part.strip()) and (home := _HOME_IN_RE.search(rest)):
+            results.append(_Found("lives_in", "moved in", home.group("place")))
+            continue
         left = _LEFT_RE.match(part.strip())
         if left and len(predicates) == 1:
             results.append(_Found(predicates.pop(), "left", left.group("obj"), negated=True))
@@ -61,8 +74,21 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     return results
 
 
+# Being somewhere "these days" / "now" / "for good" is living there.
+_SETTLED_RE = re.compile(
+    r"^(?:am|are|have been|landed|arrived|settled|am back|are back)\s+(?:back\s+)?"
+    r"(?:in|to)\s+(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)\s*,?\s+"
+    r"(?:these days|nowadays|for good|for now|now|permanently)\b",
+    re.IGNORECASE,
+)
+
+
 def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
-    rest = _NOW_TAIL_RE.sub("", rest.strip(" ,.!"))
+    rest = rest.strip(" ,.!")
+    settled = _SETTLED_RE.match(_INNER_ADVERB_RE.sub("", rest))
+    if settled and not _NEGATION_RE.search(rest):
+        return [_Found("lives_in", "am in", settled.group("obj"))]
+    rest = _NOW_TAIL_RE.sub("", rest)
     # "can not stand" is a dislike, not a negated "stand".
     rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
     negated = bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from enrichment.pipeline.contract import Stage, nothing
 from enrichment.pipeline.resolver import Resolver, normalise_object
 from enrichment.pipeline.rows import candidates_of, events_in_order
@@ -21,22 +23,29 @@ def _mapped_predicate(candidate: Candidate) -> Predicate:
     )
 
 
-def _changes_name(events: list[Event], by_event: dict[object, list[Candidate]]) -> None:
-    """Name a change statement ("switched from X to Y", `CHANGE_FROM`/`CHANGE_TO`) with the
-    predicate of the user's current fact that holds the old value X, so that the new value
-    supersedes it (or joins it, retiring X, for a set-valued predicate). One query per
-    event that has such a statement; candidates with no stored old value keep theirs."""
+# Where a bare "I'm at X now" can be: the user's current one of these says which.
+_PLACES_OF_ATTENDANCE = ("works_at", "studies_at")
+
+
+def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> None:
+    """Name a change statement (`CHANGE_FROM`/`CHANGE_TO`) from the user's current facts:
+    "switched from X to Y" takes the predicate of the fact that holds X, so Y supersedes
+    it (or joins it, X retired, for a set-valued predicate); a bare "I'm at Y now" with no
+    kind of its own takes the kind of the user's latest workplace or school. One query per
+    event that has such a statement; with no such fact, candidates keep what they had."""
     for event in events:
-        found = by_event.get(event.pk, [])
-        olds = [c for c in found if c.relation_phrase == CHANGE_FROM]
-        if not olds:
+        found = [
+            c for c in by_event.get(event.pk, []) if c.relation_phrase in (CHANGE_FROM, CHANGE_TO)
+        ]
+        if not found:
             continue
         held: dict[tuple[str, str], str] = {}
+        latest: dict[str, str] = {}  # subject -> latest place of attendance's predicate
         for subject, predicate, obj in (
             Fact.objects.filter(
                 tenant_id=event.tenant_id,
                 user_id=event.user_id,
-                subject__in={c.subject for c in olds},
+                subject__in={c.subject for c in found},
                 status=FactStatus.CURRENT,
                 negated=False,
             )
@@ -44,17 +53,23 @@ def _changes_name(events: list[Event], by_event: dict[object, list[Candidate]]) 
             .values_list("subject", "predicate", "object_text")
         ):
             held[(subject, normalise_object(obj))] = predicate
-        for old in olds:
-            predicate = held.get((old.subject, normalise_object(old.object_text)))
-            if predicate is None:
-                continue
-            for candidate in found:
-                if (
-                    candidate.relation_phrase in (CHANGE_FROM, CHANGE_TO)
-                    and candidate.source_start == old.source_start
-                    and candidate.subject == old.subject
-                ):
-                    candidate.predicate = predicate
+            if predicate in _PLACES_OF_ATTENDANCE:
+                latest[subject] = predicate
+        for candidate in found:
+            sentence = [
+                c
+                for c in found
+                if c.source_start == candidate.source_start and c.subject == candidate.subject
+            ]
+            olds = [c for c in sentence if c.relation_phrase == CHANGE_FROM]
+            if olds:
+                predicate = held.get((candidate.subject, normalise_object(olds[0].object_text)))
+            elif not candidate.predicate:
+                predicate = latest.get(candidate.subject)
+            else:
+                predicate = None
+            if predicate is not None:
+                candidate.predicate = predicate
 
 
 def map_apply(events: list[Event], _: None) -> None:
