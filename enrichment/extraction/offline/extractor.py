@@ -14,10 +14,12 @@ from enrichment.extraction.offline.attributes import (
 )
 from enrichment.extraction.offline.clause import (
     _clean_object,
+    _conjuncts,
     _Context,
     _Found,
     _named,
     _normalise,
+    _place_cut,
     _usable,
 )
 from enrichment.extraction.offline.instructions import instruction
@@ -44,6 +46,8 @@ from enrichment.extraction.offline.words import (
     _NAME_STOPWORDS,
     _NOT_SPEAKERS,
     _QUESTION_START_RE,
+    _RELATION_ALT,
+    _RELATION_NOUNS,
     _SPEAKER_RE,
     _USER_SPEAKERS,
 )
@@ -60,6 +64,13 @@ from memory.vocabulary.temporal import temporal_resolve
 
 # A place named after a preposition: what a later "there" in the sentence points to.
 _PLACE_RE = re.compile(r"\b(?:to|in|at|from)\s+((?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)")
+
+# Predicates whose object may be a list ("peanuts and shellfish"): one fact per item.
+_LISTS = frozenset(
+    "likes dislikes allergy speaks_language owns visited_place skill hobby uses_tool "
+    "prefers_programming_language health_condition medication learning exercise "
+    "studies_subject has_pet has_child has_sibling".split()
+)
 
 # Predicates whose object is a named thing: "a startup called Kite" is stored as Kite.
 _NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
@@ -143,43 +154,55 @@ class OfflineExtractor:
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
-        for clause_text in _clauses(sentence):
+        for clause_text in _clauses(_apposition(sentence)):
             named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
                 if result.obj.lower() in ("there", "here"):
                     if place is None or result.obj.lower() == "here":
                         continue
                     result.obj = place
-                obj = _clean_object(
-                    result.obj,
-                    # A birthday's object *is* the date; elsewhere a time expression is
-                    # not part of the object.
-                    temporal=() if result.predicate == "birthday" else context.temporal,
-                    keep_commas=result.predicate
-                    in ("lives_in", "from_location", "visited_place", "birthday"),
+                temporal = () if result.predicate == "birthday" else context.temporal
+                keep_commas = result.predicate in (
+                    "lives_in",
+                    "from_location",
+                    "visited_place",
+                    "birthday",
                 )
+                # A birthday's object *is* the date; elsewhere a time expression is
+                # not part of the object.
+                obj = _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
                 if result.predicate in _NAMED_OBJECTS:
                     obj = _named(obj)
-                if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
-                    continue  # a bare verb ("read", "meeting") is not an activity worth keeping
-                found.append(
-                    Proposition(
-                        subject=result.subject or subject,
-                        relation_phrase=result.relation,
-                        object_text=obj,
-                        source_text=sentence,
-                        start=start,
-                        end=end,
-                        predicate=result.predicate,
-                        negated=result.negated,
-                        confidence=result.confidence
-                        if result.confidence is not None
-                        else confidence,
-                        temporal=context.temporal,
-                    )
+                if result.predicate in ("works_at", "studies_at"):
+                    obj = _place_cut(obj)
+                objects = (
+                    _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
+                    if result.predicate in _LISTS
+                    else [obj]
                 )
+                for obj in objects:
+                    if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
+                        continue  # a bare verb ("read", "meeting") is not an activity
+                    found.append(
+                        Proposition(
+                            subject=result.subject or subject,
+                            relation_phrase=result.relation,
+                            object_text=obj,
+                            source_text=sentence,
+                            start=start,
+                            end=end,
+                            predicate=result.predicate,
+                            negated=result.negated,
+                            confidence=result.confidence
+                            if result.confidence is not None
+                            else confidence,
+                            temporal=context.temporal,
+                        )
+                    )
             if named_places:
                 place = named_places[-1]
+        if context.role == "user" and not context.speaker:
+            found += _named_relations(sentence, start, end, context)
         return found
 
     def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
@@ -345,6 +368,61 @@ def _pastime_hobby(
     if habit:
         return [(subject, _Found("hobby", habit.group("verb"), habit.group("obj")), confidence)]
     return results
+
+
+_TITLED_NAME = r"(?:(?:Mr|Mrs|Ms|Dr|Sir|Aunt|Uncle)\.?\s+)?[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)?"
+_APPOSED_NAME_RE = re.compile(
+    rf"\b(?P<owner>my|our)\s+(?P<noun>(?:[\w-]+\s+)?(?:{_RELATION_ALT}))\s*,?\s+"
+    rf"(?-i:(?P<name>{_TITLED_NAME}))\b\s*,?",
+    re.IGNORECASE,
+)
+_NAME_FIRST_RE = re.compile(
+    rf"^(?P<name>{_TITLED_NAME})\s*,\s*(?P<owner>my|our)\s+(?P<noun>(?:[\w-]+\s+)?"
+    rf"(?:{_RELATION_ALT}))\s*,\s*",
+    re.IGNORECASE,
+)
+
+
+def _named_relations(sentence: str, start: int, end: int, context: _Context) -> list[Proposition]:
+    """ "…walks with my dog, Pixel", "…dinner with my brother Tom": a named relative or pet
+    mentioned inside a clause is still one (the clause itself is about something else)."""
+    found = []
+    for mention in _APPOSED_NAME_RE.finditer(_apposition(sentence)):
+        noun = mention.group("noun").lower().split()[-1]
+        if mention.start() == 0 or noun not in _RELATION_NOUNS:
+            continue  # a clause that starts with it is read as its subject
+        found.append(
+            Proposition(
+                subject=context.me,
+                relation_phrase=f"my {noun}",
+                object_text=mention.group("name"),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate=_RELATION_NOUNS[noun],
+                confidence=0.7,
+            )
+        )
+    return found
+
+
+def _apposition(sentence: str) -> str:
+    """A name in apposition reads as the relation's name: "my mother-in-law, Gloria,
+    lives…" and "Rosa, my mom, is…" become "my mother-in-law Gloria lives…" and "my mom
+    Rosa is…" (the clause splitter would otherwise cut at the comma)."""
+    first = _NAME_FIRST_RE.match(sentence)
+    if first and first.group("name").split()[0].lower() not in _NAME_STOPWORDS:
+        sentence = (
+            f"{first.group('owner')} {first.group('noun')} {first.group('name')} "
+            + sentence[first.end() :]
+        )
+    return _APPOSED_NAME_RE.sub(
+        lambda m: (
+            f"{m.group('owner')} {m.group('noun')} {m.group('name')}"
+            + (" " if re.search(r"[\s,]$", m.group(0)) else "")
+        ),
+        sentence,
+    )
 
 
 def _dedupe(propositions: list[Proposition]) -> list[Proposition]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from enrichment.extraction.offline.clause import _Clause, _Found, _head, _named, _usable
+from enrichment.extraction.offline.clause import (
+    _Clause,
+    _Found,
+    _head,
+    _named,
+    _place_cut,
+    _usable,
+)
 from enrichment.extraction.offline.words import (
     _DIETS,
     _DRUG_RE,
@@ -103,14 +110,32 @@ def _prefers(match: re.Match[str], clause: _Clause) -> list[_Found]:
 
 def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """'I'm a nurse at X' / 'I'm a transgender woman' / 'I'm a student at Y'."""
-    phrase = match.group("obj")
+    phrase = re.sub(
+        r"\s+for\s+(?:(?:the\s+)?(?:past|last)\s+)?(?:\w+\s+){0,2}(?:years?|months?|weeks?|"
+        r"decades?)\b.*$",
+        "",
+        match.group("obj"),
+        flags=re.IGNORECASE,
+    )
+    found: list[_Found] = []
+    aged = re.match(r"^(?P<age>\d{1,3}|\w+)[- ]years?[- ]old\s+(?P<rest>\S.*)$", phrase, re.I)
+    if aged:  # "a three-year-old corgi": an age, and what it is
+        found.append(_Found("age", "is", aged.group("age"), negated=clause.negated))
+        phrase = aged.group("rest")
     phrase, place = _title_and_place(phrase)
+    town = None
+    located = re.match(r"^(?P<title>.+?)\s+in\s+(?P<rest>\S.*)$", phrase)
+    if located and not re.search(r"\b(?:degree|phd|fan|love|believer)\b", phrase, re.I):
+        # "a lawyer in Madrid" lives there; "a postdoc in computational biology" is a
+        # postdoc (the field is not the title).
+        phrase = located.group("title")
+        if located.group("rest")[:1].isupper():
+            town = located.group("rest")
     head_words = re.findall(r"[A-Za-z-]+", _OBJECT_STOP_RE.split(phrase, maxsplit=1)[0])
     if not head_words:
         return []
     head = head_words[-1].lower()
     lowered = phrase.lower()
-    found: list[_Found] = []
     if re.search(r"\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\b", lowered):
         obj = re.sub(
             r"^.*?\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\s*(?:of\s+)?", "", phrase
@@ -141,8 +166,17 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
         if place:
             found.append(_Found("works_at", "work at", place, negated=clause.negated))
+        if town and not clause.negated:
+            found.append(_Found("lives_in", "am a … in", town))
         return found
-    return [_Found("is_a", "am a", phrase, negated=clause.negated)]
+    return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
+
+
+_RELIGIONS = frozenset(
+    "muslim christian catholic protestant jewish hindu buddhist sikh atheist agnostic mormon "
+    "orthodox evangelical baptist methodist anglican lutheran quaker pagan jain taoist "
+    "spiritual religious".split()
+)
 
 
 def _be_bare(match: re.Match[str], clause: _Clause) -> list[_Found]:
@@ -151,6 +185,8 @@ def _be_bare(match: re.Match[str], clause: _Clause) -> list[_Found]:
     lowered = obj.lower()
     if lowered in _NATIONALITIES:
         return [_Found("nationality", "am", obj, negated=clause.negated)]
+    if lowered in _RELIGIONS:
+        return [_Found("religion", "am", obj, negated=clause.negated)]
     if re.fullmatch(r"(?:single|married|divorced|engaged|widowed|separated)", lowered):
         return [_Found("relationship_status", "am", lowered, negated=clause.negated)]
     if re.fullmatch(_DIETS, lowered):
@@ -283,7 +319,9 @@ def _title_and_place(phrase: str) -> tuple[str, str | None]:
     preposition that introduces a named or determined workplace."""
     split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
     if len(split) == 2:
-        return split[0], _named(split[1])
+        # "UCLA majoring in psychology", "J.P. Morgan in the risk department": the place
+        # ends where a participle or a lower-case prepositional phrase starts.
+        return split[0], _named(_place_cut(split[1]))
     return phrase, None
 
 

@@ -53,6 +53,11 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _fixed("age", "years old"),
         ),
         (
+            # "I'm 29 and still…", "Arjun is 16, and…", "is fourteen and deaf".
+            rf"^(?:am|is|are)\s+(?P<obj>\d{{1,3}}|{_NUMBER_WORDS})(?=\s*(?:,|and\b|now\b|$))",
+            _fixed("age", "am"),
+        ),
+        (
             r"^(?:was\s+)?born\s+(?:on\s+)?(?P<obj>(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:january|"
             r"february|march|april|may|june|july|august|september|october|november|december)\b.*|"
             r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}.*)",
@@ -107,7 +112,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         (
             rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
-            rf"staying|settled)\s+(?:in|on)\s+{_O}",
+            rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our)\s+\w+)\s+)?"
+            rf"(?:in|on)\s+{_O}",
             _fixed("lives_in", "live in"),
         ),
         (rf"^(?:{_BE}\s+)?(?:moving|relocating)\s+(?:back\s+)?to\s+{_O}", _moving),
