@@ -201,10 +201,12 @@ def _named(phrase: str) -> str:
 
 
 def _place_cut(place: str) -> str:
-    """A workplace or school ends where a participle or a lower-case prepositional phrase
-    starts: "UCLA majoring in psychology", "J.P. Morgan in the risk department"."""
+    """A named workplace, school, tool or place ends where a participle or a lower-case
+    prepositional phrase starts: "UCLA majoring in psychology", "J.P. Morgan in the risk
+    department", "Trello for planning"."""
     return re.split(
-        r"\s+(?=(?:majoring|studying|working|doing|where|who|which)\b)|\s+(?:in|on|near)\s+"
+        r"\s+(?=(?:majoring|studying|working|doing|where|who|which)\b)"
+        r"|\s+(?:in|on|near|for|with)\s+"
         r"(?=the\s|[a-z])|\s*,",
         place,
         maxsplit=1,

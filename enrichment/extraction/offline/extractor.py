@@ -173,7 +173,7 @@ class OfflineExtractor:
                 obj = _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
                 if result.predicate in _NAMED_OBJECTS:
                     obj = _named(obj)
-                if result.predicate in ("works_at", "studies_at"):
+                if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
                 objects = (
                     _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
