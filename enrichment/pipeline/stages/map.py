@@ -62,14 +62,13 @@ def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> 
                 if c.source_start == candidate.source_start and c.subject == candidate.subject
             ]
             olds = [c for c in sentence if c.relation_phrase == CHANGE_FROM]
+            named: str | None = None
             if olds:
-                predicate = held.get((candidate.subject, normalise_object(olds[0].object_text)))
+                named = held.get((candidate.subject, normalise_object(olds[0].object_text)))
             elif not candidate.predicate:
-                predicate = latest.get(candidate.subject)
-            else:
-                predicate = None
-            if predicate is not None:
-                candidate.predicate = predicate
+                named = latest.get(candidate.subject)
+            if named is not None:
+                candidate.predicate = named
 
 
 def map_apply(events: list[Event], _: None) -> None:
