@@ -147,6 +147,13 @@ class OfflineExtractor:
         self, content: str, start: int, end: int, event_time: datetime, context: _Context
     ) -> list[Proposition]:
         sentence = content[start:end]
+        # A closing "if you need it" / "if that matters" is politeness, not a condition.
+        sentence = re.sub(
+            r",?\s+if\s+(?:you|that|it)\s+(?:need|want|care|matter|help|believe|ask|like|"
+            r"are interested|were wondering)\w*\b[^.!?]*(?=[.!]?$)",
+            "",
+            sentence,
+        )
         if sentence.rstrip().endswith("?") or _CONDITIONAL_RE.search(sentence):
             return []
         if not re.search(r"[A-Za-z]", sentence):
@@ -175,11 +182,15 @@ class OfflineExtractor:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
+                obj = _trim_for(result.predicate, obj)
                 objects = (
                     _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
                     if result.predicate in _LISTS
                     else [obj]
                 )
+                predicate = result.predicate
+                if predicate == "owns" and _CAR_MAKES_RE.search(obj):
+                    predicate = "vehicle"  # a car or a scooter owned is the vehicle one has
                 for obj in objects:
                     if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
                         continue  # a bare verb ("read", "meeting") is not an activity
@@ -191,7 +202,7 @@ class OfflineExtractor:
                             source_text=sentence,
                             start=start,
                             end=end,
-                            predicate=result.predicate,
+                            predicate=predicate,
                             negated=result.negated,
                             confidence=result.confidence
                             if result.confidence is not None
@@ -381,6 +392,27 @@ _NAME_FIRST_RE = re.compile(
     rf"(?:{_RELATION_ALT}))\s*,\s*",
     re.IGNORECASE,
 )
+
+
+_CAR_MAKES_RE = re.compile(
+    r"\b(?:Toyota|Honda|Subaru|Ford|Tesla|BMW|Audi|Volkswagen|VW|Mercedes|Kia|Hyundai|Nissan|"
+    r"Mazda|Chevy|Chevrolet|Jeep|Volvo|Porsche|Fiat|Peugeot|Renault|Skoda|Lexus|Vespa|Harley|"
+    r"Ducati|Yamaha|Kawasaki|Dodge|GMC|Buick|Cadillac|Rivian|Polestar|Prius|Civic|Corolla)\b"
+)
+
+
+def _trim_for(predicate: str | None, obj: str) -> str:
+    """What a kind's object is without its modifiers: a drug without its dose, a class
+    without "lessons", a car without "beat-up old"."""
+    if predicate == "medication":
+        return re.sub(
+            r"^\d+(?:\.\d+)?\s*(?:mg|mcg|g|ml|iu|units?)\s+(?:of\s+)?", "", obj, flags=re.I
+        )
+    if predicate == "learning":
+        return re.sub(r"\s+(?:lessons|classes|class|courses?)$", "", obj, flags=re.I) or obj
+    if predicate in ("vehicle", "owns") and _CAR_MAKES_RE.search(obj):
+        return re.sub(r"^(?:[a-z][\w-]*\s+)+(?=[A-Z0-9])", "", obj)
+    return obj
 
 
 def _named_relations(sentence: str, start: int, end: int, context: _Context) -> list[Proposition]:

@@ -124,6 +124,12 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         (rf"^(?:call|calls)\s+{_O}\s+home\b", _fixed("lives_in", "call home")),
         (
+            # "spent our honeymoon in Bali and Lombok": somewhere one has been.
+            r"^spent\s+(?:(?:our|my|a|the|two|three|\w+)\s+)?(?:\w+\s+){0,2}(?:in|on|at)\s+"
+            r"(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("visited_place", "spent time in"),
+        ),
+        (
             r"^(?:live|lives|living|am living|reside|resides|am based|am staying|am settled|"
             r"settled)\s+(?P<obj>there|here)\b",
             _fixed("lives_in", "live there"),
@@ -169,7 +175,24 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             rf"^(?:lost|quit|left)\s+(?:my|his|her|their)\s+job\s+at\s+{_O}",
             _fixed("works_at", "quit job at", negate=True),
         ),
-        (rf"^(?:retired|resigned)\s+from\s+{_O}", _fixed("works_at", "retired from", negate=True)),
+        (
+            # "retired from Boeing" leaves an employer; "retired from teaching" is an event.
+            r"^(?:retired|resigned)\s+from\s+(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("works_at", "retired from", negate=True),
+        ),
+        (
+            r"^(?P<verb>retired|resigned)\s+from\s+(?P<obj>.+)",
+            lambda m, c: [
+                _Found("life_event", "retired", f"{m.group('verb').lower()} from {m.group('obj')}")
+            ],
+        ),
+        (
+            # "drive for Uber", "deliver for DoorDash": the company one works for.
+            r"^(?:drive|drives|driving|deliver|delivers|delivering|ride|rides|riding|freelance|"
+            r"freelances|consult|consults)\s+for\s+(?P<obj>(?-i:[A-Z])[\w&.'-]*(?:\s+"
+            r"(?-i:[A-Z])[\w&.'-]*)*)",
+            _fixed("works_at", "drive for"),
+        ),
         (
             # "joined Stripe this week / as a designer / in September": a named employer;
             # "joined a gym" (lower case) is not one.
@@ -274,7 +297,22 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             r"(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
             _fixed("partner", "broke up with", negate=True),
         ),
-        (r"^got\s+(?P<obj>married|engaged|divorced)\b", _fixed("relationship_status", "got")),
+        (
+            # "got married": an event, and the status it leaves.
+            r"^got\s+(?P<obj>married|engaged|divorced)\b",
+            lambda m, c: [
+                _Found("relationship_status", "got", m.group("obj").lower(), negated=c.negated),
+                _Found("life_event", "got", f"got {m.group('obj').lower()}", negated=c.negated),
+            ],
+        ),
+        (
+            # "I'm single and loving it": a status before "and" / a comma.
+            r"^(?:am|is|are)\s+(?P<obj>single|married|divorced|engaged|widowed|separated)\b"
+            r"(?=\s*(?:,|and\b|but\b|so\b|$))",
+            lambda m, c: [
+                _Found("relationship_status", "am", m.group("obj").lower(), negated=c.negated)
+            ],
+        ),
         # preferences
         (
             rf"^(?:{_BE}\s+)?(?:not\s+)?(?:a\s+)?(?:big\s+|huge\s+|massive\s+)?fan\s+of\s+{_O}",

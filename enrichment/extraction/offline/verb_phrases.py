@@ -137,6 +137,14 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
         rest,
         flags=re.IGNORECASE,
     )
+    # Ability is the skill itself: "I can code in C++", "I can speak Greek".
+    rest = re.sub(
+        r"^(?:can|could)\s+(?=(?:code|program|speak|cook|swim|drive|play|write|read|sing|"
+        r"dance|knit|sew)\b)",
+        "",
+        rest,
+        flags=re.IGNORECASE,
+    )
     # Emphatic "do": "I do love jazz" is "I love jazz".
     rest = re.sub(
         r"^(?:do|does|did)\s+(?=(?:love|like|enjoy|hate|want|need|have|know|think|believe|"
@@ -203,6 +211,12 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
     be = re.match(r"^(?:am|is|are|was|were)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
     if be:
         return _is_a(be, clause)
+    # "I'm the head chef at Baan": only a job reads well with "the".
+    the = re.match(r"^(?:am|is|are|was|were)\s+the\s+(?P<obj>.+)", rest, re.IGNORECASE)
+    if the:
+        found = _is_a(the, clause)
+        if any(f.predicate == "job_title" for f in found):
+            return [f for f in found if f.predicate in ("job_title", "works_at", "lives_in")]
     bare = re.match(r"^(?:am|is|are)\s+(?P<obj>[\w-]+(?: [A-Z][a-z]+)?)\s*$", rest, re.IGNORECASE)
     if bare:
         return _be_bare(bare, clause)

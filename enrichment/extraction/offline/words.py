@@ -179,6 +179,11 @@ _TRAILING_JUNK_RE = re.compile(
     r"every (?:day|morning|evening|night|week|weekend|month|year)|each (?:day|morning|week)|"
     r"on weekends|at weekends|daily|weekly|these days|in a while|once a week|twice a week|"
     r"on (?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)|"
+    r"on the (?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|last) ?(?:try|attempt|go|time)?|"
+    r"over the (?:holidays|weekend|summer|winter|years|break)|every other \w+|"
+    r"most (?:days|nights|mornings|evenings|weekends|weeks)|"
+    r"for (?:\d+|a few|a couple of|ten|twenty|thirty|forty|fifteen|five) (?:minutes|hours)|"
+    r"someday|some day|"
     r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
     r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
     r"with (?:him|her|them|us|me|you)|here|there))+\s*$",
@@ -198,7 +203,7 @@ _CONDITIONAL_RE = re.compile(
     r"\b(?:if|unless|whether|in case|suppose|supposing|imagine|what if)\b", re.IGNORECASE
 )
 _HEDGE_RE = re.compile(
-    r"\b(?:might|maybe|perhaps|possibly|probably|could|would|should|someday|some day|hopefully|"
+    r"\b(?:might|maybe|perhaps|possibly|probably|could|would|should|hopefully|"
     r"wish|"
     r"wonder|wondering|wondered|considering|consider|thinking about|thinking of|think about|"
     r"not sure|"
