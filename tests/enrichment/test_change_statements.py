@@ -53,6 +53,19 @@ def facts_of(text: str) -> set[tuple[str, str | None, str, bool]]:
             "I'm seeing a woman named Iris now.",
             {("user", "partner", "Iris", False)},
         ),
+        (
+            "I dropped French and started learning Greek.",
+            {("user", "learning", "French", True), ("user", "learning", "Greek", False)},
+        ),
+        (
+            "We moved out and got our own place in Ghent.",
+            {("user", "lives_in", "Ghent", False)},
+        ),
+        ("Home for us is Tallinn now.", {("user", "lives_in", "Tallinn", False)}),
+        (
+            "I'm doing a PhD at Leiden now.",
+            {("user", "studies_at", "Leiden", False), ("user", "degree", "PhD", False)},
+        ),
     ],
 )
 def test_change_statements_yield_the_original_predicate(

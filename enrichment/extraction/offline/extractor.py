@@ -62,6 +62,18 @@ from enrichment.propositions import (
 )
 from memory.vocabulary.temporal import temporal_resolve
 
+_HOME_IS_RE = re.compile(
+    r"^home(?:\s+for\s+(?:me|us))?\s+(?:is|has been)\s+(?:now\s+)?(?P<obj>(?-i:[A-Z])[\w.'-]*"
+    r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)(?:\s+for\s+(?:me|us))?(?:\s+(?:these days|now|nowadays))?\s*$",
+    re.IGNORECASE,
+)
+# "Tom and I split up": the named one is the partner no longer.
+_SPLIT_UP_RE = re.compile(
+    r"^(?P<name>(?-i:[A-Z][a-z][\w-]*))\s+and\s+i\s+(?:have\s+)?(?:broke up|split up|separated|"
+    r"got divorced|divorced|split)\b",
+    re.IGNORECASE,
+)
+
 # A place named after a preposition: what a later "there" in the sentence points to.
 _PLACE_RE = re.compile(r"\b(?:to|in|at|from)\s+((?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)")
 
@@ -227,6 +239,9 @@ class OfflineExtractor:
         contact = _contact(text, lowered, context, base_confidence)
         if contact is not None:
             return contact
+        home = _HOME_IS_RE.match(text)
+        if home:  # "Home is Glasgow for me", "Home for me is Nairobi these days"
+            return [(context.me, _Found("lives_in", "home is", home.group("obj")), base_confidence)]
         if lowered.startswith("my ") or lowered.startswith("our "):
             return _possessive(text, context, base_confidence)
         return _subject_and_verb(text, context, base_confidence, pastime=pastime)
@@ -319,6 +334,15 @@ def _subject_and_verb(
     """Resolve who the clause is about, then read its verb phrase."""
     subject: str | None = None
     rest = text
+    split_up = _SPLIT_UP_RE.match(text)
+    if split_up:
+        return [
+            (
+                context.me,
+                _Found("partner", "broke up with", split_up.group("name"), negated=True),
+                base_confidence,
+            )
+        ]
     first = _FIRST_PERSON_RE.match(text)
     if first:
         subject = context.me

@@ -220,6 +220,16 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             ],
         ),
         (
+            # "doing a master's at Oxford": the school, and the degree under way.
+            r"^(?:am\s+)?(?:doing|pursuing|starting|finishing|working on|studying for)\s+"
+            r"(?:a|an|my)\s+(?P<deg>(?:master|bachelor|phd|ph\.d|doctorate|mba|msc|bsc|ma|ba)\S*(?:\s+degree)?"
+            r"(?:\s+in\s+[\w ]+?)?)\s+at\s+(?P<obj>(?-i:[A-Z]).*)",
+            lambda m, c: [
+                _Found("studies_at", "study at", m.group("obj"), negated=c.negated),
+                _Found("degree", "doing a", m.group("deg"), negated=c.negated),
+            ],
+        ),
+        (
             # "go to Riverside High", "attend Lincoln University": a school by its name.
             r"^(?:go|goes|going|attend|attends|attending|am attending|am at|is at)\s+(?:to\s+)?"
             r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*\s+"
@@ -355,6 +365,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         (rf"^(?:dream|dreams)\s+(?:of|about)\s+{_O}", _fixed("goal", "dream of")),
         (
+            # "planning a trip to Japan": the trip is the plan.
+            r"^(?:am\s+|are\s+)?(?:planning|organising|organizing|booking)\s+(?:a|an|our|my)\s+"
+            r"(?P<obj>(?:\w+\s+){0,2}(?:trip|visit|move|holiday|vacation|wedding|party|"
+            r"honeymoon)\b.*)",
+            _fixed("plans_to", "planning"),
+        ),
+        (
             rf"^(?:{_BE}\s+)?(?P<verb>planning\s+to|plan\s+to|plans\s+to|going\s+to|intend\s+to|"
             rf"intending\s+to|about\s+to|will)\s+{_O}",
             _plan,
@@ -420,7 +437,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         (
             # "changed my name to Jo Okafor": the attribute "my name" now has that value.
-            rf"^(?:changed|change|changing|updated|update)\s+my\s+(?P<attr>[\w ]+?)\s+to\s+{_O}",
+            rf"^(?:changed|change|changing|updated|update|switched|switch)\s+my\s+"
+            rf"(?P<attr>[\w ]+?)\s+to\s+{_O}",
             lambda m, c: _attribute_change(m, c),
         ),
         (

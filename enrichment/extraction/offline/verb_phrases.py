@@ -35,18 +35,21 @@ _VP_SPLIT_RE = re.compile(
 )
 # Leaving one place for another: the left one takes the predicate the other phrase found.
 _LEFT_RE = re.compile(
-    r"^(?:left|quit|leave|leaving|sold|gave away|got rid of|traded in|broke up with)\s+"
+    r"^(?:left|quit|leave|leaving|sold|gave away|got rid of|traded in|broke up with|"
+    r"gave up on|gave up|stopped|dropped|dumped)\s+"
     r"(?P<obj>.+)$",
     re.IGNORECASE,
 )
 # "bought a place in Queens and moved in": the place is the new home.
-_MOVED_IN_RE = re.compile(r"^(?:moved|move|moving)\s+in\b", re.IGNORECASE)
+_MOVED_IN_RE = re.compile(r"^(?:moved|move|moving)(?:\s+(?:in|out|house|home))?\s*$", re.IGNORECASE)
 _HOME_IN_RE = re.compile(
     r"\b(?:place|house|flat|apartment|condo|home)\s+in\s+(?P<place>(?-i:[A-Z])[\w.'-]*"
     r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
     re.IGNORECASE,
 )
-_LEAVABLE = frozenset({"works_at", "lives_in", "studies_at", "partner", "owns", "vehicle"})
+_LEAVABLE = frozenset(
+    {"works_at", "lives_in", "studies_at", "partner", "owns", "vehicle", "learning", "uses_tool"}
+)
 # A change marker at the end of a clause says nothing about the fact itself.
 _NOW_TAIL_RE = re.compile(
     r"(?:\s*,)?\s+(?:for now|right now|now|these days|nowadays|for good|at the moment|again)\s*$",
@@ -64,7 +67,8 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     results: list[_Found] = []
     for part, found in zip(parts, found_by_part, strict=True):
         if _MOVED_IN_RE.match(part.strip()) and (home := _HOME_IN_RE.search(rest)):
-            results.append(_Found("lives_in", "moved in", home.group("place")))
+            # "moved out and got my own place in Paris", "bought a place in X and moved in"
+            results.append(_Found("lives_in", "moved to", home.group("place")))
             continue
         left = _LEFT_RE.match(part.strip())
         if left and len(predicates) == 1:

@@ -183,7 +183,7 @@ _TRAILING_JUNK_RE = re.compile(
     r"over the (?:holidays|weekend|summer|winter|years|break)|every other \w+|"
     r"most (?:days|nights|mornings|evenings|weekends|weeks)|"
     r"for (?:\d+|a few|a couple of|ten|twenty|thirty|forty|fifteen|five) (?:minutes|hours)|"
-    r"someday|some day|"
+    r"someday|some day|instead|"
     r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
     r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
     r"with (?:him|her|them|us|me|you)|here|there))+\s*$",
@@ -234,7 +234,7 @@ _LEADING_ADJUNCT_RE = re.compile(
     r"earlier|yesterday|"
     r"today|tonight|recently|lately|these days|nowadays|every|in my|on my|at my|when i was|"
     r"as a kid|"
-    r"growing up)\b[^,]{0,40}?),?\s+)(?=(?:i|i'm|i've|i'll|we|we're|we've)\b)",
+    r"growing up)\b[^,]{0,40}?),?\s+)(?=(?:i|i'm|i've|i'll|we|we're|we've|my|our)\b)",
     re.IGNORECASE,
 )
 
