@@ -4,6 +4,7 @@ Usage::
 
     python -m bench.enrichment_throughput run [--rates 20,40] [--duration 60] [--drain 2000]
                                               [--prefetch 4] [--pg-stats]
+                                              [--worker-processes 1]
     python -m bench.enrichment_throughput profile [--events 400] [--order event|fifo]
 
 `run` starts everything a deployment runs, each in its own process: an embedded PostgreSQL
@@ -142,13 +143,20 @@ class System:
     """Embedded Postgres + Valkey, migrated, with a tenant and key; gunicorn; one worker."""
 
     def __init__(
-        self, *, port: int, web_workers: int, prefetch: int, pg_stats: bool = False
+        self,
+        *,
+        port: int,
+        web_workers: int,
+        prefetch: int,
+        pg_stats: bool = False,
+        worker_processes: int = 1,
     ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="claiv-bench-"))
         self.pg_stats = pg_stats
         self.port = port
         self.web_workers = web_workers
         self.prefetch = prefetch
+        self.worker_processes = worker_processes
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stoppers: list[Any] = []
         self.env: dict[str, str] = {}
@@ -261,7 +269,7 @@ class System:
                 "--pool",
                 "prefork",
                 "--concurrency",
-                "1",
+                str(self.worker_processes),
                 "--prefetch-multiplier",
                 str(self.prefetch),
                 "--without-gossip",
@@ -467,7 +475,11 @@ def _wait_enriched(database_url: str, ids: list[str], timeout: float) -> list[tu
 def bench_run(args: argparse.Namespace) -> None:
     messages = locomo_messages()
     system = System(
-        port=args.port, web_workers=args.web_workers, prefetch=args.prefetch, pg_stats=args.pg_stats
+        port=args.port,
+        web_workers=args.web_workers,
+        prefetch=args.prefetch,
+        pg_stats=args.pg_stats,
+        worker_processes=args.worker_processes,
     )
     cursor = 0
 
@@ -667,6 +679,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=8765)
     run.add_argument("--web-workers", type=int, default=1)
     run.add_argument("--prefetch", type=int, default=4)
+    run.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="enrichment worker processes (Celery prefork --concurrency); default 1",
+    )
     run.add_argument(
         "--pg-stats",
         action="store_true",

@@ -380,6 +380,40 @@ def _django_start(root: Path, extractor_name: str) -> Any:
     return tenant_ensure(slug="fact-eval")[0], [valkey.stop, postgres.stop]
 
 
+def oracle_responder(items: Sequence[dict[str, Any]]) -> Any:
+    """A chat responder for the local OpenAI-protocol stub that answers each statement of
+    the set with its own labels in the LLM extractor's output schema (first alternative of
+    each), as an ideal model would: it measures what the LLM path loses *after* the model
+    (parsing, anchoring `source_text`, Map naming, the Gate), not a model's skill."""
+    by_text = sorted(items, key=lambda i: len(i["text"]), reverse=True)
+
+    def respond(body: dict[str, Any]) -> str:
+        prompt = str(body["messages"][-1]["content"])
+        item = next((i for i in by_text if f"<<<\n{i['text']}\n>>>" in prompt), None)
+        facts = item["expected"] if item else []
+
+        def first(value: Any) -> Any:
+            return value[0] if isinstance(value, list) else value
+
+        return json.dumps(
+            {
+                "propositions": [
+                    {
+                        "subject": f["subject"],
+                        "relation_phrase": first(f["predicate"]).replace("_", " "),
+                        "object_text": first(f["object"]),
+                        "source_text": item["text"] if item else "",
+                        "predicate": first(f["predicate"]),
+                        "negated": bool(f.get("negated", False)),
+                    }
+                    for f in facts
+                ]
+            }
+        )
+
+    return respond
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -389,6 +423,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="default: dev and sealed, each reported",
     )
     parser.add_argument("--extractor", choices=("offline", "llm"), default="offline")
+    parser.add_argument(
+        "--llm-answers",
+        choices=("oracle", "empty"),
+        default=None,
+        help="with --extractor llm: serve the model's answers from the local OpenAI-protocol "
+        "stub (tests/support/openai_stub.py): each statement's labels (oracle) or no facts",
+    )
     parser.add_argument("--no-supersede", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list dev misses (dev only)")
     args = parser.parse_args(argv)
@@ -396,8 +437,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.misses and parts != ["dev"]:
         parser.error("--misses is for --part dev only: the sealed part is never read")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    stub = None
+    if args.llm_answers:
+        from tests.support.openai_stub import OpenAIStub
+
+        answers = statements_load(part="all") if args.llm_answers == "oracle" else []
+        stub = OpenAIStub(chat_responder=oracle_responder(answers)).start()
+        os.environ.update(LLM_BASE_URL=stub.base_url, LLM_API_KEY="sk-stub", LLM_MODEL="stub-model")
     with tempfile.TemporaryDirectory(prefix="fact-eval-") as tmp:
         tenant, stoppers = _django_start(Path(tmp), args.extractor)
+        if stub is not None:
+            stoppers.append(stub.stop)
         try:
             for part in parts:
                 report = statements_run(statements_load(part=part))

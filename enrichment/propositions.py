@@ -14,6 +14,14 @@ from memory.vocabulary.temporal import TemporalMatch
 
 USER_SUBJECT = "user"
 
+# A change statement whose fact kind the sentence does not say ("I switched from VS Code
+# to Neovim"): two propositions with no predicate, the old value negated under
+# CHANGE_FROM and the new one under CHANGE_TO. The Map stage names both with the
+# predicate of the user's current fact that holds the old value, so the change
+# supersedes it; with no such fact, as it would any other proposition.
+CHANGE_FROM = "switched from"
+CHANGE_TO = "switched to"
+
 
 @dataclass(frozen=True)
 class Proposition:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 _CLAUSE_SPLIT_RE = re.compile(
     r"\s*[;–—]\s*|\s+-\s+|\s*\.\.\.\s*"
     r"|,?\s+(?:and|but|so|because|cause|since|although|though|while|whereas|plus|as)\s+"
-    r"(?=(?:i|i'm|i've|i'll|we|we're|we've|my|he|she|they|you|your|he's|she's|they're|you're)\b)"
+    r"(?=(?:(?:now|then|also|still)\s+)?(?:i|i'm|i've|i'll|we|we're|we've|my|he|she|they|you|your|"
+    r"he's|she's|they're|you're)\b)"
     r"|,\s+(?=(?:i|i'm|i've|i'll|we|we're|we've|my|you|your|you're|he|she|they|he's|she's)\b)",
     re.IGNORECASE,
 )

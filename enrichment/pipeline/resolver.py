@@ -32,6 +32,11 @@ _ANTONYMS = {"likes": "dislikes", "dislikes": "likes"}
 _ARTICLES = ("the ", "a ", "an ")
 
 
+def normalise_object(text: str) -> str:
+    """The form objects are compared in: lower case, no periods or commas, no article."""
+    return _normalise(text)
+
+
 def _normalise(text: str) -> str:
     words = " ".join(text.lower().replace(".", " ").replace(",", " ").split())
     for article in _ARTICLES:

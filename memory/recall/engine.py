@@ -467,6 +467,39 @@ def blocks_from(result: Retrieval, budget: int | None = None) -> list[Block]:
     return blocks
 
 
+# How many standing instructions to the assistant every recall carries, newest first.
+INSTRUCTIONS_PINNED = 5
+INSTRUCTION_KIND = "instruction"
+
+
+def with_instructions(scope: RecallScope, blocks: list[Block]) -> list[Block]:
+    """`blocks` with the user's current instructions to the assistant ("answer in short
+    bullet points") first, whatever the query: they apply to every answer, so a small
+    budget spends itself on them before anything else (issue #15). One indexed query."""
+    facts = list(
+        channels.facts_visible(scope)
+        .filter(kind=INSTRUCTION_KIND)
+        .prefetch_related("sources")
+        .order_by("-event_time", "-created_at")[:INSTRUCTIONS_PINNED]
+    )
+    if not facts:
+        return blocks
+    pinned = [
+        Block(
+            type="fact",
+            content=fact_line(fact),
+            source_ids=fact_sources(fact),
+            score=2.0,
+            event_time=fact.event_time,
+            tier=fact.tier,
+            item_id=str(fact.id),
+        )
+        for fact in facts
+    ]
+    ids = {b.item_id for b in pinned}
+    return pinned + [b for b in blocks if not (b.type == "fact" and b.item_id in ids)]
+
+
 def episode_citations(episode: Episode) -> list[str]:
     """The events an episode summary draws on: for an extractive summary, those whose
     highlight sentences it quotes; an abstractive one is derived from all its highlights."""
@@ -516,7 +549,9 @@ def memory_recall(
         min_confidence=min_confidence,
     )
     result = retrieve(scope, query, budget=token_budget)
-    text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
+    text, admitted, tokens = pack(
+        with_instructions(scope, blocks_from(result, token_budget)), token_budget
+    )
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])
     clock_dependent = (
         result.anchor_source == "server_now"

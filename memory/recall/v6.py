@@ -20,6 +20,7 @@ from memory.recall.engine import (
     RecallScope,
     blocks_from,
     retrieve,
+    with_instructions,
 )
 from memory.recall.packing import pack
 from tenants.models import Tenant
@@ -235,7 +236,9 @@ def memory_recall_v6(
     supporting = _supporting(scope, answer, ranked_facts, caps["supporting_facts"])
     background = _background(scope, answer + supporting, caps["background_facts"])
 
-    text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
+    text, admitted, tokens = pack(
+        with_instructions(scope, blocks_from(result, token_budget)), token_budget
+    )
     in_text = [b.item_id for b in admitted if b.type == "fact"]
     facts_accessed(in_text)
     history = _history(scope)

@@ -63,7 +63,8 @@ _SCHEDULE_RE = re.compile(
 )
 _MY_RELATION_RE = re.compile(
     rf"^(?:my|our)\s+{_RELATION_MODIFIERS}(?P<noun>{_RELATION_ALT})\b(?P<possessive>'s)?"
-    rf"(?:\s*,?\s+(?P<name>(?-i:[A-Z][a-z][\w-]*))(?=[\s,]|$)(?:\s*,)?)?",
+    rf"(?:\s*,?\s+(?P<name>(?-i:(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?[A-Z][a-z][\w-]*))(?=[\s,]|$)"
+    rf"(?:\s*,)?)?",
     re.IGNORECASE,
 )
 _CONTACT_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -75,12 +76,26 @@ _REACH_ME_RE = re.compile(
 
 
 def _attribute(text: str, context: _Context) -> list[_Found]:
+    # "my new email", "my work phone", "my name is now X": the attribute itself is the same.
+    text = re.sub(
+        r"^(my|our)\s+(?:new|current|updated|latest|present)\s+", r"\1 ", text, flags=re.I
+    )
+    text = re.sub(
+        r"^(my|our)\s+(?:work|personal|private|main|home)\s+(?=e-?mail|phone|cell|mobile|number)",
+        r"\1 ",
+        text,
+        flags=re.I,
+    )
+    text = re.sub(r"^(my\s+[\w ]+?\s+is)\s+now\s+", r"\1 ", text, flags=re.I)
     for pattern, predicate in _ATTRIBUTE_RULES:
         match = pattern.match(text)
         if match:
-            return [
-                _Found(predicate, match.group(0)[: match.start("obj")].strip(), match.group("obj"))
-            ]
+            obj = match.group("obj")
+            # A contact detail is the address or number itself, not what follows it.
+            exact = {"email": _CONTACT_EMAIL_RE, "phone": _CONTACT_PHONE_RE}.get(predicate)
+            if exact is not None and (detail := exact.search(obj)):
+                obj = detail.group(0).strip()
+            return [_Found(predicate, match.group(0)[: match.start("obj")].strip(), obj)]
     favorite = _FAVORITE_RE.match(text)
     if favorite:
         what = favorite.group("what").strip()

@@ -131,16 +131,94 @@ def _clean_object(
     return text.strip()
 
 
+_CONJUNCT_RE = re.compile(
+    r"^\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)(?P<rest>\S.*)$"
+)
+_NOT_A_CONJUNCT_RE = re.compile(
+    r"^(?:i|we|he|she|they|it|you|my|our|his|her|their|this|that|there|then|so|also|"
+    r"am|is|are|was|were|have|has|had|do|does|did|can|will|not|never|just|now|"
+    r"\w+ed|\w+s\s+(?:a|an|the|my)\b)\b",
+    re.IGNORECASE,
+)
+_HEDGED_QUANTITY_RE = re.compile(
+    r"^(?:both|also|a (?:little )?bit of|a little|some|a few|lots of|a lot of)\s+", re.IGNORECASE
+)
+
+
+def _conjuncts(
+    raw: str, first: str, *, temporal: tuple[TemporalMatch, ...], keep_commas: bool
+) -> list[str]:
+    """The objects of a coordination: "peanuts and shellfish", "Thai and Ethiopian food"
+    (a bare modifier shares the last item's head noun), "Portuguese and a bit of
+    Japanese". `first` is the cleaned first object; the rest of `raw` is read item by
+    item while each item is a noun phrase (a clause after "and" ends the list)."""
+    first = _HEDGED_QUANTITY_RE.sub("", first)
+    at = raw.find(first)
+    if not first or at < 0:
+        return [first]
+    items = [first]
+    tail = raw[at + len(first) :]
+    while (conj := _CONJUNCT_RE.match(tail)) and len(items) < 8:
+        rest = _HEDGED_QUANTITY_RE.sub("", conj.group("rest"))
+        if _NOT_A_CONJUNCT_RE.match(rest):
+            break
+        item = _HEDGED_QUANTITY_RE.sub(
+            "", _clean_object(rest, temporal=temporal, keep_commas=False)
+        )
+        if not item or len(item.split()) > 5 or not _usable(item):
+            break
+        items.append(item)
+        at = rest.find(item)
+        if at < 0:
+            break
+        tail = rest[at + len(item) :]
+    if len(items) > 1:
+        head = items[-1].split()
+        if len(head) >= 2 and head[-1].islower():
+            items = [
+                f"{item} {head[-1]}"
+                if len(item.split()) == 1 and not item.lower().endswith("ing")
+                else item
+                for item in items[:-1]
+            ] + [items[-1]]
+    return items
+
+
 def _head(obj: str) -> str:
     """The object up to the first clause glue: what predicate mapping should look at."""
     cut = _OBJECT_STOP_RE.search(obj)
     return obj[: cut.start()] if cut else obj
 
 
+def _named(phrase: str) -> str:
+    """ "a startup called Kite" is Kite: the name stands for the thing."""
+    named = re.search(
+        r"\b(?:called|named)\s+(?P<name>(?-i:[A-Z])[\w&.'-]*(?:\s+(?-i:[A-Z])"
+        r"[\w&.'-]*)*)",
+        phrase,
+    )
+    return named.group("name") if named else phrase
+
+
+def _place_cut(place: str) -> str:
+    """A named workplace, school, tool or place ends where a participle or a lower-case
+    prepositional phrase starts: "UCLA majoring in psychology", "J.P. Morgan in the risk
+    department", "Trello for planning"."""
+    return re.split(
+        r"\s+(?=(?:majoring|studying|working|doing|where|who|which)\b)"
+        r"|\s+(?:in|on|near|for|with)\s+"
+        r"(?=the\s|[a-z])|\s*,",
+        place,
+        maxsplit=1,
+    )[0]
+
+
 def _usable(obj: str) -> bool:
     lowered = obj.lower().strip()
     if not lowered or lowered in _EMPTY_OBJECTS:
         return False
+    if re.fullmatch(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", lowered):
+        return True  # an e-mail address, whatever words its parts spell
     words = re.findall(r"[\w'-]+", lowered)
     if not words or words[0] in {
         "how",

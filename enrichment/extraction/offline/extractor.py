@@ -14,9 +14,12 @@ from enrichment.extraction.offline.attributes import (
 )
 from enrichment.extraction.offline.clause import (
     _clean_object,
+    _conjuncts,
     _Context,
     _Found,
+    _named,
     _normalise,
+    _place_cut,
     _usable,
 )
 from enrichment.extraction.offline.instructions import instruction
@@ -43,6 +46,8 @@ from enrichment.extraction.offline.words import (
     _NAME_STOPWORDS,
     _NOT_SPEAKERS,
     _QUESTION_START_RE,
+    _RELATION_ALT,
+    _RELATION_NOUNS,
     _SPEAKER_RE,
     _USER_SPEAKERS,
 )
@@ -56,6 +61,31 @@ from enrichment.propositions import (
     Proposition,
 )
 from memory.vocabulary.temporal import temporal_resolve
+
+_HOME_IS_RE = re.compile(
+    r"^home(?:\s+for\s+(?:me|us))?\s+(?:is|has been)\s+(?:now\s+)?(?P<obj>(?-i:[A-Z])[\w.'-]*"
+    r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)(?:\s+for\s+(?:me|us))?(?:\s+(?:these days|now|nowadays))?\s*$",
+    re.IGNORECASE,
+)
+# "Tom and I split up": the named one is the partner no longer.
+_SPLIT_UP_RE = re.compile(
+    r"^(?P<name>(?-i:[A-Z][a-z][\w-]*))\s+and\s+i\s+(?:have\s+)?(?:broke up|split up|separated|"
+    r"got divorced|divorced|split)\b",
+    re.IGNORECASE,
+)
+
+# A place named after a preposition: what a later "there" in the sentence points to.
+_PLACE_RE = re.compile(r"\b(?:to|in|at|from)\s+((?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)")
+
+# Predicates whose object may be a list ("peanuts and shellfish"): one fact per item.
+_LISTS = frozenset(
+    "likes dislikes allergy speaks_language owns visited_place skill hobby uses_tool "
+    "prefers_programming_language health_condition medication learning exercise "
+    "studies_subject has_pet has_child has_sibling".split()
+)
+
+# Predicates whose object is a named thing: "a startup called Kite" is stored as Kite.
+_NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
 
 
 class OfflineExtractor:
@@ -129,40 +159,73 @@ class OfflineExtractor:
         self, content: str, start: int, end: int, event_time: datetime, context: _Context
     ) -> list[Proposition]:
         sentence = content[start:end]
+        # A closing "if you need it" / "if that matters" is politeness, not a condition.
+        sentence = re.sub(
+            r",?\s+if\s+(?:you|that|it)\s+(?:need|want|care|matter|help|believe|ask|like|"
+            r"are interested|were wondering)\w*\b[^.!?]*(?=[.!]?$)",
+            "",
+            sentence,
+        )
         if sentence.rstrip().endswith("?") or _CONDITIONAL_RE.search(sentence):
             return []
         if not re.search(r"[A-Za-z]", sentence):
             return []
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
-        for clause_text in _clauses(sentence):
+        place: str | None = None  # the last place named, for a later "there"
+        for clause_text in _clauses(_apposition(sentence)):
+            named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
-                obj = _clean_object(
-                    result.obj,
-                    # A birthday's object *is* the date; elsewhere a time expression is
-                    # not part of the object.
-                    temporal=() if result.predicate == "birthday" else context.temporal,
-                    keep_commas=result.predicate
-                    in ("lives_in", "from_location", "visited_place", "birthday"),
+                if result.obj.lower() in ("there", "here"):
+                    if place is None or result.obj.lower() == "here":
+                        continue
+                    result.obj = place
+                temporal = () if result.predicate == "birthday" else context.temporal
+                keep_commas = result.predicate in (
+                    "lives_in",
+                    "from_location",
+                    "visited_place",
+                    "birthday",
                 )
-                if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
-                    continue  # a bare verb ("read", "meeting") is not an activity worth keeping
-                found.append(
-                    Proposition(
-                        subject=result.subject or subject,
-                        relation_phrase=result.relation,
-                        object_text=obj,
-                        source_text=sentence,
-                        start=start,
-                        end=end,
-                        predicate=result.predicate,
-                        negated=result.negated,
-                        confidence=result.confidence
-                        if result.confidence is not None
-                        else confidence,
-                        temporal=context.temporal,
+                # A birthday's object *is* the date; elsewhere a time expression is
+                # not part of the object.
+                obj = _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
+                if result.predicate in _NAMED_OBJECTS:
+                    obj = _named(obj)
+                if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
+                    obj = _place_cut(obj)
+                obj = _trim_for(result.predicate, obj)
+                objects = (
+                    _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
+                    if result.predicate in _LISTS
+                    else [obj]
+                )
+                predicate = result.predicate
+                if predicate == "owns" and _CAR_MAKES_RE.search(obj):
+                    predicate = "vehicle"  # a car or a scooter owned is the vehicle one has
+                for obj in objects:
+                    if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
+                        continue  # a bare verb ("read", "meeting") is not an activity
+                    found.append(
+                        Proposition(
+                            subject=result.subject or subject,
+                            relation_phrase=result.relation,
+                            object_text=obj,
+                            source_text=sentence,
+                            start=start,
+                            end=end,
+                            predicate=predicate,
+                            negated=result.negated,
+                            confidence=result.confidence
+                            if result.confidence is not None
+                            else confidence,
+                            temporal=context.temporal,
+                        )
                     )
-                )
+            if named_places:
+                place = named_places[-1]
+        if context.role == "user" and not context.speaker:
+            found += _named_relations(sentence, start, end, context)
         return found
 
     def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
@@ -176,6 +239,9 @@ class OfflineExtractor:
         contact = _contact(text, lowered, context, base_confidence)
         if contact is not None:
             return contact
+        home = _HOME_IS_RE.match(text)
+        if home:  # "Home is Glasgow for me", "Home for me is Nairobi these days"
+            return [(context.me, _Found("lives_in", "home is", home.group("obj")), base_confidence)]
         if lowered.startswith("my ") or lowered.startswith("our "):
             return _possessive(text, context, base_confidence)
         return _subject_and_verb(text, context, base_confidence, pastime=pastime)
@@ -190,6 +256,10 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     text = _normalise(text)
     if _HEDGE_RE.search(text) or _QUESTION_START_RE.match(text):
         return None
+    # A headline before a colon ("Big news: I moved…", "Update on me: we…").
+    text = re.sub(
+        r"^(?:[\w']+\s+){0,3}[\w']+\s*:\s+(?=(?:i|we|my|our|me)\b)", "", text, flags=re.IGNORECASE
+    )
     text = _INTERJECTION_RE.sub("", text)
     adjunct = _LEADING_ADJUNCT_RE.match(text)
     pastime = bool(
@@ -264,6 +334,15 @@ def _subject_and_verb(
     """Resolve who the clause is about, then read its verb phrase."""
     subject: str | None = None
     rest = text
+    split_up = _SPLIT_UP_RE.match(text)
+    if split_up:
+        return [
+            (
+                context.me,
+                _Found("partner", "broke up with", split_up.group("name"), negated=True),
+                base_confidence,
+            )
+        ]
     first = _FIRST_PERSON_RE.match(text)
     if first:
         subject = context.me
@@ -324,6 +403,82 @@ def _pastime_hobby(
     if habit:
         return [(subject, _Found("hobby", habit.group("verb"), habit.group("obj")), confidence)]
     return results
+
+
+_TITLED_NAME = r"(?:(?:Mr|Mrs|Ms|Dr|Sir|Aunt|Uncle)\.?\s+)?[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)?"
+_APPOSED_NAME_RE = re.compile(
+    rf"\b(?P<owner>my|our)\s+(?P<noun>(?:[\w-]+\s+)?(?:{_RELATION_ALT}))\s*,?\s+"
+    rf"(?-i:(?P<name>{_TITLED_NAME}))\b\s*,?",
+    re.IGNORECASE,
+)
+_NAME_FIRST_RE = re.compile(
+    rf"^(?P<name>{_TITLED_NAME})\s*,\s*(?P<owner>my|our)\s+(?P<noun>(?:[\w-]+\s+)?"
+    rf"(?:{_RELATION_ALT}))\s*,\s*",
+    re.IGNORECASE,
+)
+
+
+_CAR_MAKES_RE = re.compile(
+    r"\b(?:Toyota|Honda|Subaru|Ford|Tesla|BMW|Audi|Volkswagen|VW|Mercedes|Kia|Hyundai|Nissan|"
+    r"Mazda|Chevy|Chevrolet|Jeep|Volvo|Porsche|Fiat|Peugeot|Renault|Skoda|Lexus|Vespa|Harley|"
+    r"Ducati|Yamaha|Kawasaki|Dodge|GMC|Buick|Cadillac|Rivian|Polestar|Prius|Civic|Corolla)\b"
+)
+
+
+def _trim_for(predicate: str | None, obj: str) -> str:
+    """What a kind's object is without its modifiers: a drug without its dose, a class
+    without "lessons", a car without "beat-up old"."""
+    if predicate == "medication":
+        return re.sub(
+            r"^\d+(?:\.\d+)?\s*(?:mg|mcg|g|ml|iu|units?)\s+(?:of\s+)?", "", obj, flags=re.I
+        )
+    if predicate == "learning":
+        return re.sub(r"\s+(?:lessons|classes|class|courses?)$", "", obj, flags=re.I) or obj
+    if predicate in ("vehicle", "owns") and _CAR_MAKES_RE.search(obj):
+        return re.sub(r"^(?:[a-z][\w-]*\s+)+(?=[A-Z0-9])", "", obj)
+    return obj
+
+
+def _named_relations(sentence: str, start: int, end: int, context: _Context) -> list[Proposition]:
+    """ "…walks with my dog, Pixel", "…dinner with my brother Tom": a named relative or pet
+    mentioned inside a clause is still one (the clause itself is about something else)."""
+    found = []
+    for mention in _APPOSED_NAME_RE.finditer(_apposition(sentence)):
+        noun = mention.group("noun").lower().split()[-1]
+        if mention.start() == 0 or noun not in _RELATION_NOUNS:
+            continue  # a clause that starts with it is read as its subject
+        found.append(
+            Proposition(
+                subject=context.me,
+                relation_phrase=f"my {noun}",
+                object_text=mention.group("name"),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate=_RELATION_NOUNS[noun],
+                confidence=0.7,
+            )
+        )
+    return found
+
+
+def _apposition(sentence: str) -> str:
+    """A name in apposition reads as the relation's name: "my mother-in-law, Gloria,
+    lives…" and "Rosa, my mom, is…" become "my mother-in-law Gloria lives…" and "my mom
+    Rosa is…" (the clause splitter would otherwise cut at the comma)."""
+    first = _NAME_FIRST_RE.match(sentence)
+    if first and first.group("name").split()[0].lower() not in _NAME_STOPWORDS:
+        sentence = (
+            f"{first.group('owner')} {first.group('noun')} {first.group('name')} "
+            + sentence[first.end() :]
+        )
+    return _APPOSED_NAME_RE.sub(
+        lambda m: (
+            f"{m.group('owner')} {m.group('noun')} {m.group('name')}"
+            + (" " if re.search(r"[\s,]$", m.group(0)) else "")
+        ),
+        sentence,
+    )
 
 
 def _dedupe(propositions: list[Proposition]) -> list[Proposition]:

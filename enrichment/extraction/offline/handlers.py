@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from enrichment.extraction.offline.clause import _Clause, _Found, _head, _usable
+from enrichment.extraction.offline.clause import (
+    _Clause,
+    _Found,
+    _head,
+    _named,
+    _place_cut,
+    _usable,
+)
 from enrichment.extraction.offline.words import (
     _DIETS,
     _DRUG_RE,
@@ -22,6 +29,8 @@ from enrichment.extraction.offline.words import (
     _forms,
 )
 from enrichment.propositions import (
+    CHANGE_FROM,
+    CHANGE_TO,
     USER_SUBJECT,
 )
 from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_map
@@ -101,17 +110,32 @@ def _prefers(match: re.Match[str], clause: _Clause) -> list[_Found]:
 
 def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """'I'm a nurse at X' / 'I'm a transgender woman' / 'I'm a student at Y'."""
-    phrase = match.group("obj")
-    place = None
-    split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
-    if len(split) == 2:
-        phrase, place = split
+    phrase = re.sub(
+        r"\s+for\s+(?:(?:the\s+)?(?:past|last)\s+)?(?:\w+\s+){0,2}(?:years?|months?|weeks?|"
+        r"decades?)\b.*$",
+        "",
+        match.group("obj"),
+        flags=re.IGNORECASE,
+    )
+    found: list[_Found] = []
+    aged = re.match(r"^(?P<age>\d{1,3}|\w+)[- ]years?[- ]old\s+(?P<rest>\S.*)$", phrase, re.I)
+    if aged:  # "a three-year-old corgi": an age, and what it is
+        found.append(_Found("age", "is", aged.group("age"), negated=clause.negated))
+        phrase = aged.group("rest")
+    phrase, place = _title_and_place(phrase)
+    town = None
+    located = re.match(r"^(?P<title>.+?)\s+in\s+(?P<rest>\S.*)$", phrase)
+    if located and not re.search(r"\b(?:degree|phd|fan|love|believer)\b", phrase, re.I):
+        # "a lawyer in Madrid" lives there; "a postdoc in computational biology" is a
+        # postdoc (the field is not the title).
+        phrase = located.group("title")
+        if located.group("rest")[:1].isupper():
+            town = located.group("rest")
     head_words = re.findall(r"[A-Za-z-]+", _OBJECT_STOP_RE.split(phrase, maxsplit=1)[0])
     if not head_words:
         return []
     head = head_words[-1].lower()
     lowered = phrase.lower()
-    found: list[_Found] = []
     if re.search(r"\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\b", lowered):
         obj = re.sub(
             r"^.*?\b(?:fan|lover|fanatic|enthusiast|junkie|nerd|geek|buff)\s*(?:of\s+)?", "", phrase
@@ -142,8 +166,17 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
         if place:
             found.append(_Found("works_at", "work at", place, negated=clause.negated))
+        if town and not clause.negated:
+            found.append(_Found("lives_in", "am a … in", town))
         return found
-    return [_Found("is_a", "am a", phrase, negated=clause.negated)]
+    return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
+
+
+_RELIGIONS = frozenset(
+    "muslim christian catholic protestant jewish hindu buddhist sikh atheist agnostic mormon "
+    "orthodox evangelical baptist methodist anglican lutheran quaker pagan jain taoist "
+    "spiritual religious".split()
+)
 
 
 def _be_bare(match: re.Match[str], clause: _Clause) -> list[_Found]:
@@ -152,6 +185,8 @@ def _be_bare(match: re.Match[str], clause: _Clause) -> list[_Found]:
     lowered = obj.lower()
     if lowered in _NATIONALITIES:
         return [_Found("nationality", "am", obj, negated=clause.negated)]
+    if lowered in _RELIGIONS:
+        return [_Found("religion", "am", obj, negated=clause.negated)]
     if re.fullmatch(r"(?:single|married|divorced|engaged|widowed|separated)", lowered):
         return [_Found("relationship_status", "am", lowered, negated=clause.negated)]
     if re.fullmatch(_DIETS, lowered):
@@ -258,6 +293,85 @@ def _went(match: re.Match[str], clause: _Clause) -> list[_Found]:
             _Found("visited_place", relation, place.group("place"), negated=clause.negated)
         )
     return found
+
+
+def _joined(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """Joining a named organisation: the employer (and the title after "as")."""
+    if match.group(0).lower().startswith("moved to") and not match.group("title"):
+        return []  # "moved to Berlin" is a move; "moved to Stripe as a PM" a job
+    found = [_Found("works_at", "joined", match.group("obj"), negated=clause.negated)]
+    if match.group("title"):
+        found.append(_Found("job_title", "joined as", match.group("title"), negated=clause.negated))
+    return found
+
+
+def _work_as(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "work as an ER nurse at St. Michael's Hospital": the title, then the workplace."""
+    title, place = _title_and_place(match.group("obj"))
+    found = [_Found("job_title", "work as", title, negated=clause.negated)]
+    if place:
+        found.append(_Found("works_at", "work at", place, negated=clause.negated))
+    return found
+
+
+def _title_and_place(phrase: str) -> tuple[str, str | None]:
+    """Split "nurse at St. Mary's" / "chef for a restaurant called Baan" at the
+    preposition that introduces a named or determined workplace."""
+    split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
+    if len(split) == 2:
+        # "UCLA majoring in psychology", "J.P. Morgan in the risk department": the place
+        # ends where a participle or a lower-case prepositional phrase starts.
+        return split[0], _named(_place_cut(split[1]))
+    return phrase, None
+
+
+def _teach(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """Teaching somewhere: the school (at) or the town (in), and "X teacher" when said."""
+    what = (match.group("what") or "").strip()
+    place = match.group("obj")
+    found = [
+        _Found(
+            "works_at" if match.group("prep").lower() == "at" else "lives_in",
+            "teach at",
+            place,
+            negated=clause.negated,
+        )
+    ]
+    if what:
+        found.append(_Found("job_title", "teach", f"{what} teacher", negated=clause.negated))
+    return found
+
+
+def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "switched from VS Code to Neovim": the old value retired, the new one held; the
+    predicate is the one the old value is stored under (named in the Map stage)."""
+    origin, new = _named(match.group("origin")), _named(match.group("obj"))
+    mapped = predicate_map(relation_phrase="", object_text=_head(new))
+    name = None if mapped is FALLBACK_PREDICATE else mapped.name
+    return [
+        _Found(name, CHANGE_FROM, origin, negated=True),
+        _Found(name, CHANGE_TO, new, negated=clause.negated),
+    ]
+
+
+def _arrived(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "I'm at UCLA now": a school when its name says so; otherwise left to the Map stage,
+    which takes the kind of the user's current workplace or school (`CHANGE_TO`)."""
+    obj = match.group("obj")
+    school = re.search(
+        r"\b(?:College|University|Uni|School|High|Academy|Institute|Polytechnic)\b", obj
+    ) or re.fullmatch(r"[A-Z]{2,5}", obj)
+    if clause.negated:
+        return []
+    return [_Found("studies_at" if school else None, CHANGE_TO, obj)]
+
+
+def _attribute_change(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "changed my name to X" reads as "my name is X"."""
+    mapped = predicate_map(relation_phrase=f"my {match.group('attr')} is", object_text="")
+    if mapped is FALLBACK_PREDICATE:
+        return []
+    return [_Found(mapped.name, "changed to", _named(match.group("obj")))]
 
 
 def _moving(match: re.Match[str], clause: _Clause) -> list[_Found]:

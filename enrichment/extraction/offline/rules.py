@@ -11,10 +11,14 @@ from enrichment.extraction.offline.handlers import (
     _NUMBER_WORDS,
     _O,
     Handler,
+    _arrived,
+    _attribute_change,
+    _change,
     _craft,
     _did,
     _fixed,
     _have,
+    _joined,
     _likes,
     _mapped,
     _moving,
@@ -22,7 +26,9 @@ from enrichment.extraction.offline.handlers import (
     _plan,
     _prefers,
     _take,
+    _teach,
     _went,
+    _work_as,
 )
 from enrichment.extraction.offline.words import _DIETS
 
@@ -45,6 +51,11 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (
             rf"^{_BE}\s+(?P<obj>\d{{1,3}}|{_NUMBER_WORDS})\s+(?:years?|yrs?)\s+old\b",
             _fixed("age", "years old"),
+        ),
+        (
+            # "I'm 29 and still…", "Arjun is 16, and…", "is fourteen and deaf".
+            rf"^(?:am|is|are)\s+(?P<obj>\d{{1,3}}|{_NUMBER_WORDS})(?=\s*(?:,|and\b|now\b|$))",
+            _fixed("age", "am"),
         ),
         (
             r"^(?:was\s+)?born\s+(?:on\s+)?(?P<obj>(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:january|"
@@ -71,8 +82,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"^(?:came|come|comes)\s+out\s+as\s+{_O}", _fixed("gender_identity", "came out as")),
         # diet / health
         (
-            rf"^(?:am|is|are|was|been|went|gone|became|become|have been)\s+(?:a\s+)?(?:strict\s+|"
-            rf"full\s+|mostly\s+)?(?P<obj>{_DIETS})\b",
+            rf"^(?:am|is|are|was|been|went|gone|became|become|have been|turned)\s+(?:a\s+)?"
+            rf"(?:strict\s+|full\s+|fully\s+|completely\s+|mostly\s+|100% )?(?P<obj>{_DIETS})\b",
             _fixed("diet", "am"),
         ),
         (
@@ -101,20 +112,37 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         (
             rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
-            rf"staying|settled)\s+(?:in|on)\s+{_O}",
+            rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our)\s+\w+)\s+)?"
+            rf"(?:in|on)\s+{_O}",
             _fixed("lives_in", "live in"),
         ),
         (rf"^(?:{_BE}\s+)?(?:moving|relocating)\s+(?:back\s+)?to\s+{_O}", _moving),
         (
             rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
-            rf"over\s+)?to\s+{_O}",
+            rf"over\s+)?(?:home\s+)?to\s+{_O}",
             _fixed("lives_in", "moved to"),
         ),
         (rf"^(?:call|calls)\s+{_O}\s+home\b", _fixed("lives_in", "call home")),
+        (
+            # "spent our honeymoon in Bali and Lombok": somewhere one has been.
+            r"^spent\s+(?:(?:our|my|a|the|two|three|\w+)\s+)?(?:\w+\s+){0,2}(?:in|on|at)\s+"
+            r"(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("visited_place", "spent time in"),
+        ),
+        (
+            r"^(?:live|lives|living|am living|reside|resides|am based|am staying|am settled|"
+            r"settled)\s+(?P<obj>there|here)\b",
+            _fixed("lives_in", "live there"),
+        ),
+        (
+            r"^(?:moved|move|moving)\s+into\s+(?:a|an|our|my|the)\s+(?:new\s+)?(?:place|house|"
+            r"flat|apartment|condo|home)\s+in\s+(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("lives_in", "moved into"),
+        ),
         # work / education
         (
             rf"^(?:{_BE}\s+)?(?:work|works|worked|working)\s+as\s+(?:an?\s+)?{_O}",
-            _fixed("job_title", "work as"),
+            _work_as,
         ),
         (
             rf"^(?:{_BE}\s+|have\s+|has\s+)?(?:work|works|worked|working)\s+(?:at|"
@@ -147,11 +175,40 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             rf"^(?:lost|quit|left)\s+(?:my|his|her|their)\s+job\s+at\s+{_O}",
             _fixed("works_at", "quit job at", negate=True),
         ),
-        (rf"^(?:retired|resigned)\s+from\s+{_O}", _fixed("works_at", "retired from", negate=True)),
         (
-            r"^(?:joined|join|"
-            r"joins)\s+(?P<obj>(?-i:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)*))\s*(?:as\s+.*)?$",
-            _fixed("works_at", "joined"),
+            # "retired from Boeing" leaves an employer; "retired from teaching" is an event.
+            r"^(?:retired|resigned)\s+from\s+(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("works_at", "retired from", negate=True),
+        ),
+        (
+            r"^(?P<verb>retired|resigned)\s+from\s+(?P<obj>.+)",
+            lambda m, c: [
+                _Found("life_event", "retired", f"{m.group('verb').lower()} from {m.group('obj')}")
+            ],
+        ),
+        (
+            # "drive for Uber", "deliver for DoorDash": the company one works for.
+            r"^(?:drive|drives|driving|deliver|delivers|delivering|ride|rides|riding|freelance|"
+            r"freelances|consult|consults)\s+for\s+(?P<obj>(?-i:[A-Z])[\w&.'-]*(?:\s+"
+            r"(?-i:[A-Z])[\w&.'-]*)*)",
+            _fixed("works_at", "drive for"),
+        ),
+        (
+            # "joined Stripe this week / as a designer / in September": a named employer;
+            # "joined a gym" (lower case) is not one.
+            r"^(?:joined|join|joins|am joining|went to work for|got hired (?:by|at)|"
+            r"was hired (?:by|at)|hired on at|got a job (?:at|with)|"
+            r"started at|start at|starting at)\s+(?P<obj>(?-i:[A-Z][\w&.'-]*(?:\s+(?:of\s+)?"
+            r"[A-Z][\w&.'-]*)*))(?:\s+as\s+(?:an?\s+)?(?P<title>[^,]+?))?"
+            r"(?=\s*$|\s*[,.!;]|\s+(?:in|this|last|on|back|full|recently|a few|two|three|after|"
+            r"earlier)\b)",
+            _joined,
+        ),
+        (
+            # "teach third grade at Lincoln", "teach piano in Bergen", "teach at Oakwood".
+            r"^(?:teach|teaches|taught|am teaching|teaching)\s+(?:(?P<what>(?!at\b|in\b)"
+            r"[\w -]+?)\s+)?(?P<prep>at|in)\s+(?P<obj>(?-i:[A-Z]).*)",
+            _teach,
         ),
         (rf"^(?:{_BE}\s+)?(?:working|work|works)\s+on\s+{_O}", _fixed("works_on", "working on")),
         (
@@ -161,6 +218,24 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
                 _Found("studies_subject", "study", m.group("subj")),
                 _Found("studies_at", "study at", m.group("obj")),
             ],
+        ),
+        (
+            # "doing a master's at Oxford": the school, and the degree under way.
+            r"^(?:am\s+)?(?:doing|pursuing|starting|finishing|working on|studying for)\s+"
+            r"(?:a|an|my)\s+(?P<deg>(?:master|bachelor|phd|ph\.d|doctorate|mba|msc|bsc|ma|ba)\S*(?:\s+degree)?"
+            r"(?:\s+in\s+[\w ]+?)?)\s+at\s+(?P<obj>(?-i:[A-Z]).*)",
+            lambda m, c: [
+                _Found("studies_at", "study at", m.group("obj"), negated=c.negated),
+                _Found("degree", "doing a", m.group("deg"), negated=c.negated),
+            ],
+        ),
+        (
+            # "go to Riverside High", "attend Lincoln University": a school by its name.
+            r"^(?:go|goes|going|attend|attends|attending|am attending|am at|is at)\s+(?:to\s+)?"
+            r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*\s+"
+            r"(?:College|University|Uni|School|High|Academy|Institute|Polytechnic|Elementary|"
+            r"Middle|Conservatory|Seminary)(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)",
+            _fixed("studies_at", "go to"),
         ),
         (
             rf"^(?:{_BE}\s+)?(?:study|studies|studied|studying)\s+at\s+{_O}",
@@ -211,13 +286,43 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _fixed("prefers_programming_language", "code in"),
         ),
         # relationships
-        (rf"^{_BE}\s+(?:happily\s+)?married\s+to\s+{_O}", _fixed("partner", "married to")),
         (
-            rf"^{_BE}\s+(?:dating|seeing|engaged\s+to|"
-            rf"with)\s+(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
+            rf"^(?:{_BE}\s+|got\s+)(?:happily\s+)?(?P<status>married|engaged)\s+to\s+{_O}",
+            lambda m, c: [
+                _Found(
+                    "partner", f"{m.group('status').lower()} to", m.group("obj"), negated=c.negated
+                ),
+                _Found("relationship_status", "am", m.group("status").lower(), negated=c.negated),
+            ],
+        ),
+        (
+            # "dating Luis", "seeing a guy named Ben", "with someone called Sam".
+            rf"^(?:{_BE}\s+)?(?:dating|seeing|with)\s+(?:(?:a|an|this)\s+(?:guy|girl|man|woman|"
+            rf"boy|lady|person|nurse|doctor|teacher|\w+er)\s+|someone\s+)?(?:(?:named|called)\s+)?"
+            rf"(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
             _fixed("partner", "dating"),
         ),
-        (r"^got\s+(?P<obj>married|engaged|divorced)\b", _fixed("relationship_status", "got")),
+        (
+            r"^(?:broke up|split up|separated|got divorced|divorced)\s+(?:with|from)?\s*"
+            r"(?P<obj>(?-i:[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?))",
+            _fixed("partner", "broke up with", negate=True),
+        ),
+        (
+            # "got married": an event, and the status it leaves.
+            r"^got\s+(?P<obj>married|engaged|divorced)\b",
+            lambda m, c: [
+                _Found("relationship_status", "got", m.group("obj").lower(), negated=c.negated),
+                _Found("life_event", "got", f"got {m.group('obj').lower()}", negated=c.negated),
+            ],
+        ),
+        (
+            # "I'm single and loving it": a status before "and" / a comma.
+            r"^(?:am|is|are)\s+(?P<obj>single|married|divorced|engaged|widowed|separated)\b"
+            r"(?=\s*(?:,|and\b|but\b|so\b|$))",
+            lambda m, c: [
+                _Found("relationship_status", "am", m.group("obj").lower(), negated=c.negated)
+            ],
+        ),
         # preferences
         (
             rf"^(?:{_BE}\s+)?(?:not\s+)?(?:a\s+)?(?:big\s+|huge\s+|massive\s+)?fan\s+of\s+{_O}",
@@ -259,6 +364,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _fixed("goal", "training for"),
         ),
         (rf"^(?:dream|dreams)\s+(?:of|about)\s+{_O}", _fixed("goal", "dream of")),
+        (
+            # "planning a trip to Japan": the trip is the plan.
+            r"^(?:am\s+|are\s+)?(?:planning|organising|organizing|booking)\s+(?:a|an|our|my)\s+"
+            r"(?P<obj>(?:\w+\s+){0,2}(?:trip|visit|move|holiday|vacation|wedding|party|"
+            r"honeymoon)\b.*)",
+            _fixed("plans_to", "planning"),
+        ),
         (
             rf"^(?:{_BE}\s+)?(?P<verb>planning\s+to|plan\s+to|plans\s+to|going\s+to|intend\s+to|"
             rf"intending\s+to|about\s+to|will)\s+{_O}",
@@ -307,6 +419,27 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             rf"^(?:moved|came|emigrated|immigrated|relocated)\s+(?:here\s+|over\s+|"
             rf"to\s+\w+\s+)?from\s+{_O}",
             _fixed("from_location", "moved from"),
+        ),
+        (
+            # A change whose kind only the old value tells (see `CHANGE_FROM`).
+            rf"^(?:switched|switch|switching|changed|change|went|gone|converted|"
+            rf"upgraded|downgraded|transferred)\s+(?:over\s+|back\s+)?from\s+"
+            rf"(?P<origin>[^,;]+?)\s+(?:to|over to|for)\s+{_O}",
+            _change,
+        ),
+        (
+            # "I'm at Initech now", "transferred to McGill": a new workplace or school; which
+            # one the stored fact it replaces tells (see `CHANGE_TO`).
+            r"^(?:am\s+(?:now\s+)?at|transferred\s+to|have transferred\s+to|moved\s+over\s+to)\s+"
+            r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
+            r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier)\b)",
+            _arrived,
+        ),
+        (
+            # "changed my name to Jo Okafor": the attribute "my name" now has that value.
+            rf"^(?:changed|change|changing|updated|update|switched|switch)\s+my\s+"
+            rf"(?P<attr>[\w ]+?)\s+to\s+{_O}",
+            lambda m, c: _attribute_change(m, c),
         ),
         (
             r"^(?:won|win|wins|finished|completed|complete|passed|achieved|published|ran|"

@@ -33,6 +33,7 @@ _REPORT_FRAME_RE = re.compile(
 )
 _IMPLICIT_START_RE = re.compile(
     r"^(?:just\s+|finally\s+|recently\s+)?(?=(?:went|visited|met|finished|started|bought|moved|"
+    r"landed|arrived|relocated|settled|switched|left|"
     r"got|joined|"
     r"adopted|attended|painted|took|made|won|ran|graduated|signed|opened|loved|love|going to|"
     r"planning to)\b)",

@@ -23,9 +23,76 @@ from enrichment.extraction.offline.handlers import (
 )
 from enrichment.extraction.offline.rules import _RULES
 
+# A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
+# "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
+# own start one; "and" between objects ("hiking and swimming") does not split.
+_VP_SPLIT_RE = re.compile(
+    r"\s*,?\s+and\s+(?:(?:now|then|also|just|recently|finally|so)\s+)?(?=(?:joined|join|left|moved|"
+    r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
+    r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
+    r"changed|took|now)\b)",
+    re.IGNORECASE,
+)
+# Leaving one place for another: the left one takes the predicate the other phrase found.
+_LEFT_RE = re.compile(
+    r"^(?:left|quit|leave|leaving|sold|gave away|got rid of|traded in|broke up with|"
+    r"gave up on|gave up|stopped|dropped|dumped)\s+"
+    r"(?P<obj>.+)$",
+    re.IGNORECASE,
+)
+# "bought a place in Queens and moved in": the place is the new home.
+_MOVED_IN_RE = re.compile(r"^(?:moved|move|moving)(?:\s+(?:in|out|house|home))?\s*$", re.IGNORECASE)
+_HOME_IN_RE = re.compile(
+    r"\b(?:place|house|flat|apartment|condo|home)\s+in\s+(?P<place>(?-i:[A-Z])[\w.'-]*"
+    r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+    re.IGNORECASE,
+)
+_LEAVABLE = frozenset(
+    {"works_at", "lives_in", "studies_at", "partner", "owns", "vehicle", "learning", "uses_tool"}
+)
+# A change marker at the end of a clause says nothing about the fact itself.
+_NOW_TAIL_RE = re.compile(
+    r"(?:\s*,)?\s+(?:for now|right now|now|these days|nowadays|for good|at the moment|again)\s*$",
+    re.IGNORECASE,
+)
+
 
 def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]:
-    rest = rest.strip(" ,")
+    """The facts of a clause's verb phrase(s) after its subject (see `_VP_SPLIT_RE`)."""
+    parts = _VP_SPLIT_RE.split(rest.strip(" ,"))
+    if len(parts) == 1:
+        return _verb_phrase(parts[0], context, subject)
+    found_by_part = [_verb_phrase(part, context, subject) for part in parts]
+    predicates = {f.predicate for found in found_by_part for f in found} & _LEAVABLE
+    results: list[_Found] = []
+    for part, found in zip(parts, found_by_part, strict=True):
+        if _MOVED_IN_RE.match(part.strip()) and (home := _HOME_IN_RE.search(rest)):
+            # "moved out and got my own place in Paris", "bought a place in X and moved in"
+            results.append(_Found("lives_in", "moved to", home.group("place")))
+            continue
+        left = _LEFT_RE.match(part.strip())
+        if left and len(predicates) == 1:
+            results.append(_Found(predicates.pop(), "left", left.group("obj"), negated=True))
+            continue
+        results.extend(found)
+    return results
+
+
+# Being somewhere "these days" / "now" / "for good" is living there.
+_SETTLED_RE = re.compile(
+    r"^(?:am|are|have been|landed|arrived|settled|am back|are back)\s+(?:back\s+)?"
+    r"(?:in|to)\s+(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)\s*,?\s+"
+    r"(?:these days|nowadays|for good|for now|now|permanently)\b",
+    re.IGNORECASE,
+)
+
+
+def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
+    rest = rest.strip(" ,.!")
+    settled = _SETTLED_RE.match(_INNER_ADVERB_RE.sub("", rest))
+    if settled and not _NEGATION_RE.search(rest):
+        return [_Found("lives_in", "am in", settled.group("obj"))]
+    rest = _NOW_TAIL_RE.sub("", rest)
     # "can not stand" is a dislike, not a negated "stand".
     rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
     negated = bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
@@ -57,11 +124,28 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
         flags=re.IGNORECASE,
     )
     rest = _INNER_ADVERB_RE.sub("", rest)
+    # When and how long one works is not what one does: "work night shifts as a nurse".
+    rest = re.sub(
+        r"^((?:am\s+)?(?:work|works|worked|working))\s+(?:(?:the\s+)?(?:night|day|evening|"
+        r"weekend|early|late|double)\s+shifts?|nights|days|weekends|evenings|part[- ]time|"
+        r"full[- ]time|remotely|from home|overtime)\s+(?=as\b|at\b|for\b|in\b)",
+        r"\1 ",
+        rest,
+        flags=re.IGNORECASE,
+    )
     # Aspect verbs add nothing to the fact: "started taking classes" → "taking classes".
     rest = re.sub(
         r"^(?:started|start|starting|began|begun|begin|keep|kept|continue|"
         r"continued)\s+(?=\w+ing\b)",
         "am ",
+        rest,
+        flags=re.IGNORECASE,
+    )
+    # Ability is the skill itself: "I can code in C++", "I can speak Greek".
+    rest = re.sub(
+        r"^(?:can|could)\s+(?=(?:code|program|speak|cook|swim|drive|play|write|read|sing|"
+        r"dance|knit|sew)\b)",
+        "",
         rest,
         flags=re.IGNORECASE,
     )
@@ -131,6 +215,12 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     be = re.match(r"^(?:am|is|are|was|were)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
     if be:
         return _is_a(be, clause)
+    # "I'm the head chef at Baan": only a job reads well with "the".
+    the = re.match(r"^(?:am|is|are|was|were)\s+the\s+(?P<obj>.+)", rest, re.IGNORECASE)
+    if the:
+        found = _is_a(the, clause)
+        if any(f.predicate == "job_title" for f in found):
+            return [f for f in found if f.predicate in ("job_title", "works_at", "lives_in")]
     bare = re.match(r"^(?:am|is|are)\s+(?P<obj>[\w-]+(?: [A-Z][a-z]+)?)\s*$", rest, re.IGNORECASE)
     if bare:
         return _be_bare(bare, clause)

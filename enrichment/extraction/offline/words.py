@@ -9,7 +9,9 @@ import re
 _PET_NOUNS = (
     "dog|dogs|puppy|puppies|cat|cats|kitten|kittens|parrot|parrots|hamster|hamsters|rabbit|rabbits|bunny"
     "|horse|horses|snake|snakes|turtle|turtles|goldfish|fish|lizard|gecko|guinea "
-    "pig|ferret|bird|birds|pup|kitty"
+    "pig|ferret|bird|birds|pup|kitty|retriever|labrador|lab|terrier|spaniel|shepherd|greyhound"
+    "|poodle|beagle|corgi|husky|collie|bulldog|dachshund|chihuahua|pug|tabby|budgie|cockatiel"
+    "|tortoise|pony|mutt|rescue"
 )
 _RELATION_NOUNS: dict[str, str] = {
     **dict.fromkeys(
@@ -62,6 +64,16 @@ _RELATION_NOUNS: dict[str, str] = {
             "niece",
             "nephew",
             "grandparents",
+            "mother-in-law",
+            "father-in-law",
+            "sister-in-law",
+            "brother-in-law",
+            "in-laws",
+            "grandson",
+            "granddaughter",
+            "grandkids",
+            "stepson",
+            "stepdaughter",
         ),
         "has_relative",
     ),
@@ -93,7 +105,11 @@ _JOB_WORDS = frozenset(
     "realtor "
     "cashier waiter waitress bartender driver clerk secretary assistant administrator technician "
     "marketer salesperson sales investor attorney paralegal translator illustrator animator "
-    "sysadmin devops scrum owner lead principal architect stylist hairdresser baker butcher".split()
+    "sysadmin devops scrum owner lead principal architect stylist hairdresser baker butcher "
+    "postdoc seamstress tailor miner porter janitor cleaner welder builder electrician "
+    "midwife nanny carer caregiver lecturer instructor surveyor broker agent soldier sailor "
+    "detective judge physio dietitian courier receptionist chemist teller underwriter "
+    "programmer coder firefighter guard housekeeper".split()
 )
 _JOB_SUFFIX_RE = re.compile(r"(?:ist|ian|eer|ologist|ographer|grapher)$")
 _NATIONALITIES = frozenset(
@@ -162,6 +178,12 @@ _TRAILING_JUNK_RE = re.compile(
     r"today|yesterday|tonight|tomorrow|recently|lately|soon|someday|though|haha|lol|though|"
     r"every (?:day|morning|evening|night|week|weekend|month|year)|each (?:day|morning|week)|"
     r"on weekends|at weekends|daily|weekly|these days|in a while|once a week|twice a week|"
+    r"on (?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)|"
+    r"on the (?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|last) ?(?:try|attempt|go|time)?|"
+    r"over the (?:holidays|weekend|summer|winter|years|break)|every other \w+|"
+    r"most (?:days|nights|mornings|evenings|weekends|weeks)|"
+    r"for (?:\d+|a few|a couple of|ten|twenty|thirty|forty|fifteen|five) (?:minutes|hours)|"
+    r"someday|some day|instead|"
     r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
     r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
     r"with (?:him|her|them|us|me|you)|here|there))+\s*$",
@@ -181,7 +203,7 @@ _CONDITIONAL_RE = re.compile(
     r"\b(?:if|unless|whether|in case|suppose|supposing|imagine|what if)\b", re.IGNORECASE
 )
 _HEDGE_RE = re.compile(
-    r"\b(?:might|maybe|perhaps|possibly|probably|could|would|should|someday|some day|hopefully|"
+    r"\b(?:might|maybe|perhaps|possibly|probably|could|would|should|hopefully|"
     r"wish|"
     r"wonder|wondering|wondered|considering|consider|thinking about|thinking of|think about|"
     r"not sure|"
@@ -212,7 +234,7 @@ _LEADING_ADJUNCT_RE = re.compile(
     r"earlier|yesterday|"
     r"today|tonight|recently|lately|these days|nowadays|every|in my|on my|at my|when i was|"
     r"as a kid|"
-    r"growing up)\b[^,]{0,40}?),?\s+)(?=(?:i|i'm|i've|i'll|we|we're|we've)\b)",
+    r"growing up)\b[^,]{0,40}?),?\s+)(?=(?:i|i'm|i've|i'll|we|we're|we've|my|our)\b)",
     re.IGNORECASE,
 )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from enrichment.pipeline.contract import Stage, nothing
-from enrichment.pipeline.resolver import Resolver
+from enrichment.pipeline.resolver import Resolver, normalise_object
 from enrichment.pipeline.rows import candidates_of, events_in_order
-from memory.models import Candidate, Event
+from enrichment.propositions import CHANGE_FROM, CHANGE_TO
+from memory.models import Candidate, Event, Fact, FactStatus
 from memory.vocabulary.predicates import Predicate, predicate_get, predicate_map
 
 
@@ -20,6 +23,54 @@ def _mapped_predicate(candidate: Candidate) -> Predicate:
     )
 
 
+# Where a bare "I'm at X now" can be: the user's current one of these says which.
+_PLACES_OF_ATTENDANCE = ("works_at", "studies_at")
+
+
+def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> None:
+    """Name a change statement (`CHANGE_FROM`/`CHANGE_TO`) from the user's current facts:
+    "switched from X to Y" takes the predicate of the fact that holds X, so Y supersedes
+    it (or joins it, X retired, for a set-valued predicate); a bare "I'm at Y now" with no
+    kind of its own takes the kind of the user's latest workplace or school. One query per
+    event that has such a statement; with no such fact, candidates keep what they had."""
+    for event in events:
+        found = [
+            c for c in by_event.get(event.pk, []) if c.relation_phrase in (CHANGE_FROM, CHANGE_TO)
+        ]
+        if not found:
+            continue
+        held: dict[tuple[str, str], str] = {}
+        latest: dict[str, str] = {}  # subject -> latest place of attendance's predicate
+        for subject, predicate, obj in (
+            Fact.objects.filter(
+                tenant_id=event.tenant_id,
+                user_id=event.user_id,
+                subject__in={c.subject for c in found},
+                status=FactStatus.CURRENT,
+                negated=False,
+            )
+            .order_by("valid_from")
+            .values_list("subject", "predicate", "object_text")
+        ):
+            held[(subject, normalise_object(obj))] = predicate
+            if predicate in _PLACES_OF_ATTENDANCE:
+                latest[subject] = predicate
+        for candidate in found:
+            sentence = [
+                c
+                for c in found
+                if c.source_start == candidate.source_start and c.subject == candidate.subject
+            ]
+            olds = [c for c in sentence if c.relation_phrase == CHANGE_FROM]
+            named: str | None = None
+            if olds:
+                named = held.get((candidate.subject, normalise_object(olds[0].object_text)))
+            elif not candidate.predicate:
+                named = latest.get(candidate.subject)
+            if named is not None:
+                candidate.predicate = named
+
+
 def map_apply(events: list[Event], _: None) -> None:
     """Name each candidate's predicate and preview its resolution (Gate decides for real,
     under the user lock, because other events may change the facts in between)."""
@@ -27,6 +78,7 @@ def map_apply(events: list[Event], _: None) -> None:
     candidates = [c for found in by_event.values() for c in found]
     if not candidates:
         return
+    _changes_name(events, by_event)
     for candidate in candidates:
         predicate = _mapped_predicate(candidate)
         candidate.predicate, candidate.kind = predicate.name, predicate.kind

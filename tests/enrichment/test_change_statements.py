@@ -1,0 +1,146 @@
+"""Statements that change a fact in natural phrasings (issue #15): the change yields the
+predicate of the original statement, so the new value supersedes the old, which stays in
+history. Statements made up for these tests, not taken from the evaluation set."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from enrichment.extraction.offline import OfflineExtractor
+from enrichment.propositions import CHANGE_FROM, CHANGE_TO, ExtractionInput
+from memory.models import Fact
+from tenants.models import Tenant
+from tests.factories import ingest_enriched
+
+
+def facts_of(text: str) -> set[tuple[str, str | None, str, bool]]:
+    result = OfflineExtractor().extract(
+        ExtractionInput(
+            content=text,
+            event_type="message",
+            role="user",
+            event_time=datetime(2025, 6, 1, tzinfo=UTC),
+        )
+    )
+    return {(p.subject, p.predicate, p.object_text, p.negated) for p in result.propositions}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "I quit Initech and joined Globex last spring.",
+            {("user", "works_at", "Initech", True), ("user", "works_at", "Globex", False)},
+        ),
+        (
+            "We left Leeds and moved to York.",
+            {("user", "lives_in", "Leeds", True), ("user", "lives_in", "York", False)},
+        ),
+        ("Update: I moved to Porto in May.", {("user", "lives_in", "Porto", False)}),
+        ("I'm a pharmacist now.", {("user", "job_title", "pharmacist", False)}),
+        ("I'm in Accra these days.", {("user", "lives_in", "Accra", False)}),
+        (
+            "My new email is kim.lee@example.org.",
+            {("user", "email", "kim.lee@example.org", False)},
+        ),
+        (
+            "I changed my name to Ada Obi.",
+            {("user", "name", "Ada Obi", False)},
+        ),
+        (
+            "I'm seeing a woman named Iris now.",
+            {("user", "partner", "Iris", False)},
+        ),
+        (
+            "I dropped French and started learning Greek.",
+            {("user", "learning", "French", True), ("user", "learning", "Greek", False)},
+        ),
+        (
+            "We moved out and got our own place in Ghent.",
+            {("user", "lives_in", "Ghent", False)},
+        ),
+        ("Home for us is Tallinn now.", {("user", "lives_in", "Tallinn", False)}),
+        (
+            "I'm doing a PhD at Leiden now.",
+            {("user", "studies_at", "Leiden", False), ("user", "degree", "PhD", False)},
+        ),
+    ],
+)
+def test_change_statements_yield_the_original_predicate(
+    text: str, expected: set[tuple[str, str | None, str, bool]]
+) -> None:
+    assert facts_of(text) >= expected
+
+
+def test_a_switch_leaves_the_kind_to_the_stored_fact() -> None:
+    found = OfflineExtractor().extract(
+        ExtractionInput(
+            content="I switched from Trello to Linear.",
+            event_type="message",
+            role="user",
+            event_time=datetime(2025, 6, 1, tzinfo=UTC),
+        )
+    )
+    changes = {(p.relation_phrase, p.object_text, p.negated) for p in found.propositions}
+    assert changes == {(CHANGE_FROM, "Trello", True), (CHANGE_TO, "Linear", False)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "I'm allergic to pollen, dust and cats.",
+            {"pollen", "dust", "cats"},
+        ),
+        ("I love Korean and Peruvian food.", {"Korean food", "Peruvian food"}),
+    ],
+)
+def test_coordinated_objects_are_one_fact_each(text: str, expected: set[str]) -> None:
+    assert {obj for _, _, obj, _ in facts_of(text)} == expected
+
+
+def test_apposed_and_possessive_names() -> None:
+    assert facts_of("Marta, my aunt, is a retired pilot.") >= {
+        ("user", "has_relative", "Marta", False),
+        ("Marta", "job_title", "retired pilot", False),
+    }
+    assert ("user", "has_pet", "Juno", False) in facts_of("I walk to work with my dog, Juno.")
+    assert facts_of("My cousin Leo is a chef in Lyon.") >= {
+        ("Leo", "job_title", "chef", False),
+        ("Leo", "lives_in", "Lyon", False),
+    }
+
+
+def test_negation_and_hypotheticals_give_no_positive_fact() -> None:
+    assert not any(not negated for *_, negated in facts_of("I don't live in Rome anymore."))
+    assert facts_of("If I moved to Oslo I would learn Norwegian.") == set()
+
+
+@pytest.mark.django_db
+def test_switched_from_supersedes_the_stored_fact_of_the_old_value(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I use Trello for planning.")
+    ingest_enriched(tenant, "I switched from Trello to Linear.", minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="uses_tool")
+    assert {(f.object_text, f.negated, f.status) for f in facts} >= {
+        ("Trello", False, "superseded"),
+        ("Linear", False, "current"),
+    }
+
+
+@pytest.mark.django_db
+def test_a_bare_new_place_takes_the_kind_of_the_current_one(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I work at Initech.")
+    ingest_enriched(tenant, "I'm at Globex now.", minutes=5)
+    current = Fact.objects.filter(
+        tenant=tenant, user_id="u1", predicate="works_at", status="current", negated=False
+    )
+    assert [f.object_text for f in current] == ["Globex"]
+    assert Fact.objects.filter(
+        tenant=tenant,
+        user_id="u1",
+        predicate="works_at",
+        object_text="Initech",
+        status="superseded",
+    ).exists()
