@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -262,22 +261,3 @@ def test_app_event_plan_upgrade() -> None:
         "has_plan",
         "Pro",
     )
-
-
-def test_typical_message_is_fast() -> None:
-    messages = [
-        "I live in Oslo and I work at Equinor.",
-        "Caroline: I went to a LGBTQ support group yesterday and it was so powerful.",
-        "Thanks! My sister Anna lives in Rome. She is a nurse.",
-        "I'm thinking about moving, but I love my job as a teacher.",
-        "ok sounds good",
-    ]
-    _extract(messages[0])  # dateparser loads its language data on first use
-    rounds = 40
-    started = time.perf_counter()
-    for _ in range(rounds):
-        for message in messages:
-            _extract(message)
-    per_message_ms = (time.perf_counter() - started) * 1000 / (rounds * len(messages))
-    # Measured ~0.5 ms; the target is 2 ms, the bound leaves room for slow CI.
-    assert per_message_ms < 5.0, per_message_ms
