@@ -53,6 +53,7 @@ ACTIONS = (
     "memory_correct",
     "memory_supersede",
     "memory_delete",
+    "document_upload",
     "key_created",
     "key_revoked",
     "key_rotated",

@@ -586,3 +586,17 @@ class Passage(models.Model):
                 opclasses=["vector_cosine_ops"],
             ),
         ]
+
+
+# --- Documents and collections (memory.documents) ------------------------------------------
+# Defined in their own module; imported here so Django registers them in this app.
+from memory.documents.models import (  # noqa: E402, F401
+    Collection,
+    CollectionMembership,
+    Document,
+    DocumentDistillation,
+    DocumentSection,
+    DocumentSpan,
+    DocumentStatus,
+    DocumentTag,
+)

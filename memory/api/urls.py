@@ -1,6 +1,6 @@
 from django.urls import path
 
-from memory.api import audit, batch, memories, receipts, usage, v6, views
+from memory.api import audit, batch, documents, memories, receipts, usage, v6, views
 
 urlpatterns = [
     path("v1/ingest", views.IngestView.as_view()),
@@ -29,4 +29,18 @@ urlpatterns = [
     path("v1/memories/<str:memory_id>/supersede", memories.MemorySupersedeView.as_view()),
     path("v1/search", memories.SearchView.as_view()),
     path("v1/audit", audit.AuditListView.as_view()),
+    # Documents and collections (API.md §8, issue #18).
+    path("v6/documents", documents.DocumentsView.as_view()),
+    path("v6/documents/<str:document_id>", documents.DocumentDetailView.as_view()),
+    path("v6/documents/<str:document_id>/status", documents.DocumentStatusView.as_view()),
+    path("v6/collections", documents.CollectionsView.as_view()),
+    path("v6/collections/<str:collection_id>", documents.CollectionDetailView.as_view()),
+    path(
+        "v6/collections/<str:collection_id>/documents",
+        documents.CollectionDocumentsView.as_view(),
+    ),
+    path(
+        "v6/collections/<str:collection_id>/documents/<str:document_id>",
+        documents.CollectionDocumentView.as_view(),
+    ),
 ]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
-from memory.recall import channels, hydration, locality, replica
+from memory.recall import channels, documents, hydration, locality, replica
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -487,7 +487,11 @@ def memory_recall(
         min_confidence=min_confidence,
     )
     result = retrieve(scope, query, budget=token_budget)
-    text, admitted, tokens = pack(blocks_from(result, token_budget), token_budget)
+    # Spans of the user's documents that match the query join (memory.recall.documents).
+    joined = documents.joined_hits(tenant=tenant, user_id=user_id, query=query)
+    text, admitted, tokens = pack(
+        documents.with_memory(blocks_from(result, token_budget), joined), token_budget
+    )
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])
     clock_dependent = (
         result.anchor_source == "server_now"
