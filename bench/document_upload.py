@@ -74,7 +74,8 @@ def main() -> None:
             totals.append(time.perf_counter() - started)
             spans = result.document.spans_created
         load_after = Path("/proc/loadavg").read_text().split()[:3]
-        print(f"document: {len(content.encode()) / 1000:.0f} KB, {len(tree)} sections, {spans} spans")
+        size = len(content.encode()) / 1000
+        print(f"document: {size:.0f} KB, {len(tree)} sections, {spans} spans")
         print("upload s (each): " + ", ".join(f"{t:.2f}" for t in totals))
         print(
             f"upload s: median {statistics.median(totals):.2f}, min {min(totals):.2f}; "

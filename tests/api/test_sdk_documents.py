@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from memory.embedding import embedder
 from memory.models import Document, DocumentSpan
 from tenants.models import Tenant
 from tests.api.test_sdk import ClaivApiError, Sdk, sdk, sdk_process  # noqa: F401 (fixtures)
@@ -13,7 +14,11 @@ from tests.support.manual import MANUAL
 pytestmark = pytest.mark.sdk
 
 
-def test_every_document_and_collection_method(sdk: Sdk, tenant: Tenant) -> None:
+def test_every_document_and_collection_method(sdk: Sdk, tenant: Tenant) -> None:  # noqa: F811
+    # The live server runs in this process: load the embedding model before the SDK's
+    # 30-second timeout starts counting (a cold load takes 15 s or more on a busy machine).
+    embedder().embed(["warm up"])
+    sdk = sdk.with_client(timeout=120)
     collection = sdk.create_collection(
         {"user_id": "u1", "project_id": "p1", "name": "Guides", "ordered": True}
     )["collection"]
@@ -62,9 +67,7 @@ def test_every_document_and_collection_method(sdk: Sdk, tenant: Tenant) -> None:
     got = sdk.get_collection(cid, user_id="u1")
     assert [d["document_id"] for d in got["documents"]] == ["manual", generated]
     assert got["collection"]["document_count"] == 2
-    assert [c["collection_id"] for c in sdk.list_collections(user_id="u1")["collections"]] == [
-        cid
-    ]
+    assert [c["collection_id"] for c in sdk.list_collections(user_id="u1")["collections"]] == [cid]
 
     section = sdk.recall(
         {
