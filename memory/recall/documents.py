@@ -35,6 +35,7 @@ from memory.documents.models import (
     DocumentDistillation,
     DocumentSection,
     DocumentSpan,
+    DocumentTag,
 )
 from memory.embedding import embed_one
 from memory.recall.bm25 import bm25_sql
@@ -494,3 +495,23 @@ def documents_body(
             if hit.item_id in in_text
         ],
     }
+
+
+def document_tags(event_ids: list[uuid.UUID]) -> dict[str, tuple[str, str]]:
+    """event id -> (document_id, document_name) of the events tagged at ingest."""
+    if not event_ids:
+        return {}
+    return {
+        str(event_id): (document_id, name)
+        for event_id, document_id, name in DocumentTag.objects.filter(
+            event_id__in=event_ids
+        ).values_list("event_id", "document_id", "document_name")
+    }
+
+
+def tagged(item: dict[str, Any], tags: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A RecallFact with the document its source event was tagged with, if any."""
+    tag = tags.get(str(item.get("source_event_id")))
+    if tag is not None:
+        item["document_id"], item["document_name"] = tag[0], tag[1] or None
+    return item

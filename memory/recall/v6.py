@@ -269,6 +269,8 @@ def memory_recall_v6(
             if ("fact", fact.id) in ranks
         }
 
+    # Facts of events ingested with a document_id name that document (API.md §8).
+    tags = documents.document_tags([f.source_event_id for f in answer + supporting + background])
     routing = result.routing
     temporal = None
     if routing is not None and routing.temporal is not None:
@@ -280,9 +282,11 @@ def memory_recall_v6(
         }
     predicates = routing.predicates if routing else []
     return {
-        "answer_facts": [recall_fact(f, debug_for(f)) for f in answer],
-        "supporting_facts": [recall_fact(f, debug_for(f)) for f in supporting],
-        "background_context": [recall_fact(f) for f in background],
+        "answer_facts": [documents.tagged(recall_fact(f, debug_for(f)), tags) for f in answer],
+        "supporting_facts": [
+            documents.tagged(recall_fact(f, debug_for(f)), tags) for f in supporting
+        ],
+        "background_context": [documents.tagged(recall_fact(f), tags) for f in background],
         "llm_context": {
             "text": text,
             "reference_time": _iso(result.reference_time),

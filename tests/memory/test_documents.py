@@ -370,6 +370,10 @@ def test_delete_leaves_no_derived_rows_and_appends_a_signed_receipt(api: Api) ->
     event = Event.objects.get(pk=tagged.json()["event_id"])
     enrich(event)
     assert Fact.objects.filter(source_event=event).exists()
+    lisbon = _recall(api, "where do I live?", conversation_id="c")
+    facts = [f for f in lisbon["answer_facts"] if f["source_event_id"] == str(event.id)]
+    assert facts and facts[0]["document_id"] == "manual"
+    assert facts[0]["document_name"] == "Skyline"
     assert DocumentTag.objects.filter(document_id="manual").count() == 1
 
     response = _delete(api, "/v6/documents/manual")
