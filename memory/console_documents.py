@@ -53,7 +53,7 @@ class DocumentUploadForm(forms.Form):
     content = forms.CharField(widget=forms.Textarea, required=False, label="…or paste the text")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         upload = data.get("file")
         if upload is not None:
             if upload.size > MAX_UPLOAD_BYTES:

@@ -90,9 +90,10 @@ class IngestView(TenantScopedAPIView):
             require_conversation=self.require_conversation,
         )
         result = event_ingest_and_enqueue(tenant=self.tenant, **data)
-        tagged = request.data.get("document_id")  # validated above, then left out of `data`
+        body = request.data if isinstance(request.data, dict) else {}
+        tagged = body.get("document_id")  # validated above, then left out of `data`
         if isinstance(tagged, str) and not result.deduped:
-            name = request.data.get("document_name")
+            name = body.get("document_name")
             document_tag_event(
                 tenant=self.tenant,
                 event=result.event,

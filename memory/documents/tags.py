@@ -4,7 +4,7 @@ uploaded; forgetting the document forgets what was derived from its tagged event
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
@@ -30,7 +30,7 @@ def document_tag_event(
     )
 
 
-def document_tagged_events(*, tenant: Tenant, scope: ForgetScope) -> QuerySet[DocumentTag]:
+def document_tagged_events(*, tenant: Tenant, scope: ForgetScope) -> QuerySet[DocumentTag, Any]:
     """Ids of the user's events tagged with the scope's document (a subquery)."""
     return DocumentTag.objects.filter(
         tenant=tenant, user_id=scope.user_id, document_id=scope.document_id

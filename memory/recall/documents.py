@@ -187,12 +187,12 @@ def _documents_for(
 
 def _rows_sql(
     *, tenant: Tenant, user_id: str, document_pks: Sequence[uuid.UUID] | None
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[Any]]:
     sql = (
         "SELECT s.id, s.search, s.ordinal AS tie, s.embedding FROM memory_documentspan s "
         "WHERE s.tenant_id = %s AND s.user_id = %s"
     )
-    params: list[object] = [tenant.pk, user_id]
+    params: list[Any] = [tenant.pk, user_id]
     if document_pks is not None:
         sql += " AND s.document_id = ANY(%s)"
         params.append(list(document_pks))
@@ -214,7 +214,8 @@ def _ranked_spans(
         rows, params, query, FTS_CONFIG, corpus=(tenant.pk, user_id, "docspan")
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql + " LIMIT %s", [*bm25_params, DEPTH])
+        statement_params: list[Any] = [*bm25_params, DEPTH]
+        cursor.execute(sql + " LIMIT %s", statement_params)
         keyword = [row[0] for row in cursor.fetchall()]
     if keyword_only and not keyword:
         return []
