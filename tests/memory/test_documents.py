@@ -374,7 +374,30 @@ def test_delete_leaves_no_derived_rows_and_appends_a_signed_receipt(api: Api) ->
     facts = [f for f in lisbon["answer_facts"] if f["source_event_id"] == str(event.id)]
     assert facts and facts[0]["document_id"] == "manual"
     assert facts[0]["document_name"] == "Skyline"
-    assert DocumentTag.objects.filter(document_id="manual").count() == 1
+    batch = api.post(
+        "/v1/ingest/batch",
+        {
+            "events": [
+                {
+                    "user_id": "u1",
+                    "type": "message",
+                    "role": "user",
+                    "thread_id": "b",
+                    "content": "I work as a nurse",
+                    "document_id": "manual",
+                },
+                {
+                    "user_id": "u1",
+                    "type": "message",
+                    "role": "user",
+                    "thread_id": "b",
+                    "content": "I like tea",
+                },
+            ]
+        },
+    )
+    assert [r.get("event_id") is not None for r in batch.json()["results"]] == [True, True]
+    assert DocumentTag.objects.filter(document_id="manual").count() == 2
 
     response = _delete(api, "/v6/documents/manual")
     assert response.status_code == 200
