@@ -256,6 +256,8 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-events": {"task": "enrichment.reconcile", "schedule": 60.0},
     "retier-facts": {"task": "enrichment.retier", "schedule": 600.0},
     "refresh-episode-vectors": {"task": "enrichment.episodes_refresh", "schedule": 60.0},
+    # Documents whose distil message was lost (enrichment.documents).
+    "reconcile-documents": {"task": "enrichment.documents_reconcile", "schedule": 60.0},
     # Usage counted in Redis is at risk until flushed: an empty Redis restart loses at
     # most this much (memory.metering). Expiring keeps a stopped worker from piling up
     # flushes that each would do the same work.

@@ -197,3 +197,50 @@ def retier() -> int:
 def episodes_refresh() -> int:
     """Embed episode summaries whose vector was left stale while a backlog drained."""
     return pipeline.episodes_refresh()
+
+
+# --- Documents (enrichment.documents) --------------------------------------------------------
+
+
+class DistilTask(Task):
+    """Transient failures are retried, then left to `documents_reconcile`; anything else
+    marks the document `error` with the error class (never content)."""
+
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 4
+
+    def on_failure(
+        self,
+        exc: BaseException,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        if len(args) < 2 or error_is_transient(exc):
+            return
+        from enrichment.documents import document_mark_error
+
+        try:
+            document_mark_error(str(args[0]), int(args[1]), f"{self.name}: {type(exc).__name__}")
+        except DatabaseError:
+            logger.warning("failure not recorded document=%s", args[0])
+
+
+@shared_task(name="enrichment.document_distil", base=DistilTask, bind=True, acks_late=True)
+def document_distil(self: Task, document_pk: str, generation: int) -> str:
+    """Summaries per section and per document for one generation of a document."""
+    from enrichment.documents import document_distil as distil
+
+    return distil(document_pk, generation)
+
+
+@shared_task(name="enrichment.documents_reconcile", autoretry_for=(DjangoOperationalError,))
+def documents_reconcile() -> int:
+    """Beat, every minute: re-send the distil stage of documents stuck in `processing`."""
+    from enrichment.documents import documents_reconcile as reconcile_documents
+
+    return reconcile_documents()

@@ -24,6 +24,7 @@ from claiv.console.charts import bar_chart
 from claiv.console.scoping import ReadOnlyTenantScopedAdmin
 from claiv.errors import ApplicationError, NotFound
 from enrichment.services import event_reenrich
+from memory import console_documents  # registers the document pages on the console
 from memory.audit import ACTIONS as AUDIT_ACTIONS
 from memory.audit import AuditItem, audit_list
 from memory.console_selectors import (
@@ -329,6 +330,7 @@ def memory_user_view(request: HttpRequest, tenant: Tenant, role: str) -> HttpRes
         past_facts=[f for f in facts if f.status != "current"],
         events=memory_user_events(tenant=tenant, user_id=user_id, q=q),
         episodes=memory_user_episodes(tenant=tenant, user_id=user_id, q=q),
+        documents=console_documents.user_documents(tenant=tenant, user_id=user_id),
     )
     return TemplateResponse(request, "console/memory_user.html", context)
 

@@ -52,6 +52,7 @@ ACTIONS = (
     "memory_correct",
     "memory_supersede",
     "memory_delete",
+    "document_upload",
     "key_created",
     "key_revoked",
     "key_rotated",

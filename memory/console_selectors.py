@@ -13,8 +13,8 @@ from django.contrib.postgres.search import SearchQuery
 from django.db.models import Case, Count, Max, Q, QuerySet, When
 
 # Forget's own matching rule, so the console's preview cannot drift from what forget does.
-from memory.forget import ForgetScope, _matching_events
-from memory.models import FTS_CONFIG, Episode, Event, Fact, FactSource, FactStatus
+from memory.forget import ForgetScope, _matching_documents, _matching_events
+from memory.models import FTS_CONFIG, DocumentSpan, Episode, Event, Fact, FactSource, FactStatus
 from tenants.models import Tenant
 
 
@@ -105,6 +105,10 @@ def memory_forget_preview(*, tenant: Tenant, scope: ForgetScope) -> dict[str, in
         id__in=Episode.events.through.objects.filter(event_id__in=event_ids).values("episode_id"),
     )
     matched = events.count()
+    # The scope's documents go whole (memory.forget): their spans are the receipt's chunks.
+    spans = DocumentSpan.objects.filter(
+        document__in=_matching_documents(tenant=tenant, scope=scope)
+    )
     return {
         "events_matched": matched,
         "already_forgotten": events.filter(forgotten_at__isnull=False).count(),
@@ -115,5 +119,8 @@ def memory_forget_preview(*, tenant: Tenant, scope: ForgetScope) -> dict[str, in
             facts.filter(embedding__isnull=False).count()
             + episodes.filter(embedding__isnull=False).count()
             + events.filter(embedding__isnull=False).count()
+            + spans.filter(embedding__isnull=False).count()
         ),
+        "documents": _matching_documents(tenant=tenant, scope=scope).count(),
+        "chunks": spans.count(),
     }

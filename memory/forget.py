@@ -18,6 +18,9 @@ from django.utils import timezone
 
 from memory import receipts
 from memory.access import fact_accesses_drop
+from memory.documents.models import Document
+from memory.documents.store import documents_delete
+from memory.documents.tags import document_tagged_events
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource, Passage
 from memory.portability_jobs import portability_exports_drop
 from memory.recall.cache import recall_cache_drop
@@ -36,9 +39,11 @@ class ForgetScope:
     from_time: datetime | None = None
     to_time: datetime | None = None
     erase_events: bool = False
+    # One document (its client id): its derived rows and the facts tagged with it only.
+    document_id: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "user_id": self.user_id,
             "conversation_id": self.conversation_id,
             "project_id": self.project_id,
@@ -46,10 +51,33 @@ class ForgetScope:
             "to_time": self.to_time.isoformat() if self.to_time else None,
             "erase_events": self.erase_events,
         }
+        if self.document_id is not None:  # absent otherwise: older receipts keep their shape
+            body["document_id"] = self.document_id
+        return body
+
+    @property
+    def covers_documents(self) -> bool:
+        """Whole documents match: the scope is a user, a project of a user, or a document
+        (a conversation or a time window does not contain a document)."""
+        return self.conversation_id is None and self.from_time is None and self.to_time is None
+
+
+def _matching_documents(*, tenant: Tenant, scope: ForgetScope):  # -> QuerySet[Document]
+    if not scope.covers_documents:
+        return Document.objects.none()
+    documents = Document.objects.filter(tenant=tenant, user_id=scope.user_id)
+    if scope.project_id is not None:
+        documents = documents.filter(project_id=scope.project_id)
+    if scope.document_id is not None:
+        documents = documents.filter(external_id=scope.document_id)
+    return documents.defer("content")
 
 
 def _matching_events(*, tenant: Tenant, scope: ForgetScope):  # -> QuerySet[Event]
     events = Event.objects.filter(tenant=tenant, user_id=scope.user_id)
+    if scope.document_id is not None:
+        # Events tagged with the document at ingest (memory.documents.tags).
+        events = events.filter(pk__in=document_tagged_events(tenant=tenant, scope=scope))
     if scope.conversation_id is not None:
         events = events.filter(conversation_id=scope.conversation_id)
     if scope.project_id is not None:
@@ -107,19 +135,28 @@ def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
                 state_changed_at=requested_at,
             )
 
+        # Documents of the scope go whole: spans, distillations, sections, memberships.
+        documents = list(_matching_documents(tenant=tenant, scope=scope).select_for_update())
+        document_counts, document_ids = documents_delete(documents) if documents else ({}, [])
+
         counts = dict.fromkeys(COUNT_KEYS, 0)
         counts.update(
             {
                 "events": len(event_ids) if scope.erase_events else 0,
                 "facts": len(fact_ids),
                 "episodes": len(episode_ids),
-                "embeddings": fact_embeddings + episode_embeddings + event_embeddings,
+                "embeddings": fact_embeddings
+                + episode_embeddings
+                + event_embeddings
+                + document_counts.get("embeddings", 0),
+                "chunks": document_counts.get("spans", 0),
             }
         )
         deleted_ids = (
             [f"fact:{i}" for i in fact_ids]
             + [f"episode:{i}" for i in episode_ids]
             + [f"event:{i}" for i in event_ids]
+            + document_ids
         )
         receipt = _receipt_append(
             tenant=tenant,

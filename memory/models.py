@@ -624,3 +624,17 @@ class Passage(models.Model):
             GinIndex(fields=["search"], name="passage_search_gin"),
             # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
+
+
+# --- Documents and collections (memory.documents) ------------------------------------------
+# Defined in their own module; imported here so Django registers them in this app.
+from memory.documents.models import (  # noqa: E402, F401
+    Collection,
+    CollectionMembership,
+    Document,
+    DocumentDistillation,
+    DocumentSection,
+    DocumentSpan,
+    DocumentStatus,
+    DocumentTag,
+)

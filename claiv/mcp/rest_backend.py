@@ -158,3 +158,40 @@ class RestBackend:
         return await self._request(
             "PATCH", f"/v1/memories/{quote(memory_id, safe='')}", json={"content": content}
         )
+
+    async def document_upload(
+        self,
+        *,
+        user_id: str,
+        project_id: str,
+        document_name: str,
+        content: str,
+        document_id: str | None,
+        collection_id: str | None,
+    ) -> dict[str, Any]:
+        body = await self._request(
+            "POST",
+            "/v6/documents",
+            json={
+                "user_id": user_id,
+                "project_id": project_id,
+                "document_name": document_name,
+                "content": content,
+                "document_id": document_id,
+                "collection_id": collection_id,
+            },
+        )
+        return {
+            name: body[name]
+            for name in ("document_id", "document_name", "sections", "spans_created", "status")
+        }
+
+    async def document_list(
+        self, *, user_id: str, project_id: str | None, limit: int
+    ) -> dict[str, Any]:
+        body = await self._request(
+            "GET",
+            "/v6/documents",
+            params={"user_id": user_id, "project_id": project_id, "limit": limit},
+        )
+        return {"documents": body["documents"], "total": body["total"]}

@@ -281,3 +281,75 @@ class ServicesBackend:
             return memories.memory_as_dict(fact)
 
         return await _call(SCOPE_WRITE, work)
+
+    async def document_upload(
+        self,
+        *,
+        user_id: str,
+        project_id: str,
+        document_name: str,
+        content: str,
+        document_id: str | None,
+        collection_id: str | None,
+    ) -> dict[str, Any]:
+        def work(tenant: Tenant) -> dict[str, Any]:
+            from claiv.api import validated
+            from enrichment.documents import distil_enqueue
+            from memory.api.documents import DocumentUploadSerializer
+            from memory.documents import selectors, store
+
+            data = validated(
+                DocumentUploadSerializer,
+                {
+                    "user_id": user_id,
+                    "project_id": project_id,
+                    "document_name": document_name,
+                    "content": content,
+                    "document_id": document_id,
+                    "collection_id": collection_id,
+                },
+            )
+            result = store.document_upload(
+                tenant=tenant,
+                user_id=data["user_id"],
+                project_id=data["project_id"],
+                name=data["document_name"],
+                content=data["content"],
+                document_id=data.get("document_id"),
+                collection_id=data.get("collection_id"),
+            )
+            distil_enqueue(result.document)
+            return {
+                "document_id": result.document.external_id,
+                "document_name": result.document.name,
+                "sections": selectors.section_items(result.sections),
+                "spans_created": result.document.spans_created,
+                "status": "processing",
+            }
+
+        return await _call(SCOPE_WRITE, work, quotas=("requests",))
+
+    async def document_list(
+        self, *, user_id: str, project_id: str | None, limit: int
+    ) -> dict[str, Any]:
+        def work(tenant: Tenant) -> dict[str, Any]:
+            from claiv.api import validated
+            from memory.api.documents import DocumentListQuerySerializer
+            from memory.documents import selectors
+
+            query = validated(
+                DocumentListQuerySerializer,
+                {
+                    k: v
+                    for k, v in {
+                        "user_id": user_id,
+                        "project_id": project_id,
+                        "limit": limit,
+                    }.items()
+                    if v is not None
+                },
+            )
+            items, total = selectors.document_page(tenant=tenant, **query)
+            return {"documents": items, "total": total}
+
+        return await _call(SCOPE_READ, work)

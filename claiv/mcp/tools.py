@@ -26,7 +26,9 @@ INSTRUCTIONS = (
     "known (a packed context with citations); memory_ingest to store a conversation turn "
     "(enriched in the background: memory_status tells when); memory_add / "
     "memory_record_decision to write a memory that is recallable at once; memory_correct to "
-    "replace one; memory_forget to erase everything derived from a user's events."
+    "replace one; memory_forget to erase everything derived from a user's events; "
+    "document_upload to store a document (recall then answers from it), document_list to "
+    "see the user's documents."
 )
 
 
@@ -76,6 +78,21 @@ class Backend(Protocol):
     ) -> dict[str, Any]: ...
 
     async def memory_correct(self, *, memory_id: str, content: str) -> dict[str, Any]: ...
+
+    async def document_upload(
+        self,
+        *,
+        user_id: str,
+        project_id: str,
+        document_name: str,
+        content: str,
+        document_id: str | None,
+        collection_id: str | None,
+    ) -> dict[str, Any]: ...
+
+    async def document_list(
+        self, *, user_id: str, project_id: str | None, limit: int
+    ) -> dict[str, Any]: ...
 
 
 # Fields of GET /v1/events/{id} that memory_status returns (the content is the agent's own).
@@ -226,6 +243,40 @@ def server_build(
                 conversation_id=conversation_id,
                 rationale=rationale,
             )
+        )
+
+    @tool(annotations=WRITE, structured_output=False)
+    async def document_upload(
+        user_id: str,
+        project_id: str,
+        document_name: str,
+        content: str,
+        document_id: str | None = None,
+        collection_id: str | None = None,
+    ) -> CallToolResult:
+        """Upload a document (plain text or Markdown, up to 1 MiB) for the user: it is cut
+        into sections and searchable spans at once (memory_recall finds them), summaries
+        follow in the background. The same document_id again replaces it. Returns
+        {"document_id", "sections", "spans_created", "status"}."""
+        return await _answer(
+            backend.document_upload(
+                user_id=user_id,
+                project_id=project_id,
+                document_name=document_name,
+                content=content,
+                document_id=document_id,
+                collection_id=collection_id,
+            )
+        )
+
+    @tool(annotations=READ, structured_output=False)
+    async def document_list(
+        user_id: str, project_id: str | None = None, limit: int = 20
+    ) -> CallToolResult:
+        """The user's documents, newest first, with their status (processing / ready /
+        error) and span counts."""
+        return await _answer(
+            backend.document_list(user_id=user_id, project_id=project_id, limit=limit)
         )
 
     return server

@@ -141,6 +141,13 @@ class RecallV6ResponseSerializer(serializers.Serializer):
     routing = RoutingSerializer()
     token_estimate = serializers.IntegerField(min_value=0)
     debug = serializers.DictField(required=False, help_text="Only with include.debug.")
+    documents = serializers.DictField(
+        required=False,
+        help_text="Recall over documents (API.md §8): `strategy` (local, section, document, "
+        "collection; null when documents only joined ordinary recall) and `citations` "
+        "[{document_id, document_name, section, node_id, item_id, kind}] of what the "
+        "context holds.",
+    )
 
 
 class DeletedCountsSerializer(serializers.Serializer):

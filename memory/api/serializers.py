@@ -16,7 +16,7 @@ MAX_METADATA_BYTES = 8 * 1024
 MAX_BATCH_EVENTS = 500
 # Keys the official SDK (claiv-memory 0.6.4) sends for documents, which this server does not
 # have: accepted so SDK calls keep working, then dropped.
-SDK_IGNORED = "Accepted for compatibility with the official SDK; ignored (no documents here)."
+SDK_IGNORED = "Accepted for compatibility with the official SDK; ignored."
 
 
 def _opaque_id(**kwargs: Any) -> StrictCharField:
@@ -45,9 +45,13 @@ class IngestSerializer(StrictSerializer):
     metadata = serializers.JSONField(required=False, allow_null=True)
     project_id = _opaque_id(required=False, allow_null=True)
     scope = serializers.ChoiceField(choices=Scope.choices, required=False, allow_null=True)
-    document_id = _opaque_id(required=False, allow_null=True, help_text=SDK_IGNORED)
+    document_id = _opaque_id(
+        required=False,
+        allow_null=True,
+        help_text="Tags the event with a document: forgetting the document forgets its facts.",
+    )
     document_name = StrictCharField(
-        required=False, allow_null=True, max_length=1000, help_text=SDK_IGNORED
+        required=False, allow_null=True, max_length=1000, help_text="The tagged document's name."
     )
 
     def validate_content(self, value: str) -> str:
@@ -113,16 +117,11 @@ class ForgetSerializer(StrictSerializer):
     document_id = _opaque_id(
         required=False,
         allow_null=True,
-        help_text="Not supported (no documents here): a non-null value is "
-        "refused rather than ignored, so a forget never widens.",
+        help_text="Forget one document (API.md §8): its spans, distillations, memberships "
+        "and the facts of events tagged with it.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.pop("document_id", None) is not None:
-            raise InvalidRequest(
-                "This server stores no documents; forget by document_id is not supported.",
-                details={"unsupported_fields": ["document_id"]},
-            )
         _merge_alias(attrs, "conversation_id", "thread_id")
         start, end = attrs.get("from_time"), attrs.get("to_time")
         if start and end and start > end:
@@ -144,7 +143,11 @@ class RecallLimitsSerializer(StrictSerializer):
         required=False, allow_null=True, help_text=SDK_IGNORED
     )
     document_chunks = serializers.IntegerField(
-        required=False, allow_null=True, help_text=SDK_IGNORED
+        min_value=1,
+        max_value=50,
+        required=False,
+        allow_null=True,
+        help_text="Document spans of a LOCAL recall (default 5).",
     )
 
 
@@ -173,7 +176,12 @@ class RecallV6Serializer(StrictSerializer):
     )
     limits = RecallLimitsSerializer(required=False, allow_null=True)
     include = RecallIncludeSerializer(required=False, allow_null=True)
-    document_id = _opaque_id(required=False, allow_null=True, help_text=SDK_IGNORED)
+    document_id = _opaque_id(
+        required=False, allow_null=True, help_text="Recall from this document only."
+    )
+    collection_id = _opaque_id(
+        required=False, allow_null=True, help_text="Recall from this collection's documents."
+    )
     mode_hint = StrictCharField(
         required=False,
         allow_null=True,
@@ -201,6 +209,9 @@ class RecallV6Serializer(StrictSerializer):
             "token_budget": attrs.get("token_budget") or 2000,
             "limits": limits,
             "include_debug": bool(include.get("debug")),
+            "document_id": attrs.get("document_id"),
+            "collection_id": attrs.get("collection_id"),
+            "document_chunks": (attrs.get("limits") or {}).get("document_chunks") or 5,
         }
 
 
@@ -357,6 +368,7 @@ class AuditQuerySerializer(serializers.Serializer):
             "memory_correct",
             "memory_supersede",
             "memory_delete",
+            "document_upload",
             "key_created",
             "key_revoked",
             "key_rotated",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from memory.api import audit, batch, memories, portability, receipts, usage, v6, views
+from memory.api import audit, batch, documents, memories, portability, receipts, usage, v6, views
 
 urlpatterns = [
     path("v1/ingest", views.IngestView.as_view()),
@@ -35,4 +35,18 @@ urlpatterns = [
     path("v1/exports/<str:job_id>/download", portability.ExportDownloadView.as_view()),
     path("v1/imports", portability.ImportsView.as_view()),
     path("v1/imports/<str:job_id>", portability.ImportDetailView.as_view()),
+    # Documents and collections (API.md §8, issue #18).
+    path("v6/documents", documents.DocumentsView.as_view()),
+    path("v6/documents/<str:document_id>", documents.DocumentDetailView.as_view()),
+    path("v6/documents/<str:document_id>/status", documents.DocumentStatusView.as_view()),
+    path("v6/collections", documents.CollectionsView.as_view()),
+    path("v6/collections/<str:collection_id>", documents.CollectionDetailView.as_view()),
+    path(
+        "v6/collections/<str:collection_id>/documents",
+        documents.CollectionDocumentsView.as_view(),
+    ),
+    path(
+        "v6/collections/<str:collection_id>/documents/<str:document_id>",
+        documents.CollectionDocumentView.as_view(),
+    ),
 ]

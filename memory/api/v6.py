@@ -35,6 +35,7 @@ class RecallV6View(CachedRecallView):
     @api_doc(
         request=serializers.RecallV6Serializer,
         response=schema.RecallV6ResponseSerializer,
+        errors=(404,),  # an unknown document_id or collection_id (API.md §8)
         summary="Fact-centred recall with an LLM-ready context",
     )
     def post(self, request: Request) -> HttpResponse:

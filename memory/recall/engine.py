@@ -20,7 +20,7 @@ from claiv.metrics.registry import recall_channel_observe
 from memory.access import facts_accessed
 from memory.embedding import embed_one
 from memory.models import Episode, Event, Fact
-from memory.recall import bm25, channels, hydration, locality, replica
+from memory.recall import bm25, channels, documents, hydration, locality, replica
 from memory.recall.channels import ItemKey, RecallScope
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
@@ -549,8 +549,12 @@ def memory_recall(
         min_confidence=min_confidence,
     )
     result = retrieve(scope, query, budget=token_budget)
+    # Spans of the user's documents that match the query join (memory.recall.documents);
+    # the user's instructions to the assistant come first at any budget.
+    joined = documents.joined_hits(tenant=tenant, user_id=user_id, query=query)
     text, admitted, tokens = pack(
-        with_instructions(scope, blocks_from(result, token_budget)), token_budget
+        with_instructions(scope, documents.with_memory(blocks_from(result, token_budget), joined)),
+        token_budget,
     )
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])
     clock_dependent = (

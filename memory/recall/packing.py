@@ -19,12 +19,15 @@ from memory.tokens import count_tokens
 FACTS_HEADER = "Known facts (date stated or happened):"
 EPISODES_HEADER = "Conversation summaries:"
 EVENTS_HEADER = "Conversation excerpts, by day (UTC):"
+# Document passages (memory.recall.documents), in the order they were ranked: for a whole
+# section or a collection that order is reading order.
+DOCUMENTS_HEADER = "From the user's documents:"
 _SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k tokens
 
 
 @dataclass
 class Block:
-    type: str  # "fact" | "event" | "episode"
+    type: str  # "fact" | "event" | "episode" | "chunk" (a document passage)
     content: str
     source_ids: list[str]
     score: float
@@ -42,7 +45,10 @@ def render(blocks: list[Block]) -> str:
     facts = [b for b in blocks if b.type == "fact"]
     episodes = [b for b in blocks if b.type == "episode"]
     events = sorted((b for b in blocks if b.type == "event"), key=lambda b: b.event_time)
+    chunks = [b for b in blocks if b.type == "chunk"]
     sections: list[str] = []
+    if chunks:
+        sections.append("\n".join([DOCUMENTS_HEADER, *(f"- {b.content}" for b in chunks)]))
     if facts:
         sections.append("\n".join([FACTS_HEADER, *(f"- {b.content}" for b in facts)]))
     if episodes:

@@ -15,7 +15,7 @@ from django.db.models import Case, IntegerField, Value, When
 
 from memory.access import facts_accessed
 from memory.models import Event, Fact, FactStatus, Tier
-from memory.recall import channels
+from memory.recall import channels, documents
 from memory.recall.engine import (
     RecallScope,
     blocks_from,
@@ -221,7 +221,21 @@ def memory_recall_v6(
     token_budget: int = 2000,
     limits: dict[str, int] | None = None,
     include_debug: bool = False,
+    document_id: str | None = None,
+    collection_id: str | None = None,
+    document_chunks: int = documents.DEFAULT_CHUNKS,
 ) -> dict[str, Any]:
+    if document_id is not None or collection_id is not None:
+        return _document_recall_v6(
+            tenant=tenant,
+            user_id=user_id,
+            query=query,
+            document_id=document_id,
+            collection_id=collection_id,
+            chunks=document_chunks,
+            token_budget=token_budget,
+            reference_time=reference_time,
+        )
     caps = DEFAULT_LIMITS | (limits or {})
     scope = RecallScope(
         tenant=tenant, user_id=user_id, conversation_id=conversation_id, project_id=project_id
@@ -236,8 +250,14 @@ def memory_recall_v6(
     supporting = _supporting(scope, answer, ranked_facts, caps["supporting_facts"])
     background = _background(scope, answer + supporting, caps["background_facts"])
 
+    # Spans of the user's documents that match the query join the other memory; the user's
+    # instructions to the assistant come first at any budget.
+    joined = documents.joined_hits(
+        tenant=tenant, user_id=user_id, query=query, chunks=document_chunks
+    )
     text, admitted, tokens = pack(
-        with_instructions(scope, blocks_from(result, token_budget)), token_budget
+        with_instructions(scope, documents.with_memory(blocks_from(result, token_budget), joined)),
+        token_budget,
     )
     in_text = [b.item_id for b in admitted if b.type == "fact"]
     facts_accessed(in_text)
@@ -252,6 +272,8 @@ def memory_recall_v6(
             if ("fact", fact.id) in ranks
         }
 
+    # Facts of events ingested with a document_id name that document (API.md §8).
+    tags = documents.document_tags([f.source_event_id for f in answer + supporting + background])
     routing = result.routing
     temporal = None
     if routing is not None and routing.temporal is not None:
@@ -263,9 +285,11 @@ def memory_recall_v6(
         }
     predicates = routing.predicates if routing else []
     return {
-        "answer_facts": [recall_fact(f, debug_for(f)) for f in answer],
-        "supporting_facts": [recall_fact(f, debug_for(f)) for f in supporting],
-        "background_context": [recall_fact(f) for f in background],
+        "answer_facts": [documents.tagged(recall_fact(f, debug_for(f)), tags) for f in answer],
+        "supporting_facts": [
+            documents.tagged(recall_fact(f, debug_for(f)), tags) for f in supporting
+        ],
+        "background_context": [documents.tagged(recall_fact(f), tags) for f in background],
         "llm_context": {
             "text": text,
             "reference_time": _iso(result.reference_time),
@@ -285,6 +309,59 @@ def memory_recall_v6(
             "temporal_intent": temporal,
         },
         "token_estimate": tokens,
+        "documents": documents.documents_body(
+            None, joined, {b.item_id for b in admitted if b.type == "chunk"}
+        ),
+    }
+
+
+def _document_recall_v6(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    query: str,
+    document_id: str | None,
+    collection_id: str | None,
+    chunks: int,
+    token_budget: int,
+    reference_time: datetime | None,
+) -> dict[str, Any]:
+    """A recall routed to a document or a collection: its hits are the answer facts, and
+    the context is theirs alone (API.md §8)."""
+    found = documents.document_recall(
+        tenant=tenant,
+        user_id=user_id,
+        query=query,
+        document_id=document_id,
+        collection_id=collection_id,
+        chunks=chunks,
+    )
+    text, admitted, tokens = pack(documents.hit_blocks(found.hits), token_budget)
+    in_text = {b.item_id for b in admitted}
+    reference = reference_time or datetime.now(UTC)
+    return {
+        "answer_facts": [documents.recall_item(h) for h in found.hits if h.item_id in in_text],
+        "supporting_facts": [
+            documents.recall_item(h) for h in found.hits if h.item_id not in in_text
+        ],
+        "background_context": [],
+        "llm_context": {
+            "text": text,
+            "reference_time": _iso(reference),
+            "anchor_source": "request" if reference_time else "server_now",
+            "conversation_history": [],
+            "fact_ids": [],
+        },
+        "working_memory": None,
+        "pending_plan": None,
+        "routing": {
+            "mode": "document",
+            "kinds": [f"document_{found.strategy}"],
+            "predicates": [],
+            "temporal_intent": None,
+        },
+        "token_estimate": tokens,
+        "documents": documents.documents_body(found.strategy, found.hits, in_text),
     }
 
 

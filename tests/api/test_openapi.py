@@ -48,6 +48,13 @@ CONTRACT_PATHS = {
     "/v1/exports/{job_id}/download",
     "/v1/imports",
     "/v1/imports/{job_id}",
+    "/v6/documents",
+    "/v6/documents/{document_id}",
+    "/v6/documents/{document_id}/status",
+    "/v6/collections",
+    "/v6/collections/{collection_id}",
+    "/v6/collections/{collection_id}/documents",
+    "/v6/collections/{collection_id}/documents/{document_id}",
 }
 
 
@@ -97,8 +104,9 @@ def test_the_server_conforms_to_its_schema(live_server: Any, fuzz_key: str) -> N
     schema = schemathesis.openapi.from_url(f"{live_server.url}/v1/openapi.json")
     headers = {"Authorization": f"Bearer {fuzz_key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    # One method per path, but GET/POST /v1/memories and GET/PATCH/DELETE of one memory.
-    assert len(operations) == len(CONTRACT_PATHS) + 3
+    # One method per path, but GET/POST /v1/memories, GET/PATCH/DELETE of one memory,
+    # GET/POST /v6/documents and /v6/collections, GET/DELETE of one collection.
+    assert len(operations) == len(CONTRACT_PATHS) + 6
     for operation in operations:
 
         @settings(

@@ -211,7 +211,7 @@ def test_sdk_error_class_sees_status_and_code(
     assert (missing.value.status, missing.value.code) == (404, "not_found")
 
     with pytest.raises(ClaivApiError) as unknown_route:
-        sdk.list_documents(user_id="u1")
+        sdk.feedback_v6("r1", {"selected_ids": []})  # a route the SDK knows, this server not
     assert (unknown_route.value.status, unknown_route.value.code) == (404, "not_found")
 
     # The receipt lookup above was this key's first counted request of the window (the

@@ -100,14 +100,17 @@ def test_v6_and_v2_forget_are_the_v1_forget(api: Api, tenant: Tenant) -> None:
     assert [str(r.id) for r in receipts] == [body["receipt_id"], second["receipt_id"]]
 
 
-def test_forget_by_document_id_is_refused_not_widened(api: Api, tenant: Tenant) -> None:
+def test_forget_by_document_id_is_narrowed_to_that_document(api: Api, tenant: Tenant) -> None:
+    """Forget by document_id (API.md §8) removes that document's data only: the user's
+    other memory stays (before documents existed the field was refused, never widened)."""
     ingest_enriched(tenant, "I live in Oslo.")
     facts = Fact.objects.filter(tenant=tenant).count()
     response = api.post("/v6/forget", {"user_id": "u1", "document_id": "d1"})
-    assert response.status_code == 400
-    assert response.json()["error"]["details"] == {"unsupported_fields": ["document_id"]}
+    assert response.status_code == 200
+    assert response.json()["deleted_counts"]["facts"] == 0
     assert Fact.objects.filter(tenant=tenant).count() == facts
-    assert DeletionReceipt.objects.filter(tenant=tenant).count() == 0
+    receipt = DeletionReceipt.objects.get(tenant=tenant)
+    assert receipt.scope["document_id"] == "d1"
 
 
 def test_v2_recall_is_the_token_budgeted_recall(api: Api) -> None:
@@ -192,6 +195,10 @@ def test_v6_recall_request_accepts_the_sdk_readme_body(
         "token_budget": 2000,
         "limits": {"answer_facts": 5, "supporting_facts": 12, "background_facts": 8},
         "include_debug": False,
+        # Recall over documents (API.md §8): the document and the span cap are passed on.
+        "document_id": "d1",
+        "collection_id": None,
+        "document_chunks": 5,
     }
 
 

@@ -8,8 +8,9 @@ from django.db import connection
 
 from enrichment.episodes import _old_body
 from enrichment.pipeline.stages.embed import fact_embedding_text
+from memory.documents.store import _embedding_text, document_upload
 from memory.memories import memory_add
-from memory.models import Episode, Event, Fact
+from memory.models import DocumentSpan, Episode, Event, Fact
 from memory.reembed import TABLES
 from tenants.models import Tenant
 from tests.factories import ingest_enriched
@@ -50,3 +51,15 @@ def test_the_sql_texts_are_the_writers_texts(tenant: Tenant) -> None:
     assert episodes
     assert _sql_texts("memory_episode") == {str(e.id): _old_body(e) or e.summary for e in episodes}
     assert _sql_texts("memory_event") == {str(e.id): e.content for e in Event.objects.all()}
+
+    upload = document_upload(
+        tenant=tenant,
+        user_id="u1",
+        project_id="p",
+        name="Notes",
+        content="Untitled first block.\n\n# Title\n\nText under the title.\n",
+    )
+    assert upload.document.spans_created == 2
+    assert _sql_texts("memory_documentspan") == {
+        str(s.id): _embedding_text(s.heading, s.text) for s in DocumentSpan.objects.all()
+    }

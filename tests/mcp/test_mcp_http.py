@@ -29,6 +29,8 @@ TOOLS = {
     "memory_correct": (False, False),
     "memory_forget": (False, True),
     "memory_record_decision": (False, False),
+    "document_upload": (False, False),
+    "document_list": (True, False),
 }
 WWW_AUTHENTICATE = 'Bearer error="invalid_token", error_description="Authentication required"'
 

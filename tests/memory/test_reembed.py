@@ -160,6 +160,7 @@ def test_a_model_change_is_refused_then_reembedded_resuming_after_a_failure(
     assert embedding_space_mismatch() is None
     assert _shadow_columns() == []
     assert _hnsw_on_embedding() == [
+        "docspan_embedding_hnsw: True",
         "episode_embedding_hnsw: True",
         "event_embedding_hnsw: True",
         "fact_embedding_hnsw: True",
@@ -195,6 +196,7 @@ def test_a_vector_rewritten_after_the_fill_is_embedded_again(
         "memory_fact": 0,
         "memory_episode": 1,
         "memory_passage": 0,
+        "memory_documentspan": 0,
     }
     assert _assert_all_made_with("model-b", 384) == loaded
 
@@ -212,6 +214,7 @@ def test_a_dimension_change_changes_the_column_type(
         assert _assert_all_made_with("model-c", 256) == loaded
         assert embedding_space_mismatch() is None
         assert _hnsw_on_embedding() == [
+            "docspan_embedding_hnsw: True",
             "episode_embedding_hnsw: True",
             "event_embedding_hnsw: True",
             "fact_embedding_hnsw: True",
@@ -231,6 +234,7 @@ def test_going_back_to_the_stored_model_abandons_a_started_run(
     _use(settings, stub, "model-b")
     reembed_run(swap=False)
     assert _shadow_columns() == [
+        "memory_documentspan.embedding_next",
         "memory_episode.embedding_next",
         "memory_event.embedding_next",
         "memory_fact.embedding_next",

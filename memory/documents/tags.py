@@ -1,0 +1,37 @@
+"""Events tagged with a document at ingest (`document_id` / `document_name` of the SDK's
+IngestRequest). A tag names a client document id, whether or not such a document was
+uploaded; forgetting the document forgets what was derived from its tagged events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
+
+from memory.documents.models import DocumentTag
+
+if TYPE_CHECKING:
+    from memory.forget import ForgetScope
+    from memory.models import Event
+    from tenants.models import Tenant
+
+
+def document_tag_event(
+    *, tenant: Tenant, event: Event, document_id: str, document_name: str | None
+) -> None:
+    DocumentTag.objects.get_or_create(
+        event=event,
+        defaults={
+            "tenant": tenant,
+            "user_id": event.user_id,
+            "document_id": document_id,
+            "document_name": document_name or "",
+        },
+    )
+
+
+def document_tagged_events(*, tenant: Tenant, scope: ForgetScope) -> QuerySet[DocumentTag, Any]:
+    """Ids of the user's events tagged with the scope's document (a subquery)."""
+    return DocumentTag.objects.filter(
+        tenant=tenant, user_id=scope.user_id, document_id=scope.document_id
+    ).values("event_id")
