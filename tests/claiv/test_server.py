@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ BODY_TIMEOUT_S = 2.0  # REQUEST_BODY_TIMEOUT for this server: short, so the test
 # Generous: the issue asks for 1 s on a loaded machine; the old sync workers took 18 s+
 # with two idle sockets. A timing bound only because the issue explicitly asks for one.
 HEALTHZ_BOUND_S = 5.0
+WORKER_WARM = re.compile(r"worker \d+ warm: embedder, tokenizer and date parser")
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -84,7 +86,8 @@ def gunicorn_start(
     while True:
         assert proc.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, f"never ready:\n{log.read_text()[-3000:]}"
-        warm = log.read_text().count("warm: embedder, tokenizer and date parser")
+        # Each worker logs its own line; the master's "master warm: …" line is not a worker's.
+        warm = len(WORKER_WARM.findall(log.read_text()))
         try:
             if warm == workers and _get(port, "/healthz", timeout=5)[0] == 200:
                 return proc, port
