@@ -325,6 +325,10 @@ def test_pipelined_chains_are_the_chains_sent_one_by_one(redis_service: str) -> 
     )
     assert one == [expected]
     assert many[0] == expected
+    # The batch builds the signatures without chain(); they are the chain's own.
+    assert [dict(s) for s in workflows._stage_signatures("e1")] == [
+        dict(s) for s in workflows.enrichment_chain("e1").tasks
+    ]
     assert many[1][1] == ["e2"] and len(many) == 2
 
 
