@@ -26,8 +26,15 @@ STAGE_TASKS = (
 )
 
 
+def _stage_signatures(event_id: str) -> list[Any]:
+    """The chain's signatures in run order, as `enrichment_chain(event_id).tasks` holds
+    them (equal dicts), without `chain()` folding them one `|` at a time: a third of the
+    cost, which a batch pays 500 times."""
+    return [signature(name, args=(event_id,), immutable=True) for name in STAGE_TASKS]
+
+
 def enrichment_chain(event_id: str) -> Any:
-    return chain(*(signature(name, args=(event_id,), immutable=True) for name in STAGE_TASKS))
+    return chain(*_stage_signatures(event_id))
 
 
 def enrichment_enqueue(event_id: str) -> None:
@@ -61,7 +68,7 @@ def enrichment_enqueue_many(event_ids: Sequence[str]) -> None:
             for event_id in event_ids:
                 # A chain's own apply_async drops `producer` (and so the batch); sending its
                 # first stage with the rest as the message's `chain` option is what it does.
-                first, *rest = enrichment_chain(event_id).tasks
+                first, *rest = _stage_signatures(event_id)
                 first.apply_async(producer=producer, chain=list(reversed(rest)))
     except Exception:
         # Some messages may have gone out: forgetting them all errs towards a re-send.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -12,6 +13,7 @@ import pytest
 import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from claiv.errors import Conflict
 from enrichment import workflows
@@ -189,6 +191,63 @@ def test_single_event_fast_path_matches_its_orm_twin(tenant: Tenant, other_tenan
     assert fast.search is not None  # the generated column is filled by Postgres
 
 
+def test_a_batch_writes_rows_identical_field_for_field_to_single_ingests(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The batch's COPY against the single-event INSERT: every column of every row (read
+    back by Postgres as JSON, the generated `search` included) is the same, for values
+    that text COPY must escape (tab, newline, backslash, a literal `\\N`, non-ASCII)."""
+    when = datetime(2023, 5, 8, 13, 56, 7, 123456, tzinfo=UTC)
+    items = [
+        _item("plain", event_time=when),
+        _item("tab\there\nnewline \\ backslash \\N and \r", event_time=when),
+        _item("\\N", event_time=when, role=""),
+        _item(
+            "Ünïcödé ✓ 東京 🙂",
+            user_id="u2",
+            conversation_id="c\t1",
+            event_time=when,
+            idempotency_key="key\\N",
+            metadata={"a": [1, None, "x\ty"], "nested": {"ü": True}, "empty": ""},
+            scope="project",
+            project_id="p1",
+        ),
+        _item("no event time, no metadata", type="note", role=""),
+    ]
+    started = timezone.now()
+    for item in items:
+        event_ingest(tenant=tenant, **item)
+    events_ingest(tenant=other_tenant, items=items)
+    finished = timezone.now()
+
+    def rows(t: Tenant) -> list[dict[str, Any]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT row_to_json(e)::text FROM {Event._meta.db_table} e "
+                "WHERE tenant_id = %s ORDER BY content",
+                [str(t.pk)],
+            )
+            found = [json.loads(row[0]) for row in cursor.fetchall()]
+        for row in found:
+            # Own per row: the id, the tenant and the moments of the write.
+            for column in ("id", "tenant_id", "created_at", "state_changed_at"):
+                assert row.pop(column) is not None
+            if row["content"] == "no event time, no metadata":
+                # Defaults to the moment of the ingest call.
+                moment = datetime.fromisoformat(row.pop("event_time"))
+                assert started <= moment <= finished
+        return found
+
+    single, batch = rows(tenant), rows(other_tenant)
+    assert len(single) == len(items)
+    assert batch == single
+    assert {r["content"] for r in batch} == {i["content"] for i in items}
+    assert all(r["search"] for r in batch)  # the generated column, filled by Postgres
+    stored = Event.objects.get(tenant=other_tenant, user_id="u2")
+    assert stored.metadata == items[3]["metadata"] and stored.idempotency_key == "key\\N"
+    assert stored.created_at <= stored.state_changed_at
+
+
 def test_batch_enqueues_the_new_events_once_after_commit(
     tenant: Tenant, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -266,6 +325,10 @@ def test_pipelined_chains_are_the_chains_sent_one_by_one(redis_service: str) -> 
     )
     assert one == [expected]
     assert many[0] == expected
+    # The batch builds the signatures without chain(); they are the chain's own.
+    assert [dict(s) for s in workflows._stage_signatures("e1")] == [
+        dict(s) for s in workflows.enrichment_chain("e1").tasks
+    ]
     assert many[1][1] == ["e2"] and len(many) == 2
 
 

@@ -1,0 +1,160 @@
+"""Ingest in-process: the whole Django request path (middleware, key, limiter, metering,
+validation, the transaction, the publish after commit) through `django.test.Client`, no
+HTTP server, against an embedded Postgres + Valkey. For A/B ratios on a shared machine:
+the variants run interleaved, repetition by repetition, in the same process.
+
+Variants of the batch's INSERT: `copy` (memory.ingest._events_insert, the default) and
+`orm` (Django's bulk_create, what it replaced). Measured, never asserted.
+
+    .venv/bin/python -m bench.ingest_inprocess --repeat 7
+    .venv/bin/python -m bench.ingest_inprocess --profile single   # cProfile of /v6/ingest
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import itertools
+import os
+import pstats
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.stack import ROOT
+from claiv.embedded import postgres_start, valkey_start
+
+_SEQ = itertools.count()
+
+
+def _event(run: str) -> dict[str, object]:
+    n = next(_SEQ)
+    return {
+        "user_id": f"rate-{n % 20}",
+        "type": "message",
+        "role": "user",
+        "conversation_id": f"c{n % 7}",
+        "content": f"[{run} #{n}] I moved to Lisbon last spring and I work as a nurse.",
+    }
+
+
+def _variants() -> dict[str, Callable[[Sequence[Any]], None]]:
+    from memory import ingest
+    from memory.models import Event
+
+    def orm(events: Sequence[Any]) -> None:
+        Event.objects.bulk_create(list(events))
+
+    return {"copy": ingest._events_insert, "orm": orm}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--singles", type=int, default=200, help="single ingests per repetition")
+    parser.add_argument("--variants", default="copy,orm")
+    parser.add_argument("--profile", choices=["single", "batch"], default=None)
+    args = parser.parse_args(argv)
+
+    cache = ROOT / "bench" / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="ingest-inprocess-", dir=cache))
+    postgres = postgres_start(data_dir=data_dir / "postgres")
+    valkey = valkey_start(data_dir=data_dir / "valkey", persist=False)
+    try:
+        os.environ.update(
+            DATABASE_URL=postgres.url,
+            REDIS_URL=f"{valkey.connection_url}/0",
+            SECRET_KEY="bench-secret-bench-secret-bench-secret-00",
+            CLAIV_KEY_PEPPER="bench-secret-bench-secret-bench-secret-00",
+            CLAIV_DATA_DIR=str(data_dir),
+            LOG_LEVEL="WARNING",
+            DJANGO_SETTINGS_MODULE="claiv.settings",
+        )
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.test import Client
+
+        from keys.services import api_key_create
+        from memory import ingest
+        from tenants.services import tenant_ensure, tenant_rate_limit_set
+
+        call_command("migrate", "--noinput", verbosity=0)
+        tenant = tenant_ensure(slug="bench")[0]
+        # High, not off: every request still pays the limiter's round trip.
+        tenant_rate_limit_set(tenant=tenant, per_minute=1_000_000)
+        _, raw = api_key_create(tenant=tenant, name="bench", origin="bench")
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+        def single(run: str) -> None:
+            r = client.post("/v6/ingest", _event(run), content_type="application/json")
+            assert r.status_code in (200, 201), r.content
+
+        def batch(run: str) -> None:
+            events = [_event(run) for _ in range(args.batch_size)]
+            r = client.post("/v1/ingest/batch", {"events": events}, content_type="application/json")
+            assert r.status_code == 200, r.content
+
+        for _ in range(3):  # warm-up: imports, connections, caches
+            single("warm")
+        batch("warm")
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(1 if args.profile == "batch" else 200):
+                (batch if args.profile == "batch" else single)("profile")
+            profile.disable()
+            out = io.StringIO()
+            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(45)
+            print(out.getvalue())
+            return 0
+        variants = _variants()
+        chosen = args.variants.split(",")
+        batch_s: dict[str, list[float]] = {v: [] for v in chosen}
+        single_ms: list[float] = []
+        print(f"load average at start: {open('/proc/loadavg').read().strip()}")
+        for rep in range(args.repeat):
+            for variant in chosen:
+                ingest._events_insert = variants[variant]  # type: ignore[assignment]
+                started = time.perf_counter()
+                batch(f"{variant}{rep}")
+                batch_s[variant].append(time.perf_counter() - started)
+            ingest._events_insert = variants["copy"]  # type: ignore[assignment]
+            started = time.perf_counter()
+            for _ in range(args.singles):
+                single(f"s{rep}")
+            single_ms.append((time.perf_counter() - started) / args.singles * 1000)
+        print(f"load average at end: {open('/proc/loadavg').read().strip()}")
+        for variant, times in batch_s.items():
+            median = statistics.median(times)
+            print(
+                f"batch of {args.batch_size} [{variant}]: median {median * 1000:.0f} ms "
+                f"({args.batch_size / median:.0f} events/s); runs "
+                + ", ".join(f"{t * 1000:.0f}" for t in times)
+            )
+        if {"copy", "orm"} <= set(chosen):
+            ratios = [o / c for o, c in zip(batch_s["orm"], batch_s["copy"], strict=True)]
+            print(f"orm/copy per repetition: median {statistics.median(ratios):.2f}x")
+        median = statistics.median(single_ms)
+        print(
+            f"single /v6/ingest, sequential: median {median:.2f} ms per request "
+            f"({1000 / median:.0f} events/s one client); runs "
+            + ", ".join(f"{t:.2f}" for t in single_ms)
+        )
+        return 0
+    finally:
+        valkey.stop()
+        postgres.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
