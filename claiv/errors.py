@@ -102,6 +102,23 @@ def _dependency_down(exc: BaseException | None) -> bool:
     return isinstance(exc, DEPENDENCY_ERRORS)
 
 
+def error_chain(exc: BaseException | None) -> str:
+    """What a log line may say of an error: the classes of the error and its causes, and
+    the SQLSTATE of a database error, e.g. `OperationalError<DeadlockDetected
+    sqlstate=40P01`. Never the messages: a database error's detail can quote row values."""
+    parts: list[str] = []
+    sqlstate = None
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 5:
+        parts.append(type(seen).__name__)
+        state = getattr(seen, "sqlstate", None)
+        if sqlstate is None and isinstance(state, str):
+            sqlstate = state
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+    chain = "<".join(parts)
+    return f"{chain} sqlstate={sqlstate}" if sqlstate else chain
+
+
 def _unavailable() -> tuple[str, str, dict[str, Any]]:
     return (
         "unavailable",
@@ -169,11 +186,11 @@ def exception_envelope(
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
     elif _dependency_down(exc):
         logger.warning(
-            "dependency unavailable request_id=%s error=%s", request_id, type(exc).__name__
+            "dependency unavailable request_id=%s error=%s", request_id, error_chain(exc)
         )
         code, message, details = _unavailable()
     else:
-        logger.exception("unhandled error request_id=%s", request_id)
+        logger.exception("unhandled error request_id=%s error=%s", request_id, error_chain(exc))
         code, message, details = "internal_error", "Internal server error.", {}
     # The official SDK reads only details.retry_after; HTTP clients read the header.
     if (
@@ -208,6 +225,11 @@ def handler500(request: HttpRequest) -> JsonResponse:
     is being handled, so `sys.exc_info` tells an unreachable dependency from a bug."""
     exc = sys.exc_info()[1]
     if _dependency_down(exc):
+        logger.warning(
+            "dependency unavailable request_id=%s error=%s",
+            request_id_of(request),
+            error_chain(exc),
+        )
         code, message, details = _unavailable()
         response = error_response(request, code, message, details)
         response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)

@@ -21,6 +21,7 @@ from memory.access import fact_accesses_drop
 from memory.documents.models import Document
 from memory.documents.store import documents_delete
 from memory.documents.tags import document_tagged_events
+from memory.locks import retry_on_lock_conflict, users_lock
 from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource, Passage
 from memory.portability_jobs import portability_exports_drop
 from memory.recall.cache import recall_cache_drop
@@ -90,15 +91,33 @@ def _matching_events(*, tenant: Tenant, scope: ForgetScope):  # -> QuerySet[Even
 
 
 def memory_forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
-    """Delete derived data of the matching events and return the stored receipt."""
+    """Delete derived data of the matching events and return the stored receipt.
+
+    Takes its locks in the order of `memory.locks` (tenant row, events, the user's advisory
+    lock, derived rows, version row), the order enrichment stages take theirs in; should
+    Postgres still abort it for a deadlock or serialisation failure (another writer of the
+    same rows, such as the tier beat), the whole transaction runs again."""
+    return retry_on_lock_conflict(partial(_forget, tenant=tenant, scope=scope))
+
+
+def _forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
     requested_at = timezone.now()
     with transaction.atomic():
-        # The tenant row lock serialises receipts, so the chain has no forks.
-        Tenant.objects.select_for_update().get(pk=tenant.pk)
-        # Lock the events: a concurrent enrichment stage waits, then sees them forgotten.
-        events = _matching_events(tenant=tenant, scope=scope).select_for_update()
+        # The tenant row lock serialises receipts, so the chain has no forks. NO KEY: a
+        # plain FOR UPDATE also blocks the FOR KEY SHARE lock every insert into the tenant
+        # takes for its foreign key, so a stage holding an event forget waits for, then
+        # writing a fact, waited for forget in turn: a deadlock (tests/memory/
+        # test_forget_locks.py), and every ingest of the tenant waited for the forget.
+        Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+        # Lock the events, in id order: a concurrent enrichment stage waits, then sees them
+        # forgotten; one that holds an event already finishes first.
+        events = _matching_events(tenant=tenant, scope=scope).select_for_update().order_by("id")
         event_rows = list(events.values_list("id", "embedding"))
         event_ids = [row[0] for row in event_rows]
+        # The user's advisory lock, as Gate and Embed take it before touching facts and
+        # episodes: stages on the user's other events (outside the scope) do not interleave
+        # their fact writes with these deletes.
+        users_lock({(str(tenant.pk), scope.user_id)})
 
         fact_ids = set(
             FactSource.objects.filter(event_id__in=event_ids).values_list("fact_id", flat=True)

@@ -313,8 +313,9 @@ def memory_delete(*, tenant: Tenant, memory_id: str) -> DeletionReceipt:
     signed receipt appended to the tenant's chain (scope: user and memory id)."""
     requested_at = timezone.now()
     with transaction.atomic():
-        # The tenant row lock serialises receipts, so the chain has no forks.
-        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # The tenant row lock serialises receipts, so the chain has no forks (NO KEY: see
+        # memory.forget; inserts into the tenant are not blocked).
+        Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         fact = _fact_get(tenant=tenant, memory_id=memory_id, lock=True)
         fact_ids = _history_ids(fact)
         facts = Fact.objects.filter(tenant=tenant, id__in=fact_ids)

@@ -7,7 +7,6 @@ paths exist for speed (figures in each docstring) and do what the ORM twin would
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.db import connection
@@ -109,23 +108,6 @@ def events_write(events: list[Event], fields: list[str]) -> None:
             f"FROM (VALUES {values}) AS v({names}) WHERE e.id = v.id",
             params,
         )
-
-
-def _user_key(tenant_id: Any, user_id: str) -> int:
-    digest = hashlib.sha256(f"{tenant_id}\x1f{user_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def users_lock(users: set[tuple[str, str]]) -> None:
-    """Serialise fact and episode writes per user (events of one user enriched at once).
-    Several users' locks are taken in one statement in key order, so that two
-    transactions locking overlapping sets cannot deadlock."""
-    keys = sorted({_user_key(t, u) for t, u in users})
-    if keys:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys]
-            )
 
 
 def events_in_order(events: list[Event]) -> list[Event]:

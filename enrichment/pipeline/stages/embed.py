@@ -17,8 +17,9 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from enrichment import episodes
 from enrichment.pipeline.contract import Stage
-from enrichment.pipeline.rows import events_write, users_lock
+from enrichment.pipeline.rows import events_write
 from memory.embedding import embedder
+from memory.locks import users_lock
 from memory.models import Candidate, Event, Fact, Passage
 from memory.passages import passage_spans
 from memory.versioning import users_memory_changed

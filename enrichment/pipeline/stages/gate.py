@@ -5,8 +5,9 @@ from __future__ import annotations
 from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
 from enrichment.pipeline.contract import Stage, nothing
 from enrichment.pipeline.resolver import Resolver, resolvers_flush
-from enrichment.pipeline.rows import candidates_of, events_in_order, users_lock
+from enrichment.pipeline.rows import candidates_of, events_in_order
 from enrichment.propositions import Proposition
+from memory.locks import users_lock
 from memory.models import Candidate, Event
 from memory.versioning import users_memory_changed
 from memory.vocabulary.predicates import predicate_get
