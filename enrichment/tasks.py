@@ -46,17 +46,22 @@ def error_is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
 
 
-class StageTask(Task):
-    """Retries transient failures with backoff. When they run out (or the next stage's
-    message cannot be published) the event keeps its status and reconciliation re-sends
-    it; a permanent error marks the event failed at once. Only the error class is
-    recorded, never content."""
+class TransientRetryTask(Task):
+    """Retries transient failures (`TRANSIENT_ERRORS`) with jittered backoff, four times;
+    what is still failing after that is left to the caller's reconciliation."""
 
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = True
     max_retries = 4
+
+
+class StageTask(TransientRetryTask):
+    """Retries transient failures with backoff. When they run out (or the next stage's
+    message cannot be published) the event keeps its status and reconciliation re-sends
+    it; a permanent error marks the event failed at once. Only the error class is
+    recorded, never content."""
 
     def on_failure(
         self,
@@ -202,15 +207,9 @@ def episodes_refresh() -> int:
 # --- Documents (enrichment.documents) --------------------------------------------------------
 
 
-class DistilTask(Task):
+class DistilTask(TransientRetryTask):
     """Transient failures are retried, then left to `documents_reconcile`; anything else
     marks the document `error` with the error class (never content)."""
-
-    autoretry_for = TRANSIENT_ERRORS
-    retry_backoff = 2
-    retry_backoff_max = 60
-    retry_jitter = True
-    max_retries = 4
 
     def on_failure(
         self,
