@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from claiv.api import FlexibleDateTimeField, StrictCharField, StrictSerializer
 from claiv.errors import InvalidRequest, PayloadTooLarge
+from memory.audit import ACTIONS as AUDIT_ACTIONS
 from memory.models import EventType, Role, Scope
 
 MAX_CONTENT_CHARS = 32_000
@@ -359,22 +360,7 @@ class AuditQuerySerializer(serializers.Serializer):
         min_length=1, max_length=255, required=False, trim_whitespace=False
     )
     action = serializers.ChoiceField(
-        choices=[
-            "ingest",
-            "ingest_batch",
-            "recall",
-            "forget",
-            "memory_add",
-            "memory_correct",
-            "memory_supersede",
-            "memory_delete",
-            "document_upload",
-            "key_created",
-            "key_revoked",
-            "key_rotated",
-            "export",
-            "import",
-        ],
+        choices=list(AUDIT_ACTIONS),
         required=False,
     )
     since = serializers.DateTimeField(required=False)
