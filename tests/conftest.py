@@ -42,6 +42,32 @@ class Api:
 def django_db_setup(embedded_services: dict[str, str], django_db_setup: None) -> None:
     """pytest-django's test database, on the embedded servers started on first need
     (tests/plugins/services.py): a run that touches no database starts none."""
+    _flush_retries_deadlocks()
+
+
+def _flush_retries_deadlocks() -> None:
+    """A transactional test ends with TRUNCATE of every table, which locks them one by one;
+    the session's Celery worker may still be finishing a task from an earlier test and
+    lock two of them in the other order. Postgres then aborts one side: when it is the
+    TRUNCATE, run it again (the worker's task, if aborted, is retried by its own policy)."""
+    from django.db import OperationalError
+    from django.db.backends.postgresql.operations import DatabaseOperations
+    from psycopg.errors import DeadlockDetected
+
+    flush = DatabaseOperations.execute_sql_flush
+    if getattr(flush, "retries_deadlocks", False):
+        return
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        for attempt in range(5):
+            try:
+                return flush(self, sql_list)
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, DeadlockDetected) or attempt == 4:
+                    raise
+
+    execute_sql_flush.retries_deadlocks = True  # type: ignore[attr-defined]
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
 @pytest.fixture
