@@ -20,6 +20,15 @@ PASSAGE_CHARS = 800
 PASSAGE_OVERLAP_CHARS = 160
 _BREAK = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
+# Content is limited only by the 1 MiB body (API.md §1), ~1,300 passages. The steps that
+# read an event whole are bounded to its first WHOLE_TEXT_CHARS characters (the old
+# per-event limit, so every event accepted before is handled exactly as before): the
+# event's own keyword vector (a Postgres tsvector holds at most 1 MB and positions up to
+# 16,383) and embedding, the offline extractor (~60 s on 1 MiB of prose, superlinear),
+# the v6 conversation history and the text recall shows when no passage matched. The
+# rest of a long event is reached through its passages.
+WHOLE_TEXT_CHARS = 32_000
+
 
 def passage_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of `text`'s passages; [] when it is short enough to
@@ -35,7 +44,7 @@ def passage_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, end))
         if end >= len(text):
             break
-        start = _resume(text, max(start + 1, end - PASSAGE_OVERLAP_CHARS))
+        start = _resume(text, max(start + 1, end - PASSAGE_OVERLAP_CHARS), end)
     return spans
 
 
@@ -49,8 +58,24 @@ def _cut(text: str, start: int, end: int) -> int:
     return start + space + 1 if space > 0 else end
 
 
-def _resume(text: str, at: int) -> int:
-    """Start the next passage at a word boundary at or after `at`."""
-    while 0 < at < len(text) and not text[at - 1].isspace():
-        at += 1
-    return at
+def _resume(text: str, at: int, end: int) -> int:
+    """Start the next passage at a word boundary at or after `at`, before `end` (text
+    without whitespace resumes at `at`: the walk must not skip what is left)."""
+    resume = at
+    while 0 < resume < end and not text[resume - 1].isspace():
+        resume += 1
+    return resume if resume < end else at
+
+
+def bounded_prefix(text: str, limit: int = WHOLE_TEXT_CHARS) -> str:
+    """`text` when it has at most `limit` characters, else its first `limit` cut at the
+    last sentence break (else whitespace) in the last quarter, so no half sentence ends
+    it. Starts at 0: offsets into the prefix are offsets into `text`."""
+    if len(text) <= limit:
+        return text
+    tail = max(0, limit - limit // 4)
+    breaks = [m.end() for m in _BREAK.finditer(text, tail, limit)]
+    if breaks:
+        return text[: breaks[-1]]
+    space = text.rfind(" ", tail, limit)
+    return text[: space + 1] if space > 0 else text[:limit]

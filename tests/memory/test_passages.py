@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from memory.passages import PASSAGE_CHARS, PASSAGE_MIN_CHARS, PASSAGE_OVERLAP_CHARS, passage_spans
+from memory.passages import (
+    PASSAGE_CHARS,
+    PASSAGE_MIN_CHARS,
+    PASSAGE_OVERLAP_CHARS,
+    bounded_prefix,
+    passage_spans,
+)
 
 
 def test_a_short_event_is_one_document() -> None:
@@ -30,3 +36,35 @@ def test_text_without_sentence_breaks_is_cut_at_words() -> None:
     spans = passage_spans(text)
     assert all(text[e - 1] == " " or e == len(text) for _, e in spans)
     assert all(text[s - 1] == " " for s, _ in spans[1:])
+
+
+def test_text_without_whitespace_is_covered_to_its_end() -> None:
+    # A base64 blob or a minified line: no sentence or word to cut at. Every character is
+    # still in a passage (the resume walk once ran to the end and dropped the rest).
+    text = "QUJD" * 2_000
+    spans = passage_spans(text)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    for (start, end), (next_start, _) in zip(spans, spans[1:], strict=False):
+        assert end - start <= PASSAGE_CHARS
+        assert start < next_start < end
+
+
+def test_a_mebibyte_is_cut_into_about_1300_passages() -> None:
+    sentence = "The backup job copied the archive to the second disk at night. "
+    text = (sentence * (1024 * 1024 // len(sentence) + 1))[: 1024 * 1024]
+    spans = passage_spans(text)
+    assert 1_200 <= len(spans) <= 1_700
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(
+        next_start < end for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False)
+    )
+
+
+def test_a_bounded_prefix_ends_at_a_sentence() -> None:
+    text = " ".join(f"Sentence {i} tells one thing." for i in range(5_000))
+    assert bounded_prefix("Short.", 100) == "Short."
+    prefix = bounded_prefix(text, 32_000)
+    assert text.startswith(prefix)
+    assert 24_000 <= len(prefix) <= 32_000
+    assert prefix.rstrip().endswith("thing.")
+    assert bounded_prefix("x" * 50_000, 32_000) == "x" * 32_000
