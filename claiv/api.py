@@ -219,8 +219,9 @@ _ERROR_TEXT = {
     403: "The API key lacks the scope this endpoint needs (`forbidden`).",
     404: "No such resource in this tenant (`not_found`).",
     409: "Idempotency key reused with a different body (`conflict`).",
-    413: "Body over 1 MiB, content over 32,000 characters, metadata over 8 KiB, or more than "
-    "500 events (`payload_too_large`).",
+    413: "Body over 1 MiB, metadata over 8 KiB, more than 500 events, a memory's content or a "
+    "query over 32,000 characters, or event content over the operator's "
+    "`CLAIV_EVENT_CONTENT_MAX_CHARS` when set (`payload_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     429: "`rate_limited` (per-key limit per minute) or `quota_exceeded` (plan quota); "
     "`Retry-After` header and `details.retry_after`.",

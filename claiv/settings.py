@@ -164,6 +164,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Request bodies: the API contract caps a body at 1 MiB (413 above it).
 MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# An event's `content` is limited by the body alone (long messages are split into passages,
+# memory.passages); operators who want a per-event cap set it here (characters, 413 above
+# it). 0 = no cap beyond the body.
+EVENT_CONTENT_MAX_CHARS = env.int("CLAIV_EVENT_CONTENT_MAX_CHARS", default=0)
 # The server's request guard (claiv.asgi): a body must arrive within this many seconds of its
 # headers (408 after), and URIs and header lines are capped (414 / 431), all in the envelope.
 REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=10.0)

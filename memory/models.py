@@ -13,9 +13,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Left
 from django.utils import timezone
 from pgvector.django import VectorField
 
+from memory.passages import WHOLE_TEXT_CHARS
 from tenants.models import Tenant
 
 # Postgres full-text configuration used by the keyword channel (stemming, stop words).
@@ -89,8 +91,11 @@ class Event(models.Model):
     # (memory.time_notes). null: not computed yet; []: none.
     time_notes = models.JSONField(null=True, blank=True)
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
+    # Of the first WHOLE_TEXT_CHARS characters: a tsvector holds at most 1 MB (1 MiB of
+    # distinct short tokens made the INSERT fail) and positions up to 16,383; the rest of a
+    # long event is searched through its passages (memory.passages).
     search = models.GeneratedField(
-        expression=SearchVector("content", config=FTS_CONFIG),
+        expression=SearchVector(Left("content", WHOLE_TEXT_CHARS), config=FTS_CONFIG),
         output_field=SearchVectorField(),
         db_persist=True,
     )

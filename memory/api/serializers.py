@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from claiv.api import FlexibleDateTimeField, StrictCharField, StrictSerializer
@@ -12,6 +13,7 @@ from claiv.errors import InvalidRequest, PayloadTooLarge
 from memory.audit import ACTIONS as AUDIT_ACTIONS
 from memory.models import EventType, Role, Scope
 
+# Queries, tasks and explicit memories (a memory is one statement, not a document).
 MAX_CONTENT_CHARS = 32_000
 MAX_METADATA_BYTES = 8 * 1024
 MAX_BATCH_EVENTS = 500
@@ -36,7 +38,8 @@ def _merge_alias(attrs: dict[str, Any], name: str, alias: str) -> None:
 class IngestSerializer(StrictSerializer):
     user_id = _opaque_id()
     type = serializers.ChoiceField(choices=EventType.choices)
-    # Length is checked in validate_content so an oversize body gets 413, not 400.
+    # Limited by the 1 MiB body (long content is split into passages, memory.passages), or
+    # by the operator's EVENT_CONTENT_MAX_CHARS, checked in validate_content: 413, not 400.
     content = StrictCharField(trim_whitespace=False, allow_blank=True)
     conversation_id = _opaque_id(required=False, allow_null=True)
     thread_id = _opaque_id(required=False, allow_null=True)
@@ -58,10 +61,11 @@ class IngestSerializer(StrictSerializer):
     def validate_content(self, value: str) -> str:
         if not value.strip():
             raise serializers.ValidationError("content must not be empty.")
-        if len(value) > MAX_CONTENT_CHARS:
+        limit = settings.EVENT_CONTENT_MAX_CHARS
+        if limit and len(value) > limit:
             raise PayloadTooLarge(
-                f"content is limited to {MAX_CONTENT_CHARS} characters.",
-                details={"field": "content", "limit": MAX_CONTENT_CHARS},
+                f"content is limited to {limit} characters.",
+                details={"field": "content", "limit": limit},
             )
         return value
 

@@ -24,7 +24,7 @@ def test_mixed_batch_stores_valid_items_and_reports_each_in_order(api: Api, tena
         {"user_id": "u1", "type": "message"},  # content missing
         _event("x", colour="red"),  # unknown field
         "not an object",
-        _event("y" * 32_001),  # over the content limit
+        _event("y", metadata={"blob": "x" * 9000}),  # over the metadata limit
         _event("other body", idempotency_key="k1"),  # key reused: conflict
         _event("first", idempotency_key="k1"),  # a true retry
         _event("I work at Acme", thread_id="c2", event_time=1714554000),
