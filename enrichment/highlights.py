@@ -11,6 +11,7 @@ from typing import Any
 
 from enrichment.extraction.sentences import sentence_spans
 from memory.models import Event, EventType, Role
+from memory.passages import bounded_prefix
 
 # A sentence of fewer words with no fact in it is a greeting or an aside ("Wow, cool!").
 MIN_WORDS = 4
@@ -43,7 +44,9 @@ def event_highlights(*, event: Event, facts: list[tuple[int, int, float]]) -> li
     if event.type != EventType.MESSAGE:
         return []  # tool payloads and app events are JSON: facts yes, summary prose no
     out = []
-    for start, end in sentence_spans(event.content):
+    # Over the part the extractor read (memory.passages.bounded_prefix): its facts are
+    # there, and 1 MiB would give ~15k scored sentences for a pool of a few.
+    for start, end in sentence_spans(bounded_prefix(event.content)):
         utility = sum(u for s, e, u in facts if s >= start and e <= end)
         text = event.content[start:end]
         score = sentence_score(text=text, fact_utility=utility, role=event.role)

@@ -21,7 +21,7 @@ from enrichment.pipeline.rows import events_write
 from memory.embedding import embedder
 from memory.locks import users_lock
 from memory.models import Candidate, Event, Fact, Passage
-from memory.passages import passage_spans
+from memory.passages import bounded_prefix, passage_spans
 from memory.versioning import users_memory_changed
 
 logger = logging.getLogger("claiv.enrichment")
@@ -41,6 +41,20 @@ def fact_embedding_text(fact: Fact | Candidate) -> str:
 # IDLE_EPISODE_REFRESH stale ones.
 EVENTS_PER_EPISODE_REFRESH = 32
 IDLE_EPISODE_REFRESH = 2
+
+
+# Passages are embedded in calls of at most this many texts: a 1 MiB event has ~1,300, and
+# an OpenAI-compatible endpoint takes at most 2,048 inputs (and ~300k tokens) per request.
+# The local model batches within a call by tokens (memory.embedding), so this costs it
+# nothing.
+PASSAGES_PER_CALL = 256
+
+
+def _embed_in_calls(texts: list[str]) -> list[list[float]]:
+    vectors: list[list[float]] = []
+    for at in range(0, len(texts), PASSAGES_PER_CALL):
+        vectors += embedder().embed(texts[at : at + PASSAGES_PER_CALL])
+    return vectors
 
 
 @dataclass
@@ -87,7 +101,14 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
         for e in needing
         for i, (start, end) in enumerate(passage_spans(e.content))
     ]
-    texts = [e.content for e in needing] + [fact_embedding_text(f) for f in facts] + plan.texts
+    # An event's own vector is of its first WHOLE_TEXT_CHARS characters (MiniLM reads 256
+    # word pieces; an embeddings endpoint refuses inputs over its context): a long event
+    # is searched through its passages' vectors.
+    texts = (
+        [bounded_prefix(e.content) for e in needing]
+        + [fact_embedding_text(f) for f in facts]
+        + plan.texts
+    )
     refresh = len(events) // EVENTS_PER_EPISODE_REFRESH if backlog else IDLE_EPISODE_REFRESH
     stale = (
         episodes.episodes_stale(
@@ -99,12 +120,9 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
         else []
     )
     started = time.perf_counter()
-    vectors = (
-        embedder().embed(texts + [s.body for s in stale] + [p.text for p in passages])
-        if texts
-        else []
-    )
-    for passage, vector in zip(passages, vectors[len(texts) + len(stale) :], strict=True):
+    vectors = embedder().embed(texts + [s.body for s in stale]) if texts else []
+    passage_vectors = _embed_in_calls([p.text for p in passages])
+    for passage, vector in zip(passages, passage_vectors, strict=True):
         passage.embedding = vector
     logger.debug(
         "embed events=%d texts=%d facts=%d episodes=%d stale=%d ms=%.1f",

@@ -11,11 +11,21 @@ from enrichment.extractors import extractor
 from enrichment.pipeline.contract import Stage, batch_size_default
 from enrichment.propositions import ExtractionInput, Proposition
 from memory.models import Candidate, EnrichmentStatus, Event
+from memory.passages import bounded_prefix
 from memory.time_notes import time_notes_compute
 
 
 def extract_prepare(events: list[Event]) -> dict[Any, Any]:
-    """Per event: (extraction result, or None for stored but never extracted; time notes)."""
+    """Per event: (extraction result, or None for stored but never extracted; time notes).
+
+    The extractor reads an event's first WHOLE_TEXT_CHARS characters, cut at a sentence
+    (memory.passages.bounded_prefix): the offline extractor took ~60 s on 1 MiB of prose
+    (superlinear; ~2 s on 32,000 characters) and an LLM's context would not hold it.
+    A prefix rather than a sample of passages: offsets stay offsets into the content
+    (`source_text` is a verbatim slice), what the writer says first (the question, the
+    instruction, the decision) is where the facts of a long message are, and everything
+    accepted before (at most 32,000 characters) is extracted exactly as before. The rest
+    of a long event is recalled through its passages."""
     results: dict[Any, Any] = {}
     for event in events:
         result = (
@@ -23,7 +33,7 @@ def extract_prepare(events: list[Event]) -> dict[Any, Any]:
             if event.role == "system"
             else extractor().extract(
                 ExtractionInput(
-                    content=event.content,
+                    content=bounded_prefix(event.content),
                     event_type=event.type,
                     role=event.role or None,
                     event_time=event.event_time,
