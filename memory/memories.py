@@ -500,7 +500,7 @@ def memory_search(
             fact = result.facts[item_id]
             text, kind, status = memory_as_dict_text(fact), fact.kind, fact.status
         elif item_type == "event" and item_id in result.events:
-            text, kind, status = result.events[item_id].content, "event", "current"
+            text, kind, status = _event_text(result, item_id), "event", "current"
         elif item_type == "episode" and item_id in result.episodes:
             text, kind, status = result.episodes[item_id].summary, "episode", "current"
         else:
@@ -522,6 +522,16 @@ def memory_search(
         if len(items) == limit:
             break
     return items
+
+
+def _event_text(result: Any, event_id: Any) -> str:
+    """An event's text as search shows it: whole, or for a long event (hydrated up to
+    memory.passages.WHOLE_TEXT_CHARS) the passage that matched, else its first part."""
+    event = result.events[event_id]
+    if not getattr(event, "content_cut", False):
+        return str(event.content)
+    passage = result.passage_texts.get(event_id)
+    return f"… {passage} …" if passage is not None else f"{event.content} …"
 
 
 def memory_as_dict_text(fact: Fact) -> str:

@@ -26,7 +26,7 @@ from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
 from memory.recall.routing import Routing, route_query
 from memory.time_notes import notes_for
-from memory.tokens import count_tokens
+from memory.tokens import count_tokens, truncate_to_tokens
 from tenants.models import Tenant
 
 # Channel weights for RRF. Keyword (BM25) is the strongest single channel on
@@ -373,7 +373,12 @@ def excerpt(text: str, *, focus: set[str], max_tokens: int) -> str:
         previous = index
     if previous != len(sentences) - 1:
         parts.append("…")
-    return speaker + " ".join(parts)
+    cut = speaker + " ".join(parts)
+    # A first sentence longer than the limit is taken whole above (a log line, a table
+    # without full stops): cut it to the limit so the line still fits a budget.
+    if count_tokens(cut) > max_tokens:
+        cut = truncate_to_tokens(cut, max(1, max_tokens - 1)) + "…"
+    return cut
 
 
 def event_line(

@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models.base import ModelState
 
 from memory.models import Episode, Event, Fact, FactSource, Passage
+from memory.passages import WHOLE_TEXT_CHARS
 from memory.recall import channels, replica
 from memory.recall.channels import RecallScope
 
@@ -35,7 +36,7 @@ def _load(
     fields = [f for f in model._meta.concrete_fields if f.name in names]
     attnames = [field.attname for field in fields]
     json_at = [i for i, field in enumerate(fields) if isinstance(field, models.JSONField)]
-    columns = ", ".join(f'r."{field.column}"' for field in fields)
+    columns = ", ".join(_column(model, field) for field in fields)
     if sources:
         columns += (
             f', ARRAY(SELECT s.event_id FROM "{FactSource._meta.db_table}" s '
@@ -57,6 +58,14 @@ def _load(
     return loaded
 
 
+def _column(model: type[models.Model], field: models.Field) -> str:
+    # An event's text is read up to WHOLE_TEXT_CHARS (+1, to tell a cut one): recall
+    # shows an excerpt of it or of the passage that matched, never 1 MiB.
+    if model is Event and field.name == "content":
+        return f'left(r."content", {WHOLE_TEXT_CHARS + 1})'
+    return f'r."{field.column}"'
+
+
 def _instance(model: type[M], attnames: list[str], values: list[object]) -> M:
     """What `Model.from_db` builds for a row with some fields deferred, without running
     `Model.__init__` per field (~20 µs a row; ~2 ms of a 2,000-token recall): the loaded
@@ -75,7 +84,18 @@ def _light(model: type[models.Model]) -> list[str]:
 
 
 def load_events(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Event]:
-    return _load(channels.visible("event", scope), ids, list(_EVENT_FIELDS)) if ids else {}
+    """Visible events, each with at most the first WHOLE_TEXT_CHARS characters of its
+    content and `content_cut` (True when there is more: a long event, shown through a
+    passage)."""
+    if not ids:
+        return {}
+    events: dict[uuid.UUID, Event] = _load(
+        channels.visible("event", scope), ids, list(_EVENT_FIELDS)
+    )
+    for event in events.values():
+        event.content_cut = len(event.content) > WHOLE_TEXT_CHARS  # type: ignore[attr-defined]
+        event.content = event.content[:WHOLE_TEXT_CHARS]
+    return events
 
 
 def load_facts(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Fact]:

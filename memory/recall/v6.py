@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Case, IntegerField, Value, When
+from django.db.models.functions import Left
 
 from memory.access import facts_accessed
 from memory.models import Event, Fact, FactStatus, Tier
+from memory.passages import WHOLE_TEXT_CHARS
 from memory.recall import channels, documents
 from memory.recall.engine import (
     RecallScope,
@@ -149,9 +151,15 @@ def _history(scope: RecallScope) -> list[Event]:
     recent = list(
         channels.events_visible(scope)
         .filter(conversation_id=scope.conversation_id)
-        .defer("embedding", "search")
+        .defer("embedding", "search", "content")
+        .annotate(head=Left("content", WHOLE_TEXT_CHARS + 1))
         .order_by("-event_time")[:HISTORY_TURNS]
     )
+    for event in recent:
+        # A turn is shown up to WHOLE_TEXT_CHARS characters, "…" marking a cut: a 1 MiB
+        # message would otherwise be returned whole on every recall of its conversation.
+        head: str = event.head  # type: ignore[attr-defined]
+        event.content = head[:WHOLE_TEXT_CHARS] + " …" if len(head) > WHOLE_TEXT_CHARS else head
     return list(reversed(recent))
 
 
