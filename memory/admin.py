@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.db.models import QuerySet
+from django.db.models.functions import Left
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -67,6 +68,10 @@ def badge(value: str) -> str:
 # --- Admin changelists: events, facts, episodes (read-only, scoped) ---------------------------
 
 
+# How much of an event's content its console page shows.
+CONTENT_SHOWN_CHARS = 20_000
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyTenantScopedAdmin):
     list_display = (
@@ -94,7 +99,7 @@ class EventAdmin(ReadOnlyTenantScopedAdmin):
         "type",
         "role",
         "event_time",
-        "content",
+        "content_shown",
         "metadata",
         "scope",
         "status_badge",
@@ -111,11 +116,30 @@ class EventAdmin(ReadOnlyTenantScopedAdmin):
     readonly_fields = fields
 
     def get_base_queryset(self, request: HttpRequest) -> QuerySet[Event]:
-        return super().get_base_queryset(request).defer("embedding")
+        # The list shows 80 characters of each event: read no more (one may hold 1 MiB);
+        # the change page loads the content when it shows it.
+        return (
+            super()
+            .get_base_queryset(request)
+            .defer("embedding", "search", "content")
+            .annotate(content_head=Left("content", 100))
+        )
 
     @admin.display(description="content")
     def short_content(self, event: Event) -> str:
-        return Truncator(event.content).chars(80)
+        return Truncator(getattr(event, "content_head", None) or event.content).chars(80)
+
+    @admin.display(description="content")
+    def content_shown(self, event: Event) -> str:
+        """The content up to CONTENT_SHOWN_CHARS characters, then how much more there is
+        (a page does not inline 1 MiB; GET /v1/events/{id} returns it whole)."""
+        content = event.content
+        if len(content) <= CONTENT_SHOWN_CHARS:
+            return content
+        return (
+            f"{content[:CONTENT_SHOWN_CHARS]} … ({len(content) - CONTENT_SHOWN_CHARS:,} more "
+            "characters, searchable as passages; GET /v1/events/<id> returns the whole text)"
+        )
 
     @admin.display(description="enrichment", ordering="status")
     def status_badge(self, event: Event) -> str:

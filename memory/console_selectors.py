@@ -11,10 +11,20 @@ from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import Case, Count, Max, Q, QuerySet, When
+from django.db.models.functions import Left
 
 # Forget's own matching rule, so the console's preview cannot drift from what forget does.
 from memory.forget import ForgetScope, _matching_documents, _matching_events
-from memory.models import FTS_CONFIG, DocumentSpan, Episode, Event, Fact, FactSource, FactStatus
+from memory.models import (
+    FTS_CONFIG,
+    DocumentSpan,
+    Episode,
+    Event,
+    Fact,
+    FactSource,
+    FactStatus,
+    Passage,
+)
 from tenants.models import Tenant
 
 
@@ -74,7 +84,12 @@ def memory_user_events(
     events = Event.objects.filter(tenant=tenant, user_id=user_id)
     if q:
         events = events.filter(_text_filter(q, "content"))
-    return events.defer("embedding").order_by("-event_time")[:limit]
+    # The page shows 140 characters of each: read no more (an event may hold 1 MiB).
+    return (
+        events.defer("embedding", "search", "content")
+        .annotate(content_head=Left("content", 200))
+        .order_by("-event_time")[:limit]
+    )
 
 
 def memory_user_episodes(
@@ -119,6 +134,7 @@ def memory_forget_preview(*, tenant: Tenant, scope: ForgetScope) -> dict[str, in
             facts.filter(embedding__isnull=False).count()
             + episodes.filter(embedding__isnull=False).count()
             + events.filter(embedding__isnull=False).count()
+            + Passage.objects.filter(event_id__in=event_ids, embedding__isnull=False).count()
             + spans.filter(embedding__isnull=False).count()
         ),
         "documents": _matching_documents(tenant=tenant, scope=scope).count(),
