@@ -56,7 +56,9 @@ from memory.models import (
     Fact,
     FactSource,
     ForeignReceipt,
+    Passage,
 )
+from memory.passages import bounded_prefix, passage_spans
 from memory.versioning import users_memory_changed
 from tenants.models import Tenant
 
@@ -315,7 +317,7 @@ def _reembed(events: list[Event], facts: list[Fact], episodes: list[Episode]) ->
     """This server's vectors for rows whose file vectors came from another model."""
     # The texts enrichment embeds (enrichment.pipeline.stages.embed, enrichment.episodes),
     # restated here: memory must not import enrichment.
-    items: list[tuple[Any, str]] = [(e, e.content) for e in events]
+    items: list[tuple[Any, str]] = [(e, bounded_prefix(e.content)) for e in events]
     for fact in facts:
         subject = "I" if fact.subject == "user" else fact.subject
         negation = "not " if fact.negated else ""
@@ -325,6 +327,31 @@ def _reembed(events: list[Event], facts: list[Fact], episodes: list[Episode]) ->
         batch = items[start : start + EMBED_BATCH]
         for (obj, _), vector in zip(batch, embedder().embed([t for _, t in batch]), strict=True):
             obj.embedding = vector
+
+
+def _passages_create(events: list[Event]) -> None:
+    """The passages of the imported long events (memory.passages), embedded by this
+    server: they are derived rows, not in the file, and without them a long event would
+    be found only through its first part."""
+    passages = [
+        Passage(
+            tenant_id=e.tenant_id,
+            user_id=e.user_id,
+            event_id=e.pk,
+            ordinal=i,
+            start=start,
+            end=end,
+            text=e.content[start:end],
+        )
+        for e in events
+        if e.forgotten_at is None
+        for i, (start, end) in enumerate(passage_spans(e.content))
+    ]
+    for at in range(0, len(passages), EMBED_BATCH):
+        batch = passages[at : at + EMBED_BATCH]
+        for passage, vector in zip(batch, embedder().embed([p.text for p in batch]), strict=True):
+            passage.embedding = vector
+    Passage.objects.bulk_create(passages, batch_size=500, ignore_conflicts=True)
 
 
 def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
@@ -359,6 +386,7 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
                     if value is not None:
                         setattr(obj, name, value)
             model.objects.bulk_update(objs, _AUTO_TIMES[model], batch_size=500)
+        _passages_create(events)
         # History links after every fact exists (a fact may point at a later one).
         for fact in facts:
             fact.superseded_by_id, fact.contradicts_id = links[fact.pk]
