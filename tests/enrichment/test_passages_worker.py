@@ -1,6 +1,6 @@
-"""Long messages on a real worker: the content limit of API.md §1 enforced exactly, and a
-long event indexed as passages, found through the passage that matches, cited as the
-event."""
+"""Long messages on a real worker (issue #14): content up to the 1 MiB body limit is
+indexed as passages, found through the passage that matches and cited as the event, in
+an excerpt within the budget, through v1, v6 and the engine."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from memory.api.serializers import MAX_CONTENT_CHARS
 from memory.models import Event, Passage
+from memory.passages import WHOLE_TEXT_CHARS
 from memory.recall.channels import RecallScope
 from memory.recall.engine import retrieve
+from memory.tokens import count_tokens
 from tenants.models import Tenant
 from tests.conftest import Api, wait_for
 
@@ -54,29 +55,12 @@ def _ingest(api: Api, content: str) -> Any:
     )
 
 
-@pytest.mark.django_db
-def test_content_is_accepted_up_to_the_documented_limit_and_refused_beyond(
-    api: Api, tenant: Tenant
-) -> None:
-    assert MAX_CONTENT_CHARS == 32_000  # API.md §1 "Sizes": content <= 32,000 characters
-    at_limit = _ingest(api, _long_message(MAX_CONTENT_CHARS, 20_000))
-    assert at_limit.status_code == 200
-    for length in (MAX_CONTENT_CHARS + 1, 100 * 1024):  # one over; a 100 KB message
-        refused = _ingest(api, _long_message(length, 20_000))
-        assert refused.status_code == 413
-        assert refused.json()["error"]["code"] == "payload_too_large"
-    assert [
-        str(i)
-        for i in Event.objects.filter(tenant=tenant, user_id="long").values_list("id", flat=True)
-    ] == [at_limit.json()["event_id"]]
-
-
 @pytest.mark.worker
 @pytest.mark.slow
 def test_a_long_message_is_recalled_through_the_passage_that_matches(
     worker: Any, api: Api, tenant: Tenant
 ) -> None:
-    content = _long_message(MAX_CONTENT_CHARS, 25_000)
+    content = _long_message(100 * 1024, 80_000)  # a 100 KB message, the answer deep inside
     long_id = _ingest(api, content).json()["event_id"]
     for i, text in enumerate(
         [
@@ -101,7 +85,7 @@ def test_a_long_message_is_recalled_through_the_passage_that_matches(
         timeout=300,
     )
     passages = list(Passage.objects.filter(event_id=long_id).order_by("ordinal"))
-    assert len(passages) >= 40
+    assert len(passages) >= 120
     assert [content[p.start : p.end] for p in passages] == [p.text for p in passages]
     assert all(p.embedding is not None for p in passages)
 
@@ -114,3 +98,45 @@ def test_a_long_message_is_recalled_through_the_passage_that_matches(
     assert DEEP in body["system_context"]
     assert long_id in body["citations"]
     assert "Note 0 is about gardening" not in body["system_context"]  # an excerpt, not all
+    assert count_tokens(body["system_context"]) <= body["token_estimate"] <= 500
+
+    v6 = api.post(
+        "/v6/recall",
+        {"user_id": "long", "query": query, "conversation_id": "t", "token_budget": 500},
+    ).json()
+    assert DEEP in v6["llm_context"]["text"]
+    assert v6["token_estimate"] <= 500
+    # The conversation's history shows the long turn cut, not 100 KB.
+    history = [h["content"] for h in v6["llm_context"]["conversation_history"]]
+    assert max(len(h) for h in history) <= WHOLE_TEXT_CHARS + 2
+    search = api.post("/v1/search", {"user_id": "long", "query": query, "limit": 5}).json()
+    hit = next(i for i in search["items"] if i["id"] == long_id)
+    assert DEEP in hit["text"] and len(hit["text"]) < 2_000
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_a_mebibyte_message_is_enriched_as_passages_and_recalled_near_its_end(
+    worker: Any, api: Api, tenant: Tenant
+) -> None:
+    content = _long_message(1024 * 1024 - 512, 1_000_000)
+    long_id = _ingest(api, content).json()["event_id"]
+    wait_for(
+        lambda: Event.objects.filter(pk=long_id, status="enriched").exists(),
+        timeout=900,
+    )
+    event = Event.objects.get(pk=long_id)
+    assert Passage.objects.filter(event=event).count() >= 1_200
+    assert not Passage.objects.filter(event=event, embedding__isnull=True).exists()
+    result = retrieve(
+        RecallScope(tenant=tenant, user_id="long"),
+        "Who restored my grandmother's violin?",
+        budget=500,
+    )
+    assert DEEP in result.passage_texts[event.pk]
+    body = api.post(
+        "/v1/recall",
+        {"user_id": "long", "task": "Who restored my grandmother's violin?", "token_budget": 300},
+    ).json()
+    assert DEEP in body["system_context"] and long_id in body["citations"]
+    assert body["token_estimate"] <= 300
