@@ -63,6 +63,25 @@ def test_user_page_shows_current_and_superseded_facts_with_sources(
     assert [e.id for e in searched.context["events"]] == [oslo.id]
 
 
+def test_a_long_event_is_shown_cut_on_the_user_page_and_its_own_page(
+    console: Client, tenant: Tenant
+) -> None:
+    tail = "THE-LAST-WORDS-OF-THE-EVENT"
+    content = "A long paste of the server log, line after line. " * 4_000 + tail  # ~200 KB
+    event = ingest(tenant, content, user_id="alice")
+    page = console.get(f"/console/projects/{tenant.id}/memory/user/", {"user_id": "alice"})
+    assert page.status_code == 200
+    assert len(page.content) < 50_000
+    assert "A long paste of the server log" in page.content.decode()
+    own = console.get(f"/console/memory/event/{event.pk}/change/")
+    assert own.status_code == 200
+    body = own.content.decode()
+    assert "more characters" in body and tail not in body
+    assert len(own.content) < 100_000
+    listed = console.get("/console/memory/event/")
+    assert listed.status_code == 200 and tail not in listed.content.decode()
+
+
 def test_reenrich_resets_the_event_and_rebuilds_its_facts(
     tenant: Tenant, enqueued: list[str], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -162,7 +181,8 @@ def test_forget_preview_matches_the_receipt(
         [
             ("I live in Oslo.", "c1"),
             ("My sister Anna lives in Rome.", "c2"),
-            ("I love hiking.", "c2"),
+            # Long enough for passages: their vectors are in both counts.
+            ("I love hiking. " + "The trail climbs through the forest to the lake. " * 60, "c2"),
             ("I live in Oslo.", "c1"),
         ]
     ):

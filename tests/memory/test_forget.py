@@ -6,7 +6,7 @@ import pytest
 
 from memory import receipts
 from memory.forget import receipt_payload
-from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource
+from memory.models import Candidate, DeletionReceipt, Episode, Event, Fact, FactSource, Passage
 from tenants.models import Tenant
 from tests.conftest import Api
 from tests.factories import ingest_enriched
@@ -144,3 +144,17 @@ def test_forget_by_time_window(api: Api, tenant: Tenant) -> None:
     api.post("/v1/forget", {"user_id": "u1", "from_time": "2024-05-01T09:01:00Z"})
     remaining = set(Fact.objects.filter(tenant=tenant).values_list("source_event_id", flat=True))
     assert remaining == {events[0].id}
+
+
+def test_a_long_events_passage_vectors_are_counted_and_deleted(api: Api, tenant: Tenant) -> None:
+    long = ingest_enriched(tenant, "The quarterly report covers the sales of the north. " * 150)
+    passages = Passage.objects.filter(event=long).count()
+    assert passages >= 8  # 7,800 characters: about ten passages of 800
+    embedded = (
+        Fact.objects.filter(tenant=tenant, embedding__isnull=False).count()
+        + Event.objects.filter(tenant=tenant, embedding__isnull=False).count()
+        + Episode.objects.filter(tenant=tenant, embedding__isnull=False).count()
+    )
+    counts = api.post("/v1/forget", {"user_id": "u1"}).json()["deleted_counts"]
+    assert counts["embeddings"] == embedded + passages
+    assert not Passage.objects.filter(tenant=tenant).exists()

@@ -20,6 +20,7 @@ from memory.models import (
     Fact,
     FactSource,
     ForeignReceipt,
+    Passage,
 )
 from memory.recall.v6 import memory_recall_v6
 from tenants.models import Tenant
@@ -272,3 +273,20 @@ def test_explicit_memories_keep_their_origin_and_rationale(
     assert ("explicit", "the quietest day", "decision", "superseded") in copied.values()
     backing = Event.objects.get(tenant=other_tenant, content__startswith="Deploy on Tuesdays")
     assert (backing.metadata, backing.status) == ({"ticket": 7}, "skipped")
+
+
+@pytest.mark.django_db
+def test_an_imported_long_event_gets_its_passages(
+    tenant: Tenant, other_tenant: Tenant, tmp_path: Path
+) -> None:
+    deep = "The spare key is under the blue flowerpot by the shed."
+    filler = " ".join(f"Line {i} of the house manual is about the boiler." for i in range(400))
+    event = ingest_enriched(tenant, f"{filler} {deep} {filler}")
+    made = list(Passage.objects.filter(event=event).order_by("ordinal").values_list("text"))
+    assert len(made) > 30
+    _import(other_tenant, _export(tenant), tmp_path)
+    imported = Event.objects.get(tenant=other_tenant)
+    copies = Passage.objects.filter(event=imported).order_by("ordinal")
+    assert list(copies.values_list("text")) == made
+    assert not copies.filter(embedding__isnull=True).exists()
+    assert all(p.tenant_id == other_tenant.pk and p.user_id == "u1" for p in copies)

@@ -53,6 +53,14 @@ def test_excerpt_keeps_speaker_and_relevant_sentences() -> None:
     assert excerpt("Short line.", focus=set(), max_tokens=22) == "Short line."
 
 
+def test_an_excerpt_of_one_endless_sentence_is_cut_to_the_limit() -> None:
+    # A log or a table without full stops: its one "sentence" is taken, then cut.
+    text = " ".join(f"row{i} value{i * 3}" for i in range(5_000))
+    cut = excerpt(text, focus={"row7"}, max_tokens=40)
+    assert cut.startswith("row0 value0") and cut.endswith("…")
+    assert count_tokens(cut) <= 40
+
+
 def _block(i: int, kind: str = "event", words: int = 10) -> Block:
     return Block(
         type=kind,
