@@ -58,7 +58,7 @@ from memory.models import (
     ForeignReceipt,
     Passage,
 )
-from memory.passages import bounded_prefix, passage_spans
+from memory.passages import WHOLE_TEXT_CHARS, passage_spans
 from memory.versioning import users_memory_changed
 from tenants.models import Tenant
 
@@ -317,7 +317,7 @@ def _reembed(events: list[Event], facts: list[Fact], episodes: list[Episode]) ->
     """This server's vectors for rows whose file vectors came from another model."""
     # The texts enrichment embeds (enrichment.pipeline.stages.embed, enrichment.episodes),
     # restated here: memory must not import enrichment.
-    items: list[tuple[Any, str]] = [(e, bounded_prefix(e.content)) for e in events]
+    items: list[tuple[Any, str]] = [(e, e.content[:WHOLE_TEXT_CHARS]) for e in events]
     for fact in facts:
         subject = "I" if fact.subject == "user" else fact.subject
         negation = "not " if fact.negated else ""

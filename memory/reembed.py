@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from memory.embedding import embedder
 from memory.embedding_space import embedding_configured, embedding_space_get
 from memory.models import EmbeddingSpace
+from memory.passages import WHOLE_TEXT_CHARS
 
 logger = logging.getLogger("claiv.reembed")
 
@@ -61,7 +62,8 @@ EPISODE_TEXT_SQL = (
 )
 
 TABLES = (
-    VectorTable("memory_event", "content"),
+    # Events: their first WHOLE_TEXT_CHARS characters (enrichment's embed stage).
+    VectorTable("memory_event", f"left(content, {WHOLE_TEXT_CHARS})"),
     VectorTable("memory_fact", FACT_TEXT_SQL),
     VectorTable("memory_episode", EPISODE_TEXT_SQL),
     # Passages of long events (memory.passages): embedded from their own text.

@@ -11,6 +11,7 @@ from enrichment.pipeline.stages.embed import fact_embedding_text
 from memory.documents.store import _embedding_text, document_upload
 from memory.memories import memory_add
 from memory.models import DocumentSpan, Episode, Event, Fact
+from memory.passages import WHOLE_TEXT_CHARS
 from memory.reembed import TABLES
 from tenants.models import Tenant
 from tests.factories import ingest_enriched
@@ -50,7 +51,11 @@ def test_the_sql_texts_are_the_writers_texts(tenant: Tenant) -> None:
     episodes = list(Episode.objects.all())
     assert episodes
     assert _sql_texts("memory_episode") == {str(e.id): _old_body(e) or e.summary for e in episodes}
-    assert _sql_texts("memory_event") == {str(e.id): e.content for e in Event.objects.all()}
+    # A long event's vector is of its first WHOLE_TEXT_CHARS characters.
+    ingest_enriched(tenant, "Line of a long log. " * 2_000, minutes=9)  # 40,000 characters
+    assert _sql_texts("memory_event") == {
+        str(e.id): e.content[:WHOLE_TEXT_CHARS] for e in Event.objects.all()
+    }
 
     upload = document_upload(
         tenant=tenant,

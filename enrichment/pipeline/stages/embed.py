@@ -21,7 +21,7 @@ from enrichment.pipeline.rows import events_write
 from memory.embedding import embedder
 from memory.locks import users_lock
 from memory.models import Candidate, Event, Fact, Passage
-from memory.passages import bounded_prefix, passage_spans
+from memory.passages import WHOLE_TEXT_CHARS, passage_spans
 from memory.versioning import users_memory_changed
 
 logger = logging.getLogger("claiv.enrichment")
@@ -103,9 +103,10 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
     ]
     # An event's own vector is of its first WHOLE_TEXT_CHARS characters (MiniLM reads 256
     # word pieces; an embeddings endpoint refuses inputs over its context): a long event
-    # is searched through its passages' vectors.
+    # is searched through its passages' vectors. A plain cut, so `manage.py reembed` can
+    # state the same text in SQL (memory.reembed).
     texts = (
-        [bounded_prefix(e.content) for e in needing]
+        [e.content[:WHOLE_TEXT_CHARS] for e in needing]
         + [fact_embedding_text(f) for f in facts]
         + plan.texts
     )
