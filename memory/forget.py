@@ -137,7 +137,7 @@ def _forget(*, tenant: Tenant, scope: ForgetScope) -> DeletionReceipt:
         event_embeddings = sum(1 for _, embedding in event_rows if embedding is not None)
 
         Candidate.objects.filter(event_id__in=event_ids).delete()
-        # Copies of the content, with a vector each (a 1 MiB event has ~1,300): counted
+        # Copies of the content, with a vector each (a 1 MiB event has up to ~1,800): counted
         # with the embeddings the receipt says were deleted.
         _, deleted = Passage.objects.filter(event_id__in=event_ids).delete()
         passage_embeddings = deleted.get(Passage._meta.label, 0)

@@ -20,7 +20,7 @@ PASSAGE_CHARS = 800
 PASSAGE_OVERLAP_CHARS = 160
 _BREAK = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
-# Content is limited only by the 1 MiB body (API.md §1), ~1,300 passages. The steps that
+# Content is limited only by the 1 MiB body (API.md §1), 1,300-1,800 passages. The steps that
 # read an event whole are bounded to its first WHOLE_TEXT_CHARS characters (the old
 # per-event limit, so every event accepted before is handled exactly as before): the
 # event's own keyword vector (a Postgres tsvector holds at most 1 MB and positions up to

@@ -43,7 +43,7 @@ EVENTS_PER_EPISODE_REFRESH = 32
 IDLE_EPISODE_REFRESH = 2
 
 
-# Passages are embedded in calls of at most this many texts: a 1 MiB event has ~1,300, and
+# Passages are embedded in calls of at most this many texts: a 1 MiB event has up to ~1,800, and
 # an OpenAI-compatible endpoint takes at most 2,048 inputs (and ~300k tokens) per request.
 # The local model batches within a call by tokens (memory.embedding), so this costs it
 # nothing.
