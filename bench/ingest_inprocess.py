@@ -3,8 +3,11 @@ validation, the transaction, the publish after commit) through `django.test.Clie
 HTTP server, against an embedded Postgres + Valkey. For A/B ratios on a shared machine:
 the variants run interleaved, repetition by repetition, in the same process.
 
-Variants of the batch's INSERT: `copy` (memory.ingest._events_insert, the default) and
-`orm` (Django's bulk_create, what it replaced). Measured, never asserted.
+Variants of a batch: `copy` (what runs: memory.ingest._events_insert, and one
+`enrichment.events` message per ENRICH_MESSAGE_EVENTS events), `orm` (Django's
+bulk_create, what the COPY replaced) and `chains` (the COPY, but one five-task chain message
+per event, what the per-part messages replaced), `prep` (every row value through
+get_db_prep_save, what ingest._row_values replaced). Measured, never asserted.
 
     .venv/bin/python -m bench.ingest_inprocess --repeat 7
     .venv/bin/python -m bench.ingest_inprocess --profile single   # cProfile of /v6/ingest
@@ -43,14 +46,52 @@ def _event(run: str) -> dict[str, object]:
     }
 
 
-def _variants() -> dict[str, Callable[[Sequence[Any]], None]]:
+def _chains_publish(event_ids: Sequence[str]) -> None:
+    """The former batch publish: one chain of the five stage tasks per event, in one
+    pipelined round trip (as enrichment.workflows did before the per-part messages)."""
+    from celery import current_app, signature
+
+    from enrichment import outstanding, workflows
+
+    outstanding.chain_sending(*event_ids)
+    with (
+        current_app.producer_or_acquire() as producer,
+        producer.batch(max_size=workflows.PUBLISH_BATCH_COMMANDS),
+    ):
+        for event_id in event_ids:
+            first, *rest = [
+                signature(name, args=(event_id,), immutable=True) for name in workflows.STAGE_TASKS
+            ]
+            first.apply_async(producer=producer, chain=list(reversed(rest)))
+
+
+def _variants() -> dict[str, tuple[Callable[[Sequence[Any]], None], Callable[..., None]]]:
+    """Variant name -> (the batch's INSERT, the batch's publish)."""
+    from enrichment import workflows
     from memory import ingest
     from memory.models import Event
 
     def orm(events: Sequence[Any]) -> None:
         Event.objects.bulk_create(list(events))
 
-    return {"copy": ingest._events_insert, "orm": orm}
+    def prep_all(events: Sequence[Any]) -> None:
+        # The COPY with every value through get_db_prep_save (before ingest._row_values).
+        from django.db import connection
+
+        fields = [(f.pre_save, f.get_db_prep_save) for f in ingest._INSERT_FIELDS]
+        with connection.cursor() as cursor, cursor.cursor.copy(ingest._COPY_SQL) as copy:
+            for event in events:
+                copy.write_row([prep(pre(event, True), connection) for pre, prep in fields])
+        for event in events:
+            event._state.adding = False
+
+    insert, publish = ingest._events_insert, workflows.enrichment_enqueue_many
+    return {
+        "copy": (insert, publish),
+        "orm": (orm, publish),
+        "chains": (insert, _chains_publish),
+        "prep": (prep_all, publish),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--singles", type=int, default=200, help="single ingests per repetition")
-    parser.add_argument("--variants", default="copy,orm")
+    parser.add_argument("--variants", default="copy,orm,chains")
     parser.add_argument("--profile", choices=["single", "batch"], default=None)
     args = parser.parse_args(argv)
 
@@ -83,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
         from django.test import Client
 
+        from enrichment import workflows
         from keys.services import api_key_create
         from memory import ingest
         from tenants.services import tenant_ensure, tenant_rate_limit_set
@@ -113,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 (batch if args.profile == "batch" else single)("profile")
             profile.disable()
             out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profile, stream=out).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(45)
             print(out.getvalue())
             return 0
         variants = _variants()
@@ -123,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average at start: {open('/proc/loadavg').read().strip()}")
         for rep in range(args.repeat):
             for variant in chosen:
-                ingest._events_insert = variants[variant]  # type: ignore[assignment]
+                ingest._events_insert, workflows.enrichment_enqueue_many = variants[variant]  # type: ignore[assignment]
                 started = time.perf_counter()
                 batch(f"{variant}{rep}")
                 batch_s[variant].append(time.perf_counter() - started)
-            ingest._events_insert = variants["copy"]  # type: ignore[assignment]
+            ingest._events_insert, workflows.enrichment_enqueue_many = variants["copy"]  # type: ignore[assignment]
             started = time.perf_counter()
             for _ in range(args.singles):
                 single(f"s{rep}")
@@ -140,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"({args.batch_size / median:.0f} events/s); runs "
                 + ", ".join(f"{t * 1000:.0f}" for t in times)
             )
-        if {"copy", "orm"} <= set(chosen):
-            ratios = [o / c for o, c in zip(batch_s["orm"], batch_s["copy"], strict=True)]
-            print(f"orm/copy per repetition: median {statistics.median(ratios):.2f}x")
+        for other in ("orm", "chains", "prep"):
+            if {"copy", other} <= set(chosen):
+                ratios = [o / c for o, c in zip(batch_s[other], batch_s["copy"], strict=True)]
+                print(f"{other}/copy per repetition: median {statistics.median(ratios):.2f}x")
         median = statistics.median(single_ms)
         print(
             f"single /v6/ingest, sequential: median {median:.2f} ms per request "

@@ -16,12 +16,13 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from claiv.errors import Conflict
@@ -187,6 +188,49 @@ def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | N
     return None
 
 
+# Value types each field's `get_db_prep_save` returns unchanged on PostgreSQL (by internal
+# type; exact types, so a str subclass such as a TextChoices member still goes through it).
+# Aware datetimes pass too (see `_row_values`); JSON and vectors always go through it.
+_PASSTHROUGH: dict[str, tuple[type, ...]] = {
+    "CharField": (str,),
+    "TextField": (str,),
+    "PositiveIntegerField": (int,),
+    "IntegerField": (int,),
+    "UUIDField": (uuid.UUID,),
+    "ForeignKey": (uuid.UUID,),
+    "DateTimeField": (),
+}
+
+
+def _row_values(db: Any) -> Callable[[Event], list[Any]]:
+    """A function giving an event's COPY row: each field's `pre_save` (defaults,
+    `auto_now_add`) then `get_db_prep_save`, skipped for values it would return unchanged
+    (None, and the `_PASSTHROUGH` types): ~13 of 26 fields' conversion per row was half of
+    a batch's Python time. `db` is the real connection, not the proxy (each proxy lookup
+    goes through a context-local)."""
+    plan: list[tuple[Callable[..., Any], Callable[..., Any], tuple[type, ...], bool]] = []
+    for field in _INSERT_FIELDS:
+        kind = field.get_internal_type()
+        fast = kind in _PASSTHROUGH
+        plan.append((field.pre_save, field.get_db_prep_save, _PASSTHROUGH.get(kind, ()), fast))
+
+    def values(event: Event) -> list[Any]:
+        row = []
+        for pre, prep, passthrough, fast in plan:
+            value = pre(event, True)
+            if fast and (
+                value is None
+                or type(value) in passthrough
+                or (type(value) is datetime and value.tzinfo is not None)
+            ):
+                row.append(value)
+            else:
+                row.append(prep(value, db))
+        return row
+
+    return values
+
+
 def _events_insert(events: Sequence[Event]) -> None:
     """INSERT `events` (unsaved, built by `_event_build`) with one COPY, in the caller's
     transaction; afterwards they are saved instances.
@@ -200,17 +244,18 @@ def _events_insert(events: Sequence[Event]) -> None:
     """
     if not events:
         return
-    prepared = [(f.pre_save, f.get_db_prep_save) for f in _INSERT_FIELDS]
+    db = connections[DEFAULT_DB_ALIAS]
+    row = _row_values(db)
     started = time.monotonic()
-    with connection.cursor() as cursor, connection.wrap_database_errors:
+    with db.cursor() as cursor, db.wrap_database_errors:
         # The psycopg cursor under Django's wrapper: COPY is not part of the DB-API.
         with cursor.cursor.copy(_COPY_SQL) as copy:
             for event in events:
-                copy.write_row([prep(pre(event, True), connection) for pre, prep in prepared])
-    if connection.queries_logged:
+                copy.write_row(row(event))
+    if db.queries_logged:
         # Django logs only what goes through its cursor; keep the COPY visible to
         # CaptureQueriesContext and DEBUG query logs like any other statement.
-        connection.queries_log.append(
+        db.queries_log.append(
             {
                 "sql": f"{_COPY_SQL} -- {len(events)} rows",
                 "time": f"{time.monotonic() - started:.3f}",
@@ -218,7 +263,7 @@ def _events_insert(events: Sequence[Event]) -> None:
         )
     for event in events:
         event._state.adding = False
-        event._state.db = connection.alias
+        event._state.db = db.alias
 
 
 def event_ingest(*, tenant: Tenant, now: datetime | None = None, **fields: Any) -> IngestResult:
