@@ -144,14 +144,34 @@ _COPY_SQL = "COPY {} ({}) FROM STDIN".format(
 )
 
 
-def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | None:
+def _one_round_trip_possible() -> bool:
+    """Whether the single-event ingest may be its own transaction in one round trip: only
+    in autocommit, outside any `transaction.atomic` (a caller's transaction, or a test's),
+    where nothing else belongs in the same transaction; and with client-side binding (the
+    default), whose simple-protocol queries may hold two statements."""
+    return (
+        connection.get_autocommit()
+        and not connection.in_atomic_block
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+    )
+
+
+def _insert_unless_repeat(
+    *, event: Event, now: datetime, lock: int | None = None
+) -> tuple[str, str] | None:
     """In one statement: look for the event this one repeats and, only when there is none,
     insert it and bump its user's memory version. Returns the repeated event's (id,
     body_hash), or None when `event` was inserted (and is then a saved instance).
 
-    Runs under the request's advisory lock, taken by an earlier statement, so its snapshot
-    sees every committed ingest of the same request. Replaces a duplicate read, the INSERT
-    and the version bump (three round trips) by one; the ORM twin is `event_ingest_orm`,
+    Runs under the request's advisory lock, so its snapshot sees every committed ingest of
+    the same request. Without `lock`, the caller's transaction took it in an earlier
+    statement. With `lock` (autocommit only, see `_one_round_trip_possible`), the lock and
+    the statement go in one simple-protocol query of two statements: PostgreSQL runs them
+    as one implicit transaction, committed when the second ends (the lock is held until
+    then), and the second takes its snapshot only after the first has the lock (read
+    committed: a snapshot per statement). So BEGIN, the lock, the statement and COMMIT are
+    one round trip instead of four, with the same guarantees. Replaces a duplicate read,
+    the INSERT and the version bump by one statement; the ORM twin is `event_ingest_orm`,
     compared in tests/memory/test_ingest_batch.py.
     """
     by_key = event.idempotency_key is not None
@@ -179,7 +199,13 @@ def _insert_unless_repeat(*, event: Event, now: datetime) -> tuple[str, str] | N
     ]
     params += [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in _INSERT_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if lock is None:
+            cursor.execute(sql, params)
+        else:
+            # Django's psycopg cursor binds parameters on the client and sends the query
+            # with the simple protocol, which takes several statements.
+            cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {sql}", [lock, *params])
+            cursor.nextset()
         row = cursor.fetchone()
     if row is not None:
         return str(row[0]), str(row[1])
@@ -273,14 +299,18 @@ def event_ingest(*, tenant: Tenant, now: datetime | None = None, **fields: Any) 
     body → Conflict. Without a key, an identical event within 60 s is a retry. Keywords as
     for `_event_build` (the validated ingest body).
 
-    Round trips: BEGIN, the advisory lock, one statement (repeat check + insert + version
-    bump), COMMIT; a repeat reads the original once more.
+    Round trips: one, outside a transaction (`_insert_unless_repeat` with `lock`); inside
+    one, the advisory lock and the statement (repeat check + insert + version bump). A
+    repeat reads the original once more.
     """
     now = now or timezone.now()
     event = _event_build(tenant=tenant, now=now, **fields)
-    with transaction.atomic():
-        _advisory_locks([_request_lock_key(event)])
-        previous = _insert_unless_repeat(event=event, now=now)
+    if _one_round_trip_possible():
+        previous = _insert_unless_repeat(event=event, now=now, lock=_request_lock_key(event))
+    else:
+        with transaction.atomic():
+            _advisory_locks([_request_lock_key(event)])
+            previous = _insert_unless_repeat(event=event, now=now)
     if previous is None:
         return IngestResult(event=event, deduped=False)
     previous_id, previous_hash = previous

@@ -349,3 +349,64 @@ def test_a_batch_publish_records_its_chains_as_queued_and_forgets_them_if_it_fai
         workflows.enrichment_enqueue_many(failing)
     assert [redis_client().zscore(outstanding.QUEUED_KEY, i) for i in failing] == [None, None]
     redis_client().zrem(outstanding.QUEUED_KEY, *ids)
+
+
+def test_single_ingest_outside_a_transaction_is_one_round_trip_with_the_same_outcomes(
+    tenant: Tenant, other_tenant: Tenant, transactional_db: None
+) -> None:
+    calls = [
+        _item("x", idempotency_key="k"),
+        _item("x", idempotency_key="k"),
+        _item("y", idempotency_key="k"),
+        _item("x"),
+        _item("z"),
+        _item("z"),
+    ]
+
+    def run(ingest: Any, t: Tenant) -> list[tuple[Any, ...]]:
+        outcomes: list[tuple[Any, ...]] = []
+        for call in calls:
+            try:
+                r = ingest(tenant=t, **call)
+            except Conflict as exc:
+                outcomes.append(("conflict", Event.objects.get(pk=exc.details["event_id"]).content))
+            else:
+                outcomes.append((r.event.content, r.event.user_id, r.deduped))
+        return outcomes
+
+    with CaptureQueriesContext(connection) as queries:
+        event_ingest(tenant=tenant, **_item("first"))
+    assert len(queries.captured_queries) == 1
+    assert queries.captured_queries[0]["sql"].startswith("SELECT pg_advisory_xact_lock(")
+    assert run(event_ingest, tenant) == run(event_ingest_orm, other_tenant)
+    stored = Event.objects.get(tenant=tenant, content="first")
+    assert _version(tenant, "u1") > 0 and stored.created_at is not None
+
+
+def test_concurrent_single_ingests_of_one_request_store_it_once(
+    tenant: Tenant, transactional_db: None
+) -> None:
+    """The advisory lock still serialises the one-round-trip path: of many threads sending
+    the same body at once, one stores it and the others get it back as a repeat."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connections
+
+    barrier = Barrier(6)
+
+    def send(n: int) -> tuple[str, bool]:
+        try:
+            barrier.wait()
+            r = event_ingest(tenant=tenant, **_item("same body", idempotency_key=None))
+            return str(r.event.id), r.deduped
+        finally:
+            connections.close_all()
+
+    for _round in range(3):
+        Event.objects.filter(tenant=tenant).delete()
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(send, range(6)))
+        assert len({event_id for event_id, _ in results}) == 1
+        assert sorted(deduped for _, deduped in results) == [False] + [True] * 5
+        assert Event.objects.filter(tenant=tenant).count() == 1
