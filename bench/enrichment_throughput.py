@@ -3,6 +3,7 @@
 Usage::
 
     python -m bench.enrichment_throughput run [--rates 20,40] [--duration 60] [--drain 2000]
+                                              [--drain-batch 500]
                                               [--prefetch 4] [--pg-stats]
                                               [--worker-processes 1]
     python -m bench.enrichment_throughput profile [--events 400] [--order event|fifo]
@@ -444,6 +445,40 @@ class Sender:
                 return time.monotonic() - t0
             time.sleep(0.05)
 
+    def send_batches(self, messages: list[Message], *, size: int) -> float:
+        """POST the messages to /v1/ingest/batch, `size` per request, from this thread (the
+        ids of the stored events go to `ids`); return seconds."""
+        t0 = time.monotonic()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        for start in range(0, len(messages), size):
+            body = json.dumps(
+                {
+                    "events": [
+                        {
+                            "user_id": m.user_id,
+                            "type": "message",
+                            "role": "user",
+                            "conversation_id": m.conversation_id,
+                            "content": m.content,
+                            "event_time": m.event_time,
+                        }
+                        for m in messages[start : start + size]
+                    ]
+                }
+            )
+            connection.request("POST", "/v1/ingest/batch", body, self.headers)
+            response = connection.getresponse()
+            payload = json.loads(response.read())
+            if response.status != 200:
+                raise SystemExit(f"batch ingest failed: HTTP {response.status} {payload}"[:300])
+            for result in payload["results"]:
+                if "event_id" in result:
+                    self.ids.append(result["event_id"])
+                else:
+                    self.errors += 1
+        connection.close()
+        return time.monotonic() - t0
+
     def close(self) -> None:
         for _ in self._threads:
             self.jobs.put(None)
@@ -501,7 +536,10 @@ def bench_run(args: argparse.Namespace) -> None:
             # clock runs from the moment it resumes to the last event enriched.
             system.worker_consume(False)
             backlog = take(args.drain)
-            sender.send(backlog, rate=None)
+            if args.drain_batch:
+                sender.send_batches(backlog, size=args.drain_batch)
+            else:
+                sender.send(backlog, rate=None)
             ids = list(sender.ids)
             cpu_before = system.cpu()
             resumed = time.time()
@@ -676,6 +714,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--duration", type=float, default=60.0)
     run.add_argument("--drain", type=int, default=2000)
+    run.add_argument(
+        "--drain-batch",
+        type=int,
+        default=0,
+        help="ingest the drain through /v1/ingest/batch, this many per request (0: one by one)",
+    )
     run.add_argument("--port", type=int, default=8765)
     run.add_argument("--web-workers", type=int, default=1)
     run.add_argument("--prefetch", type=int, default=4)

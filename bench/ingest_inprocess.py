@@ -3,8 +3,11 @@ validation, the transaction, the publish after commit) through `django.test.Clie
 HTTP server, against an embedded Postgres + Valkey. For A/B ratios on a shared machine:
 the variants run interleaved, repetition by repetition, in the same process.
 
-Variants of the batch's INSERT: `copy` (memory.ingest._events_insert, the default) and
-`orm` (Django's bulk_create, what it replaced). Measured, never asserted.
+Variants of a batch: `copy` (what runs: memory.ingest._events_insert, and one
+`enrichment.events` message per ENRICH_MESSAGE_EVENTS events), `orm` (Django's
+bulk_create, what the COPY replaced) and `chains` (the COPY, but one five-task chain message
+per event, what the per-part messages replaced), `prep` (every row value through
+get_db_prep_save, what ingest._row_values replaced). Measured, never asserted.
 
     .venv/bin/python -m bench.ingest_inprocess --repeat 7
     .venv/bin/python -m bench.ingest_inprocess --profile single   # cProfile of /v6/ingest
@@ -43,14 +46,52 @@ def _event(run: str) -> dict[str, object]:
     }
 
 
-def _variants() -> dict[str, Callable[[Sequence[Any]], None]]:
+def _chains_publish(event_ids: Sequence[str]) -> None:
+    """The former batch publish: one chain of the five stage tasks per event, in one
+    pipelined round trip (as enrichment.workflows did before the per-part messages)."""
+    from celery import current_app, signature
+
+    from enrichment import outstanding, workflows
+
+    outstanding.chain_sending(*event_ids)
+    with (
+        current_app.producer_or_acquire() as producer,
+        producer.batch(max_size=workflows.PUBLISH_BATCH_COMMANDS),
+    ):
+        for event_id in event_ids:
+            first, *rest = [
+                signature(name, args=(event_id,), immutable=True) for name in workflows.STAGE_TASKS
+            ]
+            first.apply_async(producer=producer, chain=list(reversed(rest)))
+
+
+def _variants() -> dict[str, tuple[Callable[[Sequence[Any]], None], Callable[..., None]]]:
+    """Variant name -> (the batch's INSERT, the batch's publish)."""
+    from enrichment import workflows
     from memory import ingest
     from memory.models import Event
 
     def orm(events: Sequence[Any]) -> None:
         Event.objects.bulk_create(list(events))
 
-    return {"copy": ingest._events_insert, "orm": orm}
+    def prep_all(events: Sequence[Any]) -> None:
+        # The COPY with every value through get_db_prep_save (before ingest._row_values).
+        from django.db import connection
+
+        fields = [(f.pre_save, f.get_db_prep_save) for f in ingest._INSERT_FIELDS]
+        with connection.cursor() as cursor, cursor.cursor.copy(ingest._COPY_SQL) as copy:
+            for event in events:
+                copy.write_row([prep(pre(event, True), connection) for pre, prep in fields])
+        for event in events:
+            event._state.adding = False
+
+    insert, publish = ingest._events_insert, workflows.enrichment_enqueue_many
+    return {
+        "copy": (insert, publish),
+        "orm": (orm, publish),
+        "chains": (insert, _chains_publish),
+        "prep": (prep_all, publish),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--singles", type=int, default=200, help="single ingests per repetition")
-    parser.add_argument("--variants", default="copy,orm")
+    parser.add_argument("--variants", default="copy,orm,chains")
     parser.add_argument("--profile", choices=["single", "batch"], default=None)
     args = parser.parse_args(argv)
 
@@ -83,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
         from django.test import Client
 
+        from enrichment import workflows
         from keys.services import api_key_create
         from memory import ingest
         from tenants.services import tenant_ensure, tenant_rate_limit_set
@@ -112,26 +154,37 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(1 if args.profile == "batch" else 200):
                 (batch if args.profile == "batch" else single)("profile")
             profile.disable()
+            if os.environ.get("PROFILE_DUMP"):
+                profile.dump_stats(os.environ["PROFILE_DUMP"])
             out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profile, stream=out).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(45)
             print(out.getvalue())
             return 0
         variants = _variants()
         chosen = args.variants.split(",")
         batch_s: dict[str, list[float]] = {v: [] for v in chosen}
         single_ms: list[float] = []
+        # The single-event path in one round trip (what runs) and as four (BEGIN, lock,
+        # statement, COMMIT: what it replaced), interleaved.
+        one_trip = ingest._one_round_trip_possible
+        atomic_ms: list[float] = []
         print(f"load average at start: {open('/proc/loadavg').read().strip()}")
         for rep in range(args.repeat):
             for variant in chosen:
-                ingest._events_insert = variants[variant]  # type: ignore[assignment]
+                ingest._events_insert, workflows.enrichment_enqueue_many = variants[variant]  # type: ignore[assignment]
                 started = time.perf_counter()
                 batch(f"{variant}{rep}")
                 batch_s[variant].append(time.perf_counter() - started)
-            ingest._events_insert = variants["copy"]  # type: ignore[assignment]
-            started = time.perf_counter()
-            for _ in range(args.singles):
-                single(f"s{rep}")
-            single_ms.append((time.perf_counter() - started) / args.singles * 1000)
+            ingest._events_insert, workflows.enrichment_enqueue_many = variants["copy"]  # type: ignore[assignment]
+            for path, times in ((one_trip, single_ms), (lambda: False, atomic_ms)):
+                ingest._one_round_trip_possible = path  # type: ignore[assignment]
+                started = time.perf_counter()
+                for _ in range(args.singles):
+                    single(f"s{rep}")
+                times.append((time.perf_counter() - started) / args.singles * 1000)
+            ingest._one_round_trip_possible = one_trip  # type: ignore[assignment]
         print(f"load average at end: {open('/proc/loadavg').read().strip()}")
         for variant, times in batch_s.items():
             median = statistics.median(times)
@@ -140,14 +193,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"({args.batch_size / median:.0f} events/s); runs "
                 + ", ".join(f"{t * 1000:.0f}" for t in times)
             )
-        if {"copy", "orm"} <= set(chosen):
-            ratios = [o / c for o, c in zip(batch_s["orm"], batch_s["copy"], strict=True)]
-            print(f"orm/copy per repetition: median {statistics.median(ratios):.2f}x")
+        for other in ("orm", "chains", "prep"):
+            if {"copy", other} <= set(chosen):
+                ratios = [o / c for o, c in zip(batch_s[other], batch_s["copy"], strict=True)]
+                print(f"{other}/copy per repetition: median {statistics.median(ratios):.2f}x")
         median = statistics.median(single_ms)
         print(
             f"single /v6/ingest, sequential: median {median:.2f} ms per request "
             f"({1000 / median:.0f} events/s one client); runs "
             + ", ".join(f"{t:.2f}" for t in single_ms)
+        )
+        ratios = [a / o for a, o in zip(atomic_ms, single_ms, strict=True)]
+        print(
+            f"single, four round trips (BEGIN, lock, statement, COMMIT): median "
+            f"{statistics.median(atomic_ms):.2f} ms; atomic/one-trip per repetition: median "
+            f"{statistics.median(ratios):.2f}x"
         )
         return 0
     finally:

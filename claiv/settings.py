@@ -305,6 +305,9 @@ LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
 # Most events one stage task takes on at once when a backlog waits for that stage (the
 # others' tasks then find their stage done); see enrichment.pipeline and BENCHMARKS.md.
 ENRICH_BATCH = env.int("ENRICH_BATCH", default=32)
+# Events per enrichment message of an ingest batch (enrichment.workflows.message_parts): a
+# 500-event batch is 16 messages in one publish, which two or more workers share.
+ENRICH_MESSAGE_EVENTS = env.int("ENRICH_MESSAGE_EVENTS", default=ENRICH_BATCH)
 EMBEDDING_PROVIDER = env.str("EMBEDDING_PROVIDER", default="local")  # local | openai
 # The vector columns are created with this dimension; changing it needs a new migration run.
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)

@@ -11,11 +11,11 @@ Why a record in Redis and not the broker's queue depth or a publish time in Post
   stuck event is re-sent, which is what must happen.
 
 Two sorted sets, event id → Unix time:
-- `queued`: the chain's first message was published and no worker has received it yet.
+- `queued`: the event's (first) message was published and no worker has received it yet.
   Written *before* the publish (and removed again if the publish fails), so a worker's
   receipt always comes after it. An entry older than ENRICH_QUEUED_MAX_SECONDS is no longer
   trusted (e.g. the process died between the record and the publish).
-- `delivered`: a worker received the first message at that time (Celery's
+- `delivered`: a worker received that message at that time (Celery's
   `task_received`, in the worker's main process, prefetch included). A worker killed hard
   while holding it leaves the entry to age: after the grace period the event is re-sent.
 
@@ -44,6 +44,9 @@ logger = logging.getLogger("claiv.enrichment")
 QUEUED_KEY = "claiv:{enrich}:queued"
 DELIVERED_KEY = "claiv:{enrich}:delivered"
 FIRST_STAGE_TASK = "enrichment.extract"
+# The whole-pipeline message (enrichment.workflows.EVENTS_TASK): its first argument is a
+# list of event ids.
+EVENTS_TASK = "enrichment.events"
 
 
 def chain_sending(*event_ids: str) -> None:
@@ -64,15 +67,17 @@ def chain_send_failed(*event_ids: str) -> None:
         pass  # the entries then age out after ENRICH_QUEUED_MAX_SECONDS
 
 
-def chain_delivered(event_id: str) -> None:
-    """A worker received the event's first message: from now on it is in no queue."""
+def chain_delivered(*event_ids: str) -> None:
+    """A worker received the events' first message: from now on they are in no queue."""
+    if not event_ids:
+        return
     pipe = redis_client().pipeline(transaction=False)
-    pipe.zrem(QUEUED_KEY, event_id)
-    pipe.zadd(DELIVERED_KEY, {event_id: time.time()})
+    pipe.zrem(QUEUED_KEY, *event_ids)
+    pipe.zadd(DELIVERED_KEY, dict.fromkeys(event_ids, time.time()))
     try:
         pipe.execute()
     except redis.RedisError:
-        logger.info("delivery not recorded event=%s: redis unavailable", event_id)
+        logger.info("delivery not recorded events=%d: redis unavailable", len(event_ids))
 
 
 def events_waiting(
@@ -105,8 +110,13 @@ def events_waiting(
 
 def on_task_received(request: object, **kwargs: object) -> None:
     """Celery `task_received` receiver (worker main process)."""
-    if getattr(request, "name", None) != FIRST_STAGE_TASK:
+    name = getattr(request, "name", None)
+    if name not in (FIRST_STAGE_TASK, EVENTS_TASK):
         return
     args = getattr(request, "args", None) or ()
-    if args:
+    if not args:
+        return
+    if name == EVENTS_TASK:
+        chain_delivered(*(str(event_id) for event_id in args[0]))
+    else:
         chain_delivered(str(args[0]))

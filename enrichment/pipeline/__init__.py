@@ -20,6 +20,7 @@ from enrichment.pipeline.reconciliation import (
     event_claim_retry,
     event_mark_failed,
     event_note_transient,
+    event_stage_undone,
     events_stuck,
 )
 from enrichment.pipeline.resolver import resolve
@@ -34,6 +35,7 @@ __all__ = [
     "event_claim_retry",
     "event_mark_failed",
     "event_note_transient",
+    "event_stage_undone",
     "episodes_refresh",
     "events_stuck",
     "fact_embedding_text",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db.models import QuerySet
 
@@ -17,9 +17,11 @@ def events_waiting(
     *,
     limit: int,
     narrow: Callable[[QuerySet[Event]], QuerySet[Event]] | None,
+    among: Sequence[str] | None = None,
 ) -> list[Event]:
     """Up to `limit` other events of the tenant waiting for `stage`, oldest first (index
-    event_stage_waiting), narrowed by the stage's `narrow`."""
+    event_stage_waiting), narrowed by the stage's `narrow`; only those of `among` when
+    given (the events of one message: two workers then never prepare the same event)."""
     if limit <= 0:
         return []
     index = STAGES.index(stage)
@@ -34,6 +36,8 @@ def events_waiting(
         .exclude(pk=event.pk)
         .order_by("created_at")
     )
+    if among is not None:
+        rows = rows.filter(pk__in=list(among))
     if narrow is not None:
         rows = narrow(rows)
     return list(rows[:limit])

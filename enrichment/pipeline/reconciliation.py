@@ -10,11 +10,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from claiv.metrics.registry import enrichment_failed_record
+from enrichment.pipeline.contract import STAGES
 
 # Imported under the names the functions below were written with, so that they read as
 # they did in the former single-module pipeline (edits to them merge as they are).
 from enrichment.pipeline.rows import event_finished as _finished
 from enrichment.pipeline.rows import event_get as _event_get
+from enrichment.pipeline.rows import stages_done as _stages_done
 from memory.models import EnrichmentStatus, Event
 
 # `error` of an event a dependency outage left re-sendable; reconciliation re-sends it.
@@ -86,3 +88,12 @@ def event_note_transient(*, event_id: str, error: str) -> None:
     Event.objects.filter(pk=event_id).exclude(
         status__in=[EnrichmentStatus.ENRICHED, EnrichmentStatus.SKIPPED, EnrichmentStatus.FAILED],
     ).update(error=(TRANSIENT_PREFIX + error)[:500], state_changed_at=timezone.now())
+
+
+def event_stage_undone(event_id: str) -> str | None:
+    """The next stage the event still needs (None when it is gone or finished): the stage a
+    failure of a whole-pipeline run is recorded against."""
+    event = _event_get(event_id)
+    if event is None or _finished(event) or _stages_done(event) >= len(STAGES):
+        return None
+    return STAGES[_stages_done(event)]

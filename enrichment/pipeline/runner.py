@@ -21,7 +21,7 @@ query (`batch_memo`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -61,12 +61,17 @@ def stage_get(name: str) -> Stage:
     return Stage(*STAGE_FUNCTIONS[name])
 
 
-def _waiting(event: Event, stage: str, *, batch: bool) -> list[Event]:
-    """The events a run of `stage` takes on besides `event` (none without `batch`)."""
+def _waiting(
+    event: Event, stage: str, *, batch: bool, among: Sequence[str] | None = None
+) -> list[Event]:
+    """The events a run of `stage` takes on besides `event` (none without `batch`; only
+    those of `among` when given)."""
     if not batch:
         return []
     found = stage_get(stage)
-    return events_waiting(event, stage, limit=found.batch_size() - 1, narrow=found.narrow)
+    return events_waiting(
+        event, stage, limit=found.batch_size() - 1, narrow=found.narrow, among=among
+    )
 
 
 def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
@@ -93,9 +98,12 @@ def _lag_record(created: list[datetime], enriched_at: datetime) -> None:
         enrichment_lag_observe(created_at=created_at, enriched_at=enriched_at)
 
 
-def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
+def stage_run(
+    event_id: str, stage: str, *, batch: bool = True, among: Sequence[str] | None = None
+) -> StageOutcome:
     """Run `stage` (and any earlier undone stage) for the event, and, with `batch`, for
-    other events waiting for the same stage when there is a backlog. Idempotent.
+    other events waiting for the same stage when there is a backlog (only those of
+    `among` when given: the other events of the same message). Idempotent.
 
     A retry runs without `batch`: one event that makes a stage fail must fail alone, not
     take the events batched with it down too.
@@ -114,7 +122,7 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
     current = STAGES[stages_done(event)]
     if stage_get(current).prepare is not nothing:
         # Do the next stage's slow part before taking the lock.
-        group = [event, *_waiting(event, current, batch=batch)]
+        group = [event, *_waiting(event, current, batch=batch, among=among)]
         with enrichment_stage_timer(f"{current}_prepare"):
             prepared = (current, group, stage_get(current).prepare(group))
     while True:
@@ -127,7 +135,7 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
             current = STAGES[stages_done(event)]
             prepare, apply = stage_get(current)[:2]
             if prepare is nothing:
-                group, payload = [event, *_waiting(event, current, batch=batch)], None
+                group, payload = [event, *_waiting(event, current, batch=batch, among=among)], None
             elif prepared is not None and prepared[0] == current:
                 group, payload = prepared[1], prepared[2]
             else:
@@ -150,6 +158,6 @@ def stage_run(event_id: str, stage: str, *, batch: bool = True) -> StageOutcome:
                 continue
         # The next undone stage has a slow part: run it outside the lock (the transaction
         # above wrote nothing), then look again.
-        group = [event, *_waiting(event, current, batch=batch)]
+        group = [event, *_waiting(event, current, batch=batch, among=among)]
         with enrichment_stage_timer(f"{current}_prepare"):
             prepared = (current, group, prepare(group))

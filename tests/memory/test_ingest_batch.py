@@ -280,7 +280,10 @@ def test_batch_of_repeats_enqueues_nothing(
     many.assert_not_called()
 
 
-def test_chains_are_published_in_one_pipelined_round_trip(redis_service: str) -> None:
+def test_a_batch_is_published_as_a_few_messages_in_one_pipelined_round_trip(
+    redis_service: str, settings: Any
+) -> None:
+    settings.ENRICH_MESSAGE_EVENTS = 2
     executed: list[list[str]] = []
     real_execute = redis.client.Pipeline.execute
 
@@ -291,11 +294,11 @@ def test_chains_are_published_in_one_pipelined_round_trip(redis_service: str) ->
     with mock.patch.object(redis.client.Pipeline, "execute", execute):
         workflows.enrichment_enqueue_many(["e1", "e2", "e3"])
     # (The first publish of a process also declares the queue and binding in a pipeline.)
-    assert [c for c in executed if "LPUSH" in c] == [["LPUSH", "LPUSH", "LPUSH"]]
+    assert [c for c in executed if "LPUSH" in c] == [["LPUSH", "LPUSH"]]
 
 
-def _sent_chains(send: Any) -> list[tuple[str, list[Any], list[tuple[str, list[Any]]]]]:
-    """(first task, its args, [(next task, args), ...] in run order) of each message sent."""
+def _sent_messages(send: Any) -> list[tuple[str, list[Any], Any]]:
+    """(task, its args, the chain it carries) of each message sent."""
     import kombu.transport.redis as kombu_redis
 
     sent: list[dict[str, Any]] = []
@@ -307,29 +310,25 @@ def _sent_chains(send: Any) -> list[tuple[str, list[Any], list[tuple[str, list[A
 
     with mock.patch.object(kombu_redis.Channel, "_put", put):
         send()
-    chains = []
+    messages = []
     for message in sent:
         args, _kwargs, embed = json.loads(base64.b64decode(message["body"]))
-        rest = [(s["task"], list(s["args"])) for s in reversed(embed["chain"])]
-        chains.append((message["headers"]["task"], args, rest))
-    return chains
+        messages.append((message["headers"]["task"], list(args), embed.get("chain")))
+    return messages
 
 
-def test_pipelined_chains_are_the_chains_sent_one_by_one(redis_service: str) -> None:
-    one = _sent_chains(lambda: workflows.enrichment_enqueue("e1"))
-    many = _sent_chains(lambda: workflows.enrichment_enqueue_many(["e1", "e2"]))
-    expected = (
-        "enrichment.extract",
-        ["e1"],
-        [(name, ["e1"]) for name in workflows.STAGE_TASKS[1:]],
-    )
-    assert one == [expected]
-    assert many[0] == expected
-    # The batch builds the signatures without chain(); they are the chain's own.
-    assert [dict(s) for s in workflows._stage_signatures("e1")] == [
-        dict(s) for s in workflows.enrichment_chain("e1").tasks
+def test_one_message_per_part_of_a_batch_carries_its_event_ids_in_order(
+    redis_service: str, settings: Any
+) -> None:
+    settings.ENRICH_MESSAGE_EVENTS = 2
+    one = _sent_messages(lambda: workflows.enrichment_enqueue("e1"))
+    many = _sent_messages(lambda: workflows.enrichment_enqueue_many(["e1", "e2", "e3"]))
+    assert one == [("enrichment.events", [["e1"]], None)]
+    assert many == [
+        ("enrichment.events", [["e1", "e2"]], None),
+        ("enrichment.events", [["e3"]], None),
     ]
-    assert many[1][1] == ["e2"] and len(many) == 2
+    assert workflows.message_parts([str(n) for n in range(5)], 5) == [["0", "1", "2", "3", "4"]]
 
 
 def test_a_batch_publish_records_its_chains_as_queued_and_forgets_them_if_it_fails(
@@ -350,3 +349,64 @@ def test_a_batch_publish_records_its_chains_as_queued_and_forgets_them_if_it_fai
         workflows.enrichment_enqueue_many(failing)
     assert [redis_client().zscore(outstanding.QUEUED_KEY, i) for i in failing] == [None, None]
     redis_client().zrem(outstanding.QUEUED_KEY, *ids)
+
+
+def test_single_ingest_outside_a_transaction_is_one_round_trip_with_the_same_outcomes(
+    tenant: Tenant, other_tenant: Tenant, transactional_db: None
+) -> None:
+    calls = [
+        _item("x", idempotency_key="k"),
+        _item("x", idempotency_key="k"),
+        _item("y", idempotency_key="k"),
+        _item("x"),
+        _item("z"),
+        _item("z"),
+    ]
+
+    def run(ingest: Any, t: Tenant) -> list[tuple[Any, ...]]:
+        outcomes: list[tuple[Any, ...]] = []
+        for call in calls:
+            try:
+                r = ingest(tenant=t, **call)
+            except Conflict as exc:
+                outcomes.append(("conflict", Event.objects.get(pk=exc.details["event_id"]).content))
+            else:
+                outcomes.append((r.event.content, r.event.user_id, r.deduped))
+        return outcomes
+
+    with CaptureQueriesContext(connection) as queries:
+        event_ingest(tenant=tenant, **_item("first"))
+    assert len(queries.captured_queries) == 1
+    assert queries.captured_queries[0]["sql"].startswith("SELECT pg_advisory_xact_lock(")
+    assert run(event_ingest, tenant) == run(event_ingest_orm, other_tenant)
+    stored = Event.objects.get(tenant=tenant, content="first")
+    assert _version(tenant, "u1") > 0 and stored.created_at is not None
+
+
+def test_concurrent_single_ingests_of_one_request_store_it_once(
+    tenant: Tenant, transactional_db: None
+) -> None:
+    """The advisory lock still serialises the one-round-trip path: of many threads sending
+    the same body at once, one stores it and the others get it back as a repeat."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connections
+
+    barrier = Barrier(6)
+
+    def send(n: int) -> tuple[str, bool]:
+        try:
+            barrier.wait()
+            r = event_ingest(tenant=tenant, **_item("same body", idempotency_key=None))
+            return str(r.event.id), r.deduped
+        finally:
+            connections.close_all()
+
+    for _round in range(3):
+        Event.objects.filter(tenant=tenant).delete()
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(send, range(6)))
+        assert len({event_id for event_id, _ in results}) == 1
+        assert sorted(deduped for _, deduped in results) == [False] + [True] * 5
+        assert Event.objects.filter(tenant=tenant).count() == 1
