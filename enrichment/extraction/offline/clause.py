@@ -140,6 +140,12 @@ _NOT_A_CONJUNCT_RE = re.compile(
     r"\w+ed|\w+s\s+(?:a|an|the|my)\b)\b",
     re.IGNORECASE,
 )
+# "…and doing much better": a clause, not another item.
+_VERB_ING_RE = re.compile(
+    r"^(?:doing|getting|feeling|being|going|having|trying|making|looking|hoping|planning|"
+    r"thinking|working|living)\b",
+    re.IGNORECASE,
+)
 _HEDGED_QUANTITY_RE = re.compile(
     r"^(?:both|also|a (?:little )?bit of|a little|some|a few|lots of|a lot of)\s+", re.IGNORECASE
 )
@@ -160,7 +166,7 @@ def _conjuncts(
     tail = raw[at + len(first) :]
     while (conj := _CONJUNCT_RE.match(tail)) and len(items) < 8:
         rest = _HEDGED_QUANTITY_RE.sub("", conj.group("rest"))
-        if _NOT_A_CONJUNCT_RE.match(rest):
+        if _NOT_A_CONJUNCT_RE.match(rest) or _VERB_ING_RE.match(rest):
             break
         item = _HEDGED_QUANTITY_RE.sub(
             "", _clean_object(rest, temporal=temporal, keep_commas=False)

@@ -195,6 +195,10 @@ class OfflineExtractor:
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
                 obj = _trim_for(result.predicate, obj)
+                if result.predicate in ("lives_in", "from_location"):
+                    obj = _settlement(result.obj, obj)
+                elif result.predicate == "address":
+                    obj = _address(result.obj)
                 objects = (
                     _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
                     if result.predicate in _LISTS
@@ -203,6 +207,10 @@ class OfflineExtractor:
                 predicate = result.predicate
                 if predicate == "owns" and _CAR_MAKES_RE.search(obj):
                     predicate = "vehicle"  # a car or a scooter owned is the vehicle one has
+                if _PLURAL_SUBJECT_RE.search(result.subject or subject) and predicate == "age":
+                    continue  # "our kids are 4, 7 and 11": no one age is theirs
+                if predicate == "did_activity" and result.negated:
+                    continue  # what one did not do is not an activity
                 for obj in objects:
                     if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
                         continue  # a bare verb ("read", "meeting") is not an activity
@@ -425,9 +433,59 @@ _CAR_MAKES_RE = re.compile(
 )
 
 
+# Kinds whose object is a thing: a place or an owner after it is not part of it ("a
+# vineyard in Mendoza", "metformin for my diabetes", "a Vespa to work").
+_THING_KINDS = frozenset(
+    "owns vehicle works_on medication health_condition allergy likes dislikes hobby exercise "
+    "uses_tool learning skill has_plan favorite_food".split()
+)
+_LOCATIVE_TAIL_RE = re.compile(
+    r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"
+    r"(?=(?:my|our|his|her|their|the|a|an|this|that|work|school|home|bed)\b|(?-i:[A-Z0-9]))",
+    re.IGNORECASE,
+)
+# A relative clause without "that": "the camera I use for street photos".
+_BARE_RELATIVE_RE = re.compile(r"\s+(?:that\s+|which\s+)?(?:(?-i:I)|we|he|she|they)\s+\w", re.I)
+_KEEPS_CLAUSES = frozenset(
+    {"opinion", "goal", "plans_to", "career_interest", "assistant_instruction", "did_activity"}
+)
+_PLURAL_SUBJECT_RE = re.compile(
+    r"\b(?:kids|children|parents|twins|sons|daughters|boys|girls|siblings|grandkids|"
+    r"grandparents|in-laws|cats|dogs)$",
+    re.IGNORECASE,
+)
+# A settlement named after a lower-case noun phrase: "a small village near Bath", "the
+# house I grew up in, in Cork", "a farm outside Des Moines".
+_SETTLEMENT_RE = re.compile(
+    r"\b(?:in|near|outside|of|by)\s+(?P<place>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)"
+)
+
+
+def _settlement(raw: str, obj: str) -> str:
+    """A home or origin is the named place when the object is a lower-case description."""
+    if obj[:1].isupper() or not obj:
+        return obj
+    places = _SETTLEMENT_RE.findall(raw)
+    return places[-1] if places else obj
+
+
+def _address(raw: str) -> str:
+    """An address keeps its commas and abbreviations ("22 Baker St., Apt. 4B, London")."""
+    text = re.sub(r",?\s+(?:if|in case|just so|so that|so you)\b.*$", "", raw.strip())
+    return text.strip(" .!;")
+
+
 def _trim_for(predicate: str | None, obj: str) -> str:
     """What a kind's object is without its modifiers: a drug without its dose, a class
     without "lessons", a car without "beat-up old"."""
+    if predicate not in _KEEPS_CLAUSES:
+        relative = _BARE_RELATIVE_RE.search(obj)
+        if relative and relative.start() > 0:
+            obj = obj[: relative.start()]
+    if predicate in _THING_KINDS:
+        obj = _LOCATIVE_TAIL_RE.split(obj, maxsplit=1)[0]
+    if predicate == "degree":
+        obj = re.split(r"\s+(?:from|at)\s+", obj, maxsplit=1)[0]
     if predicate == "medication":
         return re.sub(
             r"^\d+(?:\.\d+)?\s*(?:mg|mcg|g|ml|iu|units?)\s+(?:of\s+)?", "", obj, flags=re.I

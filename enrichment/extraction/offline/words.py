@@ -186,7 +186,10 @@ _TRAILING_JUNK_RE = re.compile(
     r"someday|some day|instead|"
     r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
     r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
-    r"with (?:him|her|them|us|me|you)|here|there))+\s*$",
+    r"(?:once|twice|three times|four times|\d+ times|a few times|several times) (?:a|per|every) "
+    r"(?:day|week|month|year|night)|in the (?:mornings?|evenings?|afternoons?)|at night|"
+    r"before (?:work|bed|breakfast)|after (?:work|school|dinner)|all day|at work|much|"
+    r"on a whim|with (?:him|her|them|us|me|you)|here|there))+\s*$",
     re.IGNORECASE,
 )
 _LEADING_ARTICLE_RE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
