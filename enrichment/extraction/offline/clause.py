@@ -37,7 +37,7 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 _NEGATION_RE = re.compile(
     r"\b(?:do not|does not|did not|have not|has not|had not|am not|is not|are not|was not|were not|"
-    r"will not|no longer|not any ?more|never|not)\s+",
+    r"will not|can not|could not|no longer|not any ?more|never|not)\s+",
     re.IGNORECASE,
 )
 _NEGATION_TAIL_RE = re.compile(r"\s+(?:any ?more|no more|any longer)\b", re.IGNORECASE)

@@ -14,12 +14,15 @@ from enrichment.extraction.offline.clause import (
     _usable,
 )
 from enrichment.extraction.offline.words import (
+    _CARERS,
+    _CONDITION_RE,
     _DIETS,
     _DRUG_RE,
     _EVENT_NOUNS,
     _JOB_SUFFIX_RE,
     _JOB_WORDS,
     _LEADING_ARTICLE_RE,
+    _MEETING_NOUNS_RE,
     _NAME_STOPWORDS,
     _NATIONALITIES,
     _OBJECT_STOP_RE,
@@ -241,7 +244,23 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         re.IGNORECASE,
     ):
         return []
-    mapped = predicate_map(relation_phrase=verb, object_text=_head(obj))
+    head = _head(obj)
+    if _MEETING_NOUNS_RE.match(head) and verb in ("have", "has", "got", "am getting"):
+        return [_Found("meeting", verb, obj, negated=clause.negated)]
+    if re.match(
+        rf"^(?:an?\s+|my\s+)?(?:[\w'-]+\s+)?(?:{_CARERS}|physio|therapy|appointment|checkup|"
+        rf"check-up|session|scan|x-ray|mri|vaccination|jab|booster)\b",
+        head,
+        re.IGNORECASE,
+    ) and verb in ("have", "has", "got"):
+        return [_Found("appointment", verb, obj, negated=clause.negated)]
+    if _CONDITION_RE.search(head) and not re.search(r"\bsurgery\b", head, re.I):
+        return [_Found("health_condition", verb, obj, negated=clause.negated)]
+    mapped = predicate_map(relation_phrase=verb, object_text=head)
+    if mapped.kind in ("preference", "identity") or re.search(r"\w+ed$", head.strip()):
+        mapped = FALLBACK_PREDICATE  # "a haircut booked" is no favourite book
+    if verb == "had" and mapped.name not in ("health_condition", "allergy", "degree"):
+        return []  # what one had is not what one has
     if (
         mapped.kind != "schedule"
         and _EVENT_NOUNS.search(_head(obj))

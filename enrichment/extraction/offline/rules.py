@@ -30,11 +30,12 @@ from enrichment.extraction.offline.handlers import (
     _went,
     _work_as,
 )
+from enrichment.extraction.offline.topic_rules import TOPIC_RULES
 from enrichment.extraction.offline.words import _DIETS
 
 # Each rule is tried against the clause text after its subject; the first that matches
 # (and returns something) wins. Order: specific constructions before general verbs.
-_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
+_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
     (re.compile(pattern, re.IGNORECASE), handler)
     for pattern, handler in (
         # identity

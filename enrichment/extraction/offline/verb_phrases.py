@@ -102,7 +102,8 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
     rest = _NEGATION_RE.sub(
         lambda m: (
             ""
-            if m.group(0).split()[0].lower() in ("do", "does", "did", "no", "never", "not")
+            if m.group(0).split()[0].lower()
+            in ("do", "does", "did", "no", "never", "not", "can", "could")
             else m.group(0).split()[0] + " "
         ),
         rest,

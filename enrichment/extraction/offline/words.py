@@ -283,3 +283,41 @@ def _forms(*bases: str) -> str:
             if re.search(r"[^aeiou][aeiou][bdgmnprt]$", base) and len(base) <= 4:
                 forms.update({base + base[-1] + "ed", base + base[-1] + "ing"})
     return "(?:" + "|".join(sorted(forms, key=len, reverse=True)) + ")"
+
+
+# Health: conditions named after "struggle with / live with / have", and adjectives that
+# are one ("I'm diabetic").
+_CONDITION_RE = re.compile(
+    r"\b(?:insomnia|anxiety|depression|diabetes|asthma|migraines?|headaches|arthritis|adhd|"
+    r"ocd|ptsd|cancer|ibs|crohn'?s|eczema|psoriasis|acne|pain|\w+itis|disorder|disease|"
+    r"syndrome|high blood pressure|hypertension|(?:high )?cholesterol|apnea|apnoea|tinnitus|"
+    r"vertigo|epilepsy|seizures|dyslexia|autism|long covid|fatigue|anaemia|anemia|"
+    r"endometriosis|pcos|lupus|multiple sclerosis|parkinson'?s|alzheimer'?s|dementia|"
+    r"addiction|alcoholism|burnout|panic attacks|bulimia|anorexia|allerg\w*|injury|"
+    r"(?:bad|weak|dodgy|injured|broken|sprained|torn|sore|bum|chronic|trick|slipped)\s+"
+    r"(?:knee|back|hip|shoulder|ankle|wrist|neck|elbow|foot|leg|arm|heart|stomach|disc)s?|"
+    r"chronic \w+|heart condition|surgery|concussion|stroke|heart attack|"
+    r"thyroid|hypothyroidism|scoliosis|gout|glaucoma|cataracts?)\b",
+    re.IGNORECASE,
+)
+_CONDITION_ADJECTIVES = (
+    r"pregnant|diabetic|pre-?diabetic|asthmatic|autistic|epileptic|anaemic|anemic|dyslexic|"
+    r"deaf|hard of hearing|colou?r-?blind|bipolar|celiac|coeliac|immunocompromised|disabled|"
+    r"paralyzed|paraplegic|insomniac|arthritic|hypertensive|neurodivergent|partially sighted|"
+    r"short-?sighted|near-?sighted|long-?sighted|far-?sighted|in recovery|in remission"
+)
+# Professionals one has an appointment with.
+_CARERS = (
+    r"doctor|dentist|physio|physiotherapist|therapist|gp|dermatologist|chiropractor|optician|"
+    r"optometrist|orthodontist|surgeon|specialist|cardiologist|psychiatrist|psychologist|"
+    r"counsell?or|nutritionist|dietitian|osteopath|midwife|ob-?gyn|gynaecologist|gynecologist|"
+    r"oncologist|podiatrist|audiologist|hygienist|allergist|neurologist|pediatrician|"
+    r"paediatrician|urologist|acupuncturist|massage therapist|hairdresser|barber|vet|"
+    r"personal trainer|tutor|lawyer|accountant|financial advisor"
+)
+_MEETING_NOUNS_RE = re.compile(
+    r"^(?:(?:an?|my|our|the)\s+)?(?:[\w-]+\s+){0,2}(?:performance review|review|interview|"
+    r"1:1|one-on-one|1-on-1|standup|stand-up|sync|meeting|call|catch-up|check-in|demo|"
+    r"presentation|offsite|all-hands|retro|retrospective|kickoff|kick-off|pitch)\b",
+    re.IGNORECASE,
+)
