@@ -30,6 +30,12 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"['’]ve\b", " have"),
         (r"['’]ll\b", " will"),
         (r"\b(he|she|it|that|who|what|there)['’]s\b", r"\1 is"),
+        # "my birthday's in October", "my dad's 70": a contracted "is", not a possessive.
+        (
+            r"\b(?<=\w)['’]s\s+(?=(?:in|on|at|due|tomorrow|today|next|this|coming|over|from|"
+            r"a|an|\d)\b)",
+            " is ",
+        ),
         (r"\bgonna\b", "going to"),
         (r"\bwanna\b", "want to"),
         (r"\bgotta\b", "have to"),
@@ -147,7 +153,10 @@ _VERB_ING_RE = re.compile(
     re.IGNORECASE,
 )
 _HEDGED_QUANTITY_RE = re.compile(
-    r"^(?:both|also|a (?:little )?bit of|a little|some|a few|lots of|a lot of)\s+", re.IGNORECASE
+    r"^(?:(?:both|also|a (?:little |tiny )?bit of|a little|little|some|a few|lots of|a lot of|"
+    r"especially|particularly|mainly|mostly|such as|including|basic|broken|rusty|decent|"
+    r"passable|conversational)\s+)+",
+    re.IGNORECASE,
 )
 
 

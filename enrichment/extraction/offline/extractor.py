@@ -173,7 +173,7 @@ class OfflineExtractor:
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
-        for clause_text in _clauses(_apposition(sentence)):
+        for clause_text in _relative_clauses(_clauses(_apposition(sentence))):
             named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
                 if result.obj.lower() in ("there", "here"):
@@ -251,6 +251,17 @@ class OfflineExtractor:
         if home:  # "Home is Glasgow for me", "Home for me is Nairobi these days"
             return [(context.me, _Found("lives_in", "home is", home.group("obj")), base_confidence)]
         if lowered.startswith("my ") or lowered.startswith("our "):
+            pair = _COORDINATED_RELATIVES_RE.match(text)
+            if pair and pair.group("second").lower() in _RELATION_NOUNS:
+                # "My mom and dad live in Florida": the same facts for each of them.
+                rest = pair.group("rest")
+                return [
+                    *_possessive(f"my {pair.group('first')} {rest}", context, base_confidence),
+                    *_possessive(f"my {pair.group('second')} {rest}", context, base_confidence),
+                ]
+            if pair and not re.match(r"^(?:i|me)\b", pair.group("rest"), re.I):
+                # "My sister and her husband live in Denver": at least the first one does.
+                text = f"my {pair.group('first')} {pair.group('rest')}"
             return _possessive(text, context, base_confidence)
         return _subject_and_verb(text, context, base_confidence, pastime=pastime)
 
@@ -537,6 +548,33 @@ def _apposition(sentence: str) -> str:
         ),
         sentence,
     )
+
+
+_COORDINATED_RELATIVES_RE = re.compile(
+    rf"^(?:my|our)\s+(?P<first>(?:{_RELATION_ALT}))\s+and\s+(?:(?:my|our)\s+)?"
+    rf"(?P<second>(?:(?:his|her|their)\s+)?[\w-]+)\s+(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+# A non-restrictive relative clause on the subject: "My mom, who is 70, lives in Lagos".
+_RELATIVE_CLAUSE_RE = re.compile(
+    r"^(?P<subject>(?:(?:my|our)\s+(?:[\w-]+\s+)?[\w-]+(?:\s+(?-i:[A-Z])[\w-]+)?)|"
+    r"(?-i:[A-Z])[a-z]+)\s*,\s*(?:who|which)\s+(?P<relative>[^,]+?)\s*,\s*(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _relative_clauses(clauses: list[str]) -> list[str]:
+    """Each clause, with a subject's non-restrictive relative clause read as a clause of
+    its own about that subject ("my mom is 70", "my mom lives in Lagos")."""
+    out: list[str] = []
+    for clause in clauses:
+        relative = _RELATIVE_CLAUSE_RE.match(clause)
+        if relative:
+            out.append(f"{relative.group('subject')} {relative.group('rest')}")
+            out.append(f"{relative.group('subject')} {relative.group('relative')}")
+        else:
+            out.append(clause)
+    return out
 
 
 def _dedupe(propositions: list[Proposition]) -> list[Proposition]:

@@ -67,13 +67,16 @@ def _fixed(predicate: str, relation: str | None = None, *, negate: bool = False)
     return handle
 
 
-def _mapped(default: str | None = None) -> Handler:
-    """Let the catalog pick the predicate from the verb and the object."""
+def _mapped(default: str | None = None, *, avoid_kinds: tuple[str, ...] = ()) -> Handler:
+    """Let the catalog pick the predicate from the verb and the object (not one of
+    `avoid_kinds`: "I do the books" is no favourite book)."""
 
     def handle(match: re.Match[str], clause: _Clause) -> list[_Found]:
         relation = match.group(0)[: match.start("obj") - match.start()].strip()
         obj = match.group("obj")
         predicate = predicate_map(relation_phrase=relation, object_text=_head(obj))
+        if predicate.kind in avoid_kinds:
+            predicate = FALLBACK_PREDICATE
         if predicate is FALLBACK_PREDICATE:
             if default is None:
                 return []
@@ -162,9 +165,16 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
                 "studies_at" if place else "is_a", "am a", place or phrase, negated=clause.negated
             )
         )
+        field = re.search(
+            r"\bstudent\s+(?:in|of)\s+(?P<field>[\w ]+?)(?:\s+at\b|$)", match.group("obj")
+        )
+        if field:  # "a PhD student in chemistry at MIT"
+            found.append(_Found("studies_subject", "student in", field.group("field")))
         return found
     if head.endswith("tarian") or re.fullmatch(_DIETS, head):
         return [_Found("diet", "am a", head, negated=clause.negated)]
+    if head in _RELIGIONS:
+        return [_Found("religion", "am a", head, negated=clause.negated)]
     if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head):
         found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
         if place:

@@ -114,10 +114,44 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
             rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our)\s+\w+)\s+)?"
-            rf"(?:in|on)\s+{_O}",
+            rf"(?:in|on|(?:just\s+)?outside(?:\s+of)?|near|out of|close to)\s+{_O}",
             _fixed("lives_in", "live in"),
         ),
         (rf"^(?:{_BE}\s+)?(?:moving|relocating)\s+(?:back\s+)?to\s+{_O}", _moving),
+        (
+            # "a Chicago native", "a native of Lima": where one is from.
+            r"^(?:am|is|are|was)\s+(?:an?\s+)?(?:proud\s+|born-and-bred\s+)?(?:(?P<obj>(?-i:[A-Z])"
+            r"[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)\s+native\b|native\s+of\s+(?P<obj2>.+))",
+            lambda m, c: [_Found("from_location", "native of", m.group("obj") or m.group("obj2"))],
+        ),
+        (
+            r"^spent\s+(?:my|our|his|her)\s+(?:whole\s+|entire\s+)?(?:childhood|early years|"
+            r"youth|teens|teenage years|formative years)\s+in\s+{_O}".replace("{_O}", _O),
+            _fixed("from_location", "spent childhood in"),
+        ),
+        (
+            # "can get by in French", "know some basic Arabic".
+            r"^(?:get|can get)\s+by\s+in\s+(?P<obj>.+)",
+            _fixed("speaks_language", "get by in"),
+        ),
+        (
+            r"^(?:know|knows|understand|understands|read|write)\s+(?:some|a little|a bit of|"
+            r"basic|a few words of|enough)\s+(?P<obj>(?-i:[A-Z])\w+)\b",
+            _fixed("speaks_language", "know some"),
+        ),
+        (
+            # "listen to a lot of K-pop", "read everything by N. K. Jemisin": a liking.
+            r"^(?:listen to|listens to|watch|watches|read|reads|eat|eats|play|plays|follow)\s+"
+            r"(?:a lot of|lots of|tons of|loads of|so much|plenty of|everything by|anything by|"
+            r"everything from|all things)\s+(?P<obj>.+)",
+            _fixed("likes", "listen to a lot of"),
+        ),
+        (
+            r"^(?:am|is|are)\s+(?:a\s+|an\s+)?(?:proud\s+|openly\s+)?(?P<obj>non-?binary|agender|"
+            r"genderqueer|genderfluid|gender-?fluid|bisexual|pansexual|asexual|aromantic|gay|"
+            r"lesbian|queer|trans|transgender)\b(?!\s+(?:woman|man|bar|rights|friend|community))",
+            _fixed("gender_identity", "am"),
+        ),
         (
             rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
             rf"over\s+)?(?:home\s+)?to\s+{_O}",
@@ -319,9 +353,33 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             # "I'm single and loving it": a status before "and" / a comma.
             r"^(?:am|is|are)\s+(?P<obj>single|married|divorced|engaged|widowed|separated)\b"
-            r"(?=\s*(?:,|and\b|but\b|so\b|$))",
+            r"(?=\s*(?:,|and\b|but\b|so\b|for\b|since\b|with\b|$))"
+            r"(?:\s+with\s+(?P<kids>(?:a|one|two|three|four|five|\d+)\s+(?:kids?|children|"
+            r"child|sons?|daughters?)))?",
             lambda m, c: [
-                _Found("relationship_status", "am", m.group("obj").lower(), negated=c.negated)
+                _Found("relationship_status", "am", m.group("obj").lower(), negated=c.negated),
+                *([_Found("has_child", "with", m.group("kids"))] if m.group("kids") else []),
+            ],
+        ),
+        (
+            # "is getting married in June": a plan, not yet a status.
+            r"^(?:am|is|are)\s+getting\s+(?P<obj>married|engaged|divorced)\b",
+            lambda m, c: [_Found("plans_to", "getting", f"get {m.group('obj').lower()}")],
+        ),
+        (
+            # "got my driver's license", "got his black belt": something earned.
+            r"^(?:got|earned|passed|received|finally got)\s+(?:my|his|her|their|our)\s+"
+            r"(?P<obj>(?:[\w'-]+\s+){0,2}(?:license|licence|permit|green card|citizenship|visa|"
+            r"black belt|belt|diploma|certificate|certification|degree|promotion|tenure|"
+            r"residency|passport))\b",
+            _fixed("achievement", "got"),
+        ),
+        (
+            # "teaches yoga", "teach piano": the teacher of it.
+            r"^(?:teach|teaches|taught|am teaching|is teaching)\s+(?P<obj>(?!(?:my|our|his|her|"
+            r"them|him|me|us|people|kids|children|the|a|an|at|in|how)\b)[\w-]+(?:\s+grade)?)\s*$",
+            lambda m, c: [
+                _Found("job_title", "teach", f"{m.group('obj')} teacher", negated=c.negated)
             ],
         ),
         # preferences
@@ -494,7 +552,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
         (
             rf"^(?P<verb>do|does|did|doing|{_BE}\s+doing|practice|practices|practicing)\s+{_O}",
-            _mapped(None),
+            _mapped(None, avoid_kinds=("preference", "identity")),
         ),
         (rf"^(?:{_BE}\s+)?(?P<verb>{_CRAFT_VERBS})\b\s*{_O}?", _craft),
         # past actions nobody else claimed

@@ -27,10 +27,12 @@ from enrichment.extraction.offline.rules import _RULES
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
 # own start one; "and" between objects ("hiking and swimming") does not split.
 _VP_SPLIT_RE = re.compile(
-    r"\s*,?\s+and\s+(?:(?:now|then|also|just|recently|finally|so)\s+)?(?=(?:joined|join|left|moved|"
+    r"\s*,?\s+(?:and|but)\s+(?:(?:now|then|also|just|recently|finally|so|still)\s+)?"
+    r"(?=(?:joined|join|left|moved|"
     r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
     r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
-    r"changed|took|now)\b)",
+    r"changed|took|now|can|speak|speaks|own|owns|love|loves|hate|hates|play|plays|"
+    r"study|studies|studied|grew|drive|drives|use|uses)\b)",
     re.IGNORECASE,
 )
 # Leaving one place for another: the left one takes the predicate the other phrase found.
@@ -87,7 +89,9 @@ _SETTLED_RE = re.compile(
 )
 
 
-def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
+def _verb_phrase(
+    rest: str, context: _Context, subject: str, outer_negated: bool = False
+) -> list[_Found]:
     rest = rest.strip(" ,.!")
     settled = _SETTLED_RE.match(_INNER_ADVERB_RE.sub("", rest))
     if settled and not _NEGATION_RE.search(rest):
@@ -95,7 +99,7 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
     rest = _NOW_TAIL_RE.sub("", rest)
     # "can not stand" is a dislike, not a negated "stand".
     rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
-    negated = bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
+    negated = outer_negated or bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
     used_to = re.search(r"\bused to\s+", rest, re.IGNORECASE)
     frequent = bool(_FREQUENCY_RE.search(rest))
     # Keep the auxiliary ("am not married" → "am married"); drop do-support and adverbs.
@@ -213,7 +217,19 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
                 negated=negated,
             )
         ]
-    be = re.match(r"^(?:am|is|are|was|were)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
+    nominals = re.match(
+        r"^(?P<be>am|is|are|was|were|be)\s+(?P<first>an?\s+.+?)\s*,?\s+and\s+(?:also\s+)?"
+        r"(?P<second>an?\s+\S.*)$",
+        rest,
+        re.IGNORECASE,
+    )
+    if nominals:  # "a barista at Starbucks and a student at NYU": two of them
+        be_word = nominals.group("be")
+        return [
+            *_verb_phrase(f"{be_word} {nominals.group('first')}", context, subject, negated),
+            *_verb_phrase(f"{be_word} {nominals.group('second')}", context, subject, negated),
+        ]
+    be = re.match(r"^(?:am|is|are|was|were|be)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
     if be:
         return _is_a(be, clause)
     # "I'm the head chef at Baan": only a job reads well with "the".

@@ -109,7 +109,20 @@ _JOB_WORDS = frozenset(
     "postdoc seamstress tailor miner porter janitor cleaner welder builder electrician "
     "midwife nanny carer caregiver lecturer instructor surveyor broker agent soldier sailor "
     "detective judge physio dietitian courier receptionist chemist teller underwriter "
-    "programmer coder firefighter guard housekeeper".split()
+    "programmer coder firefighter guard housekeeper fisherman fireman policeman policewoman "
+    "postman mailman salesman saleswoman businessman businesswoman handyman repairman "
+    "tradesman craftsman chairman chairwoman spokesperson teacher lawyer farmer painter "
+    "gardener roofer trucker logger welder bookkeeper cleaner dispatcher translator "
+    "interpreter copywriter producer composer conductor filmmaker director curator "
+    "pastor priest rabbi imam minister vicar nun monk mechanic machinist technologist "
+    "hygienist sonographer radiographer optometrist physiotherapist paramedic emt medic "
+    "caretaker custodian bouncer security doorman lifeguard ranger warden zookeeper "
+    "groomer florist jeweler jeweller cobbler potter blacksmith landscaper estimator "
+    "auditor actuary strategist planner coordinator supervisor foreman apprentice "
+    "resident fellow registrar sommelier chef barber beautician cosmetologist "
+    "manicurist masseuse masseur model influencer streamer youtuber blogger vlogger "
+    "copyeditor proofreader reporter anchor broadcaster dj servicer server host hostess "
+    "dishwasher busboy stocker picker packer loader forklift operator labourer laborer".split()
 )
 _JOB_SUFFIX_RE = re.compile(r"(?:ist|ian|eer|ologist|ographer|grapher)$")
 _NATIONALITIES = frozenset(
@@ -189,7 +202,7 @@ _TRAILING_JUNK_RE = re.compile(
     r"(?:once|twice|three times|four times|\d+ times|a few times|several times) (?:a|per|every) "
     r"(?:day|week|month|year|night)|in the (?:mornings?|evenings?|afternoons?)|at night|"
     r"before (?:work|bed|breakfast)|after (?:work|school|dinner)|all day|at work|much|"
-    r"on a whim|with (?:him|her|them|us|me|you)|here|there))+\s*$",
+    r"on a whim|at all|with (?:him|her|them|us|me|you)|here|there))+\s*$",
     re.IGNORECASE,
 )
 _LEADING_ARTICLE_RE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
