@@ -20,7 +20,8 @@ _CLAUSE_SPLIT_RE = re.compile(
 )
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st jr sr prof inc ltd co vs etc e.g i.e u.s mt ave no approx dept".split()
+    "mr mrs ms dr st jr sr prof inc ltd co vs etc e.g i.e u.s mt ave no approx dept apt rd "
+    "blvd ln hwy ste fl bldg".split()
 )
 _SENTENCE_END_RE = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
 

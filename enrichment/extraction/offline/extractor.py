@@ -189,7 +189,12 @@ class OfflineExtractor:
                 )
                 # A birthday's object *is* the date; elsewhere a time expression is
                 # not part of the object.
-                obj = _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
+                obj = (
+                    # An opinion is its whole clause, up to a comma ("…, obviously").
+                    re.split(r"\s*[,;:!?]|\s[-–—]\s", result.obj.strip(), maxsplit=1)[0].strip(" .")
+                    if result.predicate == "opinion"
+                    else _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
+                )
                 if result.predicate in _NAMED_OBJECTS:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
@@ -199,6 +204,24 @@ class OfflineExtractor:
                     obj = _settlement(result.obj, obj)
                 elif result.predicate == "address":
                     obj = _address(result.obj)
+                if result.predicate == "works_at" and (
+                    role := re.match(r"^(?P<place>.+?)\s+as\s+(?:an?\s+)?(?P<title>\S.*)$", obj)
+                ):  # "a job at the hospital as a night porter": the place, and the role
+                    obj = role.group("place")
+                    found.append(
+                        Proposition(
+                            subject=result.subject or subject,
+                            relation_phrase="work as",
+                            object_text=role.group("title"),
+                            source_text=sentence,
+                            start=start,
+                            end=end,
+                            predicate="job_title",
+                            negated=result.negated,
+                            confidence=confidence,
+                            temporal=context.temporal,
+                        )
+                    )
                 objects = (
                     _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
                     if result.predicate in _LISTS

@@ -173,6 +173,20 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return found
     if head.endswith("tarian") or re.fullmatch(_DIETS, head):
         return [_Found("diet", "am a", head, negated=clause.negated)]
+    proud = re.sub(r"^(?:proud|born|true|real|full-blooded|half)\s+", "", lowered)
+    if all(part in _NATIONALITIES for part in proud.split("-")) and proud:
+        return [_Found("nationality", "am", re.sub(r"^(?:\w+\s+)+", "", phrase))]
+    supporter = re.match(
+        r"^(?:(?:die-?hard|lifelong|huge|big|loyal|massive|proud|season[- ]ticket)\s+)*"
+        r"(?P<team>(?-i:[A-Z])[\w.'&-]*(?:\s+(?-i:[A-Z])[\w.'&-]*)*)\s+(?:supporter|fan)\b",
+        phrase,
+        re.IGNORECASE,
+    )
+    if supporter and "supporter" in lowered:
+        return [_Found("favorite_sport", "support", supporter.group("team"))]
+    person = re.match(r"^(?P<what>(?-i:[A-Z]|i[A-Z])[\w-]*)\s+person$", phrase)
+    if person:  # "an iPhone person": what one uses
+        return [_Found("uses_tool", "am a … person", person.group("what"), negated=clause.negated)]
     if head in _RELIGIONS:
         return [_Found("religion", "am a", head, negated=clause.negated)]
     if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head):

@@ -107,6 +107,46 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             r"(?:trial|account|subscription|membership|newsletter|beta|waitlist|plan)\b)",
             _account,
         ),
+        (
+            r"^(?:am|have been|been|is|are)\s+(?P<obj>sober|teetotal|clean|smoke-free|"
+            r"alcohol-free)\b",
+            _fixed("routine", "am"),
+        ),
+        # work
+        (
+            # "run a small bakery", "opened a café": a business one owns.
+            r"^(?:run|runs|own|owns|opened|started|founded|co-founded|cofounded|have|has)\s+"
+            r"(?:a|an|my|our|my own|our own|the family)\s+(?P<obj>(?:[\w-]+\s+){0,2}(?:bakery|"
+            r"business|shop|store|restaurant|cafe|café|company|startup|firm|agency|salon|bar|"
+            r"pub|studio|practice|clinic|farm|vineyard|winery|brewery|gym|bookshop|bookstore|"
+            r"boutique|food truck|daycare|nursery|hotel|b&b|consultancy|garage|gallery)s?)\b",
+            _fixed("owns", "run"),
+        ),
+        (
+            # "sell insurance for State Farm", "write code for Shopify": the employer.
+            r"^(?:sell|sells|write|writes|design|designs|code|codes|build|builds|manage|manages|"
+            r"run|runs|lead|leads|answer|answers|handle|handles|do|does|clean|cleans|cook|cooks|"
+            r"nurse|teach|teaches|coach|coaches|fly|flies|deliver|delivers|drive|drives)\s+"
+            r"(?:[\w'-]+\s+){0,4}?(?:for|at)\s+(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?-i:[A-Z])"
+            r"[\w.'&-]*)*)",
+            _fixed("works_at", "work for"),
+        ),
+        (
+            r"^(?:am\s+|is\s+|are\s+)?(?:now\s+)?(?:working|work|works|based)\s+(?:out\s+)?"
+            r"(?:from|of)\s+(?:our|the|their|my)\s+(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])"
+            r"[\w.'-]*)*\s+office)\b",
+            _fixed("works_at", "work from"),
+        ),
+        (
+            r"^(?:ride|rides|riding|drive|drives|driving)\s+(?:an?\s+|my\s+)(?:[\w-]+\s+){0,2}?"
+            r"(?P<obj>(?-i:[A-Z])[\w-]*(?:\s+(?-i:[A-Z0-9])[\w-]*)*|(?:motorbike|motorcycle|"
+            r"scooter|moped|bike|bicycle|e-bike|van|truck|pickup|minivan|car|suv|hybrid|ev)\b)",
+            _fixed("vehicle", "ride"),
+        ),
+        (
+            r"^(?:am|is)\s+(?P<obj>@[\w.-]+)\s+on\s+\w+",
+            _fixed("social_handle", "am on"),
+        ),
         # teams
         (
             r"^(?:support|supports|root for|roots for|cheer for|cheers for|follow|follows)\s+"
