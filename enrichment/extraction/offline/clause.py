@@ -37,6 +37,18 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             " is ",
         ),
         (r"\bgonna\b", "going to"),
+        # Chat spelling without apostrophes: "im a nurse", "ive got", "dont".
+        (r"\b(?:im)\b", "I am"),
+        (r"\bive\b", "I have"),
+        (r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should)nt\b", r"\1 not"),
+        (r"\bcant\b", "can not"),
+        (r"\bwont\b", "will not"),
+        # Chat particles say nothing about the fact ("i'm 25 btw", "ngl i hate mondays").
+        (
+            r"\s*\b(?:lol|lmao|rofl|haha+|hehe+|btw|tbh|ngl|imo|imho|fwiw|tho|rn|smh|omg|jk)\b[\s,!.]*",
+            " ",
+        ),
+        (r"\b(?:kinda|sorta|lowkey|highkey|literally|basically|technically)\s+", ""),
         (r"\bwanna\b", "want to"),
         (r"\bgotta\b", "have to"),
     )

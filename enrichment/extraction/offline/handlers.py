@@ -475,13 +475,6 @@ def _did(match: re.Match[str], clause: _Clause) -> list[_Found]:
     return [_Found("did_activity", verb, f"{verb} {obj}".strip(), negated=clause.negated)]
 
 
-_NOT_PROGRESSIVE_ACTIVITIES = frozenset(
-    "going thinking feeling looking hoping trying getting doing having wondering planning "
-    "considering waiting "
-    "starting saying talking kidding joking being telling asking glad sorry coming leaving "
-    "missing loving "
-    "seeing meaning dying struggling sitting".split()
-)
 _NOT_ACTIVITIES = frozenset(
     "seemed needed wanted used decided happened realized realised felt thought hoped wished tried "
     "liked loved "

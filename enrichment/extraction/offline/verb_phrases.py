@@ -16,7 +16,6 @@ from enrichment.extraction.offline.clause import (
     _Found,
 )
 from enrichment.extraction.offline.handlers import (
-    _NOT_PROGRESSIVE_ACTIVITIES,
     _activity_frequency,
     _be_bare,
     _is_a,
@@ -80,6 +79,12 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     return results
 
 
+_MAKING_VERBS = frozenset(
+    "writing building making developing designing creating renovating restoring knitting "
+    "sewing composing recording editing drafting coding programming remodeling remodelling "
+    "painting crafting translating illustrating producing directing organising organizing "
+    "launching".split()
+)
 # Being somewhere "these days" / "now" / "for good" is living there.
 _SETTLED_RE = re.compile(
     r"^(?:am|are|have been|landed|arrived|settled|am back|are back)\s+(?:back\s+)?"
@@ -208,14 +213,10 @@ def _verb_phrase(
     progressive = re.match(
         r"^(?:am|is|are|was|were)\s+(?P<verb>\w+ing)\s+(?P<obj>\S.*)", rest, re.IGNORECASE
     )
-    if progressive and progressive.group("verb").lower() not in _NOT_PROGRESSIVE_ACTIVITIES:
+    if progressive and progressive.group("verb").lower() in _MAKING_VERBS:
+        # "writing my dissertation", "building a treehouse": a project under way.
         return [
-            _Found(
-                "did_activity",
-                progressive.group("verb"),
-                f"{progressive.group('verb')} {progressive.group('obj')}",
-                negated=negated,
-            )
+            _Found("works_on", progressive.group("verb"), progressive.group("obj"), negated=negated)
         ]
     nominals = re.match(
         r"^(?P<be>am|is|are|was|were|be)\s+(?P<first>an?\s+.+?)\s*,?\s+and\s+(?:also\s+)?"

@@ -77,7 +77,9 @@ _RELATION_NOUNS: dict[str, str] = {
         ),
         "has_relative",
     ),
-    **dict.fromkeys(("friend", "friends", "bestie", "buddy", "roommate"), "friend_of"),
+    **dict.fromkeys(("friend", "friends", "bestie", "buddy", "bff"), "friend_of"),
+    **dict.fromkeys(("gf", "bf", "hubby", "wifey", "fiancee"), "partner"),
+    **dict.fromkeys(("bro", "sis"), "has_sibling"),
     **dict.fromkeys(
         ("boss", "coworker", "co-worker", "colleague", "manager", "teammate", "mentor"), "colleague"
     ),
