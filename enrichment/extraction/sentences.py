@@ -77,10 +77,20 @@ def trimmed(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
+# A bare noun phrase before "and I": the first half of a coordinated subject.
+_SUBJECT_NP_RE = re.compile(
+    r"(?:(?:my|our|his|her)\s+)?(?:[\w'-]+\s+)?[\w'-]+|(?-i:[A-Z])[\w'-]+", re.IGNORECASE
+)
+
+
 def clauses(sentence: str) -> list[str]:
     parts: list[str] = []
     cursor = 0
     for match in _CLAUSE_SPLIT_RE.finditer(sentence):
+        if re.fullmatch(r"\s+and\s+", match.group(0)) and _SUBJECT_NP_RE.fullmatch(
+            sentence[cursor : match.start()]
+        ):
+            continue  # "Sam and I broke up", "My husband and I own…": one subject
         parts.append(sentence[cursor : match.start()])
         cursor = match.end()
     parts.append(sentence[cursor:])

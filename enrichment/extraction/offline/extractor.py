@@ -55,6 +55,8 @@ from enrichment.extraction.sentences import clauses as _clauses
 from enrichment.extraction.sentences import lines as _lines
 from enrichment.extraction.sentences import sentences as _sentences
 from enrichment.propositions import (
+    CHANGE_FROM,
+    CHANGE_TO,
     USER_SUBJECT,
     ExtractionInput,
     ExtractionResult,
@@ -137,6 +139,36 @@ class OfflineExtractor:
     ) -> list[Proposition]:
         sentence = content[start:end]
         told = instruction(sentence) if context.role == "user" and not context.speaker else None
+        called = re.match(
+            r"^(?:please\s+)?(?:just\s+)?call me\s+"
+            r"(?P<name>(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?)",
+            told or "",
+            re.IGNORECASE,
+        )
+        if told is not None and called and called.group("name").lower() not in _NAME_STOPWORDS:
+            # "Call me Kate from now on": an instruction, and the name the user goes by.
+            return [
+                Proposition(
+                    subject=USER_SUBJECT,
+                    relation_phrase="call me",
+                    object_text=called.group("name"),
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    predicate="name",
+                    confidence=0.8,
+                ),
+                Proposition(
+                    subject=USER_SUBJECT,
+                    relation_phrase="instruct",
+                    object_text=told,
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    predicate="assistant_instruction",
+                    confidence=0.8,
+                ),
+            ]
         if told is not None:
             # A standing instruction to the assistant; the rest of the sentence is still
             # read ("don't suggest gym workouts, I have a bad knee").
@@ -230,6 +262,8 @@ class OfflineExtractor:
                 predicate = result.predicate
                 if predicate == "owns" and _CAR_MAKES_RE.search(obj):
                     predicate = "vehicle"  # a car or a scooter owned is the vehicle one has
+                if not predicate and result.relation not in (CHANGE_FROM, CHANGE_TO):
+                    continue  # a neighbour or a roommate: no relation fact of their own
                 if _PLURAL_SUBJECT_RE.search(result.subject or subject) and predicate == "age":
                     continue  # "our kids are 4, 7 and 11": no one age is theirs
                 if predicate == "did_activity" and result.negated:
@@ -282,6 +316,11 @@ class OfflineExtractor:
                     *_possessive(f"my {pair.group('first')} {rest}", context, base_confidence),
                     *_possessive(f"my {pair.group('second')} {rest}", context, base_confidence),
                 ]
+            if pair and pair.group("second").lower() in ("i", "me"):
+                # "My husband and I own a vineyard": we do.
+                return _subject_and_verb(
+                    f"we {pair.group('rest')}", context, base_confidence, pastime=pastime
+                )
             if pair and not re.match(r"^(?:i|me)\b", pair.group("rest"), re.I):
                 # "My sister and her husband live in Denver": at least the first one does.
                 text = f"my {pair.group('first')} {pair.group('rest')}"
@@ -537,7 +576,7 @@ def _named_relations(sentence: str, start: int, end: int, context: _Context) -> 
     found = []
     for mention in _APPOSED_NAME_RE.finditer(_apposition(sentence)):
         noun = mention.group("noun").lower().split()[-1]
-        if mention.start() == 0 or noun not in _RELATION_NOUNS:
+        if mention.start() == 0 or not _RELATION_NOUNS.get(noun):
             continue  # a clause that starts with it is read as its subject
         found.append(
             Proposition(

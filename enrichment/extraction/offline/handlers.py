@@ -281,7 +281,7 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
     if _CONDITION_RE.search(head) and not re.search(r"\bsurgery\b", head, re.I):
         return [_Found("health_condition", verb, obj, negated=clause.negated)]
     mapped = predicate_map(relation_phrase=verb, object_text=head)
-    if mapped.kind in ("preference", "identity") or re.search(r"\w+ed$", head.strip()):
+    if mapped.kind in ("preference", "identity", "contact") or re.search(r"\w+ed$", head.strip()):
         mapped = FALLBACK_PREDICATE  # "a haircut booked" is no favourite book
     if verb == "had" and mapped.name not in ("health_condition", "allergy", "degree"):
         return []  # what one had is not what one has
@@ -395,6 +395,17 @@ def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
         _Found(name, CHANGE_FROM, origin, negated=True),
         _Found(name, CHANGE_TO, new, negated=clause.negated),
     ]
+
+
+def _switched_to(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "switched to an iPhone": the new value, of the kind the catalog names for it (else
+    the kind of the user's current workplace or school, in the Map stage)."""
+    new = _named(match.group("obj"))
+    mapped = predicate_map(relation_phrase="use", object_text=_head(new))
+    if clause.negated:
+        return []
+    name = None if mapped is FALLBACK_PREDICATE else mapped.name
+    return [_Found(name, CHANGE_TO, new)]
 
 
 def _arrived(match: re.Match[str], clause: _Clause) -> list[_Found]:

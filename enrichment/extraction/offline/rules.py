@@ -25,6 +25,7 @@ from enrichment.extraction.offline.handlers import (
     _opinion,
     _plan,
     _prefers,
+    _switched_to,
     _take,
     _teach,
     _went,
@@ -485,6 +486,12 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             rf"upgraded|downgraded|transferred)\s+(?:over\s+|back\s+)?from\s+"
             rf"(?P<origin>[^,;]+?)\s+(?:to|over to|for)\s+{_O}",
             _change,
+        ),
+        (
+            r"^(?:switched|switch|changed|moved over|went over|converted)\s+(?:over\s+)?to\s+"
+            r"(?:an?\s+|the\s+)?(?P<obj>(?-i:[A-Z]|i[A-Z])[\w.'&+-]*(?:\s+(?-i:[A-Z0-9])[\w.'&+-]*)*)"
+            r"(?=\s*$|\s*[,.!;]|\s+(?:this|last|in|on|a few|two|three|after|earlier|recently)\b)",
+            _switched_to,
         ),
         (
             # "I'm at Initech now", "transferred to McGill": a new workplace or school; which

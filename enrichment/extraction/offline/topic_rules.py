@@ -8,7 +8,14 @@ import re
 
 from enrichment.extraction.offline.clause import _Clause, _Found
 from enrichment.extraction.offline.handlers import _O, Handler, _fixed
-from enrichment.extraction.offline.words import _CARERS, _CONDITION_ADJECTIVES, _CONDITION_RE
+from enrichment.extraction.offline.words import (
+    _CARERS,
+    _CONDITION_ADJECTIVES,
+    _CONDITION_RE,
+    _LANGUAGES,
+)
+
+_LANGUAGE_ALT = "|".join(sorted(_LANGUAGES, key=len, reverse=True))
 
 _PARTICIPLES = {"tore": "torn", "broke": "broken", "blew out": "blown", "hurt": "hurt"}
 
@@ -126,7 +133,7 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             # "sell insurance for State Farm", "write code for Shopify": the employer.
             r"^(?:sell|sells|write|writes|design|designs|code|codes|build|builds|manage|manages|"
             r"run|runs|lead|leads|answer|answers|handle|handles|do|does|clean|cleans|cook|cooks|"
-            r"nurse|teach|teaches|coach|coaches|fly|flies|deliver|delivers|drive|drives)\s+"
+            r"nurse|fly|flies|deliver|delivers|drive|drives)\s+"
             r"(?:[\w'-]+\s+){0,4}?(?:for|at)\s+(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?-i:[A-Z])"
             r"[\w.'&-]*)*)",
             _fixed("works_at", "work for"),
@@ -146,6 +153,22 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (
             r"^(?:am|is)\s+(?P<obj>@[\w.-]+)\s+on\s+\w+",
             _fixed("social_handle", "am on"),
+        ),
+        (
+            # "moved in with us in Dubai": lives there.
+            r"^(?:moved|has moved|is moving)\s+in\s+with\s+(?:us|me|them|him|her|(?:my|our|his|her)"
+            r"\s+[\w-]+)\s+(?:in|to)\s+(?P<obj>(?-i:[A-Z]).*)",
+            _fixed("lives_in", "moved in with"),
+        ),
+        (
+            # "took up pottery", "started Italian": a new pastime, or a language being learnt.
+            rf"^(?:took up|take up|picked up|pick up|started|began|am starting)\s+"
+            rf"(?P<obj>(?:{_LANGUAGE_ALT})\b(?:\s+(?:lessons|classes))?)",
+            _fixed("learning", "started"),
+        ),
+        (
+            r"^(?:took up|take up|have taken up|picked up)\s+(?P<obj>(?!the\b|a\b|my\b).+)",
+            _fixed("hobby", "took up"),
         ),
         # teams
         (

@@ -122,6 +122,13 @@ def _verb_phrase(
     if used_to:
         rest = re.sub(r"\bused to\s+", "", rest, flags=re.IGNORECASE)
         negated = True
+    # "became a nurse", "have become vegan": what one is now.
+    rest = re.sub(
+        r"^(?:became|become|have become|has become|am now|turned into)\s+(?=an?\s|(?-i:[a-z]))",
+        "am ",
+        rest,
+        flags=re.IGNORECASE,
+    )
     # "have been working" → "working", "have been vegan" → "am vegan".
     rest = re.sub(r"^(?:have|has|had)\s+been\s+(?=\w+ing\b)", "", rest, flags=re.IGNORECASE)
     rest = re.sub(r"^(?:have|has|had)\s+been\s+", "am ", rest, flags=re.IGNORECASE)

@@ -84,6 +84,24 @@ _RELATION_NOUNS: dict[str, str] = {
         ("boss", "coworker", "co-worker", "colleague", "manager", "teammate", "mentor"), "colleague"
     ),
     **dict.fromkeys(_PET_NOUNS.split("|"), "has_pet"),
+    # People one names and tells about, with no relation fact of their own ("").
+    **dict.fromkeys(
+        (
+            "roommate",
+            "flatmate",
+            "housemate",
+            "neighbour",
+            "neighbor",
+            "landlord",
+            "landlady",
+            "classmate",
+            "client",
+            "student",
+            "patient",
+            "ex",
+        ),
+        "",
+    ),
 }
 _RELATION_ALT = "|".join(sorted((re.escape(k) for k in _RELATION_NOUNS), key=len, reverse=True))
 _RELATION_MODIFIERS = (
