@@ -79,7 +79,7 @@ def trimmed(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 # A bare noun phrase before "and I": the first half of a coordinated subject.
 _SUBJECT_NP_RE = re.compile(
-    r"(?:(?:my|our|his|her)\s+)?(?:[\w'-]+\s+)?[\w'-]+|(?-i:[A-Z])[\w'-]+", re.IGNORECASE
+    r"(?:my|our|his|her)\s+(?:[\w'-]+\s+)?[\w'-]+|(?!I\b)(?-i:[A-Z])[a-z][\w'-]*", re.IGNORECASE
 )
 
 

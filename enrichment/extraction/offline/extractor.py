@@ -304,6 +304,11 @@ class OfflineExtractor:
         contact = _contact(text, lowered, context, base_confidence)
         if contact is not None:
             return contact
+        detail = _NEW_DETAIL_RE.match(text)
+        if detail:  # "New number: 555-9876"
+            attr = detail.group("attr").lower()
+            name = "email" if "mail" in attr else "address" if attr == "address" else "phone"
+            return [(context.me, _Found(name, "new", detail.group("obj")), base_confidence)]
         home = _HOME_IS_RE.match(text)
         if home:  # "Home is Glasgow for me", "Home for me is Nairobi these days"
             return [(context.me, _Found("lives_in", "home is", home.group("obj")), base_confidence)]
@@ -499,6 +504,18 @@ _NAME_FIRST_RE = re.compile(
 )
 
 
+_NAME_LATER_RE = re.compile(
+    rf"\b(?:a|an|my|our|new)\s+(?:new\s+|little\s+|baby\s+)?(?P<noun>{_RELATION_ALT})\b[^.!?]*?"
+    rf"\b(?:his|her|its|their)\s+name\s+is\s+(?-i:(?P<name>[A-Z][a-z][\w-]*))",
+    re.IGNORECASE,
+)
+_NEW_DETAIL_RE = re.compile(
+    r"^(?:(?:my\s+)?new|updated|current)\s+(?P<attr>e-?mail(?: address)?|phone(?: number)?|"
+    r"number|cell|mobile|address)\s*(?::|is)\s*(?P<obj>\S.*)$",
+    re.IGNORECASE,
+)
+
+
 _CAR_MAKES_RE = re.compile(
     r"\b(?:Toyota|Honda|Subaru|Ford|Tesla|BMW|Audi|Volkswagen|VW|Mercedes|Kia|Hyundai|Nissan|"
     r"Mazda|Chevy|Chevrolet|Jeep|Volvo|Porsche|Fiat|Peugeot|Renault|Skoda|Lexus|Vespa|Harley|"
@@ -574,6 +591,21 @@ def _named_relations(sentence: str, start: int, end: int, context: _Context) -> 
     """ "…walks with my dog, Pixel", "…dinner with my brother Tom": a named relative or pet
     mentioned inside a clause is still one (the clause itself is about something else)."""
     found = []
+    later = _NAME_LATER_RE.search(sentence)
+    if later and _RELATION_NOUNS.get(later.group("noun").lower()):
+        # "I have a girlfriend now, her name is Mia", "got a puppy, his name is Milo".
+        found.append(
+            Proposition(
+                subject=context.me,
+                relation_phrase=f"my {later.group('noun').lower()}",
+                object_text=later.group("name"),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate=_RELATION_NOUNS[later.group("noun").lower()],
+                confidence=0.7,
+            )
+        )
     for mention in _APPOSED_NAME_RE.finditer(_apposition(sentence)):
         noun = mention.group("noun").lower().split()[-1]
         if mention.start() == 0 or not _RELATION_NOUNS.get(noun):

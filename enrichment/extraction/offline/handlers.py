@@ -246,6 +246,7 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         target = kin.group("name") or kin.group("np")
         if predicate in ("has_pet", "has_child", "has_sibling") or kin.group("name"):
             return [_Found(predicate, verb, target, negated=clause.negated)]
+        return []  # "a girlfriend": the name, if given, comes later ("her name is Mia")
     allergy = re.match(
         r"^(?:an?\s+)?(?:severe\s+|mild\s+|bad\s+)?(?P<what>[\w ]+?)\s+allerg(?:y|ies)\b|"
         r"^(?:an?\s+)?allerg(?:y|ies)\s+to\s+(?P<what2>.+)",
@@ -414,7 +415,7 @@ def _arrived(match: re.Match[str], clause: _Clause) -> list[_Found]:
     obj = match.group("obj")
     school = re.search(
         r"\b(?:College|University|Uni|School|High|Academy|Institute|Polytechnic)\b", obj
-    ) or re.fullmatch(r"[A-Z]{2,5}", obj)
+    )
     if clause.negated:
         return []
     return [_Found("studies_at" if school else None, CHANGE_TO, obj)]

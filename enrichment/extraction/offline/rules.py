@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from enrichment.extraction.offline.clause import _Found
+from enrichment.extraction.offline.clause import _Clause, _Found
 from enrichment.extraction.offline.handlers import (
     _BE,
     _CRAFT_VERBS,
@@ -33,6 +33,21 @@ from enrichment.extraction.offline.handlers import (
 )
 from enrichment.extraction.offline.topic_rules import TOPIC_RULES
 from enrichment.extraction.offline.words import _DIETS
+
+
+def _stopped(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "quit smoking", "stopped learning French": the event, and what it ended (read by
+    the verb phrase rules, negated)."""
+    obj = match.group("obj")
+    found = [_Found("life_event", "quit", "quit " + obj)]
+    stopped = _Clause(clause.subject, obj, True, clause.frequent, clause.confidence, clause.owner)
+    for pattern, handler in _RULES:  # the table below, at call time
+        inner = pattern.match(obj)
+        if inner and (results := handler(inner, stopped)):
+            found += [f for f in results if f.predicate not in ("did_activity", "life_event")]
+            break
+    return found
+
 
 # Each rule is tried against the clause text after its subject; the first that matches
 # (and returns something) wins. Order: specific constructions before general verbs.
@@ -488,6 +503,18 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _change,
         ),
         (
+            # "traded in my Prius for a Tesla": the old one retired, the new one held.
+            rf"^(?:traded in|traded|swapped|exchanged|replaced)\s+(?:my|our|the)\s+"
+            rf"(?P<origin>[^,;]+?)\s+(?:for|with)\s+(?:an?\s+|the\s+)?{_O}",
+            _change,
+        ),
+        (
+            r"^(?:retrained|re-trained|trained|qualified|requalified|started out|started working|"
+            r"got certified|am training|have qualified|now work|started work)\s+as\s+(?:an?\s+)?"
+            r"(?P<obj>.+)",
+            _fixed("job_title", "retrained as"),
+        ),
+        (
             r"^(?:switched|switch|changed|moved over|went over|converted)\s+(?:over\s+)?to\s+"
             r"(?:an?\s+|the\s+)?(?P<obj>(?-i:[A-Z]|i[A-Z])[\w.'&+-]*(?:\s+(?-i:[A-Z0-9])[\w.'&+-]*)*)"
             r"(?=\s*$|\s*[,.!;]|\s+(?:this|last|in|on|a few|two|three|after|earlier|recently)\b)",
@@ -498,7 +525,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             # one the stored fact it replaces tells (see `CHANGE_TO`).
             r"^(?:am\s+(?:now\s+)?at|transferred\s+to|have transferred\s+to|moved\s+over\s+to)\s+"
             r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
-            r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier)\b)",
+            r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier|since|for)\b)",
             _arrived,
         ),
         (
@@ -518,7 +545,19 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (rf"^(?:won|win|wins)\s+{_O}", _fixed("achievement", "won")),
         (
             r"^(?:quit|stopped|gave up)\s+(?P<obj>\w+ing\b.*)",
-            lambda m, c: [_Found("life_event", "quit", "quit " + m.group("obj"))],
+            _stopped,
+        ),
+        (
+            # "decided not to move to Spain": the plan, negated; "decided to sell": a plan.
+            rf"^(?:decided|have decided|chose|are going|am going)\s+(?:against\s+)?(?:to\s+)?{_O}",
+            lambda m, c: [
+                _Found(
+                    "plans_to",
+                    "decided to",
+                    m.group("obj"),
+                    negated=c.negated or "against" in m.group(0).lower(),
+                )
+            ],
         ),
         (r"^(?:retired)\s*$", lambda m, c: [_Found("life_event", "retired", "retired")]),
         (

@@ -42,7 +42,11 @@ _LEFT_RE = re.compile(
     re.IGNORECASE,
 )
 # "bought a place in Queens and moved in": the place is the new home.
-_MOVED_IN_RE = re.compile(r"^(?:moved|move|moving)(?:\s+(?:in|out|house|home))?\s*$", re.IGNORECASE)
+_MOVED_IN_RE = re.compile(
+    r"^(?:moved|move|moving)(?:\s+(?:in|out|house|home))?"
+    r"(?:\s+(?:last|this|in|on|a|two|three|yesterday|today|recently|finally)\b.*)?\s*$",
+    re.IGNORECASE,
+)
 _HOME_IN_RE = re.compile(
     r"\b(?:place|house|flat|apartment|condo|home)\s+in\s+(?P<place>(?-i:[A-Z])[\w.'-]*"
     r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
@@ -140,7 +144,13 @@ def _verb_phrase(
         rest,
         flags=re.IGNORECASE,
     )
-    rest = _INNER_ADVERB_RE.sub("", rest)
+    rest = re.sub(
+        r",?\s+(?:finally|at last|already|again|too|as well|officially)\s*$",
+        "",
+        _INNER_ADVERB_RE.sub("", rest),
+        flags=re.IGNORECASE,
+    )
+    rest = _NOW_TAIL_RE.sub("", rest.strip(" ,"))
     # When and how long one works is not what one does: "work night shifts as a nurse".
     rest = re.sub(
         r"^((?:am\s+)?(?:work|works|worked|working))\s+(?:(?:the\s+)?(?:night|day|evening|"

@@ -222,7 +222,7 @@ _TRAILING_JUNK_RE = re.compile(
     r"(?:once|twice|three times|four times|\d+ times|a few times|several times) (?:a|per|every) "
     r"(?:day|week|month|year|night)|in the (?:mornings?|evenings?|afternoons?)|at night|"
     r"before (?:work|bed|breakfast)|after (?:work|school|dinner)|all day|at work|much|"
-    r"on a whim|at all|every other|with (?:him|her|them|us|me|you)|here|there))+\s*$",
+    r"on a whim|at all|every other|after all|with (?:him|her|them|us|me|you)|here|there))+\s*$",
     re.IGNORECASE,
 )
 _LEADING_ARTICLE_RE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
