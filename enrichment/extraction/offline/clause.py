@@ -84,7 +84,8 @@ _FREQUENCY_RE = re.compile(
     r"wednesday|thursday|"
     r"friday|saturday|sunday)|each (?:day|morning|week)|daily|weekly|on weekends|at weekends|"
     r"twice a|once a|"
-    r"(?:\d+|one|two|three|four|five) times a)\b",
+    r"(?:\d+|one|two|three|four|five) times a|on (?:mondays|tuesdays|wednesdays|thursdays|"
+    r"fridays|saturdays|sundays|weekdays)|every other)\b",
     re.IGNORECASE,
 )
 

@@ -198,7 +198,13 @@ class OfflineExtractor:
             "",
             sentence,
         )
-        if sentence.rstrip().endswith("?") or _CONDITIONAL_RE.search(sentence):
+        if sentence.rstrip().endswith("?"):
+            # "Since I'm vegan, what should I cook?": the reason given is still a statement.
+            premise = _PREMISE_RE.match(sentence)
+            if premise is None or _CONDITIONAL_RE.search(premise.group("premise")):
+                return []
+            sentence = premise.group("premise")
+        if _CONDITIONAL_RE.search(sentence):
             return []
         if not re.search(r"[A-Za-z]", sentence):
             return []
@@ -304,6 +310,14 @@ class OfflineExtractor:
         contact = _contact(text, lowered, context, base_confidence)
         if contact is not None:
             return contact
+        opinion = re.match(
+            r"^(?:in my (?:honest |humble )?opinion|personally|if you ask me|to me)\s*,?\s+"
+            r"(?P<obj>(?!i\b)\S.{8,})$",
+            text,
+            re.IGNORECASE,
+        )
+        if opinion:
+            return [(context.me, _Found("opinion", "in my opinion", opinion.group("obj")), 0.7)]
         detail = _NEW_DETAIL_RE.match(text)
         if detail:  # "New number: 555-9876"
             attr = detail.group("attr").lower()
@@ -340,6 +354,12 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     """The clause as the user's own statement: (text, said of spare time, confidence),
     or None when it yields nothing (hedged, a question, the assistant about itself)."""
     text = _normalise(text)
+    premise = re.match(
+        r"^(?P<premise>(?:since|because|as|given that|now that)\s+[^,]+),\s", text, re.I
+    )
+    if premise and _HEDGE_RE.search(text) and not _HEDGE_RE.search(premise.group("premise")):
+        # "Since you have two kids, a minivan might work": the premise is said as fact.
+        text = premise.group("premise")
     if _HEDGE_RE.search(text) or _QUESTION_START_RE.match(text):
         return None
     # A headline before a colon ("Big news: I moved…", "Update on me: we…").
@@ -504,6 +524,11 @@ _NAME_FIRST_RE = re.compile(
 )
 
 
+_PREMISE_RE = re.compile(
+    r"^(?P<premise>(?:since|because|as|given that|now that|i am|i'm|i have|i've|my|we are|"
+    r"we're|we have)\b[^,;:?—–]{3,}?)\s*(?:,|;|:|\s[—–-]\s)\s*(?=\S)",
+    re.IGNORECASE,
+)
 _NAME_LATER_RE = re.compile(
     rf"\b(?:a|an|my|our|new)\s+(?:new\s+|little\s+|baby\s+)?(?P<noun>{_RELATION_ALT})\b[^.!?]*?"
     rf"\b(?:his|her|its|their)\s+name\s+is\s+(?-i:(?P<name>[A-Z][a-z][\w-]*))",
@@ -526,8 +551,8 @@ _CAR_MAKES_RE = re.compile(
 # Kinds whose object is a thing: a place or an owner after it is not part of it ("a
 # vineyard in Mendoza", "metformin for my diabetes", "a Vespa to work").
 _THING_KINDS = frozenset(
-    "owns vehicle works_on medication health_condition allergy likes dislikes hobby exercise "
-    "uses_tool learning skill has_plan favorite_food".split()
+    "met_person owns vehicle works_on medication health_condition allergy likes dislikes hobby "
+    "exercise uses_tool learning skill has_plan favorite_food".split()
 )
 _LOCATIVE_TAIL_RE = re.compile(
     r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"

@@ -468,6 +468,7 @@ def _opinion(match: re.Match[str], clause: _Clause) -> list[_Found]:
     obj = match.group("obj")
     if len(obj.split()) < 3 or not re.search(
         r"\b(?:is|are|was|were|should|makes?|will|can|has|have|helps?|works?|matters?|better|"
+        r"belongs?|deserves?|needs?|sucks?|beats?|tastes?|looks?|sounds?|ruins?|wins?|"
         r"worse|best|worst|overrated|underrated)\b",
         obj,
         re.IGNORECASE,
@@ -494,7 +495,8 @@ _NOT_ACTIVITIES = frozenset(
     "looked sounded "
     "appreciated missed forgot remembered knew believed agreed planned expected waited called "
     "texted "
-    "replied answered managed helped wondered started got was were had did went made took".split()
+    "replied answered managed helped wondered started got was were had did went made took "
+    "dreamed dreamt imagined pretended assumed guessed".split()
 )
 
 
