@@ -122,7 +122,7 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         # work
         (
             # "run a small bakery", "opened a café": a business one owns.
-            r"^(?:run|runs|own|owns|opened|started|founded|co-founded|cofounded|have|has)\s+"
+            r"^(?:run|runs|own|owns|founded|co-founded|cofounded|have|has)\s+"
             r"(?:a|an|my|our|my own|our own|the family)\s+(?P<obj>(?:[\w-]+\s+){0,2}(?:bakery|"
             r"business|shop|store|restaurant|cafe|café|company|startup|firm|agency|salon|bar|"
             r"pub|studio|practice|clinic|farm|vineyard|winery|brewery|gym|bookshop|bookstore|"
@@ -148,7 +148,7 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             r"^(?:ride|rides|riding|drive|drives|driving)\s+(?:an?\s+|my\s+)(?:[\w-]+\s+){0,2}?"
             r"(?P<obj>(?-i:[A-Z])[\w-]*(?:\s+(?-i:[A-Z0-9])[\w-]*)*|(?:motorbike|motorcycle|"
             r"scooter|moped|bike|bicycle|e-bike|van|truck|pickup|minivan|car|suv|hybrid|ev)\b)",
-            _fixed("vehicle", "ride"),
+            lambda m, c: [] if c.frequent else [_Found("vehicle", "ride", m.group("obj"))],
         ),
         (
             r"^(?:am|is)\s+(?P<obj>@[\w.-]+)\s+on\s+\w+",

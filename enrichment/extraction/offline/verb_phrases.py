@@ -83,6 +83,12 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     return results
 
 
+# Progressive verbs that say nothing of an activity ("I'm going", "I'm thinking").
+_NOT_PROGRESSIVE_ACTIVITIES = frozenset(
+    "going thinking feeling looking hoping trying getting doing having wondering planning "
+    "considering waiting starting saying talking kidding joking being telling asking glad "
+    "sorry coming leaving missing loving seeing meaning dying struggling sitting".split()
+)
 _MAKING_VERBS = frozenset(
     "writing building making developing designing creating renovating restoring knitting "
     "sewing composing recording editing drafting coding programming remodeling remodelling "
@@ -234,6 +240,15 @@ def _verb_phrase(
         # "writing my dissertation", "building a treehouse": a project under way.
         return [
             _Found("works_on", progressive.group("verb"), progressive.group("obj"), negated=negated)
+        ]
+    if progressive and progressive.group("verb").lower() not in _NOT_PROGRESSIVE_ACTIVITIES:
+        return [
+            _Found(
+                "did_activity",
+                progressive.group("verb"),
+                f"{progressive.group('verb')} {progressive.group('obj')}",
+                negated=negated,
+            )
         ]
     nominals = re.match(
         r"^(?P<be>am|is|are|was|were|be)\s+(?P<first>an?\s+.+?)\s*,?\s+and\s+(?:also\s+)?"
