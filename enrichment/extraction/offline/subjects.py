@@ -69,10 +69,10 @@ def _relation_subject(
     died = re.match(r"^(?P<what>passed away|died|passed)\b", rest)
     if died:  # "my dad passed away in 2020": an event in the user's life
         said = "passed away" if died.group("what").lower() == "passed" else died.group("what")
-        found = [(context.me, _Found("life_event", said, f"{noun} {said}"), confidence)]
+        death = [(context.me, _Found("life_event", said, f"{noun} {said}"), confidence)]
         if name:
-            found.append((context.me, _Found(predicate, f"my {noun}", name), confidence))
-        return found
+            death.append((context.me, _Found(predicate, f"my {noun}", name), confidence))
+        return death
     if not name:
         names = re.match(
             r"^(?:are|were)\s+(?:called\s+|named\s+)?(?P<names>[A-Z][a-z][\w-]*"
