@@ -311,7 +311,7 @@ class OfflineExtractor:
         if contact is not None:
             return contact
         opinion = re.match(
-            r"^(?:in my (?:honest |humble )?opinion|personally|if you ask me|to me)\s*,?\s+"
+            r"^(?:(?:in\s+)?my (?:honest |humble )?opinion|personally|if you ask me|to me)\s*,?\s+"
             r"(?P<obj>(?!i\b)\S.{8,})$",
             text,
             re.IGNORECASE,
@@ -379,6 +379,14 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     text = _LEADING_ADJUNCT_RE.sub("", text)
     base_confidence = 0.8
     if context.role == "assistant":
+        # "Congrats on the new job at Stripe!": the news congratulated on is the user's.
+        text = re.sub(
+            r"^(?:congrat\w*|well done|good luck)\s+on\s+(?:the|your)\s+new\s+(?=(?:job|role|"
+            r"position)\s+(?:at|with)\b)",
+            "you started a new ",
+            text,
+            flags=re.IGNORECASE,
+        )
         framed = _REPORT_FRAME_RE.sub("", text, count=1)
         if re.match(r"^(?:i|we|let me|let's|me)\b", framed, re.IGNORECASE):
             return None  # the assistant speaking about itself

@@ -29,7 +29,7 @@ _REPORT_FRAME_RE = re.compile(
     r"|(?:as\s+you\s+(?:mentioned|said|noted)(?:\s+(?:earlier|before))?,?\s+)"
     r"|(?:i\s+(?:remember|recall|noted|understand|see|know)\s+(?:that\s+)?)(?=you\b)"
     r"|(?:(?:great|glad|nice|good|awesome|so happy|happy|sorry|good to hear|wonderful|"
-    r"exciting)\s+(?:to hear\s+)?(?:that\s+)?)(?=you\b)"
+    r"exciting)\s+(?:to hear\s+)?(?:that\s+)?)(?=you\b)|(?:that\s+)(?=you\b)"
     r")*",
     re.IGNORECASE,
 )
