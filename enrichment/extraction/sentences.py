@@ -20,7 +20,8 @@ _CLAUSE_SPLIT_RE = re.compile(
 )
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st jr sr prof inc ltd co vs etc e.g i.e u.s mt ave no approx dept".split()
+    "mr mrs ms dr st jr sr prof inc ltd co vs etc e.g i.e u.s mt ave no approx dept apt rd "
+    "blvd ln hwy ste fl bldg".split()
 )
 _SENTENCE_END_RE = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
 
@@ -76,10 +77,20 @@ def trimmed(content: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
+# A bare noun phrase before "and I": the first half of a coordinated subject.
+_SUBJECT_NP_RE = re.compile(
+    r"(?:my|our|his|her)\s+(?:[\w'-]+\s+)?[\w'-]+|(?!I\b)(?-i:[A-Z])[a-z][\w'-]*", re.IGNORECASE
+)
+
+
 def clauses(sentence: str) -> list[str]:
     parts: list[str] = []
     cursor = 0
     for match in _CLAUSE_SPLIT_RE.finditer(sentence):
+        if re.fullmatch(r"\s+and\s+", match.group(0)) and _SUBJECT_NP_RE.fullmatch(
+            sentence[cursor : match.start()]
+        ):
+            continue  # "Sam and I broke up", "My husband and I own…": one subject
         parts.append(sentence[cursor : match.start()])
         cursor = match.end()
     parts.append(sentence[cursor:])

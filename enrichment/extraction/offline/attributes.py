@@ -87,6 +87,13 @@ def _attribute(text: str, context: _Context) -> list[_Found]:
         flags=re.I,
     )
     text = re.sub(r"^(my\s+[\w ]+?\s+is)\s+now\s+", r"\1 ", text, flags=re.I)
+    # "my number changed to X", "my address is now X": the attribute's new value.
+    text = re.sub(
+        r"^(my\s+[\w ]+?)\s+(?:has\s+)?(?:changed|switched|moved)\s+to\s+",
+        r"\1 is ",
+        text,
+        flags=re.I,
+    )
     for pattern, predicate in _ATTRIBUTE_RULES:
         match = pattern.match(text)
         if match:

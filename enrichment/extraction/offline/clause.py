@@ -30,14 +30,32 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"['’]ve\b", " have"),
         (r"['’]ll\b", " will"),
         (r"\b(he|she|it|that|who|what|there)['’]s\b", r"\1 is"),
+        # "my birthday's in October", "my dad's 70": a contracted "is", not a possessive.
+        (
+            r"\b(?<=\w)['’]s\s+(?=(?:in|on|at|due|tomorrow|today|next|this|coming|over|from|"
+            r"a|an|\d)\b)",
+            " is ",
+        ),
         (r"\bgonna\b", "going to"),
+        # Chat spelling without apostrophes: "im a nurse", "ive got", "dont".
+        (r"\b(?:im)\b", "I am"),
+        (r"\bive\b", "I have"),
+        (r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should)nt\b", r"\1 not"),
+        (r"\bcant\b", "can not"),
+        (r"\bwont\b", "will not"),
+        # Chat particles say nothing about the fact ("i'm 25 btw", "ngl i hate mondays").
+        (
+            r"\s*\b(?:lol|lmao|rofl|haha+|hehe+|btw|tbh|ngl|imo|imho|fwiw|tho|rn|smh|omg|jk)\b[\s,!.]*",
+            " ",
+        ),
+        (r"\b(?:kinda|sorta|lowkey|highkey|literally|basically|technically)\s+", ""),
         (r"\bwanna\b", "want to"),
         (r"\bgotta\b", "have to"),
     )
 )
 _NEGATION_RE = re.compile(
     r"\b(?:do not|does not|did not|have not|has not|had not|am not|is not|are not|was not|were not|"
-    r"will not|no longer|not any ?more|never|not)\s+",
+    r"will not|can not|could not|no longer|not any ?more|never|not)\s+",
     re.IGNORECASE,
 )
 _NEGATION_TAIL_RE = re.compile(r"\s+(?:any ?more|no more|any longer)\b", re.IGNORECASE)
@@ -66,7 +84,8 @@ _FREQUENCY_RE = re.compile(
     r"wednesday|thursday|"
     r"friday|saturday|sunday)|each (?:day|morning|week)|daily|weekly|on weekends|at weekends|"
     r"twice a|once a|"
-    r"(?:\d+|one|two|three|four|five) times a)\b",
+    r"(?:\d+|one|two|three|four|five) times a|on (?:mondays|tuesdays|wednesdays|thursdays|"
+    r"fridays|saturdays|sundays|weekdays)|every other)\b",
     re.IGNORECASE,
 )
 
@@ -140,8 +159,17 @@ _NOT_A_CONJUNCT_RE = re.compile(
     r"\w+ed|\w+s\s+(?:a|an|the|my)\b)\b",
     re.IGNORECASE,
 )
+# "…and doing much better": a clause, not another item.
+_VERB_ING_RE = re.compile(
+    r"^(?:doing|getting|feeling|being|going|having|trying|making|looking|hoping|planning|"
+    r"thinking|working|living)\b",
+    re.IGNORECASE,
+)
 _HEDGED_QUANTITY_RE = re.compile(
-    r"^(?:both|also|a (?:little )?bit of|a little|some|a few|lots of|a lot of)\s+", re.IGNORECASE
+    r"^(?:(?:both|also|a (?:little |tiny )?bit of|a little|little|some|a few|lots of|a lot of|"
+    r"especially|particularly|mainly|mostly|such as|including|basic|broken|rusty|decent|"
+    r"passable|conversational)\s+)+",
+    re.IGNORECASE,
 )
 
 
@@ -160,7 +188,7 @@ def _conjuncts(
     tail = raw[at + len(first) :]
     while (conj := _CONJUNCT_RE.match(tail)) and len(items) < 8:
         rest = _HEDGED_QUANTITY_RE.sub("", conj.group("rest"))
-        if _NOT_A_CONJUNCT_RE.match(rest):
+        if _NOT_A_CONJUNCT_RE.match(rest) or _VERB_ING_RE.match(rest):
             break
         item = _HEDGED_QUANTITY_RE.sub(
             "", _clean_object(rest, temporal=temporal, keep_commas=False)

@@ -55,6 +55,8 @@ from enrichment.extraction.sentences import clauses as _clauses
 from enrichment.extraction.sentences import lines as _lines
 from enrichment.extraction.sentences import sentences as _sentences
 from enrichment.propositions import (
+    CHANGE_FROM,
+    CHANGE_TO,
     USER_SUBJECT,
     ExtractionInput,
     ExtractionResult,
@@ -137,6 +139,36 @@ class OfflineExtractor:
     ) -> list[Proposition]:
         sentence = content[start:end]
         told = instruction(sentence) if context.role == "user" and not context.speaker else None
+        called = re.match(
+            r"^(?:please\s+)?(?:just\s+)?call me\s+"
+            r"(?P<name>(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?)",
+            told or "",
+            re.IGNORECASE,
+        )
+        if told is not None and called and called.group("name").lower() not in _NAME_STOPWORDS:
+            # "Call me Kate from now on": an instruction, and the name the user goes by.
+            return [
+                Proposition(
+                    subject=USER_SUBJECT,
+                    relation_phrase="call me",
+                    object_text=called.group("name"),
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    predicate="name",
+                    confidence=0.8,
+                ),
+                Proposition(
+                    subject=USER_SUBJECT,
+                    relation_phrase="instruct",
+                    object_text=told,
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    predicate="assistant_instruction",
+                    confidence=0.8,
+                ),
+            ]
         if told is not None:
             # A standing instruction to the assistant; the rest of the sentence is still
             # read ("don't suggest gym workouts, I have a bad knee").
@@ -166,14 +198,20 @@ class OfflineExtractor:
             "",
             sentence,
         )
-        if sentence.rstrip().endswith("?") or _CONDITIONAL_RE.search(sentence):
+        if sentence.rstrip().endswith("?"):
+            # "Since I'm vegan, what should I cook?": the reason given is still a statement.
+            premise = _PREMISE_RE.match(sentence)
+            if premise is None or _CONDITIONAL_RE.search(premise.group("premise")):
+                return []
+            sentence = premise.group("premise")
+        if _CONDITIONAL_RE.search(sentence):
             return []
         if not re.search(r"[A-Za-z]", sentence):
             return []
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
-        for clause_text in _clauses(_apposition(sentence)):
+        for clause_text in _relative_clauses(_clauses(_apposition(sentence))):
             named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
                 if result.obj.lower() in ("there", "here"):
@@ -189,12 +227,39 @@ class OfflineExtractor:
                 )
                 # A birthday's object *is* the date; elsewhere a time expression is
                 # not part of the object.
-                obj = _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
+                obj = (
+                    # An opinion is its whole clause, up to a comma ("…, obviously").
+                    re.split(r"\s*[,;:!?]|\s[-–—]\s", result.obj.strip(), maxsplit=1)[0].strip(" .")
+                    if result.predicate == "opinion"
+                    else _clean_object(result.obj, temporal=temporal, keep_commas=keep_commas)
+                )
                 if result.predicate in _NAMED_OBJECTS:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
                 obj = _trim_for(result.predicate, obj)
+                if result.predicate in ("lives_in", "from_location"):
+                    obj = _settlement(result.obj, obj)
+                elif result.predicate == "address":
+                    obj = _address(result.obj)
+                if result.predicate == "works_at" and (
+                    role := re.match(r"^(?P<place>.+?)\s+as\s+(?:an?\s+)?(?P<title>\S.*)$", obj)
+                ):  # "a job at the hospital as a night porter": the place, and the role
+                    obj = role.group("place")
+                    found.append(
+                        Proposition(
+                            subject=result.subject or subject,
+                            relation_phrase="work as",
+                            object_text=role.group("title"),
+                            source_text=sentence,
+                            start=start,
+                            end=end,
+                            predicate="job_title",
+                            negated=result.negated,
+                            confidence=confidence,
+                            temporal=context.temporal,
+                        )
+                    )
                 objects = (
                     _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
                     if result.predicate in _LISTS
@@ -203,6 +268,12 @@ class OfflineExtractor:
                 predicate = result.predicate
                 if predicate == "owns" and _CAR_MAKES_RE.search(obj):
                     predicate = "vehicle"  # a car or a scooter owned is the vehicle one has
+                if not predicate and result.relation not in (CHANGE_FROM, CHANGE_TO):
+                    continue  # a neighbour or a roommate: no relation fact of their own
+                if _PLURAL_SUBJECT_RE.search(result.subject or subject) and predicate == "age":
+                    continue  # "our kids are 4, 7 and 11": no one age is theirs
+                if predicate == "did_activity" and result.negated:
+                    continue  # what one did not do is not an activity
                 for obj in objects:
                     if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
                         continue  # a bare verb ("read", "meeting") is not an activity
@@ -239,10 +310,39 @@ class OfflineExtractor:
         contact = _contact(text, lowered, context, base_confidence)
         if contact is not None:
             return contact
+        opinion = re.match(
+            r"^(?:(?:in\s+)?my (?:honest |humble )?opinion|personally|if you ask me|to me)\s*,?\s+"
+            r"(?P<obj>(?!i\b)\S.{8,})$",
+            text,
+            re.IGNORECASE,
+        )
+        if opinion:
+            return [(context.me, _Found("opinion", "in my opinion", opinion.group("obj")), 0.7)]
+        detail = _NEW_DETAIL_RE.match(text)
+        if detail:  # "New number: 555-9876"
+            attr = detail.group("attr").lower()
+            name = "email" if "mail" in attr else "address" if attr == "address" else "phone"
+            return [(context.me, _Found(name, "new", detail.group("obj")), base_confidence)]
         home = _HOME_IS_RE.match(text)
         if home:  # "Home is Glasgow for me", "Home for me is Nairobi these days"
             return [(context.me, _Found("lives_in", "home is", home.group("obj")), base_confidence)]
         if lowered.startswith("my ") or lowered.startswith("our "):
+            pair = _COORDINATED_RELATIVES_RE.match(text)
+            if pair and pair.group("second").lower() in _RELATION_NOUNS:
+                # "My mom and dad live in Florida": the same facts for each of them.
+                rest = pair.group("rest")
+                return [
+                    *_possessive(f"my {pair.group('first')} {rest}", context, base_confidence),
+                    *_possessive(f"my {pair.group('second')} {rest}", context, base_confidence),
+                ]
+            if pair and pair.group("second").lower() in ("i", "me"):
+                # "My husband and I own a vineyard": we do.
+                return _subject_and_verb(
+                    f"we {pair.group('rest')}", context, base_confidence, pastime=pastime
+                )
+            if pair and not re.match(r"^(?:i|me)\b", pair.group("rest"), re.I):
+                # "My sister and her husband live in Denver": at least the first one does.
+                text = f"my {pair.group('first')} {pair.group('rest')}"
             return _possessive(text, context, base_confidence)
         return _subject_and_verb(text, context, base_confidence, pastime=pastime)
 
@@ -254,6 +354,12 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     """The clause as the user's own statement: (text, said of spare time, confidence),
     or None when it yields nothing (hedged, a question, the assistant about itself)."""
     text = _normalise(text)
+    premise = re.match(
+        r"^(?P<premise>(?:since|because|as|given that|now that)\s+[^,]+),\s", text, re.I
+    )
+    if premise and _HEDGE_RE.search(text) and not _HEDGE_RE.search(premise.group("premise")):
+        # "Since you have two kids, a minivan might work": the premise is said as fact.
+        text = premise.group("premise")
     if _HEDGE_RE.search(text) or _QUESTION_START_RE.match(text):
         return None
     # A headline before a colon ("Big news: I moved…", "Update on me: we…").
@@ -273,6 +379,14 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     text = _LEADING_ADJUNCT_RE.sub("", text)
     base_confidence = 0.8
     if context.role == "assistant":
+        # "Congrats on the new job at Stripe!": the news congratulated on is the user's.
+        text = re.sub(
+            r"^(?:congrat\w*|well done|good luck)\s+on\s+(?:the|your)\s+new\s+(?=(?:job|role|"
+            r"position)\s+(?:at|with)\b)",
+            "you started a new ",
+            text,
+            flags=re.IGNORECASE,
+        )
         framed = _REPORT_FRAME_RE.sub("", text, count=1)
         if re.match(r"^(?:i|we|let me|let's|me)\b", framed, re.IGNORECASE):
             return None  # the assistant speaking about itself
@@ -418,6 +532,23 @@ _NAME_FIRST_RE = re.compile(
 )
 
 
+_PREMISE_RE = re.compile(
+    r"^(?P<premise>(?:since|because|as|given that|now that|i am|i'm|i have|i've|my|we are|"
+    r"we're|we have)\b[^,;:?—–]{3,}?)\s*(?:,|;|:|\s[—–-]\s)\s*(?=\S)",
+    re.IGNORECASE,
+)
+_NAME_LATER_RE = re.compile(
+    rf"\b(?:a|an|my|our|new)\s+(?:new\s+|little\s+|baby\s+)?(?P<noun>{_RELATION_ALT})\b[^.!?]*?"
+    rf"\b(?:his|her|its|their)\s+name\s+is\s+(?-i:(?P<name>[A-Z][a-z][\w-]*))",
+    re.IGNORECASE,
+)
+_NEW_DETAIL_RE = re.compile(
+    r"^(?:(?:my\s+)?new|updated|current)\s+(?P<attr>e-?mail(?: address)?|phone(?: number)?|"
+    r"number|cell|mobile|address)\s*(?::|is)\s*(?P<obj>\S.*)$",
+    re.IGNORECASE,
+)
+
+
 _CAR_MAKES_RE = re.compile(
     r"\b(?:Toyota|Honda|Subaru|Ford|Tesla|BMW|Audi|Volkswagen|VW|Mercedes|Kia|Hyundai|Nissan|"
     r"Mazda|Chevy|Chevrolet|Jeep|Volvo|Porsche|Fiat|Peugeot|Renault|Skoda|Lexus|Vespa|Harley|"
@@ -425,9 +556,59 @@ _CAR_MAKES_RE = re.compile(
 )
 
 
+# Kinds whose object is a thing: a place or an owner after it is not part of it ("a
+# vineyard in Mendoza", "metformin for my diabetes", "a Vespa to work").
+_THING_KINDS = frozenset(
+    "met_person owns vehicle works_on medication health_condition allergy likes dislikes hobby "
+    "exercise uses_tool learning skill has_plan favorite_food".split()
+)
+_LOCATIVE_TAIL_RE = re.compile(
+    r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"
+    r"(?=(?:my|our|his|her|their|the|a|an|this|that|work|school|home|bed)\b|(?-i:[A-Z0-9]))",
+    re.IGNORECASE,
+)
+# A relative clause without "that": "the camera I use for street photos".
+_BARE_RELATIVE_RE = re.compile(r"\s+(?:that\s+|which\s+)?(?:(?-i:I)|we|he|she|they)\s+\w", re.I)
+_KEEPS_CLAUSES = frozenset(
+    {"opinion", "goal", "plans_to", "career_interest", "assistant_instruction", "did_activity"}
+)
+_PLURAL_SUBJECT_RE = re.compile(
+    r"\b(?:kids|children|parents|twins|sons|daughters|boys|girls|siblings|grandkids|"
+    r"grandparents|in-laws|cats|dogs)$",
+    re.IGNORECASE,
+)
+# A settlement named after a lower-case noun phrase: "a small village near Bath", "the
+# house I grew up in, in Cork", "a farm outside Des Moines".
+_SETTLEMENT_RE = re.compile(
+    r"\b(?:in|near|outside|of|by)\s+(?P<place>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)"
+)
+
+
+def _settlement(raw: str, obj: str) -> str:
+    """A home or origin is the named place when the object is a lower-case description."""
+    if obj[:1].isupper() or not obj:
+        return obj
+    places = _SETTLEMENT_RE.findall(raw)
+    return places[-1] if places else obj
+
+
+def _address(raw: str) -> str:
+    """An address keeps its commas and abbreviations ("22 Baker St., Apt. 4B, London")."""
+    text = re.sub(r",?\s+(?:if|in case|just so|so that|so you)\b.*$", "", raw.strip())
+    return text.strip(" .!;")
+
+
 def _trim_for(predicate: str | None, obj: str) -> str:
     """What a kind's object is without its modifiers: a drug without its dose, a class
     without "lessons", a car without "beat-up old"."""
+    if predicate not in _KEEPS_CLAUSES:
+        relative = _BARE_RELATIVE_RE.search(obj)
+        if relative and relative.start() > 0:
+            obj = obj[: relative.start()]
+    if predicate in _THING_KINDS:
+        obj = _LOCATIVE_TAIL_RE.split(obj, maxsplit=1)[0]
+    if predicate == "degree":
+        obj = re.split(r"\s+(?:from|at)\s+", obj, maxsplit=1)[0]
     if predicate == "medication":
         return re.sub(
             r"^\d+(?:\.\d+)?\s*(?:mg|mcg|g|ml|iu|units?)\s+(?:of\s+)?", "", obj, flags=re.I
@@ -443,9 +624,24 @@ def _named_relations(sentence: str, start: int, end: int, context: _Context) -> 
     """ "…walks with my dog, Pixel", "…dinner with my brother Tom": a named relative or pet
     mentioned inside a clause is still one (the clause itself is about something else)."""
     found = []
+    later = _NAME_LATER_RE.search(sentence)
+    if later and _RELATION_NOUNS.get(later.group("noun").lower()):
+        # "I have a girlfriend now, her name is Mia", "got a puppy, his name is Milo".
+        found.append(
+            Proposition(
+                subject=context.me,
+                relation_phrase=f"my {later.group('noun').lower()}",
+                object_text=later.group("name"),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate=_RELATION_NOUNS[later.group("noun").lower()],
+                confidence=0.7,
+            )
+        )
     for mention in _APPOSED_NAME_RE.finditer(_apposition(sentence)):
         noun = mention.group("noun").lower().split()[-1]
-        if mention.start() == 0 or noun not in _RELATION_NOUNS:
+        if mention.start() == 0 or not _RELATION_NOUNS.get(noun):
             continue  # a clause that starts with it is read as its subject
         found.append(
             Proposition(
@@ -479,6 +675,33 @@ def _apposition(sentence: str) -> str:
         ),
         sentence,
     )
+
+
+_COORDINATED_RELATIVES_RE = re.compile(
+    rf"^(?:my|our)\s+(?P<first>(?:{_RELATION_ALT}))\s+and\s+(?:(?:my|our)\s+)?"
+    rf"(?P<second>(?:(?:his|her|their)\s+)?[\w-]+)\s+(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+# A non-restrictive relative clause on the subject: "My mom, who is 70, lives in Lagos".
+_RELATIVE_CLAUSE_RE = re.compile(
+    r"^(?P<subject>(?:(?:my|our)\s+(?:[\w-]+\s+)?[\w-]+(?:\s+(?-i:[A-Z])[\w-]+)?)|"
+    r"(?-i:[A-Z])[a-z]+)\s*,\s*(?:who|which)\s+(?P<relative>[^,]+?)\s*,\s*(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _relative_clauses(clauses: list[str]) -> list[str]:
+    """Each clause, with a subject's non-restrictive relative clause read as a clause of
+    its own about that subject ("my mom is 70", "my mom lives in Lagos")."""
+    out: list[str] = []
+    for clause in clauses:
+        relative = _RELATIVE_CLAUSE_RE.match(clause)
+        if relative:
+            out.append(f"{relative.group('subject')} {relative.group('rest')}")
+            out.append(f"{relative.group('subject')} {relative.group('relative')}")
+        else:
+            out.append(clause)
+    return out
 
 
 def _dedupe(propositions: list[Proposition]) -> list[Proposition]:

@@ -14,12 +14,15 @@ from enrichment.extraction.offline.clause import (
     _usable,
 )
 from enrichment.extraction.offline.words import (
+    _CARERS,
+    _CONDITION_RE,
     _DIETS,
     _DRUG_RE,
     _EVENT_NOUNS,
     _JOB_SUFFIX_RE,
     _JOB_WORDS,
     _LEADING_ARTICLE_RE,
+    _MEETING_NOUNS_RE,
     _NAME_STOPWORDS,
     _NATIONALITIES,
     _OBJECT_STOP_RE,
@@ -64,13 +67,16 @@ def _fixed(predicate: str, relation: str | None = None, *, negate: bool = False)
     return handle
 
 
-def _mapped(default: str | None = None) -> Handler:
-    """Let the catalog pick the predicate from the verb and the object."""
+def _mapped(default: str | None = None, *, avoid_kinds: tuple[str, ...] = ()) -> Handler:
+    """Let the catalog pick the predicate from the verb and the object (not one of
+    `avoid_kinds`: "I do the books" is no favourite book)."""
 
     def handle(match: re.Match[str], clause: _Clause) -> list[_Found]:
         relation = match.group(0)[: match.start("obj") - match.start()].strip()
         obj = match.group("obj")
         predicate = predicate_map(relation_phrase=relation, object_text=_head(obj))
+        if predicate.kind in avoid_kinds:
+            predicate = FALLBACK_PREDICATE
         if predicate is FALLBACK_PREDICATE:
             if default is None:
                 return []
@@ -159,9 +165,30 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
                 "studies_at" if place else "is_a", "am a", place or phrase, negated=clause.negated
             )
         )
+        field = re.search(
+            r"\bstudent\s+(?:in|of)\s+(?P<field>[\w ]+?)(?:\s+at\b|$)", match.group("obj")
+        )
+        if field:  # "a PhD student in chemistry at MIT"
+            found.append(_Found("studies_subject", "student in", field.group("field")))
         return found
     if head.endswith("tarian") or re.fullmatch(_DIETS, head):
         return [_Found("diet", "am a", head, negated=clause.negated)]
+    proud = re.sub(r"^(?:proud|born|true|real|full-blooded|half)\s+", "", lowered)
+    if all(part in _NATIONALITIES for part in proud.split("-")) and proud:
+        return [_Found("nationality", "am", re.sub(r"^(?:\w+\s+)+", "", phrase))]
+    supporter = re.match(
+        r"^(?:(?:die-?hard|lifelong|huge|big|loyal|massive|proud|season[- ]ticket)\s+)*"
+        r"(?P<team>(?-i:[A-Z])[\w.'&-]*(?:\s+(?-i:[A-Z])[\w.'&-]*)*)\s+(?:supporter|fan)\b",
+        phrase,
+        re.IGNORECASE,
+    )
+    if supporter and "supporter" in lowered:
+        return [_Found("favorite_sport", "support", supporter.group("team"))]
+    person = re.match(r"^(?P<what>(?-i:[A-Z]|i[A-Z])[\w-]*)\s+person$", phrase)
+    if person:  # "an iPhone person": what one uses
+        return [_Found("uses_tool", "am a … person", person.group("what"), negated=clause.negated)]
+    if head in _RELIGIONS:
+        return [_Found("religion", "am a", head, negated=clause.negated)]
     if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head):
         found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
         if place:
@@ -219,6 +246,7 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         target = kin.group("name") or kin.group("np")
         if predicate in ("has_pet", "has_child", "has_sibling") or kin.group("name"):
             return [_Found(predicate, verb, target, negated=clause.negated)]
+        return []  # "a girlfriend": the name, if given, comes later ("her name is Mia")
     allergy = re.match(
         r"^(?:an?\s+)?(?:severe\s+|mild\s+|bad\s+)?(?P<what>[\w ]+?)\s+allerg(?:y|ies)\b|"
         r"^(?:an?\s+)?allerg(?:y|ies)\s+to\s+(?P<what2>.+)",
@@ -241,7 +269,23 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         re.IGNORECASE,
     ):
         return []
-    mapped = predicate_map(relation_phrase=verb, object_text=_head(obj))
+    head = _head(obj)
+    if _MEETING_NOUNS_RE.match(head) and verb in ("have", "has", "got", "am getting"):
+        return [_Found("meeting", verb, obj, negated=clause.negated)]
+    if re.match(
+        rf"^(?:an?\s+|my\s+)?(?:[\w'-]+\s+)?(?:{_CARERS}|physio|therapy|appointment|checkup|"
+        rf"check-up|session|scan|x-ray|mri|vaccination|jab|booster)\b",
+        head,
+        re.IGNORECASE,
+    ) and verb in ("have", "has", "got"):
+        return [_Found("appointment", verb, obj, negated=clause.negated)]
+    if _CONDITION_RE.search(head) and not re.search(r"\bsurgery\b", head, re.I):
+        return [_Found("health_condition", verb, obj, negated=clause.negated)]
+    mapped = predicate_map(relation_phrase=verb, object_text=head)
+    if mapped.kind in ("preference", "identity", "contact") or re.search(r"\w+ed$", head.strip()):
+        mapped = FALLBACK_PREDICATE  # "a haircut booked" is no favourite book
+    if verb == "had" and mapped.name not in ("health_condition", "allergy", "degree"):
+        return []  # what one had is not what one has
     if (
         mapped.kind != "schedule"
         and _EVENT_NOUNS.search(_head(obj))
@@ -354,13 +398,24 @@ def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
     ]
 
 
+def _switched_to(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "switched to an iPhone": the new value, of the kind the catalog names for it (else
+    the kind of the user's current workplace or school, in the Map stage)."""
+    new = _named(match.group("obj"))
+    mapped = predicate_map(relation_phrase="use", object_text=_head(new))
+    if clause.negated:
+        return []
+    name = None if mapped is FALLBACK_PREDICATE else mapped.name
+    return [_Found(name, CHANGE_TO, new)]
+
+
 def _arrived(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """ "I'm at UCLA now": a school when its name says so; otherwise left to the Map stage,
     which takes the kind of the user's current workplace or school (`CHANGE_TO`)."""
     obj = match.group("obj")
     school = re.search(
         r"\b(?:College|University|Uni|School|High|Academy|Institute|Polytechnic)\b", obj
-    ) or re.fullmatch(r"[A-Z]{2,5}", obj)
+    )
     if clause.negated:
         return []
     return [_Found("studies_at" if school else None, CHANGE_TO, obj)]
@@ -413,6 +468,7 @@ def _opinion(match: re.Match[str], clause: _Clause) -> list[_Found]:
     obj = match.group("obj")
     if len(obj.split()) < 3 or not re.search(
         r"\b(?:is|are|was|were|should|makes?|will|can|has|have|helps?|works?|matters?|better|"
+        r"belongs?|deserves?|needs?|sucks?|beats?|tastes?|looks?|sounds?|ruins?|wins?|"
         r"worse|best|worst|overrated|underrated)\b",
         obj,
         re.IGNORECASE,
@@ -432,13 +488,6 @@ def _did(match: re.Match[str], clause: _Clause) -> list[_Found]:
     return [_Found("did_activity", verb, f"{verb} {obj}".strip(), negated=clause.negated)]
 
 
-_NOT_PROGRESSIVE_ACTIVITIES = frozenset(
-    "going thinking feeling looking hoping trying getting doing having wondering planning "
-    "considering waiting "
-    "starting saying talking kidding joking being telling asking glad sorry coming leaving "
-    "missing loving "
-    "seeing meaning dying struggling sitting".split()
-)
 _NOT_ACTIVITIES = frozenset(
     "seemed needed wanted used decided happened realized realised felt thought hoped wished tried "
     "liked loved "
@@ -446,7 +495,8 @@ _NOT_ACTIVITIES = frozenset(
     "looked sounded "
     "appreciated missed forgot remembered knew believed agreed planned expected waited called "
     "texted "
-    "replied answered managed helped wondered started got was were had did went made took".split()
+    "replied answered managed helped wondered started got was were had did went made took "
+    "dreamed dreamt imagined pretended assumed guessed".split()
 )
 
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import re
 
+from enrichment.extraction.offline.words import _LANGUAGES
+
+_LANGUAGE_ALT = "|".join(sorted(_LANGUAGES, key=len, reverse=True))
+
 _POLITE_RE = re.compile(
     r"^(?:(?:please|pls|and|also|oh and|ok|okay|so|hey)\s*,?\s+)+|(?:,?\s*(?:please|thanks|"
     r"thank you))+[.!]*$",
@@ -46,7 +50,8 @@ _INHERENT_RE = re.compile(
 _VERB_RE = re.compile(rf"^{_VERB}\b", re.IGNORECASE)
 # How an answer is shaped: enough to make "write in British English" standing.
 _MANNER_RE = re.compile(
-    r"\b(?:in (?:(?-i:[A-Z])\w+|short|bullet|plain|simple|one|a few|under|less|more|full)|"
+    rf"\b(?:in (?:(?:British|American|Canadian|Australian|simple|plain)\s+)?(?:{_LANGUAGE_ALT})\b|"
+    r"in (?:short|bullet|plain|simple|one|a few|under|less|more|full|lowercase|caps)|"
     r"like i'?m|like i am|briefly|concise\w*|shorter|longer|under \d+|words|bullet|first|"
     r"casual|formal|"
     r"simple|short|brief|detail\w*|tone|emoji\w*|metric|units)",

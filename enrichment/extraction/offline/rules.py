@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from enrichment.extraction.offline.clause import _Found
+from enrichment.extraction.offline.clause import _Clause, _Found
 from enrichment.extraction.offline.handlers import (
     _BE,
     _CRAFT_VERBS,
@@ -25,16 +25,33 @@ from enrichment.extraction.offline.handlers import (
     _opinion,
     _plan,
     _prefers,
+    _switched_to,
     _take,
     _teach,
     _went,
     _work_as,
 )
+from enrichment.extraction.offline.topic_rules import TOPIC_RULES
 from enrichment.extraction.offline.words import _DIETS
+
+
+def _stopped(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "quit smoking", "stopped learning French": the event, and what it ended (read by
+    the verb phrase rules, negated)."""
+    obj = match.group("obj")
+    found = [_Found("life_event", "quit", "quit " + obj)]
+    stopped = _Clause(clause.subject, obj, True, clause.frequent, clause.confidence, clause.owner)
+    for pattern, handler in _RULES:  # the table below, at call time
+        inner = pattern.match(obj)
+        if inner and (results := handler(inner, stopped)):
+            found += [f for f in results if f.predicate not in ("did_activity", "life_event")]
+            break
+    return found
+
 
 # Each rule is tried against the clause text after its subject; the first that matches
 # (and returns something) wins. Order: specific constructions before general verbs.
-_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
+_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
     (re.compile(pattern, re.IGNORECASE), handler)
     for pattern, handler in (
         # identity
@@ -113,10 +130,44 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (
             rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
             rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our)\s+\w+)\s+)?"
-            rf"(?:in|on)\s+{_O}",
+            rf"(?:in|on|(?:just\s+)?outside(?:\s+of)?|near|out of|close to)\s+{_O}",
             _fixed("lives_in", "live in"),
         ),
         (rf"^(?:{_BE}\s+)?(?:moving|relocating)\s+(?:back\s+)?to\s+{_O}", _moving),
+        (
+            # "a Chicago native", "a native of Lima": where one is from.
+            r"^(?:am|is|are|was)\s+(?:an?\s+)?(?:proud\s+|born-and-bred\s+)?(?:(?P<obj>(?-i:[A-Z])"
+            r"[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)\s+native\b|native\s+of\s+(?P<obj2>.+))",
+            lambda m, c: [_Found("from_location", "native of", m.group("obj") or m.group("obj2"))],
+        ),
+        (
+            r"^spent\s+(?:my|our|his|her)\s+(?:whole\s+|entire\s+)?(?:childhood|early years|"
+            r"youth|teens|teenage years|formative years)\s+in\s+{_O}".replace("{_O}", _O),
+            _fixed("from_location", "spent childhood in"),
+        ),
+        (
+            # "can get by in French", "know some basic Arabic".
+            r"^(?:get|can get)\s+by\s+in\s+(?P<obj>.+)",
+            _fixed("speaks_language", "get by in"),
+        ),
+        (
+            r"^(?:know|knows|understand|understands|read|write)\s+(?:some|a little|a bit of|"
+            r"basic|a few words of|enough)\s+(?P<obj>(?-i:[A-Z])\w+)\b",
+            _fixed("speaks_language", "know some"),
+        ),
+        (
+            # "listen to a lot of K-pop", "read everything by N. K. Jemisin": a liking.
+            r"^(?:listen to|listens to|watch|watches|read|reads|eat|eats|play|plays|follow)\s+"
+            r"(?:a lot of|lots of|tons of|loads of|so much|plenty of|everything by|anything by|"
+            r"everything from|all things)\s+(?P<obj>.+)",
+            _fixed("likes", "listen to a lot of"),
+        ),
+        (
+            r"^(?:am|is|are)\s+(?:a\s+|an\s+)?(?:proud\s+|openly\s+)?(?P<obj>non-?binary|agender|"
+            r"genderqueer|genderfluid|gender-?fluid|bisexual|pansexual|asexual|aromantic|gay|"
+            r"lesbian|queer|trans|transgender)\b(?!\s+(?:woman|man|bar|rights|friend|community))",
+            _fixed("gender_identity", "am"),
+        ),
         (
             rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
             rf"over\s+)?(?:home\s+)?to\s+{_O}",
@@ -318,9 +369,33 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (
             # "I'm single and loving it": a status before "and" / a comma.
             r"^(?:am|is|are)\s+(?P<obj>single|married|divorced|engaged|widowed|separated)\b"
-            r"(?=\s*(?:,|and\b|but\b|so\b|$))",
+            r"(?=\s*(?:,|and\b|but\b|so\b|for\b|since\b|with\b|$))"
+            r"(?:\s+with\s+(?P<kids>(?:a|one|two|three|four|five|\d+)\s+(?:kids?|children|"
+            r"child|sons?|daughters?)))?",
             lambda m, c: [
-                _Found("relationship_status", "am", m.group("obj").lower(), negated=c.negated)
+                _Found("relationship_status", "am", m.group("obj").lower(), negated=c.negated),
+                *([_Found("has_child", "with", m.group("kids"))] if m.group("kids") else []),
+            ],
+        ),
+        (
+            # "is getting married in June": a plan, not yet a status.
+            r"^(?:am|is|are)\s+getting\s+(?P<obj>married|engaged|divorced)\b",
+            lambda m, c: [_Found("plans_to", "getting", f"get {m.group('obj').lower()}")],
+        ),
+        (
+            # "got my driver's license", "got his black belt": something earned.
+            r"^(?:got|earned|passed|received|finally got)\s+(?:my|his|her|their|our)\s+"
+            r"(?P<obj>(?:[\w'-]+\s+){0,2}(?:license|licence|permit|green card|citizenship|visa|"
+            r"black belt|belt|diploma|certificate|certification|degree|promotion|tenure|"
+            r"residency|passport))\b",
+            _fixed("achievement", "got"),
+        ),
+        (
+            # "teaches yoga", "teach piano": the teacher of it.
+            r"^(?:teach|teaches|taught|am teaching|is teaching)\s+(?P<obj>(?!(?:my|our|his|her|"
+            r"them|him|me|us|people|kids|children|the|a|an|at|in|how)\b)[\w-]+(?:\s+grade)?)\s*$",
+            lambda m, c: [
+                _Found("job_title", "teach", f"{m.group('obj')} teacher", negated=c.negated)
             ],
         ),
         # preferences
@@ -428,11 +503,29 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _change,
         ),
         (
+            # "traded in my Prius for a Tesla": the old one retired, the new one held.
+            rf"^(?:traded in|traded|swapped|exchanged|replaced)\s+(?:my|our|the)\s+"
+            rf"(?P<origin>[^,;]+?)\s+(?:for|with)\s+(?:an?\s+|the\s+)?{_O}",
+            _change,
+        ),
+        (
+            r"^(?:retrained|re-trained|trained|qualified|requalified|started out|started working|"
+            r"got certified|am training|have qualified|now work|started work)\s+as\s+(?:an?\s+)?"
+            r"(?P<obj>.+)",
+            _fixed("job_title", "retrained as"),
+        ),
+        (
+            r"^(?:switched|switch|changed|moved over|went over|converted)\s+(?:over\s+)?to\s+"
+            r"(?:an?\s+|the\s+)?(?P<obj>(?-i:[A-Z]|i[A-Z])[\w.'&+-]*(?:\s+(?-i:[A-Z0-9])[\w.'&+-]*)*)"
+            r"(?=\s*$|\s*[,.!;]|\s+(?:this|last|in|on|a few|two|three|after|earlier|recently)\b)",
+            _switched_to,
+        ),
+        (
             # "I'm at Initech now", "transferred to McGill": a new workplace or school; which
             # one the stored fact it replaces tells (see `CHANGE_TO`).
             r"^(?:am\s+(?:now\s+)?at|transferred\s+to|have transferred\s+to|moved\s+over\s+to)\s+"
             r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
-            r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier)\b)",
+            r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier|since|for)\b)",
             _arrived,
         ),
         (
@@ -452,7 +545,19 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"^(?:won|win|wins)\s+{_O}", _fixed("achievement", "won")),
         (
             r"^(?:quit|stopped|gave up)\s+(?P<obj>\w+ing\b.*)",
-            lambda m, c: [_Found("life_event", "quit", "quit " + m.group("obj"))],
+            _stopped,
+        ),
+        (
+            # "decided not to move to Spain": the plan, negated; "decided to sell": a plan.
+            rf"^(?:decided|have decided|chose|are going|am going)\s+(?:against\s+)?(?:to\s+)?{_O}",
+            lambda m, c: [
+                _Found(
+                    "plans_to",
+                    "decided to",
+                    m.group("obj"),
+                    negated=c.negated or "against" in m.group(0).lower(),
+                )
+            ],
         ),
         (r"^(?:retired)\s*$", lambda m, c: [_Found("life_event", "retired", "retired")]),
         (
@@ -493,7 +598,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
         (
             rf"^(?P<verb>do|does|did|doing|{_BE}\s+doing|practice|practices|practicing)\s+{_O}",
-            _mapped(None),
+            _mapped(None, avoid_kinds=("preference", "identity")),
         ),
         (rf"^(?:{_BE}\s+)?(?P<verb>{_CRAFT_VERBS})\b\s*{_O}?", _craft),
         # past actions nobody else claimed

@@ -28,6 +28,8 @@ _REPORT_FRAME_RE = re.compile(
     r"stated)(?:\s+(?:earlier|before|previously))?(?:\s+that)?\s+)"
     r"|(?:as\s+you\s+(?:mentioned|said|noted)(?:\s+(?:earlier|before))?,?\s+)"
     r"|(?:i\s+(?:remember|recall|noted|understand|see|know)\s+(?:that\s+)?)(?=you\b)"
+    r"|(?:(?:great|glad|nice|good|awesome|so happy|happy|sorry|good to hear|wonderful|"
+    r"exciting)\s+(?:to hear\s+)?(?:that\s+)?)(?=you\b)|(?:that\s+)(?=you\b)"
     r")*",
     re.IGNORECASE,
 )
@@ -64,9 +66,28 @@ def _relation_subject(
                 )
             ]
         return []
+    died = re.match(r"^(?P<what>passed away|died|passed)\b", rest)
+    if died:  # "my dad passed away in 2020": an event in the user's life
+        said = "passed away" if died.group("what").lower() == "passed" else died.group("what")
+        death = [(context.me, _Found("life_event", said, f"{noun} {said}"), confidence)]
+        if name:
+            death.append((context.me, _Found(predicate, f"my {noun}", name), confidence))
+        return death
     if not name:
+        names = re.match(
+            r"^(?:are|were)\s+(?:called\s+|named\s+)?(?P<names>[A-Z][a-z][\w-]*"
+            r"(?:(?:\s*,\s*|\s+and\s+|\s*,\s*and\s+)[A-Z][a-z][\w-]*)+)\s*$",
+            rest,
+        )
+        if names:  # "my kids are Maya and Eli"
+            return [
+                (context.me, _Found(predicate, f"my {noun} are", each), confidence)
+                for each in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", names.group("names"))
+            ]
         named = re.match(
-            r"^(?:is|was)\s+(?:called\s+|named\s+)?(?P<name>[A-Z][a-z][\w-]*)\s*$", rest
+            r"^(?:is|was)\s+(?:an?\s+(?:guy|girl|man|woman|lady|person|fellow)\s+)?"
+            r"(?:called\s+|named\s+)?(?P<name>[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)?)\s*$",
+            rest,
         )
         if named and named.group("name").lower() not in _NAME_STOPWORDS:
             return [

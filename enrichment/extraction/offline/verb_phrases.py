@@ -16,7 +16,6 @@ from enrichment.extraction.offline.clause import (
     _Found,
 )
 from enrichment.extraction.offline.handlers import (
-    _NOT_PROGRESSIVE_ACTIVITIES,
     _activity_frequency,
     _be_bare,
     _is_a,
@@ -27,10 +26,12 @@ from enrichment.extraction.offline.rules import _RULES
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
 # own start one; "and" between objects ("hiking and swimming") does not split.
 _VP_SPLIT_RE = re.compile(
-    r"\s*,?\s+and\s+(?:(?:now|then|also|just|recently|finally|so)\s+)?(?=(?:joined|join|left|moved|"
+    r"\s*,?\s+(?:and|but)\s+(?:(?:now|then|also|just|recently|finally|so|still)\s+)?"
+    r"(?=(?:joined|join|left|moved|"
     r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
     r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
-    r"changed|took|now)\b)",
+    r"changed|took|now|can|speak|speaks|own|owns|love|loves|hate|hates|play|plays|"
+    r"study|studies|studied|grew|drive|drives|use|uses)\b)",
     re.IGNORECASE,
 )
 # Leaving one place for another: the left one takes the predicate the other phrase found.
@@ -41,7 +42,11 @@ _LEFT_RE = re.compile(
     re.IGNORECASE,
 )
 # "bought a place in Queens and moved in": the place is the new home.
-_MOVED_IN_RE = re.compile(r"^(?:moved|move|moving)(?:\s+(?:in|out|house|home))?\s*$", re.IGNORECASE)
+_MOVED_IN_RE = re.compile(
+    r"^(?:moved|move|moving)(?:\s+(?:in|out|house|home))?"
+    r"(?:\s+(?:last|this|in|on|a|two|three|yesterday|today|recently|finally)\b.*)?\s*$",
+    re.IGNORECASE,
+)
 _HOME_IN_RE = re.compile(
     r"\b(?:place|house|flat|apartment|condo|home)\s+in\s+(?P<place>(?-i:[A-Z])[\w.'-]*"
     r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
@@ -78,6 +83,18 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
     return results
 
 
+# Progressive verbs that say nothing of an activity ("I'm going", "I'm thinking").
+_NOT_PROGRESSIVE_ACTIVITIES = frozenset(
+    "going thinking feeling looking hoping trying getting doing having wondering planning "
+    "considering waiting starting saying talking kidding joking being telling asking glad "
+    "sorry coming leaving missing loving seeing meaning dying struggling sitting".split()
+)
+_MAKING_VERBS = frozenset(
+    "writing building making developing designing creating renovating restoring knitting "
+    "sewing composing recording editing drafting coding programming remodeling remodelling "
+    "painting crafting translating illustrating producing directing organising organizing "
+    "launching".split()
+)
 # Being somewhere "these days" / "now" / "for good" is living there.
 _SETTLED_RE = re.compile(
     r"^(?:am|are|have been|landed|arrived|settled|am back|are back)\s+(?:back\s+)?"
@@ -87,7 +104,9 @@ _SETTLED_RE = re.compile(
 )
 
 
-def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
+def _verb_phrase(
+    rest: str, context: _Context, subject: str, outer_negated: bool = False
+) -> list[_Found]:
     rest = rest.strip(" ,.!")
     settled = _SETTLED_RE.match(_INNER_ADVERB_RE.sub("", rest))
     if settled and not _NEGATION_RE.search(rest):
@@ -95,14 +114,15 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
     rest = _NOW_TAIL_RE.sub("", rest)
     # "can not stand" is a dislike, not a negated "stand".
     rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
-    negated = bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
+    negated = outer_negated or bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
     used_to = re.search(r"\bused to\s+", rest, re.IGNORECASE)
     frequent = bool(_FREQUENCY_RE.search(rest))
     # Keep the auxiliary ("am not married" → "am married"); drop do-support and adverbs.
     rest = _NEGATION_RE.sub(
         lambda m: (
             ""
-            if m.group(0).split()[0].lower() in ("do", "does", "did", "no", "never", "not")
+            if m.group(0).split()[0].lower()
+            in ("do", "does", "did", "no", "never", "not", "can", "could")
             else m.group(0).split()[0] + " "
         ),
         rest,
@@ -112,6 +132,13 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
     if used_to:
         rest = re.sub(r"\bused to\s+", "", rest, flags=re.IGNORECASE)
         negated = True
+    # "became a nurse", "have become vegan": what one is now.
+    rest = re.sub(
+        r"^(?:became|become|have become|has become|am now|turned into)\s+(?=an?\s|(?-i:[a-z]))",
+        "am ",
+        rest,
+        flags=re.IGNORECASE,
+    )
     # "have been working" → "working", "have been vegan" → "am vegan".
     rest = re.sub(r"^(?:have|has|had)\s+been\s+(?=\w+ing\b)", "", rest, flags=re.IGNORECASE)
     rest = re.sub(r"^(?:have|has|had)\s+been\s+", "am ", rest, flags=re.IGNORECASE)
@@ -123,7 +150,13 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
         rest,
         flags=re.IGNORECASE,
     )
-    rest = _INNER_ADVERB_RE.sub("", rest)
+    rest = re.sub(
+        r",?\s+(?:finally|at last|already|again|too|as well|officially)\s*$",
+        "",
+        _INNER_ADVERB_RE.sub("", rest),
+        flags=re.IGNORECASE,
+    )
+    rest = _NOW_TAIL_RE.sub("", rest.strip(" ,"))
     # When and how long one works is not what one does: "work night shifts as a nurse".
     rest = re.sub(
         r"^((?:am\s+)?(?:work|works|worked|working))\s+(?:(?:the\s+)?(?:night|day|evening|"
@@ -203,6 +236,11 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
     progressive = re.match(
         r"^(?:am|is|are|was|were)\s+(?P<verb>\w+ing)\s+(?P<obj>\S.*)", rest, re.IGNORECASE
     )
+    if progressive and progressive.group("verb").lower() in _MAKING_VERBS:
+        # "writing my dissertation", "building a treehouse": a project under way.
+        return [
+            _Found("works_on", progressive.group("verb"), progressive.group("obj"), negated=negated)
+        ]
     if progressive and progressive.group("verb").lower() not in _NOT_PROGRESSIVE_ACTIVITIES:
         return [
             _Found(
@@ -212,7 +250,19 @@ def _verb_phrase(rest: str, context: _Context, subject: str) -> list[_Found]:
                 negated=negated,
             )
         ]
-    be = re.match(r"^(?:am|is|are|was|were)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
+    nominals = re.match(
+        r"^(?P<be>am|is|are|was|were|be)\s+(?P<first>an?\s+.+?)\s*,?\s+and\s+(?:also\s+)?"
+        r"(?P<second>an?\s+\S.*)$",
+        rest,
+        re.IGNORECASE,
+    )
+    if nominals:  # "a barista at Starbucks and a student at NYU": two of them
+        be_word = nominals.group("be")
+        return [
+            *_verb_phrase(f"{be_word} {nominals.group('first')}", context, subject, negated),
+            *_verb_phrase(f"{be_word} {nominals.group('second')}", context, subject, negated),
+        ]
+    be = re.match(r"^(?:am|is|are|was|were|be)\s+(?:an?\s+)(?P<obj>.+)", rest, re.IGNORECASE)
     if be:
         return _is_a(be, clause)
     # "I'm the head chef at Baan": only a job reads well with "the".

@@ -77,11 +77,31 @@ _RELATION_NOUNS: dict[str, str] = {
         ),
         "has_relative",
     ),
-    **dict.fromkeys(("friend", "friends", "bestie", "buddy", "roommate"), "friend_of"),
+    **dict.fromkeys(("friend", "friends", "bestie", "buddy", "bff"), "friend_of"),
+    **dict.fromkeys(("gf", "bf", "hubby", "wifey", "fiancee"), "partner"),
+    **dict.fromkeys(("bro", "sis"), "has_sibling"),
     **dict.fromkeys(
         ("boss", "coworker", "co-worker", "colleague", "manager", "teammate", "mentor"), "colleague"
     ),
     **dict.fromkeys(_PET_NOUNS.split("|"), "has_pet"),
+    # People one names and tells about, with no relation fact of their own ("").
+    **dict.fromkeys(
+        (
+            "roommate",
+            "flatmate",
+            "housemate",
+            "neighbour",
+            "neighbor",
+            "landlord",
+            "landlady",
+            "classmate",
+            "client",
+            "student",
+            "patient",
+            "ex",
+        ),
+        "",
+    ),
 }
 _RELATION_ALT = "|".join(sorted((re.escape(k) for k in _RELATION_NOUNS), key=len, reverse=True))
 _RELATION_MODIFIERS = (
@@ -109,7 +129,20 @@ _JOB_WORDS = frozenset(
     "postdoc seamstress tailor miner porter janitor cleaner welder builder electrician "
     "midwife nanny carer caregiver lecturer instructor surveyor broker agent soldier sailor "
     "detective judge physio dietitian courier receptionist chemist teller underwriter "
-    "programmer coder firefighter guard housekeeper".split()
+    "programmer coder firefighter guard housekeeper fisherman fireman policeman policewoman "
+    "postman mailman salesman saleswoman businessman businesswoman handyman repairman "
+    "tradesman craftsman chairman chairwoman spokesperson teacher lawyer farmer painter "
+    "gardener roofer trucker logger welder bookkeeper cleaner dispatcher translator "
+    "interpreter copywriter producer composer conductor filmmaker director curator "
+    "pastor priest rabbi imam minister vicar nun monk mechanic machinist technologist "
+    "hygienist sonographer radiographer optometrist physiotherapist paramedic emt medic "
+    "caretaker custodian bouncer security doorman lifeguard ranger warden zookeeper "
+    "groomer florist jeweler jeweller cobbler potter blacksmith landscaper estimator "
+    "auditor actuary strategist planner coordinator supervisor foreman apprentice "
+    "resident fellow registrar sommelier chef barber beautician cosmetologist "
+    "manicurist masseuse masseur model influencer streamer youtuber blogger vlogger "
+    "copyeditor proofreader reporter anchor broadcaster dj servicer server host hostess "
+    "dishwasher busboy stocker picker packer loader forklift operator labourer laborer".split()
 )
 _JOB_SUFFIX_RE = re.compile(r"(?:ist|ian|eer|ologist|ographer|grapher)$")
 _NATIONALITIES = frozenset(
@@ -136,7 +169,7 @@ _LANGUAGES = frozenset(
 )
 _DIETS = (
     r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|gluten[- ]free|plant[- ]based|"
-    r"dairy[- ]free|halal|kosher|carnivore|sober|teetotal"
+    r"dairy[- ]free|halal|kosher|carnivore"
 )
 _EVENT_NOUNS = re.compile(
     r"\b(?:concert|conference|festival|party|support group|group|meetup|meet-up|workshop|class|"
@@ -186,7 +219,10 @@ _TRAILING_JUNK_RE = re.compile(
     r"someday|some day|instead|"
     r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
     r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
-    r"with (?:him|her|them|us|me|you)|here|there))+\s*$",
+    r"(?:once|twice|three times|four times|\d+ times|a few times|several times) (?:a|per|every) "
+    r"(?:day|week|month|year|night)|in the (?:mornings?|evenings?|afternoons?)|at night|"
+    r"before (?:work|bed|breakfast)|after (?:work|school|dinner)|all day|at work|much|"
+    r"on a whim|at all|every other|after all|with (?:him|her|them|us|me|you)|here|there))+\s*$",
     re.IGNORECASE,
 )
 _LEADING_ARTICLE_RE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
@@ -280,3 +316,41 @@ def _forms(*bases: str) -> str:
             if re.search(r"[^aeiou][aeiou][bdgmnprt]$", base) and len(base) <= 4:
                 forms.update({base + base[-1] + "ed", base + base[-1] + "ing"})
     return "(?:" + "|".join(sorted(forms, key=len, reverse=True)) + ")"
+
+
+# Health: conditions named after "struggle with / live with / have", and adjectives that
+# are one ("I'm diabetic").
+_CONDITION_RE = re.compile(
+    r"\b(?:insomnia|anxiety|depression|diabetes|asthma|migraines?|headaches|arthritis|adhd|"
+    r"ocd|ptsd|cancer|ibs|crohn'?s|eczema|psoriasis|acne|pain|\w+itis|disorder|disease|"
+    r"syndrome|high blood pressure|hypertension|(?:high )?cholesterol|apnea|apnoea|tinnitus|"
+    r"vertigo|epilepsy|seizures|dyslexia|autism|long covid|fatigue|anaemia|anemia|"
+    r"endometriosis|pcos|lupus|multiple sclerosis|parkinson'?s|alzheimer'?s|dementia|"
+    r"addiction|alcoholism|burnout|panic attacks|bulimia|anorexia|allerg\w*|injury|"
+    r"(?:bad|weak|dodgy|injured|broken|sprained|torn|sore|bum|chronic|trick|slipped)\s+"
+    r"(?:knee|back|hip|shoulder|ankle|wrist|neck|elbow|foot|leg|arm|heart|stomach|disc)s?|"
+    r"chronic \w+|heart condition|surgery|concussion|stroke|heart attack|"
+    r"thyroid|hypothyroidism|scoliosis|gout|glaucoma|cataracts?)\b",
+    re.IGNORECASE,
+)
+_CONDITION_ADJECTIVES = (
+    r"pregnant|diabetic|pre-?diabetic|asthmatic|autistic|epileptic|anaemic|anemic|dyslexic|"
+    r"deaf|hard of hearing|colou?r-?blind|bipolar|celiac|coeliac|immunocompromised|disabled|"
+    r"paralyzed|paraplegic|insomniac|arthritic|hypertensive|neurodivergent|partially sighted|"
+    r"short-?sighted|near-?sighted|long-?sighted|far-?sighted|in recovery|in remission"
+)
+# Professionals one has an appointment with.
+_CARERS = (
+    r"doctor|dentist|physio|physiotherapist|therapist|gp|dermatologist|chiropractor|optician|"
+    r"optometrist|orthodontist|surgeon|specialist|cardiologist|psychiatrist|psychologist|"
+    r"counsell?or|nutritionist|dietitian|osteopath|midwife|ob-?gyn|gynaecologist|gynecologist|"
+    r"oncologist|podiatrist|audiologist|hygienist|allergist|neurologist|pediatrician|"
+    r"paediatrician|urologist|acupuncturist|massage therapist|hairdresser|barber|vet|"
+    r"personal trainer|tutor|lawyer|accountant|financial advisor"
+)
+_MEETING_NOUNS_RE = re.compile(
+    r"^(?:(?:an?|my|our|the)\s+)?(?:[\w-]+\s+){0,2}(?:performance review|review|interview|"
+    r"1:1|one-on-one|1-on-1|standup|stand-up|sync|meeting|call|catch-up|check-in|demo|"
+    r"presentation|offsite|all-hands|retro|retrospective|kickoff|kick-off|pitch)\b",
+    re.IGNORECASE,
+)
