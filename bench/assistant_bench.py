@@ -1,15 +1,22 @@
 """Evidence recall on the user–assistant development set (bench/assistant_data.py), Claiv
 through the HTTP API against raw-message baselines in the same run.
 
-    .venv/bin/python -m bench.assistant_bench [--budgets 500,2000]
+    .venv/bin/python -m bench.assistant_bench [--set long|short] [--budgets 500,2000]
 
-Starts its own stack (bench/stack.py) under bench/.cache/assistant-stack, one user per
+`--set long` (the default) is bench/assistant_long.py: five generated projects of ~120k
+cl100k tokens each, 265 questions in seven kinds; `--set short` is the first, smaller set
+(bench/assistant_data.py, 48 questions). Starts its own stack (bench/stack.py) under
+bench/.cache/assistant-<set>-stack (kept between runs; an ingested conversation is not
+sent again, and the recall cache is cleared before scoring), one user per
 conversation; each conversation is sent through `/v1/ingest/batch` in order with its
 conversation id, roles (user / assistant) and event times; waits for enrichment; then
 asks every question through `/v1/recall` at each budget. Baselines over the same raw
 messages (one line per message, packed greedily in rank order): dense MiniLM, BM25 and
 their RRF hybrid (bench/baselines.py). Evidence recall = share of a question's evidence
-messages cited (Claiv) or packed (baselines). Results: bench/results/assistant_dev.md.
+messages cited (Claiv) or packed (baselines). Dense MiniLM embeds each whole message once
+(sentence-transformers truncates at the model's 256-word-piece window, as a dense
+retriever over raw messages would); every baseline packs whole messages in rank order into
+the same budget (bench/baselines.pack_turns). Results: bench/results/assistant_<set>.md.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from bench.assistant_data import DevConversation, build  # noqa: E402
 from bench.locomo import CACHE, Client, wait_enriched  # noqa: E402
 from bench.locomo_feeding import call_retrying  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "assistant_dev.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("claiv", "dense-minilm", "bm25", "hybrid-rrf")
 
 
@@ -167,19 +174,33 @@ def report(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="500,2000")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--set", choices=("long", "short"), default="long")
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     budgets = [int(b) for b in args.budgets.split(",")]
-    conversations = build()
+    if args.set == "long":
+        from bench.assistant_long import build as build_long
+        from bench.assistant_long import stats
+
+        conversations = build_long()
+        print(stats(conversations), flush=True)
+        data_dir = CACHE / "assistant-long-stack"
+    else:
+        conversations = build()
+        data_dir = CACHE / "assistant-stack"
+    args.output = (
+        args.output or RESULTS / f"assistant_{'dev' if args.set == 'short' else 'long'}.md"
+    )
     wall = time.perf_counter()
+    from bench.locomo import recall_cache_clear
     from bench.stack import running_stack
 
-    data_dir = CACHE / "assistant-stack"
     with running_stack(data_dir=data_dir, tenant="assistant") as stack:
         client = Client(stack.base_url, stack.api_key)
         mapping = ingest(client, conversations, data_dir / "mapping.json")
         wait_enriched(client, mapping)
+        print(f"cleared {recall_cache_clear(stack.env['REDIS_URL'])} cached recalls", flush=True)
         scores = score(client, conversations, mapping, budgets)
     text = report(scores, conversations, budgets, time.perf_counter() - wall)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -209,12 +209,17 @@ def _diagnose(
     """Where each evidence turn was lost: "none" (in no channel's ranking), "fusion" (ranked
     by a channel but cut when the fused list was truncated), "pack" (hydrated but not
     admitted by the packer), or "cited" (recalled). Also the packed tokens per block type."""
-    from memory.recall.engine import CHANNEL_WEIGHTS, FUSION_K
+    from memory.recall.engine import CHANNEL_GROUPS, CHANNEL_WEIGHTS, FUSION_K
     from memory.recall.fusion import rrf_fuse
     from memory.tokens import count_tokens
 
     event_of = {dia: event for event, dia in dia_of.items()}
-    full = rrf_fuse(result.ranks, CHANNEL_WEIGHTS, k=FUSION_K)  # type: ignore[attr-defined]
+    full = rrf_fuse(
+        result.ranks,  # type: ignore[attr-defined]
+        CHANNEL_WEIGHTS,
+        k=FUSION_K,
+        groups=CHANNEL_GROUPS,
+    )
     position = {key[1]: i for i, (key, _) in enumerate(full, start=1) if key[0] == "event"}
     fused = {str(key[1]) for key, _ in result.fused}  # type: ignore[attr-defined]
     cited: set[str] = set()

@@ -37,6 +37,20 @@ def test_rrf_weights_and_order() -> None:
     assert round(fused[0][1], 4) == round(1 / 7 + 0.5 / 6, 4)
 
 
+def test_rrf_group_takes_the_best_channel_not_the_sum() -> None:
+    # "long" is found by an event channel and that event's passage channel (one reader,
+    # twice); "short" by the event channel and another reader. Grouped, "long" takes its
+    # best share only, so the agreement of two readers ranks first.
+    rankings = {"ev": ["long", "short"], "pas": ["long"], "other": ["short"]}
+    weights = {"ev": 1.0, "pas": 1.0, "other": 1.0}
+    plain = rrf_fuse(rankings, weights, k=5)
+    assert [item for item, _ in plain] == ["long", "short"]
+    grouped = rrf_fuse(rankings, weights, k=5, groups={"ev": "g", "pas": "g"})
+    assert [item for item, _ in grouped] == ["short", "long"]
+    assert round(dict(grouped)["long"], 4) == round(1 / 6, 4)
+    assert round(dict(grouped)["short"], 4) == round(1 / 7 + 1 / 6, 4)
+
+
 def test_excerpt_keeps_speaker_and_relevant_sentences() -> None:
     text = (
         "Caroline: Thanks so much! The weather was lovely and we walked a lot. "
