@@ -239,6 +239,14 @@ class Fact(models.Model):
                 fields=["tenant", "user_id", "-created_at", "-id"], name="fact_user_created"
             ),
             GinIndex(fields=["search"], name="fact_search_gin"),
+            # Recall pins the user's current instructions first (memory.recall.engine
+            # with_instructions): without it that query walked every current fact of the
+            # user (fact_user_status) looking for the few instructions.
+            models.Index(
+                fields=["tenant", "user_id", "-event_time", "-created_at"],
+                condition=Q(kind="instruction", status="current"),
+                name="fact_user_instructions",
+            ),
             # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
 

@@ -9,10 +9,13 @@ formula in Python, kept as the readable reference the SQL is tested against.
 
 Document length is the number of distinct lexemes (Postgres `length(tsvector)`), for the
 document and the average alike. The corpus size and total length come from a row kept
-by triggers (memory.models.KeywordCorpus), not from an aggregate over the user's rows;
-document frequencies are counted per term from the GIN index up to DF_CAP, and the
-candidates are the rows of the rarest terms (CANDIDATE_POSTINGS). So a recall's keyword
-cost is bounded whatever the history's length, and exact below those bounds.
+by triggers (memory.models.KeywordCorpus), not from an aggregate over the user's rows.
+Recall's channels (`postings`) take each query term's document frequency from a row kept
+by triggers too (KeywordTerm) and its candidates from its top POSTINGS_PER_TERM postings
+by impact (KeywordPosting, a btree range per term), so their cost does not grow with the
+user's history nor with the other users of the table. The GIN plan (document spans, the
+reference twin) counts frequencies from the GIN index up to DF_CAP and takes the rows of
+the rarest terms (CANDIDATE_POSTINGS). Both are exact below those bounds.
 """
 
 from __future__ import annotations
