@@ -159,7 +159,9 @@ ORDER BY s.score DESC, m.tie DESC, s.id
 # recall reads at most terms x POSTINGS_PER_TERM rows, whatever the user's history and
 # the other users of the table; frequencies are exact (not capped at DF_CAP), and the
 # candidates' scores are summed from their own postings of the query terms (tf and length
-# kept there, index keyword_posting_row) rather than from their tsvectors (taking the
+# kept there, index keyword_posting_row, one probe per candidate: the LIMIT keeps Postgres
+# from flattening the lateral into a scan of every posting of each query term, which
+# grows with the history) rather than from their tsvectors (taking the
 # query terms out of ~1,000 tsvectors was ~2/3 of the statement at 100k), in the order
 # of the tsvector's lexemes (bytewise, as the GIN plan sums them: equal rows get bit-equal
 # scores whatever order the postings come in, so the time tie-break applies). A term in
@@ -199,7 +201,8 @@ hits AS (
     FROM matched m CROSS JOIN LATERAL (
         SELECT p.lexeme, p.length, p.tf FROM memory_keywordposting p
         WHERE p.row_id = m.id AND p.lexeme = ANY((SELECT array_agg(lexeme) FROM df)::text[])
-          AND p.kind = %s) p
+          AND p.kind = %s
+        LIMIT 100000) p
 ),
 corpus AS (
     SELECT greatest(s.n, (SELECT max(df) FROM df))::float8 AS n, s.avgdl
