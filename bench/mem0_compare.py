@@ -54,26 +54,43 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def memory(store: Path, model_path: str) -> object:
+def memory(store: Path, model_path: str, vector_store: str = "qdrant") -> object:
+    import shutil
+
     import torch
     from mem0 import Memory
 
     torch.set_num_threads(1)
-
+    faiss_path = store / "faiss"
+    shutil.rmtree(faiss_path, ignore_errors=True)  # loaded afresh on every run
+    stores = {
+        "qdrant": {
+            "provider": "qdrant",
+            "config": {
+                "collection_name": "bench",
+                # In memory (Qdrant local mode, ":memory:"): the persisted local mode
+                # wrote ~90 points/s under this machine's load (100k: ~20 min); in memory
+                # the same points load in minutes, every run. Search is the same
+                # local-mode code either way (brute force over every point in Python).
+                "path": ":memory:",
+                "embedding_model_dims": 384,
+            },
+        },
+        # mem0's FAISS store: a flat (exact) inner-product index in process, payloads in
+        # a dict, filters applied to 2 x top_k hits.
+        "faiss": {
+            "provider": "faiss",
+            "config": {
+                "collection_name": "bench",
+                "path": str(faiss_path),
+                "distance_strategy": "cosine",
+                "embedding_model_dims": 384,
+            },
+        },
+    }
     return Memory.from_config(
         {
-            "vector_store": {
-                "provider": "qdrant",
-                "config": {
-                    "collection_name": "bench",
-                    # In memory (Qdrant local mode, ":memory:"): the persisted local
-                    # mode wrote ~90 points/s under this machine's load (100k: ~20 min);
-                    # in memory the same points load in minutes, every run. Search is the
-                    # same local-mode code either way.
-                    "path": ":memory:",
-                    "embedding_model_dims": 384,
-                },
-            },
+            "vector_store": stores[vector_store],
             "embedder": {
                 "provider": "huggingface",
                 "config": {"model": model_path, "embedding_dims": 384},
@@ -119,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--top-k", type=int, default=20, help="mem0's default is 20")
     parser.add_argument("--warm", type=int, default=5)
+    parser.add_argument("--vector-store", choices=["qdrant", "faiss"], default="qdrant")
+    parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args(argv)
     data = np.load(args.export, allow_pickle=False)
     user = str(data["user"])
@@ -127,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     store = args.store or args.export.with_suffix(".mem0")
     store.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    mem = memory(store, str(data["model_path"]))
+    mem = memory(store, str(data["model_path"]), args.vector_store)
     print(f"mem0 start-up {time.perf_counter() - started:.1f} s", flush=True)
     started = time.perf_counter()
-    load(mem, user, texts, data["vectors"])
+    load(mem, user, texts, data["vectors"], args.batch)
     print(f"loaded {len(texts)} memories in {time.perf_counter() - started:.0f} s", flush=True)
 
     def search(question: str) -> int:
@@ -147,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     times.sort()
     load_average = " ".join(open("/proc/loadavg").read().split()[:3])
     print(
-        f"mem0 {user}: search top_k {args.top_k} over {len(questions)} queries "
+        f"mem0 ({args.vector_store}) {user}: search top_k {args.top_k} "
+        f"over {len(questions)} queries "
         f"p50 {statistics.median(times):.1f} ms p95 {times[int(len(times) * 0.95)]:.1f} ms "
         f"(returned {min(returned)}-{max(returned)} rows; load average {load_average})",
         flush=True,
