@@ -632,9 +632,8 @@ class KeywordTerm(models.Model):
 
 
 class KeywordPosting(models.Model):
-    """One (row, lexeme) of a user's keyword corpus with its term frequency, the row's
-    length and the BM25 term impact (the term's weight without the idf, with the average
-    length memory.recall.bm25.IMPACT_AVGDL), kept by triggers with
+    """One (row, lexeme) of a user's keyword corpus with its BM25 term impact (the term's
+    weight without the idf, memory.recall.bm25.IMPACT_AVGDL), kept by triggers with
     KeywordTerm. Read by the index keyword_posting_top: a query term's top postings by
     impact are an index range scan with a LIMIT, whatever the user's history. Never
     written by application code."""
@@ -647,10 +646,6 @@ class KeywordPosting(models.Model):
     lexeme = models.TextField()
     impact = models.FloatField()
     row_id = models.UUIDField()
-    # The row's term frequency and length (distinct lexemes): the candidates' exact BM25
-    # is summed from their postings (index keyword_posting_row), not from their tsvectors.
-    tf = models.IntegerField()
-    length = models.IntegerField()
 
     class Meta:
         indexes = [
@@ -658,7 +653,7 @@ class KeywordPosting(models.Model):
                 fields=["tenant", "user_id", "kind", "lexeme", "-impact"],
                 name="keyword_posting_top",
             ),
-            models.Index(fields=["row_id", "lexeme"], name="keyword_posting_row"),
+            models.Index(fields=["row_id"], name="keyword_posting_row"),
         ]
 
 

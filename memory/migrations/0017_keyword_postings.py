@@ -29,10 +29,8 @@ KINDS = {**corpus.COUNTED, "passage": ("memory_passage", "TRUE")}
 
 # {rows}: the transition table's rows (alias r) whose postings are added or removed.
 ADD = """
-        INSERT INTO memory_keywordposting (tenant_id, user_id, kind, lexeme, impact, row_id,
-                                           tf, length)
-        SELECT r.tenant_id, r.user_id, '{kind}', u.lexeme, {impact}, r.id,
-               coalesce(array_length(u.positions, 1), 1), length(r.search)
+        INSERT INTO memory_keywordposting (tenant_id, user_id, kind, lexeme, impact, row_id)
+        SELECT r.tenant_id, r.user_id, '{kind}', u.lexeme, {impact}, r.id
         FROM ({rows}) r CROSS JOIN LATERAL unnest(r.search) u;
         INSERT INTO memory_keywordterm (tenant_id, user_id, kind, lexeme, documents)
         SELECT r.tenant_id, r.user_id, '{kind}', u.lexeme, count(*)
@@ -76,9 +74,8 @@ CREATE TRIGGER keyword_postings_update AFTER UPDATE ON {table}
 CREATE TRIGGER keyword_postings_delete AFTER DELETE ON {table}
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION memory_keyword_postings_{kind}();
-INSERT INTO memory_keywordposting (tenant_id, user_id, kind, lexeme, impact, row_id, tf, length)
-SELECT r.tenant_id, r.user_id, '{kind}', u.lexeme, {impact}, r.id,
-       coalesce(array_length(u.positions, 1), 1), length(r.search)
+INSERT INTO memory_keywordposting (tenant_id, user_id, kind, lexeme, impact, row_id)
+SELECT r.tenant_id, r.user_id, '{kind}', u.lexeme, {impact}, r.id
 FROM {table} r CROSS JOIN LATERAL unnest(r.search) u WHERE {counted};
 INSERT INTO memory_keywordterm (tenant_id, user_id, kind, lexeme, documents)
 SELECT r.tenant_id, r.user_id, '{kind}', u.lexeme, count(*)
@@ -130,12 +127,10 @@ class Migration(migrations.Migration):
                 ('lexeme', models.TextField()),
                 ('impact', models.FloatField()),
                 ('row_id', models.UUIDField()),
-                ('tf', models.IntegerField()),
-                ('length', models.IntegerField()),
                 ('tenant', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='tenants.tenant')),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', 'user_id', 'kind', 'lexeme', '-impact'], name='keyword_posting_top'), models.Index(fields=['row_id', 'lexeme'], name='keyword_posting_row')],
+                'indexes': [models.Index(fields=['tenant', 'user_id', 'kind', 'lexeme', '-impact'], name='keyword_posting_top'), models.Index(fields=['row_id'], name='keyword_posting_row')],
             },
         ),
         migrations.CreateModel(

@@ -157,16 +157,14 @@ ORDER BY s.score DESC, m.tie DESC, s.id
 # orders a term's rows), one btree range scan with a LIMIT per term. The candidates that
 # are visible are then scored exactly, as in the GIN plan, from their tsvectors. So a
 # recall reads at most terms x POSTINGS_PER_TERM rows, whatever the user's history and
-# the other users of the table; frequencies are exact (not capped at DF_CAP), and the
-# candidates' scores are summed from their own postings of the query terms (tf and length
-# kept there, index keyword_posting_row, one probe per candidate: the LIMIT keeps Postgres
-# from flattening the lateral into a scan of every posting of each query term, which
-# grows with the history) rather than from their tsvectors (taking the
-# query terms out of ~1,000 tsvectors was ~2/3 of the statement at 100k), in the order
-# of the tsvector's lexemes (bytewise, as the GIN plan sums them: equal rows get bit-equal
-# scores whatever order the postings come in, so the time tie-break applies). A term in
-# more rows than that contributes its best-weighted rows (short rows holding it often),
-# so the candidates are the rows where each term weighs most, rather than an arbitrary
+# the other users of the table; frequencies are exact (not capped at DF_CAP). A row's
+# terms are summed in the tsvector's lexeme order
+# (bytewise), as the GIN plan does, so equal rows get bit-equal scores and the time
+# tie-break applies. (Scoring from tf and length kept in the postings, one index probe per
+# candidate, was tried and measured slower: p50 / p95 293 / 513 against 191 / 271 ms at
+# 100k, same load; BENCHMARKS.md.) A term in more rows than that contributes its
+# best-weighted rows (short rows holding it often), so the candidates are the rows where
+# each term weighs most, rather than an arbitrary
 # subset of the rarest term's rows. Measured at 100k facts: BENCHMARKS.md "Keyword
 # postings".
 POSTINGS_PER_TERM = 200
@@ -192,17 +190,15 @@ candidates AS MATERIALIZED (
     WHERE t.df > 0
 ),
 matched AS MATERIALIZED (
-    SELECT v.id, v.tie FROM ({rows}) v
+    SELECT v.id, v.search, v.tie FROM ({rows}) v
     WHERE v.id IN (SELECT row_id FROM candidates)
 ),
 stats AS MATERIALIZED ({stats}),
 hits AS (
-    SELECT m.id, p.lexeme, p.length::float8 AS dl, p.tf::float8 AS tf
-    FROM matched m CROSS JOIN LATERAL (
-        SELECT p.lexeme, p.length, p.tf FROM memory_keywordposting p
-        WHERE p.row_id = m.id AND p.lexeme = ANY((SELECT array_agg(lexeme) FROM df)::text[])
-          AND p.kind = %s
-        LIMIT 100000) p
+    SELECT m.id, m.tie, length(m.search)::float8 AS dl, t.lexeme,
+           coalesce(array_length(t.positions, 1), 1)::float8 AS tf
+    FROM matched m CROSS JOIN LATERAL unnest(ts_delete(m.search, tsvector_to_array(
+        ts_delete(m.search, (SELECT array_agg(lexeme) FROM df))))) AS t
 ),
 corpus AS (
     SELECT greatest(s.n, (SELECT max(df) FROM df))::float8 AS n, s.avgdl
@@ -273,7 +269,6 @@ def bm25_sql(
             POSTINGS_PER_TERM,
             *rows_params,
             *corpus,
-            corpus[2],
             K1,
             K1,
             B,
