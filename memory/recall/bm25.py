@@ -9,10 +9,13 @@ formula in Python, kept as the readable reference the SQL is tested against.
 
 Document length is the number of distinct lexemes (Postgres `length(tsvector)`), for the
 document and the average alike. The corpus size and total length come from a row kept
-by triggers (memory.models.KeywordCorpus), not from an aggregate over the user's rows;
-document frequencies are counted per term from the GIN index up to DF_CAP, and the
-candidates are the rows of the rarest terms (CANDIDATE_POSTINGS). So a recall's keyword
-cost is bounded whatever the history's length, and exact below those bounds.
+by triggers (memory.models.KeywordCorpus), not from an aggregate over the user's rows.
+Recall's channels (`postings`) take each query term's document frequency from a row kept
+by triggers too (KeywordTerm) and its candidates from its top POSTINGS_PER_TERM postings
+by impact (KeywordPosting, a btree range per term), so their cost does not grow with the
+user's history nor with the other users of the table. The GIN plan (document spans, the
+reference twin) counts frequencies from the GIN index up to DF_CAP and takes the rows of
+the rarest terms (CANDIDATE_POSTINGS). Both are exact below those bounds.
 """
 
 from __future__ import annotations
@@ -147,6 +150,71 @@ JOIN matched m USING (id)
 ORDER BY s.score DESC, m.tie DESC, s.id
 """
 
+# The postings plan (`bm25_sql`'s `postings`): each query term's document frequency is
+# its KeywordTerm row and its candidates its POSTINGS_PER_TERM top KeywordPosting rows by
+# impact (the term's BM25 weight without the idf, with the average length fixed at
+# IMPACT_AVGDL: the postings are written once, when the average is not known; it only
+# orders a term's rows), one btree range scan with a LIMIT per term. The candidates that
+# are visible are then scored exactly, as in the GIN plan, from their tsvectors. So a
+# recall reads at most terms x POSTINGS_PER_TERM rows, whatever the user's history and
+# the other users of the table; frequencies are exact (not capped at DF_CAP). A row's
+# terms are summed in the tsvector's lexeme order
+# (bytewise), as the GIN plan does, so equal rows get bit-equal scores and the time
+# tie-break applies. (Scoring from tf and length kept in the postings, one index probe per
+# candidate, was tried and measured slower: p50 / p95 293 / 513 against 191 / 271 ms at
+# 100k, same load; BENCHMARKS.md.) A term in more rows than that contributes its
+# best-weighted rows (short rows holding it often), so the candidates are the rows where
+# each term weighs most, rather than an arbitrary
+# subset of the rarest term's rows. Measured at 100k facts: BENCHMARKS.md "Keyword
+# postings".
+POSTINGS_PER_TERM = 200
+IMPACT_AVGDL = 10.0
+_POSTINGS_SQL = r"""
+WITH terms AS MATERIALIZED (
+    SELECT DISTINCT t.lexeme
+    FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS t(lexeme)
+),
+df AS MATERIALIZED (
+    SELECT t.lexeme,
+           coalesce((SELECT k.documents FROM memory_keywordterm k
+                     WHERE k.tenant_id = %s AND k.user_id = %s AND k.kind = %s
+                       AND k.lexeme = t.lexeme), 0)::float8 AS df
+    FROM terms t
+),
+candidates AS MATERIALIZED (
+    SELECT DISTINCT p.row_id
+    FROM df t CROSS JOIN LATERAL (
+        SELECT p.row_id FROM memory_keywordposting p
+        WHERE p.tenant_id = %s AND p.user_id = %s AND p.kind = %s AND p.lexeme = t.lexeme
+        ORDER BY p.impact DESC LIMIT %s) p
+    WHERE t.df > 0
+),
+matched AS MATERIALIZED (
+    SELECT v.id, v.search, v.tie FROM ({rows}) v
+    WHERE v.id IN (SELECT row_id FROM candidates)
+),
+stats AS MATERIALIZED ({stats}),
+hits AS (
+    SELECT m.id, m.tie, length(m.search)::float8 AS dl, t.lexeme,
+           coalesce(array_length(t.positions, 1), 1)::float8 AS tf
+    FROM matched m CROSS JOIN LATERAL unnest(ts_delete(m.search, tsvector_to_array(
+        ts_delete(m.search, (SELECT array_agg(lexeme) FROM df))))) AS t
+),
+corpus AS (
+    SELECT greatest(s.n, (SELECT max(df) FROM df))::float8 AS n, s.avgdl
+    FROM stats s
+)
+SELECT s.id, s.score FROM (
+    SELECT h.id,
+           sum(ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5))
+               * h.tf * (%s + 1) / (h.tf + %s * (1 - %s + %s * h.dl / c.avgdl))
+               ORDER BY h.lexeme COLLATE "C") AS score
+    FROM hits h JOIN df USING (lexeme) CROSS JOIN corpus c
+    GROUP BY h.id) s
+JOIN matched m USING (id)
+ORDER BY s.score DESC, m.tie DESC, s.id
+"""
+
 # The maintained statistics: one indexed row, whatever the history's length.
 _CORPUS_STATS = """
     SELECT greatest(coalesce(max(c.documents), 0), 1)::float8 AS n,
@@ -169,6 +237,7 @@ def bm25_sql(
     *,
     corpus: tuple[object, str, str] | None = None,
     few: bool = False,
+    postings: bool = False,
 ) -> tuple[str, list[object]]:
     """SQL + params ranking `rows_sql`'s rows by BM25 for the lexemes of `query` (text
     search configuration `config`) -> rows (id, score), best first.
@@ -183,7 +252,28 @@ def bm25_sql(
     the user's own index, into a CTE that every step scans, instead of the GIN index. The
     GIN index is on the text alone, so its bitmap for a common term holds that term's
     rows of every user of the table: at 1M rows a user with 100 rows paid ~9 ms per term
-    for it (under load), growing with the table. Same rows, same scores."""
+    for it (under load), growing with the table. Same rows, same scores.
+
+    `postings` (with `corpus`, for a user with more rows than FEW_ROWS): frequencies and
+    candidates from the maintained KeywordTerm / KeywordPosting rows (_POSTINGS_SQL says
+    how), so the cost no longer grows with the user's history. Scores are exact BM25 for
+    the candidates; which rows are candidates differs from the GIN plan only for terms in
+    more than POSTINGS_PER_TERM rows."""
+    if postings and corpus is not None and not few:
+        sql = _POSTINGS_SQL.format(rows=rows_sql, stats=_CORPUS_STATS)
+        return sql, [
+            config,
+            query,
+            *corpus,
+            *corpus,
+            POSTINGS_PER_TERM,
+            *rows_params,
+            *corpus,
+            K1,
+            K1,
+            B,
+            B,
+        ]
     if corpus is None:
         stats, stats_params = _AGGREGATE_STATS.format(rows=rows_sql), list(rows_params)
     else:

@@ -327,14 +327,17 @@ def keyword_send(
     *,
     all_scores: bool = True,
     few: bool = False,
+    postings: bool = True,
 ) -> Callable[[], Keyword]:
     """BM25 over the rows' tsvectors for the lexemes of `query`, computed in Postgres
-    (memory.recall.bm25): candidates and document frequencies bounded, from the GIN
-    index; corpus size and average length from KeywordCorpus for `Visible` rows, or
-    aggregated over a QuerySet's rows (the plain twin). Fetches (the top `depth` as a
+    (memory.recall.bm25): for `Visible` rows, document frequencies and candidates from
+    the maintained KeywordTerm / KeywordPosting rows (bounded per query term) and corpus
+    size and average length from KeywordCorpus; for a QuerySet's rows (the plain twin),
+    from the GIN index and aggregated over the rows. Fetches (the top `depth` as a
     ranking, scores of every candidate; without `all_scores` only the top `depth` rows
     come back: converting up to 1,500 rows per channel was ~10 ms of a recall at 100k).
-    `few`: the user's rows of the kind are few (`corpus_sizes`; bm25_sql says why)."""
+    `few`: the user's rows of the kind are few (`corpus_sizes`; bm25_sql says why).
+    `postings=False` keeps the GIN plan for `Visible` rows (what documents still use)."""
     corpus: tuple[object, str, str] | None = None
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         table = rows.model._meta.db_table
@@ -345,7 +348,9 @@ def keyword_send(
     else:  # the maintained statistics (memory.models.KeywordCorpus)
         rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
-    sql, params = bm25_sql(rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus, few=few)
+    sql, params = bm25_sql(
+        rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus, few=few, postings=postings
+    )
     fetch = send(sql if all_scores else f"{sql} LIMIT {int(depth)}", params)
 
     def ranked() -> Keyword:
@@ -386,8 +391,15 @@ def corpus_sizes(scope: RecallScope) -> dict[str, int]:
     return sizes
 
 
-def keyword(kind: str, rows: QuerySet | Visible, query: str, depth: int = CHANNEL_DEPTH) -> Keyword:
-    return keyword_send(kind, rows, query, depth)()
+def keyword(
+    kind: str,
+    rows: QuerySet | Visible,
+    query: str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    postings: bool = True,
+) -> Keyword:
+    return keyword_send(kind, rows, query, depth, postings=postings)()
 
 
 def predicate_facts_send(
@@ -486,6 +498,7 @@ def keyword_passages_send(
         FTS_CONFIG,
         corpus=(scope.tenant.pk, scope.user_id, "passage"),
         few=few,
+        postings=True,
     )
     return _by_event(
         send(

@@ -4,6 +4,8 @@ over the rows, the raw channel (maintained statistics) agrees with its QuerySet 
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -99,8 +101,10 @@ def test_maintained_statistics_rank_exactly_like_the_aggregate_twin(tenant: Tena
 def test_candidates_come_from_the_rarest_terms(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The GIN plan (documents' spans use it; user rows go through the postings).
     events = [ingest(tenant, text, minutes=i) for i, text in enumerate(TURNS)]
     scope = RecallScope(tenant=tenant, user_id="u1")
+    monkeypatch.setattr(channels, "keyword", functools.partial(channels.keyword, postings=False))
     query = "Melanie lake sunrise"
     _, unbounded = channels.keyword("event", channels.visible("event", scope), query)
     # melanie: 4 rows, lake: 3, sunrise: 1 — all candidates.

@@ -1,0 +1,153 @@
+"""Keyword postings and term frequencies kept by triggers (migration 0018_keyword_postings):
+they equal what the counted rows say after inserts, updates and deletes, and the postings
+plan of memory.recall.bm25 ranks like the aggregate twin, reading a bounded number of
+postings per query term."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from memory.models import Episode, Event, Fact, FactStatus, KeywordPosting, KeywordTerm
+from memory.recall import bm25, channels
+from memory.recall.channels import RecallScope
+from tenants.models import Tenant
+from tests.factories import ingest, ingest_enriched
+
+pytestmark = pytest.mark.django_db
+
+TURNS = [
+    "Melanie painted a sunrise over the lake last summer.",
+    "Melanie said the lake was cold.",
+    "Caroline went to the support group on Tuesday.",
+    "We talked about painting, painting and more painting with Melanie.",
+    "The weather was lovely.",
+    "Caroline and Melanie went camping near the lake with the kids.",
+]
+COUNTED = {
+    "event": ("memory_event", "r.forgotten_at IS NULL AND r.role <> 'system'"),
+    "fact": ("memory_fact", f"r.status = '{FactStatus.CURRENT.value}'"),
+    "episode": ("memory_episode", "TRUE"),
+}
+
+
+def _expected(tenant: Tenant, kind: str) -> tuple[set[tuple[str, str, str]], dict]:
+    """(user, row id, lexeme) of every counted row's lexemes, and {(user, lexeme): rows}."""
+    table, counted = COUNTED[kind]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.user_id, r.id::text, u.lexeme FROM {table} r "
+            f"CROSS JOIN LATERAL unnest(r.search) u WHERE r.tenant_id = %s AND {counted}",
+            [tenant.pk],
+        )
+        postings = {(user, row, lexeme) for user, row, lexeme in cursor.fetchall()}
+    terms: dict[tuple[str, str], int] = {}
+    for user, _, lexeme in postings:
+        terms[(user, lexeme)] = terms.get((user, lexeme), 0) + 1
+    return postings, terms
+
+
+def _maintained(tenant: Tenant, kind: str) -> tuple[set[tuple[str, str, str]], dict]:
+    postings = {
+        (user, str(row), lexeme)
+        for user, row, lexeme in KeywordPosting.objects.filter(
+            tenant=tenant, kind=kind
+        ).values_list("user_id", "row_id", "lexeme")
+    }
+    terms = {
+        (user, lexeme): documents
+        for user, lexeme, documents in KeywordTerm.objects.filter(
+            tenant=tenant, kind=kind
+        ).values_list("user_id", "lexeme", "documents")
+    }
+    return postings, terms
+
+
+def test_event_postings_follow_inserts_forget_and_deletes(tenant: Tenant) -> None:
+    events = [ingest(tenant, text, minutes=i) for i, text in enumerate(TURNS)]
+    ingest(tenant, "System prompt about lakes.", role="system", minutes=9)
+    ingest(tenant, "Someone else's lake.", user_id="u2")
+    assert _maintained(tenant, "event") == _expected(tenant, "event")
+    assert _maintained(tenant, "event")[1][("u1", "lake")] == 3
+
+    Event.objects.filter(pk=events[0].pk).update(forgotten_at=timezone.now())
+    Event.objects.filter(pk=events[1].pk).delete()
+    Event.objects.filter(pk=events[2].pk).update(status="enriched")  # postings unchanged
+    maintained = _maintained(tenant, "event")
+    assert maintained == _expected(tenant, "event")
+    assert maintained[1][("u1", "lake")] == 1
+    assert not {p for p in maintained[0] if p[1] in (str(events[0].id), str(events[1].id))}
+    # A term no counted row holds any more leaves no row behind.
+    assert ("u1", "sunris") not in maintained[1]
+    Event.objects.filter(tenant=tenant).delete()
+    assert _maintained(tenant, "event") == (set(), {})
+
+
+def test_fact_and_episode_postings_follow_status_and_text(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I love hiking in the mountains.")
+    ingest_enriched(tenant, "My sister lives in Boston.", minutes=1)
+    assert _maintained(tenant, "fact") == _expected(tenant, "fact")
+    fact = Fact.objects.filter(tenant=tenant, user_id="u1").first()
+    assert fact is not None
+    Fact.objects.filter(pk=fact.pk).update(status=FactStatus.SUPERSEDED)
+    assert _maintained(tenant, "fact") == _expected(tenant, "fact")
+    assert not [p for p in _maintained(tenant, "fact")[0] if p[1] == str(fact.id)]
+    Fact.objects.filter(pk=fact.pk).update(status=FactStatus.CURRENT)
+    assert [p for p in _maintained(tenant, "fact")[0] if p[1] == str(fact.id)]
+
+    for episode in Episode.objects.filter(tenant=tenant):
+        Episode.objects.filter(pk=episode.pk).update(summary="Kayaking on the river at dawn.")
+    assert _maintained(tenant, "episode") == _expected(tenant, "episode")
+
+
+def test_impact_is_the_term_weight_without_idf(tenant: Tenant) -> None:
+    event = ingest(tenant, "painting, painting and more painting with Melanie")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT length(search) FROM memory_event WHERE id = %s", [event.id])
+        length = cursor.fetchone()[0]
+    impact = KeywordPosting.objects.get(row_id=event.id, lexeme="paint").impact
+    tf = 3
+    norm = bm25.K1 * (1 - bm25.B + bm25.B * length / bm25.IMPACT_AVGDL)
+    assert impact == pytest.approx(tf * (bm25.K1 + 1) / (tf + norm))
+
+
+def test_postings_plan_ranks_like_the_aggregate_twin(tenant: Tenant) -> None:
+    for i, text in enumerate(TURNS * 2):
+        ingest(tenant, text, minutes=i)
+    ingest(tenant, "Melanie painted the lake again.", user_id="someone-else")
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    rows = channels.visible("event", scope)
+    for question in ("When did Melanie paint the lake sunrise?", "Caroline support", "zebra"):
+        ranking, scores = channels.keyword("event", rows, question)
+        twin, twin_scores = channels.keyword("event", channels.events_visible(scope), question)
+        assert ranking == twin
+        assert scores.keys() == twin_scores.keys()
+        for doc_id, score in twin_scores.items():
+            assert scores[doc_id] == pytest.approx(score, rel=1e-9)
+
+
+def test_postings_plan_reads_the_top_postings_of_each_term_and_only_visible_rows(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [ingest(tenant, text, minutes=i) for i, text in enumerate(TURNS)]
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    rows = channels.visible("event", scope)
+    monkeypatch.setattr(bm25, "POSTINGS_PER_TERM", 1)
+    # One posting per term: melanie's best-weighted row (the shortest holding it) and
+    # lake's; every candidate keeps its exact BM25 score.
+    ranking, scores = channels.keyword("event", rows, "Melanie lake")
+    assert len(scores) <= 2
+    assert events[1].id in scores  # "Melanie said the lake was cold.": short, holds both
+    _, everything = channels.keyword("event", channels.events_visible(scope), "Melanie lake")
+    for doc_id, score in scores.items():
+        assert score == pytest.approx(everything[doc_id], rel=1e-9)
+    # A forgotten row is no candidate, and another row takes its place.
+    Event.objects.filter(pk=events[1].pk).update(forgotten_at=timezone.now())
+    ranking, scores = channels.keyword("event", rows, "Melanie lake")
+    assert scores and events[1].id not in scores
+    # Conversation-scoped rows of another conversation are read but not visible.
+    monkeypatch.setattr(bm25, "POSTINGS_PER_TERM", 200)
+    hidden = ingest(tenant, "Melanie lake secret.", scope="conversation", conversation_id="c9")
+    _, scores = channels.keyword("event", rows, "Melanie lake secret")
+    assert hidden.id not in scores
