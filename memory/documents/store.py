@@ -42,7 +42,7 @@ class UploadResult:
     collection: Collection | None
 
 
-def _embedding_text(heading: str, text: str) -> str:
+def span_embedding_text(heading: str, text: str) -> str:
     # The section path in front: "Installation > Linux: …" says what a bare step is about.
     return f"{heading}: {text}" if heading else text
 
@@ -78,7 +78,7 @@ def document_upload(
         batch = cuts[i : i + EMBED_BATCH]
         vectors.extend(
             model.embed(
-                [_embedding_text(paths[c.section], texts[i + k]) for k, c in enumerate(batch)]
+                [span_embedding_text(paths[c.section], texts[i + k]) for k, c in enumerate(batch)]
             )
         )
 
