@@ -27,7 +27,7 @@ from memory.documents.models import (
     DocumentSpan,
     DocumentStatus,
 )
-from memory.embedding import embedder
+from memory.embedding import LocalEmbedder, embedder
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
@@ -74,10 +74,12 @@ def document_upload(
     texts = [content[c.start : c.end] for c in cuts]
     vectors: list[list[float]] = []
     model = embedder()
+    # The local model embeds long texts in larger batches (same vectors, less CPU).
+    embed = model.embed_passages if isinstance(model, LocalEmbedder) else model.embed
     for i in range(0, len(cuts), EMBED_BATCH):
         batch = cuts[i : i + EMBED_BATCH]
         vectors.extend(
-            model.embed(
+            embed(
                 [span_embedding_text(paths[c.section], texts[i + k]) for k, c in enumerate(batch)]
             )
         )
