@@ -43,7 +43,7 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         from memory.documents import parse
-        from memory.documents.store import document_upload
+        from memory.documents.store import document_upload, span_embedding_text
         from memory.embedding import embedder
         from tenants.services import tenant_ensure
         from tests.support.manual import long_manual
@@ -62,7 +62,11 @@ def main() -> None:
             cuts = parse.spans_of(content, tree)
             parses.append(time.perf_counter() - started)
             started = time.perf_counter()
-            model.embed([content[c.start : c.end] for c in cuts])
+            # As the upload embeds them (memory.documents.store.document_upload).
+            embed = getattr(model, "embed_passages", model.embed)
+            embed(
+                [span_embedding_text(tree[c.section].path, content[c.start : c.end]) for c in cuts]
+            )
             embeds.append(time.perf_counter() - started)
             started = time.perf_counter()
             cpu = time.process_time()

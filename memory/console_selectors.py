@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import Case, Count, Max, Q, QuerySet, When
@@ -17,6 +18,7 @@ from django.db.models.functions import Left
 from memory.forget import ForgetScope, _matching_documents, _matching_events
 from memory.models import (
     FTS_CONFIG,
+    Document,
     DocumentSpan,
     Episode,
     Event,
@@ -33,29 +35,49 @@ class MemoryUserRow:
     user_id: str
     events: int
     facts: int
-    last_event_time: datetime | None
+    last_active: datetime | None  # the latest event time or document upload
+    documents: int = 0
 
 
 def memory_users_list(*, tenant: Tenant, search: str = "", limit: int = 100) -> list[MemoryUserRow]:
-    """End users of a tenant with event and current-fact counts, most recently active first."""
+    """End users of a tenant (those with events, documents or both) with event,
+    current-fact and document counts, most recently active first."""
     events = Event.objects.filter(tenant=tenant)
+    documents = Document.objects.filter(tenant=tenant)
     if search:
         events = events.filter(user_id__icontains=search)
-    rows = list(
-        events.values("user_id")
-        .annotate(n=Count("id"), last=Max("event_time"))
-        .order_by("-last", "user_id")[:limit]
-    )
-    facts = dict(
-        Fact.objects.filter(
-            tenant=tenant, status=FactStatus.CURRENT, user_id__in=[r["user_id"] for r in rows]
+        documents = documents.filter(user_id__icontains=search)
+    # The `limit` most recent of each kind hold the `limit` most recent users overall.
+    latest: dict[str, datetime] = {}
+    for rows in (
+        events.values("user_id").annotate(last=Max("event_time")).order_by("-last", "user_id"),
+        documents.values("user_id").annotate(last=Max("updated_at")).order_by("-last", "user_id"),
+    ):
+        for row in rows[:limit]:
+            seen = latest.get(row["user_id"])
+            latest[row["user_id"]] = row["last"] if seen is None else max(seen, row["last"])
+    users = sorted(latest, key=lambda u: (-latest[u].timestamp(), u))[:limit]
+
+    def counts(rows: QuerySet[Any, Any]) -> dict[str, int]:
+        return dict(
+            rows.filter(user_id__in=users)
+            .values("user_id")
+            .annotate(n=Count("id"))
+            .values_list("user_id", "n")
         )
-        .values("user_id")
-        .annotate(n=Count("id"))
-        .values_list("user_id", "n")
-    )
+
+    event_counts = counts(events)
+    fact_counts = counts(Fact.objects.filter(tenant=tenant, status=FactStatus.CURRENT))
+    document_counts = counts(documents)
     return [
-        MemoryUserRow(r["user_id"], r["n"], facts.get(r["user_id"], 0), r["last"]) for r in rows
+        MemoryUserRow(
+            u,
+            event_counts.get(u, 0),
+            fact_counts.get(u, 0),
+            latest[u],
+            document_counts.get(u, 0),
+        )
+        for u in users
     ]
 
 

@@ -26,6 +26,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.utils import timezone
 
 from claiv.errors import Conflict
+from memory.documents.tags import document_tags_insert
 from memory.models import Event, Scope, UserMemoryVersion
 from memory.versioning import VERSION_SEQUENCE, user_memory_changed, users_memory_changed
 from tenants.models import Tenant
@@ -304,13 +305,18 @@ def event_ingest(*, tenant: Tenant, now: datetime | None = None, **fields: Any) 
     repeat reads the original once more.
     """
     now = now or timezone.now()
+    fields, tag = _document_tag_split(fields)
     event = _event_build(tenant=tenant, now=now, **fields)
-    if _one_round_trip_possible():
+    if tag is None and _one_round_trip_possible():
         previous = _insert_unless_repeat(event=event, now=now, lock=_request_lock_key(event))
     else:
+        # A document tag is written in the event's own transaction: the one-round-trip
+        # statement would commit the event before its tag.
         with transaction.atomic():
             _advisory_locks([_request_lock_key(event)])
             previous = _insert_unless_repeat(event=event, now=now)
+            if previous is None and tag is not None:
+                _document_tags_insert([IngestResult(event=event, deduped=False)], [tag])
     if previous is None:
         return IngestResult(event=event, deduped=False)
     previous_id, previous_hash = previous
@@ -486,10 +492,13 @@ def events_ingest(
     if not items:
         return []
     now = timezone.now()
-    events = [_event_build(tenant=tenant, now=now, **item) for item in items]
+    split = [_document_tag_split(item) for item in items]
+    events = [_event_build(tenant=tenant, now=now, **fields) for fields, _ in split]
     try:
         with transaction.atomic():
-            return _events_store(tenant=tenant, events=events, now=now)
+            stored = _events_store(tenant=tenant, events=events, now=now)
+            _document_tags_insert(stored, [tag for _, tag in split])
+            return stored
     except DatabaseError as exc:
         # The class only: a database message may quote the row's content.
         logger.warning(
@@ -504,3 +513,38 @@ def events_ingest(
         except (Conflict, DatabaseError) as exc:
             results.append(exc)
     return results
+
+
+# --- Document tags -------------------------------------------------------------------------
+
+_TAG_FIELDS = ("document_id", "document_name")
+
+
+def _document_tag_split(
+    fields: Mapping[str, Any],
+) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """An ingest body without its document tag (the SDK's `document_id` / `document_name`,
+    which are not part of the event nor of its body hash) -> (the event's fields, the tag
+    (document id, name) or None)."""
+    event_fields = {k: v for k, v in fields.items() if k not in _TAG_FIELDS}
+    document_id = fields.get("document_id")
+    if not isinstance(document_id, str):
+        return event_fields, None
+    name = fields.get("document_name")
+    return event_fields, (document_id, name if isinstance(name, str) else "")
+
+
+def _document_tags_insert(
+    results: Sequence[IngestResult | Exception], tags: Sequence[tuple[str, str] | None]
+) -> None:
+    """Tag the new events of `results` with the document their body named (`tags`, one per
+    result, in order) in one INSERT inside the caller's transaction: an event is never
+    committed without its tag, so forgetting the document always reaches its facts. A
+    repeat keeps the original's tags (it stored nothing)."""
+    document_tags_insert(
+        tagged=[
+            (result.event, tag[0], tag[1])
+            for result, tag in zip(results, tags, strict=True)
+            if tag is not None and isinstance(result, IngestResult) and not result.deduped
+        ]
+    )

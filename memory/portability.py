@@ -10,6 +10,9 @@ is a column of events):
     {"record": "fact", ..., "sources": [{"event": id, "source_text": ...}]}
                                 with its history links (superseded_by, contradicts)
     {"record": "episode", ..., "events": [id, ...]}
+    {"record": "document" | "section" | "span" | "distillation" | "collection" |
+     "membership" | "document_tag", ...}   documents and collections, see
+                                memory.portability_documents (span vectors like the others)
     {"record": "receipt", ...}    deletion receipts, for the record
 
 Vectors travel as base64 of little-endian float32 (exact, a quarter of the JSON text).
@@ -59,6 +62,14 @@ from memory.models import (
     Passage,
 )
 from memory.passages import WHOLE_TEXT_CHARS, passage_spans
+from memory.portability_documents import (
+    COUNT_KEYS,
+    DOCUMENT_KINDS,
+    documents_export,
+    documents_import,
+    documents_plan_ids,
+    documents_save,
+)
 from memory.versioning import users_memory_changed
 from tenants.models import Tenant
 
@@ -68,7 +79,7 @@ FORMAT_VERSION = 1
 ID_NAMESPACE = uuid.UUID("5d2a8a57-6c1e-4b43-9a55-0f3c3f1f6a01")
 EMBED_BATCH = 64
 # Row kinds in the order they must appear (a row may refer only to kinds before it).
-KINDS = ("event", "fact", "episode", "receipt")
+KINDS = ("event", "fact", "episode", *DOCUMENT_KINDS, "receipt")
 # Columns never carried by a file: the owner, derived search vectors, vectors (apart).
 _SKIP = {"tenant", "search", "embedding"}
 _AUTO_TIMES = {
@@ -177,6 +188,8 @@ def memory_export(*, tenant: Tenant, user_id: str | None = None) -> Iterator[str
         members.setdefault(episode_id, []).append(str(event_id))
     for episode in Episode.objects.filter(**mine).order_by("id").iterator(500):
         yield _line(_row_out("episode", episode) | {"events": members.get(episode.pk, [])})
+    for row in documents_export(tenant=tenant, user_id=user_id):
+        yield _line(row)
     for receipt in DeletionReceipt.objects.filter(**mine).order_by("sequence"):
         yield _line(_row_out("receipt", receipt))
     for foreign in ForeignReceipt.objects.filter(tenant=tenant).order_by("id"):
@@ -369,6 +382,7 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
     ids = _Ids(tenant)
     for model, kind in ((Event, "event"), (Fact, "fact"), (Episode, "episode")):
         ids.plan(model, {_row_id(row, line=n) for n, row in rows[kind]})
+    documents_plan_ids(ids, rows)
 
     with transaction.atomic():
         events = _import_events(tenant, rows["event"], ids, reuse)
@@ -396,11 +410,14 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
         through.objects.bulk_create(
             [through(episode_id=e, event_id=v) for e, v in members], ignore_conflicts=True
         )
+        documents = documents_import(tenant=tenant, rows=rows, ids=ids, reuse=reuse)
+        document_counts = documents_save(documents)
         receipts = _import_receipts(tenant, rows["receipt"])
         result.users = (
             {e.user_id for e in events}
             | {f.user_id for f in facts}
             | {ep.user_id for ep in episodes}
+            | documents.users
         )
         if result.users:
             users_memory_changed(users={(str(tenant.pk), u) for u in result.users})
@@ -409,6 +426,7 @@ def memory_import(*, tenant: Tenant, lines: Iterable[str]) -> ImportResult:
         "facts": len(facts),
         "episodes": len(episodes),
         "sources": len(added_sources),
+        **{key: document_counts[key] for key in COUNT_KEYS},
         "receipts": receipts,
     }
     return result

@@ -68,7 +68,7 @@ TABLES = (
     VectorTable("memory_episode", EPISODE_TEXT_SQL),
     # Passages of long events (memory.passages): embedded from their own text.
     VectorTable("memory_passage", "text"),
-    # Document spans (memory.documents.store._embedding_text): the section path, then text.
+    # Document spans (memory.documents.store.span_embedding_text): the section path, then text.
     VectorTable(
         "memory_documentspan",
         "CASE WHEN heading <> '' THEN heading || ': ' || text ELSE text END",

@@ -34,6 +34,7 @@ TABLES = {
     "fact": "memory_fact",
     "episode": "memory_episode",
     "passage": "memory_passage",
+    "docspan": "memory_documentspan",  # document spans (memory.documents)
 }
 # The HNSW parameters of the indexes the migrations created (m, ef_construction).
 HNSW_OPTIONS = "m = 16, ef_construction = 64"

@@ -71,8 +71,17 @@ class RestBackend:
         return body
 
     async def memory_ingest(
-        self, *, user_id: str, conversation_id: str, content: str, role: str | None, type: str
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        content: str,
+        role: str | None,
+        type: str,
+        document_id: str | None = None,
+        document_name: str | None = None,
     ) -> dict[str, Any]:
+        tag = {"document_id": document_id, "document_name": document_name}
         body = await self._request(
             "POST",
             "/v6/ingest",
@@ -82,7 +91,8 @@ class RestBackend:
                 "content": content,
                 "role": role,
                 "type": type,
-            },
+            }
+            | {name: value for name, value in tag.items() if value is not None},
         )
         return {"event_id": body["event_id"], "deduped": body["deduped"]}
 

@@ -106,7 +106,15 @@ class ServicesBackend:
     """`claiv.mcp.tools.Backend` over the services, for the key of the current request."""
 
     async def memory_ingest(
-        self, *, user_id: str, conversation_id: str, content: str, role: str | None, type: str
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        content: str,
+        role: str | None,
+        type: str,
+        document_id: str | None = None,
+        document_name: str | None = None,
     ) -> dict[str, Any]:
         def work(tenant: Tenant) -> dict[str, Any]:
             from enrichment.services import event_ingest_and_enqueue
@@ -119,6 +127,8 @@ class ServicesBackend:
                     "content": content,
                     "role": role,
                     "type": type,
+                    "document_id": document_id,
+                    "document_name": document_name,
                 },
                 require_conversation=True,
             )

@@ -48,7 +48,15 @@ class Backend(Protocol):
     `ToolFailure`."""
 
     async def memory_ingest(
-        self, *, user_id: str, conversation_id: str, content: str, role: str | None, type: str
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        content: str,
+        role: str | None,
+        type: str,
+        document_id: str | None = None,
+        document_name: str | None = None,
     ) -> dict[str, Any]: ...
 
     async def memory_status(self, *, event_id: str) -> dict[str, Any]: ...
@@ -151,10 +159,14 @@ def server_build(
         content: str,
         role: str | None = None,
         type: str = "message",
+        document_id: str | None = None,
+        document_name: str | None = None,
     ) -> CallToolResult:
         """Store one conversation event (like POST /v6/ingest). Returns {"event_id",
         "deduped"}; facts are extracted in the background (see memory_status). `role`: user,
-        assistant, system or tool; `type`: message, tool_call or app_event."""
+        assistant, system or tool; `type`: message, tool_call or app_event. `document_id`
+        (and `document_name`) tag the event with a document: forgetting or deleting that
+        document forgets the facts drawn from it."""
         return await _answer(
             backend.memory_ingest(
                 user_id=user_id,
@@ -162,6 +174,8 @@ def server_build(
                 content=content,
                 role=role,
                 type=type,
+                document_id=document_id,
+                document_name=document_name,
             )
         )
 

@@ -19,7 +19,6 @@ from enrichment.services import events_ingest_and_enqueue
 from keys.models import SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.api.audit import audit_request
-from memory.documents.tags import document_tag_event
 from memory.ingest import IngestResult
 
 
@@ -38,34 +37,24 @@ class BatchIngestView(TenantScopedAPIView):
         slots: list[dict[str, Any] | None] = []  # None: valid, its result comes below
         valid: list[dict[str, Any]] = []
         item_validated = ItemValidator(serializers.IngestSerializer)
-        raw: list[Any] = []  # each valid item as sent: its document_id tags the event
         for item in items:
             try:
+                # An item's document_id tags its event inside the batch's transaction.
                 valid.append(item_validated(item))
-                raw.append(item)
             except Exception as exc:  # noqa: BLE001 - any failure stays in its own slot
                 slots.append(exception_envelope(exc, request_id)[1])
                 continue
             slots.append(None)
         outcomes = iter(events_ingest_and_enqueue(tenant=self.tenant, items=valid))
-        tagged = iter(raw)
         results: list[dict[str, Any]] = []
         stored = 0
         for slot in slots:
             if slot is not None:
                 results.append(slot)
                 continue
-            outcome, item = next(outcomes), next(tagged)
+            outcome = next(outcomes)
             if isinstance(outcome, IngestResult):
                 stored += 0 if outcome.deduped else 1
-                if isinstance(item.get("document_id"), str) and not outcome.deduped:
-                    name = item.get("document_name")
-                    document_tag_event(
-                        tenant=self.tenant,
-                        event=outcome.event,
-                        document_id=item["document_id"],
-                        document_name=name if isinstance(name, str) else None,
-                    )
                 results.append({"event_id": str(outcome.event.id), "deduped": outcome.deduped})
             else:
                 results.append(exception_envelope(outcome, request_id)[1])

@@ -82,8 +82,7 @@ class IngestSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs.pop("document_id", None)
-        attrs.pop("document_name", None)
+        # document_id / document_name stay: memory.ingest writes the tag with the event.
         _merge_alias(attrs, "conversation_id", "thread_id")
         if self.context.get("require_conversation") and not attrs.get("conversation_id"):
             raise serializers.ValidationError({"conversation_id": ["This field is required."]})

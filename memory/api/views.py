@@ -17,7 +17,6 @@ from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.api.audit import audit_request
 from memory.audit import audit_user_forget
-from memory.documents.tags import document_tag_event
 from memory.forget import ForgetScope, memory_forget
 from memory.recall.cache import CachedRecall, recall_cached
 from memory.recall.engine import RecallResult, memory_recall
@@ -89,17 +88,8 @@ class IngestView(TenantScopedAPIView):
             request.data,
             require_conversation=self.require_conversation,
         )
+        # A document_id in `data` tags the event in the ingest's own transaction.
         result = event_ingest_and_enqueue(tenant=self.tenant, **data)
-        body = request.data if isinstance(request.data, dict) else {}
-        tagged = body.get("document_id")  # validated above, then left out of `data`
-        if isinstance(tagged, str) and not result.deduped:
-            name = body.get("document_name")
-            document_tag_event(
-                tenant=self.tenant,
-                event=result.event,
-                document_id=tagged,
-                document_name=name if isinstance(name, str) else None,
-            )
         meter(request, ingest_events=0 if result.deduped else 1)
         audit_request(
             request,

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from tenants.models import Tenant
 
@@ -120,13 +120,8 @@ class DocumentSpan(models.Model):
         indexes = [
             models.Index(fields=["tenant", "user_id"], name="docspan_user"),
             GinIndex(fields=["search"], name="docspan_search_gin"),
-            HnswIndex(
-                name="docspan_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            # The vector index (HNSW or IVFFlat) is memory.vector_index's business, as for
+            # the other vector columns: `docspan_embedding_<method>`.
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,7 @@ from memory.documents.models import (
     DocumentSpan,
     DocumentStatus,
 )
-from memory.embedding import embedder
+from memory.embedding import LocalEmbedder, embedder
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
@@ -42,7 +42,7 @@ class UploadResult:
     collection: Collection | None
 
 
-def _embedding_text(heading: str, text: str) -> str:
+def span_embedding_text(heading: str, text: str) -> str:
     # The section path in front: "Installation > Linux: …" says what a bare step is about.
     return f"{heading}: {text}" if heading else text
 
@@ -74,11 +74,13 @@ def document_upload(
     texts = [content[c.start : c.end] for c in cuts]
     vectors: list[list[float]] = []
     model = embedder()
+    # The local model embeds long texts in larger batches (same vectors, less CPU).
+    embed = model.embed_passages if isinstance(model, LocalEmbedder) else model.embed
     for i in range(0, len(cuts), EMBED_BATCH):
         batch = cuts[i : i + EMBED_BATCH]
         vectors.extend(
-            model.embed(
-                [_embedding_text(paths[c.section], texts[i + k]) for k, c in enumerate(batch)]
+            embed(
+                [span_embedding_text(paths[c.section], texts[i + k]) for k, c in enumerate(batch)]
             )
         )
 

@@ -4,6 +4,7 @@ uploaded; forgetting the document forgets what was derived from its tagged event
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
@@ -16,18 +17,22 @@ if TYPE_CHECKING:
     from tenants.models import Tenant
 
 
-def document_tag_event(
-    *, tenant: Tenant, event: Event, document_id: str, document_name: str | None
-) -> None:
-    DocumentTag.objects.get_or_create(
-        event=event,
-        defaults={
-            "tenant": tenant,
-            "user_id": event.user_id,
-            "document_id": document_id,
-            "document_name": document_name or "",
-        },
-    )
+def document_tags_insert(*, tagged: Sequence[tuple[Event, str, str]]) -> None:
+    """Tag saved events with (document id, document name) in one INSERT, inside the
+    caller's transaction (memory.ingest writes the tags with the events)."""
+    if tagged:
+        DocumentTag.objects.bulk_create(
+            [
+                DocumentTag(
+                    tenant_id=event.tenant_id,
+                    event=event,
+                    user_id=event.user_id,
+                    document_id=document_id,
+                    document_name=document_name,
+                )
+                for event, document_id, document_name in tagged
+            ]
+        )
 
 
 def document_tagged_events(*, tenant: Tenant, scope: ForgetScope) -> QuerySet[DocumentTag, Any]:

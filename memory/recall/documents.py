@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from claiv.errors import NotFound
@@ -222,10 +223,19 @@ def _ranked_spans(
     vector = embed_one(query)
     text = "[" + ",".join(repr(float(x)) for x in vector) + "]"
     with connection.cursor() as cursor:
+        # Either vector index method (memory.vector_index) keeps scanning until DEPTH
+        # rows pass the user filter.
         cursor.execute(
             "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-            "set_config('hnsw.ef_search', %s, true)",
-            [str(DEPTH * 2)],
+            "set_config('hnsw.ef_search', %s, true), "
+            "set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+            "set_config('ivfflat.probes', %s, true), "
+            "set_config('ivfflat.max_probes', %s, true)",
+            [
+                str(DEPTH * 2),
+                str(settings.VECTOR_IVFFLAT_PROBES),
+                str(max(settings.VECTOR_IVFFLAT_PROBES, settings.VECTOR_IVFFLAT_MAX_PROBES)),
+            ],
         )
         cursor.execute(
             f"SELECT v.id FROM ({rows}) v WHERE v.embedding IS NOT NULL "

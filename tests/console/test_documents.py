@@ -8,8 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from memory.documents.store import document_upload
 from memory.models import DeletionReceipt, Document, DocumentSpan
 from tenants.models import Tenant
+from tests.factories import ingest_enriched
 from tests.support.manual import MANUAL
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +89,20 @@ def test_viewers_cannot_upload_or_delete_and_other_projects_see_nothing(
         f"/console/projects/{other_tenant.id}/memory/document/", {"document_id": "notes"}
     )
     assert other.status_code in (403, 404)
+
+
+def test_a_user_with_only_documents_is_in_the_users_list(
+    console: Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    ingest_enriched(tenant, "I live in Oslo.", user_id="bob")
+    assert _upload(console, tenant, document_id="manual", content=MANUAL).status_code == 302
+    document_upload(
+        tenant=other_tenant, user_id="carol", project_id="p", name="Theirs", content="Text."
+    )
+    page = console.get(f"/console/projects/{tenant.id}/memory/")
+    rows = [(u.user_id, u.events, u.facts, u.documents) for u in page.context["users"]]
+    # The upload is newer than bob's event (at the factories' base time); carol is not ours.
+    assert rows == [("alice", 0, 0, 1), ("bob", 1, 1, 0)]
+    assert "?user_id=alice" in page.content.decode()
+    found = console.get(f"/console/projects/{tenant.id}/memory/", {"q": "ali"})
+    assert [u.user_id for u in found.context["users"]] == ["alice"]

@@ -8,7 +8,7 @@ from django.db import connection
 
 from enrichment.episodes import _old_body
 from enrichment.pipeline.stages.embed import fact_embedding_text
-from memory.documents.store import _embedding_text, document_upload
+from memory.documents.store import document_upload, span_embedding_text
 from memory.memories import memory_add
 from memory.models import DocumentSpan, Episode, Event, Fact
 from memory.passages import WHOLE_TEXT_CHARS
@@ -66,5 +66,5 @@ def test_the_sql_texts_are_the_writers_texts(tenant: Tenant) -> None:
     )
     assert upload.document.spans_created == 2
     assert _sql_texts("memory_documentspan") == {
-        str(s.id): _embedding_text(s.heading, s.text) for s in DocumentSpan.objects.all()
+        str(s.id): span_embedding_text(s.heading, s.text) for s in DocumentSpan.objects.all()
     }

@@ -7,7 +7,7 @@ import pytest
 
 from keys.models import ApiKey
 from keys.services import api_key_create
-from memory.models import Document
+from memory.models import Document, DocumentTag
 from tenants.models import Tenant
 from tests.claiv.test_server import Server
 from tests.mcp.conftest import mcp_call
@@ -78,3 +78,38 @@ def test_document_tools_over_stdio(mcp_server: Server, raw_key: str, tenant: Ten
     assert (e1, e2) == (False, False)
     assert listed["documents"][0]["document_id"] == uploaded["document_id"]
     assert listed["total"] == 1
+
+
+def test_memory_ingest_tags_the_event_with_a_document_over_http_and_stdio(
+    mcp_server: Server, raw_key: str, tenant: Tenant
+) -> None:
+    tagged = {"document_id": "manual", "document_name": "Skyline Manual"}
+    over_http = mcp_call(
+        mcp_server,
+        raw_key,
+        "memory_ingest",
+        user_id="u1",
+        conversation_id="c1",
+        content="The router sits in the hall.",
+        **tagged,
+    )
+    assert over_http.is_error is False, over_http.body
+    [(error, over_stdio), (_, untagged)] = _stdio_calls(
+        mcp_server,
+        raw_key,
+        [
+            (
+                "memory_ingest",
+                {"user_id": "u1", "conversation_id": "c1", "content": "It is blue."} | tagged,
+            ),
+            ("memory_ingest", {"user_id": "u1", "conversation_id": "c1", "content": "Hello."}),
+        ],
+    )
+    assert error is False, over_stdio
+    tags = {
+        str(t.event_id): (t.tenant_id, t.user_id, t.document_id, t.document_name)
+        for t in DocumentTag.objects.all()
+    }
+    row = (tenant.pk, "u1", "manual", "Skyline Manual")
+    assert tags == {over_http.body["event_id"]: row, over_stdio["event_id"]: row}
+    assert untagged["event_id"] not in tags

@@ -247,3 +247,23 @@ def test_web_processes_embed_without_importing_torch(local: LocalEmbedder, cache
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["OnnxEmbedder", "384", "False"]
+
+
+def test_document_spans_in_larger_batches_keep_their_vectors_and_order(
+    local: LocalEmbedder,
+) -> None:
+    from memory.documents import parse
+    from memory.documents.store import span_embedding_text
+    from tests.support.manual import long_manual
+
+    content = long_manual(12_000)
+    tree = parse.sections_of(content)
+    texts = [
+        span_embedding_text(tree[c.section].path, content[c.start : c.end])
+        for c in parse.spans_of(content, tree)
+    ]
+    texts += [TEXTS[0], TEXTS[7]]  # short ones among them
+    passages = local.embed_passages(texts)
+    assert _cosines(passages, local.embed_torch(texts)).min() >= 0.9999
+    reference = local._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert _cosines(passages, reference).min() >= 0.9999

@@ -174,3 +174,48 @@ def test_the_vector_index_command_switches_methods_and_recall_works_with_either(
     assert set(vector_index.present()["event"]) == {"hnsw"}
     hnsw = retrieve(crowded, "turn 7", budget=2000).fused
     assert ivfflat and [key for key, _ in ivfflat] == [key for key, _ in hnsw]
+
+
+def _planned_index(sql: str, params: list[object]) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_document_spans_follow_the_vector_index_switch(tenant: Tenant) -> None:
+    from memory.documents.store import document_upload
+    from memory.recall.documents import document_recall
+    from tests.support.manual import MANUAL
+
+    for user in ("me", "other"):
+        document_upload(
+            tenant=tenant,
+            user_id=user,
+            project_id="p",
+            name="Skyline Manual",
+            content=MANUAL,
+            document_id=f"manual-{user}",
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # CREATE INDEX after the inserts
+    nearest = (
+        "SELECT id FROM memory_documentspan WHERE tenant_id = %s AND user_id = %s "
+        "ORDER BY embedding <=> %s::vector LIMIT 5"
+    )
+    params = [tenant.pk, "me", "[" + ",".join(repr(x) for x in _query()) + "]"]
+    answers = {}
+    for method in ("ivfflat", "hnsw"):
+        out = StringIO()
+        call_command("vector_index", "--method", method, "--blocking", stdout=out)
+        assert f"docspan_embedding_{method}: built" in out.getvalue()
+        assert vector_index.present()["docspan"] == [method]
+        assert f"docspan_embedding_{method}" in _planned_index(nearest, params)
+        found = document_recall(
+            tenant=tenant,
+            user_id="me",
+            query="how long do I hold the reset button?",
+            document_id="manual-me",
+        )
+        answers[method] = [hit.text for hit in found.hits]
+        assert any("fifteen seconds" in text for text in answers[method])
