@@ -40,7 +40,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,25 +168,89 @@ def ingest(
     return mapping
 
 
-def wait_enriched(client: Client, mapping: dict[str, dict[str, str]]) -> float:
-    """Walk the events in ingest order (the queue is roughly FIFO), waiting at the first
-    one still pending: one status request per poll instead of one per event."""
-    started = time.perf_counter()
+class EnrichmentStalled(RuntimeError):
+    """No event finished enrichment for the stall bound: the run stops instead of waiting on.
+    Its ingest is kept (the stack's data dir and mapping), so the same command resumes."""
+
+
+# Waiting ends when no event has finished for this long, not at a fixed deadline: on a
+# loaded machine enrichment is slow but moving, and a long wait that still makes progress
+# is worth finishing. Override with --stall-seconds.
+STALL_SECONDS = 600.0
+
+
+@dataclass
+class Progress:
+    """When the count of unfinished events last went down (the stall clock)."""
+
+    left: int
+    moved_at: float
+    reported_at: float = 0.0
+
+    def update(self, left: int, now: float, stall_s: float) -> None:
+        if left < self.left:
+            self.left, self.moved_at = left, now
+        if now - self.moved_at > stall_s:
+            raise EnrichmentStalled(
+                f"no event finished enrichment in {stall_s:.0f} s ({left} left); the "
+                "ingest is kept: run the same command again to resume the wait"
+            )
+        if now - self.reported_at > 30:
+            print(f"waiting for enrichment: {left} events left", flush=True)
+            self.reported_at = now
+
+
+def pending_in_db(database_url: str, event_ids: Sequence[str]) -> Callable[[], int]:
+    """-> a counter of the events still pending/processing, read from an owned stack's
+    database: one statement per poll whatever the number of events."""
+    import psycopg
+
+    def left() -> int:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM memory_event WHERE id = ANY(%s::uuid[]) "
+                "AND status IN ('pending', 'processing')",
+                (list(event_ids),),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    return left
+
+
+def wait_enriched(
+    client: Client,
+    mapping: dict[str, dict[str, str]],
+    stall_s: float = STALL_SECONDS,
+    database_url: str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    pause: Callable[[float], None] = time.sleep,
+) -> float:
+    """Wait until every event of `mapping` is enriched (or failed), for as long as some
+    event finishes at least every `stall_s` seconds; raise EnrichmentStalled otherwise.
+
+    With an owned stack's database the unfinished events are counted there; through HTTP
+    alone the events are walked in ingest order (the queue is roughly FIFO), waiting at the
+    first one still pending: one status request per poll instead of one per event."""
+    started = clock()
     pending = [event_id for events in mapping.values() for event_id in events]
-    last_report = 0.0
+    progress = Progress(left=len(pending) + 1, moved_at=started)
+    if database_url is not None:
+        left = pending_in_db(database_url, pending)
+        while (count := left()) > 0:
+            progress.update(count, clock(), stall_s)
+            pause(5)
+        return clock() - started
     while pending:
         _, body, _ = client.call("GET", f"/v1/events/{pending[0]}")
         status = body.get("status")
         if status in ("pending", "processing"):
-            if time.perf_counter() - last_report > 30:
-                print(f"waiting for enrichment: {len(pending)} events left", flush=True)
-                last_report = time.perf_counter()
-            time.sleep(1)
+            progress.update(len(pending), clock(), stall_s)
+            pause(1)
             continue
         if status == "failed":
             print(f"event {pending[0]} failed: {body.get('error')}", flush=True)
         pending.pop(0)
-    return time.perf_counter() - started
+    return clock() - started
 
 
 def run_recalls(
@@ -295,6 +359,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-url")
     parser.add_argument("--api-key")
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=STALL_SECONDS,
+        help="stop waiting for enrichment when no event finished for this long",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=CACHE / "locomo-stack",
+        help="the owned stack's data dir (kept between runs: ingest and enrichment resume)",
+    )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the stack's finally block stops what it started.
@@ -324,21 +400,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             CACHE / "locomo-remote.json",
             variants=variants,
             stacked=args.stacked,
+            stall_s=args.stall_seconds,
         )
     else:
         from bench.stack import running_stack
 
-        with running_stack(data_dir=CACHE / "locomo-stack", tenant="locomo") as stack:
+        with running_stack(data_dir=args.data_dir, tenant="locomo") as stack:
             client = Client(stack.base_url, stack.api_key)
             stats = _run(
                 client,
                 conversations,
                 budgets,
                 board,
-                CACHE / "locomo-stack" / "mapping.json",
+                args.data_dir / "mapping.json",
                 redis_url=stack.env["REDIS_URL"],
                 variants=variants,
                 stacked=args.stacked,
+                database_url=stack.env["DATABASE_URL"],
+                stall_s=args.stall_seconds,
             )
     if not args.skip_baselines:
         from bench.locomo_baselines import run as run_baselines
@@ -370,6 +449,8 @@ def _run(
     redis_url: str | None = None,
     variants: Sequence[Variant] = (DEFAULT,),
     stacked: bool = False,
+    database_url: str | None = None,
+    stall_s: float = STALL_SECONDS,
 ) -> dict[str, Any]:
     mapping_file.parent.mkdir(parents=True, exist_ok=True)
     classic = list(variants) == [DEFAULT] and not stacked
@@ -382,7 +463,9 @@ def _run(
         ingest_s[variant.name] = time.perf_counter() - began
     total_ingest_s = time.perf_counter() - started
     keys = {mapping_key(v, c, stacked) for v in variants for c in conversations}
-    enrich_wait_s = wait_enriched(client, {key: mapping[key] for key in keys})
+    enrich_wait_s = wait_enriched(
+        client, {key: mapping[key] for key in keys}, stall_s=stall_s, database_url=database_url
+    )
     if redis_url:
         print(f"cleared {recall_cache_clear(redis_url)} cached recalls", flush=True)
     passes: dict[str, Pass] = {}
