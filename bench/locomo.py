@@ -50,13 +50,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.locomo_data import Conversation, load_locomo  # noqa: E402
 from bench.locomo_feeding import DEFAULT, TextCitations, Variant, feed, variants_of  # noqa: E402
-from bench.locomo_metrics import Scoreboard, percentile  # noqa: E402
+from bench.locomo_metrics import (  # noqa: E402
+    ANSWERABLE_CATEGORIES,
+    CATEGORY_LABELS,
+    Scoreboard,
+    percentile,
+)
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 RESULTS = Path(__file__).resolve().parent / "results" / "locomo.md"
 FEEDING_RESULTS = Path(__file__).resolve().parent / "results" / "locomo_feeding.md"
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 MATRIX_START, MATRIX_END = "<!-- feeding-matrix -->", "<!-- /feeding-matrix -->"
+STACKED_START, STACKED_END = "<!-- stacked-run -->", "<!-- /stacked-run -->"
+HYBRID = "hybrid-rrf"
 SYSTEM = "claiv"
 # Cached recalls measured per run; each costs a second, uncached recall first.
 CACHED_SAMPLE = 1000
@@ -429,13 +436,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = args.output or RESULTS
     else:
         report = _feeding_report(
-            board, conversations, budgets, variants, stats, time.perf_counter() - wall, argv
+            board,
+            conversations,
+            budgets,
+            variants,
+            stats,
+            time.perf_counter() - wall,
+            argv,
+            stacked=args.stacked,
         )
         output = args.output or FEEDING_RESULTS
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report)
     if args.benchmarks_md and not classic:
-        _benchmarks_md_update(report)
+        _benchmarks_md_update(report, stacked=args.stacked)
     print(report)
     return 0
 
@@ -496,30 +510,39 @@ def _feeding_report(
     stats: dict[str, Any],
     wall: float,
     argv: Sequence[str] | None,
+    stacked: bool = False,
 ) -> str:
     """One table: evidence recall (categories 1–4) per variant and budget, the spread
     between variants, and the baselines of the same run."""
     command = " ".join(argv if argv is not None else sys.argv[1:])
     header = ["variant (feed/order/api)"]
     for budget in budgets:
-        header += [f"{budget}: recall %", f"{budget}: multi-hop", f"{budget}: open-domain"]
+        header += [f"{budget}: recall %"]
+        header += [f"{budget}: {CATEGORY_LABELS[c]}" for c in ANSWERABLE_CATEGORIES]
     header += ["uncached p95 ms"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     per_budget: dict[int, list[float]] = {b: [] for b in budgets}
+    below: list[str] = []
+
+    def category(system: str, budget: int, c: int) -> float:
+        return float(board.summary(system, budget, (c,))["evidence_recall"])
 
     def row(label: str, system: str, p95: str) -> None:
         cells = [label]
         for budget in budgets:
             recall = board.summary(system, budget)["evidence_recall"]
-            cells += [
-                f"{recall:.1f}",
-                f"{board.summary(system, budget, (1,))['evidence_recall']:.1f}",
-                f"{board.summary(system, budget, (3,))['evidence_recall']:.1f}",
-            ]
+            cells.append(f"{recall:.1f}")
+            for c in ANSWERABLE_CATEGORIES:
+                value = category(system, budget, c)
+                cells.append(f"{value:.1f}")
+                if system.startswith(SYSTEM) and HYBRID in systems:
+                    if value < category(HYBRID, budget, c):
+                        below.append(f"{label.strip('*')} {budget} {CATEGORY_LABELS[c]}")
             if system.startswith(SYSTEM):
                 per_budget[budget].append(recall)
         lines.append("| " + " | ".join(cells + [p95]) + " |")
 
+    systems = {s for s, _ in board.rows()}
     for variant in variants:
         recalls = stats["passes"][variant.name]
         row(
@@ -527,41 +550,55 @@ def _feeding_report(
             f"{SYSTEM} {variant.name}",
             f"{percentile(recalls.client_ms, 95):.0f}",
         )
-    for system in ("hybrid-rrf", "bm25", "dense-minilm"):
-        if any(s == system for s, _ in board.rows()):
+    for system in (HYBRID, "bm25", "dense-minilm"):
+        if system in systems:
             row(system, system, "–")
     spread = ", ".join(f"{b}: {max(v) - min(v):.1f}" for b, v in per_budget.items() if v)
+    margin = "–"
+    if HYBRID in systems:
+        margin = ", ".join(
+            f"{b}: {min(v) - board.summary(HYBRID, b)['evidence_recall']:+.1f}"
+            for b, v in per_budget.items()
+            if v
+        )
     turns = sum(len(c.turns) for c in conversations)
     questions = sum(len(c.questions) for c in conversations)
     ingest = ", ".join(f"{k} {v:.0f} s" for k, v in stats["ingest_by_variant"].items())
     return "\n".join(
         [
-            "# LoCoMo: recall by feeding variant",
+            "# LoCoMo stacked: every conversation under one user_id"
+            if stacked
+            else "# LoCoMo: recall by feeding variant",
             "",
             f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.locomo "
             f"{command}`: conversations {', '.join(c.sample_id for c in conversations)} "
             f"({turns} turns, {questions} questions); wall time {wall:.0f} s; load average "
             f"{Path('/proc/loadavg').read_text().split()[0]} at the end. Evidence recall %, "
-            "categories 1–4 (multi-hop = 1, open-domain = 3).",
+            "categories 1–4 (all, then each).",
             "",
             *lines,
             "",
-            f"Spread between variants (points): {spread}. Ingest: {ingest}; waited "
+            f"Spread between variants (points): {spread}. Lowest variant minus the hybrid "
+            f"(points): {margin}. Categories below the hybrid: "
+            f"{', '.join(below) or 'none'}. Ingest: {ingest}; waited "
             f"{stats['enrich_wait_s']:.0f} s for enrichment after the last ingest.",
             "",
         ]
     )
 
 
-def _benchmarks_md_update(report: str) -> None:
+def _benchmarks_md_update(report: str, stacked: bool = False) -> None:
+    """Put the report (without its title) between the markers of its kind in BENCHMARKS.md:
+    the matrix and the stacked run each have their own, so neither overwrites the other."""
+    start, end = (STACKED_START, STACKED_END) if stacked else (MATRIX_START, MATRIX_END)
     text = BENCHMARKS_MD.read_text()
-    if MATRIX_START not in text:
-        print("BENCHMARKS.md has no feeding-matrix markers; not updated", flush=True)
+    if start not in text:
+        print(f"BENCHMARKS.md has no {start} marker; not updated", flush=True)
         return
-    head, _, rest = text.partition(MATRIX_START)
-    _, _, tail = rest.partition(MATRIX_END)
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
     body = report.split("\n", 2)[2]  # without the title
-    BENCHMARKS_MD.write_text(f"{head}{MATRIX_START}\n{body}{MATRIX_END}{tail}")
+    BENCHMARKS_MD.write_text(f"{head}{start}\n{body}{end}{tail}")
 
 
 def _pass_line(name: str, recalls: Pass) -> str:
