@@ -208,20 +208,39 @@ class Progress:
 
 
 def pending_in_db(database_url: str, event_ids: Sequence[str]) -> Callable[[], int]:
-    """-> a counter of the events still pending/processing, read from an owned stack's
-    database: one statement per poll whatever the number of events."""
+    """-> a counter of these events still pending/processing, read from an owned stack's
+    database: one statement per poll whatever their number."""
+    return _db_counter(
+        database_url,
+        "SELECT count(*) FROM memory_event WHERE id = ANY(%s::uuid[]) "
+        "AND status IN ('pending', 'processing')",
+        event_ids,
+    )
+
+
+def stale_episodes_in_db(database_url: str, event_ids: Sequence[str]) -> Callable[[], int]:
+    """-> a counter of the episodes of these events' users whose summary vector is stale:
+    left for beat's sweep while a backlog drained. Recalling before the sweep would search
+    old vectors, more of them the bigger the backlog, so the feeding would change the
+    result."""
+    return _db_counter(
+        database_url,
+        "SELECT count(*) FROM memory_episode e JOIN (SELECT DISTINCT tenant_id, user_id "
+        "FROM memory_event WHERE id = ANY(%s::uuid[])) u "
+        "ON e.tenant_id = u.tenant_id AND e.user_id = u.user_id WHERE e.embedding_stale",
+        event_ids,
+    )
+
+
+def _db_counter(database_url: str, sql: str, event_ids: Sequence[str]) -> Callable[[], int]:
     import psycopg
 
-    def left() -> int:
+    def count() -> int:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM memory_event WHERE id = ANY(%s::uuid[]) "
-                "AND status IN ('pending', 'processing')",
-                (list(event_ids),),
-            ).fetchone()
+            row = conn.execute(sql, (list(event_ids),)).fetchone()
         return int(row[0]) if row else 0
 
-    return left
+    return count
 
 
 def wait_enriched(
@@ -246,6 +265,15 @@ def wait_enriched(
         while (count := left()) > 0:
             progress.update(count, clock(), stall_s)
             pause(5)
+        stale = stale_episodes_in_db(database_url, pending)
+        episodes = Progress(left=stale() + 1, moved_at=clock())
+        try:
+            while (count := stale()) > 0:
+                episodes.update(count, clock(), stall_s)
+                pause(5)
+        except EnrichmentStalled:
+            # Beat's sweep is not running (a stack of another make): recall anyway.
+            print(f"{count} episode vectors still stale; recalling anyway", flush=True)
         return clock() - started
     while pending:
         _, body, _ = client.call("GET", f"/v1/events/{pending[0]}")
@@ -412,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from bench.stack import running_stack
 
-        with running_stack(data_dir=args.data_dir, tenant="locomo") as stack:
+        with running_stack(data_dir=args.data_dir, tenant="locomo", beat=True) as stack:
             client = Client(stack.base_url, stack.api_key)
             stats = _run(
                 client,

@@ -78,6 +78,7 @@ def test_counting_in_the_database_follows_the_same_bound(monkeypatch: pytest.Mon
     clock = FakeClock()
     left = iter([40, 40, 30, 30, 30, 30, 30, 30, 30, 30])
     monkeypatch.setattr(locomo, "pending_in_db", lambda url, ids: lambda: next(left))
+    monkeypatch.setattr(locomo, "stale_episodes_in_db", lambda url, ids: lambda: 0)
     with pytest.raises(EnrichmentStalled, match="30 left"):
         wait_enriched(
             None,  # type: ignore[arg-type]
@@ -87,3 +88,31 @@ def test_counting_in_the_database_follows_the_same_bound(monkeypatch: pytest.Mon
             clock=clock,
             pause=clock.pause,
         )
+
+
+def test_stale_episode_vectors_are_waited_for_then_given_up_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events done, episode vectors still stale: wait while beat's sweep embeds them; if it
+    stops moving (no beat), recall anyway rather than fail the run."""
+    clock = FakeClock()
+    stale = iter([9, 5, 5, 2, *[2] * 10])
+    polled: list[float] = []
+
+    def count() -> int:
+        polled.append(clock.now)
+        return next(stale)
+
+    monkeypatch.setattr(locomo, "pending_in_db", lambda url, ids: lambda: 0)
+    monkeypatch.setattr(locomo, "stale_episodes_in_db", lambda url, ids: count)
+    waited = wait_enriched(
+        None,  # type: ignore[arg-type]
+        _mapping(4),
+        stall_s=30,
+        database_url="postgresql://unused",
+        clock=clock,
+        pause=clock.pause,
+    )
+    # Polled past the last drop (at 10 s) for the stall bound, then gave up without raising.
+    assert waited > 40
+    assert len(polled) >= 10
