@@ -88,6 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "re-resolved across conversations)",
     )
     parser.add_argument(
+        "--ingested-stacked",
+        action="store_true",
+        help="recall for the user `bench.locomo --stacked` ingested over HTTP (every "
+        "conversation under one user_id; use --stack on that run's --data-dir)",
+    )
+    parser.add_argument(
         "--stop-at-session-break",
         action="store_true",
         help="neighbours stop at a session break (memory.recall.locality), for comparison",
@@ -140,8 +146,12 @@ def _run(args: argparse.Namespace) -> int:
     profiler = cProfile.Profile() if args.profile else None
     dump = args.dump.open("w") if args.dump else None
     for conv in chosen:
-        user = variant.user_of(conv)
-        dia_of = mapping[user]
+        if args.ingested_stacked:
+            user = variant.user_of(conv, stacked=True)
+            dia_of = mapping[f"{user}|{conv.sample_id}"]
+        else:
+            user = variant.user_of(conv)
+            dia_of = mapping[user]
         scope = RecallScope(tenant=tenant, user_id=STACKED_USER if args.stacked else user)
         questions = [q for q in conv.questions if q.category in categories and q.evidence]
         for q in questions[: args.limit]:

@@ -4,6 +4,7 @@ bound. A fake clock stands in for time, so nothing here sleeps or is timed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -116,3 +117,53 @@ def test_stale_episode_vectors_are_waited_for_then_given_up_on(
     # Polled past the last drop (at 10 s) for the stall bound, then gave up without raising.
     assert waited > 40
     assert len(polled) >= 10
+
+
+def test_parallel_recall_clients_score_the_same_and_skip_unasked_categories() -> None:
+    from bench.locomo import run_recalls
+    from bench.locomo_data import Conversation, Question, Turn
+    from bench.locomo_metrics import Scoreboard
+
+    turns = [
+        Turn(
+            dia_id=f"D1:{i}",
+            session=1,
+            speaker="A",
+            text="t",
+            blip_caption=None,
+            time=datetime(2023, 5, 8, 13, i, tzinfo=UTC),
+            content="A: t",
+        )
+        for i in range(4)
+    ]
+    questions = [
+        Question(question=f"q{i}", answer="a", evidence=[f"D1:{i}"], category=1 + i % 5)
+        for i in range(10)
+    ]
+    conv = Conversation(
+        sample_id="c", speaker_a="A", speaker_b="B", turns=turns, questions=questions
+    )
+    mapping = {"locomo-c": {f"e{i}": f"D1:{i}" for i in range(4)}}
+
+    class Server:
+        def call_timed(self, method: str, path: str, body: Any) -> tuple[Any, ...]:
+            cited = ["e1", "e3"] if body["token_budget"] == 500 else ["e0", "e1", "e2", "e3"]
+            reply = {"citations": cited, "system_context": "", "token_estimate": 1}
+            return 200, reply, 1.0, locomo.ServerTiming(app_ms=1.0, cache="miss")
+
+    boards = []
+    for clients in (1, 4):
+        board = Scoreboard()
+        passed = run_recalls(
+            Server(),  # type: ignore[arg-type]
+            [conv],
+            mapping,
+            [500, 2000],
+            board,
+            categories=(1, 2, 3, 4),
+            clients=clients,
+        )
+        assert sum(passed.caches.values()) == 2 * 8  # category 5 not asked
+        boards.append([board.summary("claiv", b)["evidence_recall"] for b in (500, 2000)])
+    assert boards[0] == boards[1]
+    assert boards[0][1] > boards[0][0]
