@@ -143,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
     scores: dict[int, dict[str, list[float]]] = {
         b: {"recall": [], "contained": [], "part": [], "ms": []} for b in budgets
     }
+    by_category: dict[tuple[int, int], list[float]] = {}
     profiler = cProfile.Profile() if args.profile else None
     dump = args.dump.open("w") if args.dump else None
     for conv in chosen:
@@ -167,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
                 cell["ms"].append((time.perf_counter() - started) * 1000)
                 cited = [dia_of[c] for c in citations_of(admitted) if c in dia_of]
                 cell["recall"].append(evidence_recall(q.evidence, cited))
+                by_category.setdefault((budget, q.category), []).append(cell["recall"][-1])
                 cell["contained"].append(float(answer_contained(q.answer, text)))
                 cell["part"].append(float(answer_part_contained(q.answer, text)))
                 if dump:
@@ -189,6 +191,14 @@ def _run(args: argparse.Namespace) -> int:
             f"any part {100 * statistics.mean(cell['part']):.1f} % "
             f"(n={len(ms)}) latency p50 {ms[len(ms) // 2]:.1f} ms "
             f"p95 {ms[int(len(ms) * 0.95)]:.1f} ms"
+        )
+        print(
+            f"budget {budget} by category: "
+            + ", ".join(
+                f"{c}: {100 * statistics.mean(by_category[(budget, c)]):.1f}"
+                for c in sorted(categories)
+                if by_category.get((budget, c))
+            )
         )
     if profiler:
         profiler.dump_stats(args.profile)
