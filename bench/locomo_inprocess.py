@@ -98,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="neighbours stop at a session break (memory.recall.locality), for comparison",
     )
+    parser.add_argument(
+        "--keep-interleaved",
+        action="store_true",
+        help="neighbours include turns of concurrent threads (memory.recall.locality), for "
+        "comparison",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
     parser.add_argument(
@@ -136,6 +142,10 @@ def _run(args: argparse.Namespace) -> int:
         from memory.recall import locality
 
         locality.STOP_AT_SESSION_BREAK = True
+    if args.keep_interleaved:
+        from memory.recall import locality
+
+        locality.SKIP_INTERLEAVED_THREADS = False
     if args.stacked:
         if args.copy is None:
             raise SystemExit("--stacked rewrites user ids: use it with --copy")
