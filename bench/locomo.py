@@ -51,7 +51,14 @@ from typing import Any
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.locomo_data import Conversation, load_locomo  # noqa: E402
-from bench.locomo_feeding import DEFAULT, TextCitations, Variant, feed, variants_of  # noqa: E402
+from bench.locomo_feeding import (  # noqa: E402
+    DEFAULT,
+    RETRIES,
+    TextCitations,
+    Variant,
+    feed,
+    variants_of,
+)
 from bench.locomo_metrics import (  # noqa: E402
     ANSWERABLE_CATEGORIES,
     CATEGORY_LABELS,
@@ -321,7 +328,13 @@ def run_recalls(
             request = {"user_id": user, "task": q.question, "token_budget": budget}
         else:
             request = {"user_id": user, "query": q.question, "token_budget": budget}
-        status, body, ms, timing = client.call_timed("POST", f"/{variant.api}/recall", request)
+        for _ in range(RETRIES):
+            status, body, ms, timing = client.call_timed("POST", f"/{variant.api}/recall", request)
+            if status not in (429, 503):
+                break
+            # Turned away at the door (admission control): retry as a client would.
+            retry_after = (body.get("error", {}).get("details") or {}).get("retry_after", 1)
+            time.sleep(min(float(retry_after), 5.0))
         if status != 200:
             raise RuntimeError(f"recall failed: {status} {body}")
         if quoted is None:
