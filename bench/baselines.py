@@ -175,8 +175,14 @@ class DenseRetriever:
         if len(self.embeddings) != len(self.turns):
             raise ValueError("one embedding per turn is required")
 
+    # Query vectors encoded ahead in one batch (`locomo_baselines --batch-queries`): the
+    # same ranking, without a model call per query.
+    query_vectors: dict[str, np.ndarray] | None = None
+
     def rank(self, query: str) -> list[Turn]:
-        vector = self.model.encode(query, normalize_embeddings=True, convert_to_numpy=True)
+        vector = (self.query_vectors or {}).get(query)
+        if vector is None:
+            vector = self.model.encode(query, normalize_embeddings=True, convert_to_numpy=True)
         # Embeddings are unit length, so the dot product is the cosine.
         scores = self.embeddings @ vector.astype(np.float32)
         order = np.argsort(-scores, kind="stable")

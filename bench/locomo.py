@@ -36,11 +36,13 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,14 +51,28 @@ from typing import Any
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.locomo_data import Conversation, load_locomo  # noqa: E402
-from bench.locomo_feeding import DEFAULT, TextCitations, Variant, feed, variants_of  # noqa: E402
-from bench.locomo_metrics import Scoreboard, percentile  # noqa: E402
+from bench.locomo_feeding import (  # noqa: E402
+    DEFAULT,
+    RETRIES,
+    TextCitations,
+    Variant,
+    feed,
+    variants_of,
+)
+from bench.locomo_metrics import (  # noqa: E402
+    ANSWERABLE_CATEGORIES,
+    CATEGORY_LABELS,
+    Scoreboard,
+    percentile,
+)
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 RESULTS = Path(__file__).resolve().parent / "results" / "locomo.md"
 FEEDING_RESULTS = Path(__file__).resolve().parent / "results" / "locomo_feeding.md"
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 MATRIX_START, MATRIX_END = "<!-- feeding-matrix -->", "<!-- /feeding-matrix -->"
+STACKED_START, STACKED_END = "<!-- stacked-run -->", "<!-- /stacked-run -->"
+HYBRID = "hybrid-rrf"
 SYSTEM = "claiv"
 # Cached recalls measured per run; each costs a second, uncached recall first.
 CACHED_SAMPLE = 1000
@@ -168,25 +184,117 @@ def ingest(
     return mapping
 
 
-def wait_enriched(client: Client, mapping: dict[str, dict[str, str]]) -> float:
-    """Walk the events in ingest order (the queue is roughly FIFO), waiting at the first
-    one still pending: one status request per poll instead of one per event."""
-    started = time.perf_counter()
+class EnrichmentStalled(RuntimeError):
+    """No event finished enrichment for the stall bound: the run stops instead of waiting on.
+    Its ingest is kept (the stack's data dir and mapping), so the same command resumes."""
+
+
+# Waiting ends when no event has finished for this long, not at a fixed deadline: on a
+# loaded machine enrichment is slow but moving, and a long wait that still makes progress
+# is worth finishing. Override with --stall-seconds.
+STALL_SECONDS = 600.0
+
+
+@dataclass
+class Progress:
+    """When the count of unfinished events last went down (the stall clock)."""
+
+    left: int
+    moved_at: float
+    reported_at: float = 0.0
+
+    def update(self, left: int, now: float, stall_s: float) -> None:
+        if left < self.left:
+            self.left, self.moved_at = left, now
+        if now - self.moved_at > stall_s:
+            raise EnrichmentStalled(
+                f"no event finished enrichment in {stall_s:.0f} s ({left} left); the "
+                "ingest is kept: run the same command again to resume the wait"
+            )
+        if now - self.reported_at > 30:
+            print(f"waiting for enrichment: {left} events left", flush=True)
+            self.reported_at = now
+
+
+def pending_in_db(database_url: str, event_ids: Sequence[str]) -> Callable[[], int]:
+    """-> a counter of these events still pending/processing, read from an owned stack's
+    database: one statement per poll whatever their number."""
+    return _db_counter(
+        database_url,
+        "SELECT count(*) FROM memory_event WHERE id = ANY(%s::uuid[]) "
+        "AND status IN ('pending', 'processing')",
+        event_ids,
+    )
+
+
+def stale_episodes_in_db(database_url: str, event_ids: Sequence[str]) -> Callable[[], int]:
+    """-> a counter of the episodes of these events' users whose summary vector is stale:
+    left for beat's sweep while a backlog drained. Recalling before the sweep would search
+    old vectors, more of them the bigger the backlog, so the feeding would change the
+    result."""
+    return _db_counter(
+        database_url,
+        "SELECT count(*) FROM memory_episode e JOIN (SELECT DISTINCT tenant_id, user_id "
+        "FROM memory_event WHERE id = ANY(%s::uuid[])) u "
+        "ON e.tenant_id = u.tenant_id AND e.user_id = u.user_id WHERE e.embedding_stale",
+        event_ids,
+    )
+
+
+def _db_counter(database_url: str, sql: str, event_ids: Sequence[str]) -> Callable[[], int]:
+    import psycopg
+
+    def count() -> int:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(sql, (list(event_ids),)).fetchone()
+        return int(row[0]) if row else 0
+
+    return count
+
+
+def wait_enriched(
+    client: Client,
+    mapping: dict[str, dict[str, str]],
+    stall_s: float = STALL_SECONDS,
+    database_url: str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    pause: Callable[[float], None] = time.sleep,
+) -> float:
+    """Wait until every event of `mapping` is enriched (or failed), for as long as some
+    event finishes at least every `stall_s` seconds; raise EnrichmentStalled otherwise.
+
+    With an owned stack's database the unfinished events are counted there; through HTTP
+    alone the events are walked in ingest order (the queue is roughly FIFO), waiting at the
+    first one still pending: one status request per poll instead of one per event."""
+    started = clock()
     pending = [event_id for events in mapping.values() for event_id in events]
-    last_report = 0.0
+    progress = Progress(left=len(pending) + 1, moved_at=started)
+    if database_url is not None:
+        left = pending_in_db(database_url, pending)
+        while (count := left()) > 0:
+            progress.update(count, clock(), stall_s)
+            pause(5)
+        stale = stale_episodes_in_db(database_url, pending)
+        episodes = Progress(left=stale() + 1, moved_at=clock())
+        try:
+            while (count := stale()) > 0:
+                episodes.update(count, clock(), stall_s)
+                pause(5)
+        except EnrichmentStalled:
+            # Beat's sweep is not running (a stack of another make): recall anyway.
+            print(f"{count} episode vectors still stale; recalling anyway", flush=True)
+        return clock() - started
     while pending:
         _, body, _ = client.call("GET", f"/v1/events/{pending[0]}")
         status = body.get("status")
         if status in ("pending", "processing"):
-            if time.perf_counter() - last_report > 30:
-                print(f"waiting for enrichment: {len(pending)} events left", flush=True)
-                last_report = time.perf_counter()
-            time.sleep(1)
+            progress.update(len(pending), clock(), stall_s)
+            pause(1)
             continue
         if status == "failed":
             print(f"event {pending[0]} failed: {body.get('error')}", flush=True)
         pending.pop(0)
-    return time.perf_counter() - started
+    return clock() - started
 
 
 def run_recalls(
@@ -198,42 +306,64 @@ def run_recalls(
     variant: Variant = DEFAULT,
     stacked: bool = False,
     system: str = SYSTEM,
+    categories: Sequence[int] | None = None,
+    clients: int = 1,
 ) -> Pass:
+    """Every question of `categories` (all without) at every budget, by `clients` parallel
+    clients (the scores do not depend on it; the latencies then include the queueing)."""
     recalls = Pass(expected="miss")
+    lock = threading.Lock()
+    work = []
     for conv in conversations:
         dia_of = mapping[mapping_key(variant, conv, stacked)]
         user = variant.user_of(conv, stacked)
         quoted = TextCitations(conv.turns, dia_of) if variant.api == "v6" else None
         for q in conv.questions:
-            for budget in budgets:
-                if quoted is None:
-                    request = {"user_id": user, "task": q.question, "token_budget": budget}
-                else:
-                    request = {"user_id": user, "query": q.question, "token_budget": budget}
-                status, body, ms, timing = client.call_timed(
-                    "POST", f"/{variant.api}/recall", request
-                )
-                if status != 200:
-                    raise RuntimeError(f"recall failed: {status} {body}")
-                recalls.add(ms, timing)
-                if quoted is None:
-                    cited = [dia_of[c] for c in body["citations"] if c in dia_of]
-                    context, tokens = body["system_context"], body["token_estimate"]
-                else:
-                    cited = quoted.cited(body, dia_of)
-                    context, tokens = body["llm_context"]["text"], body["token_estimate"]
-                board.add(
-                    system=system,
-                    budget=budget,
-                    category=q.category,
-                    answer=q.answer,
-                    evidence=q.evidence,
-                    cited=cited,
-                    context=context,
-                    tokens=tokens,
-                    latency_ms=ms,
-                    adversarial_answer=q.adversarial_answer,
-                )
+            if categories is None or q.category in categories:
+                work += [(dia_of, user, quoted, q, budget) for budget in budgets]
+
+    def one(item: tuple[Any, ...]) -> None:
+        dia_of, user, quoted, q, budget = item
+        if quoted is None:
+            request = {"user_id": user, "task": q.question, "token_budget": budget}
+        else:
+            request = {"user_id": user, "query": q.question, "token_budget": budget}
+        for _ in range(RETRIES):
+            status, body, ms, timing = client.call_timed("POST", f"/{variant.api}/recall", request)
+            if status not in (429, 503):
+                break
+            # Turned away at the door (admission control): retry as a client would.
+            retry_after = (body.get("error", {}).get("details") or {}).get("retry_after", 1)
+            time.sleep(min(float(retry_after), 5.0))
+        if status != 200:
+            raise RuntimeError(f"recall failed: {status} {body}")
+        if quoted is None:
+            cited = [dia_of[c] for c in body["citations"] if c in dia_of]
+            context, tokens = body["system_context"], body["token_estimate"]
+        else:
+            cited = quoted.cited(body, dia_of)
+            context, tokens = body["llm_context"]["text"], body["token_estimate"]
+        with lock:
+            recalls.add(ms, timing)
+            board.add(
+                system=system,
+                budget=budget,
+                category=q.category,
+                answer=q.answer,
+                evidence=q.evidence,
+                cited=cited,
+                context=context,
+                tokens=tokens,
+                latency_ms=ms,
+                adversarial_answer=q.adversarial_answer,
+            )
+
+    if clients <= 1:
+        for item in work:
+            one(item)
+    else:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            list(pool.map(one, work))
     return recalls
 
 
@@ -295,6 +425,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-url")
     parser.add_argument("--api-key")
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=STALL_SECONDS,
+        help="stop waiting for enrichment when no event finished for this long",
+    )
+    parser.add_argument(
+        "--recall-clients",
+        type=int,
+        default=1,
+        help="parallel recall clients (scores unchanged; latencies then include queueing)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=CACHE / "locomo-stack",
+        help="the owned stack's data dir (kept between runs: ingest and enrichment resume)",
+    )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the stack's finally block stops what it started.
@@ -324,21 +472,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             CACHE / "locomo-remote.json",
             variants=variants,
             stacked=args.stacked,
+            stall_s=args.stall_seconds,
+            recall_clients=args.recall_clients,
         )
     else:
         from bench.stack import running_stack
 
-        with running_stack(data_dir=CACHE / "locomo-stack", tenant="locomo") as stack:
+        with running_stack(data_dir=args.data_dir, tenant="locomo", beat=True) as stack:
             client = Client(stack.base_url, stack.api_key)
             stats = _run(
                 client,
                 conversations,
                 budgets,
                 board,
-                CACHE / "locomo-stack" / "mapping.json",
+                args.data_dir / "mapping.json",
                 redis_url=stack.env["REDIS_URL"],
                 variants=variants,
                 stacked=args.stacked,
+                database_url=stack.env["DATABASE_URL"],
+                stall_s=args.stall_seconds,
+                recall_clients=args.recall_clients,
             )
     if not args.skip_baselines:
         from bench.locomo_baselines import run as run_baselines
@@ -350,13 +503,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = args.output or RESULTS
     else:
         report = _feeding_report(
-            board, conversations, budgets, variants, stats, time.perf_counter() - wall, argv
+            board,
+            conversations,
+            budgets,
+            variants,
+            stats,
+            time.perf_counter() - wall,
+            argv,
+            stacked=args.stacked,
         )
         output = args.output or FEEDING_RESULTS
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report)
     if args.benchmarks_md and not classic:
-        _benchmarks_md_update(report)
+        _benchmarks_md_update(report, stacked=args.stacked)
     print(report)
     return 0
 
@@ -370,6 +530,9 @@ def _run(
     redis_url: str | None = None,
     variants: Sequence[Variant] = (DEFAULT,),
     stacked: bool = False,
+    database_url: str | None = None,
+    stall_s: float = STALL_SECONDS,
+    recall_clients: int = 1,
 ) -> dict[str, Any]:
     mapping_file.parent.mkdir(parents=True, exist_ok=True)
     classic = list(variants) == [DEFAULT] and not stacked
@@ -382,14 +545,27 @@ def _run(
         ingest_s[variant.name] = time.perf_counter() - began
     total_ingest_s = time.perf_counter() - started
     keys = {mapping_key(v, c, stacked) for v in variants for c in conversations}
-    enrich_wait_s = wait_enriched(client, {key: mapping[key] for key in keys})
+    enrich_wait_s = wait_enriched(
+        client, {key: mapping[key] for key in keys}, stall_s=stall_s, database_url=database_url
+    )
     if redis_url:
         print(f"cleared {recall_cache_clear(redis_url)} cached recalls", flush=True)
     passes: dict[str, Pass] = {}
     for variant in variants:
         name = SYSTEM if classic else f"{SYSTEM} {variant.name}"
         passes[variant.name] = run_recalls(
-            client, conversations, mapping, budgets, board, variant, stacked, name
+            client,
+            conversations,
+            mapping,
+            budgets,
+            board,
+            variant,
+            stacked,
+            name,
+            # The feeding table scores categories 1-4 only; adversarial questions cost a
+            # quarter of the recalls for nothing there.
+            categories=None if classic else ANSWERABLE_CATEGORIES,
+            clients=recall_clients,
         )
         print(f"recalled {variant.name}", flush=True)
     uncached = passes[variants[0].name]
@@ -413,30 +589,39 @@ def _feeding_report(
     stats: dict[str, Any],
     wall: float,
     argv: Sequence[str] | None,
+    stacked: bool = False,
 ) -> str:
     """One table: evidence recall (categories 1–4) per variant and budget, the spread
     between variants, and the baselines of the same run."""
     command = " ".join(argv if argv is not None else sys.argv[1:])
     header = ["variant (feed/order/api)"]
     for budget in budgets:
-        header += [f"{budget}: recall %", f"{budget}: multi-hop", f"{budget}: open-domain"]
+        header += [f"{budget}: recall %"]
+        header += [f"{budget}: {CATEGORY_LABELS[c]}" for c in ANSWERABLE_CATEGORIES]
     header += ["uncached p95 ms"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     per_budget: dict[int, list[float]] = {b: [] for b in budgets}
+    below: list[str] = []
+
+    def category(system: str, budget: int, c: int) -> float:
+        return float(board.summary(system, budget, (c,))["evidence_recall"])
 
     def row(label: str, system: str, p95: str) -> None:
         cells = [label]
         for budget in budgets:
             recall = board.summary(system, budget)["evidence_recall"]
-            cells += [
-                f"{recall:.1f}",
-                f"{board.summary(system, budget, (1,))['evidence_recall']:.1f}",
-                f"{board.summary(system, budget, (3,))['evidence_recall']:.1f}",
-            ]
+            cells.append(f"{recall:.1f}")
+            for c in ANSWERABLE_CATEGORIES:
+                value = category(system, budget, c)
+                cells.append(f"{value:.1f}")
+                if system.startswith(SYSTEM) and HYBRID in systems:
+                    if value < category(HYBRID, budget, c):
+                        below.append(f"{label.strip('*')} {budget} {CATEGORY_LABELS[c]}")
             if system.startswith(SYSTEM):
                 per_budget[budget].append(recall)
         lines.append("| " + " | ".join(cells + [p95]) + " |")
 
+    systems = {s for s, _ in board.rows()}
     for variant in variants:
         recalls = stats["passes"][variant.name]
         row(
@@ -444,41 +629,55 @@ def _feeding_report(
             f"{SYSTEM} {variant.name}",
             f"{percentile(recalls.client_ms, 95):.0f}",
         )
-    for system in ("hybrid-rrf", "bm25", "dense-minilm"):
-        if any(s == system for s, _ in board.rows()):
+    for system in (HYBRID, "bm25", "dense-minilm"):
+        if system in systems:
             row(system, system, "–")
     spread = ", ".join(f"{b}: {max(v) - min(v):.1f}" for b, v in per_budget.items() if v)
+    margin = "–"
+    if HYBRID in systems:
+        margin = ", ".join(
+            f"{b}: {min(v) - board.summary(HYBRID, b)['evidence_recall']:+.1f}"
+            for b, v in per_budget.items()
+            if v
+        )
     turns = sum(len(c.turns) for c in conversations)
     questions = sum(len(c.questions) for c in conversations)
     ingest = ", ".join(f"{k} {v:.0f} s" for k, v in stats["ingest_by_variant"].items())
     return "\n".join(
         [
-            "# LoCoMo: recall by feeding variant",
+            "# LoCoMo stacked: every conversation under one user_id"
+            if stacked
+            else "# LoCoMo: recall by feeding variant",
             "",
             f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.locomo "
             f"{command}`: conversations {', '.join(c.sample_id for c in conversations)} "
             f"({turns} turns, {questions} questions); wall time {wall:.0f} s; load average "
             f"{Path('/proc/loadavg').read_text().split()[0]} at the end. Evidence recall %, "
-            "categories 1–4 (multi-hop = 1, open-domain = 3).",
+            "categories 1–4 (all, then each).",
             "",
             *lines,
             "",
-            f"Spread between variants (points): {spread}. Ingest: {ingest}; waited "
+            f"Spread between variants (points): {spread}. Lowest variant minus the hybrid "
+            f"(points): {margin}. Categories below the hybrid: "
+            f"{', '.join(below) or 'none'}. Ingest: {ingest}; waited "
             f"{stats['enrich_wait_s']:.0f} s for enrichment after the last ingest.",
             "",
         ]
     )
 
 
-def _benchmarks_md_update(report: str) -> None:
+def _benchmarks_md_update(report: str, stacked: bool = False) -> None:
+    """Put the report (without its title) between the markers of its kind in BENCHMARKS.md:
+    the matrix and the stacked run each have their own, so neither overwrites the other."""
+    start, end = (STACKED_START, STACKED_END) if stacked else (MATRIX_START, MATRIX_END)
     text = BENCHMARKS_MD.read_text()
-    if MATRIX_START not in text:
-        print("BENCHMARKS.md has no feeding-matrix markers; not updated", flush=True)
+    if start not in text:
+        print(f"BENCHMARKS.md has no {start} marker; not updated", flush=True)
         return
-    head, _, rest = text.partition(MATRIX_START)
-    _, _, tail = rest.partition(MATRIX_END)
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
     body = report.split("\n", 2)[2]  # without the title
-    BENCHMARKS_MD.write_text(f"{head}{MATRIX_START}\n{body}{MATRIX_END}{tail}")
+    BENCHMARKS_MD.write_text(f"{head}{start}\n{body}{end}{tail}")
 
 
 def _pass_line(name: str, recalls: Pass) -> str:

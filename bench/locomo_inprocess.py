@@ -88,9 +88,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "re-resolved across conversations)",
     )
     parser.add_argument(
+        "--ingested-stacked",
+        action="store_true",
+        help="recall for the user `bench.locomo --stacked` ingested over HTTP (every "
+        "conversation under one user_id; use --stack on that run's --data-dir)",
+    )
+    parser.add_argument(
         "--stop-at-session-break",
         action="store_true",
         help="neighbours stop at a session break (memory.recall.locality), for comparison",
+    )
+    parser.add_argument(
+        "--keep-interleaved",
+        action="store_true",
+        help="neighbours include turns of concurrent threads (memory.recall.locality), for "
+        "comparison",
     )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
@@ -130,6 +142,10 @@ def _run(args: argparse.Namespace) -> int:
         from memory.recall import locality
 
         locality.STOP_AT_SESSION_BREAK = True
+    if args.keep_interleaved:
+        from memory.recall import locality
+
+        locality.SKIP_INTERLEAVED_THREADS = False
     if args.stacked:
         if args.copy is None:
             raise SystemExit("--stacked rewrites user ids: use it with --copy")
@@ -137,11 +153,16 @@ def _run(args: argparse.Namespace) -> int:
     scores: dict[int, dict[str, list[float]]] = {
         b: {"recall": [], "contained": [], "part": [], "ms": []} for b in budgets
     }
+    by_category: dict[tuple[int, int], list[float]] = {}
     profiler = cProfile.Profile() if args.profile else None
     dump = args.dump.open("w") if args.dump else None
     for conv in chosen:
-        user = variant.user_of(conv)
-        dia_of = mapping[user]
+        if args.ingested_stacked:
+            user = variant.user_of(conv, stacked=True)
+            dia_of = mapping[f"{user}|{conv.sample_id}"]
+        else:
+            user = variant.user_of(conv)
+            dia_of = mapping[user]
         scope = RecallScope(tenant=tenant, user_id=STACKED_USER if args.stacked else user)
         questions = [q for q in conv.questions if q.category in categories and q.evidence]
         for q in questions[: args.limit]:
@@ -157,6 +178,7 @@ def _run(args: argparse.Namespace) -> int:
                 cell["ms"].append((time.perf_counter() - started) * 1000)
                 cited = [dia_of[c] for c in citations_of(admitted) if c in dia_of]
                 cell["recall"].append(evidence_recall(q.evidence, cited))
+                by_category.setdefault((budget, q.category), []).append(cell["recall"][-1])
                 cell["contained"].append(float(answer_contained(q.answer, text)))
                 cell["part"].append(float(answer_part_contained(q.answer, text)))
                 if dump:
@@ -179,6 +201,14 @@ def _run(args: argparse.Namespace) -> int:
             f"any part {100 * statistics.mean(cell['part']):.1f} % "
             f"(n={len(ms)}) latency p50 {ms[len(ms) // 2]:.1f} ms "
             f"p95 {ms[int(len(ms) * 0.95)]:.1f} ms"
+        )
+        print(
+            f"budget {budget} by category: "
+            + ", ".join(
+                f"{c}: {100 * statistics.mean(by_category[(budget, c)]):.1f}"
+                for c in sorted(categories)
+                if by_category.get((budget, c))
+            )
         )
     if profiler:
         profiler.dump_stats(args.profile)

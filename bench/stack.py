@@ -51,9 +51,13 @@ def running_stack(
     worker_concurrency: int = 2,
     gunicorn_args: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
+    beat: bool = False,
 ) -> Iterator[Stack]:
     """`gunicorn_args` are appended to the server's command line (e.g. `-k gthread --threads
-    8`); `extra_env` is added to every process's environment."""
+    8`); `extra_env` is added to every process's environment. `beat` runs Celery beat too,
+    as `make dev` does: its sweeps re-send stuck chains and embed the episode summaries
+    left stale while a backlog drained, which a benchmark that recalls after a big ingest
+    needs (without it those episodes keep an old vector, or none, for good)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     postgres = postgres_start(data_dir=data_dir / "postgres")
     valkey = valkey_start(data_dir=data_dir / "valkey", persist=True)
@@ -133,6 +137,30 @@ def running_stack(
                 start_new_session=True,
             )
         )
+        if beat:
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "claiv",
+                        "beat",
+                        "--loglevel",
+                        "WARNING",
+                        "--scheduler",
+                        "claiv.beat_leader:LeaderScheduler",
+                        "--schedule",
+                        str(data_dir / "celerybeat-schedule"),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
         base = f"http://127.0.0.1:{port}"
         # Each process loads the model first: a minute or more on a busy machine. Wait as
         # long as they live (the limit only guards against a hang).

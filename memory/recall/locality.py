@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from memory import timeline
 from memory.recall import channels, replica
@@ -40,6 +41,12 @@ KERNEL: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1)
 # fed with one id per conversation / no id: 80.9 / 91.6 and 80.9 / 91.3 without the stop,
 # 81.1 / 91.6 and 81.1 / 91.6 with it (BENCHMARKS.md, issue #14).
 STOP_AT_SESSION_BREAK = True
+# A turn of another conversation id that sits between turns of the anchor's own id is a
+# concurrent thread (two tabs, two chats at once), not the anchor's context: it is skipped
+# and the next turn taken. Ids only separate threads that interleave: threads one after the
+# other (a thread per visit, per question) stay each other's neighbours, and turns without
+# an id are everyone's, so feeding with one id, one per sitting or none is unchanged.
+SKIP_INTERLEAVED_THREADS = True
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,9 @@ def turns_around(
         return {}
     if stop_at_session_break is None:
         stop_at_session_break = STOP_AT_SESSION_BREAK
+    skip_interleaved = SKIP_INTERLEAVED_THREADS
+    # Skipped turns are replaced by the next ones: read twice the reach.
+    depth = 2 * reach if skip_interleaved else reach
     rows = channels.visible("event", scope)
     where, params = rows.where()
     # Each candidate's neighbours with their times, by the (tenant, user, event time)
@@ -76,33 +86,54 @@ def turns_around(
     # The plain time bound lets the index range scan; the row comparison orders ties.
     near = (
         "LEFT JOIN LATERAL (SELECT array_agg(n.id ORDER BY n.event_time {order}, n.id {order}) "
-        "AS ids, array_agg(n.event_time ORDER BY n.event_time {order}, n.id {order}) AS times "
-        f"FROM (SELECT r.id, r.event_time FROM {rows.table} r WHERE {where} "
+        "AS ids, array_agg(n.event_time ORDER BY n.event_time {order}, n.id {order}) AS times, "
+        "array_agg(n.conversation_id ORDER BY n.event_time {order}, n.id {order}) AS threads "
+        f"FROM (SELECT r.id, r.event_time, r.conversation_id FROM {rows.table} r WHERE {where} "
         "AND r.event_time {op}= c.event_time AND (r.event_time, r.id) {op} (c.event_time, c.id) "
         "ORDER BY r.event_time {order}, r.id {order} LIMIT %s) n) {alias} ON true"
     )
-    candidates, _ = rows.select("r.id, r.event_time", "r.id = ANY(%s)")
+    candidates, _ = rows.select("r.id, r.event_time, r.conversation_id", "r.id = ANY(%s)")
     sql = (
-        "SELECT c.id, c.event_time, b.ids, b.times, a.ids, a.times "
+        "SELECT c.id, c.event_time, c.conversation_id, b.ids, b.times, b.threads, a.ids, "
+        "a.times, a.threads "
         f"FROM ({candidates}) c "
         f"{near.format(op='<', order='DESC', alias='b')} "
         f"{near.format(op='>', order='ASC', alias='a')}"
     )
     with replica.reads().cursor() as cursor:
-        cursor.execute(sql, [*params, list(event_ids), *params, reach, *params, reach])
+        cursor.execute(sql, [*params, list(event_ids), *params, depth, *params, depth])
         found = cursor.fetchall()
     around: dict[uuid.UUID, Around] = {}
-    for event_id, moment, before, before_times, after, after_times in found:
+    for event_id, moment, thread, *sides_read in found:
+        before, before_times, before_threads, after, after_times, after_threads = sides_read
         chains = [
-            list(zip(before or (), before_times or (), strict=True)),
-            list(zip(after or (), after_times or (), strict=True)),
+            list(zip(before or (), before_times or (), before_threads or (), strict=True)),
+            list(zip(after or (), after_times or (), after_threads or (), strict=True)),
         ]
+        if skip_interleaved:
+            chains = [own_thread(thread, chain) for chain in chains]
+        timed = [[(i, t) for i, t, _ in chain][:reach] for chain in chains]
         if stop_at_session_break:
-            sides = [timeline.same_session(moment, chain) for chain in chains]
+            sides = [timeline.same_session(moment, chain) for chain in timed]
         else:
-            sides = [tuple(i for i, _ in chain) for chain in chains]
+            sides = [tuple(i for i, _ in chain) for chain in timed]
         around[event_id] = Around(before=sides[0], after=sides[1])
     return around
+
+
+Step = tuple[uuid.UUID, datetime, str]
+
+
+def own_thread(thread: str, chain: Sequence[Step]) -> list[Step]:
+    """`chain` (an anchor's neighbours on one side, nearest first, with their times and
+    conversation ids) without the turns of threads that interleave with the anchor's
+    thread `thread`: those with a turn the anchor's thread goes on past (see
+    SKIP_INTERLEAVED_THREADS). Turns without an id are kept."""
+    if not thread:
+        return list(chain)
+    last_own = max((i for i, (_, _, other) in enumerate(chain) if other == thread), default=0)
+    interleaved = {other for _, _, other in chain[:last_own] if other and other != thread}
+    return [step for step in chain if step[2] not in interleaved]
 
 
 def smooth(

@@ -15,6 +15,7 @@ from memory.recall.engine import blocks_from, retrieve
 from memory.recall.locality import Around, smooth, turns_around
 from memory.recall.packing import pack
 from tenants.models import Tenant
+from tests.factories import BASE_TIME as BASE
 from tests.factories import ingest
 
 
@@ -56,14 +57,56 @@ def test_turns_around_is_on_the_users_timeline_visible_and_nearest_first(tenant:
 
     found = turns_around(scope, [turns[2].id, turns[4].id, other.id, uuid.uuid4()], reach=2)
 
+    # c1 goes on past c2's turn: for turn 2 that turn is a concurrent thread's, skipped.
     assert found[turns[2].id] == Around(
-        before=(other.id, turns[1].id), after=(turns[3].id, loose.id)
+        before=(turns[1].id, turns[0].id), after=(turns[3].id, loose.id)
     )
+    # c2 does not go on past c1's turns: they are its neighbours.
     assert found[other.id] == Around(
         before=(turns[1].id, turns[0].id), after=(turns[2].id, turns[3].id)
     )
     assert set(found) == {turns[2].id, other.id}  # forgotten and unknown ids: nothing
     assert turns_around(scope, []) == {}
+    # With the skip off, the timeline alone decides.
+    locality.SKIP_INTERLEAVED_THREADS = False
+    try:
+        found = turns_around(scope, [turns[2].id], reach=2)
+    finally:
+        locality.SKIP_INTERLEAVED_THREADS = True
+    assert found[turns[2].id].before == (other.id, turns[1].id)
+
+
+@pytest.mark.django_db
+def test_threads_one_after_the_other_are_neighbours_interleaved_ones_are_not(
+    tenant: Tenant,
+) -> None:
+    """A thread per visit (one after the other) gives the same neighbours as one id or
+    none; two threads at once (their turns alternating) are two conversations."""
+    visit_a = [ingest(tenant, f"a {i}", minutes=i, conversation_id="visit-a") for i in range(3)]
+    visit_b = [ingest(tenant, f"b {i}", minutes=5 + i, conversation_id="visit-b") for i in range(3)]
+    tab_x = [
+        ingest(tenant, f"x {i}", minutes=20 + 2 * i, conversation_id="tab-x") for i in range(3)
+    ]
+    tab_y = [
+        ingest(tenant, f"y {i}", minutes=21 + 2 * i, conversation_id="tab-y") for i in range(3)
+    ]
+    scope = RecallScope(tenant=tenant, user_id="u1")
+
+    found = turns_around(scope, [visit_a[2].id, visit_b[0].id, tab_x[1].id, tab_y[1].id], reach=2)
+
+    assert found[visit_a[2].id].after == (visit_b[0].id, visit_b[1].id)
+    assert found[visit_b[0].id].before == (visit_a[2].id, visit_a[1].id)
+    assert found[tab_x[1].id] == Around(before=(tab_x[0].id, visit_b[2].id), after=(tab_x[2].id,))
+    assert found[tab_y[1].id] == Around(before=(tab_y[0].id, visit_b[2].id), after=(tab_y[2].id,))
+
+
+def test_own_thread_skips_only_turns_the_thread_goes_on_past() -> None:
+    a, b, c, d = (uuid.uuid4() for _ in range(4))
+    t = BASE
+    chain = [(a, t, "y"), (b, t, "x"), (c, t, ""), (d, t, "y")]
+    assert locality.own_thread("x", chain) == [(b, t, "x"), (c, t, "")]
+    assert locality.own_thread("", chain) == chain
+    assert locality.own_thread("z", chain) == chain
 
 
 @pytest.mark.django_db
