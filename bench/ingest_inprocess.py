@@ -21,16 +21,12 @@ import io
 import itertools
 import os
 import pstats
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from bench.stack import ROOT
-from claiv.embedded import postgres_start, valkey_start
+from bench.inprocess_api import inprocess_api
 
 _SEQ = itertools.count()
 
@@ -103,38 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["single", "batch"], default=None)
     args = parser.parse_args(argv)
 
-    cache = ROOT / "bench" / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(tempfile.mkdtemp(prefix="ingest-inprocess-", dir=cache))
-    postgres = postgres_start(data_dir=data_dir / "postgres")
-    valkey = valkey_start(data_dir=data_dir / "valkey", persist=False)
-    try:
-        os.environ.update(
-            DATABASE_URL=postgres.url,
-            REDIS_URL=f"{valkey.connection_url}/0",
-            SECRET_KEY="bench-secret-bench-secret-bench-secret-00",
-            CLAIV_KEY_PEPPER="bench-secret-bench-secret-bench-secret-00",
-            CLAIV_DATA_DIR=str(data_dir),
-            LOG_LEVEL="WARNING",
-            DJANGO_SETTINGS_MODULE="claiv.settings",
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-        from django.test import Client
-
+    with inprocess_api(prefix="ingest-inprocess-", tenant_slug="bench") as api:
         from enrichment import workflows
-        from keys.services import api_key_create
         from memory import ingest
-        from tenants.services import tenant_ensure, tenant_rate_limit_set
 
-        call_command("migrate", "--noinput", verbosity=0)
-        tenant = tenant_ensure(slug="bench")[0]
-        # High, not off: every request still pays the limiter's round trip.
-        tenant_rate_limit_set(tenant=tenant, per_minute=1_000_000)
-        _, raw = api_key_create(tenant=tenant, name="bench", origin="bench")
-        client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client = api.client
 
         def single(run: str) -> None:
             r = client.post("/v6/ingest", _event(run), content_type="application/json")
@@ -210,10 +179,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(ratios):.2f}x"
         )
         return 0
-    finally:
-        valkey.stop()
-        postgres.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,11 @@ Measured, never asserted.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from bench.stack import ROOT
-from claiv.embedded import postgres_start, valkey_start
+from bench.inprocess_api import inprocess_api
 
 STAGE_NAMES = ("extract", "map", "gate", "embed", "tier")
 
@@ -37,39 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="2,32,100,1023", help="KiB, comma-separated")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    cache = ROOT / "bench" / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(tempfile.mkdtemp(prefix="long-content-", dir=cache))
-    postgres = postgres_start(data_dir=data_dir / "postgres")
-    valkey = valkey_start(data_dir=data_dir / "valkey", persist=False)
-    try:
-        os.environ.update(
-            DATABASE_URL=postgres.url,
-            REDIS_URL=f"{valkey.connection_url}/0",
-            SECRET_KEY="bench-secret-bench-secret-bench-secret-00",
-            CLAIV_KEY_PEPPER="bench-secret-bench-secret-bench-secret-00",
-            CLAIV_DATA_DIR=str(data_dir),
-            LOG_LEVEL="WARNING",
-            DJANGO_SETTINGS_MODULE="claiv.settings",
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-        from django.test import Client
-
+    with inprocess_api(prefix="long-content-", tenant_slug="bench-long") as api:
         from enrichment.pipeline import stage_run
-        from keys.services import api_key_create
         from memory.embedding import embedder
         from memory.models import Event, Passage
-        from tenants.services import tenant_ensure, tenant_rate_limit_set
         from tests.enrichment.test_passages_worker import DEEP, _long_message
 
-        call_command("migrate", "--noinput", verbosity=0)
-        tenant = tenant_ensure(slug="bench-long")[0]
-        tenant_rate_limit_set(tenant=tenant, per_minute=1_000_000)
-        _, raw = api_key_create(tenant=tenant, name="bench", origin="bench")
-        client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client = api.client
         model = embedder()
         model.embed(["warm up"])
         model.embed(["warm up"] * 8)
@@ -132,10 +102,6 @@ def main(argv: list[str] | None = None) -> int:
             print("| " + " | ".join(row) + " |", flush=True)
         load_after = Path("/proc/loadavg").read_text().split()[:3]
         print(f"load average at end: {' '.join(load_after)}")
-    finally:
-        valkey.stop()
-        postgres.stop()  # type: ignore[attr-defined]
-        shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
