@@ -6,6 +6,7 @@ Every row carries its tenant; every read goes through selectors/services that ta
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -17,7 +18,7 @@ from django.db.models.functions import Left
 from django.utils import timezone
 from pgvector.django import VectorField
 
-from memory.passages import WHOLE_TEXT_CHARS
+from memory.passages import WHOLE_TEXT_CHARS, passage_spans
 from tenants.models import Tenant
 
 # Postgres full-text configuration used by the keyword channel (stemming, stop words).
@@ -687,6 +688,24 @@ class Passage(models.Model):
             models.Index(fields=["tenant", "user_id"], name="passage_user"),
             GinIndex(fields=["search"], name="passage_search_gin"),
             # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
+        ]
+
+    @classmethod
+    def of_events(cls, events: Iterable[Event]) -> list[Passage]:
+        """The unsaved, unembedded passages of `events` (memory.passages.passage_spans):
+        none for an event short enough to be one document."""
+        return [
+            cls(
+                tenant_id=e.tenant_id,
+                user_id=e.user_id,
+                event_id=e.pk,
+                ordinal=i,
+                start=start,
+                end=end,
+                text=e.content[start:end],
+            )
+            for e in events
+            for i, (start, end) in enumerate(passage_spans(e.content))
         ]
 
 

@@ -61,7 +61,7 @@ from memory.models import (
     ForeignReceipt,
     Passage,
 )
-from memory.passages import WHOLE_TEXT_CHARS, passage_spans
+from memory.passages import WHOLE_TEXT_CHARS
 from memory.portability_documents import (
     COUNT_KEYS,
     DOCUMENT_KINDS,
@@ -346,20 +346,7 @@ def _passages_create(events: list[Event]) -> None:
     """The passages of the imported long events (memory.passages), embedded by this
     server: they are derived rows, not in the file, and without them a long event would
     be found only through its first part."""
-    passages = [
-        Passage(
-            tenant_id=e.tenant_id,
-            user_id=e.user_id,
-            event_id=e.pk,
-            ordinal=i,
-            start=start,
-            end=end,
-            text=e.content[start:end],
-        )
-        for e in events
-        if e.forgotten_at is None
-        for i, (start, end) in enumerate(passage_spans(e.content))
-    ]
+    passages = Passage.of_events(e for e in events if e.forgotten_at is None)
     for at in range(0, len(passages), EMBED_BATCH):
         batch = passages[at : at + EMBED_BATCH]
         for passage, vector in zip(batch, embedder().embed([p.text for p in batch]), strict=True):

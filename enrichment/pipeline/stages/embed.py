@@ -21,7 +21,7 @@ from enrichment.pipeline.rows import events_write
 from memory.embedding import embedder
 from memory.locks import users_lock
 from memory.models import Candidate, Event, Fact, Passage
-from memory.passages import WHOLE_TEXT_CHARS, passage_spans
+from memory.passages import WHOLE_TEXT_CHARS
 from memory.versioning import users_memory_changed
 
 logger = logging.getLogger("claiv.enrichment")
@@ -88,19 +88,7 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
     plan = episodes.episodes_plan(
         events=[e for e in events if episodes.episodes_for(e)], defer=backlog
     )
-    passages = [
-        Passage(
-            tenant_id=e.tenant_id,
-            user_id=e.user_id,
-            event_id=e.pk,
-            ordinal=i,
-            start=start,
-            end=end,
-            text=e.content[start:end],
-        )
-        for e in needing
-        for i, (start, end) in enumerate(passage_spans(e.content))
-    ]
+    passages = Passage.of_events(needing)
     # An event's own vector is of its first WHOLE_TEXT_CHARS characters (MiniLM reads 256
     # word pieces; an embeddings endpoint refuses inputs over its context): a long event
     # is searched through its passages' vectors. A plain cut, so `manage.py reembed` can
