@@ -18,6 +18,7 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from claiv.errors import exception_envelope
+from enrichment import workflows
 from enrichment.pipeline import stage_run
 from enrichment.pipeline.contract import Stage
 from enrichment.pipeline.stages import STAGE_FUNCTIONS
@@ -31,6 +32,14 @@ from tests.conftest import wait_for
 from tests.factories import ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _events_left_to_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests run the stages themselves. Their events are not sent to Celery: a
+    session worker left running by an earlier test would otherwise enrich them at the
+    same time and race the stage under test (and join its deadlock)."""
+    monkeypatch.setattr(workflows, "enrichment_enqueue", lambda event_id: None)
 
 
 def _backend_pid() -> int:
