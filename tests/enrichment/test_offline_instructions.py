@@ -138,6 +138,13 @@ def test_standing_rules_for_the_assistant_are_instructions(text: str) -> None:
         "Any idea why the build fails?",
         "Coffee should always be hot.",
         "The kitchen should always be tidy.",
+        # Advice about the user's life, with the same markers.
+        "Make sure every guest has a drink.",
+        "Add some salt whenever you taste it.",
+        "Ask your doctor before you start any new supplement.",
+        "One drink per night is my limit.",
+        "Keep every receipt when you travel for work.",
+        "Order pizza whenever you feel like it.",
     ],
 )
 def test_one_off_tasks_questions_and_opinions_are_not_instructions(text: str) -> None:

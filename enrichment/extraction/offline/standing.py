@@ -43,9 +43,12 @@ _OUTPUT_VERBS = frozenset(
     """write draft give show suggest recommend propose send produce generate create share
     make compare explain review add use pick choose paste offer provide mention""".split()
 )
+# "whenever you <verb>" is a marker only when the verb is the assistant's work ("add salt
+# whenever you taste it" is cooking advice).
 _STRONG = re.compile(
-    r"\b(?:always|never|from now on|going forward|in (?:the )?future|every time|each time|"
-    r"whenever|any ?time you|do(?:n't| not) ever|unless i|at all times|by default)\b"
+    r"\b(?:always|never|from now on|going forward|in (?:the )?future|do(?:n't| not) ever|"
+    r"unless i|at all times|by default|(?:every time|each time|whenever|any ?time)"
+    r"(?:\s+you\s+(?P<verb>[a-z']+))?)\b"
 )
 _QUANTIFIER = re.compile(r"\b(?:every|any|each|anything|everything)\b")
 # A generic relative clause over the assistant's output ("anything you write for me"):
@@ -86,10 +89,18 @@ _ARTEFACTS = re.compile(
     r"documentation|comments?|commits?|messages?|emails?|summar(?:y|ies)|tables?|lists?|"
     r"outputs?|tests?|functions?|variables?|names?|dates?|times?|timestamps?|numbers?|units?|"
     r"explanations?|drafts?|texts?|headings?|titles?|links?|citations?|sources?|queries|"
-    r"commands?|scripts?|diagrams?|suggestions?|recommendations?)\b"
+    r"commands?|scripts?|diagrams?|suggestions?|recommendations?|paragraphs?|sentences?|"
+    r"lines?|blocks?|bullets?|points?|sections?|files?|steps?|ideas?|options?|signatures?|"
+    r"hints?|annotations?|spelling|formatting|dependenc(?:y|ies)|librar(?:y|ies)|tools?|"
+    r"refactors?|changes?|quotes?|prices?|figures?|measurements?)\b"
 )
 _MODAL = re.compile(r"\b(?:should|must|need to|needs to|has to|have to|are to|is to|ought to)\b")
 _ENCOURAGEMENT = re.compile(r"\b(?:your|yourself|yourselves|others|family|give up|give in)\b")
+
+
+def _works(verb: str) -> bool:
+    """Whether `verb` is the assistant's work ("suggest", "write"), not the user's life."""
+    return verb in _OUTPUT_VERBS or verb in _WORK_VERBS
 
 
 def one_off(text: str) -> bool:
@@ -142,6 +153,8 @@ def _lead_clause(text: str) -> tuple[str, str, bool] | None:
             return None
     if _ONE_OFF_WHEN.match(verb):
         return None
+    if after.startswith("you ") and not _works(verb.split()[0] if verb else ""):
+        return None  # "when you visit Rome, …": the user's life, not the assistant's work
     strong = kind in ("whenever", "every time", "each time", "any time", "anytime", "if you ever")
     return body, lead.group("rest"), strong
 
@@ -156,12 +169,16 @@ def standing_rule(text: str, *, standing: bool = False) -> bool:
         return False
     # "I want you to always …": the rule is the clause after "you to".
     text = re.sub(r"^(?:i|we)(?:'d| would)?\s+(?:want|like|need)\s+you\s+to\s+", "", text)
-    strong = standing or bool(_STRONG.search(text))
+    strong = standing or any(
+        not (m.group("verb") and not _works(m.group("verb"))) for m in _STRONG.finditer(text)
+    )
     oneoff = bool(_DEICTIC.search(text))
     relative = _relative(text)
     # A distributive rule: "one command per code block".
-    if re.match(r"^(?:one|a single)\s+[a-z-]+(?:\s+[a-z-]+)?\s+per\s+[a-z]", text):
-        return not oneoff
+    if re.match(
+        r"^(?:one|a single)\s+[a-z-]+(?:\s+[a-z-]+)?\s+per\s+[a-z-]+(?:\s+[a-z-]+)?$", text
+    ):
+        return not oneoff and bool(_ARTEFACTS.search(text))
     # A ban on something in everything the assistant writes.
     if re.match(r"^no\s+[a-z]", text) and not re.match(r"^no (?:worries|problem|way|idea)\b", text):
         return (relative or bool(_QUANTIFIER.search(text)) or strong) and not oneoff
@@ -173,7 +190,7 @@ def standing_rule(text: str, *, standing: bool = False) -> bool:
         return _norm(text, strong=strong, relative=relative, oneoff=oneoff)
     if head == "give" and re.match(r"^(?:\w+\s+)*?give (?:up|in|it a)\b", main):
         return False
-    if _ENCOURAGEMENT.search(main) and head not in ("tell", "ask", "remind", "check"):
+    if _ENCOURAGEMENT.search(main):
         return False
     if strong or lead_strong:
         return True
@@ -187,8 +204,14 @@ def standing_rule(text: str, *, standing: bool = False) -> bool:
         verb = trailing.group("verb")
         if verb in _OUTPUT_VERBS or verb in _WORK_VERBS or verb.endswith("ing"):
             return True
-    # "every"/"any" over what is asked, unless it is a definite thing ("every file in the repo").
-    return bool(_QUANTIFIER.search(main)) and not re.search(r"\bthe\b", main)
+    # "every"/"any" over an artefact of the assistant's work, unless it is a definite thing
+    # ("every file in the repo"); "make sure every guest has a drink" is not a rule for it.
+    quantified = re.search(r"\b(?:every|any|each)\s+(?P<np>(?:[a-z-]+\s+){0,2}[a-z-]+)", main)
+    return (
+        quantified is not None
+        and bool(_ARTEFACTS.search(quantified.group("np")))
+        and not re.search(r"\bthe\b", main)
+    )
 
 
 def _norm(text: str, *, strong: bool, relative: bool, oneoff: bool) -> bool:
