@@ -68,6 +68,111 @@ def test_an_assistant_turn_gives_no_instruction() -> None:
     assert _instructions("Always reply in Spanish.", role="assistant") == []
 
 
+# Standing rules in general form (issue #15): an imperative or a norm about the assistant's
+# work with a marker that makes it standing. Written for this test, not taken from a
+# benchmark set.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Always use metric units when you give me measurements.",
+        "Never wrap SQL keywords in lowercase, I like them uppercase.",
+        "Put type hints on every function signature.",
+        "Format dates as day-month-year in everything you write for me.",
+        "When you recommend a book, tell me how long it is.",
+        "Whenever you quote a price, give it in euros as well.",
+        "Every time you mention a paper, cite its DOI.",
+        "Label each code block with its language.",
+        "No exclamation marks in anything you draft for me.",
+        "No jargon in the summaries you write for my manager.",
+        "Emails you draft for me should end with just my first name.",
+        "Code samples should never use global variables.",
+        "Variable names in examples must always be in English.",
+        "Don't ever recommend paid tools without a free alternative.",
+        "From now on, sort lists alphabetically.",
+        "Any recipe you suggest, list the calories next to it.",
+        "If you ever mention a command that deletes files, warn me first.",
+        "Ask me before adding any new dependency.",
+        "Mention the Python version whenever a feature needs one.",
+        "Explain regular expressions part by part when you use them.",
+        "When answering maths questions, show every step.",
+        "One idea per paragraph, please.",
+        "Keep variable names short in any snippet you give me.",
+        "I want you to always double-check the units.",
+        "Use tabs for indentation, never spaces.",
+    ],
+)
+def test_standing_rules_for_the_assistant_are_instructions(text: str) -> None:
+    assert len(_instructions(text)) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write a story about a nurse in Oslo.",
+        "Fix this bug.",
+        "Summarise this log.",
+        "Summarise this log in bullet points.",
+        "Write tests for the parser.",
+        "Fix every typo in this document.",
+        "List every file in the repo.",
+        "When you get a chance, summarise this log.",
+        "Tell me when you're done.",
+        "Whenever you're ready, send me the draft.",
+        "What if you always answered in French?",
+        "Would it help if you never used emojis?",
+        "If you always reply in French, I'll learn faster.",
+        "My manager always tells me to use tabs.",
+        "Kids should always wear helmets.",
+        "I always use tabs.",
+        "Never give up on what you love.",
+        "Always follow your dreams.",
+        "Put every chair back in the hall after the party.",
+        "Tell me what you recommend for dinner.",
+        "Use the same approach as yesterday.",
+        "Every time I run the tests, they fail.",
+        "No worries, take your time.",
+        "Give me a recipe for lasagne.",
+        "Could you translate this paragraph into Spanish?",
+        "Make sure you lock the door tonight.",
+        "People should always be kind to strangers.",
+        "Any idea why the build fails?",
+        "Coffee should always be hot.",
+        "The kitchen should always be tidy.",
+        # Advice about the user's life, with the same markers.
+        "Make sure every guest has a drink.",
+        "Add some salt whenever you taste it.",
+        "Ask your doctor before you start any new supplement.",
+        "One drink per night is my limit.",
+        "Keep every receipt when you travel for work.",
+        "Order pizza whenever you feel like it.",
+    ],
+)
+def test_one_off_tasks_questions_and_opinions_are_not_instructions(text: str) -> None:
+    assert _instructions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Put every command in its own code block so I can copy them one at a time.",
+            "put every command in its own code block",
+        ),
+        ("I'd like you to always double-check the units.", "always double-check the units"),
+        (
+            "Keep your answers short please: bullet points at most.",
+            "keep your answers short: bullet points at most",
+        ),
+        (
+            "When you recommend a book, tell me how long it is.",
+            "when you recommend a book, tell me how long it is",
+        ),
+    ],
+)
+def test_a_standing_rule_keeps_its_condition_and_drops_its_reason(text: str, expected: str) -> None:
+    assert _instructions(text) == [expected]
+
+
 # Object spans (issue #15): a clause tail is not part of the object, an initial's
 # period does not end it.
 @pytest.mark.parametrize(

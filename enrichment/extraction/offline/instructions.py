@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from enrichment.extraction.offline.standing import one_off, standing_rule
 from enrichment.extraction.offline.words import _LANGUAGES
 
 _LANGUAGE_ALT = "|".join(sorted(_LANGUAGES, key=len, reverse=True))
@@ -65,8 +66,18 @@ _NOT_INSTRUCTIONS_RE = re.compile(
     re.IGNORECASE,
 )
 # The instruction ends at a clause that gives its reason ("…, I'm practicing").
-_REASON_RE = re.compile(r",\s*(?:i|i'm|i am|i've|my|since|because|as|you can|so)\b.*$", re.I)
+_REASON_RE = re.compile(
+    r",\s*(?:i|i'm|i am|i've|my|since|because|as|you can|so)\b.*$|"
+    r"\s+(?:so (?:that )?(?:i|we)|because|since)\s+\w.*$",
+    re.I,
+)
+# "Keep your answers short please: …": a "please" inside the instruction says nothing.
+_INNER_PLEASE_RE = re.compile(r",?\s+please\b(?=\s*[,;:])", re.I)
 
+
+_WANT_YOU_RE = re.compile(
+    r"^(?:i|we)(?:'d| would)?\s+(?:really\s+)?(?:want|like|need)\s+you\s+to\s+", re.I
+)
 
 # "I like your answers short": a preference about the assistant's answers is one too.
 _LIKE_ANSWERS_RE = re.compile(
@@ -91,16 +102,21 @@ def instruction(sentence: str) -> str | None:
     elif text.endswith("?"):
         return None
     text = _STANDING_RE.sub("", text)
+    # "I'd like you to always …": the instruction is the imperative after "you to".
+    text = _WANT_YOU_RE.sub("", text)
     text = _POLITE_RE.sub("", text.strip(" .!?")).strip(" .!?,")
-    text = _REASON_RE.sub("", text).strip(" .!?,")
+    text = _REASON_RE.sub("", _INNER_PLEASE_RE.sub("", text)).strip(" .!?,")
     if not text or _NOT_INSTRUCTIONS_RE.match(text) or re.search(r"\byourself\b", text, re.I):
         return None
     if _INHERENT_RE.match(text):
         pass
-    elif _VERB_RE.match(text):
-        if not (standing or asked or _MANNER_RE.search(text)):
-            return None
-    else:
+    elif _VERB_RE.match(text) and (
+        standing or asked or (_MANNER_RE.search(text) and not one_off(text.lower()))
+    ):
+        pass
+    elif asked or not standing_rule(text.lower(), standing=standing):
+        # The general shapes of a standing rule ("use X, never Y", "when you suggest a
+        # dependency, always tell me its licence", "no emojis in anything you write").
         return None
     # "Always reply in Spanish": "always" stays, it is part of what was asked.
     return text[0].lower() + text[1:] if len(text.split()) >= 2 else None
