@@ -145,47 +145,34 @@ class OfflineExtractor:
             told or "",
             re.IGNORECASE,
         )
-        if told is not None and called and called.group("name").lower() not in _NAME_STOPWORDS:
+        if told is None:
+            return self._statements(content, start, end, event_time, context)
+        instructed = Proposition(
+            subject=USER_SUBJECT,
+            relation_phrase="instruct",
+            object_text=told,
+            source_text=sentence,
+            start=start,
+            end=end,
+            predicate="assistant_instruction",
+            confidence=0.8,
+        )
+        if called and called.group("name").lower() not in _NAME_STOPWORDS:
             # "Call me Kate from now on": an instruction, and the name the user goes by.
-            return [
-                Proposition(
-                    subject=USER_SUBJECT,
-                    relation_phrase="call me",
-                    object_text=called.group("name"),
-                    source_text=sentence,
-                    start=start,
-                    end=end,
-                    predicate="name",
-                    confidence=0.8,
-                ),
-                Proposition(
-                    subject=USER_SUBJECT,
-                    relation_phrase="instruct",
-                    object_text=told,
-                    source_text=sentence,
-                    start=start,
-                    end=end,
-                    predicate="assistant_instruction",
-                    confidence=0.8,
-                ),
-            ]
-        if told is not None:
-            # A standing instruction to the assistant; the rest of the sentence is still
-            # read ("don't suggest gym workouts, I have a bad knee").
-            return [
-                Proposition(
-                    subject=USER_SUBJECT,
-                    relation_phrase="instruct",
-                    object_text=told,
-                    source_text=sentence,
-                    start=start,
-                    end=end,
-                    predicate="assistant_instruction",
-                    confidence=0.8,
-                ),
-                *self._statements(content, start, end, event_time, context),
-            ]
-        return self._statements(content, start, end, event_time, context)
+            named = Proposition(
+                subject=USER_SUBJECT,
+                relation_phrase="call me",
+                object_text=called.group("name"),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate="name",
+                confidence=0.8,
+            )
+            return [named, instructed]
+        # A standing instruction to the assistant; the rest of the sentence is still read
+        # ("don't suggest gym workouts, I have a bad knee").
+        return [instructed, *self._statements(content, start, end, event_time, context)]
 
     def _statements(
         self, content: str, start: int, end: int, event_time: datetime, context: _Context
