@@ -293,9 +293,14 @@ def measure(
 
     def recall(query: str) -> None:
         result = retrieve(scope, query, budget=budget)
-        joined = documents.joined_hits(tenant=tenant, user_id=scope.user_id, query=query)
+        # What retrieval read with its channels (whether the user has documents, the
+        # pinned instructions) is passed on as memory_recall does; an older tree's
+        # Retrieval has neither (this script is also run against exports of old commits).
+        spans = {"has_spans": result.has_documents} if hasattr(result, "has_documents") else {}
+        joined = documents.joined_hits(tenant=tenant, user_id=scope.user_id, query=query, **spans)
         blocks = documents.with_memory(blocks_from(result, budget), joined)
-        pack(with_instructions(scope, blocks), budget)
+        pinned = getattr(result, "instructions", None)
+        pack(with_instructions(scope, blocks, *([pinned] if pinned is not None else [])), budget)
 
     for query in queries[:warm]:
         recall(query)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +39,7 @@ from memory.documents.models import (
     DocumentTag,
 )
 from memory.embedding import embed_one
+from memory.recall import channels
 from memory.recall.bm25 import bm25_sql
 from memory.recall.packing import Block
 from tenants.models import Tenant
@@ -412,17 +413,36 @@ def document_recall(
 
 
 def joined_hits(
-    *, tenant: Tenant, user_id: str, query: str, chunks: int = DEFAULT_CHUNKS
+    *,
+    tenant: Tenant,
+    user_id: str,
+    query: str,
+    chunks: int = DEFAULT_CHUNKS,
+    has_spans: bool | None = None,
 ) -> list[DocumentHit]:
     """The user's spans that match the query by keyword, for ordinary recall (no document
-    or collection named); [] when the user has no documents."""
-    if not DocumentSpan.objects.filter(tenant=tenant, user_id=user_id).exists():
+    or collection named); [] when the user has no documents. `has_spans`: whether the
+    user has any, when already read (`spans_exist_send`, with recall's channels)."""
+    if has_spans is None:
+        has_spans = DocumentSpan.objects.filter(tenant=tenant, user_id=user_id).exists()
+    if not has_spans:
         return []
     with _snapshot():
         ranked = _ranked_spans(
             tenant=tenant, user_id=user_id, query=query, document_pks=None, keyword_only=True
         )
         return _span_hits(ranked, chunks)
+
+
+def spans_exist_send(tenant_id: object, user_id: str) -> Callable[[], bool]:
+    """Send whether the user has any document span (`joined_hits`' first question) with
+    recall's other statements (`channels.send`); returns the fetch."""
+    fetch = channels.send(
+        f"SELECT EXISTS (SELECT 1 FROM {DocumentSpan._meta.db_table} "
+        "WHERE tenant_id = %s AND user_id = %s)",
+        [tenant_id, user_id],
+    )
+    return lambda: bool(fetch()[0][0])
 
 
 # --- Context ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from claiv.metrics.registry import recall_channel_observe
@@ -132,6 +132,11 @@ class Retrieval:
     # hydrated, its text (the event is shown as an excerpt of it).
     passages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     passage_texts: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Read with the channels (one round trip): the user's pinned instructions
+    # (`with_instructions`) and whether the user has document spans
+    # (`documents.joined_hits`); None when not read.
+    instructions: list[Fact] | None = None
+    has_documents: bool | None = None
 
 
 def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, str]:
@@ -174,6 +179,11 @@ def retrieve(
     def few(kind: str) -> bool:
         return sizes.get(kind, 0) <= bm25.FEW_ROWS
 
+    # A short history is read whole for locality (memory.recall.locality.TIMELINE_ROWS);
+    # without a corpus row the size is unknown and the per-candidate lookup is used.
+    event_rows = sizes.get("event")
+    whole_timeline = event_rows is not None and event_rows <= locality.TIMELINE_ROWS
+
     with transaction.atomic(using=replica.alias()), channels.pipeline():
         channels.iterative_scan(depth)  # first: it also keeps every statement serial
         any_event = channels.any_visible(events)
@@ -187,6 +197,15 @@ def retrieve(
         )
         keyword_passages = channels.keyword_passages_send(scope, query, depth, few=few("passage"))
         conversation = channels.conversation_recent_send(scope)
+        timeline = locality.timeline_send(scope) if whole_timeline else None
+        instructions = hydration.instructions_send(scope, INSTRUCTION_KIND, INSTRUCTIONS_PINNED)
+        # Documents are read from the primary (memory.recall.documents): the answer read
+        # here counts only when recall reads from it too.
+        has_documents = (
+            documents.spans_exist_send(scope.tenant.pk, scope.user_id)
+            if replica.alias() == DEFAULT_DB_ALIAS
+            else None
+        )
         routing = route_query(query, reference=reference)
         predicate = channels.predicate_facts_send(scope, routing.predicates)
         temporal = (
@@ -225,6 +244,9 @@ def retrieve(
         if temporal is not None:
             rankings["temporal"] = temporal(event_scores)
         rankings["conversation"] = conversation()
+        timeline_rows = timeline() if timeline is not None else None
+        pinned = instructions()
+        documents_found = has_documents() if has_documents is not None else None
     # The channels' statements are pipelined (one round trip, the database ranking while
     # this process embeds the query), so their times are recorded as one: from the first
     # statement sent to the last result read. Four observations per recall (query
@@ -242,7 +264,7 @@ def retrieve(
     # just below it can still make it; deeper ones rarely reach the context and each
     # costs ~20 µs of lookup.
     hits = [key[1] for key, _ in fused if key[0] == "event"]
-    around = locality.turns_around(scope, hits[: min(cut, SMOOTHED_HITS)])
+    around = locality.turns_around(scope, hits[: min(cut, SMOOTHED_HITS)], timeline=timeline_rows)
     fused = locality.smooth(fused, around)[:cut]
     result = Retrieval(
         scope=scope,
@@ -252,6 +274,8 @@ def retrieve(
         routing=routing,
         fused=fused,
         passages=passages,
+        instructions=pinned,
+        has_documents=documents_found,
         ranks={
             name: {key: i for i, key in enumerate(ranked, start=1)}
             for name, ranked in rankings.items()
@@ -306,16 +330,24 @@ def _hydrate(result: Retrieval, limit: int | None = None) -> None:
     ids: dict[str, list[uuid.UUID]] = {"fact": [], "event": [], "episode": []}
     for (kind, item_id), _ in result.fused[:limit]:
         ids[kind].append(item_id)
-    result.facts = hydration.load_facts(result.scope, ids["fact"])
-    result.events = hydration.load_events(result.scope, ids["event"])
-    result.episodes = hydration.load_episodes(result.scope, ids["episode"])
-    result.passage_texts = hydration.load_passage_texts(
-        {
-            event_id: result.passages[event_id]
-            for event_id in result.events
-            if event_id in result.passages
-        }
-    )
+    # One round trip: the passages are asked for every event about to be read, and
+    # kept for the events that turn out visible.
+    with channels.pipeline():
+        facts = hydration.facts_send(result.scope, ids["fact"])
+        events = hydration.events_send(result.scope, ids["event"])
+        episodes = hydration.episodes_send(result.scope, ids["episode"])
+        passage_texts = hydration.passage_texts_send(
+            {
+                event_id: result.passages[event_id]
+                for event_id in ids["event"]
+                if event_id in result.passages
+            }
+        )
+        result.facts, result.events, result.episodes = facts(), events(), episodes()
+        texts = passage_texts()
+    result.passage_texts = {
+        event_id: text for event_id, text in texts.items() if event_id in result.events
+    }
 
 
 # --- Rendering ----------------------------------------------------------------------------
@@ -488,16 +520,15 @@ INSTRUCTIONS_PINNED = 5
 INSTRUCTION_KIND = "instruction"
 
 
-def with_instructions(scope: RecallScope, blocks: list[Block]) -> list[Block]:
+def with_instructions(
+    scope: RecallScope, blocks: list[Block], facts: list[Fact] | None = None
+) -> list[Block]:
     """`blocks` with the user's current instructions to the assistant ("answer in short
     bullet points") first, whatever the query: they apply to every answer, so a small
-    budget spends itself on them before anything else (issue #15). One indexed query."""
-    facts = list(
-        channels.facts_visible(scope)
-        .filter(kind=INSTRUCTION_KIND)
-        .prefetch_related("sources")
-        .order_by("-event_time", "-created_at")[:INSTRUCTIONS_PINNED]
-    )
+    budget spends itself on them before anything else (issue #15). `facts` are those
+    instructions when already read (`Retrieval.instructions`), else one indexed query."""
+    if facts is None:
+        facts = hydration.instructions_send(scope, INSTRUCTION_KIND, INSTRUCTIONS_PINNED)()
     if not facts:
         return blocks
     pinned = [
@@ -567,9 +598,15 @@ def memory_recall(
     result = retrieve(scope, query, budget=token_budget)
     # Spans of the user's documents that match the query join (memory.recall.documents);
     # the user's instructions to the assistant come first at any budget.
-    joined = documents.joined_hits(tenant=tenant, user_id=user_id, query=query)
+    joined = documents.joined_hits(
+        tenant=tenant, user_id=user_id, query=query, has_spans=result.has_documents
+    )
     text, admitted, tokens = pack(
-        with_instructions(scope, documents.with_memory(blocks_from(result, token_budget), joined)),
+        with_instructions(
+            scope,
+            documents.with_memory(blocks_from(result, token_budget), joined),
+            result.instructions,
+        ),
         token_budget,
     )
     facts_accessed([b.item_id for b in admitted if b.type == "fact"])

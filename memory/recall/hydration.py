@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models.base import ModelState
@@ -31,7 +32,23 @@ _EVENT_FIELDS = ("id", "content", "role", "event_time", "conversation_id", "time
 
 def _load(
     rows: channels.Visible, ids: list[uuid.UUID], names: list[str], sources: bool = False
-) -> dict[uuid.UUID, M]:
+) -> Callable[[], dict[uuid.UUID, M]]:
+    """Send the statement that reads `ids` among `rows` (`channels.send`: inside
+    `channels.pipeline()` the statements of one hydration go out together, one round trip
+    instead of three or four); returns the fetch."""
+    if not ids:
+        return dict
+    columns, build = _reader(rows, names, sources)
+    sql, params = rows.select(columns, "r.id = ANY(%s)")  # one array parameter
+    fetch = channels.send(sql, [*params, ids])
+    return lambda: {instance.pk: instance for instance in map(build, fetch())}
+
+
+def _reader(
+    rows: channels.Visible, names: list[str], sources: bool
+) -> tuple[str, Callable[[tuple[Any, ...]], Any]]:
+    """The select list for fields `names` of `rows`' model (and with `sources`, a fact's
+    source events) and the function that makes a read row an instance."""
     model = channels.MODELS[rows.kind]
     fields = [f for f in model._meta.concrete_fields if f.name in names]
     attnames = [field.attname for field in fields]
@@ -42,20 +59,18 @@ def _load(
             f', ARRAY(SELECT s.event_id FROM "{FactSource._meta.db_table}" s '
             f"WHERE s.fact_id = r.id ORDER BY s.id)"
         )
-    sql, params = rows.select(columns, "r.id = ANY(%s)")  # one array parameter
-    loaded: dict[uuid.UUID, M] = {}
-    with replica.reads().cursor() as cursor:
-        cursor.execute(sql, [*params, ids])
-        for row in cursor.fetchall():
-            values = list(row[: len(attnames)])
-            for i in json_at:  # without the ORM's converters jsonb arrives as text
-                if isinstance(values[i], str):
-                    values[i] = json.loads(values[i])
-            instance = _instance(model, attnames, values)
-            if sources:
-                instance.source_event_ids = [str(e) for e in row[-1] or []]  # type: ignore[attr-defined]
-            loaded[instance.pk] = instance  # type: ignore[assignment]
-    return loaded
+
+    def build(row: tuple[Any, ...]) -> Any:
+        values = list(row[: len(attnames)])
+        for i in json_at:  # without the ORM's converters jsonb arrives as text
+            if isinstance(values[i], str):
+                values[i] = json.loads(values[i])
+        instance = _instance(model, attnames, values)
+        if sources:
+            instance.source_event_ids = [str(e) for e in row[-1] or []]
+        return instance
+
+    return columns, build
 
 
 def _column(model: type[models.Model], field: models.Field) -> str:
@@ -87,40 +102,87 @@ def load_events(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Eve
     """Visible events, each with at most the first WHOLE_TEXT_CHARS characters of its
     content and `content_cut` (True when there is more: a long event, shown through a
     passage)."""
-    if not ids:
-        return {}
-    events: dict[uuid.UUID, Event] = _load(
+    return events_send(scope, ids)()
+
+
+def events_send(scope: RecallScope, ids: list[uuid.UUID]) -> Callable[[], dict[uuid.UUID, Event]]:
+    """`load_events` sent (see `_load`); returns the fetch."""
+    fetch: Callable[[], dict[uuid.UUID, Event]] = _load(
         channels.visible("event", scope), ids, list(_EVENT_FIELDS)
     )
-    for event in events.values():
-        event.content_cut = len(event.content) > WHOLE_TEXT_CHARS  # type: ignore[attr-defined]
-        event.content = event.content[:WHOLE_TEXT_CHARS]
+
+    def events() -> dict[uuid.UUID, Event]:
+        loaded = fetch()
+        for event in loaded.values():
+            event.content_cut = len(event.content) > WHOLE_TEXT_CHARS  # type: ignore[attr-defined]
+            event.content = event.content[:WHOLE_TEXT_CHARS]
+        return loaded
+
     return events
 
 
 def load_facts(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Fact]:
     """Visible current facts, each with `source_event_ids` (its FactSource events)."""
-    if not ids:
-        return {}
+    return facts_send(scope, ids)()
+
+
+def facts_send(scope: RecallScope, ids: list[uuid.UUID]) -> Callable[[], dict[uuid.UUID, Fact]]:
+    """`load_facts` sent (see `_load`); returns the fetch."""
     return _load(channels.visible("fact", scope), ids, _light(Fact), sources=True)
 
 
+def instructions_send(scope: RecallScope, kind: str, limit: int) -> Callable[[], list[Fact]]:
+    """Send the statement that reads the scope's `limit` newest current facts of `kind`
+    (with `source_event_ids`, as `load_facts`); returns the fetch. Recall sends it with its
+    channels, so the pinned instructions cost no round trip of their own."""
+    columns, build = _reader(channels.visible("fact", scope), _light(Fact), sources=True)
+    sql, params = channels.visible("fact", scope).select(columns, "r.kind = %s")
+    fetch = channels.send(
+        f"{sql} ORDER BY r.event_time DESC, r.created_at DESC LIMIT %s", [*params, kind, limit]
+    )
+    return lambda: [build(row) for row in fetch()]
+
+
+def facts_where_send(
+    scope: RecallScope, where: str, params: list[object], order: str, limit: int
+) -> Callable[[], list[Fact]]:
+    """Send the statement that reads the scope's visible current facts matching `where`
+    (on alias r), ordered by `order`, at most `limit` (with `source_event_ids`, as
+    `load_facts`); returns the fetch."""
+    rows = channels.visible("fact", scope)
+    columns, build = _reader(rows, _light(Fact), sources=True)
+    sql, visible_params = rows.select(columns, where)
+    fetch = channels.send(f"{sql} ORDER BY {order} LIMIT %s", [*visible_params, *params, limit])
+    return lambda: [build(row) for row in fetch()]
+
+
 def load_episodes(scope: RecallScope, ids: list[uuid.UUID]) -> dict[uuid.UUID, Episode]:
-    return _load(channels.visible("episode", scope), ids, _light(Episode)) if ids else {}
+    return episodes_send(scope, ids)()
+
+
+def episodes_send(
+    scope: RecallScope, ids: list[uuid.UUID]
+) -> Callable[[], dict[uuid.UUID, Episode]]:
+    """`load_episodes` sent (see `_load`); returns the fetch."""
+    return _load(channels.visible("episode", scope), ids, _light(Episode))
 
 
 def load_passage_texts(passages: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, str]:
     """{event id: passage id} -> {event id: passage text}. The passages were found among
     the visible events' passages and their events were hydrated as visible."""
+    return passage_texts_send(passages)()
+
+
+def passage_texts_send(
+    passages: dict[uuid.UUID, uuid.UUID],
+) -> Callable[[], dict[uuid.UUID, str]]:
+    """`load_passage_texts` sent (see `_load`); returns the fetch."""
     if not passages:
-        return {}
-    with replica.reads().cursor() as cursor:
-        cursor.execute(
-            f"SELECT event_id, text FROM {Passage._meta.db_table} WHERE id = ANY(%s)",
-            [list(passages.values())],
-        )
-        return {
-            event_id: text
-            for event_id, text in cursor.fetchall()
-            if passages.get(event_id) is not None
-        }
+        return dict
+    fetch = channels.send(
+        f"SELECT event_id, text FROM {Passage._meta.db_table} WHERE id = ANY(%s)",
+        [list(passages.values())],
+    )
+    return lambda: {
+        event_id: text for event_id, text in fetch() if passages.get(event_id) is not None
+    }

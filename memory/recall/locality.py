@@ -19,9 +19,8 @@ What is not here: ranking (channels), fusion (fusion.rrf_fuse) and hydration.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from memory import timeline
 from memory.recall import channels, replica
@@ -58,14 +57,42 @@ class Around:
     after: tuple[uuid.UUID, ...]
 
 
+# Up to this many visible events, the user's whole timeline is read in the channels'
+# round trip (`timeline_send`) and adjacency found in Python: for a LoCoMo user (~600
+# turns) reading ~600 short rows cost less than the per-candidate index probes of ~250
+# candidates (~4,000 neighbour rows, each timestamp parsed in Python; BENCHMARKS.md,
+# "The fixed floor of a recall"). Both give the same neighbours. The bound is not a
+# measured break-even: 3,000 short rows are still read in a few ms.
+TIMELINE_ROWS = 3000
+# Times travel as integer microseconds since the epoch: exact, and loaded by psycopg in C,
+# where each timestamptz goes through Django's loader in Python (an aware datetime apiece).
+_MICROS = "(extract(epoch FROM {col}) * 1000000)::bigint"
+_GAP_MICROS = int(timeline.SESSION_GAP.total_seconds() * 1_000_000)
+
+# (id, event time in µs, conversation id), the user's visible events in timeline order.
+TimelineRows = list[tuple[uuid.UUID, int, str]]
+
+
+def timeline_send(scope: RecallScope) -> Callable[[], TimelineRows]:
+    """Send the statement that reads the scope's visible events in timeline order (event
+    time, then id), for `turns_around(timeline=...)`; returns the fetch."""
+    rows = channels.visible("event", scope)
+    sql, params = rows.select(
+        f"r.id, {_MICROS.format(col='r.event_time')}, r.conversation_id",
+    )
+    return channels.send(f"{sql} ORDER BY r.event_time, r.id", params)  # type: ignore[return-value]
+
+
 def turns_around(
     scope: RecallScope,
     event_ids: Sequence[uuid.UUID],
     reach: int = len(KERNEL),
     *,
     stop_at_session_break: bool | None = None,
+    timeline: TimelineRows | None = None,
 ) -> dict[uuid.UUID, Around]:
-    """-> {event id: Around} for the visible events among `event_ids`, in one query.
+    """-> {event id: Around} for the visible events among `event_ids`, in one query, or
+    from `timeline` (`timeline_send`'s rows) without one.
 
     Adjacency is by (event time, id) on the user's timeline, whatever conversation the
     turns were given (the index on tenant, user, event time serves each lookup); the id
@@ -79,22 +106,50 @@ def turns_around(
     skip_interleaved = SKIP_INTERLEAVED_THREADS
     # Skipped turns are replaced by the next ones: read twice the reach.
     depth = 2 * reach if skip_interleaved else reach
+    if timeline is not None:
+        found = _around_in(timeline, event_ids, depth)
+    else:
+        found = _around_read(scope, event_ids, depth)
+    around: dict[uuid.UUID, Around] = {}
+    for event_id, moment, thread, before, after in found:
+        chains = [before, after]
+        if skip_interleaved:
+            chains = [own_thread(thread, chain) for chain in chains]
+        timed = [[(i, t) for i, t, _ in chain][:reach] for chain in chains]
+        if stop_at_session_break:
+            sides = [_same_session(moment, chain) for chain in timed]
+        else:
+            sides = [tuple(i for i, _ in chain) for chain in timed]
+        around[event_id] = Around(before=sides[0], after=sides[1])
+    return around
+
+
+# (event id, its time, its conversation id, the turns before it nearest first, after it)
+_Found = list[tuple[uuid.UUID, int, str, list["Step"], list["Step"]]]
+
+
+def _around_read(scope: RecallScope, event_ids: Sequence[uuid.UUID], depth: int) -> _Found:
+    """Each candidate's `depth` neighbours on either side, read by the (tenant, user,
+    event time) index: one statement whatever the user's history."""
     rows = channels.visible("event", scope)
     where, params = rows.where()
-    # Each candidate's neighbours with their times, by the (tenant, user, event time)
-    # index. Raw SQL: compiling this through the ORM took ~2 ms of the ~7 ms.
-    # The plain time bound lets the index range scan; the row comparison orders ties.
+    # Raw SQL: compiling this through the ORM took ~2 ms of the ~7 ms. The plain time
+    # bound lets the index range scan; the row comparison orders ties.
     near = (
         "LEFT JOIN LATERAL (SELECT array_agg(n.id ORDER BY n.event_time {order}, n.id {order}) "
-        "AS ids, array_agg(n.event_time ORDER BY n.event_time {order}, n.id {order}) AS times, "
+        f"AS ids, array_agg({_MICROS.format(col='n.event_time')} "
+        "ORDER BY n.event_time {order}, n.id {order}) AS times, "
         "array_agg(n.conversation_id ORDER BY n.event_time {order}, n.id {order}) AS threads "
         f"FROM (SELECT r.id, r.event_time, r.conversation_id FROM {rows.table} r WHERE {where} "
         "AND r.event_time {op}= c.event_time AND (r.event_time, r.id) {op} (c.event_time, c.id) "
         "ORDER BY r.event_time {order}, r.id {order} LIMIT %s) n) {alias} ON true"
     )
-    candidates, _ = rows.select("r.id, r.event_time, r.conversation_id", "r.id = ANY(%s)")
+    candidates, _ = rows.select(
+        f"r.id, r.event_time, {_MICROS.format(col='r.event_time')} AS micros, r.conversation_id",
+        "r.id = ANY(%s)",
+    )
     sql = (
-        "SELECT c.id, c.event_time, c.conversation_id, b.ids, b.times, b.threads, a.ids, "
+        "SELECT c.id, c.micros, c.conversation_id, b.ids, b.times, b.threads, a.ids, "
         "a.times, a.threads "
         f"FROM ({candidates}) c "
         f"{near.format(op='<', order='DESC', alias='b')} "
@@ -102,26 +157,47 @@ def turns_around(
     )
     with replica.reads().cursor() as cursor:
         cursor.execute(sql, [*params, list(event_ids), *params, depth, *params, depth])
-        found = cursor.fetchall()
-    around: dict[uuid.UUID, Around] = {}
-    for event_id, moment, thread, *sides_read in found:
-        before, before_times, before_threads, after, after_times, after_threads = sides_read
-        chains = [
-            list(zip(before or (), before_times or (), before_threads or (), strict=True)),
-            list(zip(after or (), after_times or (), after_threads or (), strict=True)),
-        ]
-        if skip_interleaved:
-            chains = [own_thread(thread, chain) for chain in chains]
-        timed = [[(i, t) for i, t, _ in chain][:reach] for chain in chains]
-        if stop_at_session_break:
-            sides = [timeline.same_session(moment, chain) for chain in timed]
-        else:
-            sides = [tuple(i for i, _ in chain) for chain in timed]
-        around[event_id] = Around(before=sides[0], after=sides[1])
-    return around
+        read = cursor.fetchall()
+    return [
+        (
+            event_id,
+            moment,
+            thread,
+            list(zip(b_ids or (), b_times or (), b_threads or (), strict=True)),
+            list(zip(a_ids or (), a_times or (), a_threads or (), strict=True)),
+        )
+        for event_id, moment, thread, b_ids, b_times, b_threads, a_ids, a_times, a_threads in read
+    ]
 
 
-Step = tuple[uuid.UUID, datetime, str]
+def _around_in(timeline: TimelineRows, event_ids: Sequence[uuid.UUID], depth: int) -> _Found:
+    """`_around_read` from the whole timeline: the same rows, by position."""
+    place = {row[0]: i for i, row in enumerate(timeline)}
+    found: _Found = []
+    for event_id in dict.fromkeys(event_ids):
+        i = place.get(event_id)
+        if i is None:
+            continue  # not visible (or not the user's)
+        _, moment, thread = timeline[i]
+        before = timeline[max(0, i - depth) : i][::-1]
+        found.append((event_id, moment, thread, before, timeline[i + 1 : i + 1 + depth]))
+    return found
+
+
+def _same_session(anchor: int, chain: Sequence[tuple[uuid.UUID, int]]) -> tuple[uuid.UUID, ...]:
+    """`timeline.same_session` on times in µs: the prefix of `chain` (nearest first) that
+    stops at the first step of a session gap or more."""
+    kept: list[uuid.UUID] = []
+    previous = anchor
+    for value, moment in chain:
+        if abs(moment - previous) >= _GAP_MICROS:
+            break
+        kept.append(value)
+        previous = moment
+    return tuple(kept)
+
+
+Step = tuple[uuid.UUID, int, str]  # id, time in µs, conversation id
 
 
 def own_thread(thread: str, chain: Sequence[Step]) -> list[Step]:

@@ -11,13 +11,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Left
 
 from memory.access import facts_accessed
-from memory.models import Event, Fact, FactStatus, Tier
+from memory.models import Event, Fact, Tier
 from memory.passages import WHOLE_TEXT_CHARS
-from memory.recall import channels, documents
+from memory.recall import channels, documents, hydration
 from memory.recall.engine import (
     RecallScope,
     blocks_from,
@@ -255,16 +254,25 @@ def memory_recall_v6(
         if key[0] == "fact" and key[1] in result.facts
     ]
     answer = ranked_facts[: caps["answer_facts"]]
-    supporting = _supporting(scope, answer, ranked_facts, caps["supporting_facts"])
-    background = _background(scope, answer + supporting, caps["background_facts"])
+    supporting, background = _supporting_and_background(
+        scope, answer, ranked_facts, caps["supporting_facts"], caps["background_facts"]
+    )
 
     # Spans of the user's documents that match the query join the other memory; the user's
     # instructions to the assistant come first at any budget.
     joined = documents.joined_hits(
-        tenant=tenant, user_id=user_id, query=query, chunks=document_chunks
+        tenant=tenant,
+        user_id=user_id,
+        query=query,
+        chunks=document_chunks,
+        has_spans=result.has_documents,
     )
     text, admitted, tokens = pack(
-        with_instructions(scope, documents.with_memory(blocks_from(result, token_budget), joined)),
+        with_instructions(
+            scope,
+            documents.with_memory(blocks_from(result, token_budget), joined),
+            result.instructions,
+        ),
         token_budget,
     )
     in_text = [b.item_id for b in admitted if b.type == "fact"]
@@ -373,40 +381,52 @@ def _document_recall_v6(
     }
 
 
-def _supporting(
-    scope: RecallScope, answer: list[Fact], ranked: list[Fact], limit: int
-) -> list[Fact]:
-    """Lower-ranked hits, then other current facts about the answer facts' subjects."""
+def _supporting_and_background(
+    scope: RecallScope,
+    answer: list[Fact],
+    ranked: list[Fact],
+    supporting_limit: int,
+    background_limit: int,
+) -> tuple[list[Fact], list[Fact]]:
+    """Supporting facts: lower-ranked hits, then other current facts about the answer
+    facts' subjects. Background facts: durable facts of BACKGROUND_KINDS (hot tier first)
+    that are neither. Both statements go out in one round trip: the background one does
+    not wait for the supporting one's rows, it reads as many more rows as that one may
+    return, and those are dropped here."""
     chosen = {f.id for f in answer}
-    supporting = [f for f in ranked if f.id not in chosen][:limit]
+    supporting = [f for f in ranked if f.id not in chosen][:supporting_limit]
     chosen |= {f.id for f in supporting}
-    if len(supporting) < limit and answer:
-        subjects = {f.subject for f in answer}
+    missing = supporting_limit - len(supporting) if answer else 0
+    with channels.pipeline():
         extra = (
-            channels.facts_visible(scope)
-            .filter(subject__in=subjects)
-            .exclude(id__in=chosen)
-            .order_by("-importance", "-event_time", "-created_at")[: limit - len(supporting)]
+            hydration.facts_where_send(
+                scope,
+                "r.subject = ANY(%s) AND NOT r.id = ANY(%s)",
+                [sorted({f.subject for f in answer}), list(chosen)],
+                "r.importance DESC, r.event_time DESC, r.created_at DESC",
+                missing,
+            )
+            if missing > 0
+            else list
         )
-        supporting.extend(extra)
-    return supporting
+        background = (
+            hydration.facts_where_send(
+                scope,
+                "r.kind = ANY(%s) AND NOT r.id = ANY(%s)",
+                [list(BACKGROUND_KINDS), list(chosen)],
+                _TIER_ORDER + ", r.importance DESC, r.event_time DESC, r.created_at DESC",
+                background_limit + max(missing, 0),
+            )
+            if background_limit > 0
+            else list
+        )
+        supporting.extend(extra())
+        taken = {f.id for f in supporting}
+        return supporting, [f for f in background() if f.id not in taken][:background_limit]
 
 
-def _background(scope: RecallScope, taken: list[Fact], limit: int) -> list[Fact]:
-    if limit == 0:
-        return []
-    return list(
-        channels.facts_visible(scope)
-        .filter(kind__in=BACKGROUND_KINDS, status=FactStatus.CURRENT)
-        .exclude(id__in=[f.id for f in taken])
-        .order_by(_tier_order(), "-importance", "-event_time", "-created_at")[:limit]
-    )
-
-
-def _tier_order() -> Case:
-    return Case(
-        When(tier=Tier.HOT, then=Value(0)),
-        When(tier=Tier.WARM, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
+# Hot facts first, then warm, then the rest (cold).
+_TIER_ORDER = (
+    f"CASE WHEN r.tier = '{Tier.HOT.value}' THEN 0 "
+    f"WHEN r.tier = '{Tier.WARM.value}' THEN 1 ELSE 2 END"
+)

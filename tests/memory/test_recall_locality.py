@@ -12,7 +12,7 @@ from memory.models import Event
 from memory.recall import locality
 from memory.recall.channels import RecallScope
 from memory.recall.engine import blocks_from, retrieve
-from memory.recall.locality import Around, smooth, turns_around
+from memory.recall.locality import Around, smooth
 from memory.recall.packing import pack
 from tenants.models import Tenant
 from tests.factories import BASE_TIME as BASE
@@ -42,6 +42,37 @@ def test_smooth_adds_kernel_shares_of_the_neighbours_scores() -> None:
         ("event", c),
         ("event", d),
     ]
+
+
+def turns_around(
+    scope: RecallScope, event_ids: list[uuid.UUID], **kwargs: object
+) -> dict[uuid.UUID, Around]:
+    """`locality.turns_around` both ways: by the per-candidate lookup (long histories) and
+    from the whole timeline (short ones, `timeline_send`); they must agree."""
+    looked_up = locality.turns_around(scope, event_ids, **kwargs)  # type: ignore[arg-type]
+    timeline = locality.timeline_send(scope)()
+    from_timeline = locality.turns_around(scope, event_ids, timeline=timeline, **kwargs)  # type: ignore[arg-type]
+    assert from_timeline == looked_up
+    return looked_up
+
+
+@pytest.mark.django_db
+def test_the_timeline_is_the_visible_turns_in_time_then_id_order(tenant: Tenant) -> None:
+    late = ingest(tenant, "late", minutes=10)
+    twins = sorted(
+        [ingest(tenant, "twin a", minutes=5), ingest(tenant, "twin b", minutes=5)],
+        key=lambda e: e.id,
+    )
+    gone = ingest(tenant, "forgotten", minutes=7)
+    Event.objects.filter(pk=gone.pk).update(forgotten_at=timezone.now())
+    ingest(tenant, "another user", minutes=6, user_id="u2")
+
+    rows = locality.timeline_send(RecallScope(tenant=tenant, user_id="u1"))()
+
+    assert [row[0] for row in rows] == [twins[0].id, twins[1].id, late.id]
+    # Times in microseconds since the epoch, exact.
+    assert rows[2][1] - rows[0][1] == 5 * 60 * 1_000_000
+    assert rows[2][1] == int(late.event_time.timestamp()) * 1_000_000 + late.event_time.microsecond
 
 
 @pytest.mark.django_db
@@ -145,3 +176,26 @@ def test_the_reply_to_a_matching_question_is_recalled(tenant: Tenant) -> None:
     assert str(answer.id) in {block.item_id for block in admitted}
     assert "loss, identity and connection" in text
     assert locality.KERNEL[0] > locality.KERNEL[-1] > 0  # nearer turns weigh more
+
+
+@pytest.mark.django_db
+def test_a_short_history_is_read_whole_with_the_channels_and_ranks_the_same(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(12):
+        ingest(tenant, f"We talked about trains and gardens, part {i}.", minutes=3 * i)
+    ingest(tenant, "Which garden did you like?", minutes=60)
+    ingest(tenant, "The rose garden by the station.", minutes=61)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    read: list[RecallScope] = []
+    send = locality.timeline_send
+    monkeypatch.setattr(locality, "timeline_send", lambda s: read.append(s) or send(s))
+
+    whole = retrieve(scope, "Which garden was liked?", budget=500)
+    assert read == [scope]  # 14 events: the whole timeline came with the channels
+    monkeypatch.setattr(locality, "TIMELINE_ROWS", 0)
+    looked_up = retrieve(scope, "Which garden was liked?", budget=500)
+
+    assert read == [scope]  # not read again: each candidate's neighbours were looked up
+    assert whole.fused == looked_up.fused
+    assert len(whole.fused) > 10

@@ -131,3 +131,51 @@ def test_other_tenant_sees_nothing(tenant: Tenant, other_tenant: Tenant) -> None
     ingest_enriched(tenant, "I live in Lisbon.")
     body = memory_recall_v6(tenant=other_tenant, user_id="u1", query="Where do I live?")
     assert body["answer_facts"] == [] and body["llm_context"]["text"] == ""
+
+
+@pytest.mark.django_db
+def test_supporting_facts_then_background_facts_neither_repeating_the_other(
+    tenant: Tenant,
+) -> None:
+    """The two statements go out together: the background one cannot exclude the
+    supporting facts it has not seen yet, so it reads more rows and those are dropped."""
+    from memory.models import Fact, Tier
+    from memory.recall.channels import RecallScope
+    from memory.recall.v6 import _supporting_and_background
+
+    event = ingest(tenant, "Ann likes tea and jazz.")
+
+    def fact(subject: str, kind: str, importance: float, tier: str = Tier.WARM) -> Fact:
+        return Fact.objects.create(
+            tenant=tenant,
+            user_id="u1",
+            subject=subject,
+            kind=kind,
+            predicate="likes",
+            relation_phrase="likes",
+            object_text=f"{kind} {importance}",
+            source_text="Ann likes tea and jazz.",
+            source_event=event,
+            event_time=event.event_time,
+            valid_from=event.event_time,
+            importance=importance,
+            tier=tier,
+        )
+
+    answer = fact("Ann", "event", 0.5)
+    # Ann's other facts: supporting by subject (most important first), and of a
+    # background kind too.
+    ann = [fact("Ann", "preference", importance) for importance in (0.9, 0.8, 0.7)]
+    hot = fact("user", "identity", 0.1, tier=Tier.HOT)
+    warm = fact("user", "preference", 0.5)
+    fact("user", "event", 0.99)  # neither: another subject, not a background kind
+    scope = RecallScope(tenant=tenant, user_id="u1")
+
+    supporting, background = _supporting_and_background(scope, [answer], [answer], 2, 3)
+
+    assert [f.id for f in supporting] == [ann[0].id, ann[1].id]
+    # Hot first, then by importance; Ann's first two are supporting already.
+    assert [f.id for f in background] == [hot.id, ann[2].id, warm.id]
+    assert background[0].object_text == "identity 0.1"  # whole facts, as hydration builds them
+    assert _supporting_and_background(scope, [answer], [answer], 2, 0)[1] == []
+    assert _supporting_and_background(scope, [], [], 2, 1) == ([], [hot])
