@@ -11,6 +11,13 @@ get_db_prep_save, what ingest._row_values replaced). Measured, never asserted.
 
     .venv/bin/python -m bench.ingest_inprocess --repeat 7
     .venv/bin/python -m bench.ingest_inprocess --profile single   # cProfile of /v6/ingest
+
+`--compare validate` instead runs, interleaved, a batch and `--singles` single ingests with
+each item validated by the shortcut (`fast`, memory.api.ingest_items: what runs) or by
+IngestSerializer (`drf`, what it replaced); `--compare postings` with the keyword postings
+triggers' INSERT branch in one pass (`one-pass`, 0021: what runs), in two (`two-pass`,
+0018) and switched off on memory_event (`off`: what postings upkeep costs at all, for
+reference only; recall needs them).
 """
 
 from __future__ import annotations
@@ -90,6 +97,89 @@ def _variants() -> dict[str, tuple[Callable[[Sequence[Any]], None], Callable[...
     }
 
 
+def _compare_arms(what: str) -> dict[str, Callable[[], None]]:
+    """Arm name -> what switches the process (or the database) to that arm."""
+    import importlib
+
+    from django.db import connection
+
+    from memory.api import batch as batch_view
+    from memory.api import ingest_items
+    from memory.api import views as ingest_views
+
+    if what == "validate":
+
+        def shortcut(on: bool) -> Callable[[], None]:
+            def switch() -> None:
+                chosen = ingest_items.ingest_item_fast if on else (lambda *a, **k: None)
+                batch_view.ingest_item_fast = chosen  # type: ignore[assignment]
+                ingest_views.ingest_item_fast = chosen  # type: ignore[assignment]
+
+            return switch
+
+        return {"fast": shortcut(True), "drf": shortcut(False)}
+    one_pass = importlib.import_module("memory.migrations.0021_keyword_postings_insert_one_pass")
+    table, counted = one_pass.postings.KINDS["event"]
+
+    def triggers(arm: str) -> Callable[[], None]:
+        def switch() -> None:
+            with connection.cursor() as cursor:
+                if arm != "off":
+                    sql = one_pass.function_sql("event", table, counted, one_pass=arm == "one-pass")
+                    cursor.execute(sql)
+                state = "DISABLE" if arm == "off" else "ENABLE"
+                cursor.execute(f"ALTER TABLE {table} {state} TRIGGER keyword_postings_insert")
+
+        return switch
+
+    return {arm: triggers(arm) for arm in ("one-pass", "two-pass", "off")}
+
+
+def _compare(
+    what: str,
+    *,
+    repeat: int,
+    batch: Callable[[str], None],
+    single: Callable[[str], None],
+    singles: int,
+    batch_size: int,
+) -> None:
+    arms = _compare_arms(what)
+    batch_ms: dict[str, list[float]] = {a: [] for a in arms}
+    single_ms: dict[str, list[float]] = {a: [] for a in arms}
+    print(f"load average at start: {open('/proc/loadavg').read().strip()}")
+    for rep in range(repeat):
+        # Rotate the order, so no arm always runs first (or right after the same other).
+        names = list(arms)
+        names = names[rep % len(names) :] + names[: rep % len(names)]
+        for arm in names:
+            arms[arm]()
+            started = time.perf_counter()
+            batch(f"{arm}{rep}")
+            batch_ms[arm].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            for _ in range(singles):
+                single(f"{arm}s{rep}")
+            single_ms[arm].append((time.perf_counter() - started) / singles * 1000)
+    arms[next(iter(arms))]()  # back to what runs
+    print(f"load average at end: {open('/proc/loadavg').read().strip()}")
+    base = next(iter(arms))
+    for arm in arms:
+        b, s1 = statistics.median(batch_ms[arm]), statistics.median(single_ms[arm])
+        line = (
+            f"[{arm}] batch of {batch_size}: median {b:.0f} ms ({batch_size / b * 1000:.0f} "
+            f"events/s); single: median {s1:.2f} ms"
+        )
+        if arm != base:
+            rb = [x / y for x, y in zip(batch_ms[arm], batch_ms[base], strict=True)]
+            rs = [x / y for x, y in zip(single_ms[arm], single_ms[base], strict=True)]
+            line += (
+                f"; {arm}/{base} per repetition: batch {statistics.median(rb):.2f}x, "
+                f"single {statistics.median(rs):.2f}x"
+            )
+        print(line, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
@@ -97,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--singles", type=int, default=200, help="single ingests per repetition")
     parser.add_argument("--variants", default="copy,orm,chains")
     parser.add_argument("--profile", choices=["single", "batch"], default=None)
+    parser.add_argument("--compare", choices=["validate", "postings"], default=None)
     args = parser.parse_args(argv)
 
     with inprocess_api(prefix="ingest-inprocess-", tenant_slug="bench") as api:
@@ -117,6 +208,16 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(3):  # warm-up: imports, connections, caches
             single("warm")
         batch("warm")
+        if args.compare:
+            _compare(
+                args.compare,
+                repeat=args.repeat,
+                batch=batch,
+                single=single,
+                singles=args.singles,
+                batch_size=args.batch_size,
+            )
+            return 0
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
