@@ -15,9 +15,8 @@ get_db_prep_save, what ingest._row_values replaced). Measured, never asserted.
 `--compare validate` instead runs, interleaved, a batch and `--singles` single ingests with
 each item validated by the shortcut (`fast`, memory.api.ingest_items: what runs) or by
 IngestSerializer (`drf`, what it replaced); `--compare postings` with the keyword postings
-triggers' INSERT branch in one pass (`one-pass`, 0021: what runs), in two (`two-pass`,
-0018) and switched off on memory_event (`off`: what postings upkeep costs at all, for
-reference only; recall needs them).
+trigger of memory_event's INSERTs (0018_keyword_postings) on (what runs) and off (what
+postings upkeep costs ingest; reference only: recall needs the postings).
 """
 
 from __future__ import annotations
@@ -99,8 +98,6 @@ def _variants() -> dict[str, tuple[Callable[[Sequence[Any]], None], Callable[...
 
 def _compare_arms(what: str) -> dict[str, Callable[[], None]]:
     """Arm name -> what switches the process (or the database) to that arm."""
-    import importlib
-
     from django.db import connection
 
     from memory.api import batch as batch_view
@@ -118,21 +115,17 @@ def _compare_arms(what: str) -> dict[str, Callable[[], None]]:
             return switch
 
         return {"fast": shortcut(True), "drf": shortcut(False)}
-    one_pass = importlib.import_module("memory.migrations.0021_keyword_postings_insert_one_pass")
-    table, counted = one_pass.postings.KINDS["event"]
+    table = "memory_event"
 
     def triggers(arm: str) -> Callable[[], None]:
         def switch() -> None:
+            state = "ENABLE" if arm == "on" else "DISABLE"
             with connection.cursor() as cursor:
-                if arm != "off":
-                    sql = one_pass.function_sql("event", table, counted, one_pass=arm == "one-pass")
-                    cursor.execute(sql)
-                state = "DISABLE" if arm == "off" else "ENABLE"
                 cursor.execute(f"ALTER TABLE {table} {state} TRIGGER keyword_postings_insert")
 
         return switch
 
-    return {arm: triggers(arm) for arm in ("one-pass", "two-pass", "off")}
+    return {arm: triggers(arm) for arm in ("on", "off")}
 
 
 def _compare(

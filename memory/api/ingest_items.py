@@ -25,8 +25,14 @@ from claiv.api import FlexibleDateTimeField
 from memory.api.serializers import MAX_METADATA_BYTES
 from memory.models import EventType, Role, Scope
 
-_OPAQUE_IDS = ("user_id", "conversation_id", "thread_id", "idempotency_key", "project_id")
-_OPAQUE_IDS += ("document_id",)
+_OPAQUE_IDS: tuple[str, ...] = (
+    "user_id",
+    "conversation_id",
+    "thread_id",
+    "idempotency_key",
+    "project_id",
+    "document_id",
+)
 _CHOICES: dict[str, frozenset[str]] = {
     "type": frozenset(EventType.values),
     "role": frozenset(Role.values),
