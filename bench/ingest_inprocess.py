@@ -128,6 +128,32 @@ def _compare_arms(what: str) -> dict[str, Callable[[], None]]:
     return {arm: triggers(arm) for arm in ("on", "off")}
 
 
+def _validation_cpu(size: int, rounds: int = 20) -> None:
+    """CPU time (process time: independent of the machine's load) of validating `size`
+    items by the shortcut and by the reused IngestSerializer, interleaved."""
+    from claiv.api import ItemValidator
+    from memory.api.ingest_items import ingest_item_fast
+    from memory.api.serializers import IngestSerializer
+
+    items = [_event("cpu") for _ in range(size)]
+    serializer = ItemValidator(IngestSerializer)
+    fast_s: list[float] = []
+    drf_s: list[float] = []
+    for _ in range(rounds):
+        for validate, times in ((ingest_item_fast, fast_s), (serializer, drf_s)):
+            started = time.process_time()
+            for item in items:
+                validate(item)
+            times.append(time.process_time() - started)
+    fast, drf = statistics.median(fast_s), statistics.median(drf_s)
+    print(
+        f"validation CPU per item: shortcut {fast / size * 1e6:.1f} us, IngestSerializer "
+        f"{drf / size * 1e6:.1f} us ({drf / fast:.0f}x); per {size}-item batch "
+        f"{fast * 1000:.1f} vs {drf * 1000:.1f} ms",
+        flush=True,
+    )
+
+
 def _compare(
     what: str,
     *,
@@ -138,6 +164,8 @@ def _compare(
     batch_size: int,
 ) -> None:
     arms = _compare_arms(what)
+    if what == "validate":
+        _validation_cpu(batch_size)
     batch_ms: dict[str, list[float]] = {a: [] for a in arms}
     single_ms: dict[str, list[float]] = {a: [] for a in arms}
     print(f"load average at start: {open('/proc/loadavg').read().strip()}")
