@@ -11,6 +11,12 @@ get_db_prep_save, what ingest._row_values replaced). Measured, never asserted.
 
     .venv/bin/python -m bench.ingest_inprocess --repeat 7
     .venv/bin/python -m bench.ingest_inprocess --profile single   # cProfile of /v6/ingest
+
+`--compare validate` instead runs, interleaved, a batch and `--singles` single ingests with
+each item validated by the shortcut (`fast`, memory.api.ingest_items: what runs) or by
+IngestSerializer (`drf`, what it replaced); `--compare postings` with the keyword postings
+trigger of memory_event's INSERTs (0018_keyword_postings) on (what runs) and off (what
+postings upkeep costs ingest; reference only: recall needs the postings).
 """
 
 from __future__ import annotations
@@ -90,6 +96,111 @@ def _variants() -> dict[str, tuple[Callable[[Sequence[Any]], None], Callable[...
     }
 
 
+def _compare_arms(what: str) -> dict[str, Callable[[], None]]:
+    """Arm name -> what switches the process (or the database) to that arm."""
+    from django.db import connection
+
+    from memory.api import batch as batch_view
+    from memory.api import ingest_items
+    from memory.api import views as ingest_views
+
+    if what == "validate":
+
+        def shortcut(on: bool) -> Callable[[], None]:
+            def switch() -> None:
+                chosen = ingest_items.ingest_item_fast if on else (lambda *a, **k: None)
+                batch_view.ingest_item_fast = chosen  # type: ignore[assignment]
+                ingest_views.ingest_item_fast = chosen  # type: ignore[assignment]
+
+            return switch
+
+        return {"fast": shortcut(True), "drf": shortcut(False)}
+    table = "memory_event"
+
+    def triggers(arm: str) -> Callable[[], None]:
+        def switch() -> None:
+            state = "ENABLE" if arm == "on" else "DISABLE"
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE {table} {state} TRIGGER keyword_postings_insert")
+
+        return switch
+
+    return {arm: triggers(arm) for arm in ("on", "off")}
+
+
+def _validation_cpu(size: int, rounds: int = 20) -> None:
+    """CPU time (process time: independent of the machine's load) of validating `size`
+    items by the shortcut and by the reused IngestSerializer, interleaved."""
+    from claiv.api import ItemValidator
+    from memory.api.ingest_items import ingest_item_fast
+    from memory.api.serializers import IngestSerializer
+
+    items = [_event("cpu") for _ in range(size)]
+    serializer = ItemValidator(IngestSerializer)
+    fast_s: list[float] = []
+    drf_s: list[float] = []
+    for _ in range(rounds):
+        for validate, times in ((ingest_item_fast, fast_s), (serializer, drf_s)):
+            started = time.process_time()
+            for item in items:
+                validate(item)
+            times.append(time.process_time() - started)
+    fast, drf = statistics.median(fast_s), statistics.median(drf_s)
+    print(
+        f"validation CPU per item: shortcut {fast / size * 1e6:.1f} us, IngestSerializer "
+        f"{drf / size * 1e6:.1f} us ({drf / fast:.0f}x); per {size}-item batch "
+        f"{fast * 1000:.1f} vs {drf * 1000:.1f} ms",
+        flush=True,
+    )
+
+
+def _compare(
+    what: str,
+    *,
+    repeat: int,
+    batch: Callable[[str], None],
+    single: Callable[[str], None],
+    singles: int,
+    batch_size: int,
+) -> None:
+    arms = _compare_arms(what)
+    if what == "validate":
+        _validation_cpu(batch_size)
+    batch_ms: dict[str, list[float]] = {a: [] for a in arms}
+    single_ms: dict[str, list[float]] = {a: [] for a in arms}
+    print(f"load average at start: {open('/proc/loadavg').read().strip()}")
+    for rep in range(repeat):
+        # Rotate the order, so no arm always runs first (or right after the same other).
+        names = list(arms)
+        names = names[rep % len(names) :] + names[: rep % len(names)]
+        for arm in names:
+            arms[arm]()
+            started = time.perf_counter()
+            batch(f"{arm}{rep}")
+            batch_ms[arm].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            for _ in range(singles):
+                single(f"{arm}s{rep}")
+            single_ms[arm].append((time.perf_counter() - started) / singles * 1000)
+    arms[next(iter(arms))]()  # back to what runs
+    print(f"load average at end: {open('/proc/loadavg').read().strip()}")
+    base = next(iter(arms))
+    for arm in arms:
+        b, s1 = statistics.median(batch_ms[arm]), statistics.median(single_ms[arm])
+        line = (
+            f"[{arm}] batch of {batch_size}: median {b:.0f} ms ({batch_size / b * 1000:.0f} "
+            f"events/s); single: median {s1:.2f} ms"
+        )
+        if arm != base:
+            rb = [x / y for x, y in zip(batch_ms[arm], batch_ms[base], strict=True)]
+            rs = [x / y for x, y in zip(single_ms[arm], single_ms[base], strict=True)]
+            line += (
+                f"; {arm}/{base} per repetition: batch {statistics.median(rb):.2f}x, "
+                f"single {statistics.median(rs):.2f}x"
+            )
+        print(line, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
@@ -97,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--singles", type=int, default=200, help="single ingests per repetition")
     parser.add_argument("--variants", default="copy,orm,chains")
     parser.add_argument("--profile", choices=["single", "batch"], default=None)
+    parser.add_argument("--compare", choices=["validate", "postings"], default=None)
     args = parser.parse_args(argv)
 
     with inprocess_api(prefix="ingest-inprocess-", tenant_slug="bench") as api:
@@ -117,6 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(3):  # warm-up: imports, connections, caches
             single("warm")
         batch("warm")
+        if args.compare:
+            _compare(
+                args.compare,
+                repeat=args.repeat,
+                batch=batch,
+                single=single,
+                singles=args.singles,
+                batch_size=args.batch_size,
+            )
+            return 0
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()

@@ -27,6 +27,12 @@ def _verify_embedding_space(sender: Any = None, **kwargs: Any) -> None:
         from memory.embedding_space import embedding_space_verify_or_exit
 
         embedding_space_verify_or_exit()
+        from django.conf import settings
+
+        from claiv.worker_priority import worker_priority_lower
+
+        # Before the pool forks: every pool process inherits it.
+        worker_priority_lower(settings.WORKER_NICE)
         _models_load_before_fork()
 
 

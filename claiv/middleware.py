@@ -98,27 +98,56 @@ class UsageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from memory.metering import usage_record  # app code: loaded once apps are ready
+        # App code: loaded once apps are ready.
+        from memory.audit import audit_rows_push
+        from memory.metering import usage_record_queue
 
         started = time.perf_counter()
+        # The view's audit entries wait here (memory.api.audit.audit_request) and go to
+        # Redis with the usage count in one round trip instead of one each.
+        deferred: list[dict[str, object]] = []
+        request.audit_deferred = deferred  # type: ignore[attr-defined]
         response = self.get_response(request)
+        usage: dict[str, object] | None = None
         tenant_id = getattr(request, "tenant_id", None)
         match = getattr(request, "resolver_match", None)
         if tenant_id and match is not None and match.route:
             try:
                 route = _ROUTE_PARAM.sub(r"{\1}", match.route)
-                usage_record(
-                    tenant_id=tenant_id,
-                    endpoint=f"{request.method} /{route}",
-                    status=response.status_code,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    request_bytes=int(request.META.get("CONTENT_LENGTH") or 0),
-                    response_bytes=0 if response.streaming else len(response.content),
-                    ingest_events=getattr(request, "usage_ingest_events", 0),
-                    tokens=getattr(request, "usage_tokens", 0),
-                )
+                usage = {
+                    "tenant_id": tenant_id,
+                    "endpoint": f"{request.method} /{route}",
+                    "status": response.status_code,
+                    "latency_ms": (time.perf_counter() - started) * 1000,
+                    "request_bytes": int(request.META.get("CONTENT_LENGTH") or 0),
+                    "response_bytes": 0 if response.streaming else len(response.content),
+                    "ingest_events": getattr(request, "usage_ingest_events", 0),
+                    "tokens": getattr(request, "usage_tokens", 0),
+                }
             except Exception:  # bookkeeping must never turn a served request into a 500
                 logger.exception(
                     "usage metering failed request_id=%s", getattr(request, "request_id", "-")
                 )
+        if usage is None and not deferred:
+            return response
+        counted = usage
+
+        def queue_usage(pipe: object) -> None:
+            if counted is None:
+                return
+            try:
+                usage_record_queue(pipe, **counted)
+            except Exception:  # as above: never a 500 for bookkeeping
+                logger.exception(
+                    "usage metering failed request_id=%s", getattr(request, "request_id", "-")
+                )
+
+        # Audit entries are not bookkeeping: if Redis is down they are inserted directly,
+        # and a failure of that fails the request as it did when the view wrote them.
+        if not audit_rows_push(deferred, also=queue_usage) and usage is not None:
+            logger.warning(
+                "usage not recorded: redis unavailable tenant=%s endpoint=%s",
+                tenant_id,
+                usage["endpoint"],
+            )
         return response

@@ -216,6 +216,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # emulation on (see CELERY_BROKER_TRANSPORT_OPTIONS); other brokers honour it directly.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Added to the enrichment worker's nice value (claiv.worker_priority): enrichment is
+# asynchronous, the web's latency is what clients wait on. 0 = unchanged.
+WORKER_NICE = env.int("CLAIV_WORKER_NICE", default=10)
+if not 0 <= WORKER_NICE <= 19:
+    raise ImproperlyConfigured("CLAIV_WORKER_NICE must be between 0 and 19")
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH", default=4)
 # Celery's Django fixup closes the database connection around every task unless this is
 # set; a new Postgres backend per task cost ~25 ms of Postgres CPU per event (5 tasks).

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,9 +93,14 @@ def audit_record(
     request_id: str,
     user_id: str = "",
     counts: dict[str, int] | None = None,
+    defer_to: list[dict[str, Any]] | None = None,
 ) -> None:
     """Record one API action of `key` (call after the action succeeded). `endpoint` is
-    "METHOD /path"; the API layer's `memory.api.audit.audit_request` fills it in."""
+    "METHOD /path"; the API layer's `memory.api.audit.audit_request` fills it in.
+
+    With `defer_to`, the entry is appended there instead of pushed now: the caller
+    promises to push it (`audit_rows_push`) before the request is answered, in the same
+    round trip as the request's usage count (claiv.middleware.UsageMiddleware)."""
     row = _row(
         tenant_id=str(key.tenant_id),
         action=action,
@@ -105,11 +111,35 @@ def audit_record(
         request_id=request_id,
         at=timezone.now(),
     )
+    if defer_to is not None:
+        defer_to.append(row)
+        return
     try:
         usage_redis().rpush(BUFFER_KEY, json.dumps(row, separators=(",", ":")))
     except redis.RedisError:
         logger.warning("audit entry written directly: redis unavailable")
         _insert([row])
+
+
+def audit_rows_push(
+    rows: list[dict[str, Any]], *, also: Callable[[Any], None] | None = None
+) -> bool:
+    """Push entries deferred by `audit_record(defer_to=...)`, and whatever `also` queues
+    on the same pipeline, in one round trip. When Redis fails the entries are inserted
+    directly (as `audit_record` does) and False is returned: what `also` queued is lost."""
+    pipe = usage_redis().pipeline(transaction=False)
+    if also is not None:
+        also(pipe)
+    if rows:
+        pipe.rpush(BUFFER_KEY, *(json.dumps(r, separators=(",", ":")) for r in rows))
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        if rows:
+            logger.warning("audit entries written directly: redis unavailable")
+            _insert(rows)
+        return False
+    return True
 
 
 def audit_record_system(

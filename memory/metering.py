@@ -136,6 +136,49 @@ def usage_record(
     at: datetime | None = None,
 ) -> bool:
     """Count one request. Returns False (and logs) when Redis could not take it."""
+    keys, args = _record_arguments(
+        tenant_id=tenant_id,
+        endpoint=endpoint,
+        status=status,
+        latency_ms=latency_ms,
+        request_bytes=request_bytes,
+        response_bytes=response_bytes,
+        ingest_events=ingest_events,
+        tokens=tokens,
+        at=at,
+    )
+    try:
+        _record_script()(keys=keys, args=args)
+    except redis.RedisError:
+        logger.warning(
+            "usage not recorded: redis unavailable tenant=%s endpoint=%s", tenant_id, endpoint
+        )
+        return False
+    return True
+
+
+def usage_record_queue(pipe: Any, **request: Any) -> None:
+    """`usage_record` queued on a caller's pipeline (keywords as for it), sent when the
+    caller executes it: the request's count shares a round trip with its audit entries
+    (memory.audit.audit_rows_push). EVAL, not EVALSHA: a pipeline would first check the
+    script exists (another round trip); Redis caches the compiled script by its hash."""
+    keys, args = _record_arguments(**request)
+    pipe.eval(_RECORD, len(keys), *keys, *args)
+
+
+def _record_arguments(
+    *,
+    tenant_id: uuid.UUID | str,
+    endpoint: str,
+    status: int,
+    latency_ms: float,
+    request_bytes: int = 0,
+    response_bytes: int = 0,
+    ingest_events: int = 0,
+    tokens: int = 0,
+    at: datetime | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The record script's KEYS and ARGV for one request."""
     day = (at or timezone.now()).astimezone(UTC).date()
     key = counter_key(tenant_id, day, endpoint)
     increments: list[str | int] = ["requests", 1, f"b{latency_bucket(latency_ms)}", 1]
@@ -151,17 +194,11 @@ def usage_record(
     ):
         if value:
             increments += [name, value]
-    try:
-        _record_script()(
-            keys=[key, dirty_key(tenant_id), TENANTS_KEY],
-            args=[str(tenant_id), round(latency_ms, 3), *increments],
-        )
-    except redis.RedisError:
-        logger.warning(
-            "usage not recorded: redis unavailable tenant=%s endpoint=%s", tenant_id, endpoint
-        )
-        return False
-    return True
+    return [key, dirty_key(tenant_id), TENANTS_KEY], [
+        str(tenant_id),
+        round(latency_ms, 3),
+        *increments,
+    ]
 
 
 _UPSERT = f"""

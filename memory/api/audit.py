@@ -15,6 +15,11 @@ from keys.models import SCOPE_FORGET, ApiKey
 from memory.api import schema, serializers
 from memory.audit import audit_as_dict, audit_list, audit_record
 
+# The hot paths' entries wait for the usage count's round trip: nothing later in the same
+# request reads the trail (a whole-user forget flushes and rewrites it, so its entry must
+# be in the buffer first: written at once).
+DEFERRED_ACTIONS = frozenset({"ingest", "ingest_batch", "recall"})
+
 
 def audit_request(
     request: Request, *, action: str, user_id: str = "", counts: dict[str, int] | None = None
@@ -29,6 +34,9 @@ def audit_request(
         request_id=request_id_of(raw),
         user_id=user_id,
         counts=counts,
+        # Pushed by claiv.middleware.UsageMiddleware with the request's usage count, in
+        # one round trip, before the response leaves; None without that middleware.
+        defer_to=getattr(raw, "audit_deferred", None) if action in DEFERRED_ACTIONS else None,
     )
 
 

@@ -16,6 +16,7 @@ from enrichment.services import event_ingest_and_enqueue
 from keys.models import SCOPE_FORGET, SCOPE_READ, SCOPE_WRITE
 from memory.api import schema, serializers
 from memory.api.audit import audit_request
+from memory.api.ingest_items import ingest_item_fast
 from memory.audit import audit_user_forget
 from memory.forget import ForgetScope, memory_forget
 from memory.recall.cache import CachedRecall, recall_cached
@@ -83,11 +84,15 @@ class IngestView(TenantScopedAPIView):
         summary="Store one event",
     )
     def post(self, request: Request) -> Response:
-        data = validated(
-            serializers.IngestSerializer,
-            request.data,
-            require_conversation=self.require_conversation,
-        )
+        # The serializer's answer without running it for a valid body; any other body goes
+        # to the serializer, whose error the client gets (memory.api.ingest_items).
+        data = ingest_item_fast(request.data, require_conversation=self.require_conversation)
+        if data is None:
+            data = validated(
+                serializers.IngestSerializer,
+                request.data,
+                require_conversation=self.require_conversation,
+            )
         # A document_id in `data` tags the event in the ingest's own transaction.
         result = event_ingest_and_enqueue(tenant=self.tenant, **data)
         meter(request, ingest_events=0 if result.deduped else 1)

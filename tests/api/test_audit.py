@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import redis
 from django.test import override_settings
 from django.utils import timezone
 
 from keys.models import SCOPE_READ, SCOPE_WRITE
 from keys.services import api_key_create, api_key_revoke
+from memory import audit
 from memory.audit import audit_flush, audit_prune, audit_pseudonym
 from memory.models import AuditEntry
 from tenants.models import Tenant
@@ -157,3 +159,58 @@ def test_key_actions_are_read_from_the_keys_log_not_copied(api: Api, tenant: Ten
     assert old is not None
     ApiKeyAuditEntry.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=91))
     assert len(_actions(api, action="key_created")) == 3  # past the retention: not read
+
+
+class _CountedPipelines:
+    """The Redis client of memory.audit, recording what each executed pipeline held."""
+
+    def __init__(self, client: object, fail: bool = False) -> None:
+        self.client, self.fail, self.executed = client, fail, []
+
+    def pipeline(self, **kwargs: object) -> object:
+        real = self.client.pipeline(**kwargs)  # type: ignore[attr-defined]
+        outer = self
+
+        class Pipe:
+            def __getattr__(self, name: str) -> object:
+                return getattr(real, name)
+
+            def execute(self, **kw: object) -> object:
+                outer.executed.append([c[0][0] for c in real.command_stack])
+                if outer.fail:
+                    real.reset()
+                    raise redis.ConnectionError("redis is down")
+                return real.execute(**kw)
+
+        return Pipe()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.client, name)
+
+
+def test_an_ingest_sends_its_audit_entry_and_usage_count_in_one_round_trip(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = _CountedPipelines(audit.usage_redis())
+    monkeypatch.setattr(audit, "usage_redis", lambda: counted)
+    body = {"user_id": "u1", "type": "message", "role": "user", "content": "hi"}
+    assert api.post("/v1/ingest", body).status_code == 200
+    assert api.post("/v1/ingest/batch", {"events": [body | {"content": "yo"}]}).status_code == 200
+    assert counted.executed == [["EVAL", "RPUSH"], ["EVAL", "RPUSH"]]
+    monkeypatch.undo()
+    assert _actions(api)[:2] == ["ingest_batch", "ingest"]
+    usage = api.get("/v1/usage/summary", range="today").json()
+    assert usage["totals"]["ingest_events"] == 2
+
+
+def test_with_redis_down_the_deferred_entry_is_written_directly(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = _CountedPipelines(audit.usage_redis(), fail=True)
+    monkeypatch.setattr(audit, "usage_redis", lambda: counted)
+    body = {"user_id": "u1", "type": "message", "role": "user", "content": "hi"}
+    assert api.post("/v1/ingest", body).status_code == 200
+    assert counted.executed == [["EVAL", "RPUSH"]]
+    assert list(AuditEntry.objects.filter(tenant=tenant).values_list("action", flat=True)) == [
+        "ingest"
+    ]

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from memory.ingest import events_ingest
 from memory.models import Episode, Event, Fact, FactStatus, KeywordPosting, KeywordTerm
 from memory.recall import bm25, channels
 from memory.recall.channels import RecallScope
@@ -82,6 +83,33 @@ def test_event_postings_follow_inserts_forget_and_deletes(tenant: Tenant) -> Non
     assert ("u1", "sunris") not in maintained[1]
     Event.objects.filter(tenant=tenant).delete()
     assert _maintained(tenant, "event") == (set(), {})
+
+
+def test_a_batch_copy_keeps_postings_and_counts(tenant: Tenant) -> None:
+    """One COPY of many rows (memory.ingest's batch) fires the INSERT branch once: every
+    counted row's postings, each term counted once per row and per user, a system row
+    left out, and impacts as a single insert gives them."""
+    single = ingest(tenant, "painting, painting and more painting with Melanie", user_id="u0")
+    items = [
+        {"user_id": user, "type": "message", "role": "user", "content": text}
+        for user in ("u1", "u2")
+        for text in [*TURNS, "painting, painting and more painting with Melanie"]
+    ]
+    items.append({"user_id": "u1", "type": "message", "role": "system", "content": "Lake rules."})
+    results = events_ingest(tenant=tenant, items=items)
+    assert all(not r.deduped for r in results if not isinstance(r, Exception))
+    maintained = _maintained(tenant, "event")
+    assert maintained == _expected(tenant, "event")
+    assert maintained[1][("u1", "lake")] == maintained[1][("u2", "lake")] == 3
+    assert ("u1", "rule") not in maintained[1]
+    same_text = Event.objects.filter(tenant=tenant, content=single.content).exclude(pk=single.pk)
+    assert same_text.count() == 2
+    impacts = set(
+        KeywordPosting.objects.filter(
+            row_id__in=same_text.values("id"), lexeme="paint"
+        ).values_list("impact", flat=True)
+    )
+    assert impacts == {KeywordPosting.objects.get(row_id=single.id, lexeme="paint").impact}
 
 
 def test_fact_and_episode_postings_follow_status_and_text(tenant: Tenant) -> None:

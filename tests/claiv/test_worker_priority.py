@@ -1,0 +1,45 @@
+"""The enrichment worker lowers its own CPU priority (claiv.worker_priority), and its
+session's autogroup weight only when the session is its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = (
+    "import os; from pathlib import Path; from claiv.worker_priority import worker_priority_lower;"
+    "before = os.nice(0); worker_priority_lower({nice}); "
+    "group = Path('/proc/self/autogroup'); "
+    "print(os.nice(0) - before, group.read_text().split()[-1] if group.exists() else '-')"
+)
+
+
+def _run(nice: int, *, own_session: bool) -> tuple[int, str]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD.format(nice=nice)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=own_session,
+    ).stdout.split()
+    return int(out[0]), out[1]
+
+
+def test_the_worker_lowers_its_priority_and_its_own_sessions_weight() -> None:
+    raised, group_nice = _run(7, own_session=True)
+    assert raised == 7
+    if group_nice == "-":
+        pytest.skip("no sched_autogroup on this kernel")
+    assert group_nice == "7"
+
+
+def test_a_shared_session_keeps_its_weight_and_zero_changes_nothing() -> None:
+    own_group = Path("/proc/self/autogroup")
+    expected = own_group.read_text().split()[-1] if own_group.exists() else "-"
+    assert _run(7, own_session=False) == (7, expected)
+    assert _run(0, own_session=True)[0] == 0
