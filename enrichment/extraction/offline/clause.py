@@ -143,6 +143,8 @@ def _clean_object(
     while previous != text:
         previous = text
         text = _TRAILING_JUNK_RE.sub("", text).strip(" .,!?;:'\"")
+        # A preposition whose complement was a time expression ("walk my dog at [6 am]").
+        text = re.sub(r"\s+(?:at|on|around|by|before|after|until|till)$", "", text, flags=re.I)
     text = _LEADING_ARTICLE_RE.sub("", text)
     words = text.split()
     if len(words) > 12:

@@ -12,6 +12,7 @@ from enrichment.extraction.offline.attributes import (
     _REACH_ME_RE,
     _attribute,
 )
+from enrichment.extraction.offline.canonical import canonical
 from enrichment.extraction.offline.clause import (
     _clean_object,
     _conjuncts,
@@ -224,6 +225,9 @@ class OfflineExtractor:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
+                if result.predicate in ("works_at", "studies_at") and obj[:1].isupper():
+                    # "a Walgreens in Ohio": the employer, not its town.
+                    obj = re.split(r"\s+in\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
                 obj = _trim_for(result.predicate, obj)
                 if result.predicate in ("lives_in", "from_location"):
                     obj = _settlement(result.obj, obj)
@@ -340,7 +344,7 @@ class OfflineExtractor:
 def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | None:
     """The clause as the user's own statement: (text, said of spare time, confidence),
     or None when it yields nothing (hedged, a question, the assistant about itself)."""
-    text = _normalise(text)
+    text = canonical(_normalise(text))
     premise = re.match(
         r"^(?P<premise>(?:since|because|as|given that|now that)\s+[^,]+),\s", text, re.I
     )

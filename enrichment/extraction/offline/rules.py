@@ -16,6 +16,7 @@ from enrichment.extraction.offline.handlers import (
     _change,
     _craft,
     _did,
+    _exercise,
     _fixed,
     _have,
     _joined,
@@ -208,6 +209,31 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("works_at", "work at"),
         ),
         (rf"^(?:{_BE}\s+)?employed\s+(?:at|by)\s+{_O}", _fixed("works_at", "employed by")),
+        (
+            # "was laid off from Twitter", "got fired from my job at the bank", "handed in my
+            # notice at Oracle": an employer left.
+            rf"^(?:(?:{_BE}|got|get|have been|has been)\s+)?(?:laid off|let go|fired|sacked|"
+            rf"made redundant|dismissed)\s+(?:from|by|at)\s+"
+            rf"(?:my\s+(?:old\s+)?job\s+(?:at|with)\s+)?{_O}",
+            _fixed("works_at", "laid off from", negate=True),
+        ),
+        (
+            rf"^(?:handed in|gave|put in|turned in|submitted)\s+(?:my\s+)?(?:two weeks'?\s+)?"
+            rf"(?:notice|resignation)\s+(?:at|to)\s+{_O}",
+            _fixed("works_at", "handed in notice at", negate=True),
+        ),
+        (
+            # "accepted an offer from Spotify", "took the job offer at Pfizer".
+            rf"^(?:accepted|took|signed)\s+(?:an?\s+|the\s+|their\s+)?(?:job\s+)?offer\s+"
+            rf"(?:from|at|with)\s+{_O}",
+            _fixed("works_at", "accepted an offer from"),
+        ),
+        (
+            # "started a new position as head of sales at Zendesk": the title, the employer.
+            rf"^(?:started|start|starting|got|landed|accepted|took|began|am starting|have)\s+"
+            rf"(?:a\s+|my\s+|the\s+)?(?:new\s+)?(?:job|position|role|post|gig)\s+as\s+(?:an?\s+)?{_O}",
+            _work_as,
+        ),
         (
             rf"^(?:started|start|starting|got|landed|accepted|took|begin|began|"
             rf"am starting)\s+(?:a\s+|my\s+)?(?:new\s+)?(?:job|position|role|internship)\s+(?:at|"
@@ -589,11 +615,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             rf"^(?P<verb>run|runs|jog|jogs|swim|swims|cycle|cycles|bike|bikes|hike|hikes|surf|"
             rf"surfs|climb|climbs|ski|skis|row|rows)\b\s*{_O}?",
-            lambda m, c: [
-                _Found(
-                    "exercise", m.group("verb"), (m.group("obj") or "").strip() or m.group("verb")
-                )
-            ],
+            _exercise,
         ),
         (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
         (

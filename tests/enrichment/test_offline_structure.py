@@ -1,0 +1,140 @@
+"""The offline extractor on constructions, not sentences (issue #15, generalisation).
+
+Each class of phrasing is checked with several paraphrases written for this file (none of
+them is an item of the fact-eval set): the rule must read the construction, whatever the
+words. Plain functions, no database.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from enrichment.extraction.offline import OfflineExtractor
+from enrichment.propositions import ExtractionInput
+from memory.vocabulary.predicates import predicate_get, predicate_map
+
+EVENT_TIME = datetime(2026, 6, 1, 12, tzinfo=UTC)
+EXTRACTOR = OfflineExtractor()
+
+
+def _facts(text: str, role: str = "user") -> set[tuple[str, str, str, bool]]:
+    """(subject, predicate, object, negated) as the Map stage would name them."""
+    item = ExtractionInput(content=text, event_type="message", role=role, event_time=EVENT_TIME)
+    out = set()
+    for p in EXTRACTOR.extract(item).propositions:
+        try:
+            name = predicate_get(p.predicate).name if p.predicate else None
+        except KeyError:
+            name = None
+        name = (
+            name or predicate_map(relation_phrase=p.relation_phrase, object_text=p.object_text).name
+        )
+        obj = re.sub(r"^(?:a|an|the)\s+", "", p.object_text.lower()).strip(" .")
+        out.add((p.subject.lower(), name, obj, p.negated))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("text", "predicate", "obj"),
+    [
+        ("Green has always been my favorite color.", "favorite_color", "green"),
+        ("Lasagne is probably my favourite food.", "favorite_food", "lasagne"),
+        ("Dune will always be my favourite book.", "favorite_book", "dune"),
+        ("My favourite author has always been Toni Morrison.", "favorite_book", "toni morrison"),
+        ("My favorite movie is probably Heat.", "favorite_movie", "heat"),
+    ],
+)
+def test_object_before_the_copula_of_a_favourite(text: str, predicate: str, obj: str) -> None:
+    assert ("user", predicate, obj, False) in _facts(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "predicate", "obj"),
+    [
+        ("Mushrooms are gross.", "dislikes", "mushrooms"),
+        ("Licorice is absolutely disgusting to me.", "dislikes", "licorice"),
+        ("Reality TV is so boring.", "dislikes", "reality tv"),
+        ("I find golf incredibly boring.", "dislikes", "golf"),
+        ("I find knitting really relaxing.", "likes", "knitting"),
+        ("I can't get enough of K-dramas.", "likes", "k-dramas"),
+        ("I have a soft spot for old Westerns.", "likes", "old westerns"),
+        ("Crossword puzzles are my guilty pleasure.", "likes", "crossword puzzles"),
+    ],
+)
+def test_judgements_on_a_thing_are_likings(text: str, predicate: str, obj: str) -> None:
+    assert ("user", predicate, obj, False) in _facts(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Traffic is awful today.",
+        "It is so boring here.",
+        "The weather is terrible.",
+        "Everything is annoying this week.",
+    ],
+)
+def test_a_judgement_on_the_moment_is_no_liking(text: str) -> None:
+    assert not {f for f in _facts(text) if f[1] in ("likes", "dislikes")}
+
+
+@pytest.mark.parametrize(
+    ("text", "predicate", "obj"),
+    [
+        ("Every Sunday I call my grandmother.", "routine", "call my grandmother"),
+        ("I run every morning.", "exercise", "running"),
+        ("I swim twice a week.", "exercise", "swimming"),
+        ("I journal daily.", "routine", "journal"),
+        ("I bake bread every weekend.", "routine", "bake bread"),
+        ("I usually walk my dog at 6 am.", "routine", "walk my dog"),
+    ],
+)
+def test_a_frequency_is_when_not_what(text: str, predicate: str, obj: str) -> None:
+    assert ("user", predicate, obj, False) in _facts(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm an electrician by trade.", {("job_title", "electrician", False)}),
+        (
+            "Currently I'm working as a barista while I finish school.",
+            {("job_title", "barista", False)},
+        ),
+        (
+            "I'm the CTO of a small fintech startup.",
+            {("job_title", "cto", False), ("works_at", "small fintech startup", False)},
+        ),
+        (
+            "I started a new position as head of sales at Zendesk.",
+            {("job_title", "head of sales", False), ("works_at", "zendesk", False)},
+        ),
+        ("I work as a pharmacist at a Walgreens in Ohio.", {("works_at", "walgreens", False)}),
+        ("I was laid off from Twitter last week.", {("works_at", "twitter", True)}),
+        ("I handed in my notice at Oracle.", {("works_at", "oracle", True)}),
+        ("I accepted an offer from Spotify.", {("works_at", "spotify", False)}),
+    ],
+)
+def test_jobs_in_other_words(text: str, expected: set[tuple[str, str, bool]]) -> None:
+    facts = {(p, o, n) for _, p, o, n in _facts(text)}
+    assert expected <= facts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've always wanted to get into UX research.",
+        "I got promoted last spring.",
+        "I have a soft spot for dogs.",
+        "I had a hard time sleeping.",
+    ],
+)
+def test_a_perfect_or_an_idiom_with_have_owns_nothing(text: str) -> None:
+    assert not {f for f in _facts(text) if f[1] in ("owns", "vehicle")}
+
+
+def test_a_contrast_tail_does_not_negate_the_clause() -> None:
+    assert ("my coworker", "likes", "sushi", False) in _facts("My coworker loves sushi, not me.")
