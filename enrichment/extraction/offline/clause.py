@@ -156,7 +156,8 @@ _CONJUNCT_RE = re.compile(
     r"^\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)(?P<rest>\S.*)$"
 )
 _NOT_A_CONJUNCT_RE = re.compile(
-    r"^(?:i|we|he|she|they|it|you|my|our|his|her|their|this|that|there|then|so|also|"
+    r"^(?:i|we|he|she|they|it|you|my|our|his|her|their|this|that|there|here|let|what|then|"
+    r"so|also|like|such as|including|especially|e\.g|mostly|mainly|"
     r"am|is|are|was|were|have|has|had|do|does|did|can|will|not|never|just|now|"
     r"\w+ed|\w+s\s+(?:a|an|the|my)\b)\b",
     re.IGNORECASE,

@@ -225,6 +225,13 @@ class OfflineExtractor:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
+                if (
+                    result.predicate == "works_at"
+                    and re.match(r"^\s*(?:an?|some|one)\s", result.obj, re.IGNORECASE)
+                    and not re.search(r"(?-i:[A-Z])", re.split(r"\s+in\s+", obj, maxsplit=1)[0])
+                    and not re.search(r"\b(?:called|named)\b", result.obj)
+                ):
+                    continue  # "at a dental practice": no employer named, nothing to recall
                 if result.predicate in ("works_at", "studies_at") and obj[:1].isupper():
                     # "a Walgreens in Ohio": the employer, not its town.
                     obj = re.split(r"\s+in\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
@@ -375,6 +382,15 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
             r"^(?:congrat\w*|well done|good luck)\s+on\s+(?:the|your)\s+new\s+(?=(?:job|role|"
             r"position)\s+(?:at|with)\b)",
             "you started a new ",
+            text,
+            flags=re.IGNORECASE,
+        )
+        # "Noted, you're…", "Since you prefer Python, …", "As you're vegan, …": the user's
+        # fact restated as an acknowledgement or a premise.
+        text = re.sub(
+            r"^(?:(?:noted|got it|understood|gotcha|right|ah|oh|so|ok|okay|sure|of course|"
+            r"since|because|as|given that|now that|seeing as)\b[,!.:]?\s+)+(?=you\b)",
+            "",
             text,
             flags=re.IGNORECASE,
         )

@@ -284,7 +284,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             # "teach third grade at Lincoln", "teach piano in Bergen", "teach at Oakwood".
             r"^(?:teach|teaches|taught|am teaching|teaching)\s+(?:(?P<what>(?!at\b|in\b)"
-            r"[\w -]+?)\s+)?(?P<prep>at|in)\s+(?P<obj>(?-i:[A-Z]).*)",
+            r"(?:(?!\bat\b)[\w -])+?)\s+)?(?P<prep>at|in)\s+(?P<obj>(?-i:[A-Z]).*|"
+            r"(?:a|an|the)\s.*)",
             _teach,
         ),
         (rf"^(?:{_BE}\s+)?(?:working|work|works)\s+on\s+{_O}", _fixed("works_on", "working on")),
