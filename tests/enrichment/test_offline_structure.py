@@ -138,3 +138,43 @@ def test_a_perfect_or_an_idiom_with_have_owns_nothing(text: str) -> None:
 
 def test_a_contrast_tail_does_not_negate_the_clause() -> None:
     assert ("my coworker", "likes", "sushi", False) in _facts("My coworker loves sushi, not me.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Noted, you're allergic to shellfish.", ("user", "allergy", "shellfish", False)),
+        (
+            "Since you prefer Kotlin, here's the handler in Kotlin.",
+            ("user", "prefers", "kotlin", False),
+        ),
+        ("Got it - you live in Tromsø now.", ("user", "lives_in", "tromsø", False)),
+        ("Congrats on moving to Lisbon!", ("user", "lives_in", "lisbon", False)),
+        ("Congratulations on getting engaged to Priya!", ("user", "partner", "priya", False)),
+    ],
+)
+def test_the_assistant_restating_the_users_facts(
+    text: str, expected: tuple[str, str, str, bool]
+) -> None:
+    assert expected in _facts(text, role="assistant")
+
+
+def test_the_assistant_about_itself_or_the_world_states_no_user_fact() -> None:
+    for text in ("Noted, I'll keep it short.", "Since it rains a lot there, pack a coat."):
+        assert _facts(text, role="assistant") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My cousins are visiting from Accra.", ("cousins", "lives_in", "accra", False)),
+        ("I got my black belt in March.", ("user", "achievement", "black belt", False)),
+        (
+            "I got my learner's permit last week.",
+            ("user", "achievement", "learner's permit", False),
+        ),
+    ],
+)
+def test_visitors_and_things_earned(text: str, expected: tuple[str, str, str, bool]) -> None:
+    found = {(re.sub(r"^my ", "", s), p, o, n) for s, p, o, n in _facts(text)}
+    assert expected in found

@@ -364,6 +364,14 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     text = re.sub(
         r"^(?:[\w']+\s+){0,3}[\w']+\s*:\s+(?=(?:i|we|my|our|me)\b)", "", text, flags=re.IGNORECASE
     )
+    # "So the big news is (that) we moved…", "The update is I got the job": a headline too.
+    text = re.sub(
+        r"^(?:so\s+)?(?:the\s+)?(?:big\s+|good\s+|exciting\s+|sad\s+|latest\s+)?(?:news|update|"
+        r"thing|plot twist)\s+(?:is|was)\s+(?:that\s+)?(?=(?:i|we|my|our)\b)",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
     text = _INTERJECTION_RE.sub("", text)
     adjunct = _LEADING_ADJUNCT_RE.match(text)
     pastime = bool(
@@ -394,6 +402,15 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
             text,
             flags=re.IGNORECASE,
         )
+        # "Congratulations on getting engaged to Sophie!", "Congrats on moving to Berlin": the
+        # news congratulated on is the user's, in the past tense.
+        text = re.sub(
+            r"^(?:congrat\w*|well done|good luck|so happy for you|happy for you)\s+(?:on|about)\s+"
+            r"(?:finally\s+)?(?P<verb>\w+ing)\b",
+            lambda m: f"you {_PAST.get(m.group('verb').lower(), m.group(0))}",
+            text,
+            flags=re.IGNORECASE,
+        )
         framed = _REPORT_FRAME_RE.sub("", text, count=1)
         if re.match(r"^(?:i|we|let me|let's|me)\b", framed, re.IGNORECASE):
             return None  # the assistant speaking about itself
@@ -413,6 +430,37 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
             else text
         )
     return text, pastime, base_confidence
+
+
+# The past tense of the news verbs an assistant congratulates on ("on getting engaged").
+_PAST = {
+    "getting": "got",
+    "moving": "moved",
+    "starting": "started",
+    "joining": "joined",
+    "buying": "bought",
+    "landing": "landed",
+    "passing": "passed",
+    "graduating": "graduated",
+    "finishing": "finished",
+    "completing": "completed",
+    "winning": "won",
+    "adopting": "adopted",
+    "becoming": "became",
+    "retiring": "retired",
+    "switching": "switched",
+    "running": "ran",
+    "publishing": "published",
+    "opening": "opened",
+    "launching": "launched",
+    "selling": "sold",
+    "leaving": "left",
+    "quitting": "quit",
+    "marrying": "married",
+    "earning": "earned",
+    "having": "had",
+    "welcoming": "welcomed",
+}
 
 
 def _contact(

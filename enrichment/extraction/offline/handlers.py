@@ -289,6 +289,16 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         # A perfect or passive ("have always wanted to…", "got promoted", "got fired") or
         # "have to": a verb, not a thing held.
         return []
+    earned = re.match(
+        r"^(?:my|his|her|their|our)\s+(?P<what>(?:[\w'-]+\s+){0,2}?(?:grade\s+\d+|licen[cs]e|"
+        r"permit|certificate|certification|belt|badge|diploma|results?|citizenship|visa|"
+        r"green card|black belt|degree|qualification))\b",
+        obj,
+        re.IGNORECASE,
+    )
+    if earned and verb == "got" and not clause.negated:
+        # "got my grade 8 at 17", "got my citizenship": something earned, not bought.
+        return [_Found("achievement", "got", earned.group("what"))]
     head = _head(obj)
     if _MEETING_NOUNS_RE.match(head) and verb in ("have", "has", "got", "am getting"):
         return [_Found("meeting", verb, obj, negated=clause.negated)]
@@ -423,6 +433,8 @@ def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """ "switched from VS Code to Neovim": the old value retired, the new one held; the
     predicate is the one the old value is stored under (named in the Map stage)."""
     origin, new = _named(match.group("origin")), _named(match.group("obj"))
+    if new[:1].isupper():  # "to Firefox for privacy reasons": the name, not the reason
+        new = re.split(r"\s+(?:for|because|since|as|so|after|when)\b", new, maxsplit=1)[0]
     mapped = predicate_map(relation_phrase="", object_text=_head(new))
     name = None if mapped is FALLBACK_PREDICATE else mapped.name
     return [

@@ -170,8 +170,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("gender_identity", "am"),
         ),
         (
-            rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
-            rf"over\s+)?(?:home\s+)?to\s+{_O}",
+            rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:(?:back|over|up|down|"
+            rf"out|across|away)\s+){{0,2}}(?:home\s+)?to\s+{_O}",
             _fixed("lives_in", "moved to"),
         ),
         (rf"^(?:call|calls)\s+{_O}\s+home\b", _fixed("lives_in", "call home")),
@@ -209,6 +209,27 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("works_at", "work at"),
         ),
         (rf"^(?:{_BE}\s+)?employed\s+(?:at|by)\s+{_O}", _fixed("works_at", "employed by")),
+        (
+            # "are visiting from Pune", "is over from Dublin": where a visitor lives.
+            rf"^(?:{_BE}\s+)?(?:visiting|over|down|up|here|in town|coming)\s+(?:\w+\s+)?from\s+"
+            rf"(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+            _fixed("lives_in", "visiting from"),
+        ),
+        (
+            # "doing a degree in law at Exeter", "studying for a master's in nursing": the
+            # subject under way, and the school when named.
+            r"^(?:am\s+)?(?:doing|pursuing|studying for|working towards|working toward|taking)\s+"
+            r"(?:a|an|my)\s+(?:[\w'-]+\s+){0,2}?(?:degree|master's|masters|bachelor's|phd|diploma|"
+            r"course)\s+in\s+(?P<obj>[\w -]+?)(?:\s+at\s+(?P<school>(?-i:[A-Z]).*))?$",
+            lambda m, c: [
+                _Found("studies_subject", "degree in", m.group("obj"), negated=c.negated),
+                *(
+                    [_Found("studies_at", "study at", m.group("school"), negated=c.negated)]
+                    if m.group("school")
+                    else []
+                ),
+            ],
+        ),
         (
             # "was laid off from Twitter", "got fired from my job at the bank", "handed in my
             # notice at Oracle": an employer left.
@@ -525,7 +546,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             # A change whose kind only the old value tells (see `CHANGE_FROM`).
             rf"^(?:switched|switch|switching|changed|change|went|gone|converted|"
-            rf"upgraded|downgraded|transferred)\s+(?:over\s+|back\s+)?from\s+"
+            rf"upgraded|downgraded|transferred|moved)\s+(?:us\s+|it\s+|me\s+|everything\s+|"
+            rf"(?:my|our)\s+\w+\s+)?(?:over\s+|back\s+)?from\s+"
             rf"(?P<origin>[^,;]+?)\s+(?:to|over to|for)\s+{_O}",
             _change,
         ),
@@ -551,7 +573,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             # "I'm at Initech now", "transferred to McGill": a new workplace or school; which
             # one the stored fact it replaces tells (see `CHANGE_TO`).
             r"^(?:am\s+(?:now\s+)?at|transferred\s+to|have transferred\s+to|moved\s+over\s+to)\s+"
-            r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
+            r"(?:the\s+)?(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
             r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier|since|for)\b)",
             _arrived,
         ),
