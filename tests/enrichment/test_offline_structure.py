@@ -178,3 +178,27 @@ def test_the_assistant_about_itself_or_the_world_states_no_user_fact() -> None:
 def test_visitors_and_things_earned(text: str, expected: tuple[str, str, str, bool]) -> None:
     found = {(re.sub(r"^my ", "", s), p, o, n) for s, p, o, n in _facts(text)}
     assert expected in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We were walking home from the pub when it started to pour.",
+        "I was reading on the train when my phone died.",
+        "I'm totally stressing about the move.",
+    ],
+)
+def test_a_story_backdrop_or_a_mood_is_no_activity(text: str) -> None:
+    assert not {f for f in _facts(text) if f[1] == "did_activity"}
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("I grew up on a sheep farm near Dunedin.", "dunedin"),
+        ("I was raised in a tiny village outside Kraków.", "kraków"),
+        ("I grew up in a suburb of Houston.", "houston"),
+    ],
+)
+def test_growing_up_somewhere_described_is_the_named_place(text: str, place: str) -> None:
+    assert ("user", "from_location", place, False) in _facts(text)

@@ -90,6 +90,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("from_location", "grew up in"),
         ),
         (
+            # "grew up on a farm outside Des Moines", "raised near Cork": the named place.
+            r"^(?:was\s+)?(?:born\s+and\s+raised|born|raised|grew\s+up)\s+(?:on|near|outside|by|"
+            r"in)\s+(?:an?|the|my|our)\s+[\w\s'-]*?\b(?:in|near|outside|of|by)\s+"
+            r"(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+            _fixed("from_location", "grew up near"),
+        ),
+        (
             rf"^(?:am|is|are|was|were)\s+(?:from|originally\s+from)\s+{_O}",
             _fixed("from_location", "from"),
         ),

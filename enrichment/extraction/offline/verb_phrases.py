@@ -115,7 +115,9 @@ def _left_predicate(verb: str, predicates: set[str | None]) -> str | None:
 _NOT_PROGRESSIVE_ACTIVITIES = frozenset(
     "going thinking feeling looking hoping trying getting doing having wondering planning "
     "considering waiting starting saying talking kidding joking being telling asking glad "
-    "sorry coming leaving missing loving seeing meaning dying struggling sitting".split()
+    "sorry coming leaving missing loving seeing meaning dying struggling sitting stressing "
+    "worrying freaking panicking obsessing crying laughing losing dreading loving hating "
+    "enjoying".split()
 )
 _MAKING_VERBS = frozenset(
     "writing building making developing designing creating renovating restoring knitting "
@@ -271,6 +273,8 @@ def _verb_phrase(
         return [
             _Found("works_on", progressive.group("verb"), progressive.group("obj"), negated=negated)
         ]
+    if progressive and re.match(r"^(?:was|were)\b", rest, re.IGNORECASE):
+        return []  # "we were driving back when…": the backdrop of a story, not a fact
     if progressive and progressive.group("verb").lower() not in _NOT_PROGRESSIVE_ACTIVITIES:
         return [
             _Found(
