@@ -202,3 +202,33 @@ def test_a_story_backdrop_or_a_mood_is_no_activity(text: str) -> None:
 )
 def test_growing_up_somewhere_described_is_the_named_place(text: str, place: str) -> None:
     assert ("user", "from_location", place, False) in _facts(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Allergic to shellfish, btw.", {("allergy", "shellfish")}),
+        ("Originally from Lagos, but I live in Leeds now.", {("from_location", "lagos")}),
+        ("Based in Tallinn these days.", {("lives_in", "tallinn")}),
+        ("I never learnt to swim.", {("skill", "swim")}),
+        (
+            "We split our time between Oslo and Bergen.",
+            {("lives_in", "oslo"), ("lives_in", "bergen")},
+        ),
+        ("Board games are my thing, the nerdier the better.", {("likes", "board games")}),
+    ],
+)
+def test_chat_shapes_of_plain_facts(text: str, expected: set[tuple[str, str]]) -> None:
+    assert expected <= {(p, o) for _, p, o, _ in _facts(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm allergic to latex and wasp stings.", {"latex", "wasp stings"}),
+        ("I like Korean and Mexican food.", {"korean food", "mexican food"}),
+        ("I take ibuprofen and fish oil.", {"ibuprofen", "fish oil"}),
+    ],
+)
+def test_only_a_modifier_shares_the_head_noun(text: str, expected: set[str]) -> None:
+    assert expected <= {o for _, _, o, _ in _facts(text)}

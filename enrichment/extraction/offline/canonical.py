@@ -64,8 +64,9 @@ _FAVOURITE_COPULA_RE = re.compile(
 _MY_LIKING_RE = re.compile(
     r"^(?P<obj>(?!(?:it|that|this|there|which|what|who|he|she|they|i|we|you|my|our)\b)"
     r"[^,;]+?)\s+(?:is|are)\s+(?:(?:still|always|definitely)\s+)?(?:my|our)\s+"
-    r"(?:(?:go-to|guilty pleasure|jam|happy place|comfort)\b[\w -]*|(?:absolute\s+)?weakness)"
-    r"\s*$",
+    r"(?:(?:go-to|guilty pleasure|jam|happy place|comfort)\b[\w -]*|(?:absolute\s+)?"
+    r"(?:weakness|thing|obsession|addiction|religion))"
+    r"\s*(?:,.*)?$",
     re.IGNORECASE,
 )
 # "Mushrooms are gross", "Blue cheese is disgusting to me": a thing judged by the speaker.
@@ -112,8 +113,18 @@ _CONTRAST_TAIL_RE = re.compile(
 )
 
 
+# Chat drops "I'm" before a predicate adjective: "Allergic to latex, FYI", "Originally from
+# Accra, but…", "Based in Leeds".
+_SUBJECTLESS_STATE_RE = re.compile(
+    r"^(?=(?:allergic|intolerant)\s+to\b|originally\s+from\b|based\s+(?:in|out of)\b|"
+    r"married\s+to\b|engaged\s+to\b|fluent\s+in\b)",
+    re.IGNORECASE,
+)
+
+
 def canonical(text: str) -> str:
     """The clause in subject–verb–object order (see the module docstring)."""
+    text = _SUBJECTLESS_STATE_RE.sub("I am ", text, count=1)
     adverb = _SENTENCE_ADVERB_RE.match(text)
     if adverb:
         rest = text[adverb.end() :]

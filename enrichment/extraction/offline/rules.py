@@ -371,6 +371,21 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("speaks_language", "fluent in"),
         ),
         (
+            # "never learned to drive", "learnt to swim as a kid": a skill (had or not).
+            rf"^(?:learnt|learned)\s+(?:how\s+)?to\s+{_O}",
+            _fixed("skill", "learned to"),
+        ),
+        (
+            # "I split my time between London and Malaga": a home in each.
+            r"^(?:split|splits|divide|divides)\s+(?:my|our|his|her|their)\s+time\s+between\s+"
+            r"(?P<obj>(?-i:[A-Z])[\w.' -]*?)\s+and\s+(?P<second>(?-i:[A-Z])[\w.'-]*"
+            r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+            lambda m, c: [
+                _Found("lives_in", "split time between", m.group("obj")),
+                _Found("lives_in", "split time between", m.group("second")),
+            ],
+        ),
+        (
             rf"^(?:{_BE}\s+)?(?:learning|learn|learnt|learned|"
             rf"teaching myself)\s+(?:how\s+)?(?:to\s+)?{_O}",
             _fixed("learning", "learning"),
