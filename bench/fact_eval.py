@@ -2,11 +2,17 @@
 
 Usage::
 
-    python -m bench.fact_eval [--part dev|sealed|all] [--extractor offline|llm]
-                              [--no-supersede] [--misses]
+    python -m bench.fact_eval [--batch 1|2|all] [--part dev|sealed|all]
+                              [--extractor offline|llm] [--no-supersede] [--misses]
 
 The set is `tests/enrichment/eval/` (its README gives the labelling conventions and the
-dev/sealed split; the sealed part is only scored, so `--misses` refuses it).
+dev/sealed split; the sealed part is only scored, so `--misses` refuses it). It comes in
+batches written at different times by hands that never saw the rules: batch 1
+(`statements.jsonl`, `supersede.jsonl`) and batch 2 (`statements_2.jsonl`,
+`supersede_2.jsonl`, ids `b2-...`). Without `--batch` each batch is reported on its own
+(batch 1's figures stay comparable with earlier runs); `--batch all` pools them. The
+loaders (`statements_load`, `pairs_load`) default to batch 1, so callers written before
+batch 2 existed keep measuring exactly what they measured.
 
 Single statements: each statement is one event given to the configured extractor
 (`enrichment.extractors.extractor()`, offline by default, `--extractor llm` through the
@@ -81,18 +87,36 @@ def normalise(text: str) -> str:
     return " ".join(words)
 
 
+# Batch -> (statements file, pairs file) in EVAL_DIR. A new batch is a new pair of files
+# (ids prefixed so they never collide), never an edit of an older batch's items.
+BATCHES: dict[str, tuple[str, str]] = {
+    "1": ("statements.jsonl", "supersede.jsonl"),
+    "2": ("statements_2.jsonl", "supersede_2.jsonl"),
+}
+
+
+def _batches(batch: str) -> list[str]:
+    if batch == "all":
+        return list(BATCHES)
+    if batch not in BATCHES:
+        raise ValueError(f"unknown batch {batch!r}: one of {', '.join(BATCHES)} or 'all'")
+    return [batch]
+
+
 def _load(name: str, part: str) -> list[dict[str, Any]]:
     lines = (EVAL_DIR / name).read_text(encoding="utf-8").splitlines()
     items = [json.loads(line) for line in lines if line.strip()]
     return [i for i in items if part == "all" or part_of(i["id"]) == part]
 
 
-def statements_load(*, part: str = "all") -> list[dict[str, Any]]:
-    return _load("statements.jsonl", part)
+def statements_load(*, part: str = "all", batch: str = "1") -> list[dict[str, Any]]:
+    """Single statements of `part` (dev/sealed/all) in `batch` ("1", "2" or "all")."""
+    return [i for b in _batches(batch) for i in _load(BATCHES[b][0], part)]
 
 
-def pairs_load(*, part: str = "all") -> list[dict[str, Any]]:
-    return _load("supersede.jsonl", part)
+def pairs_load(*, part: str = "all", batch: str = "1") -> list[dict[str, Any]]:
+    """Supersede pairs of `part` (dev/sealed/all) in `batch` ("1", "2" or "all")."""
+    return [i for b in _batches(batch) for i in _load(BATCHES[b][1], part)]
 
 
 def kind_of(predicate: str) -> str:
@@ -322,13 +346,17 @@ def _row(name: str, c: Counts) -> str:
 
 
 def report_markdown(
-    part: str, report: StatementReport, outcomes: Sequence[PairOutcome] | None
+    part: str,
+    report: StatementReport,
+    outcomes: Sequence[PairOutcome] | None,
+    *,
+    batch: str | None = None,
 ) -> str:
     head = (
         "| {} | precision | recall | matched/predicted | matched/expected |\n|---|---|---|---|---|"
     )
     lines = [
-        f"### Part: {part} ({report.items} statements)",
+        f"### {f'Batch {batch}, part' if batch else 'Part'}: {part} ({report.items} statements)",
         "",
         head.format("all"),
         _row("all", report.total),
@@ -422,6 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="default: dev and sealed, each reported",
     )
+    parser.add_argument(
+        "--batch",
+        choices=(*BATCHES, "all"),
+        default=None,
+        help="default: each batch reported on its own; 'all' pools them",
+    )
     parser.add_argument("--extractor", choices=("offline", "llm"), default="offline")
     parser.add_argument(
         "--llm-answers",
@@ -434,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--misses", action="store_true", help="list dev misses (dev only)")
     args = parser.parse_args(argv)
     parts = [args.part] if args.part else ["dev", "sealed"]
+    batches = [args.batch] if args.batch else list(BATCHES)
     if args.misses and parts != ["dev"]:
         parser.error("--misses is for --part dev only: the sealed part is never read")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -441,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.llm_answers:
         from tests.support.openai_stub import OpenAIStub
 
-        answers = statements_load(part="all") if args.llm_answers == "oracle" else []
+        answers = statements_load(part="all", batch="all") if args.llm_answers == "oracle" else []
         stub = OpenAIStub(chat_responder=oracle_responder(answers)).start()
         os.environ.update(LLM_BASE_URL=stub.base_url, LLM_API_KEY="sk-stub", LLM_MODEL="stub-model")
     with tempfile.TemporaryDirectory(prefix="fact-eval-") as tmp:
@@ -449,12 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stub is not None:
             stoppers.append(stub.stop)
         try:
-            for part in parts:
-                report = statements_run(statements_load(part=part))
+            for batch, part in [(b, p) for b in batches for p in parts]:
+                report = statements_run(statements_load(part=part, batch=batch))
                 outcomes = (
-                    None if args.no_supersede else pairs_run(pairs_load(part=part), tenant=tenant)
+                    None
+                    if args.no_supersede
+                    else pairs_run(pairs_load(part=part, batch=batch), tenant=tenant)
                 )
-                print(report_markdown(part, report, outcomes), end="\n\n")
+                print(report_markdown(part, report, outcomes, batch=batch), end="\n\n")
                 if args.misses:
                     for item_id, text, missed, extra in report.misses:
                         print(f"{item_id} {text!r}\n  missed: {missed}\n  extra: {extra}")
