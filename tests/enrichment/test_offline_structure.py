@@ -232,3 +232,28 @@ def test_chat_shapes_of_plain_facts(text: str, expected: set[tuple[str, str]]) -
 )
 def test_only_a_modifier_shares_the_head_noun(text: str, expected: set[str]) -> None:
     assert expected <= {o for _, _, o, _ in _facts(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A role held at a named organisation is a job, whatever its noun.
+        ("I'm an SRE at Cloudflare.", {("job_title", "sre"), ("works_at", "cloudflare")}),
+        ("I'm a PM at Meta.", {("job_title", "pm"), ("works_at", "meta")}),
+        ("I'm an associate at McKinsey.", {("job_title", "associate"), ("works_at", "mckinsey")}),
+        # A field worked in is the job.
+        ("I work in HR at a big law firm.", {("job_title", "hr")}),
+        ("I'm in finance at HSBC.", {("job_title", "finance"), ("works_at", "hsbc")}),
+        # A duration at a named place.
+        ("I've been at Deloitte for six years.", {("works_at", "deloitte")}),
+    ],
+)
+def test_a_role_at_a_named_organisation_is_a_job(text: str, expected: set[tuple[str, str]]) -> None:
+    assert expected <= {(p, o) for _, p, o, _ in _facts(text)}
+
+
+@pytest.mark.parametrize(
+    "text", ["I'm a regular at the Crown.", "I'm a member at Equinox.", "I work for myself."]
+)
+def test_being_somewhere_is_not_always_working_there(text: str) -> None:
+    assert not {f for f in _facts(text) if f[1] in ("job_title", "works_at")}

@@ -230,6 +230,10 @@ class OfflineExtractor:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
+                if result.predicate == "works_at" and re.match(
+                    r"^(?:myself|ourselves|home|from home)$", obj, re.IGNORECASE
+                ):
+                    continue  # "I work for myself": self-employed, no employer
                 if (
                     result.predicate == "works_at"
                     and re.match(r"^\s*(?:an?|some|one)\s", result.obj, re.IGNORECASE)

@@ -198,7 +198,15 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return [_Found("uses_tool", "am a … person", person.group("what"), negated=clause.negated)]
     if head in _RELIGIONS:
         return [_Found("religion", "am a", head, negated=clause.negated)]
-    if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head):
+    employed_at = bool(
+        place
+        and (place[:1].isupper() or re.match(r"(?:the)\s", place, re.I))
+        and head not in _NOT_EMPLOYMENT
+        and len(head_words) <= 4
+    )
+    if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head) or employed_at:
+        # "an SRE at Cloudflare", "a PM at Meta": a role held at a named organisation is a
+        # job, whatever its noun.
         found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
         if place:
             found.append(_Found("works_at", "work at", place, negated=clause.negated))
@@ -207,6 +215,12 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return found
     return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
 
+
+# What one can be "at" a place without working there.
+_NOT_EMPLOYMENT = frozenset(
+    "regular customer patient guest member fan client visitor tourist regulars resident "
+    "alumnus alum graduate grad".split()
+)
 
 _RELIGIONS = frozenset(
     "muslim christian catholic protestant jewish hindu buddhist sikh atheist agnostic mormon "

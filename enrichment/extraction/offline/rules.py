@@ -217,6 +217,40 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         ),
         (rf"^(?:{_BE}\s+)?employed\s+(?:at|by)\s+{_O}", _fixed("works_at", "employed by")),
         (
+            # "I work in HR at a law firm", "I'm in sales": the field is the job.
+            rf"^(?:work|works|worked|am|is|are|{_BE}\s+working)\s+in\s+(?P<obj>(?-i:HR|IT|PR)|"
+            rf"sales|marketing|finance|accounting|tech|retail|hospitality|healthcare|"
+            rf"recruiting|recruitment|logistics|insurance|real estate|banking|consulting|"
+            rf"advertising|publishing|construction|journalism|research|admin|customer service|"
+            rf"customer support|operations|compliance|procurement)\b"
+            rf"(?:\s+(?:at|for|with)\s+(?P<place>(?-i:[A-Z]).*))?",
+            lambda m, c: [
+                _Found("job_title", "work in", m.group("obj"), negated=c.negated),
+                *(
+                    [_Found("works_at", "work at", m.group("place"), negated=c.negated)]
+                    if m.group("place")
+                    else []
+                ),
+            ],
+        ),
+        (
+            # "I've been at Google for five years": a duration at a named place is a job.
+            r"^(?:am|have been|has been|'ve been)\s+at\s+(?P<obj>(?-i:[A-Z])[\w.'&-]*"
+            r"(?:\s+(?-i:[A-Z])[\w.'&-]*)*)\s+(?:for|since)\s+(?:\w+\s+)?(?:\d+|a|an|one|two|three|"
+            r"four|five|six|seven|eight|nine|ten|twenty|\w+teen|many|a few|several|over|almost|"
+            r"nearly|years|months|(?:19|20)\d\d)\b",
+            lambda m, c: [
+                _Found(
+                    "studies_at"
+                    if re.search(r"\b(?:College|University|Uni|School|Academy)\b", m.group("obj"))
+                    else "works_at",
+                    "been at",
+                    m.group("obj"),
+                    negated=c.negated,
+                )
+            ],
+        ),
+        (
             # "are visiting from Pune", "is over from Dublin": where a visitor lives.
             rf"^(?:{_BE}\s+)?(?:visiting|over|down|up|here|in town|coming)\s+(?:\w+\s+)?from\s+"
             rf"(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
