@@ -144,3 +144,65 @@ def test_a_bare_new_place_takes_the_kind_of_the_current_one(tenant: Tenant) -> N
         object_text="Initech",
         status="superseded",
     ).exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Several verb phrases in a comma list share the subject; "left" takes the kind
+        # the verb can leave when the list holds several.
+        (
+            "I left Initech, moved to Lyon and now work for Globex.",
+            {
+                ("user", "works_at", "Initech", True),
+                ("user", "lives_in", "Lyon", False),
+                ("user", "works_at", "Globex", False),
+            },
+        ),
+        (
+            "We sold the cottage, moved to Galway and bought a farm.",
+            {("user", "owns", "cottage", True), ("user", "lives_in", "Galway", False)},
+        ),
+        # A particle after "moved" does not change the move.
+        ("We moved up to Inverness in May.", {("user", "lives_in", "Inverness", False)}),
+        ("I moved back out to Perth last year.", {("user", "lives_in", "Perth", False)}),
+        # A headline before the news.
+        (
+            "So the big news is we packed up and moved to Hobart.",
+            {("user", "lives_in", "Hobart", False)},
+        ),
+        ("The update is that I got a job at Canva.", {("user", "works_at", "Canva", False)}),
+        # Schools named with "the"; a degree under way names its subject.
+        (
+            "I transferred to the University of York this term.",
+            {("user", "studies_at", "University of York", False)},
+        ),
+        (
+            "I'm doing a degree in nursing at Keele.",
+            {("user", "studies_subject", "nursing", False), ("user", "studies_at", "Keele", False)},
+        ),
+        # Chat drops "I've".
+        ("Turned 41 on Sunday, feeling old.", {("user", "age", "41", False)}),
+    ],
+)
+def test_change_statements_in_other_words(
+    text: str, expected: set[tuple[str, str | None, str, bool]]
+) -> None:
+    assert expected <= facts_of(text)
+
+
+def test_a_switch_keeps_the_new_name_without_its_reason() -> None:
+    found = facts_of("I switched from Safari to Brave for the ad blocking.")
+    assert {obj for _, _, obj, negated in found if not negated} == {"Brave"}
+
+
+@pytest.mark.django_db
+def test_switched_from_a_head_supersedes_the_stored_fact_that_names_it(tenant: Tenant) -> None:
+    # "the Team plan" was stored; "from Team to Business" names its head only.
+    ingest_enriched(tenant, "We're on the Team plan.")
+    ingest_enriched(tenant, "I switched us from Team to Business.", minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="has_plan")
+    assert {(f.object_text, f.status) for f in facts if not f.negated} >= {
+        ("Team plan", "superseded"),
+        ("Business", "current"),
+    }

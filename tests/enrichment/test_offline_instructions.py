@@ -33,9 +33,18 @@ def test_the_catalog_has_a_set_valued_instruction_kind() -> None:
     [
         (
             "Please always answer me in short bullet points.",
-            ["always answer me in short bullet points"],
+            ["answer me in short bullet points"],
         ),
         ("Please reply in German from now on.", ["reply in German"]),
+        (
+            "Always show the code first and explain after.",
+            ["show the code first and explain after"],
+        ),
+        ("Please use the metric system with me.", ["use the metric system"]),
+        (
+            "Please don't give me medical advice, just point me to a doctor.",
+            ["don't give me medical advice"],
+        ),
         ("Call me by my first name, not Mr. Patel.", ["call me by my first name, not Mr. Patel"]),
         ("Please don't suggest gym workouts, I have a bad knee.", ["don't suggest gym workouts"]),
         (
@@ -158,7 +167,7 @@ def test_one_off_tasks_questions_and_opinions_are_not_instructions(text: str) ->
             "Put every command in its own code block so I can copy them one at a time.",
             "put every command in its own code block",
         ),
-        ("I'd like you to always double-check the units.", "always double-check the units"),
+        ("I'd like you to always double-check the units.", "double-check the units"),
         (
             "Keep your answers short please: bullet points at most.",
             "keep your answers short: bullet points at most",

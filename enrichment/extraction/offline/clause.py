@@ -143,6 +143,13 @@ def _clean_object(
     while previous != text:
         previous = text
         text = _TRAILING_JUNK_RE.sub("", text).strip(" .,!?;:'\"")
+        # A preposition whose complement was a time expression ("walk my dog at [6 am]").
+        text = re.sub(
+            r"\s+(?:at|on|around|about|roughly|nearly|almost|by|before|after|until|till)$",
+            "",
+            text,
+            flags=re.I,
+        )
     text = _LEADING_ARTICLE_RE.sub("", text)
     words = text.split()
     if len(words) > 12:
@@ -154,7 +161,9 @@ _CONJUNCT_RE = re.compile(
     r"^\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)(?P<rest>\S.*)$"
 )
 _NOT_A_CONJUNCT_RE = re.compile(
-    r"^(?:i|we|he|she|they|it|you|my|our|his|her|their|this|that|there|then|so|also|"
+    r"^(?:i|we|he|she|they|it|you|my|our|his|her|their|this|that|there|here|let|what|then|"
+    r"so|also|like|such as|including|especially|e\.g|mostly|mainly|fyi|btw|lol|haha|though|"
+    r"too|just|obviously|honestly|"
     r"am|is|are|was|were|have|has|had|do|does|did|can|will|not|never|just|now|"
     r"\w+ed|\w+s\s+(?:a|an|the|my)\b)\b",
     re.IGNORECASE,
@@ -169,6 +178,16 @@ _HEDGED_QUANTITY_RE = re.compile(
     r"^(?:(?:both|also|a (?:little |tiny )?bit of|a little|little|some|a few|lots of|a lot of|"
     r"especially|particularly|mainly|mostly|such as|including|basic|broken|rusty|decent|"
     r"passable|conversational)\s+)+",
+    re.IGNORECASE,
+)
+
+
+# A word that can modify a noun ("Thai", "Ethiopian", "red", "organic"): only such a bare
+# item shares the last item's head ("penicillin and bee stings" are two things).
+_MODIFIER_LIKE_RE = re.compile(
+    r"^(?-i:[A-Z])|(?:ese|ian|ish|an|al|ic|ful|ous|ive|ern|ary|ed|less|ic)$|^(?:red|white|"
+    r"black|green|blue|brown|dark|light|hot|cold|iced|dry|sweet|sour|raw|fresh|small|big|"
+    r"large|old|new|young|short|long|classical|modern|vintage|folk|rock|pop|indie)$",
     re.IGNORECASE,
 )
 
@@ -205,7 +224,9 @@ def _conjuncts(
         if len(head) >= 2 and head[-1].islower():
             items = [
                 f"{item} {head[-1]}"
-                if len(item.split()) == 1 and not item.lower().endswith("ing")
+                if len(item.split()) == 1
+                and not item.lower().endswith("ing")
+                and _MODIFIER_LIKE_RE.search(item)
                 else item
                 for item in items[:-1]
             ] + [items[-1]]

@@ -12,6 +12,7 @@ from enrichment.extraction.offline.attributes import (
     _REACH_ME_RE,
     _attribute,
 )
+from enrichment.extraction.offline.canonical import canonical
 from enrichment.extraction.offline.clause import (
     _clean_object,
     _conjuncts,
@@ -85,6 +86,11 @@ _LISTS = frozenset(
     "prefers_programming_language health_condition medication learning exercise "
     "studies_subject has_pet has_child has_sibling".split()
 )
+
+# An activity is a verb and a short object ("painting the fence", "volunteered at the food
+# bank"); chosen on the dev parts of both fact-eval batches (5 and 6 equal on batch 1 dev, 5
+# one wrong fact fewer on batch 2 dev).
+_ACTIVITY_WORDS = 5
 
 # Predicates whose object is a named thing: "a startup called Kite" is stored as Kite.
 _NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
@@ -224,6 +230,20 @@ class OfflineExtractor:
                     obj = _named(obj)
                 if result.predicate in _NAMED_OBJECTS and obj[:1].isupper():
                     obj = _place_cut(obj)
+                if result.predicate == "works_at" and re.match(
+                    r"^(?:myself|ourselves|home|from home)$", obj, re.IGNORECASE
+                ):
+                    continue  # "I work for myself": self-employed, no employer
+                if (
+                    result.predicate == "works_at"
+                    and re.match(r"^\s*(?:an?|some|one)\s", result.obj, re.IGNORECASE)
+                    and not re.search(r"(?-i:[A-Z])", re.split(r"\s+in\s+", obj, maxsplit=1)[0])
+                    and not re.search(r"\b(?:called|named)\b", result.obj)
+                ):
+                    continue  # "at a dental practice": no employer named, nothing to recall
+                if result.predicate in ("works_at", "studies_at") and obj[:1].isupper():
+                    # "a Walgreens in Ohio": the employer, not its town.
+                    obj = re.split(r"\s+in\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
                 obj = _trim_for(result.predicate, obj)
                 if result.predicate in ("lives_in", "from_location"):
                     obj = _settlement(result.obj, obj)
@@ -264,6 +284,8 @@ class OfflineExtractor:
                 for obj in objects:
                     if not _usable(obj) or (result.predicate == "did_activity" and " " not in obj):
                         continue  # a bare verb ("read", "meeting") is not an activity
+                    if result.predicate == "did_activity" and len(obj.split()) > _ACTIVITY_WORDS:
+                        continue  # a longer span carries a clause: a story, not one activity
                     found.append(
                         Proposition(
                             subject=result.subject or subject,
@@ -340,7 +362,7 @@ class OfflineExtractor:
 def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | None:
     """The clause as the user's own statement: (text, said of spare time, confidence),
     or None when it yields nothing (hedged, a question, the assistant about itself)."""
-    text = _normalise(text)
+    text = canonical(_normalise(text))
     premise = re.match(
         r"^(?P<premise>(?:since|because|as|given that|now that)\s+[^,]+),\s", text, re.I
     )
@@ -352,6 +374,14 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     # A headline before a colon ("Big news: I moved…", "Update on me: we…").
     text = re.sub(
         r"^(?:[\w']+\s+){0,3}[\w']+\s*:\s+(?=(?:i|we|my|our|me)\b)", "", text, flags=re.IGNORECASE
+    )
+    # "So the big news is (that) we moved…", "The update is I got the job": a headline too.
+    text = re.sub(
+        r"^(?:so\s+)?(?:the\s+)?(?:big\s+|good\s+|exciting\s+|sad\s+|latest\s+)?(?:news|update|"
+        r"thing|plot twist)\s+(?:is|was)\s+(?:that\s+)?(?=(?:i|we|my|our)\b)",
+        "",
+        text,
+        flags=re.IGNORECASE,
     )
     text = _INTERJECTION_RE.sub("", text)
     adjunct = _LEADING_ADJUNCT_RE.match(text)
@@ -374,6 +404,24 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
             text,
             flags=re.IGNORECASE,
         )
+        # "Noted, you're…", "Since you prefer Python, …", "As you're vegan, …": the user's
+        # fact restated as an acknowledgement or a premise.
+        text = re.sub(
+            r"^(?:(?:noted|got it|understood|gotcha|right|ah|oh|so|ok|okay|sure|of course|"
+            r"since|because|as|given that|now that|seeing as)\b[,!.:]?\s+)+(?=you\b)",
+            "",
+            text,
+            flags=re.IGNORECASE,
+        )
+        # "Congratulations on getting engaged to Sophie!", "Congrats on moving to Berlin": the
+        # news congratulated on is the user's, in the past tense.
+        text = re.sub(
+            r"^(?:congrat\w*|well done|good luck|so happy for you|happy for you)\s+(?:on|about)\s+"
+            r"(?:finally\s+)?(?P<verb>\w+ing)\b",
+            lambda m: f"you {_PAST.get(m.group('verb').lower(), m.group(0))}",
+            text,
+            flags=re.IGNORECASE,
+        )
         framed = _REPORT_FRAME_RE.sub("", text, count=1)
         if re.match(r"^(?:i|we|let me|let's|me)\b", framed, re.IGNORECASE):
             return None  # the assistant speaking about itself
@@ -393,6 +441,37 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
             else text
         )
     return text, pastime, base_confidence
+
+
+# The past tense of the news verbs an assistant congratulates on ("on getting engaged").
+_PAST = {
+    "getting": "got",
+    "moving": "moved",
+    "starting": "started",
+    "joining": "joined",
+    "buying": "bought",
+    "landing": "landed",
+    "passing": "passed",
+    "graduating": "graduated",
+    "finishing": "finished",
+    "completing": "completed",
+    "winning": "won",
+    "adopting": "adopted",
+    "becoming": "became",
+    "retiring": "retired",
+    "switching": "switched",
+    "running": "ran",
+    "publishing": "published",
+    "opening": "opened",
+    "launching": "launched",
+    "selling": "sold",
+    "leaving": "left",
+    "quitting": "quit",
+    "marrying": "married",
+    "earning": "earned",
+    "having": "had",
+    "welcoming": "welcomed",
+}
 
 
 def _contact(

@@ -123,6 +123,15 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         match.group("obj"),
         flags=re.IGNORECASE,
     )
+    # "an electrician by trade", "a Londoner born and bred": the tail qualifies, it is not
+    # part of what one is.
+    phrase = re.sub(
+        r"\s*,?\s+(?:by\s+(?:trade|profession|training|background|nature)|at heart|"
+        r"born and (?:bred|raised)|through and through|to the core|in training)\b.*$",
+        "",
+        phrase,
+        flags=re.IGNORECASE,
+    )
     found: list[_Found] = []
     aged = re.match(r"^(?P<age>\d{1,3}|\w+)[- ]years?[- ]old\s+(?P<rest>\S.*)$", phrase, re.I)
     if aged:  # "a three-year-old corgi": an age, and what it is
@@ -189,7 +198,15 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return [_Found("uses_tool", "am a … person", person.group("what"), negated=clause.negated)]
     if head in _RELIGIONS:
         return [_Found("religion", "am a", head, negated=clause.negated)]
-    if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head):
+    employed_at = bool(
+        place
+        and (place[:1].isupper() or re.match(r"(?:the)\s", place, re.I))
+        and head not in _NOT_EMPLOYMENT
+        and len(head_words) <= 4
+    )
+    if head in _JOB_WORDS or _JOB_SUFFIX_RE.search(head) or employed_at:
+        # "an SRE at Cloudflare", "a PM at Meta": a role held at a named organisation is a
+        # job, whatever its noun.
         found.append(_Found("job_title", "am a", phrase, negated=clause.negated))
         if place:
             found.append(_Found("works_at", "work at", place, negated=clause.negated))
@@ -198,6 +215,12 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return found
     return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
 
+
+# What one can be "at" a place without working there.
+_NOT_EMPLOYMENT = frozenset(
+    "regular customer patient guest member fan client visitor tourist regulars resident "
+    "alumnus alum graduate grad".split()
+)
 
 _RELIGIONS = frozenset(
     "muslim christian catholic protestant jewish hindu buddhist sikh atheist agnostic mormon "
@@ -264,11 +287,32 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         ]
     if re.match(
         r"^(?:the|a|an|no|any)\s+(?:chance|opportunity|feeling|sense|idea|question|lot|time|"
-        r"moment|pleasure|honou?r)\b",
+        r"moment|pleasure|honou?r|soft spot|weakness|thing|hard time|tough time|blast|"
+        r"feeling|habit|tendency|knack|crush)\b",
         obj,
         re.IGNORECASE,
     ):
         return []
+    if verb in ("have", "has", "had", "got") and re.match(
+        r"^(?:(?:always|never|just|finally|recently|already|long|also|even)\s+)*"
+        r"(?:\w+ed|been|gone|done|made|seen|known|taken|given|become|got|gotten|"
+        r"to|into|used|kind of|sort of)\b",
+        obj,
+        re.IGNORECASE,
+    ):
+        # A perfect or passive ("have always wanted to…", "got promoted", "got fired") or
+        # "have to": a verb, not a thing held.
+        return []
+    earned = re.match(
+        r"^(?:my|his|her|their|our)\s+(?P<what>(?:[\w'-]+\s+){0,2}?(?:grade\s+\d+|licen[cs]e|"
+        r"permit|certificate|certification|belt|badge|diploma|results?|citizenship|visa|"
+        r"green card|black belt|degree|qualification))\b",
+        obj,
+        re.IGNORECASE,
+    )
+    if earned and verb == "got" and not clause.negated:
+        # "got my grade 8 at 17", "got my citizenship": something earned, not bought.
+        return [_Found("achievement", "got", earned.group("what"))]
     head = _head(obj)
     if _MEETING_NOUNS_RE.match(head) and verb in ("have", "has", "got", "am getting"):
         return [_Found("meeting", verb, obj, negated=clause.negated)]
@@ -358,10 +402,23 @@ def _work_as(match: re.Match[str], clause: _Clause) -> list[_Found]:
     return found
 
 
+# Titles that are "of" an organisation ("the CEO of Kite"), not of a field.
+_LEADER_RE = re.compile(
+    r"^(?:(?:co-?)?founder|ceo|cto|cfo|coo|cmo|owner|president|vice president|vp|director|"
+    r"managing director|head|chair|chairman|chairwoman|principal|dean|editor|"
+    r"editor-in-chief|partner|manager|general manager|captain|treasurer|secretary)"
+    r"(?:\s+of\s+[a-z]+(?:\s+[a-z]+)?(?=\s+(?:at|of)\s))?\s+of\s+",
+    re.IGNORECASE,
+)
+
+
 def _title_and_place(phrase: str) -> tuple[str, str | None]:
     """Split "nurse at St. Mary's" / "chef for a restaurant called Baan" at the
     preposition that introduces a named or determined workplace."""
     split = re.split(r"\s+(?:at|for|with)\s+(?=[A-Z0-9]|(?:a|an|the)\s)", phrase, maxsplit=1)
+    if len(split) == 1 and _LEADER_RE.match(phrase):
+        # "CTO of a fintech startup", "founder of Kite": the title, and whose it is.
+        split = re.split(r"\s+of\s+(?=[A-Z0-9]|(?:a|an|the|my|our)\s)", phrase, maxsplit=1)
     if len(split) == 2:
         # "UCLA majoring in psychology", "J.P. Morgan in the risk department": the place
         # ends where a participle or a lower-case prepositional phrase starts.
@@ -390,6 +447,8 @@ def _change(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """ "switched from VS Code to Neovim": the old value retired, the new one held; the
     predicate is the one the old value is stored under (named in the Map stage)."""
     origin, new = _named(match.group("origin")), _named(match.group("obj"))
+    if new[:1].isupper():  # "to Firefox for privacy reasons": the name, not the reason
+        new = re.split(r"\s+(?:for|because|since|as|so|after|when)\b", new, maxsplit=1)[0]
     mapped = predicate_map(relation_phrase="", object_text=_head(new))
     name = None if mapped is FALLBACK_PREDICATE else mapped.name
     return [
@@ -417,7 +476,8 @@ def _arrived(match: re.Match[str], clause: _Clause) -> list[_Found]:
         r"\b(?:College|University|Uni|School|High|Academy|Institute|Polytechnic)\b", obj
     )
     if clause.negated:
-        return []
+        # "I'm no longer at Deloitte": the old place, of the kind its stored fact has.
+        return [_Found("studies_at" if school else None, CHANGE_FROM, obj, negated=True)]
     return [_Found("studies_at" if school else None, CHANGE_TO, obj)]
 
 
@@ -526,7 +586,8 @@ _CRAFT_VERBS = (
 def _craft(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """Creative pastimes: present tense is a hobby (or routine), past/progressive an activity."""
     verb = match.group("verb").lower()
-    phrase = f"{match.group('verb')} {(match.group('obj') or '').strip()}".strip()
+    obj = _without_frequency(match.group("obj") or "")
+    phrase = f"{match.group('verb')} {obj}".strip()
     if verb.endswith(("ed", "ing")) or verb in (
         "drew",
         "sang",
@@ -536,22 +597,56 @@ def _craft(match: re.Match[str], clause: _Clause) -> list[_Found]:
         "sung",
     ):
         return [_Found("did_activity", verb, phrase, negated=clause.negated)]
-    return [
-        _Found(
-            "routine" if clause.frequent else "hobby",
-            verb,
-            (match.group("obj") or "").strip() or verb,
-            negated=clause.negated,
-        )
-    ]
+    if clause.frequent:  # "I bake bread every weekend": the routine is baking bread
+        return [_Found("routine", verb, phrase, negated=clause.negated)]
+    return [_Found("hobby", verb, obj or verb, negated=clause.negated)]
+
+
+def _without_frequency(obj: str) -> str:
+    """An object without its frequency and what follows it: "bread every weekend" → "bread"."""
+    obj = _FREQUENCY_SPAN_RE.split(" " + obj.strip(), maxsplit=1)[0].strip(" ,")
+    return re.sub(r"\s+(?:at|on|in|around|by|before|after)$", "", obj)
+
+
+def _exercise(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """ "I swim laps", "I run every morning": the exercise (running when nothing follows)."""
+    verb = match.group("verb")
+    obj = _without_frequency(match.group("obj") or "")
+    if obj:
+        return [_Found("exercise", verb, obj, negated=clause.negated)]
+    return [_Found("exercise", verb, _gerund(verb), negated=clause.negated)]
+
+
+def _gerund(verb: str) -> str:
+    """ "run" → "running", "hike" → "hiking", "swims" → "swimming"."""
+    verb = verb.lower()
+    if verb.endswith("s") and not verb.endswith("ss"):
+        verb = verb[:-1]
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    if re.search(r"(?:^|[^aeiou])[aeiou][bdgmnprt]$", verb):
+        return verb + verb[-1] + "ing"
+    return verb + "ing"
 
 
 def _activity_frequency(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """Habitual present tense with a frequency word: "I meditate every day"."""
     verb = match.group("verb")
-    obj = (match.group("obj") or "").strip()
+    # The frequency (and what follows it) is when, not what: "run every morning" is running.
+    obj = _without_frequency(match.group("obj") or "")
     phrase = f"{verb} {obj}".strip()
     mapped = predicate_map(relation_phrase=verb, object_text=_head(obj))
     if mapped.name in ("exercise", "hobby", "medication"):
+        if not obj and mapped.name == "exercise":
+            return [_Found("exercise", verb, _gerund(verb), negated=clause.negated)]
         return [_Found(mapped.name, verb, obj or verb, negated=clause.negated)]
     return [_Found("routine", verb, phrase, negated=clause.negated)]
+
+
+_FREQUENCY_SPAN_RE = re.compile(
+    r"\s+(?:(?:every|each)\s+(?:other\s+|single\s+|few\s+)?\w+|most\s+(?:days|mornings|"
+    r"evenings|nights|weekends|weeks)|(?:once|twice|\w+\s+times)\s+a\s+\w+|daily|nightly|"
+    r"weekly|monthly|on\s+(?:weekends|weekdays|\w+days)|at\s+weekends|religiously|"
+    r"regularly)\b",
+    re.IGNORECASE,
+)

@@ -118,5 +118,21 @@ def instruction(sentence: str) -> str | None:
         # The general shapes of a standing rule ("use X, never Y", "when you suggest a
         # dependency, always tell me its licence", "no emojis in anything you write").
         return None
-    # "Always reply in Spanish": "always" stays, it is part of what was asked.
+    text = _instruction_object(text)
     return text[0].lower() + text[1:] if len(text.split()) >= 2 else None
+
+
+def _instruction_object(text: str) -> str:
+    """The instruction as a bare imperative: no standing "always" (the fact is standing by
+    its kind), a second imperative joined by ", just …" left out, no closing "with me" or
+    relative clause on the assistant's work ("in emails you draft for me"). A condition
+    ("when you suggest a book, …") stays: it is the instruction's scope."""
+    text = re.sub(r"^always\s+(?=\w)", "", text, flags=re.IGNORECASE)
+    text = re.split(r"\s*,\s+(?:just|and just|but just|and also|also)\s+", text, maxsplit=1)[0]
+    text = re.sub(
+        r"\s+(?:that\s+)?you\s+(?:write|draft|send|prepare)(?:\s+for\s+me)?$",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
+    return re.sub(r"\s+(?:with|for)\s+me$", "", text, flags=re.IGNORECASE).strip(" .!?,")

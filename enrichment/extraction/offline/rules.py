@@ -16,6 +16,7 @@ from enrichment.extraction.offline.handlers import (
     _change,
     _craft,
     _did,
+    _exercise,
     _fixed,
     _have,
     _joined,
@@ -87,6 +88,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             rf"^(?:was\s+)?(?:born\s+and\s+raised|born|raised|grew\s+up|grow\s+up)\s+in\s+{_O}",
             _fixed("from_location", "grew up in"),
+        ),
+        (
+            # "grew up on a farm outside Des Moines", "raised near Cork": the named place.
+            r"^(?:was\s+)?(?:born\s+and\s+raised|born|raised|grew\s+up)\s+(?:on|near|outside|by|"
+            r"in)\s+(?:an?|the|my|our)\s+[\w\s'-]*?\b(?:in|near|outside|of|by)\s+"
+            r"(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+            _fixed("from_location", "grew up near"),
         ),
         (
             rf"^(?:am|is|are|was|were)\s+(?:from|originally\s+from)\s+{_O}",
@@ -169,8 +177,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("gender_identity", "am"),
         ),
         (
-            rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:back\s+|"
-            rf"over\s+)?(?:home\s+)?to\s+{_O}",
+            rf"^(?:have\s+|has\s+)?(?:moved|move|relocated|relocate)\s+(?:(?:back|over|up|down|"
+            rf"out|across|away)\s+){{0,2}}(?:home\s+)?to\s+{_O}",
             _fixed("lives_in", "moved to"),
         ),
         (rf"^(?:call|calls)\s+{_O}\s+home\b", _fixed("lives_in", "call home")),
@@ -208,6 +216,86 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("works_at", "work at"),
         ),
         (rf"^(?:{_BE}\s+)?employed\s+(?:at|by)\s+{_O}", _fixed("works_at", "employed by")),
+        (
+            # "I work in HR at a law firm", "I'm in sales": the field is the job.
+            rf"^(?:work|works|worked|am|is|are|{_BE}\s+working)\s+in\s+(?P<obj>(?-i:HR|IT|PR)|"
+            rf"sales|marketing|finance|accounting|tech|retail|hospitality|healthcare|"
+            rf"recruiting|recruitment|logistics|insurance|real estate|banking|consulting|"
+            rf"advertising|publishing|construction|journalism|research|admin|customer service|"
+            rf"customer support|operations|compliance|procurement)\b"
+            rf"(?:\s+(?:at|for|with)\s+(?P<place>(?-i:[A-Z]).*))?",
+            lambda m, c: [
+                _Found("job_title", "work in", m.group("obj"), negated=c.negated),
+                *(
+                    [_Found("works_at", "work at", m.group("place"), negated=c.negated)]
+                    if m.group("place")
+                    else []
+                ),
+            ],
+        ),
+        (
+            # "I've been at Google for five years": a duration at a named place is a job.
+            r"^(?:am|have been|has been|'ve been)\s+at\s+(?P<obj>(?-i:[A-Z])[\w.'&-]*"
+            r"(?:\s+(?-i:[A-Z])[\w.'&-]*)*)\s+(?:for|since)\s+(?:\w+\s+)?(?:\d+|a|an|one|two|three|"
+            r"four|five|six|seven|eight|nine|ten|twenty|\w+teen|many|a few|several|over|almost|"
+            r"nearly|years|months|(?:19|20)\d\d)\b",
+            lambda m, c: [
+                _Found(
+                    "studies_at"
+                    if re.search(r"\b(?:College|University|Uni|School|Academy)\b", m.group("obj"))
+                    else "works_at",
+                    "been at",
+                    m.group("obj"),
+                    negated=c.negated,
+                )
+            ],
+        ),
+        (
+            # "are visiting from Pune", "is over from Dublin": where a visitor lives.
+            rf"^(?:{_BE}\s+)?(?:visiting|over|down|up|here|in town|coming)\s+(?:\w+\s+)?from\s+"
+            rf"(?P<obj>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+            _fixed("lives_in", "visiting from"),
+        ),
+        (
+            # "doing a degree in law at Exeter", "studying for a master's in nursing": the
+            # subject under way, and the school when named.
+            r"^(?:am\s+)?(?:doing|pursuing|studying for|working towards|working toward|taking)\s+"
+            r"(?:a|an|my)\s+(?:[\w'-]+\s+){0,2}?(?:degree|master's|masters|bachelor's|phd|diploma|"
+            r"course)\s+in\s+(?P<obj>[\w -]+?)(?:\s+at\s+(?P<school>(?-i:[A-Z]).*))?$",
+            lambda m, c: [
+                _Found("studies_subject", "degree in", m.group("obj"), negated=c.negated),
+                *(
+                    [_Found("studies_at", "study at", m.group("school"), negated=c.negated)]
+                    if m.group("school")
+                    else []
+                ),
+            ],
+        ),
+        (
+            # "was laid off from Twitter", "got fired from my job at the bank", "handed in my
+            # notice at Oracle": an employer left.
+            rf"^(?:(?:{_BE}|got|get|have been|has been)\s+)?(?:laid off|let go|fired|sacked|"
+            rf"made redundant|dismissed)\s+(?:from|by|at)\s+"
+            rf"(?:my\s+(?:old\s+)?job\s+(?:at|with)\s+)?{_O}",
+            _fixed("works_at", "laid off from", negate=True),
+        ),
+        (
+            rf"^(?:handed in|gave|put in|turned in|submitted)\s+(?:my\s+)?(?:two weeks'?\s+)?"
+            rf"(?:notice|resignation)\s+(?:at|to)\s+{_O}",
+            _fixed("works_at", "handed in notice at", negate=True),
+        ),
+        (
+            # "accepted an offer from Spotify", "took the job offer at Pfizer".
+            rf"^(?:accepted|took|signed)\s+(?:an?\s+|the\s+|their\s+)?(?:job\s+)?offer\s+"
+            rf"(?:from|at|with)\s+{_O}",
+            _fixed("works_at", "accepted an offer from"),
+        ),
+        (
+            # "started a new position as head of sales at Zendesk": the title, the employer.
+            rf"^(?:started|start|starting|got|landed|accepted|took|began|am starting|have)\s+"
+            rf"(?:a\s+|my\s+|the\s+)?(?:new\s+)?(?:job|position|role|post|gig)\s+as\s+(?:an?\s+)?{_O}",
+            _work_as,
+        ),
         (
             rf"^(?:started|start|starting|got|landed|accepted|took|begin|began|"
             rf"am starting)\s+(?:a\s+|my\s+)?(?:new\s+)?(?:job|position|role|internship)\s+(?:at|"
@@ -258,7 +346,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             # "teach third grade at Lincoln", "teach piano in Bergen", "teach at Oakwood".
             r"^(?:teach|teaches|taught|am teaching|teaching)\s+(?:(?P<what>(?!at\b|in\b)"
-            r"[\w -]+?)\s+)?(?P<prep>at|in)\s+(?P<obj>(?-i:[A-Z]).*)",
+            r"(?:(?!\bat\b)[\w -])+?)\s+)?(?P<prep>at|in)\s+(?P<obj>(?-i:[A-Z]).*|"
+            r"(?:a|an|the)\s.*)",
             _teach,
         ),
         (rf"^(?:{_BE}\s+)?(?:working|work|works)\s+on\s+{_O}", _fixed("works_on", "working on")),
@@ -314,6 +403,21 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             rf"^{_BE}\s+(?:fluent|conversational|bilingual)\s+in\s+{_O}",
             _fixed("speaks_language", "fluent in"),
+        ),
+        (
+            # "never learned to drive", "learnt to swim as a kid": a skill (had or not).
+            rf"^(?:learnt|learned)\s+(?:how\s+)?to\s+{_O}",
+            _fixed("skill", "learned to"),
+        ),
+        (
+            # "I split my time between London and Malaga": a home in each.
+            r"^(?:split|splits|divide|divides)\s+(?:my|our|his|her|their)\s+time\s+between\s+"
+            r"(?P<obj>(?-i:[A-Z])[\w.' -]*?)\s+and\s+(?P<second>(?-i:[A-Z])[\w.'-]*"
+            r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)",
+            lambda m, c: [
+                _Found("lives_in", "split time between", m.group("obj")),
+                _Found("lives_in", "split time between", m.group("second")),
+            ],
         ),
         (
             rf"^(?:{_BE}\s+)?(?:learning|learn|learnt|learned|"
@@ -498,7 +602,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             # A change whose kind only the old value tells (see `CHANGE_FROM`).
             rf"^(?:switched|switch|switching|changed|change|went|gone|converted|"
-            rf"upgraded|downgraded|transferred)\s+(?:over\s+|back\s+)?from\s+"
+            rf"upgraded|downgraded|transferred|moved)\s+(?:us\s+|it\s+|me\s+|everything\s+|"
+            rf"(?:my|our)\s+\w+\s+)?(?:over\s+|back\s+)?from\s+"
             rf"(?P<origin>[^,;]+?)\s+(?:to|over to|for)\s+{_O}",
             _change,
         ),
@@ -524,7 +629,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             # "I'm at Initech now", "transferred to McGill": a new workplace or school; which
             # one the stored fact it replaces tells (see `CHANGE_TO`).
             r"^(?:am\s+(?:now\s+)?at|transferred\s+to|have transferred\s+to|moved\s+over\s+to)\s+"
-            r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
+            r"(?:the\s+)?(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)"
             r"(?=\s*$|\s+(?:this|last|in|on|at the|after|a few|two|three|earlier|since|for)\b)",
             _arrived,
         ),
@@ -589,11 +694,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             rf"^(?P<verb>run|runs|jog|jogs|swim|swims|cycle|cycles|bike|bikes|hike|hikes|surf|"
             rf"surfs|climb|climbs|ski|skis|row|rows)\b\s*{_O}?",
-            lambda m, c: [
-                _Found(
-                    "exercise", m.group("verb"), (m.group("obj") or "").strip() or m.group("verb")
-                )
-            ],
+            _exercise,
         ),
         (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
         (

@@ -38,6 +38,7 @@ _IMPLICIT_START_RE = re.compile(
     r"landed|arrived|relocated|settled|switched|left|"
     r"got|joined|"
     r"adopted|attended|painted|took|made|won|ran|graduated|signed|opened|loved|love|going to|"
+    r"turned|been an?|transferred|quit|retired|"
     r"planning to)\b)",
     re.IGNORECASE,
 )

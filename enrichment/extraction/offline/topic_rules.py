@@ -103,7 +103,7 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _fixed("has_plan", "upgraded to"),
         ),
         (
-            rf"^(?:pay|pays|paid|am paying|are paying)\s+for\s+(?:the|a|an|our|my)\s+"
+            rf"^(?:pay|pays|paid|am paying|are paying)\s+(?:\w+ly\s+)?for\s+(?:the|a|an|our|my)\s+"
             rf"(?P<obj>(?:[\w-]+\s+){{1,2}}{_PLAN_NOUN})\b",
             _fixed("has_plan", "pay for"),
         ),

@@ -26,7 +26,8 @@ from enrichment.extraction.offline.rules import _RULES
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
 # own start one; "and" between objects ("hiking and swimming") does not split.
 _VP_SPLIT_RE = re.compile(
-    r"\s*,?\s+(?:and|but)\s+(?:(?:now|then|also|just|recently|finally|so|still)\s+)?"
+    r"(?:\s*,\s+(?:and\s+|but\s+)?|\s+(?:and|but)\s+)(?:(?:now|then|also|just|recently|"
+    r"finally|so|still)\s+)?"
     r"(?=(?:joined|join|left|moved|"
     r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
     r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
@@ -76,18 +77,47 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
             results.append(_Found("lives_in", "moved to", home.group("place")))
             continue
         left = _LEFT_RE.match(part.strip())
-        if left and len(predicates) == 1:
-            results.append(_Found(predicates.pop(), "left", left.group("obj"), negated=True))
+        leaves = _left_predicate(left.group(0).split()[0].lower(), predicates) if left else None
+        if left and leaves:
+            results.append(_Found(leaves, "left", left.group("obj"), negated=True))
             continue
         results.extend(found)
     return results
+
+
+# What a leaving verb leaves, most likely first, when the sentence's other phrases found
+# several kinds ("left Siemens, moved to Zurich and now work for Roche": the employer).
+_LEAVES = {
+    "left": ("works_at", "studies_at", "partner", "lives_in"),
+    "quit": ("works_at", "studies_at", "learning"),
+    "leave": ("works_at", "studies_at", "partner", "lives_in"),
+    "leaving": ("works_at", "studies_at", "partner", "lives_in"),
+    "sold": ("owns", "vehicle"),
+    "traded": ("vehicle", "owns"),
+    "broke": ("partner",),
+    "dumped": ("partner",),
+    "gave": ("owns", "vehicle", "learning", "uses_tool"),
+    "got": ("owns", "vehicle"),
+    "stopped": ("learning", "uses_tool"),
+    "dropped": ("learning", "studies_at"),
+}
+
+
+def _left_predicate(verb: str, predicates: set[str | None]) -> str | None:
+    """The predicate a "left X" phrase negates: the only one found, else the first the
+    verb can leave (see `_LEAVES`)."""
+    if len(predicates) == 1:
+        return next(iter(predicates))
+    return next((p for p in _LEAVES.get(verb, ()) if p in predicates), None)
 
 
 # Progressive verbs that say nothing of an activity ("I'm going", "I'm thinking").
 _NOT_PROGRESSIVE_ACTIVITIES = frozenset(
     "going thinking feeling looking hoping trying getting doing having wondering planning "
     "considering waiting starting saying talking kidding joking being telling asking glad "
-    "sorry coming leaving missing loving seeing meaning dying struggling sitting".split()
+    "sorry coming leaving missing loving seeing meaning dying struggling sitting stressing "
+    "worrying freaking panicking obsessing crying laughing losing dreading loving hating "
+    "enjoying".split()
 )
 _MAKING_VERBS = frozenset(
     "writing building making developing designing creating renovating restoring knitting "
@@ -142,6 +172,8 @@ def _verb_phrase(
     # "have been working" → "working", "have been vegan" → "am vegan".
     rest = re.sub(r"^(?:have|has|had)\s+been\s+(?=\w+ing\b)", "", rest, flags=re.IGNORECASE)
     rest = re.sub(r"^(?:have|has|had)\s+been\s+", "am ", rest, flags=re.IGNORECASE)
+    # Chat drops "I've": "Been a barista at Blue Bottle for two years".
+    rest = re.sub(r"^been\s+(?=an?\s)", "am ", rest, flags=re.IGNORECASE)
     rest = re.sub(
         r"^(?:have|has|had)\s+(?=\w+ed\b|got\b|gotten|made|taken|done|been|gone|met\b|won\b|"
         r"run\b|bought|seen|known|had\b|given|found|left|lost|read\b|heard|taught|grown|"
@@ -241,6 +273,8 @@ def _verb_phrase(
         return [
             _Found("works_on", progressive.group("verb"), progressive.group("obj"), negated=negated)
         ]
+    if progressive and re.match(r"^(?:was|were)\b", rest, re.IGNORECASE):
+        return []  # "we were driving back when…": the backdrop of a story, not a fact
     if progressive and progressive.group("verb").lower() not in _NOT_PROGRESSIVE_ACTIVITIES:
         return [
             _Found(

@@ -103,6 +103,14 @@ _RELATION_NOUNS: dict[str, str] = {
         "",
     ),
 }
+# Plurals read as their singular ("my cousins live in Accra", "my coworkers are…").
+_RELATION_NOUNS.update(
+    {
+        f"{noun}s": predicate
+        for noun, predicate in list(_RELATION_NOUNS.items())
+        if not noun.endswith(("s", "x")) and f"{noun}s" not in _RELATION_NOUNS
+    }
+)
 _RELATION_ALT = "|".join(sorted((re.escape(k) for k in _RELATION_NOUNS), key=len, reverse=True))
 _RELATION_MODIFIERS = (
     r"(?:(?:best|older|younger|little|big|baby|twin|oldest|youngest|eldest|new|old|step|late|ex|"
@@ -217,6 +225,9 @@ _TRAILING_JUNK_RE = re.compile(
     r"most (?:days|nights|mornings|evenings|weekends|weeks)|"
     r"for (?:\d+|a few|a couple of|ten|twenty|thirty|forty|fifteen|five) (?:minutes|hours)|"
     r"someday|some day|instead|"
+    r"(?:last|this|next)\s+(?:week|month|year|weekend|spring|summer|autumn|fall|winter|night|"
+    r"term|semester|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"(?:a few|a couple of|two|three|four|five|six|\d+)\s+(?:days|weeks|months|years)\s+ago|"
     r"(?:last|next|this|every) (?:spring|summer|fall|autumn|winter|season|semester|term)|"
     r"(?:in|since|from) (?:19|20)\d\d|for (?:years|ages|months|a while)|every|each|"
     r"(?:once|twice|three times|four times|\d+ times|a few times|several times) (?:a|per|every) "

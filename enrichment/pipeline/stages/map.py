@@ -64,7 +64,16 @@ def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> 
             olds = [c for c in sentence if c.relation_phrase == CHANGE_FROM]
             named: str | None = None
             if olds:
-                named = held.get((candidate.subject, normalise_object(olds[0].object_text)))
+                old = normalise_object(olds[0].object_text)
+                named = held.get((candidate.subject, old)) or next(
+                    # "from Team to Business" after "the Team plan": the held value's head.
+                    (
+                        p
+                        for (s, o), p in held.items()
+                        if s == candidate.subject and o.startswith(old + " ")
+                    ),
+                    None,
+                )
             elif not candidate.predicate:
                 named = latest.get(candidate.subject)
             if named is not None:
