@@ -172,7 +172,7 @@ def retrieve(
     sizes = channels.corpus_sizes(scope)
 
     def few(kind: str) -> bool:
-        return sizes.get(kind, 0) <= bm25.FEW_ROWS
+        return sizes.get(kind, 0) <= bm25.few_rows(kind)
 
     with transaction.atomic(using=replica.alias()), channels.pipeline():
         channels.iterative_scan(depth)  # first: it also keeps every statement serial
