@@ -209,3 +209,20 @@ def test_postings_plan_scores_exactly_only_the_best_candidates_by_their_postings
     monkeypatch.setattr(bm25, "RESCORE_PER_DEPTH", None)  # every candidate, as before
     _, scores = channels.keyword("event", rows, question, depth=2)
     assert scores.keys() == everything.keys()
+
+
+def test_episodes_leave_the_read_whole_plan_sooner_and_never_above_few_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Episodes are long: a user's hundreds of summaries read whole cost more than their
+    # postings plan, so their threshold is lower; the quality guard's FEW_ROWS = 0 still
+    # sends every kind through the postings plan.
+    assert bm25.few_rows("episode") < bm25.few_rows("event") == bm25.FEW_ROWS
+    assert bm25.few_rows("fact") == bm25.few_rows("passage") == bm25.FEW_ROWS
+    monkeypatch.setattr(bm25, "FEW_ROWS", 0)
+    assert {kind: bm25.few_rows(kind) for kind in ("event", "fact", "episode", "passage")} == {
+        "event": 0,
+        "fact": 0,
+        "episode": 0,
+        "passage": 0,
+    }
