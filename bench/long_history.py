@@ -19,6 +19,13 @@ uncached; `measure` says what is left out), 2,000-token budget, over LoCoMo ques
 (categories 1-4) after `--warm` warm-up recalls. Then `EXPLAIN (ANALYZE, BUFFERS)` of
 every statement one recall sends (captured with an execute wrapper), printed with its
 execution time (`--plans FILE` keeps the full plans).
+
+Interleaved A/B in one process, on one database (`--ab`): configurations of module
+constants of memory.recall, measured in turn for `--rounds` rounds (the order alternating
+per round), each with the plans of the first question's statements:
+
+    .venv/bin/python -m bench.long_history --sizes 100000 --rounds 3 \
+        --ab "before:bm25.RESCORE_PER_DEPTH=None;after:"
 """
 
 from __future__ import annotations
@@ -358,6 +365,66 @@ def explain(
     return plans
 
 
+def configurations(spec: str) -> list[tuple[str, dict[tuple[str, str], object]]]:
+    """ "name:module.NAME=value,...;name2:..." -> [(name, {(module, NAME): value})], the
+    modules under memory.recall, values Python literals."""
+    import ast
+
+    found = []
+    for part in spec.split(";"):
+        name, _, assignments = part.partition(":")
+        settings: dict[tuple[str, str], object] = {}
+        for assignment in filter(None, assignments.split(",")):
+            target, _, value = assignment.partition("=")
+            module, _, attribute = target.strip().rpartition(".")
+            settings[(module, attribute)] = ast.literal_eval(value.strip())
+        found.append((name.strip(), settings))
+    return found
+
+
+def apply(settings: dict[tuple[str, str], object]) -> dict[tuple[str, str], object]:
+    """Set `settings` on memory.recall's modules -> the values they replaced."""
+    import importlib
+
+    replaced = {}
+    for (module, attribute), value in settings.items():
+        target = importlib.import_module(f"memory.recall.{module}")
+        replaced[(module, attribute)] = getattr(target, attribute)
+        setattr(target, attribute, value)
+    return replaced
+
+
+def ab(sizes: Sequence[int], chosen: list[str], args: argparse.Namespace) -> None:
+    """Each configuration of `--ab` in turn, `--rounds` times, alternating the order."""
+    configs = configurations(args.ab)
+    full = []
+    rows = []
+    for round_ in range(args.rounds):
+        order = configs if round_ % 2 == 0 else list(reversed(configs))
+        for name, settings in order:
+            replaced = apply(settings)
+            try:
+                for size in sizes:
+                    latency = measure(size, chosen, args.warm, args.budget)
+                    load = " ".join(open("/proc/loadavg").read().split()[:3])
+                    plans = explain(f"lh-{size}", chosen[0], args.budget)
+                    line = (
+                        f"round {round_ + 1} {name:>10} lh-{size}: p50 {latency['p50']:.1f} "
+                        f"p95 {latency['p95']:.1f} ms (load {load}); statements ms: "
+                        + " ".join(f"{ms:.1f}" for ms, _, _ in plans)
+                    )
+                    print(line, flush=True)
+                    rows.append(line)
+                    for ms, head, plan in plans:
+                        print(f"  {ms:8.2f} ms  {head[:90]}")
+                        full.append(f"-- round {round_ + 1} {name} lh-{size}: {head}\n{plan}\n")
+            finally:
+                apply(replaced)
+    if args.plans:
+        args.plans.write_text("\n".join(full))
+    print("\n".join(rows))
+
+
 def export(size: int, chosen: list[str], path: Path) -> None:
     """The texts and stored vectors of user lh-`size`'s events and the questions, for
     bench/mem0_compare.py (which runs in mem0's own venv)."""
@@ -402,6 +469,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--export", type=Path, default=None, help="write the last size's data for mem0_compare"
     )
+    parser.add_argument(
+        "--ab",
+        default=None,
+        help='interleaved configurations, e.g. "before:bm25.RESCORE_PER_DEPTH=None;after:"',
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --ab")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     postgres = start(args.data_dir)
@@ -410,6 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = questions(args.queries)
         if args.export:
             export(sizes[-1], chosen, args.export)
+            return 0
+        if args.ab:
+            ab(sizes, chosen, args)
             return 0
         report: dict[str, object] = {}
         full = []

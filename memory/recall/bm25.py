@@ -79,6 +79,16 @@ CANDIDATE_POSTINGS = 1000
 # Users with at most this many rows of a kind are read whole (`bm25_sql`'s `few`): ~2,000
 # rows x (terms + 2) text-search checks is a few ms, and needs no GIN index.
 FEW_ROWS = 2000
+# Per kind, lower: episodes are few but long (a summary of ~200 turns, ~20x a turn's
+# lexemes), and reading a user's 500 episodes whole took ~10 ms at 100k facts, their
+# postings plan ~1 ms (BENCHMARKS.md "Bounded channels"). Never above FEW_ROWS.
+FEW_ROWS_BY_KIND: dict[str, int] = {"episode": 100}
+
+
+def few_rows(kind: str) -> int:
+    """The most rows of `kind` a user may have for `bm25_sql`'s `few` plan."""
+    return min(FEW_ROWS, FEW_ROWS_BY_KIND.get(kind, FEW_ROWS))
+
 
 # Scoring reads each candidate's query terms only: the tsvector without its other lexemes
 # (ts_delete of what ts_delete of the query terms leaves), so unnest yields ~2 lexemes a
@@ -166,9 +176,20 @@ ORDER BY s.score DESC, m.tie DESC, s.id
 # best-weighted rows (short rows holding it often), so the candidates are the rows where
 # each term weighs most, rather than an arbitrary
 # subset of the rarest term's rows. Measured at 100k facts: BENCHMARKS.md "Keyword
-# postings".
-POSTINGS_PER_TERM = 200
+# postings". 200 until "Bounded channels" (BENCHMARKS.md): 100 read ~40 % fewer buffers at
+# 100k facts with the same LoCoMo guard figures (FEW_ROWS 0: 79.2 / 91.7 -> 79.2 / 91.8 %
+# with RESCORE_PER_DEPTH 2; two conversations stacked under one user 78.3 / 91.4 -> 78.4 /
+# 91.3 %).
+POSTINGS_PER_TERM = 100
 IMPACT_AVGDL = 10.0
+# Of the candidates (up to terms x POSTINGS_PER_TERM rows), only the RESCORE_PER_DEPTH x
+# depth best by their postings' rough score (sum over the query terms of idf x impact, the
+# BM25 weight with the average length fixed at IMPACT_AVGDL and without the terms a row
+# holds outside that term's top postings) are read and scored exactly: each candidate
+# read is a primary-key probe with the visibility filter plus its tsvector, ~1,000 of
+# them at 100k facts were most of the keyword statement. Measured: BENCHMARKS.md
+# "Bounded channels". None: every candidate is read (the plan before).
+RESCORE_PER_DEPTH: float | None = 2
 _POSTINGS_SQL = r"""
 WITH terms AS MATERIALIZED (
     SELECT DISTINCT t.lexeme
@@ -181,28 +202,32 @@ df AS MATERIALIZED (
                        AND k.lexeme = t.lexeme), 0)::float8 AS df
     FROM terms t
 ),
+stats AS MATERIALIZED ({stats}),
+corpus AS MATERIALIZED (
+    SELECT greatest(s.n, (SELECT max(df) FROM df))::float8 AS n, s.avgdl
+    FROM stats s
+),
 candidates AS MATERIALIZED (
-    SELECT DISTINCT p.row_id
-    FROM df t CROSS JOIN LATERAL (
-        SELECT p.row_id FROM memory_keywordposting p
+    SELECT p.row_id
+    FROM df t CROSS JOIN corpus c CROSS JOIN LATERAL (
+        SELECT p.row_id, p.impact FROM memory_keywordposting p
         WHERE p.tenant_id = %s AND p.user_id = %s AND p.kind = %s AND p.lexeme = t.lexeme
         ORDER BY p.impact DESC LIMIT %s) p
     WHERE t.df > 0
+    GROUP BY p.row_id
+    ORDER BY sum(ln(1 + (c.n - t.df + 0.5) / (t.df + 0.5)) * p.impact
+                 ORDER BY t.lexeme COLLATE "C") DESC, p.row_id
+    LIMIT %s
 ),
 matched AS MATERIALIZED (
     SELECT v.id, v.search, v.tie FROM ({rows}) v
     WHERE v.id IN (SELECT row_id FROM candidates)
 ),
-stats AS MATERIALIZED ({stats}),
 hits AS (
     SELECT m.id, m.tie, length(m.search)::float8 AS dl, t.lexeme,
            coalesce(array_length(t.positions, 1), 1)::float8 AS tf
     FROM matched m CROSS JOIN LATERAL unnest(ts_delete(m.search, tsvector_to_array(
         ts_delete(m.search, (SELECT array_agg(lexeme) FROM df))))) AS t
-),
-corpus AS (
-    SELECT greatest(s.n, (SELECT max(df) FROM df))::float8 AS n, s.avgdl
-    FROM stats s
 )
 SELECT s.id, s.score FROM (
     SELECT h.id,
@@ -238,6 +263,7 @@ def bm25_sql(
     corpus: tuple[object, str, str] | None = None,
     few: bool = False,
     postings: bool = False,
+    depth: int | None = None,
 ) -> tuple[str, list[object]]:
     """SQL + params ranking `rows_sql`'s rows by BM25 for the lexemes of `query` (text
     search configuration `config`) -> rows (id, score), best first.
@@ -258,17 +284,23 @@ def bm25_sql(
     candidates from the maintained KeywordTerm / KeywordPosting rows (_POSTINGS_SQL says
     how), so the cost no longer grows with the user's history. Scores are exact BM25 for
     the candidates; which rows are candidates differs from the GIN plan only for terms in
-    more than POSTINGS_PER_TERM rows."""
+    more than POSTINGS_PER_TERM rows, and, with `depth` (the rows the caller ranks), in
+    that only the RESCORE_PER_DEPTH x `depth` candidates with the best rough score from
+    their postings are scored exactly (all of them without `depth`)."""
     if postings and corpus is not None and not few:
+        rescore = None
+        if depth is not None and RESCORE_PER_DEPTH is not None:
+            rescore = max(int(RESCORE_PER_DEPTH * depth), 1)
         sql = _POSTINGS_SQL.format(rows=rows_sql, stats=_CORPUS_STATS)
         return sql, [
             config,
             query,
             *corpus,
             *corpus,
-            POSTINGS_PER_TERM,
-            *rows_params,
             *corpus,
+            POSTINGS_PER_TERM,
+            rescore,
+            *rows_params,
             K1,
             K1,
             B,

@@ -337,7 +337,9 @@ def keyword_send(
     ranking, scores of every candidate; without `all_scores` only the top `depth` rows
     come back: converting up to 1,500 rows per channel was ~10 ms of a recall at 100k).
     `few`: the user's rows of the kind are few (`corpus_sizes`; bm25_sql says why).
-    `postings=False` keeps the GIN plan for `Visible` rows (what documents still use)."""
+    `postings=False` keeps the GIN plan for `Visible` rows (what documents still use).
+    With postings, the scores are those of the bm25.RESCORE_PER_DEPTH x `depth` best
+    candidates by their postings' rough score (bm25_sql's `depth`)."""
     corpus: tuple[object, str, str] | None = None
     if isinstance(rows, QuerySet):  # the reference: statistics aggregated over the rows
         table = rows.model._meta.db_table
@@ -349,7 +351,14 @@ def keyword_send(
         rows_sql, rows_params = rows.select(f"r.id, r.search, {TIE[kind]} AS tie")
         corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
     sql, params = bm25_sql(
-        rows_sql, rows_params, query, FTS_CONFIG, corpus=corpus, few=few, postings=postings
+        rows_sql,
+        rows_params,
+        query,
+        FTS_CONFIG,
+        corpus=corpus,
+        few=few,
+        postings=postings,
+        depth=depth,
     )
     fetch = send(sql if all_scores else f"{sql} LIMIT {int(depth)}", params)
 
@@ -499,6 +508,7 @@ def keyword_passages_send(
         corpus=(scope.tenant.pk, scope.user_id, "passage"),
         few=few,
         postings=True,
+        depth=depth,
     )
     return _by_event(
         send(

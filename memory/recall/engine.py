@@ -177,7 +177,7 @@ def retrieve(
     sizes = channels.corpus_sizes(scope)
 
     def few(kind: str) -> bool:
-        return sizes.get(kind, 0) <= bm25.FEW_ROWS
+        return sizes.get(kind, 0) <= bm25.few_rows(kind)
 
     # A short history is read whole for locality (memory.recall.locality.TIMELINE_ROWS);
     # without a corpus row the size is unknown and the per-candidate lookup is used.

@@ -5,12 +5,22 @@ postings per query term."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from memory.ingest import events_ingest
-from memory.models import Episode, Event, Fact, FactStatus, KeywordPosting, KeywordTerm
+from memory.models import (
+    Episode,
+    Event,
+    Fact,
+    FactStatus,
+    KeywordCorpus,
+    KeywordPosting,
+    KeywordTerm,
+)
 from memory.recall import bm25, channels
 from memory.recall.channels import RecallScope
 from tenants.models import Tenant
@@ -179,3 +189,68 @@ def test_postings_plan_reads_the_top_postings_of_each_term_and_only_visible_rows
     hidden = ingest(tenant, "Melanie lake secret.", scope="conversation", conversation_id="c9")
     _, scores = channels.keyword("event", rows, "Melanie lake secret")
     assert hidden.id not in scores
+
+
+def _rough(tenant: Tenant, user: str, kind: str, lexemes: list[str]) -> dict[str, float]:
+    """{row id: sum over `lexemes` of idf x impact}: the postings' rough score (every
+    posting of each term: below POSTINGS_PER_TERM)."""
+    corpus = KeywordCorpus.objects.get(tenant=tenant, user_id=user, kind=kind)
+    df = dict(
+        KeywordTerm.objects.filter(
+            tenant=tenant, user_id=user, kind=kind, lexeme__in=lexemes
+        ).values_list("lexeme", "documents")
+    )
+    n = max(corpus.documents, *df.values())
+    rough: dict[str, float] = {}
+    for row_id, lexeme, impact in KeywordPosting.objects.filter(
+        tenant=tenant, user_id=user, kind=kind, lexeme__in=lexemes
+    ).values_list("row_id", "lexeme", "impact"):
+        idf = math.log(1 + (n - df[lexeme] + 0.5) / (df[lexeme] + 0.5))
+        rough[str(row_id)] = rough.get(str(row_id), 0.0) + idf * impact
+    return rough
+
+
+def test_postings_plan_scores_exactly_only_the_best_candidates_by_their_postings(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i, text in enumerate(TURNS * 2):
+        ingest(tenant, text, minutes=i)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    rows = channels.visible("event", scope)
+    question = "Melanie painting near the lake"
+    lexemes = channels.query_lexemes(question)
+    _, everything = channels.keyword("event", channels.events_visible(scope), question)
+    assert len(everything) > 4
+
+    monkeypatch.setattr(bm25, "RESCORE_PER_DEPTH", 2)
+    ranking, scores = channels.keyword("event", rows, question, depth=2)
+    # Four candidates (2 x depth) read and scored exactly: those the postings rank best.
+    assert len(scores) == 4
+    rough = _rough(tenant, "u1", "event", lexemes)
+    best = sorted(rough.values(), reverse=True)
+    assert all(rough[str(doc_id)] >= best[3] - 1e-12 for doc_id in scores)
+    for doc_id, score in scores.items():
+        assert score == pytest.approx(everything[doc_id], rel=1e-9)
+    # Ranked by the exact score among them.
+    assert [scores[i] for _, i in ranking] == sorted(scores.values(), reverse=True)[:2]
+
+    monkeypatch.setattr(bm25, "RESCORE_PER_DEPTH", None)  # every candidate, as before
+    _, scores = channels.keyword("event", rows, question, depth=2)
+    assert scores.keys() == everything.keys()
+
+
+def test_episodes_leave_the_read_whole_plan_sooner_and_never_above_few_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Episodes are long: a user's hundreds of summaries read whole cost more than their
+    # postings plan, so their threshold is lower; the quality guard's FEW_ROWS = 0 still
+    # sends every kind through the postings plan.
+    assert bm25.few_rows("episode") < bm25.few_rows("event") == bm25.FEW_ROWS
+    assert bm25.few_rows("fact") == bm25.few_rows("passage") == bm25.FEW_ROWS
+    monkeypatch.setattr(bm25, "FEW_ROWS", 0)
+    assert {kind: bm25.few_rows(kind) for kind in ("event", "fact", "episode", "passage")} == {
+        "event": 0,
+        "fact": 0,
+        "episode": 0,
+        "passage": 0,
+    }
