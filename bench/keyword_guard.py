@@ -51,41 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return postgres
 
     locomo_inprocess.start_database = start_migrated  # type: ignore[assignment]
-    relabel = locomo_inprocess._relabel
-
-    def relabel_with_postings(tenant, users, into):  # type: ignore[no-untyped-def]
-        # `--stacked` moves rows to another user_id with an UPDATE; the postings triggers
-        # (migration 0018) follow a row's text and status, not its user_id, so the
-        # stacked user's postings and term counts are moved here as well.
-        relabel(tenant, users, into)
-        from django.db import connection, transaction
-
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE memory_keywordposting SET user_id = %s "
-                "WHERE tenant_id = %s AND user_id = ANY(%s)",
-                [into, tenant.pk, users],
-            )
-            cursor.execute(
-                "INSERT INTO memory_keywordterm (tenant_id, user_id, kind, lexeme, documents) "
-                "SELECT tenant_id, %s, kind, lexeme, sum(documents) FROM memory_keywordterm "
-                "WHERE tenant_id = %s AND user_id = ANY(%s) GROUP BY 1, 2, 3, 4 "
-                "ON CONFLICT (tenant_id, user_id, kind, lexeme) DO UPDATE "
-                "SET documents = memory_keywordterm.documents + EXCLUDED.documents",
-                [into, tenant.pk, users],
-            )
-            cursor.execute(
-                "DELETE FROM memory_keywordterm WHERE tenant_id = %s AND user_id = ANY(%s)",
-                [tenant.pk, users],
-            )
-            cursor.execute(
-                "SELECT kind, documents FROM memory_keywordcorpus "
-                "WHERE tenant_id = %s AND user_id = %s",
-                [tenant.pk, into],
-            )
-            print(f"stacked user's corpus: {cursor.fetchall()}", flush=True)
-
-    locomo_inprocess._relabel = relabel_with_postings  # type: ignore[assignment]
     return locomo_inprocess.main(args)
 
 

@@ -221,16 +221,37 @@ STACKED_USER = "locomo-stacked-relabelled"
 
 
 def _relabel(tenant: object, users: list[str], into: str) -> None:
-    """Move every row of `users` to user `into` (the keyword corpus follows by trigger)."""
+    """Move every row of `users` to user `into`. The keyword corpus follows by trigger; the
+    keyword postings and term counts (migration 0018) follow a row's text and status, not
+    its user_id, so they are moved here too (without it the stacked user had no postings and
+    its keyword channels found nothing once it had more than `bm25.FEW_ROWS` rows)."""
     from django.db import connection, transaction
 
     tables = ["memory_event", "memory_fact", "memory_episode", "memory_passage"]
+    tenant_id = tenant.pk  # type: ignore[attr-defined]
     with transaction.atomic(), connection.cursor() as cursor:
         for table in tables:
             cursor.execute(
                 f"UPDATE {table} SET user_id = %s WHERE tenant_id = %s AND user_id = ANY(%s)",
-                [into, tenant.pk, users],  # type: ignore[attr-defined]
+                [into, tenant_id, users],
             )
+        cursor.execute(
+            "UPDATE memory_keywordposting SET user_id = %s "
+            "WHERE tenant_id = %s AND user_id = ANY(%s)",
+            [into, tenant_id, users],
+        )
+        cursor.execute(
+            "INSERT INTO memory_keywordterm (tenant_id, user_id, kind, lexeme, documents) "
+            "SELECT tenant_id, %s, kind, lexeme, sum(documents) FROM memory_keywordterm "
+            "WHERE tenant_id = %s AND user_id = ANY(%s) GROUP BY 1, 2, 3, 4 "
+            "ON CONFLICT (tenant_id, user_id, kind, lexeme) DO UPDATE "
+            "SET documents = memory_keywordterm.documents + EXCLUDED.documents",
+            [into, tenant_id, users],
+        )
+        cursor.execute(
+            "DELETE FROM memory_keywordterm WHERE tenant_id = %s AND user_id = ANY(%s)",
+            [tenant_id, users],
+        )
 
 
 def _diagnose(
