@@ -7,9 +7,6 @@ exercised by LoCoMo). Works on a migrated copy of the LoCoMo stack's database.
     .venv/bin/python -m bench.keyword_guard --copy bench/.cache/guard-pg \
         --conversations 0-1 --budgets 500,2000 --variant conversation/concurrent/v1
 
-With `--stacked` (on a fresh `--copy`) the stacked user's keyword postings are moved
-with its rows (bench.locomo_inprocess's relabel alone leaves them behind).
-
 Other arguments go to `bench.locomo_inprocess`. `--few-rows N` sets another threshold;
 `--set module.NAME=value` (repeatable) another constant of memory.recall, e.g.
 `--set bm25.RESCORE_PER_DEPTH=None` for the plan that scores every candidate.
