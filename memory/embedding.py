@@ -188,10 +188,10 @@ TORCH_BATCH_TOKENS = 256
 PASSAGE_BATCH_TOKENS = 2048
 # Threads that embed one call's passages at once (`_passages_in_threads`), each running the
 # model on one intra-op thread: two independent streams of work, so no thread ever waits
-# for another (two torch/ORT intra-op threads synchronise after every operator, and spin
-# while they wait: 15x the CPU on this shared machine, see BENCHMARKS.md). On a busy
-# machine the two threads simply share what CPU there is; the CPU seconds stay those of
-# one thread. EMBEDDING_PASSAGE_THREADS=1 embeds in the calling thread.
+# for another (intra-op threads synchronise after every operator: two torch ones spun for
+# 15x the CPU on this shared machine, two non-spinning ORT ones cost 5-13 % more; see
+# BENCHMARKS.md). On a busy machine the two threads share what CPU there is; the CPU
+# seconds stay those of one thread. EMBEDDING_PASSAGE_THREADS=1 embeds in the calling thread.
 PASSAGE_THREADS = max(1, int(os.environ.get("EMBEDDING_PASSAGE_THREADS", "2")))
 
 
@@ -290,9 +290,10 @@ def _padded(ids: list[list[int]]) -> tuple[Any, Any, Any]:
 # 4x32 37.9 / 29.7, 8x16 47.1 / 43.5, 8x32 101 / 55. A recall query is 10-20 tokens.
 ONNX_MAX_TOKENS = int(os.environ.get("EMBEDDING_ONNX_MAX_TOKENS", "96"))
 
-# Batches of document spans on ONNX Runtime (`OnnxEmbedder.embed_passages`): one span each.
-# ORT (float32) did not gain from larger batches as torch bf16 does: 60 spans of the 200 KB
-# manual, 1 thread, 3.65 CPU s in batches of 256 padded tokens against 4.19 in 2048.
+# Batches of document spans on ONNX Runtime (`OnnxEmbedder.embed_passages`): about one
+# full-length span each. ORT (float32) loses with larger batches, where torch bf16 gains: 80
+# spans of the 200 KB manual, 1 thread, 5.08 CPU s in batches of 256 padded tokens against
+# 6.40 in 2048 (60 spans: 3.65 / 4.19).
 ONNX_PASSAGE_BATCH_TOKENS = 256
 
 # Bumped when the exported graph changes (inputs, pooling), so old cache files are ignored.
