@@ -109,7 +109,7 @@ class LocalEmbedder:
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
         """Long texts (document spans, ~256 word pieces each): the torch path in batches of
-        up to PASSAGE_BATCH_TOKENS padded tokens, spread over PASSAGE_THREADS threads. Same
+        up to PASSAGE_BATCH_TOKENS padded tokens, over PASSAGE_THREADS threads. Same
         vectors as `embed` (bf16 or not, a batch's composition moves them by < 1e-4 in
         cosine), less CPU for such texts."""
         if not texts:
@@ -190,9 +190,11 @@ PASSAGE_BATCH_TOKENS = 2048
 # model on one intra-op thread: two independent streams of work, so no thread ever waits
 # for another (intra-op threads synchronise after every operator: two torch ones spun for
 # 15x the CPU on this shared machine, two non-spinning ORT ones cost 5-13 % more; see
-# BENCHMARKS.md). On a busy machine the two threads share what CPU there is; the CPU
-# seconds stay those of one thread. EMBEDDING_PASSAGE_THREADS=1 embeds in the calling thread.
-PASSAGE_THREADS = max(1, int(os.environ.get("EMBEDDING_PASSAGE_THREADS", "2")))
+# BENCHMARKS.md). Default 1 (the calling thread): on the shared 2-core development machine
+# the second core was nearly always taken, and two threads gained a median 8 % wall time in
+# one A/B and lost up to 22 % in upload runs, for 2-6 % more CPU. On a machine with a core
+# to spare, EMBEDDING_PASSAGE_THREADS=2 should roughly halve an upload's embedding time.
+PASSAGE_THREADS = max(1, int(os.environ.get("EMBEDDING_PASSAGE_THREADS", "1")))
 
 
 def _passages_in_threads(
@@ -498,8 +500,8 @@ class OnnxEmbedder:
         return out
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
-        """Long texts (document spans): the same vectors as `embed`, spread over
-        PASSAGE_THREADS threads. An ORT session may run from several threads at once; with
+        """Long texts (document spans): the same vectors as `embed`, over PASSAGE_THREADS
+        threads. An ORT session may run from several threads at once; with
         intra_op_num_threads=1 each run computes in its calling thread alone, so the session
         built before fork needs no thread pool here either."""
         if not texts:

@@ -75,7 +75,7 @@ def document_upload(
     vectors: list[list[float]] = []
     model = embedder()
     # The local models (torch or ONNX-only) embed long texts their own way: in batches
-    # sized for them and over two threads (same vectors, less wall time).
+    # sized for them, over EMBEDDING_PASSAGE_THREADS threads (same vectors).
     embed = model.embed_passages if isinstance(model, LocalEmbedder | OnnxEmbedder) else model.embed
     for i in range(0, len(cuts), EMBED_BATCH):
         batch = cuts[i : i + EMBED_BATCH]
