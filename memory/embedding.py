@@ -8,6 +8,7 @@ dimension is `settings.EMBEDDING_DIM`, which the migrations also use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -108,12 +109,37 @@ class LocalEmbedder:
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
         """Long texts (document spans, ~256 word pieces each): the torch path in batches of
-        up to PASSAGE_BATCH_TOKENS padded tokens. Same vectors as `embed` (bf16 or not, a
-        batch's composition moves them by < 1e-4 in cosine), less CPU for such texts."""
+        up to PASSAGE_BATCH_TOKENS padded tokens, over PASSAGE_THREADS threads. Same
+        vectors as `embed` (bf16 or not, a batch's composition moves them by < 1e-4 in
+        cosine), less CPU for such texts."""
         if not texts:
             return []
+        import torch
+
+        ids = self._token_ids(texts)
+
+        def embed_batch(batch: list[int]) -> Any:
+            input_ids, mask, types = (torch.from_numpy(a) for a in _padded([ids[i] for i in batch]))
+            hidden = self._bert(
+                input_ids=input_ids, attention_mask=mask, token_type_ids=types
+            ).last_hidden_state.float()
+            return _mean_pooled(hidden, mask).numpy()
+
+        def inference() -> Any:
+            # Both are thread-local: each passage thread enters them itself.
+            stack = contextlib.ExitStack()
+            stack.enter_context(torch.inference_mode())
+            stack.enter_context(self._autocast())
+            return stack
+
         with self._lock:
-            vectors = self._embed_torch(self._token_ids(texts), budget=PASSAGE_BATCH_TOKENS)
+            vectors = _passages_in_threads(
+                ids,
+                embed_batch,
+                budget=PASSAGE_BATCH_TOKENS,
+                threads=PASSAGE_THREADS,
+                context=inference,
+            )
         embedding_call_record(provider="local", texts=len(texts))
         return vectors.tolist()
 
@@ -160,6 +186,65 @@ TORCH_BATCH_TOKENS = 256
 # s against 2.86 with batches of 256 tokens (one span each), ratio 0.85-0.88, same vectors
 # (BENCHMARKS.md, "Document upload time: embedding options measured").
 PASSAGE_BATCH_TOKENS = 2048
+# Threads that embed one call's passages at once (`_passages_in_threads`), each running the
+# model on one intra-op thread: two independent streams of work, so no thread ever waits
+# for another (intra-op threads synchronise after every operator: two torch ones spun for
+# 15x the CPU on this shared machine, two non-spinning ORT ones cost 5-13 % more; see
+# BENCHMARKS.md). Default 1 (the calling thread): on the shared 2-core development machine
+# the second core was nearly always taken, and two threads gained a median 8 % wall time in
+# one A/B and lost up to 22 % in upload runs, for 2-6 % more CPU. On a machine with a core
+# to spare, EMBEDDING_PASSAGE_THREADS=2 should roughly halve an upload's embedding time.
+PASSAGE_THREADS = max(1, int(os.environ.get("EMBEDDING_PASSAGE_THREADS", "1")))
+
+
+def _passages_in_threads(
+    ids: list[list[int]],
+    embed_batch: Callable[[list[int]], Any],
+    *,
+    budget: int,
+    threads: int,
+    context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> Any:
+    """float32 vectors of `ids` (one row per text, in order): the texts cut into batches
+    of <= `budget` padded tokens (`_batches`), `embed_batch(indices)` run on each by up to
+    `threads` threads that take the next batch, longest first, when they finish one (so they
+    finish together). Each thread runs inside `context()`. The threads end before this
+    returns: none outlives the call, so a later fork inherits none; the first error is
+    raised here once every thread has stopped."""
+    import numpy as np
+
+    vectors = np.empty((len(ids), LocalEmbedder.dimension), dtype=np.float32)
+    pending = _batches(ids, budget=budget)  # shortest first: pop() takes the longest
+    errors: list[BaseException] = []
+    taking = threading.Lock()
+
+    def work() -> None:
+        try:
+            with context():
+                while True:
+                    with taking:
+                        if errors or not pending:
+                            return
+                        batch = pending.pop()
+                    vectors[batch] = embed_batch(batch)
+        except BaseException as error:  # re-raised in the calling thread
+            errors.append(error)
+
+    count = min(threads, len(pending))
+    if count <= 1:
+        work()
+    else:
+        workers = [
+            threading.Thread(target=work, name=f"claiv-passages-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    if errors:
+        raise errors[0]
+    return vectors
 
 
 def _mean_pooled(hidden: Any, mask: Any) -> Any:
@@ -206,6 +291,12 @@ def _padded(ids: list[list[int]]) -> tuple[Any, Any, Any]:
 # 16.5 / 18.6, 2x32 32.8 / 39.2, 4x16 24.2 / 31.3, 8x8 30.2 / 31.1; but 2x64 53.7 / 48.0,
 # 4x32 37.9 / 29.7, 8x16 47.1 / 43.5, 8x32 101 / 55. A recall query is 10-20 tokens.
 ONNX_MAX_TOKENS = int(os.environ.get("EMBEDDING_ONNX_MAX_TOKENS", "96"))
+
+# Batches of document spans on ONNX Runtime (`OnnxEmbedder.embed_passages`): about one
+# full-length span each. ORT (float32) loses with larger batches, where torch bf16 gains: 80
+# spans of the 200 KB manual, 1 thread, 5.08 CPU s in batches of 256 padded tokens against
+# 6.40 in 2048 (60 spans: 3.65 / 4.19).
+ONNX_PASSAGE_BATCH_TOKENS = 256
 
 # Bumped when the exported graph changes (inputs, pooling), so old cache files are ignored.
 _ONNX_RECIPE = "minilm-meanpool-l2-opset17-v1"
@@ -407,6 +498,24 @@ class OnnxEmbedder:
                 out[index] = row
         embedding_call_record(provider="local", texts=len(texts))
         return out
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        """Long texts (document spans): the same vectors as `embed`, over PASSAGE_THREADS
+        threads. An ORT session may run from several threads at once; with
+        intra_op_num_threads=1 each run computes in its calling thread alone, so the session
+        built before fork needs no thread pool here either."""
+        if not texts:
+            return []
+        ids = self._token_ids(texts)
+        with self._lock:
+            vectors = _passages_in_threads(
+                ids,
+                lambda batch: self._onnx.embed(*_padded([ids[i] for i in batch])),
+                budget=ONNX_PASSAGE_BATCH_TOKENS,
+                threads=PASSAGE_THREADS,
+            )
+        embedding_call_record(provider="local", texts=len(texts))
+        return vectors.tolist()
 
     def warm(self) -> None:
         self.embed(["warm up"])

@@ -27,7 +27,7 @@ from memory.documents.models import (
     DocumentSpan,
     DocumentStatus,
 )
-from memory.embedding import LocalEmbedder, embedder
+from memory.embedding import LocalEmbedder, OnnxEmbedder, embedder
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 
@@ -74,8 +74,9 @@ def document_upload(
     texts = [content[c.start : c.end] for c in cuts]
     vectors: list[list[float]] = []
     model = embedder()
-    # The local model embeds long texts in larger batches (same vectors, less CPU).
-    embed = model.embed_passages if isinstance(model, LocalEmbedder) else model.embed
+    # The local models (torch or ONNX-only) embed long texts their own way: in batches
+    # sized for them, over EMBEDDING_PASSAGE_THREADS threads (same vectors).
+    embed = model.embed_passages if isinstance(model, LocalEmbedder | OnnxEmbedder) else model.embed
     for i in range(0, len(cuts), EMBED_BATCH):
         batch = cuts[i : i + EMBED_BATCH]
         vectors.extend(

@@ -131,6 +131,39 @@ def test_upload_answers_sections_and_spans_and_lists_the_document(api: Api) -> N
 
 
 @pytest.mark.django_db
+def test_a_web_process_embeds_every_span_before_answering_with_the_onnx_runtime(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Web processes hold only the ONNX embedder (EMBEDDING_RUNTIME=onnx): the upload embeds
+    the spans with its passage path, in two threads, before it answers, and the stored
+    vectors are the float32 model's (the space recall embeds queries in)."""
+    import numpy as np
+
+    from memory import embedding
+    from memory.documents import store
+
+    local = embedding.embedder()  # the tests' process: the torch model, graph exported
+    assert isinstance(local, embedding.LocalEmbedder) and local._onnx is not None
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=local._onnx.path.parent)
+    assert onnx_only is not None
+    calls: list[int] = []
+    passages = onnx_only.embed_passages
+    monkeypatch.setattr(onnx_only, "embed_passages", lambda t: calls.append(len(t)) or passages(t))
+    monkeypatch.setattr(onnx_only, "embed", lambda t: pytest.fail("spans took the query path"))
+    monkeypatch.setattr(store, "embedder", lambda: onnx_only)
+    monkeypatch.setattr(embedding, "PASSAGE_THREADS", 2)
+
+    body = _upload(api).json()
+
+    spans = list(DocumentSpan.objects.order_by("ordinal"))
+    assert sum(calls) == body["spans_created"] == len(spans) > 0
+    texts = [store.span_embedding_text(span.heading, span.text) for span in spans]
+    reference = local._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    stored = np.array([list(span.embedding) for span in spans])
+    assert (stored * reference).sum(axis=1).min() >= 0.999
+
+
+@pytest.mark.django_db
 def test_upload_is_strict_but_takes_the_v63_fields_and_large_content(api: Api) -> None:
     unknown = _upload(api, colour="red")
     assert unknown.status_code == 400

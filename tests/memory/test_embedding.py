@@ -267,3 +267,102 @@ def test_document_spans_in_larger_batches_keep_their_vectors_and_order(
     assert _cosines(passages, local.embed_torch(texts)).min() >= 0.9999
     reference = local._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert _cosines(passages, reference).min() >= 0.9999
+
+
+def _manual_spans(chars: int) -> list[str]:
+    from memory.documents import parse
+    from memory.documents.store import span_embedding_text
+    from tests.support.manual import long_manual
+
+    content = long_manual(chars)
+    tree = parse.sections_of(content)
+    return [
+        span_embedding_text(tree[c.section].path, content[c.start : c.end])
+        for c in parse.spans_of(content, tree)
+    ]
+
+
+def test_passages_in_threads_run_each_batch_once_in_order_over_two_threads() -> None:
+    """Both threads really work at once (the barrier lets neither pass alone), every batch
+    is embedded once, longest first, and each row lands at its text's index."""
+    import threading
+
+    ids = [[101] + [7] * (n % 9) + [102] for n in range(40)]
+    both_started = threading.Barrier(2, timeout=120)
+    seen: list[tuple[str, list[int]]] = []
+
+    def embed_batch(batch: list[int]) -> np.ndarray:
+        name = threading.current_thread().name
+        if all(thread != name for thread, _ in seen):
+            seen.append((name, batch))
+            both_started.wait()
+        else:
+            seen.append((name, batch))
+        return np.array([[float(i)] * 384 for i in batch], dtype=np.float32)
+
+    before = threading.active_count()
+    vectors = embedding._passages_in_threads(ids, embed_batch, budget=24, threads=2)
+
+    assert vectors[:, 0].tolist() == [float(i) for i in range(40)]
+    assert sorted(i for _, batch in seen for i in batch) == list(range(40))
+    assert len({thread for thread, _ in seen}) == 2
+    assert max(len(ids[i]) for i in seen[0][1]) == max(len(row) for row in ids)  # longest first
+    assert threading.active_count() == before  # no thread outlives the call
+
+
+def test_an_error_in_a_passage_thread_is_raised_in_the_caller() -> None:
+    import threading
+
+    ids = [[101, 7, 102]] * 12
+    before = threading.active_count()
+
+    def embed_batch(batch: list[int]) -> np.ndarray:
+        if 5 in batch:
+            raise RuntimeError("model failed")
+        return np.zeros((len(batch), 384), dtype=np.float32)
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        embedding._passages_in_threads(ids, embed_batch, budget=6, threads=2)
+    assert threading.active_count() == before
+
+
+def test_document_spans_in_two_threads_on_either_runtime_keep_the_float32_vectors(
+    local: LocalEmbedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Span vectors stay in the query space whichever process embeds them: torch bf16 (a
+    worker) or ONNX Runtime alone (a web process), one thread or two, agree with the float32
+    model (cosine >= 0.999) and keep the callers' order."""
+    texts = [*_manual_spans(20_000), TEXTS[0], TEXTS[7]]
+    reference = local._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=cache_dir)
+    assert onnx_only is not None
+
+    monkeypatch.setattr(embedding, "PASSAGE_THREADS", 2)
+    torch_two, onnx_two = local.embed_passages(texts), onnx_only.embed_passages(texts)
+    monkeypatch.setattr(embedding, "PASSAGE_THREADS", 1)
+    torch_one, onnx_one = local.embed_passages(texts), onnx_only.embed_passages(texts)
+
+    for vectors in (torch_two, onnx_two, torch_one, onnx_one):
+        assert len(vectors) == len(texts)
+        assert _cosines(vectors, reference).min() >= 0.999
+    assert _cosines(onnx_two, reference).min() >= 0.99999  # ORT float32 is the model itself
+    assert _cosines(torch_two, torch_one).min() >= 0.99999
+    assert _cosines(onnx_two, onnx_one).min() >= 0.99999
+
+
+def test_a_forked_child_embeds_passages_in_threads_with_the_parents_models(
+    local: LocalEmbedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The passage threads end with each call, so a process that embedded spans before
+    forking hands its children models that still embed spans (in threads of their own)."""
+    monkeypatch.setattr(embedding, "PASSAGE_THREADS", 2)
+    texts = _manual_spans(6_000)
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=cache_dir)
+    assert onnx_only is not None
+    parent_torch, parent_onnx = local.embed_passages(texts), onnx_only.embed_passages(texts)
+
+    in_child_torch = _embed_in_forked_child(local.embed_passages, texts)
+    in_child_onnx = _embed_in_forked_child(onnx_only.embed_passages, texts)
+
+    assert _cosines(in_child_torch, parent_torch).min() >= 0.99999
+    assert _cosines(in_child_onnx, parent_onnx).min() >= 0.99999
