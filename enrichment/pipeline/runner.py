@@ -121,6 +121,12 @@ def _lag_record(created: list[datetime], enriched_at: datetime) -> None:
         enrichment_lag_observe(created_at=created_at, enriched_at=enriched_at)
 
 
+def stage_failed(exc: BaseException) -> str | None:
+    """The stage whose `apply` raised `exc` in `stage_run`, if one did."""
+    stage = getattr(exc, "enrichment_stage", None)
+    return stage if isinstance(stage, str) else None
+
+
 def stage_run(
     event_id: str, stage: str, *, batch: bool = True, among: Sequence[str] | None = None
 ) -> StageOutcome:
@@ -169,8 +175,14 @@ def stage_run(
                 extra: list[str] = []
                 now = timezone.now()
                 while True:
-                    with enrichment_stage_timer(current):
-                        extra += apply(members, payload) or []
+                    try:
+                        with enrichment_stage_timer(current):
+                            extra += apply(members, payload) or []
+                    except Exception as exc:
+                        # The transaction rolls back to the stage before the first one it
+                        # ran: the event's marker no longer says which stage failed.
+                        exc.enrichment_stage = current  # type: ignore[attr-defined]
+                        raise
                     _stage_done(members, current, now)
                     ran = True
                     logger.debug(

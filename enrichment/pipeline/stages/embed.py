@@ -17,6 +17,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from enrichment import episodes
 from enrichment.pipeline.contract import Stage
+from enrichment.pipeline.rows import rows_write
 from memory.embedding import embedder
 from memory.locks import users_lock
 from memory.models import Candidate, Event, Fact, Passage
@@ -151,7 +152,7 @@ def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
         if owner in ids
     ]
     if facts:
-        Fact.objects.filter(embedding__isnull=True).bulk_update(facts, ["embedding"])
+        rows_write(Fact, facts, ["embedding"], where="t.embedding IS NULL")
     passages = [p for p in payload.passages if p.event_id in payload.events]
     if passages:  # a re-run after a crash finds them written: (event, ordinal) is unique
         Passage.objects.bulk_create(passages, ignore_conflicts=True)
