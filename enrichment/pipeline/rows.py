@@ -120,19 +120,20 @@ def rows_write(model: type[Model], rows: list[Any], fields: list[str], where: st
     if not rows:
         return
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    key: Any = meta.pk
+    columns: list[Any] = [meta.get_field(name) for name in fields]
     casts = [
         f"%s::{field.db_type(connection) or field.rel_db_type(connection)}"
-        for field in [meta.pk, *columns]
+        for field in [key, *columns]
     ]
     values = ", ".join("(" + ", ".join(casts) + ")" for _ in rows)
     params: list[Any] = []
     for row in rows:
-        params.append(meta.pk.get_db_prep_save(row.pk, connection))
+        params.append(key.get_db_prep_save(row.pk, connection))
         params += [
             column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns
         ]
-    pk = meta.pk.column
+    pk: str = key.column
     assignments = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
     names = ", ".join([pk, *(c.column for c in columns)])
     with connection.cursor() as cursor:

@@ -94,11 +94,10 @@ def _marks_write(events: list[Event], extra: Iterable[str], now: datetime) -> No
     (it is in the instance's `__dict__`): a deferred column, such as the vector of an event
     embedded before, is neither loaded nor written back."""
     extra = list(dict.fromkeys(extra))
+    attnames = {name: getattr(Event._meta.get_field(name), "attname", name) for name in extra}
     by_fields: dict[tuple[str, ...], list[Event]] = {}
     for event in events:
-        present = tuple(
-            name for name in extra if Event._meta.get_field(name).attname in event.__dict__
-        )
+        present = tuple(name for name in extra if attnames[name] in event.__dict__)
         by_fields.setdefault(present, []).append(event)
     for present, group in by_fields.items():
         events_write(group, [*EVENT_STATE_FIELDS, *present])
