@@ -6,7 +6,8 @@ Usage::
                                               [--drain-batch 500]
                                               [--prefetch 4] [--pg-stats]
                                               [--worker-processes 1]
-    python -m bench.enrichment_throughput profile [--events 400] [--order event|fifo]
+    python -m bench.enrichment_throughput profile [--events 400] [--order event|fifo|message]
+                                                  [--cprofile FILE]
 
 `run` starts everything a deployment runs, each in its own process: an embedded PostgreSQL
 with pgvector and an embedded Valkey (claiv.embedded) in a fresh temporary directory, a
@@ -30,7 +31,10 @@ own times.
 
 `profile` runs the stage functions in-process (no Celery, no HTTP) over `--events` events
 and reports time and SQL queries per stage: `event` one at a time without batching (the
-cost with no backlog), `fifo` each stage over all events in turn (a backlog, batched).
+cost with no backlog), `fifo` each stage over all events in turn (a backlog, batched),
+`message` as the `enrichment.events` task runs a backlog: every stage of each message's
+ENRICH_MESSAGE_EVENTS events together (per-stage figures are then not separable: the
+message's total is shown). `--cprofile FILE` writes a cProfile of the whole run.
 
 Everything runs on the same 2 cores: the sender, gunicorn, Postgres and Valkey share them
 with the worker, as they would on a small single-machine deployment.
@@ -616,6 +620,7 @@ def bench_profile(args: argparse.Namespace) -> None:
         from django.test.utils import CaptureQueriesContext
 
         from enrichment import pipeline
+        from enrichment.pipeline.contract import nothing as pipeline_nothing
         from memory.embedding import embedder
         from memory.ingest import event_ingest
         from tenants.models import Tenant
@@ -667,21 +672,76 @@ def bench_profile(args: argparse.Namespace) -> None:
                 reset_queries()
 
         ids = [str(e.id) for e in events]
-        started = time.perf_counter()
-        if args.order == "event":  # one event at a time, no batching: the no-backlog cost
+        profiler = None
+        if args.cprofile:
+            import cProfile
+
+            # CPU time, not wall: the machine is shared and a wall profile shows its load.
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        stage_cpu: dict[str, float] = {}
+        by_statement: dict[str, tuple[int, float]] = {}
+        if args.order == "message":  # as enrichment.events runs its messages' events
+            from enrichment.pipeline.stages import STAGE_FUNCTIONS
+            from enrichment.workflows import message_parts
+
+            def cpu_counted(name: str, function: Any) -> Any:
+                def counted(*a: Any) -> Any:
+                    started = time.process_time()
+                    try:
+                        return function(*a)
+                    finally:
+                        stage_cpu[name] = stage_cpu.get(name, 0.0) + time.process_time() - started
+
+                return counted
+
+            for name, stage in list(STAGE_FUNCTIONS.items()):
+                STAGE_FUNCTIONS[name] = stage._replace(
+                    prepare=cpu_counted(f"{name} prepare", stage.prepare)
+                    if stage.prepare is not pipeline_nothing
+                    else stage.prepare,
+                    apply=cpu_counted(f"{name} apply", stage.apply),
+                )
+            for part in message_parts(ids):
+                t = time.perf_counter()
+                with CaptureQueriesContext(connection) as captured:
+                    for event_id in part:
+                        pipeline.stage_run(
+                            event_id, pipeline.STAGES[-1], among=part if len(part) > 1 else None
+                        )
+                times[pipeline.STAGES[-1]].append(time.perf_counter() - t)
+                queries[pipeline.STAGES[-1]].append(len(captured.captured_queries))
+                for q in captured.captured_queries:
+                    shape = " ".join(q["sql"].split())[:90]
+                    count, spent = by_statement.get(shape, (0, 0.0))
+                    by_statement[shape] = (count + 1, spent + float(q["time"]))
+                db_time[pipeline.STAGES[-1]].append(
+                    sum(float(q["time"]) for q in captured.captured_queries)
+                )
+                reset_queries()
+        elif args.order == "event":  # one event at a time, no batching: the no-backlog cost
             for event_id in ids:
                 for stage in pipeline.STAGES:
                     run([event_id], stage)
         else:  # as a FIFO queue drains a backlog: every extract, then every map, ...
             for stage in pipeline.STAGES:
                 run(ids, stage)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.cprofile)
         n = len(ids)
         print(
             f"in-process, {n} LoCoMo events, order={args.order}: {wall / n * 1000:.1f} ms "
-            f"per event ({n / wall:.1f} events/s)"
+            f"per event ({n / wall:.1f} events/s), this process' CPU {cpu / n * 1000:.1f} ms "
+            f"per event; load average {os.getloadavg()[0]:.2f}"
         )
+        if args.order == "message":
+            print("  (the line below is per message, not per stage)")
         for stage in pipeline.STAGES:
+            if not times[stage]:
+                continue
             print(
                 f"  {stage:8s} {statistics.mean(times[stage]) * 1000:7.2f} ms  "
                 f"{statistics.mean(queries[stage]):5.1f} queries "
@@ -691,6 +751,32 @@ def bench_profile(args: argparse.Namespace) -> None:
             f"  {'total':8s} {sum(sum(v) for v in times.values()) / n * 1000:7.2f} ms  "
             f"{sum(sum(v) for v in queries.values()) / n:5.1f} queries"
         )
+        if stage_cpu:
+            print(
+                "  CPU ms per event in the stages' functions (the rest is the runner): "
+                + "  ".join(f"{k} {v / n * 1000:.2f}" for k, v in stage_cpu.items())
+            )
+        if by_statement:
+            print("  SQL by statement (client-side ms per event, calls per event):")
+            for shape, (count, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[
+                :20
+            ]:
+                print(f"    {spent / n * 1000:7.3f} ms {count / n:5.2f}x  {shape}")
+        if args.facts:
+            from memory.models import Fact
+
+            columns = [
+                "user_id", "subject", "predicate", "relation_phrase", "object_text", "negated",
+                "status", "kind", "tier", "source_text", "source_start", "valid_from",
+                "valid_to", "event_time", "mention_count", "confidence", "importance",
+                "temporal", "scope", "source_role",
+            ]  # fmt: skip
+            rows = sorted(
+                json.dumps(row, default=str, sort_keys=True)
+                for row in Fact.objects.filter(tenant=tenant).values(*columns)
+            )
+            Path(args.facts).write_text("\n".join(rows) + "\n")
+            print(f"  {len(rows)} facts written to {args.facts}")
         print(
             f"  embedding: {embedded['calls'] / n:.2f} calls, {embedded['texts'] / n:.2f} "
             f"texts, {embedded['chars'] / n:.0f} characters, "
@@ -736,7 +822,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     profile = sub.add_parser("profile")
     profile.add_argument("--events", type=int, default=400)
-    profile.add_argument("--order", choices=["event", "fifo"], default="event")
+    profile.add_argument("--order", choices=["event", "fifo", "message"], default="event")
+    profile.add_argument("--cprofile", default="", help="write a cProfile of the run here")
+    profile.add_argument(
+        "--facts", default="", help="write the facts produced here (sorted JSON lines), to diff"
+    )
     args = parser.parse_args(argv)
     if args.mode == "run":
         bench_run(args)

@@ -194,7 +194,9 @@ class EventsTask(TransientRetryTask):
 def _event_failed(event_id: str, exc: BaseException) -> None:
     """A permanent error of the event's own (it failed alone): failed, not re-sent; the
     error names the stage as a stage task's would."""
-    stage = pipeline.event_stage_undone(event_id) or pipeline.STAGES[-1]
+    stage = (
+        pipeline.stage_failed(exc) or pipeline.event_stage_undone(event_id) or pipeline.STAGES[-1]
+    )
     pipeline.event_mark_failed(event_id=event_id, error=f"enrichment.{stage}: {type(exc).__name__}")
     enrichment_failed_record(stage=stage)
     logger.warning("enrichment failed event=%s stage=%s", event_id, stage)

@@ -24,7 +24,7 @@ from enrichment.pipeline.reconciliation import (
     events_stuck,
 )
 from enrichment.pipeline.resolver import resolve
-from enrichment.pipeline.runner import StageOutcome, stage_run
+from enrichment.pipeline.runner import StageOutcome, stage_failed, stage_run
 from enrichment.pipeline.stages.embed import episodes_refresh, fact_embedding_text
 from enrichment.pipeline.stages.tier import facts_retier, tier_for
 
@@ -41,6 +41,7 @@ __all__ = [
     "fact_embedding_text",
     "facts_retier",
     "resolve",
+    "stage_failed",
     "stage_run",
     "tier_for",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 
 from enrichment.pipeline.contract import STAGES
 from memory.models import Candidate, EnrichmentStatus, Event
@@ -106,6 +107,40 @@ def events_write(events: list[Event], fields: list[str]) -> None:
         cursor.execute(
             f"UPDATE {Event._meta.db_table} AS e SET {assignments} "
             f"FROM (VALUES {values}) AS v({names}) WHERE e.id = v.id",
+            params,
+        )
+
+
+def rows_write(model: type[Model], rows: list[Any], fields: list[str], where: str = "") -> None:
+    """Write these fields of the rows (by primary key) in one UPDATE ... FROM (VALUES ...):
+    what `bulk_update` does, without its CASE per field and row, whose Python cost grows
+    with rows x fields (a message's candidates in Map and Gate: ~2 ms of CPU per event
+    under cProfile, `bench.enrichment_throughput profile --order message --cprofile`).
+    `where` narrows the rows written (SQL on the table's alias `t`)."""
+    if not rows:
+        return
+    meta = model._meta
+    key: Any = meta.pk
+    columns: list[Any] = [meta.get_field(name) for name in fields]
+    casts = [
+        f"%s::{field.db_type(connection) or field.rel_db_type(connection)}"
+        for field in [key, *columns]
+    ]
+    values = ", ".join("(" + ", ".join(casts) + ")" for _ in rows)
+    params: list[Any] = []
+    for row in rows:
+        params.append(key.get_db_prep_save(row.pk, connection))
+        params += [
+            column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns
+        ]
+    pk: str = key.column
+    assignments = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
+    names = ", ".join([pk, *(c.column for c in columns)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {meta.db_table} AS t SET {assignments} "
+            f"FROM (VALUES {values}) AS v({names}) WHERE t.{pk} = v.{pk}"
+            + (f" AND {where}" if where else ""),
             params,
         )
 

@@ -74,9 +74,8 @@ def _waiting(
     )
 
 
-def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
-    now = timezone.now()
-    enriched: list[datetime] = []
+def _stage_done(events: list[Event], stage: str, now: datetime) -> None:
+    """Record in memory that `stage` is done for the events (written by `_marks_write`)."""
     for event in events:
         if event.status != EnrichmentStatus.SKIPPED:
             event.stage = stage
@@ -87,15 +86,44 @@ def _mark_done(events: list[Event], stage: str, extra: Iterable[str]) -> None:
         event.state_changed_at = now
         if event.status == EnrichmentStatus.ENRICHED:
             event.enriched_at = now
-            enriched.append(event.created_at)
-    events_write(events, [*EVENT_STATE_FIELDS, *extra])
+
+
+def _marks_write(events: list[Event], extra: Iterable[str], now: datetime) -> None:
+    """Write the events' stage markers, and the `extra` fields the stages set on them, in
+    one UPDATE per set of fields. A field is written for an event only when a stage set it
+    (it is in the instance's `__dict__`): a deferred column, such as the vector of an event
+    embedded before, is neither loaded nor written back."""
+    extra = list(dict.fromkeys(extra))
+    attnames = {name: getattr(Event._meta.get_field(name), "attname", name) for name in extra}
+    by_fields: dict[tuple[str, ...], list[Event]] = {}
+    for event in events:
+        present = tuple(name for name in extra if attnames[name] in event.__dict__)
+        by_fields.setdefault(present, []).append(event)
+    for present, group in by_fields.items():
+        events_write(group, [*EVENT_STATE_FIELDS, *present])
+    enriched = [e.created_at for e in events if e.status == EnrichmentStatus.ENRICHED]
     if enriched:
         transaction.on_commit(partial(_lag_record, enriched, now))
+
+
+def _memo_record(events: list[Event]) -> None:
+    """After the commit: remember the batched events' progress (see `batch_memo`)."""
+    by_done: dict[int, list[Event]] = {}
+    for event in events:
+        by_done.setdefault(stages_done(event), []).append(event)
+    for done, group in by_done.items():
+        batch_memo_record(group, done)
 
 
 def _lag_record(created: list[datetime], enriched_at: datetime) -> None:
     for created_at in created:
         enrichment_lag_observe(created_at=created_at, enriched_at=enriched_at)
+
+
+def stage_failed(exc: BaseException) -> str | None:
+    """The stage whose `apply` raised `exc` in `stage_run`, if one did."""
+    stage = getattr(exc, "enrichment_stage", None)
+    return stage if isinstance(stage, str) else None
 
 
 def stage_run(
@@ -142,17 +170,50 @@ def stage_run(
                 group = []
             if group:
                 members = [event, *events_lock_waiting(group[1:], current)]
-                with enrichment_stage_timer(current):
-                    extra = apply(members, payload) or []
-                _mark_done(members, current, extra)
-                if len(members) > 1:
-                    transaction.on_commit(
-                        partial(batch_memo_record, members[1:], STAGES.index(current) + 1)
+                touched = {str(m.pk): m for m in members}
+                extra: list[str] = []
+                now = timezone.now()
+                while True:
+                    try:
+                        with enrichment_stage_timer(current):
+                            extra += apply(members, payload) or []
+                    except Exception as exc:
+                        # The transaction rolls back to the stage before the first one it
+                        # ran: the event's marker no longer says which stage failed.
+                        exc.enrichment_stage = current  # type: ignore[attr-defined]
+                        raise
+                    _stage_done(members, current, now)
+                    ran = True
+                    logger.debug(
+                        "stage done event=%s stage=%s batch=%d", event_id, current, len(members)
                     )
-                ran, prepared = True, None
-                logger.debug(
-                    "stage done event=%s stage=%s batch=%d", event_id, current, len(members)
-                )
+                    if event_finished(event) or stages_done(event) > target:
+                        break
+                    following = STAGES[stages_done(event)]
+                    prepare, apply = stage_get(following)[:2]
+                    if prepare is not nothing:
+                        break
+                    # The next stage has no slow part: it runs in this transaction, on the
+                    # events already locked (and any other event waiting for it), and the
+                    # markers are written once for both. Each event row is then rewritten
+                    # once per transaction, not once per stage: every UPDATE of an event
+                    # adds a version to each of its indexes (the vector's HNSW graph, the
+                    # tsvector's GIN, six btrees), ~1 ms of Postgres per event and stage.
+                    current, payload = following, None
+                    members = [m for m in members if not event_finished(m)]
+                    if batch and (among is None or any(a not in touched for a in among)):
+                        members += [
+                            other
+                            for other in events_lock_waiting(
+                                _waiting(event, current, batch=batch, among=among), current
+                            )
+                            if str(other.pk) not in touched
+                        ]
+                    touched.update((str(m.pk), m) for m in members)
+                _marks_write(list(touched.values()), extra, now)
+                if len(touched) > 1:
+                    transaction.on_commit(partial(_memo_record, list(touched.values())[1:]))
+                prepared = None
                 if event_finished(event) or stages_done(event) > target:
                     return StageOutcome(str(event_id), stage, ran)
                 continue

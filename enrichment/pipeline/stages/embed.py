@@ -17,7 +17,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from enrichment import episodes
 from enrichment.pipeline.contract import Stage
-from enrichment.pipeline.rows import events_write
+from enrichment.pipeline.rows import rows_write
 from memory.embedding import embedder
 from memory.locks import users_lock
 from memory.models import Candidate, Event, Fact, Passage
@@ -138,21 +138,21 @@ def embed_prepare(events: list[Event]) -> _EmbedPayload:
 
 
 def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
-    """Write the events' vectors, their facts' vectors and their episodes."""
+    """Write their facts' vectors and their episodes; the events' own vectors are set on
+    them and saved by the runner with the stage marker (one row version, one entry in the
+    vector index, instead of two)."""
     ids = {e.pk for e in events}
+    # The events are locked: nobody else writes their vectors meanwhile.
     for event in events:
         if event.pk in payload.events:
             event.embedding = payload.events[event.pk]
-    with_vector = [e for e in events if e.pk in payload.events]
-    if with_vector:  # the events are locked: nobody else writes their vectors meanwhile
-        events_write(with_vector, ["embedding"])
     facts = [
         Fact(pk=fact_id, embedding=vector)
         for fact_id, (owner, vector) in payload.facts.items()
         if owner in ids
     ]
     if facts:
-        Fact.objects.filter(embedding__isnull=True).bulk_update(facts, ["embedding"])
+        rows_write(Fact, facts, ["embedding"], where="t.embedding IS NULL")
     passages = [p for p in payload.passages if p.event_id in payload.events]
     if passages:  # a re-run after a crash finds them written: (event, ordinal) is unique
         Passage.objects.bulk_create(passages, ignore_conflicts=True)
@@ -165,7 +165,7 @@ def embed_apply(events: list[Event], payload: _EmbedPayload) -> list[str]:
         )
     users |= episodes.episodes_vectors_write(vectors=payload.refreshed)
     users_memory_changed(users=users)
-    return []
+    return ["embedding"]
 
 
 def episodes_refresh(*, limit: int = 256) -> int:

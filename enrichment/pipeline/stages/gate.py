@@ -5,7 +5,7 @@ from __future__ import annotations
 from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
 from enrichment.pipeline.contract import Stage, nothing
 from enrichment.pipeline.resolver import Resolver, resolvers_flush
-from enrichment.pipeline.rows import candidates_of, events_in_order
+from enrichment.pipeline.rows import candidates_of, events_in_order, rows_write
 from enrichment.propositions import Proposition
 from memory.locks import users_lock
 from memory.models import Candidate, Event
@@ -59,7 +59,7 @@ def gate_apply(events: list[Event], _: None, threshold: float = DEFAULT_GATE_THR
                 candidate.resolution = resolution.kind
                 candidate.fact = resolver.apply(event, candidate, resolution)
         users_memory_changed(users=resolvers_flush(resolvers.values()))
-    Candidate.objects.bulk_update(candidates, ["utility", "admitted", "resolution", "fact"])
+    rows_write(Candidate, candidates, ["utility", "admitted", "resolution", "fact"])
 
 
 STAGE = Stage(nothing, gate_apply)

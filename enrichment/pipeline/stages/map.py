@@ -6,7 +6,7 @@ from typing import Any
 
 from enrichment.pipeline.contract import Stage, nothing
 from enrichment.pipeline.resolver import Resolver, normalise_object
-from enrichment.pipeline.rows import candidates_of, events_in_order
+from enrichment.pipeline.rows import candidates_of, events_in_order, rows_write
 from enrichment.propositions import CHANGE_FROM, CHANGE_TO
 from memory.models import Candidate, Event, Fact, FactStatus
 from memory.vocabulary.predicates import Predicate, predicate_get, predicate_map
@@ -100,7 +100,7 @@ def map_apply(events: list[Event], _: None) -> None:
             resolution = resolver.resolve(event, candidate)
             candidate.resolution = resolution.kind
             resolver.apply(event, candidate, resolution)  # in memory only: never flushed
-    Candidate.objects.bulk_update(candidates, ["predicate", "kind", "resolution"])
+    rows_write(Candidate, candidates, ["predicate", "kind", "resolution"])
 
 
 STAGE = Stage(nothing, map_apply)

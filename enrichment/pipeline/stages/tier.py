@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from enrichment.pipeline.contract import Stage, nothing
+from enrichment.pipeline.rows import rows_write
 from memory.models import Event, Fact, FactStatus, Tier
 from memory.versioning import users_memory_changed
 
@@ -55,7 +56,7 @@ def tier_apply(events: list[Event], _: None) -> None:
             fact.tier = tier
             changed.append(fact)
     if changed:
-        Fact.objects.bulk_update(changed, ["tier"])
+        rows_write(Fact, changed, ["tier"])
         users_memory_changed(users={(str(f.tenant_id), f.user_id) for f in changed})
 
 
