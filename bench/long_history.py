@@ -31,6 +31,7 @@ per round), each with the plans of the first question's statements:
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -283,12 +284,24 @@ def questions(count: int) -> list[str]:
 
 
 def measure(
-    size: int, queries: list[str], warm: int, budget: int, profile: Path | None = None
+    size: int,
+    queries: list[str],
+    warm: int,
+    budget: int,
+    profile: Path | None = None,
+    freeze: bool = True,
 ) -> dict[str, float]:
     """Recall as the v1 service does it (`memory_recall`: `retrieve`, the documents'
     joined spans, `blocks_from`, the instructions first, `pack`), without the access
     counting it adds (a Redis call in service; without Redis here it would be a row
-    update per recall, ~50 ms at 100k under this machine's load)."""
+    update per recall, ~50 ms at 100k under this machine's load).
+
+    With `freeze`, the heap as it stands after the first warm-up (model, tokenizer,
+    Django, the date parser) is moved out of the collector's reach once, as the served
+    process does (claiv/gunicorn_conf.py: `gc.freeze()` in the master before fork).
+    Without it a full collection walks all of it, hundreds of ms that land on whichever
+    recall allocates at that moment (the 100k user, allocating more per recall, more
+    often): a cost of this script, not of the service."""
     from memory.recall import documents
     from memory.recall.channels import RecallScope
     from memory.recall.engine import blocks_from, retrieve, with_instructions
@@ -311,6 +324,9 @@ def measure(
 
     for query in queries[:warm]:
         recall(query)
+    if freeze and not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
     times = []
     for query in queries:
         started = time.perf_counter()
@@ -405,7 +421,7 @@ def ab(sizes: Sequence[int], chosen: list[str], args: argparse.Namespace) -> Non
             replaced = apply(settings)
             try:
                 for size in sizes:
-                    latency = measure(size, chosen, args.warm, args.budget)
+                    latency = measure(size, chosen, args.warm, args.budget, freeze=args.freeze)
                     load = " ".join(open("/proc/loadavg").read().split()[:3])
                     plans = explain(f"lh-{size}", chosen[0], args.budget)
                     line = (
@@ -475,6 +491,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help='interleaved configurations, e.g. "before:bm25.RESCORE_PER_DEPTH=None;after:"',
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds of --ab")
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="leave the warmed heap to the collector (figures before 2026-12-07 12:45 UTC)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     postgres = start(args.data_dir)
@@ -490,7 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report: dict[str, object] = {}
         full = []
         for size in sizes:
-            latency = measure(size, chosen, args.warm, args.budget, args.profile)
+            latency = measure(
+                size, chosen, args.warm, args.budget, args.profile, freeze=args.freeze
+            )
             print(
                 f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "
                 f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms "
