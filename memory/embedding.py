@@ -190,11 +190,11 @@ PASSAGE_BATCH_TOKENS = 2048
 # model on one intra-op thread: two independent streams of work, so no thread ever waits
 # for another (intra-op threads synchronise after every operator: two torch ones spun for
 # 15x the CPU on this shared machine, two non-spinning ORT ones cost 5-13 % more; see
-# BENCHMARKS.md). Default 1 (the calling thread): on the shared 2-core development machine
-# the second core was nearly always taken, and two threads gained a median 8 % wall time in
-# one A/B and lost up to 22 % in upload runs, for 2-6 % more CPU. On a machine with a core
-# to spare, EMBEDDING_PASSAGE_THREADS=2 should roughly halve an upload's embedding time.
-PASSAGE_THREADS = max(1, int(os.environ.get("EMBEDDING_PASSAGE_THREADS", "1")))
+# BENCHMARKS.md). Default 2: with the second core free (load ~2, 200 KB manual, 3 rounds
+# interleaved) two threads took the ONNX upload from 13.7 to 6.9 s and the torch one from
+# 9.1 to 5.4 s for ~2 % more CPU; on a saturated machine they gained a median 8 % in one
+# A/B and lost up to 22 % in single runs. 1 keeps the work in the calling thread.
+PASSAGE_THREADS = max(1, int(os.environ.get("EMBEDDING_PASSAGE_THREADS", "2")))
 
 
 def _passages_in_threads(
