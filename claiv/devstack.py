@@ -122,12 +122,18 @@ class Child:
     # (beat's sweeps, every few seconds) pushes its " ready." line out of them while a
     # slower child (the API master exporting and loading the model) is still coming up.
     was_ready: bool = False
+    # Set by the output reader itself when a line holds the text `ready` waits for (a
+    # `LogSays`): a worker that wakes to a backlog (beat queued a sweep every few seconds
+    # while the model loaded) logs dozens of task lines in the same instant as " ready.",
+    # pushing it out of the last lines before the next poll can look.
+    announced: bool = False
     _reader: threading.Thread | None = None
 
     def start(self) -> None:
         print(f"[dev] starting {self.name}: {' '.join(self.args)}", flush=True)
         self.lines.clear()
         self.was_ready = False
+        self.announced = False
         self.popen = subprocess.Popen(
             self.args,
             cwd=ROOT,
@@ -149,9 +155,12 @@ class Child:
 
     def _copy_output(self, popen: subprocess.Popen[bytes]) -> None:
         assert popen.stdout is not None
+        announcement = self.ready.text if isinstance(self.ready, LogSays) else None
         for raw in popen.stdout:
             line = raw.decode(errors="replace").rstrip("\n")
             self.lines.append(line)
+            if announcement is not None and announcement in line:
+                self.announced = True
             sys.stdout.write(f"{self.name:>6} | {line}\n")
             sys.stdout.flush()
 
@@ -317,9 +326,21 @@ def http_ok(url: str) -> Callable[[Child], bool]:
     return ready
 
 
-def log_says(text: str) -> Callable[[Child], bool]:
-    """Readiness of a child that announces it in its output (Celery: "… ready.")."""
-    return lambda child: child.seen(text)
+@dataclass(frozen=True)
+class LogSays:
+    """Readiness of a child that announces it in its output (Celery: "… ready."): true once
+    the child's output reader has read a line holding `text` since the child's start, even
+    if later lines have pushed it out of the kept last lines."""
+
+    text: str
+
+    def __call__(self, child: Child) -> bool:
+        return child.announced or child.seen(self.text)
+
+
+def log_says(text: str) -> LogSays:
+    """Readiness of a child that announces it in its output (see `LogSays`)."""
+    return LogSays(text)
 
 
 def stack_children(env: Mapping[str, str], *, python: str = sys.executable) -> list[Child]:

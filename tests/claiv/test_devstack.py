@@ -453,3 +453,24 @@ def test_a_ready_line_pushed_out_of_the_last_lines_still_counts(
     finally:
         go.unlink(missing_ok=True)
         api_flag.unlink(missing_ok=True)
+
+
+def test_a_ready_line_buried_before_the_first_look_still_counts(
+    supervisors: list[Supervisor],
+) -> None:
+    """A worker that wakes to a backlog says " ready." and logs dozens of task lines in the
+    same instant (beat queued a sweep every few seconds while the model loaded): the line is
+    gone from the last lines before the supervisor's first look, and must still count (a
+    fresh `make dev` on a busy machine waited for such a worker until its deadline)."""
+    chatty = fake(
+        "worker",
+        "import time\nprint('celery@host ready.')\n"
+        "for i in range(200): print('task', i)\nwhile True: time.sleep(1)",
+        ready=devstack.log_says(" ready."),
+    )
+    supervisor = Supervisor([chatty])
+    supervisors.append(supervisor)
+    supervisor.start_all()
+    wait_for(lambda: any("task 199" in line for line in chatty.lines), timeout=BOUND)
+    assert not chatty.seen(" ready.")  # scrolled out before anyone looked
+    assert supervisor.wait_ready(limit=BOUND, progress_every=BOUND, poll=0.01) is True
