@@ -35,8 +35,7 @@ from memory.documents.models import (
     DocumentSpan,
     DocumentTag,
 )
-from memory.documents.store import span_embedding_text
-from memory.embedding import embedder
+from memory.documents.store import span_embedding_text, spans_embed
 from memory.models import Event
 from tenants.models import Tenant
 
@@ -62,7 +61,6 @@ COUNT_KEYS = (
     "memberships",
     "document_tags",
 )
-EMBED_BATCH = 64
 
 
 # --- Export --------------------------------------------------------------------------------
@@ -263,11 +261,9 @@ def _users_of(tenant: Tenant, ids: _Ids) -> dict[Any, dict[uuid.UUID, str]]:
 
 def _reembed(spans: list[DocumentSpan]) -> None:
     """This server's vectors for spans whose file vectors came from another model."""
-    for start in range(0, len(spans), EMBED_BATCH):
-        batch = spans[start : start + EMBED_BATCH]
-        vectors = embedder().embed([span_embedding_text(s.heading, s.text) for s in batch])
-        for span, vector in zip(batch, vectors, strict=True):
-            span.embedding = vector
+    vectors = spans_embed([span_embedding_text(s.heading, s.text) for s in spans])
+    for span, vector in zip(spans, vectors, strict=True):
+        span.embedding = vector
 
 
 def documents_save(plan: DocumentsImport) -> dict[str, int]:

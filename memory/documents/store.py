@@ -47,6 +47,18 @@ def span_embedding_text(heading: str, text: str) -> str:
     return f"{heading}: {text}" if heading else text
 
 
+def spans_embed(texts: list[str]) -> list[list[float]]:
+    """Vectors of span texts (`span_embedding_text`), in calls of EMBED_BATCH. The local
+    models (torch or ONNX-only) embed long texts their own way: in batches sized for them,
+    over EMBEDDING_PASSAGE_THREADS threads (same vectors as `embed`)."""
+    model = embedder()
+    embed = model.embed_passages if isinstance(model, LocalEmbedder | OnnxEmbedder) else model.embed
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(embed(texts[start : start + EMBED_BATCH]))
+    return vectors
+
+
 def document_upload(
     *,
     tenant: Tenant,
@@ -72,18 +84,9 @@ def document_upload(
     )
     paths = [node.path for node in tree]
     texts = [content[c.start : c.end] for c in cuts]
-    vectors: list[list[float]] = []
-    model = embedder()
-    # The local models (torch or ONNX-only) embed long texts their own way: in batches
-    # sized for them, over EMBEDDING_PASSAGE_THREADS threads (same vectors).
-    embed = model.embed_passages if isinstance(model, LocalEmbedder | OnnxEmbedder) else model.embed
-    for i in range(0, len(cuts), EMBED_BATCH):
-        batch = cuts[i : i + EMBED_BATCH]
-        vectors.extend(
-            embed(
-                [span_embedding_text(paths[c.section], texts[i + k]) for k, c in enumerate(batch)]
-            )
-        )
+    vectors = spans_embed(
+        [span_embedding_text(paths[c.section], texts[i]) for i, c in enumerate(cuts)]
+    )
 
     with transaction.atomic():
         collection = None
