@@ -67,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.locomo_data import load_locomo  # noqa: E402
+from bench.stack import gunicorn_command  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -231,19 +232,7 @@ class System:
     def web_start(self) -> None:
         self._spawn(
             "web",
-            args=[
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:claiv.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.web_workers),
-                "--access-logfile",
-                "/dev/null",
-            ],
+            args=gunicorn_command(self.port, self.web_workers),
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -280,6 +280,7 @@ def _client(tenant: Any) -> Any:
 def _servers(stack: Path, trees: list[Path]) -> Iterator[tuple[list[str], str, str]]:
     """Postgres on `stack`, one Valkey, a gunicorn per code tree (Valkey database i for
     tree i). Yields (base URLs, API key, Valkey URL)."""
+    from bench.stack import gunicorn_command
     from claiv.embedded import free_port, postgres_start, valkey_start
 
     postgres = postgres_start(data_dir=stack / "postgres")
@@ -329,19 +330,7 @@ def _servers(stack: Path, trees: list[Path]) -> Iterator[tuple[list[str], str, s
             )
             children.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "gunicorn",
-                        "--config",
-                        "python:claiv.gunicorn_conf",
-                        "--bind",
-                        f"127.0.0.1:{port}",
-                        "--workers",
-                        "2",
-                        "--access-logfile",
-                        "/dev/null",
-                    ],
+                    gunicorn_command(port, 2),
                     cwd=tree,
                     env=tree_env,
                     stdout=log,

@@ -20,13 +20,12 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.stack import ROOT, running_stack
+from bench.stack import ROOT, gunicorn_command, running_stack
 from claiv.embedded import free_port
 
 _APP_DUR = re.compile(r"app;dur=([0-9.]+)")
@@ -35,20 +34,7 @@ _APP_DUR = re.compile(r"app;dur=([0-9.]+)")
 def _server(env: dict[str, str], port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     out = log.open("ab")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:claiv.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-logfile",
-            "/dev/null",
-            *extra,
-        ],
+        gunicorn_command(port, 1, *extra),
         cwd=ROOT,
         env=env,
         stdout=out,

@@ -33,6 +33,25 @@ class Stack:
     data_dir: Path
 
 
+def gunicorn_command(port: int, workers: int, *extra: str) -> list[str]:
+    """The API server as the product runs it (`claiv.gunicorn_conf`) on 127.0.0.1:`port`,
+    without an access log (a benchmark's requests would fill it)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:claiv.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "/dev/null",
+        *extra,
+    ]
+
+
 def _manage(env: dict[str, str], *args: str) -> str:
     out = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
@@ -93,20 +112,7 @@ def running_stack(
         log = open(data_dir / "stack.log", "ab")  # noqa: SIM115 - closed in finally
         children.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--config",
-                    "python:claiv.gunicorn_conf",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(web_workers),
-                    "--access-logfile",
-                    "/dev/null",
-                    *gunicorn_args,
-                ],
+                gunicorn_command(port, web_workers, *gunicorn_args),
                 cwd=ROOT,
                 env=env,
                 stdout=log,
