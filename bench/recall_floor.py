@@ -22,6 +22,13 @@ workers, as bench.stack) from each code tree: the "before" server uses Valkey da
 the "after" server database 0, so neither sees the other's cached answers, and each
 (question, budget) pair is asked once per server: every recall is a cache miss (checked
 from Server-Timing). Requests alternate between the servers, so both see the same load.
+`--times FILE` writes one JSON line per request (question, API, budget, round, client and
+server ms, load average): with `--rounds 2` it tells whether the slow requests are the same
+questions every round. `--probe DIR` runs the servers with `bench.floor_probe_conf` (the
+product's gunicorn settings plus per-stage timings of every recall, collector pauses
+included), one JSON line per request in DIR/<server index>/<worker pid>.jsonl, matched to
+the `--times` lines by X-Request-ID. The "before" tree needs a copy of
+bench/floor_probe_conf.py for that.
 """
 
 from __future__ import annotations
@@ -277,9 +284,13 @@ def _client(tenant: Any) -> Any:
 
 
 @contextmanager
-def _servers(stack: Path, trees: list[Path]) -> Iterator[tuple[list[str], str, str]]:
+def _servers(
+    stack: Path, trees: list[Path], probe: Path | None = None
+) -> Iterator[tuple[list[str], str, str]]:
     """Postgres on `stack`, one Valkey, a gunicorn per code tree (Valkey database i for
-    tree i). Yields (base URLs, API key, Valkey URL)."""
+    tree i). Yields (base URLs, API key, Valkey URL). With `probe`, the servers run
+    `bench.floor_probe_conf` (the product's settings plus per-stage timings of each recall,
+    written to `probe`/<worker pid>.jsonl)."""
     from bench.stack import gunicorn_command
     from claiv.embedded import free_port, postgres_start, valkey_start
 
@@ -328,9 +339,17 @@ def _servers(stack: Path, trees: list[Path]) -> Iterator[tuple[list[str], str, s
                 REDIS_URL=f"{valkey.connection_url}/{index}",  # type: ignore[attr-defined]
                 PROMETHEUS_MULTIPROC_DIR=str(metrics),
             )
+            command = gunicorn_command(port, 2)
+            if probe is not None:
+                probe.mkdir(parents=True, exist_ok=True)
+                tree_env["FLOOR_PROBE_DIR"] = str(probe.resolve() / str(index))
+                (probe / str(index)).mkdir(exist_ok=True)
+                command[command.index("python:claiv.gunicorn_conf")] = (
+                    "python:bench.floor_probe_conf"
+                )
             children.append(
                 subprocess.Popen(
-                    gunicorn_command(port, 2),
+                    command,
                     cwd=tree,
                     env=tree_env,
                     stdout=log,
@@ -362,14 +381,15 @@ def _servers(stack: Path, trees: list[Path]) -> Iterator[tuple[list[str], str, s
         postgres.stop()  # type: ignore[attr-defined]
 
 
-def _post(url: str, key: str, body: dict[str, Any]) -> tuple[float, float | None, str]:
+def _post(
+    url: str, key: str, body: dict[str, Any], request_id: str = ""
+) -> tuple[float, float | None, str]:
     """(client ms, server ms from Server-Timing, cache hit/miss)."""
     data = json.dumps(body).encode()
-    request = urllib.request.Request(
-        url,
-        data=data,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    request = urllib.request.Request(url, data=data, headers=headers)
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
@@ -393,7 +413,7 @@ def http(args: argparse.Namespace) -> int:
     pairs = _questions(args.users.split(","), args.limit)
     budgets = [int(b) for b in args.budgets.split(",")]
     apis = args.apis.split(",")
-    with _servers(args.stack, trees) as (urls, key, _):
+    with _servers(args.stack, trees, args.probe) as (urls, key, _):
         paths = {"v1": "/v1/recall", "v6": "/v6/recall"}
         # Warm-up: the first requests load models, open connections, fill Python caches.
         for user, question in pairs[: args.warm]:
@@ -407,6 +427,7 @@ def http(args: argparse.Namespace) -> int:
         server: dict[tuple[str, str, int], list[float]] = defaultdict(list)
         hits = 0
         loads = [_load()]
+        times = args.times.open("w") if args.times else None
         for round_ in range(args.rounds):
             for n, (user, question) in enumerate(pairs):
                 for budget in budgets:
@@ -420,14 +441,31 @@ def http(args: argparse.Namespace) -> int:
                         if (n + round_) % 2:
                             order.reverse()
                         for index in order:
-                            ms, app, cache = _post(urls[index] + paths[api], key, body)
+                            request_id = f"floor-{round_}-{n}-{budget}-{api}-{index}"
+                            ms, app, cache = _post(urls[index] + paths[api], key, body, request_id)
                             if cache != "miss":
                                 hits += 1
                                 continue
+                            if times is not None:
+                                record = {
+                                    "id": request_id,
+                                    "server": names[index],
+                                    "api": api,
+                                    "budget": budget,
+                                    "round": round_,
+                                    "user": user,
+                                    "q": question,
+                                    "client_ms": round(ms, 2),
+                                    "app_ms": app,
+                                    "load": _load(),
+                                }
+                                times.write(json.dumps(record) + "\n")
                             client[(names[index], api, budget)].append(ms)
                             if app is not None:
                                 server[(names[index], api, budget)].append(app)
             loads.append(_load())
+        if times is not None:
+            times.close()
     print(f"load averages {' | '.join(loads)}; cache hits skipped: {hits}")
     for (name, api, budget), values in sorted(client.items(), key=lambda kv: kv[0][1:]):
         served = server.get((name, api, budget), [])
@@ -465,6 +503,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     web = sub.choices["http"]
     web.add_argument("--before", type=Path, default=None, help="the starting code's tree")
     web.add_argument("--rounds", type=int, default=1)
+    web.add_argument(
+        "--probe",
+        type=Path,
+        default=None,
+        help="run bench.floor_probe_conf: per-stage times of each recall in this folder",
+    )
+    web.add_argument(
+        "--times", type=Path, default=None, help="one JSON line per request (per-question times)"
+    )
     args = parser.parse_args(argv)
     return inprocess(args) if args.mode == "inprocess" else http(args)
 
