@@ -139,7 +139,21 @@ def post_worker_init(worker: Any) -> None:
     embedder_warm()
     encoding()
     routing_warm()
+    _heap_freeze()
     worker.log.info("worker %s warm: embedder, tokenizer and date parser loaded", worker.pid)
+
+
+def _heap_freeze() -> None:
+    """Freeze what the worker loaded after the fork, as the master froze what it loaded.
+
+    The app is imported in each worker (gunicorn loads `wsgi_app` after the fork): Django's
+    URLconf, DRF, the views, the MCP server and their libraries, ~50k objects the master's
+    freeze never saw. Every full collection walked all of them again, in the middle of
+    whichever request tripped it: one recall in ~50 paid 80-300 ms on a loaded machine
+    (BENCHMARKS.md, "The tail of a small user's recall"). Frozen, a full collection walks
+    only what requests leave alive."""
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server: Any, worker: Any) -> None:
