@@ -434,15 +434,23 @@ def joined_hits(
         return _span_hits(ranked, chunks)
 
 
-def spans_exist_send(tenant_id: object, user_id: str) -> Callable[[], bool]:
-    """Send whether the user has any document span (`joined_hits`' first question) with
-    recall's other statements (`channels.send`); returns the fetch."""
+def spans_exist_send(tenant_id: object, user_id: str) -> Callable[[], tuple[bool, bool]]:
+    """Send whether the user has any document span (`joined_hits`' first question) and any
+    event tagged with a document (`document_tags`' first question) with recall's other
+    statements (`channels.send`); returns the fetch of (spans, tags)."""
     fetch = channels.send(
         f"SELECT EXISTS (SELECT 1 FROM {DocumentSpan._meta.db_table} "
+        "WHERE tenant_id = %s AND user_id = %s), "
+        f"EXISTS (SELECT 1 FROM {DocumentTag._meta.db_table} "
         "WHERE tenant_id = %s AND user_id = %s)",
-        [tenant_id, user_id],
+        [tenant_id, user_id, tenant_id, user_id],
     )
-    return lambda: bool(fetch()[0][0])
+
+    def fetched() -> tuple[bool, bool]:
+        spans, tags = fetch()[0]
+        return bool(spans), bool(tags)
+
+    return fetched
 
 
 # --- Context ------------------------------------------------------------------------------
@@ -528,9 +536,13 @@ def documents_body(
     }
 
 
-def document_tags(event_ids: list[uuid.UUID]) -> dict[str, tuple[str, str]]:
-    """event id -> (document_id, document_name) of the events tagged at ingest."""
-    if not event_ids:
+def document_tags(
+    event_ids: list[uuid.UUID], *, any_tags: bool | None = None
+) -> dict[str, tuple[str, str]]:
+    """event id -> (document_id, document_name) of the events tagged at ingest.
+    `any_tags`: whether the user has any tagged event, when already read
+    (`spans_exist_send`, with recall's channels); False costs no statement."""
+    if not event_ids or any_tags is False:
         return {}
     return {
         str(event_id): (document_id, name)

@@ -133,10 +133,11 @@ class Retrieval:
     passages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     passage_texts: dict[uuid.UUID, str] = field(default_factory=dict)
     # Read with the channels (one round trip): the user's pinned instructions
-    # (`with_instructions`) and whether the user has document spans
-    # (`documents.joined_hits`); None when not read.
+    # (`with_instructions`), whether the user has document spans (`documents.joined_hits`)
+    # and events tagged with a document (`documents.document_tags`); None when not read.
     instructions: list[Fact] | None = None
     has_documents: bool | None = None
+    has_document_tags: bool | None = None
 
 
 def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, str]:
@@ -246,7 +247,7 @@ def retrieve(
         rankings["conversation"] = conversation()
         timeline_rows = timeline() if timeline is not None else None
         pinned = instructions()
-        documents_found = has_documents() if has_documents is not None else None
+        documents_found, tags_found = has_documents() if has_documents is not None else (None, None)
     # The channels' statements are pipelined (one round trip, the database ranking while
     # this process embeds the query), so their times are recorded as one: from the first
     # statement sent to the last result read. Four observations per recall (query
@@ -276,6 +277,7 @@ def retrieve(
         passages=passages,
         instructions=pinned,
         has_documents=documents_found,
+        has_document_tags=tags_found,
         ranks={
             name: {key: i for i, key in enumerate(ranked, start=1)}
             for name, ranked in rankings.items()

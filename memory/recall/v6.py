@@ -289,7 +289,10 @@ def memory_recall_v6(
         }
 
     # Facts of events ingested with a document_id name that document (API.md §8).
-    tags = documents.document_tags([f.source_event_id for f in answer + supporting + background])
+    tags = documents.document_tags(
+        [f.source_event_id for f in answer + supporting + background],
+        any_tags=result.has_document_tags,
+    )
     routing = result.routing
     temporal = None
     if routing is not None and routing.temporal is not None:

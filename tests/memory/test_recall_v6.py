@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from memory.models import DocumentTag
 from memory.recall.v6 import memory_recall_v6
 from memory.tokens import count_tokens
 from tenants.models import Tenant
@@ -179,3 +182,32 @@ def test_supporting_facts_then_background_facts_neither_repeating_the_other(
     assert background[0].object_text == "identity 0.1"  # whole facts, as hydration builds them
     assert _supporting_and_background(scope, [answer], [answer], 2, 0)[1] == []
     assert _supporting_and_background(scope, [], [], 2, 1) == ([], [hot])
+
+
+def test_document_tags_are_read_only_for_a_user_with_tagged_events(tenant: Tenant) -> None:
+    """Whether the user has any tagged event is read with the channels: a user without one
+    costs no tag statement, and a tagged event still names its document."""
+    ingest_enriched(tenant, "I live in Lisbon.")
+    ingest_enriched(
+        tenant,
+        "I live in Porto.",
+        user_id="u2",
+        document_id="manual",
+        document_name="Skyline",
+    )
+    tag_reads = f'FROM "{DocumentTag._meta.db_table}"'
+    with CaptureQueriesContext(connection) as untagged:
+        body = memory_recall_v6(tenant=tenant, user_id="u1", query="Where does the user live?")
+    assert body["answer_facts"][0]["object_text"] == "Lisbon"
+    assert body["answer_facts"][0]["document_id"] is None
+    assert not [q for q in untagged.captured_queries if tag_reads in q["sql"]]
+
+    with CaptureQueriesContext(connection) as tagged:
+        body = memory_recall_v6(tenant=tenant, user_id="u2", query="Where does the user live?")
+    fact = body["answer_facts"][0]
+    assert (fact["object_text"], fact["document_id"], fact["document_name"]) == (
+        "Porto",
+        "manual",
+        "Skyline",
+    )
+    assert [q for q in tagged.captured_queries if tag_reads in q["sql"]]
