@@ -20,6 +20,7 @@ from enrichment.extraction.offline.clause import (
     _Found,
     _named,
     _normalise,
+    _phrase_end,
     _place_cut,
     _usable,
 )
@@ -267,8 +268,15 @@ class OfflineExtractor:
                             temporal=context.temporal,
                         )
                     )
+                phrase = result.predicate in _PHRASE_KINDS or (result.predicate or "").startswith(
+                    "favorite"
+                )
+                if phrase:
+                    obj = _phrase_end(obj, keep_commas=keep_commas)
                 objects = (
-                    _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
+                    _conjuncts(
+                        result.obj, obj, temporal=temporal, keep_commas=keep_commas, phrase=phrase
+                    )
                     if result.predicate in _LISTS
                     else [obj]
                 )
@@ -627,6 +635,12 @@ _CAR_MAKES_RE = re.compile(
 _THING_KINDS = frozenset(
     "met_person owns vehicle works_on medication health_condition allergy likes dislikes hobby "
     "exercise uses_tool learning skill has_plan favorite_food".split()
+)
+# Kinds whose object is one noun phrase: it ends at a preposition, a relative or a comma
+# (`_phrase_end`), in each item of a list too ("Marrakech and Fez over Christmas"); and a
+# favourite of any kind.
+_PHRASE_KINDS = _THING_KINDS | frozenset(
+    "visited_place attended_event is_a studies_subject lives_in works_at studies_at".split()
 )
 _LOCATIVE_TAIL_RE = re.compile(
     r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"
