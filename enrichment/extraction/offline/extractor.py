@@ -24,7 +24,7 @@ from enrichment.extraction.offline.clause import (
     _place_cut,
     _usable,
 )
-from enrichment.extraction.offline.instructions import instruction
+from enrichment.extraction.offline.instructions import confirmed, instruction
 from enrichment.extraction.offline.structured import (
     _app_event,
     _tool_call,
@@ -145,7 +145,13 @@ class OfflineExtractor:
         self, content: str, start: int, end: int, event_time: datetime, context: _Context
     ) -> list[Proposition]:
         sentence = content[start:end]
-        told = instruction(sentence) if context.role == "user" and not context.speaker else None
+        told = (
+            instruction(sentence)
+            if context.role == "user" and not context.speaker
+            else confirmed(sentence)
+            if context.role == "assistant"
+            else None
+        )
         called = re.match(
             r"^(?:please\s+)?(?:just\s+)?call me\s+"
             r"(?P<name>(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?)",
