@@ -578,6 +578,10 @@ def _named_subject(
     else:
         context.last_third_party = subject
     rest = text[named.end() :]
+    if re.match(r"^(?:has\s+)?(?:passed away|died|passed|was put down|was put to sleep)\b", rest):
+        # "Rufus passed away": whatever the user had in Rufus (a pet, a partner) ended;
+        # the Map stage finds which among the user's current facts (`CHANGE_FROM`).
+        return [(context.me, _Found(None, CHANGE_FROM, subject, negated=True), confidence)]
     # A capitalised word before a verb may be a place or a thing ("Fox Hollow
     # is a great trail"): keep only the person-shaped predicates.
     return [
