@@ -211,7 +211,9 @@ class OfflineExtractor:
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
-        for clause_text in _relative_clauses(_clauses(_apposition(sentence))):
+        for clause_text in _relative_clauses(
+            [c for part in _named_pair(sentence) for c in _clauses(_apposition(part))]
+        ):
             named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
                 if result.obj.lower() in ("there", "here"):
@@ -320,6 +322,7 @@ class OfflineExtractor:
                 place = named_places[-1]
         if context.role == "user" and not context.speaker:
             found += _named_relations(sentence, start, end, context)
+            found += _workplace_named(sentence, start, end, context)
         return found
 
     def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
@@ -746,6 +749,61 @@ def _named_relations(sentence: str, start: int, end: int, context: _Context) -> 
             )
         )
     return found
+
+
+# "My parents, Ramesh and Geeta, are visiting …": two named relatives in apposition.
+_NAMED_PAIR_RE = re.compile(
+    rf"^(?P<head>(?:my|our)\s+(?:[\w-]+\s+)?(?:{_RELATION_ALT}))\s*,\s*"
+    r"(?-i:(?P<first>[A-Z][a-z][\w-]*))\s+and\s+(?-i:(?P<second>[A-Z][a-z][\w-]*))\s*,\s*"
+    r"(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _named_pair(sentence: str) -> list[str]:
+    """A sentence about two named relatives in apposition, as one sentence for each ("my
+    parents Ramesh are visiting …", "my parents Geeta are visiting …"), as "My mom and
+    dad live in Florida" is read; any other sentence as it is."""
+    pair = _NAMED_PAIR_RE.match(sentence)
+    if not pair:
+        return [sentence]
+    return [
+        f"{pair.group('head')} {pair.group('first')} {pair.group('rest')}",
+        f"{pair.group('head')} {pair.group('second')}",
+    ]
+
+
+# "The company I work for, Atlassian, …": the employer named in apposition.
+_WORKPLACE_NAMED_RE = re.compile(
+    r"\bthe\s+(?:company|firm|agency|startup|start-up|hospital|clinic|school|bank|studio|"
+    r"practice|store|shop|restaurant|charity|lab|nonprofit|organisation|organization|"
+    r"business|place|uni|university|college)\s+(?:that\s+|where\s+)?(?:I|we)\s+"
+    r"(?P<verb>work|teach|study)"
+    r"(?:\s+(?:for|at|in))?\s*,\s*(?-i:(?P<name>[A-Z][\w&.'-]*(?:\s+(?:of\s+)?[A-Z][\w&.'-]*)*))"
+    r"\s*(?:,|$)",
+    re.IGNORECASE,
+)
+
+
+def _workplace_named(sentence: str, start: int, end: int, context: _Context) -> list[Proposition]:
+    """ "The company I work for, Atlassian, just announced layoffs": the user works there
+    (studies there, for "the school I study at, …"), whatever the sentence goes on about."""
+    named = _WORKPLACE_NAMED_RE.search(sentence)
+    if not named:
+        return []
+    study = named.group("verb").lower() == "study"
+    return [
+        Proposition(
+            subject=context.me,
+            relation_phrase="study at" if study else "work for",
+            object_text=named.group("name"),
+            source_text=sentence,
+            start=start,
+            end=end,
+            predicate="studies_at" if study else "works_at",
+            confidence=0.7,
+        )
+    ]
 
 
 def _apposition(sentence: str) -> str:

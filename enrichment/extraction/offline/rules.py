@@ -299,8 +299,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         ),
         (
             rf"^(?:started|start|starting|got|landed|accepted|took|begin|began|"
-            rf"am starting)\s+(?:a\s+|my\s+)?(?:new\s+)?(?:job|position|role|internship)\s+(?:at|"
-            rf"with)\s+{_O}",
+            rf"am starting)\s+(?:a\s+|my\s+|the\s+)?(?:new\s+)?(?:job|position|role|internship)"
+            rf"\s+(?:at|with)\s+{_O}",
             _fixed("works_at", "job at"),
         ),
         (

@@ -56,6 +56,10 @@ def _relation_subject(
     if name and name.lower() in _NAME_STOPWORDS | {"and", "is", "was"}:
         rest = f"{name} {rest}".strip()
         name = None
+    if name and relation.group("named_possessive"):
+        # "My cousin Arjun's startup raised a round": Arjun is the user's cousin; the rest
+        # is about Arjun's startup, not about Arjun.
+        return [(context.me, _Found(predicate, f"my {noun}", name), confidence)]
     if relation.group("possessive"):
         named = re.match(r"^name\s+is\s+(?P<name>[A-Z][\w-]*)", rest)
         if named:
