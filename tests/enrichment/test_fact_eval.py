@@ -29,20 +29,20 @@ from tenants.models import Tenant
 PRECISION_FLOOR = 0.95
 RECALL_FLOOR = 0.89
 PAIRS_PASSED_FLOOR = 29
-# Measured on the sealed part (aggregate only): precision 184/234 = 0.786, recall
-# 184/316 = 0.582, 21/34 pairs (fifth round of issue #15; fourth: 0.763, 0.560, 21/34;
+# Measured on the sealed part (aggregate only): precision 185/236 = 0.784, recall
+# 185/316 = 0.585, 21/34 pairs (fifth round of issue #15; fourth: 0.763, 0.560, 21/34;
 # third: 0.729, 0.519, 19/34; second: 0.684, 0.459, 13/34; first: 0.668, 0.402, 7/34;
 # before it: 0.638, 0.373, 6/34).
 SEALED_PRECISION_FLOOR = 0.77
 SEALED_RECALL_FLOOR = 0.57
 SEALED_PAIRS_PASSED_FLOOR = 20
 # Batch 2 (written after the third round, by a helper who never saw the rules), measured
-# at the fifth round: dev 132/149 = 0.886, 132/195 = 0.677, 20/23 pairs (fourth round:
+# at the fifth round: dev 135/152 = 0.888, 135/195 = 0.692, 20/23 pairs (fourth round:
 # 0.870, 0.651, 17/23; at b24fc61, before any work on it: 0.736, 0.544, 8/23); sealed
 # 150/190 = 0.789, 150/294 = 0.510, 19/47 pairs (fourth: 0.777, 0.497, 18/47; before:
 # 0.732, 0.483, 17/47).
 BATCH2_FLOORS = {
-    "dev": (178, 0.87, 0.66, 23, 19),
+    "dev": (178, 0.87, 0.68, 23, 19),
     "sealed": (263, 0.775, 0.50, 47, 18),
 }
 
