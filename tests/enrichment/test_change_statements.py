@@ -206,3 +206,80 @@ def test_switched_from_a_head_supersedes_the_stored_fact_that_names_it(tenant: T
         ("Team plan", "superseded"),
         ("Business", "current"),
     }
+
+
+# Issue #15, fifth round: a value that ends without a replacement. The extractor says only
+# that the named value ended (`CHANGE_FROM`, no kind); the Map stage finds the held fact.
+@pytest.mark.parametrize(
+    ("text", "old"),
+    [
+        ("Pickle passed away in the spring.", "Pickle"),
+        ("Biscuit died on Sunday.", "Biscuit"),
+        ("I cancelled Premium last week.", "Premium"),
+        ("We've scrapped the Madrid plan.", "Madrid"),
+        ("I ditched Evernote.", "Evernote"),
+    ],
+)
+def test_an_ended_value_is_a_change_from_it(text: str, old: str) -> None:
+    assert _changes(text) == {("user", None, old, True)}
+
+
+def _changes(text: str) -> set[tuple[str, str | None, str, bool]]:
+    result = OfflineExtractor().extract(
+        ExtractionInput(
+            content=text,
+            event_type="message",
+            role="user",
+            event_time=datetime(2025, 6, 1, tzinfo=UTC),
+        )
+    )
+    return {
+        (p.subject, p.predicate, p.object_text, p.negated)
+        for p in result.propositions
+        if p.relation_phrase == CHANGE_FROM
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I didn't cancel Premium.", "I cancelled the meeting.", "My grandmother passed away in 2019."],
+)
+def test_no_change_from_without_a_named_value_ended(text: str) -> None:
+    assert _changes(text) == set()
+
+
+def test_a_pet_that_died_is_no_longer_had() -> None:
+    assert ("user", "has_pet", "Mochi", True) in facts_of("Our cat Mochi died in March.")
+
+
+@pytest.mark.django_db
+def test_a_pet_that_passed_away_is_kept_in_history(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "We have a dog called Pickle.")
+    ingest_enriched(tenant, "Pickle passed away last month.", minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="has_pet")
+    assert {(f.object_text, f.negated, f.status) for f in facts} == {
+        ("Pickle", False, "superseded"),
+        ("Pickle", True, "current"),
+    }
+
+
+@pytest.mark.django_db
+def test_a_cancelled_plan_named_by_its_head_is_retired(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I'm on the Premium plan.")
+    ingest_enriched(tenant, "I cancelled Premium, I'm on the free version now.", minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="has_plan")
+    assert {(f.object_text, f.status) for f in facts if not f.negated} == {
+        ("Premium plan", "superseded"),
+        ("free version", "current"),
+    }
+
+
+@pytest.mark.django_db
+def test_a_dropped_plan_named_by_its_place_is_retired(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "We're planning to move to Madrid next year.")
+    ingest_enriched(tenant, "We've scrapped the Madrid plan.", minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="plans_to")
+    assert {(f.negated, f.status) for f in facts if "Madrid" in f.object_text} == {
+        (False, "superseded"),
+        (True, "current"),
+    }

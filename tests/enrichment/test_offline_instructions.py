@@ -205,3 +205,71 @@ def test_object_spans_stop_at_clause_tails_not_abbreviations(
         )
     )
     assert [(p.predicate, p.object_text) for p in result.propositions] == [(predicate, obj)]
+
+
+# Issue #15, fifth round: three more shapes of a standing instruction, each checked on
+# paraphrases written for this file before the rule was written.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A request to stop or to always, asked as a question; a closing "every time" is
+        # what makes it standing, not part of it.
+        ("Can you stop apologising in every reply?", ["stop apologising in every reply"]),
+        ("Could you always include the sources you used?", ["include the sources you used"]),
+        (
+            "Can you quit adding a summary at the end every time?",
+            ["quit adding a summary at the end"],
+        ),
+        # A liking for how the assistant works.
+        ("I prefer it when you give me examples first.", ["give me examples first"]),
+        ("I like it when you keep things brief.", ["keep things brief"]),
+        (
+            "I love it when you explain the why behind an answer.",
+            ["explain the why behind an answer"],
+        ),
+    ],
+)
+def test_asked_and_liked_standing_instructions(text: str, expected: list[str]) -> None:
+    assert _instructions(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can you explain how vaccines work?",
+        "Could you stop for a second and tell me the time?",
+        "I prefer when my coffee is strong.",
+        "I love it when you're in a good mood.",
+    ],
+)
+def test_one_off_questions_and_other_likings_are_not_instructions(text: str) -> None:
+    assert _instructions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Got it, I'll answer in Spanish from now on.", ["answer in Spanish"]),
+        ("Understood, no more bullet points.", ["no more bullet points"]),
+        ("Sure thing - I'll stop using emojis.", ["stop using emojis"]),
+        (
+            "Noted! I'll keep my replies under 100 words going forward.",
+            ["keep your replies under 100 words"],
+        ),
+    ],
+)
+def test_the_assistant_agreeing_to_a_standing_rule(text: str, expected: list[str]) -> None:
+    assert _instructions(text, role="assistant") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure, I'll explain how vaccines work.",
+        "Okay, I'll look into it.",
+        "Got it, you live in Leeds.",
+        "No more questions from me today, I think we're done.",
+    ],
+)
+def test_an_assistant_promise_for_once_is_no_instruction(text: str) -> None:
+    assert _instructions(text, role="assistant") == []

@@ -257,3 +257,78 @@ def test_a_role_at_a_named_organisation_is_a_job(text: str, expected: set[tuple[
 )
 def test_being_somewhere_is_not_always_working_there(text: str) -> None:
     assert not {f for f in _facts(text) if f[1] in ("job_title", "works_at")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A noun-phrase object ends at a preposition, a relative pronoun or a comma.
+        ("I went to a Coldplay concert in Cardiff.", {("attended_event", "coldplay concert")}),
+        ("I'm building a mobile game about space pirates.", {("works_on", "mobile game")}),
+        ("I'm allergic to peanuts in any form.", {("allergy", "peanuts")}),
+        # In each item of a list too; a tail lends no head noun to the items before it.
+        (
+            "Last year I visited Kyoto and Osaka during cherry blossom season.",
+            {("visited_place", "kyoto"), ("visited_place", "osaka")},
+        ),
+        # "of" and a comma-kept place do not end it.
+        ("I visited the Isle of Skye in May.", {("visited_place", "isle of skye")}),
+        ("My favourite book is The Lord of the Rings.", {("favorite_book", "lord of the rings")}),
+        ("I work at Bank of America in the risk team.", {("works_at", "bank of america")}),
+    ],
+)
+def test_a_noun_phrase_object_ends_where_its_tail_starts(
+    text: str, expected: set[tuple[str, str]]
+) -> None:
+    assert expected <= {(p, o) for _, p, o, _ in _facts(text)}
+
+
+def test_a_list_item_with_a_tail_is_not_a_head_noun_for_the_others() -> None:
+    objects = {o for _, p, o, _ in _facts("We visited Kyoto and Osaka during the rainy season.")}
+    assert not any("season" in o for o in objects)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A named relative's possessive: the relation, nothing about the relative.
+        ("My sister Leah's wedding is in June.", {("user", "has_sibling", "leah", False)}),
+        ("My brother Tom's dog is called Rex.", {("user", "has_sibling", "tom", False)}),
+        ("My cousin Dev's band played last night.", {("user", "has_relative", "dev", False)}),
+        # An employer or school named in apposition to "the company I work for".
+        (
+            "The company I work for, Atlassian, just announced layoffs.",
+            {("user", "works_at", "atlassian", False)},
+        ),
+        (
+            "The school I teach at, Ridgeway, closed for snow today.",
+            {("user", "works_at", "ridgeway", False)},
+        ),
+        ("The uni I study at, Leeds, is huge.", {("user", "studies_at", "leeds", False)}),
+        # "got the job at X" is the employer, not a title "job at X".
+        ("I got the job at Stripe!", {("user", "works_at", "stripe", False)}),
+        ("I got the job at the Louvre.", {("user", "works_at", "louvre", False)}),
+    ],
+)
+def test_relatives_and_workplaces_named_inside_a_sentence(
+    text: str, expected: set[tuple[str, str, str, bool]]
+) -> None:
+    assert _facts(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "relation"),
+    [
+        (
+            "My parents, Ramesh and Geeta, are visiting from Pune next week.",
+            {"ramesh", "geeta"},
+            "has_parent",
+        ),
+        ("My kids, Maya and Eli, love the beach.", {"maya", "eli"}, "has_child"),
+        ("Our twins, Ada and Cy, start school in September.", {"ada", "cy"}, "has_child"),
+    ],
+)
+def test_two_named_relatives_in_apposition_are_both_relatives(
+    text: str, names: set[str], relation: str
+) -> None:
+    assert {o for s, p, o, _ in _facts(text) if s == "user" and p == relation} == names

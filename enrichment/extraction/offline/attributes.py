@@ -63,7 +63,8 @@ _SCHEDULE_RE = re.compile(
 )
 _MY_RELATION_RE = re.compile(
     rf"^(?:my|our)\s+{_RELATION_MODIFIERS}(?P<noun>{_RELATION_ALT})\b(?P<possessive>'s)?"
-    rf"(?:\s*,?\s+(?P<name>(?-i:(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?[A-Z][a-z][\w-]*))(?=[\s,]|$)"
+    rf"(?:\s*,?\s+(?P<name>(?-i:(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?[A-Z][a-z][\w-]*))"
+    rf"(?:(?P<named_possessive>['’]s)(?=\s)|(?=[\s,]|$))"
     rf"(?:\s*,)?)?",
     re.IGNORECASE,
 )

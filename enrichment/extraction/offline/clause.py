@@ -157,6 +157,30 @@ def _clean_object(
     return text.strip()
 
 
+# What ends a noun phrase: a preposition ("of" never does: "Bay of Plenty"), a relative
+# pronoun, or a comma. Issue #15, fifth round: a word list did as well as textblob's
+# chunker on these boundaries (BENCHMARKS.md).
+_PHRASE_END_RE = re.compile(
+    r"\s+(?:in|at|on|over|with|without|for|from|to|into|onto|about|near|by|during|before|"
+    r"after|since|until|under|above|across|along|around|behind|between|through|toward|towards|"
+    r"via|per|like|than|as|against|among|beyond|inside|outside|upon|within|that|which|who|whom)"
+    r"\b(?!\.)",
+    re.IGNORECASE,
+)
+
+
+def _phrase_end(obj: str, *, keep_commas: bool = False) -> str:
+    """A named thing, place or event without what follows it: "Fez over Christmas",
+    "my first Pride march in London", "Toronto with my two cats". A comma ends it too,
+    unless the kind keeps commas ("Austin, Texas")."""
+    end = _PHRASE_END_RE.search(obj)
+    if end and end.start() > 0:
+        obj = obj[: end.start()]
+    if not keep_commas:
+        obj = obj.split(",", 1)[0]
+    return obj.rstrip(" ,")
+
+
 _CONJUNCT_RE = re.compile(
     r"^\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*)(?P<rest>\S.*)$"
 )
@@ -193,12 +217,19 @@ _MODIFIER_LIKE_RE = re.compile(
 
 
 def _conjuncts(
-    raw: str, first: str, *, temporal: tuple[TemporalMatch, ...], keep_commas: bool
+    raw: str,
+    first: str,
+    *,
+    temporal: tuple[TemporalMatch, ...],
+    keep_commas: bool,
+    phrase: bool = False,
 ) -> list[str]:
     """The objects of a coordination: "peanuts and shellfish", "Thai and Ethiopian food"
     (a bare modifier shares the last item's head noun), "Portuguese and a bit of
     Japanese". `first` is the cleaned first object; the rest of `raw` is read item by
-    item while each item is a noun phrase (a clause after "and" ends the list)."""
+    item while each item is a noun phrase (a clause after "and" ends the list). With
+    `phrase`, each later item ends as a noun phrase does (`_phrase_end`): "Kyoto and Osaka
+    during cherry blossom season" is two places, and no head noun is shared from a tail."""
     first = _HEDGED_QUANTITY_RE.sub("", first)
     at = raw.find(first)
     if not first or at < 0:
@@ -214,8 +245,10 @@ def _conjuncts(
         )
         if not item or len(item.split()) > 5 or not _usable(item):
             break
-        items.append(item)
         at = rest.find(item)
+        if phrase:
+            item = _phrase_end(item)
+        items.append(item)
         if at < 0:
             break
         tail = rest[at + len(item) :]

@@ -20,10 +20,11 @@ from enrichment.extraction.offline.clause import (
     _Found,
     _named,
     _normalise,
+    _phrase_end,
     _place_cut,
     _usable,
 )
-from enrichment.extraction.offline.instructions import instruction
+from enrichment.extraction.offline.instructions import confirmed, instruction
 from enrichment.extraction.offline.structured import (
     _app_event,
     _tool_call,
@@ -144,7 +145,13 @@ class OfflineExtractor:
         self, content: str, start: int, end: int, event_time: datetime, context: _Context
     ) -> list[Proposition]:
         sentence = content[start:end]
-        told = instruction(sentence) if context.role == "user" and not context.speaker else None
+        told = (
+            instruction(sentence)
+            if context.role == "user" and not context.speaker
+            else confirmed(sentence)
+            if context.role == "assistant"
+            else None
+        )
         called = re.match(
             r"^(?:please\s+)?(?:just\s+)?call me\s+"
             r"(?P<name>(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?)",
@@ -204,7 +211,9 @@ class OfflineExtractor:
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
-        for clause_text in _relative_clauses(_clauses(_apposition(sentence))):
+        for clause_text in _relative_clauses(
+            [c for part in _named_pair(sentence) for c in _clauses(_apposition(part))]
+        ):
             named_places = _PLACE_RE.findall(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
                 if result.obj.lower() in ("there", "here"):
@@ -267,8 +276,15 @@ class OfflineExtractor:
                             temporal=context.temporal,
                         )
                     )
+                phrase = result.predicate in _PHRASE_KINDS or (result.predicate or "").startswith(
+                    "favorite"
+                )
+                if phrase:
+                    obj = _phrase_end(obj, keep_commas=keep_commas)
                 objects = (
-                    _conjuncts(result.obj, obj, temporal=temporal, keep_commas=keep_commas)
+                    _conjuncts(
+                        result.obj, obj, temporal=temporal, keep_commas=keep_commas, phrase=phrase
+                    )
                     if result.predicate in _LISTS
                     else [obj]
                 )
@@ -306,6 +322,7 @@ class OfflineExtractor:
                 place = named_places[-1]
         if context.role == "user" and not context.speaker:
             found += _named_relations(sentence, start, end, context)
+            found += _workplace_named(sentence, start, end, context)
         return found
 
     def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
@@ -564,6 +581,10 @@ def _named_subject(
     else:
         context.last_third_party = subject
     rest = text[named.end() :]
+    if re.match(r"^(?:has\s+)?(?:passed away|died|passed|was put down|was put to sleep)\b", rest):
+        # "Rufus passed away": whatever the user had in Rufus (a pet, a partner) ended;
+        # the Map stage finds which among the user's current facts (`CHANGE_FROM`).
+        return [(context.me, _Found(None, CHANGE_FROM, subject, negated=True), confidence)]
     # A capitalised word before a verb may be a place or a thing ("Fox Hollow
     # is a great trail"): keep only the person-shaped predicates.
     return [
@@ -627,6 +648,12 @@ _CAR_MAKES_RE = re.compile(
 _THING_KINDS = frozenset(
     "met_person owns vehicle works_on medication health_condition allergy likes dislikes hobby "
     "exercise uses_tool learning skill has_plan favorite_food".split()
+)
+# Kinds whose object is one noun phrase: it ends at a preposition, a relative or a comma
+# (`_phrase_end`), in each item of a list too ("Marrakech and Fez over Christmas"); and a
+# favourite of any kind.
+_PHRASE_KINDS = _THING_KINDS | frozenset(
+    "visited_place attended_event is_a studies_subject lives_in works_at studies_at".split()
 )
 _LOCATIVE_TAIL_RE = re.compile(
     r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"
@@ -722,6 +749,61 @@ def _named_relations(sentence: str, start: int, end: int, context: _Context) -> 
             )
         )
     return found
+
+
+# "My parents, Ramesh and Geeta, are visiting …": two named relatives in apposition.
+_NAMED_PAIR_RE = re.compile(
+    rf"^(?P<head>(?:my|our)\s+(?:[\w-]+\s+)?(?:{_RELATION_ALT}))\s*,\s*"
+    r"(?-i:(?P<first>[A-Z][a-z][\w-]*))\s+and\s+(?-i:(?P<second>[A-Z][a-z][\w-]*))\s*,\s*"
+    r"(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _named_pair(sentence: str) -> list[str]:
+    """A sentence about two named relatives in apposition, as one sentence for each ("my
+    parents Ramesh are visiting …", "my parents Geeta are visiting …"), as "My mom and
+    dad live in Florida" is read; any other sentence as it is."""
+    pair = _NAMED_PAIR_RE.match(sentence)
+    if not pair:
+        return [sentence]
+    return [
+        f"{pair.group('head')} {pair.group('first')} {pair.group('rest')}",
+        f"{pair.group('head')} {pair.group('second')}",
+    ]
+
+
+# "The company I work for, Atlassian, …": the employer named in apposition.
+_WORKPLACE_NAMED_RE = re.compile(
+    r"\bthe\s+(?:company|firm|agency|startup|start-up|hospital|clinic|school|bank|studio|"
+    r"practice|store|shop|restaurant|charity|lab|nonprofit|organisation|organization|"
+    r"business|place|uni|university|college)\s+(?:that\s+|where\s+)?(?:I|we)\s+"
+    r"(?P<verb>work|teach|study)"
+    r"(?:\s+(?:for|at|in))?\s*,\s*(?-i:(?P<name>[A-Z][\w&.'-]*(?:\s+(?:of\s+)?[A-Z][\w&.'-]*)*))"
+    r"\s*(?:,|$)",
+    re.IGNORECASE,
+)
+
+
+def _workplace_named(sentence: str, start: int, end: int, context: _Context) -> list[Proposition]:
+    """ "The company I work for, Atlassian, just announced layoffs": the user works there
+    (studies there, for "the school I study at, …"), whatever the sentence goes on about."""
+    named = _WORKPLACE_NAMED_RE.search(sentence)
+    if not named:
+        return []
+    study = named.group("verb").lower() == "study"
+    return [
+        Proposition(
+            subject=context.me,
+            relation_phrase="study at" if study else "work for",
+            object_text=named.group("name"),
+            source_text=sentence,
+            start=start,
+            end=end,
+            predicate="studies_at" if study else "works_at",
+            confidence=0.7,
+        )
+    ]
 
 
 def _apposition(sentence: str) -> str:

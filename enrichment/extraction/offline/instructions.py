@@ -41,10 +41,10 @@ _VERB = (
 # a bare "don't" is mostly encouragement between people ("don't give up").
 _ACT = (
     rf"(?:{_VERB}|suggest|share|mention|recommend|send|call|apologi|ask|remind|sugarcoat|"
-    r"lecture|repeat|assume|bring up|swear|curse|reply|correct|use)\w*"
+    r"lecture|repeat|assume|bring up|swear|curse|reply|correct|use|using|say|put|open|close)\w*"
 )
 _INHERENT_RE = re.compile(
-    rf"^(?:call me|address me as|(?:don't|do not|never|always|stop|no more)\s+(?:ever\s+)?"
+    rf"^(?:call me|address me as|(?:don't|do not|never|always|stop|quit|no more)\s+(?:ever\s+)?"
     rf"{_ACT})\b",
     re.IGNORECASE,
 )
@@ -75,6 +75,28 @@ _REASON_RE = re.compile(
 _INNER_PLEASE_RE = re.compile(r",?\s+please\b(?=\s*[,;:])", re.I)
 
 
+# A closing "every time" / "anymore" makes a request standing ("Can you stop saying X every
+# time?"); it says nothing more than the kind does, so it is not part of the object.
+_STANDING_TAIL_RE = re.compile(
+    r"\s+(?:(?:every|each) (?:single )?time|any ?more|any longer|ever again)(?=[\s.!?]*$)",
+    re.IGNORECASE,
+)
+# "I prefer it when you …", "I like it when you …": a liking for how the assistant works is
+# an instruction; the object is what it does ("ask clarifying questions first").
+_LIKE_WHEN_RE = re.compile(
+    r"^i\s+(?:really\s+)?(?:prefer|like|love|appreciate)\s+(?:it\s+)?when\s+you\s+"
+    r"(?!(?:are|were|'re|do|did|said|say|have|had|'ve|can|could|would|will|'ll)\b)(?=[a-z])",
+    re.IGNORECASE,
+)
+# The assistant agreeing to a standing rule: "Got it, I'll answer in Spanish from now on",
+# "Understood, no more bullet points", "Sure — I'll stop using emojis".
+_ACK_RE = re.compile(
+    r"^(?:(?:ok|okay|alright|all right|got it|understood|noted|sure thing|sure|of course|"
+    r"will do|absolutely|right|no problem|sounds good)\b[\s,!.:;—–-]*)+",
+    re.IGNORECASE,
+)
+_WILL_RE = re.compile(r"^(?:i'll|i will)\s+(?:make sure to\s+)?", re.IGNORECASE)
+
 _WANT_YOU_RE = re.compile(
     r"^(?:i|we)(?:'d| would)?\s+(?:really\s+)?(?:want|like|need)\s+you\s+to\s+", re.I
 )
@@ -93,12 +115,20 @@ def instruction(sentence: str) -> str | None:
     liked = _LIKE_ANSWERS_RE.match(text.strip(" .!"))
     if liked:
         return _REASON_RE.sub("", liked.group("obj")).strip(" .!,")
+    liking = _LIKE_WHEN_RE.match(text)
+    if liking:
+        text = text[liking.end() :]
     asked = _ASK_RE.match(text)
-    standing = bool(_STANDING_RE.search(text))
+    standing = bool(
+        liking or _STANDING_RE.search(text) or _STANDING_TAIL_RE.search(text.rstrip(" ?.!"))
+    )
+    text = _STANDING_TAIL_RE.sub("", text.rstrip())
     if asked:
-        if not standing:
-            return None
         text = text[asked.end() :]
+        # "Can you stop …?", "Could you always …?": a request to stop or to always is
+        # standing by its form.
+        if not standing and not _INHERENT_RE.match(text):
+            return None
     elif text.endswith("?"):
         return None
     text = _STANDING_RE.sub("", text)
@@ -136,3 +166,33 @@ def _instruction_object(text: str) -> str:
         flags=re.IGNORECASE,
     )
     return re.sub(r"\s+(?:with|for)\s+me$", "", text, flags=re.IGNORECASE).strip(" .!?,")
+
+
+def confirmed(sentence: str) -> str | None:
+    """The standing instruction an assistant's sentence agrees to, or None: after an
+    acknowledgement, "I'll …" with a standing marker or in a standing form ("stop …",
+    "never …"), or a bare "no more …"; without one, "I'll … from now on". A one-off
+    promise ("Sure, I'll explain …") is none."""
+    text = sentence.strip().replace("’", "'")
+    ack = _ACK_RE.match(text)
+    if ack and ack.end() == len(text):
+        return None
+    text = text[ack.end() if ack else 0 :].strip(" .!")
+    standing = bool(_STANDING_RE.search(text) or _STANDING_TAIL_RE.search(text))
+    if not ack and not (standing and _WILL_RE.match(text)):
+        return None  # "I'll … from now on" agrees on its own ("Noted!" may be a sentence)
+    text = _STANDING_TAIL_RE.sub("", _STANDING_RE.sub("", text)).strip(" .!,")
+    will = _WILL_RE.match(text)
+    if will:
+        text = text[will.end() :]
+        # Seen from the user, the assistant's "my replies" are "your replies".
+        text = re.sub(r"\bmy\b", "your", text, flags=re.IGNORECASE)
+        if not (standing or _INHERENT_RE.match(text)):
+            return None
+    elif not re.match(r"^no more\s+[a-z]", text, re.IGNORECASE):
+        return None
+    text = _REASON_RE.sub("", text).strip(" .!,")
+    if len(text.split()) < 2 or re.search(r"\byourself\b|[?]", text):
+        return None
+    text = _instruction_object(text)
+    return text[0].lower() + text[1:]

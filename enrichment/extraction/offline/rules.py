@@ -34,6 +34,7 @@ from enrichment.extraction.offline.handlers import (
 )
 from enrichment.extraction.offline.topic_rules import TOPIC_RULES
 from enrichment.extraction.offline.words import _DIETS
+from enrichment.propositions import CHANGE_FROM
 
 
 def _stopped(match: re.Match[str], clause: _Clause) -> list[_Found]:
@@ -298,8 +299,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         ),
         (
             rf"^(?:started|start|starting|got|landed|accepted|took|begin|began|"
-            rf"am starting)\s+(?:a\s+|my\s+)?(?:new\s+)?(?:job|position|role|internship)\s+(?:at|"
-            rf"with)\s+{_O}",
+            rf"am starting)\s+(?:a\s+|my\s+|the\s+)?(?:new\s+)?(?:job|position|role|internship)"
+            rf"\s+(?:at|with)\s+{_O}",
             _fixed("works_at", "job at"),
         ),
         (
@@ -702,6 +703,20 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _mapped(None, avoid_kinds=("preference", "identity")),
         ),
         (rf"^(?:{_BE}\s+)?(?P<verb>{_CRAFT_VERBS})\b\s*{_O}?", _craft),
+        (
+            # "cancelled Plus", "dropped the Canada plan", "ditched Spotify": a held value
+            # ended; which fact it is, the Map stage finds among the user's current ones
+            # (`CHANGE_FROM`); with none held it says nothing.
+            r"^(?:cancell?ed|dropped|ditched|scrapped|abandoned|ended|gave up on|got rid of|"
+            r"stopped using|unsubscribed from)\s+(?:the\s+|my\s+|our\s+)?"
+            r"(?P<obj>(?-i:[A-Z])[\w.'&+-]*(?:\s+(?-i:[A-Z])[\w.'&+-]*)*)"
+            r"(?:\s+(?:plan|idea|subscription|membership|tier|account))?"
+            r"(?=\s*$|\s*[,.!;]|\s+(?:this|last|in|on|after|earlier|recently|because|since|"
+            r"for|and|altogether|completely)\b)",
+            lambda m, c: (
+                [] if c.negated else [_Found(None, CHANGE_FROM, m.group("obj"), negated=True)]
+            ),
+        ),
         # past actions nobody else claimed
         (
             rf"^(?P<verb>\w+ed|made|took|built|wrote|opened|drew|sang|gave|bought|found|began|"

@@ -19,7 +19,7 @@ _NAME_SUBJECT_RE = re.compile(
     r"adopted|visited|"
     r"graduated|married|hates|prefers|wants|plans|teaches|taught|runs|ran|won|became|joined|left|"
     r"quit|drives|"
-    r"uses|met|grew|turned|turns|attended|does|did)\b)"
+    r"uses|met|grew|turned|turns|attended|does|did|died|passed)\b)"
 )
 _REPORT_FRAME_RE = re.compile(
     r"^(?:(?:so|ok|okay|got it|noted|understood|great|sure|right|perfect|thanks)\b[,:.!]?\s*)*"
@@ -56,6 +56,10 @@ def _relation_subject(
     if name and name.lower() in _NAME_STOPWORDS | {"and", "is", "was"}:
         rest = f"{name} {rest}".strip()
         name = None
+    if name and relation.group("named_possessive"):
+        # "My cousin Arjun's startup raised a round": Arjun is the user's cousin; the rest
+        # is about Arjun's startup, not about Arjun.
+        return [(context.me, _Found(predicate, f"my {noun}", name), confidence)]
     if relation.group("possessive"):
         named = re.match(r"^name\s+is\s+(?P<name>[A-Z][\w-]*)", rest)
         if named:
@@ -72,7 +76,14 @@ def _relation_subject(
         said = "passed away" if died.group("what").lower() == "passed" else died.group("what")
         death = [(context.me, _Found("life_event", said, f"{noun} {said}"), confidence)]
         if name:
-            death.append((context.me, _Found(predicate, f"my {noun}", name), confidence))
+            # A pet that died is one the user no longer has; a relative stays one.
+            death.append(
+                (
+                    context.me,
+                    _Found(predicate, f"my {noun}", name, negated=predicate == "has_pet"),
+                    confidence,
+                )
+            )
         return death
     if not name:
         names = re.match(

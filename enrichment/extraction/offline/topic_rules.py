@@ -87,8 +87,10 @@ TOPIC_RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
         # plans and accounts
         (
-            rf"^(?:am|are|is)\s+(?:still\s+)?(?:on|using|subscribed to)\s+(?:the|a|an|our|my)\s+"
-            rf"(?P<obj>(?:[\w-]+\s+){{1,2}}{_PLAN_NOUN})\b",
+            rf"^(?:am|are|is)\s+(?:still\s+|now\s+)?(?:on|using|subscribed to)\s+"
+            rf"(?:the|a|an|our|my)\s+"
+            rf"(?P<obj>(?:[\w-]+\s+){{1,2}}{_PLAN_NOUN}|(?:free|paid|pro|premium|basic|trial|"
+            rf"student|family)\s+version)\b",
             _fixed("has_plan", "on"),
         ),
         (

@@ -27,12 +27,15 @@ def _mapped_predicate(candidate: Candidate) -> Predicate:
 _PLACES_OF_ATTENDANCE = ("works_at", "studies_at")
 
 
-def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> None:
+def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> list[Candidate]:
     """Name a change statement (`CHANGE_FROM`/`CHANGE_TO`) from the user's current facts:
     "switched from X to Y" takes the predicate of the fact that holds X, so Y supersedes
     it (or joins it, X retired, for a set-valued predicate); a bare "I'm at Y now" with no
     kind of its own takes the kind of the user's latest workplace or school. One query per
-    event that has such a statement; with no such fact, candidates keep what they had."""
+    event that has such a statement; with no such fact, candidates keep what they had.
+    An old value found by its head or last word takes the stored text ("the Canada plan"
+    retires "move to Canada"); those candidates are returned, their object to be written."""
+    renamed: list[Candidate] = []
     for event in events:
         found = [
             c for c in by_event.get(event.pk, []) if c.relation_phrase in (CHANGE_FROM, CHANGE_TO)
@@ -40,6 +43,7 @@ def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> 
         if not found:
             continue
         held: dict[tuple[str, str], str] = {}
+        texts: dict[tuple[str, str], str] = {}  # (subject, normalised) -> the stored text
         latest: dict[str, str] = {}  # subject -> latest place of attendance's predicate
         for subject, predicate, obj in (
             Fact.objects.filter(
@@ -53,6 +57,7 @@ def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> 
             .values_list("subject", "predicate", "object_text")
         ):
             held[(subject, normalise_object(obj))] = predicate
+            texts[(subject, normalise_object(obj))] = obj
             if predicate in _PLACES_OF_ATTENDANCE:
                 latest[subject] = predicate
         for candidate in found:
@@ -65,19 +70,29 @@ def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> 
             named: str | None = None
             if olds:
                 old = normalise_object(olds[0].object_text)
-                named = held.get((candidate.subject, old)) or next(
-                    # "from Team to Business" after "the Team plan": the held value's head.
+                key = (candidate.subject, old) if (candidate.subject, old) in held else None
+                key = key or next(
+                    # "from Team to Business" after "the Team plan": the held value's head;
+                    # "dropped the Canada plan" after "move to Canada": its last word.
                     (
-                        p
-                        for (s, o), p in held.items()
-                        if s == candidate.subject and o.startswith(old + " ")
+                        (s, o)
+                        for (s, o) in held
+                        if s == candidate.subject
+                        and (o.startswith(old + " ") or o.endswith(" " + old))
                     ),
                     None,
                 )
+                named = held[key] if key else None
+                if key and candidate.relation_phrase == CHANGE_FROM:
+                    # The old value as stored, so its negation retires exactly that fact.
+                    if candidate.object_text != texts[key]:
+                        candidate.object_text = texts[key]
+                        renamed.append(candidate)
             elif not candidate.predicate:
                 named = latest.get(candidate.subject)
             if named is not None:
                 candidate.predicate = named
+    return renamed
 
 
 def map_apply(events: list[Event], _: None) -> None:
@@ -87,7 +102,7 @@ def map_apply(events: list[Event], _: None) -> None:
     candidates = [c for found in by_event.values() for c in found]
     if not candidates:
         return
-    _changes_name(events, by_event)
+    renamed = _changes_name(events, by_event)
     for candidate in candidates:
         predicate = _mapped_predicate(candidate)
         candidate.predicate, candidate.kind = predicate.name, predicate.kind
@@ -101,6 +116,7 @@ def map_apply(events: list[Event], _: None) -> None:
             candidate.resolution = resolution.kind
             resolver.apply(event, candidate, resolution)  # in memory only: never flushed
     rows_write(Candidate, candidates, ["predicate", "kind", "resolution"])
+    rows_write(Candidate, renamed, ["object_text"])
 
 
 STAGE = Stage(nothing, map_apply)
