@@ -26,7 +26,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.core.asgi import get_asgi_application
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpRequest, HttpResponseBase
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
 # Under ASGI each request's sync code runs in a thread of its own, so a persistent
@@ -330,6 +332,37 @@ class PathRouter:
                     await stack.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+
+
+class SyncChainHandler(ASGIHandler):
+    """Django's ASGI handler with the middleware chain and the view run as ONE synchronous
+    call in the request's thread.
+
+    Django's own handler builds an async chain: a sync-only middleware (all of claiv's) then
+    sits between async-capable ones (Django's), so every request crossed from its thread to
+    the event loop and back twice more than needed (async_to_sync around the inner
+    middleware, sync_to_async around the sync view). Each crossing waits for the event loop
+    and for the GIL; with several requests in flight per process those waits were most of a
+    single ingest's time (BENCHMARKS.md "Ingest at rate: one thread hop per request").
+    Every view here is synchronous, so nothing is lost: requests still run concurrently, one
+    thread each (Django's ThreadSensitiveContext per request), and the event loop still owns
+    the sockets (idle and slow connections hold no thread)."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        # thread_sensitive: the thread of this request's ThreadSensitiveContext, where the
+        # request_started receivers ran (its database connections are that thread's).
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+def get_asgi_application() -> SyncChainHandler:
+    """As `django.core.asgi.get_asgi_application`, with `SyncChainHandler`."""
+    import django
+
+    django.setup(set_prefix=False)
+    return SyncChainHandler()
 
 
 def application_build() -> ASGIApp:
