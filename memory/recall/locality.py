@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from memory import timeline
 from memory.recall import channels, replica
@@ -205,8 +206,9 @@ def _around_read(
         f"{around.format(op='<', order='DESC', alias='b')} "
         f"{around.format(op='>', order='ASC', alias='a')}"
     )
+    arguments: list[Any] = [*candidate_params, *params, depth, *params, depth]
     with replica.reads().cursor() as cursor:
-        cursor.execute(sql, [*candidate_params, *params, depth, *params, depth])
+        cursor.execute(sql, arguments)
         read = cursor.fetchall()
     return [
         (
