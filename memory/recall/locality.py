@@ -63,14 +63,17 @@ class Around:
 # turns) reading ~600 short rows cost less than the per-candidate index probes of ~250
 # candidates (~4,000 neighbour rows, each timestamp parsed in Python; BENCHMARKS.md,
 # "The fixed floor of a recall"). Both give the same neighbours. The bound is not a
-# measured break-even: 3,000 short rows are still read in a few ms.
+# measured break-even: 3,000 short rows are still read in a few ms. With the pruned read
+# (PRUNE_LONELY) both paths were within noise at 3,000 events on a loaded machine.
 TIMELINE_ROWS = 3000
 # Longer histories read the neighbours of only the candidates that can gain from them
 # (`turns_around(scored=...)`): an event whose nearest other scored event is `reach`
 # session gaps or more away has none of them among its neighbours, so its smoothed
 # score is its own, and unless it is one of the first `anchors` hits it cannot become
 # one of the engine's neighbour anchors either (smoothing only raises scores, and the
-# sort is stable). The same output from fewer index scans: at 100k events ~40 of ~170.
+# sort is stable). The same output from fewer index scans: lh-100000 (bench.long_history)
+# reads 41 of 126 candidates on average over 500 and 2,000 tokens (BENCHMARKS.md,
+# "Locality at 100k").
 PRUNE_LONELY = True
 # Times travel as integer microseconds since the epoch: exact, and loaded by psycopg in C,
 # where each timestamptz goes through Django's loader in Python (an aware datetime apiece).
