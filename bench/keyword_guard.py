@@ -35,9 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from memory.recall import bm25
 
     bm25.FEW_ROWS = few_rows
-    for _name, assignments in configurations("set:" + ",".join(settings)):
-        print(f"settings: {assignments}", flush=True)
-        apply(assignments)
     started = locomo_inprocess.start_database
 
     def start_migrated(stack, copy):  # type: ignore[no-untyped-def]
@@ -45,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+        # After Django is set up: modules such as memory.recall.locality import models.
+        for _name, assignments in configurations("set:" + ",".join(settings)):
+            print(f"settings: {assignments}", flush=True)
+            apply(assignments)
         return postgres
 
     locomo_inprocess.start_database = start_migrated  # type: ignore[assignment]

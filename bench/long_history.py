@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import io
 import json
 import os
@@ -75,6 +76,15 @@ def start(data_dir: Path) -> object:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # The predicate channel takes the first matching facts a scan meets (no ORDER BY), and
+    # on a table larger than a quarter of shared_buffers (lh-100000's facts) Postgres starts
+    # each sequential scan where the last one stopped: the contexts then vary from run to
+    # run. Starting every scan at the first page makes them comparable (`--ab`'s digest);
+    # it changes where a scan starts, not what it costs.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronize_seqscans = off")
     return postgres
 
 
@@ -290,7 +300,7 @@ def measure(
     budget: int,
     profile: Path | None = None,
     freeze: bool = True,
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """Recall as the v1 service does it (`memory_recall`: `retrieve`, the documents'
     joined spans, `blocks_from`, the instructions first, `pack`), without the access
     counting it adds (a Redis call in service; without Redis here it would be a row
@@ -311,7 +321,7 @@ def measure(
     tenant = Tenant.objects.get(slug=TENANT)
     scope = RecallScope(tenant=tenant, user_id=f"lh-{size}")
 
-    def recall(query: str) -> None:
+    def recall(query: str) -> str:
         result = retrieve(scope, query, budget=budget)
         # What retrieval read with its channels (whether the user has documents, the
         # pinned instructions) is passed on as memory_recall does; an older tree's
@@ -320,7 +330,10 @@ def measure(
         joined = documents.joined_hits(tenant=tenant, user_id=scope.user_id, query=query, **spans)
         blocks = documents.with_memory(blocks_from(result, budget), joined)
         pinned = getattr(result, "instructions", None)
-        pack(with_instructions(scope, blocks, *([pinned] if pinned is not None else [])), budget)
+        text, _, _ = pack(
+            with_instructions(scope, blocks, *([pinned] if pinned is not None else [])), budget
+        )
+        return text
 
     for query in queries[:warm]:
         recall(query)
@@ -328,10 +341,14 @@ def measure(
         gc.collect()
         gc.freeze()
     times = []
+    # The contexts, hashed: configurations that should not change the output must give
+    # the same digest (`--ab` prints it).
+    digest = hashlib.sha256()
     for query in queries:
         started = time.perf_counter()
-        recall(query)
+        text = recall(query)
         times.append((time.perf_counter() - started) * 1000)
+        digest.update(text.encode() + b"\0")
     times.sort()
     if profile is not None:  # the same recalls again under cProfile (slower: not timed)
         import cProfile
@@ -344,7 +361,11 @@ def measure(
         profiler.disable()
         profiler.dump_stats(profile)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
-    return {"p50": statistics.median(times), "p95": times[int(len(times) * 0.95)]}
+    return {
+        "p50": statistics.median(times),
+        "p95": times[int(len(times) * 0.95)],
+        "digest": digest.hexdigest()[:16],
+    }
 
 
 def explain(
@@ -426,8 +447,8 @@ def ab(sizes: Sequence[int], chosen: list[str], args: argparse.Namespace) -> Non
                     plans = explain(f"lh-{size}", chosen[0], args.budget)
                     line = (
                         f"round {round_ + 1} {name:>10} lh-{size}: p50 {latency['p50']:.1f} "
-                        f"p95 {latency['p95']:.1f} ms (load {load}); statements ms: "
-                        + " ".join(f"{ms:.1f}" for ms, _, _ in plans)
+                        f"p95 {latency['p95']:.1f} ms (load {load}) contexts {latency['digest']}; "
+                        "statements ms: " + " ".join(f"{ms:.1f}" for ms, _, _ in plans)
                     )
                     print(line, flush=True)
                     rows.append(line)
@@ -518,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "
                 f"queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms "
-                f"(load average {' '.join(open('/proc/loadavg').read().split()[:3])})",
+                f"(load average {' '.join(open('/proc/loadavg').read().split()[:3])}) "
+                f"contexts {latency['digest']}",
                 flush=True,
             )
             plans = explain(f"lh-{size}", chosen[0], args.budget)

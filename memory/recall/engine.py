@@ -265,7 +265,16 @@ def retrieve(
     # just below it can still make it; deeper ones rarely reach the context and each
     # costs ~20 µs of lookup.
     hits = [key[1] for key, _ in fused if key[0] == "event"]
-    around = locality.turns_around(scope, hits[: min(cut, SMOOTHED_HITS)], timeline=timeline_rows)
+    anchors = max(NEIGHBOUR_ANCHORS, budget // NEIGHBOUR_ANCHOR_TOKENS)
+    # A long history's read leaves out the hits no other hit is near, except the first
+    # `anchors` (the only ones of them that can be `_add_neighbours`' anchors).
+    around = locality.turns_around(
+        scope,
+        hits[: min(cut, SMOOTHED_HITS)],
+        timeline=timeline_rows,
+        scored=hits,
+        anchors=anchors,
+    )
     fused = locality.smooth(fused, around)[:cut]
     result = Retrieval(
         scope=scope,
@@ -283,12 +292,7 @@ def retrieve(
             for name, ranked in rankings.items()
         },
     )
-    _add_neighbours(
-        result,
-        around,
-        max(NEIGHBOUR_ANCHORS, budget // NEIGHBOUR_ANCHOR_TOKENS),
-        previous=budget >= PREVIOUS_TURN_MIN_BUDGET,
-    )
+    _add_neighbours(result, around, anchors, previous=budget >= PREVIOUS_TURN_MIN_BUDGET)
     # The budget fills long before the end of the list (LoCoMo, 80 questions: the deepest
     # packed item was at rank 20 / 67 / 120 of 66 / 233 / 340 at 500 / 2000 / 4000
     # tokens), and hydrating and rendering the rest was a third of a recall's time.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from memory import timeline
 from memory.recall import channels, replica
@@ -62,8 +63,18 @@ class Around:
 # turns) reading ~600 short rows cost less than the per-candidate index probes of ~250
 # candidates (~4,000 neighbour rows, each timestamp parsed in Python; BENCHMARKS.md,
 # "The fixed floor of a recall"). Both give the same neighbours. The bound is not a
-# measured break-even: 3,000 short rows are still read in a few ms.
+# measured break-even: 3,000 short rows are still read in a few ms. With the pruned read
+# (PRUNE_LONELY) both paths were within noise at 3,000 events on a loaded machine.
 TIMELINE_ROWS = 3000
+# Longer histories read the neighbours of only the candidates that can gain from them
+# (`turns_around(scored=...)`): an event whose nearest other scored event is `reach`
+# session gaps or more away has none of them among its neighbours, so its smoothed
+# score is its own, and unless it is one of the first `anchors` hits it cannot become
+# one of the engine's neighbour anchors either (smoothing only raises scores, and the
+# sort is stable). The same output from fewer index scans: lh-100000 (bench.long_history)
+# reads 41 of 126 candidates on average over 500 and 2,000 tokens (BENCHMARKS.md,
+# "Locality at 100k").
+PRUNE_LONELY = True
 # Times travel as integer microseconds since the epoch: exact, and loaded by psycopg in C,
 # where each timestamptz goes through Django's loader in Python (an aware datetime apiece).
 _MICROS = "(extract(epoch FROM {col}) * 1000000)::bigint"
@@ -90,6 +101,8 @@ def turns_around(
     *,
     stop_at_session_break: bool | None = None,
     timeline: TimelineRows | None = None,
+    scored: Sequence[uuid.UUID] | None = None,
+    anchors: int = 0,
 ) -> dict[uuid.UUID, Around]:
     """-> {event id: Around} for the visible events among `event_ids`, in one query, or
     from `timeline` (`timeline_send`'s rows) without one.
@@ -98,7 +111,14 @@ def turns_around(
     turns were given (the index on tenant, user, event time serves each lookup); the id
     orders turns with the same time, so neither arrival order nor ids change it. Only
     visible turns count, so a forgotten turn is skipped rather than hiding the one behind
-    it. With `stop_at_session_break` the neighbours end at a session break."""
+    it. With `stop_at_session_break` the neighbours end at a session break.
+
+    With `scored` (the events whose scores `smooth` reads) and stopping at session
+    breaks, the query leaves out an event that no other event of `scored` is near enough
+    in time to be one of its neighbours (each step of a neighbour chain is shorter than
+    a session gap, so a neighbour `reach` places away is less than `reach` gaps away),
+    unless it is one of the first `anchors` of `event_ids`: its neighbours would add
+    nothing to any score (see PRUNE_LONELY). The timeline path returns every event."""
     if not event_ids:
         return {}
     if stop_at_session_break is None:
@@ -108,6 +128,10 @@ def turns_around(
     depth = 2 * reach if skip_interleaved else reach
     if timeline is not None:
         found = _around_in(timeline, event_ids, depth)
+    elif scored is not None and stop_at_session_break and PRUNE_LONELY:
+        found = _around_read(
+            scope, event_ids, depth, near=(scored, event_ids[:anchors], reach * _GAP_MICROS)
+        )
     else:
         found = _around_read(scope, event_ids, depth)
     around: dict[uuid.UUID, Around] = {}
@@ -128,14 +152,24 @@ def turns_around(
 _Found = list[tuple[uuid.UUID, int, str, list["Step"], list["Step"]]]
 
 
-def _around_read(scope: RecallScope, event_ids: Sequence[uuid.UUID], depth: int) -> _Found:
+def _around_read(
+    scope: RecallScope,
+    event_ids: Sequence[uuid.UUID],
+    depth: int,
+    near: tuple[Sequence[uuid.UUID], Sequence[uuid.UUID], int] | None = None,
+) -> _Found:
     """Each candidate's `depth` neighbours on either side, read by the (tenant, user,
-    event time) index: one statement whatever the user's history."""
+    event time) index: one statement whatever the user's history.
+
+    With `near` = (scored, kept, window µs), only the candidates in `kept` and those with
+    another event of `scored` (or of `event_ids`) less than `window` away in time are
+    read: the events' times come from the primary key, the nearest other event of each
+    from one sort of those few rows, and the two index scans run for the rest only."""
     rows = channels.visible("event", scope)
     where, params = rows.where()
     # Raw SQL: compiling this through the ORM took ~2 ms of the ~7 ms. The plain time
     # bound lets the index range scan; the row comparison orders ties.
-    near = (
+    around = (
         "LEFT JOIN LATERAL (SELECT array_agg(n.id ORDER BY n.event_time {order}, n.id {order}) "
         f"AS ids, array_agg({_MICROS.format(col='n.event_time')} "
         "ORDER BY n.event_time {order}, n.id {order}) AS times, "
@@ -144,19 +178,40 @@ def _around_read(scope: RecallScope, event_ids: Sequence[uuid.UUID], depth: int)
         "AND r.event_time {op}= c.event_time AND (r.event_time, r.id) {op} (c.event_time, c.id) "
         "ORDER BY r.event_time {order}, r.id {order} LIMIT %s) n) {alias} ON true"
     )
-    candidates, _ = rows.select(
-        f"r.id, r.event_time, {_MICROS.format(col='r.event_time')} AS micros, r.conversation_id",
-        "r.id = ANY(%s)",
+    columns = (
+        f"r.id, r.event_time, {_MICROS.format(col='r.event_time')} AS micros, r.conversation_id"
     )
+    if near is None:
+        candidates, _ = rows.select(columns, "r.id = ANY(%s)")
+        candidate_params = [*params, list(event_ids)]
+    else:
+        scored, kept, window = near
+        timed, _ = rows.select(columns, "r.id = ANY(%s)")
+        # The nearest other event in time is the one before or after in time order.
+        candidates = (
+            "SELECT id, event_time, micros, conversation_id FROM (SELECT t.*, "
+            "t.micros - lag(t.micros) OVER w AS since, lead(t.micros) OVER w - t.micros AS till "
+            f"FROM ({timed}) t WINDOW w AS (ORDER BY t.event_time, t.id)) s "
+            "WHERE s.id = ANY(%s) AND (s.id = ANY(%s) OR s.since < %s OR s.till < %s)"
+        )
+        candidate_params = [
+            *params,
+            list(dict.fromkeys([*event_ids, *scored])),
+            list(event_ids),
+            list(kept),
+            window,
+            window,
+        ]
     sql = (
         "SELECT c.id, c.micros, c.conversation_id, b.ids, b.times, b.threads, a.ids, "
         "a.times, a.threads "
         f"FROM ({candidates}) c "
-        f"{near.format(op='<', order='DESC', alias='b')} "
-        f"{near.format(op='>', order='ASC', alias='a')}"
+        f"{around.format(op='<', order='DESC', alias='b')} "
+        f"{around.format(op='>', order='ASC', alias='a')}"
     )
+    arguments: list[Any] = [*candidate_params, *params, depth, *params, depth]
     with replica.reads().cursor() as cursor:
-        cursor.execute(sql, [*params, list(event_ids), *params, depth, *params, depth])
+        cursor.execute(sql, arguments)
         read = cursor.fetchall()
     return [
         (

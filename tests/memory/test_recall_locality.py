@@ -160,6 +160,89 @@ def test_turns_around_orders_ties_by_id_and_can_stop_at_a_session_break(tenant: 
 
 
 @pytest.mark.django_db
+def test_a_long_history_reads_only_the_candidates_a_scored_turn_can_be_near(
+    tenant: Tenant,
+) -> None:
+    """With `scored`, the lookup leaves out a candidate whose nearest other scored turn is
+    `reach` session gaps or more away (its neighbours raise no score), unless it is one of
+    the first `anchors`; every candidate it keeps has the neighbours of the full read."""
+    gap = 30  # minutes: timeline.SESSION_GAP
+    # A sitting every 3 hours (4 turns, a minute apart): 4 x 30 minutes = 2 hours apart is
+    # the window for reach 4; sittings 3 hours apart are out of each other's reach.
+    sittings = [
+        [ingest(tenant, f"sitting {s} turn {t}", minutes=180 * s + t) for t in range(4)]
+        for s in range(5)
+    ]
+    # A turn 119 minutes after the last sitting's last turn: inside reach x gap of it.
+    close = ingest(tenant, "just inside the window", minutes=180 * 4 + 3 + 4 * gap - 1)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    alone = [sittings[1][2].id, sittings[2][0].id]  # 3 hours from any other scored turn
+    beside_scored = sittings[0][1].id  # beside sittings[0][2], scored, no candidate
+    paired = [sittings[3][0].id, sittings[3][3].id]  # each other's neighbours
+    edge = [sittings[4][3].id, close.id]  # 119 minutes apart
+    candidates = [alone[0], *paired, beside_scored, *edge, alone[1]]
+    scored = [*candidates, sittings[0][2].id]
+
+    full = locality.turns_around(scope, candidates)
+    pruned = locality.turns_around(scope, candidates, scored=scored, anchors=1)
+
+    # alone[0] is kept as the first candidate (an anchor), alone[1] is left out; the
+    # others each have a scored turn less than 2 hours away.
+    assert set(pruned) == {alone[0], *paired, beside_scored, *edge}
+    assert {key: full[key] for key in pruned} == pruned
+    assert set(full) == set(candidates)
+    # Not stopping at session breaks, time bounds nothing: every candidate is read.
+    unbounded = locality.turns_around(
+        scope, candidates, scored=scored, anchors=1, stop_at_session_break=False
+    )
+    assert set(unbounded) == set(candidates)
+    # From the whole timeline (short histories), every candidate, as before.
+    timeline = locality.timeline_send(scope)()
+    assert locality.turns_around(scope, candidates, timeline=timeline, scored=scored) == full
+
+
+@pytest.mark.django_db
+def test_a_long_history_ranks_the_same_reading_fewer_neighbours(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sittings 3 hours apart. Twenty about trains, three turns each: hits near each
+    # other. Ten about gardens, each answered "Yes." five minutes later, a turn that no
+    # channel ranks: those hits are alone among the scored turns, and the first of them
+    # are anchors whose reply the engine pulls in.
+    for s in range(30):
+        if s % 3 == 0:
+            ingest(tenant, f"Sitting {s}: the gardens were lovely.", minutes=180 * s)
+            ingest(tenant, "Yes.", minutes=180 * s + 5)
+        else:
+            for t in range(3):
+                ingest(
+                    tenant, f"Sitting {s}: we talked about trains, turn {t}.", minutes=180 * s + t
+                )
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    monkeypatch.setattr(locality, "TIMELINE_ROWS", 0)  # the per-candidate lookup
+    read: list[tuple[int, int]] = []
+    around_read = locality._around_read
+
+    def counted(*args: object, **kwargs: object) -> object:
+        found = around_read(*args, **kwargs)  # type: ignore[arg-type]
+        read.append((len(args[1]), len(found)))  # type: ignore[arg-type]
+        return found
+
+    monkeypatch.setattr(locality, "_around_read", counted)
+    for budget in (200, 1000):
+        monkeypatch.setattr(locality, "PRUNE_LONELY", False)
+        everything = retrieve(scope, "Which gardens did we talk about?", budget=budget)
+        monkeypatch.setattr(locality, "PRUNE_LONELY", True)
+        fewer = retrieve(scope, "Which gardens did we talk about?", budget=budget)
+        assert fewer.fused == everything.fused
+    (_, full_200), (candidates, pruned_200), (_, full_1000), (_, pruned_1000) = read
+    assert full_200 == candidates
+    assert pruned_200 < full_200 and pruned_1000 < full_1000
+    replies = Event.objects.filter(content="Yes.").values_list("id", flat=True)
+    assert {("event", i) for i in replies} & {key for key, _ in fewer.fused}
+
+
+@pytest.mark.django_db
 def test_the_reply_to_a_matching_question_is_recalled(tenant: Tenant) -> None:
     # The answer shares no word with the query; only its place after the question finds it.
     for i in range(30):
