@@ -19,6 +19,14 @@ per user, 200 to a conversation, one extractive episode per conversation. Everyt
 generated inside Postgres (INSERT ... SELECT from a variants table loaded with COPY),
 with the vector and keyword indexes dropped for the load and built afterwards (timed).
 
+Keyword postings and BM25 statistics (`KeywordPosting`, `KeywordTerm`, `KeywordCorpus`):
+their statement-level insert triggers are disabled for the load, and afterwards each kind's
+are built in one pass over the tenant's rows by the triggers' own insert branch (the SQL of
+migrations 0011_recall_keyword_corpus and 0018_keyword_postings with the transition table
+`new_rows` standing for all of the tenant's rows), with the postings' two btree indexes
+dropped meanwhile and rebuilt after. So a posting has one definition, the migration's, and
+tests/bench/test_scale_load.py checks the bulk path against a load with the triggers on.
+
 `--index hnsw|ivfflat` builds that vector index (`memory.vector_index`, the same code as
 `manage.py vector_index`); on a loaded database the loader only switches the index.
 
@@ -32,10 +40,12 @@ rows each vector channel statement returns for k = 100 against the user's own co
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import random
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,6 +56,11 @@ CACHE = ROOT / "bench" / ".cache" / "scale"
 TENANT = "scale"
 NOISE = 0.01
 TABLES = ("memory_event", "memory_fact", "memory_episode")
+KINDS = {"event": "memory_event", "fact": "memory_fact", "episode": "memory_episode"}
+# The keyword statistics' triggers (their definitions are the migrations'; see keywords_build).
+_corpus = importlib.import_module("memory.migrations.0011_recall_keyword_corpus")
+_postings = importlib.import_module("memory.migrations.0018_keyword_postings")
+KEYWORD_TRIGGERS = ("keyword_corpus_insert", "keyword_postings_insert")
 
 
 def _variants(texts: list[str], vectors: object, per_text: int) -> io.StringIO:
@@ -116,7 +131,8 @@ FROM generate_series(%(start)s, %(stop)s - 1) g
 _EPISODES = """
 INSERT INTO memory_episode (id, tenant_id, user_id, conversation_id, session_key, summary,
     event_count, highlights, summarizer, updated_at, embedding, embedding_stale)
-SELECT gen_random_uuid(), %(tenant)s, e.user_id, e.conversation_id, '',
+SELECT md5('p' || %(tenant)s || '/' || e.user_id || '/' || e.conversation_id)::uuid,
+       %(tenant)s, e.user_id, e.conversation_id, '',
        string_agg(e.content, ' ' ORDER BY e.event_time), 0, '[]', 'extractive', now(),
        (array_agg(e.embedding ORDER BY e.event_time))[1], false
 FROM memory_event e
@@ -135,16 +151,75 @@ def _indexes(cursor: object, table: str, kind: str) -> list[tuple[str, str]]:
     return cursor.fetchall()  # type: ignore[attr-defined, no-any-return]
 
 
-def load(total: int, big: int, small: int, pool_size: int, per_text: int) -> dict[str, float]:
-    """Fill tenant `scale`; -> seconds per step. Keyword (GIN) and vector indexes are
-    dropped for the load; the GIN indexes are rebuilt here, the vector index by the
-    caller."""
+def keyword_statements(kind: str, tenant_id: object) -> str:
+    """SQL that adds the postings, term counts and corpus statistics of every counted
+    `kind` row of the tenant: the insert branch of that kind's triggers, verbatim from the
+    migrations, with the statement's transition table `new_rows` being the tenant's rows.
+    Run once on rows that have none yet (the triggers off while they were inserted)."""
+    table, counted = _postings.KINDS[kind]
+    # A UUID literal (parsed, so nothing but hex and dashes): the SQL holds several
+    # statements, which the driver sends only without parameters.
+    source = f"(SELECT * FROM {table} WHERE tenant_id = '{uuid.UUID(str(tenant_id))}')"
+    postings = _postings.ADD.format(
+        rows=f"SELECT * FROM {source} r WHERE {counted}", kind=kind, impact=_postings.IMPACT
+    )
+    delta = _corpus.INSERTED.format(counted=counted).replace("new_rows", source)
+    return postings + _corpus.APPLY.format(delta=delta, kind=kind)
+
+
+def keyword_triggers(cursor: object, enabled: bool) -> None:
+    """Switch the keyword statistics' insert triggers of the loaded tables on or off."""
+    verb = "ENABLE" if enabled else "DISABLE"
+    for table in TABLES:
+        for trigger in KEYWORD_TRIGGERS:
+            cursor.execute(f"ALTER TABLE {table} {verb} TRIGGER {trigger}")  # type: ignore[attr-defined]
+
+
+def keywords_build(cursor: object, tenant_id: object) -> dict[str, float]:
+    """Postings, term counts and corpus statistics of the tenant's loaded rows, in bulk
+    (the postings' btree indexes dropped for it and rebuilt); -> seconds per step."""
+    timings: dict[str, float] = {}
+    posting_indexes = [
+        definition
+        for name, definition in _indexes(cursor, "memory_keywordposting", "btree")
+        if not name.endswith("_pkey")
+    ]
+    for name, definition in _indexes(cursor, "memory_keywordposting", "btree"):
+        if definition in posting_indexes:
+            cursor.execute(f"DROP INDEX {name}")  # type: ignore[attr-defined]
+    for kind in KINDS:
+        step = time.perf_counter()
+        cursor.execute(keyword_statements(kind, tenant_id))  # type: ignore[attr-defined]
+        timings[f"keywords_{kind}"] = time.perf_counter() - step
+        print(f"  keyword postings of {kind}s: {timings[f'keywords_{kind}']:.0f} s", flush=True)
+    step = time.perf_counter()
+    for definition in posting_indexes:
+        cursor.execute(definition)  # type: ignore[attr-defined]
+    timings["posting_indexes"] = time.perf_counter() - step
+    print(f"  posting indexes: {timings['posting_indexes']:.0f} s", flush=True)
+    return timings
+
+
+def load(
+    tenant: object,
+    total: int,
+    big: int,
+    small: int,
+    texts: list[str],
+    vectors: object,
+    per_text: int,
+    *,
+    bulk_keywords: bool = True,
+    vacuum: bool = True,
+    maintenance_work_mem: str = "1GB",
+) -> dict[str, float]:
+    """Fill `tenant`; -> seconds per step. Keyword (GIN) and vector indexes are dropped
+    for the load; the GIN indexes are rebuilt here, the vector index by the caller. With
+    `bulk_keywords` the keyword statistics' insert triggers are off for the load and the
+    statistics built after it (`keywords_build`); without, the triggers keep them."""
     from django.db import connection
 
-    from tenants.models import Tenant
-
-    tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": TENANT})
-    texts, vectors = long_history.pool(pool_size)
+    tenant_id = tenant.pk  # type: ignore[attr-defined]
     timings: dict[str, float] = {}
     started = time.perf_counter()
     buffer = _variants(texts, vectors, per_text)
@@ -152,6 +227,11 @@ def load(total: int, big: int, small: int, pool_size: int, per_text: int) -> dic
     variants = len(texts) * per_text
     fmt = {"big": big, "small": small}
     with connection.cursor() as cursor:
+        # Sorts of the index builds and the term counts' aggregate: in memory, not spilled.
+        cursor.execute(
+            "SELECT set_config('maintenance_work_mem', %s, false)", [maintenance_work_mem]
+        )
+        cursor.execute("SET work_mem = '256MB'")
         gin = [
             definition
             for table in (*TABLES, "memory_passage")
@@ -167,41 +247,50 @@ def load(total: int, big: int, small: int, pool_size: int, per_text: int) -> dic
         cursor.execute("TRUNCATE bench_variant")
         with cursor.cursor.copy("COPY bench_variant (id, content, embedding) FROM STDIN") as copy:
             copy.write(buffer.getvalue())
-        params = {"tenant": tenant.pk, "variants": variants}
+        params = {"tenant": tenant_id, "variants": variants}
         chunk = 100_000
-        for name, template in (("events", _EVENTS), ("facts", _FACTS), ("sources", _SOURCES)):
-            step = time.perf_counter()
-            sql = template.format(
-                user=_USER.format(**fmt),
-                index=_INDEX.format(**fmt),
-                size=_SIZE.format(**fmt),
-                predicates=len(long_history.PREDICATES),
-            )
-            for first in range(0, total, chunk):
-                cursor.execute(
-                    sql,
-                    {
-                        **params,
-                        "start": first,
-                        "stop": min(total, first + chunk),
-                        "predicates": long_history.PREDICATES,
-                    },
+        if bulk_keywords:
+            keyword_triggers(cursor, enabled=False)
+        try:
+            for name, template in (
+                ("events", _EVENTS),
+                ("facts", _FACTS),
+                ("sources", _SOURCES),
+                ("episodes", _EPISODES),
+            ):
+                step = time.perf_counter()
+                sql = template.format(
+                    user=_USER.format(**fmt),
+                    index=_INDEX.format(**fmt),
+                    size=_SIZE.format(**fmt),
+                    predicates=len(long_history.PREDICATES),
                 )
-            timings[name] = time.perf_counter() - step
-            print(f"  {name}: {timings[name]:.0f} s", flush=True)
-        step = time.perf_counter()
-        sql = _EPISODES.format(index=_INDEX.format(**fmt))
-        for first in range(0, total, chunk):
-            cursor.execute(sql, {**params, "start": first, "stop": min(total, first + chunk)})
-        timings["episodes"] = time.perf_counter() - step
+                for first in range(0, total, chunk):
+                    cursor.execute(
+                        sql,
+                        {
+                            **params,
+                            "start": first,
+                            "stop": min(total, first + chunk),
+                            "predicates": long_history.PREDICATES,
+                        },
+                    )
+                timings[name] = time.perf_counter() - step
+                print(f"  {name}: {timings[name]:.0f} s", flush=True)
+        finally:
+            if bulk_keywords:
+                keyword_triggers(cursor, enabled=True)
+        if bulk_keywords:
+            timings.update(keywords_build(cursor, tenant_id))
         step = time.perf_counter()
         for definition in gin:
             cursor.execute(definition.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
         timings["gin"] = time.perf_counter() - step
         print(f"  keyword (GIN) indexes: {timings['gin']:.0f} s", flush=True)
         cursor.execute("DROP TABLE bench_variant")
-        for table in TABLES:
-            cursor.execute(f"VACUUM ANALYZE {table}")
+        if vacuum:
+            for table in (*TABLES, "memory_keywordposting", "memory_keywordterm"):
+                cursor.execute(f"VACUUM ANALYZE {table}")
     return timings
 
 
@@ -265,8 +354,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, object] = {"loadavg_start": open("/proc/loadavg").read().split()[:3]}
     try:
         if not users():
+            from tenants.models import Tenant
+
+            tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": TENANT})
+            texts, vectors = long_history.pool(args.pool)
             started = time.perf_counter()
-            report["load"] = load(args.facts, args.big, args.small, args.pool, args.variants)
+            report["load"] = load(
+                tenant,
+                args.facts,
+                args.big,
+                args.small,
+                texts,
+                vectors,
+                args.variants,
+                maintenance_work_mem=args.maintenance_work_mem,
+            )
             report["load_total_s"] = time.perf_counter() - started
         if args.index != "keep":
             from memory.vector_index import build
