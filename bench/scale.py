@@ -345,11 +345,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plans", type=Path, default=None, help="write full plans here")
     parser.add_argument("--no-measure", action="store_true")
     parser.add_argument(
+        "--http",
+        action="store_true",
+        help="measure through POST /v1/recall of a bench.stack on the loaded database instead",
+    )
+    parser.add_argument(
         "--maintenance-work-mem",
         default="1GB",
         help="for the index build (HNSW fits in memory at ~2.25 KB per vector)",
     )
     args = parser.parse_args(argv)
+    if args.http:
+        report = measure_http(args.data_dir, args.queries, args.warm, args.budget)
+        print(json.dumps(report))
+        return 0
     postgres = long_history.start(args.data_dir)
     report: dict[str, object] = {"loadavg_start": open("/proc/loadavg").read().split()[:3]}
     try:
@@ -417,28 +426,94 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def measure(user: str, queries: list[str], warm: int, budget: int) -> dict[str, object]:
+    """Uncached recall as the v1 service composes it (`retrieve`, the documents' joined
+    spans, `blocks_from`, instructions first, `pack`; as `bench.long_history.measure`,
+    whose heap freeze after the warm-up this copies: the served process freezes its heap
+    before fork, and without it full collections land inside measured recalls)."""
+    import gc
+
+    from memory.recall import documents
     from memory.recall.channels import RecallScope
-    from memory.recall.engine import blocks_from, retrieve
+    from memory.recall.engine import blocks_from, retrieve, with_instructions
     from memory.recall.packing import pack
     from tenants.models import Tenant
 
-    scope = RecallScope(tenant=Tenant.objects.get(slug=TENANT), user_id=user)
+    tenant = Tenant.objects.get(slug=TENANT)
+    scope = RecallScope(tenant=tenant, user_id=user)
 
     def recall(query: str) -> None:
-        pack(blocks_from(retrieve(scope, query, budget=budget), budget), budget)
+        result = retrieve(scope, query, budget=budget)
+        joined = documents.joined_hits(
+            tenant=tenant, user_id=user, query=query, has_spans=result.has_documents
+        )
+        blocks = documents.with_memory(blocks_from(result, budget), joined)
+        pack(with_instructions(scope, blocks, result.instructions), budget)
 
     for query in queries[:warm]:
         recall(query)
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
     times = []
     for query in queries:
         started = time.perf_counter()
         recall(query)
         times.append((time.perf_counter() - started) * 1000)
-    times.sort()
+    return {
+        **_percentiles(times),
+        "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
+    }
+
+
+def measure_http(data_dir: Path, count: int, warm: int, budget: int) -> dict[str, object]:
+    """Uncached recall over HTTP: a `bench.stack` (2 gunicorn workers, as `make dev`) on
+    the loaded database, its recall cache cleared, each question asked once per user
+    (`warm` other questions first); client-side and server (Server-Timing) p50 / p95."""
+    from bench.locomo import Client, recall_cache_clear
+    from bench.stack import running_stack
+
+    asked = long_history.questions(count + warm)
+    chosen, warming = asked[:count], asked[count:]
+    report: dict[str, object] = {}
+    with running_stack(data_dir=data_dir, tenant=TENANT, worker_concurrency=1) as stack:
+        recall_cache_clear(stack.env["REDIS_URL"])
+        client = Client(stack.base_url, stack.api_key)
+        for user in ("s00000", "big"):
+            for query in warming:
+                client.call("POST", "/v1/recall", _body(user, query, budget))
+            loadavg = open("/proc/loadavg").read().split()[:3]
+            client_ms: list[float] = []
+            server_ms: list[float] = []
+            for query in chosen:
+                status, _, ms, timing = client.call_timed(
+                    "POST", "/v1/recall", _body(user, query, budget)
+                )
+                if status != 200 or timing.cache == "hit":
+                    raise RuntimeError(f"recall {status} cache {timing.cache}")
+                client_ms.append(ms)
+                if timing.app_ms is not None:
+                    server_ms.append(timing.app_ms)
+            report[user] = {
+                "client": _percentiles(client_ms),
+                "server": _percentiles(server_ms),
+                "loadavg": [loadavg, open("/proc/loadavg").read().split()[:3]],
+            }
+            print(f"{user} over HTTP: {report[user]}", flush=True)
+    return report
+
+
+def _body(user: str, query: str, budget: int) -> dict[str, object]:
+    return {"user_id": user, "task": query, "token_budget": budget}
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    if not times:
+        return {}
     return {
         "p50": round(times[len(times) // 2], 1),
         "p95": round(times[int(len(times) * 0.95)], 1),
-        "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
+        "n": len(times),
     }
 
 
