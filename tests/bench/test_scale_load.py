@@ -119,7 +119,9 @@ def test_bulk_load_writes_what_the_triggers_write(tenant: Tenant) -> None:
     }
 
 
-def test_triggers_are_off_during_a_bulk_load(tenant: Tenant) -> None:
+def test_triggers_are_off_during_a_bulk_load(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     built: list[int] = []
     original = scale.keywords_build
 
@@ -127,11 +129,8 @@ def test_triggers_are_off_during_a_bulk_load(tenant: Tenant) -> None:
         built.append(len(_snapshot(tenant)["postings"]))
         return original(cursor, tenant_id)
 
-    scale.keywords_build = spy  # type: ignore[assignment]
-    try:
-        _load(tenant, bulk_keywords=True)
-    finally:
-        scale.keywords_build = original  # type: ignore[assignment]
+    monkeypatch.setattr(scale, "keywords_build", spy)
+    _load(tenant, bulk_keywords=True)
     assert built == [0]
     assert _snapshot(tenant)["postings"]
 
