@@ -2,8 +2,12 @@
 as many events, then uncached recall latency for a small and a large user, filtered
 top-k counts, and the plan of every recall statement.
 
-    .venv/bin/python -m bench.scale --facts 1000000 --big 100000 --index ivfflat
-    .venv/bin/python -m bench.scale --facts 100000 --big 100000 --index hnsw
+    nice -n 10 .venv/bin/python -m bench.scale --facts 1000000 --big 100000 --index hnsw \
+        --maintenance-work-mem 2500MB --no-measure
+    .venv/bin/python -m bench.scale --queries 60 --plans bench/results/plans-1m-hnsw-postings.txt
+    .venv/bin/python -m bench.scale --http --queries 60
+    .venv/bin/python -m bench.scale --facts 100000 --big 100000 --index hnsw \
+        --data-dir bench/.cache/scale-100k
 
 Data (say it when quoting a figure): the first `--pool` distinct LoCoMo turns
 (`bench.locomo_data`) embedded once with the real MiniLM (the cache of
@@ -19,12 +23,23 @@ per user, 200 to a conversation, one extractive episode per conversation. Everyt
 generated inside Postgres (INSERT ... SELECT from a variants table loaded with COPY),
 with the vector and keyword indexes dropped for the load and built afterwards (timed).
 
+Keyword postings and BM25 statistics (`KeywordPosting`, `KeywordTerm`, `KeywordCorpus`):
+their statement-level insert triggers are disabled for the load, and afterwards each kind's
+are built in one pass over the tenant's rows by the triggers' own insert branch (the SQL of
+migrations 0011_recall_keyword_corpus and 0018_keyword_postings with the transition table
+`new_rows` standing for all of the tenant's rows), with the postings' two btree indexes
+dropped meanwhile and rebuilt after. So a posting has one definition, the migration's, and
+tests/bench/test_scale_load.py checks the bulk path against a load with the triggers on.
+
 `--index hnsw|ivfflat` builds that vector index (`memory.vector_index`, the same code as
 `manage.py vector_index`); on a loaded database the loader only switches the index.
 
-Measurement: in-process through the v1 recall engine (`retrieve` -> `blocks_from` ->
-`pack`, as `bench.long_history` does: no HTTP, no recall cache, no access counting),
-2,000 tokens, LoCoMo questions, for the big user and for a small one; then the number of
+Measurement: in-process through the v1 recall engine as `memory_recall` composes it
+(`retrieve` -> documents -> `blocks_from` -> instructions -> `pack`, as `bench.long_history`
+does: no HTTP, no recall cache, no access counting, heap frozen after the warm-up),
+2,000 tokens, LoCoMo questions, for the big user and for a small one, with the blocks the
+recalls found in shared_buffers and read from the kernel; or, with `--http`, through
+POST /v1/recall of a `bench.stack` on the same database; then the number of
 rows each vector channel statement returns for k = 100 against the user's own count
 (filtered top-k), and `EXPLAIN (ANALYZE, BUFFERS)` of every statement of one recall.
 """
@@ -32,10 +47,12 @@ rows each vector channel statement returns for k = 100 against the user's own co
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import random
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,6 +63,11 @@ CACHE = ROOT / "bench" / ".cache" / "scale"
 TENANT = "scale"
 NOISE = 0.01
 TABLES = ("memory_event", "memory_fact", "memory_episode")
+KINDS = {"event": "memory_event", "fact": "memory_fact", "episode": "memory_episode"}
+# The keyword statistics' triggers (their definitions are the migrations'; see keywords_build).
+_corpus = importlib.import_module("memory.migrations.0011_recall_keyword_corpus")
+_postings = importlib.import_module("memory.migrations.0018_keyword_postings")
+KEYWORD_TRIGGERS = ("keyword_corpus_insert", "keyword_postings_insert")
 
 
 def _variants(texts: list[str], vectors: object, per_text: int) -> io.StringIO:
@@ -116,7 +138,8 @@ FROM generate_series(%(start)s, %(stop)s - 1) g
 _EPISODES = """
 INSERT INTO memory_episode (id, tenant_id, user_id, conversation_id, session_key, summary,
     event_count, highlights, summarizer, updated_at, embedding, embedding_stale)
-SELECT gen_random_uuid(), %(tenant)s, e.user_id, e.conversation_id, '',
+SELECT md5('p' || %(tenant)s || '/' || e.user_id || '/' || e.conversation_id)::uuid,
+       %(tenant)s, e.user_id, e.conversation_id, '',
        string_agg(e.content, ' ' ORDER BY e.event_time), 0, '[]', 'extractive', now(),
        (array_agg(e.embedding ORDER BY e.event_time))[1], false
 FROM memory_event e
@@ -135,16 +158,75 @@ def _indexes(cursor: object, table: str, kind: str) -> list[tuple[str, str]]:
     return cursor.fetchall()  # type: ignore[attr-defined, no-any-return]
 
 
-def load(total: int, big: int, small: int, pool_size: int, per_text: int) -> dict[str, float]:
-    """Fill tenant `scale`; -> seconds per step. Keyword (GIN) and vector indexes are
-    dropped for the load; the GIN indexes are rebuilt here, the vector index by the
-    caller."""
+def keyword_statements(kind: str, tenant_id: object) -> str:
+    """SQL that adds the postings, term counts and corpus statistics of every counted
+    `kind` row of the tenant: the insert branch of that kind's triggers, verbatim from the
+    migrations, with the statement's transition table `new_rows` being the tenant's rows.
+    Run once on rows that have none yet (the triggers off while they were inserted)."""
+    table, counted = _postings.KINDS[kind]
+    # A UUID literal (parsed, so nothing but hex and dashes): the SQL holds several
+    # statements, which the driver sends only without parameters.
+    source = f"(SELECT * FROM {table} WHERE tenant_id = '{uuid.UUID(str(tenant_id))}')"
+    postings = _postings.ADD.format(
+        rows=f"SELECT * FROM {source} r WHERE {counted}", kind=kind, impact=_postings.IMPACT
+    )
+    delta = _corpus.INSERTED.format(counted=counted).replace("new_rows", source)
+    return postings + _corpus.APPLY.format(delta=delta, kind=kind)
+
+
+def keyword_triggers(cursor: object, enabled: bool) -> None:
+    """Switch the keyword statistics' insert triggers of the loaded tables on or off."""
+    verb = "ENABLE" if enabled else "DISABLE"
+    for table in TABLES:
+        for trigger in KEYWORD_TRIGGERS:
+            cursor.execute(f"ALTER TABLE {table} {verb} TRIGGER {trigger}")  # type: ignore[attr-defined]
+
+
+def keywords_build(cursor: object, tenant_id: object) -> dict[str, float]:
+    """Postings, term counts and corpus statistics of the tenant's loaded rows, in bulk
+    (the postings' btree indexes dropped for it and rebuilt); -> seconds per step."""
+    timings: dict[str, float] = {}
+    posting_indexes = [
+        definition
+        for name, definition in _indexes(cursor, "memory_keywordposting", "btree")
+        if not name.endswith("_pkey")
+    ]
+    for name, definition in _indexes(cursor, "memory_keywordposting", "btree"):
+        if definition in posting_indexes:
+            cursor.execute(f"DROP INDEX {name}")  # type: ignore[attr-defined]
+    for kind in KINDS:
+        step = time.perf_counter()
+        cursor.execute(keyword_statements(kind, tenant_id))  # type: ignore[attr-defined]
+        timings[f"keywords_{kind}"] = time.perf_counter() - step
+        print(f"  keyword postings of {kind}s: {timings[f'keywords_{kind}']:.0f} s", flush=True)
+    step = time.perf_counter()
+    for definition in posting_indexes:
+        cursor.execute(definition)  # type: ignore[attr-defined]
+    timings["posting_indexes"] = time.perf_counter() - step
+    print(f"  posting indexes: {timings['posting_indexes']:.0f} s", flush=True)
+    return timings
+
+
+def load(
+    tenant: object,
+    total: int,
+    big: int,
+    small: int,
+    texts: list[str],
+    vectors: object,
+    per_text: int,
+    *,
+    bulk_keywords: bool = True,
+    vacuum: bool = True,
+    maintenance_work_mem: str = "1GB",
+) -> dict[str, float]:
+    """Fill `tenant`; -> seconds per step. Keyword (GIN) and vector indexes are dropped
+    for the load; the GIN indexes are rebuilt here, the vector index by the caller. With
+    `bulk_keywords` the keyword statistics' insert triggers are off for the load and the
+    statistics built after it (`keywords_build`); without, the triggers keep them."""
     from django.db import connection
 
-    from tenants.models import Tenant
-
-    tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": TENANT})
-    texts, vectors = long_history.pool(pool_size)
+    tenant_id = tenant.pk  # type: ignore[attr-defined]
     timings: dict[str, float] = {}
     started = time.perf_counter()
     buffer = _variants(texts, vectors, per_text)
@@ -152,6 +234,11 @@ def load(total: int, big: int, small: int, pool_size: int, per_text: int) -> dic
     variants = len(texts) * per_text
     fmt = {"big": big, "small": small}
     with connection.cursor() as cursor:
+        # Sorts of the index builds and the term counts' aggregate: in memory, not spilled.
+        cursor.execute(
+            "SELECT set_config('maintenance_work_mem', %s, false)", [maintenance_work_mem]
+        )
+        cursor.execute("SET work_mem = '256MB'")
         gin = [
             definition
             for table in (*TABLES, "memory_passage")
@@ -167,41 +254,50 @@ def load(total: int, big: int, small: int, pool_size: int, per_text: int) -> dic
         cursor.execute("TRUNCATE bench_variant")
         with cursor.cursor.copy("COPY bench_variant (id, content, embedding) FROM STDIN") as copy:
             copy.write(buffer.getvalue())
-        params = {"tenant": tenant.pk, "variants": variants}
+        params = {"tenant": tenant_id, "variants": variants}
         chunk = 100_000
-        for name, template in (("events", _EVENTS), ("facts", _FACTS), ("sources", _SOURCES)):
-            step = time.perf_counter()
-            sql = template.format(
-                user=_USER.format(**fmt),
-                index=_INDEX.format(**fmt),
-                size=_SIZE.format(**fmt),
-                predicates=len(long_history.PREDICATES),
-            )
-            for first in range(0, total, chunk):
-                cursor.execute(
-                    sql,
-                    {
-                        **params,
-                        "start": first,
-                        "stop": min(total, first + chunk),
-                        "predicates": long_history.PREDICATES,
-                    },
+        if bulk_keywords:
+            keyword_triggers(cursor, enabled=False)
+        try:
+            for name, template in (
+                ("events", _EVENTS),
+                ("facts", _FACTS),
+                ("sources", _SOURCES),
+                ("episodes", _EPISODES),
+            ):
+                step = time.perf_counter()
+                sql = template.format(
+                    user=_USER.format(**fmt),
+                    index=_INDEX.format(**fmt),
+                    size=_SIZE.format(**fmt),
+                    predicates=len(long_history.PREDICATES),
                 )
-            timings[name] = time.perf_counter() - step
-            print(f"  {name}: {timings[name]:.0f} s", flush=True)
-        step = time.perf_counter()
-        sql = _EPISODES.format(index=_INDEX.format(**fmt))
-        for first in range(0, total, chunk):
-            cursor.execute(sql, {**params, "start": first, "stop": min(total, first + chunk)})
-        timings["episodes"] = time.perf_counter() - step
+                for first in range(0, total, chunk):
+                    cursor.execute(
+                        sql,
+                        {
+                            **params,
+                            "start": first,
+                            "stop": min(total, first + chunk),
+                            "predicates": long_history.PREDICATES,
+                        },
+                    )
+                timings[name] = time.perf_counter() - step
+                print(f"  {name}: {timings[name]:.0f} s", flush=True)
+        finally:
+            if bulk_keywords:
+                keyword_triggers(cursor, enabled=True)
+        if bulk_keywords:
+            timings.update(keywords_build(cursor, tenant_id))
         step = time.perf_counter()
         for definition in gin:
             cursor.execute(definition.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
         timings["gin"] = time.perf_counter() - step
         print(f"  keyword (GIN) indexes: {timings['gin']:.0f} s", flush=True)
         cursor.execute("DROP TABLE bench_variant")
-        for table in TABLES:
-            cursor.execute(f"VACUUM ANALYZE {table}")
+        if vacuum:
+            for table in (*TABLES, "memory_keywordposting", "memory_keywordterm"):
+                cursor.execute(f"VACUUM ANALYZE {table}")
     return timings
 
 
@@ -256,17 +352,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plans", type=Path, default=None, help="write full plans here")
     parser.add_argument("--no-measure", action="store_true")
     parser.add_argument(
+        "--http",
+        action="store_true",
+        help="measure through POST /v1/recall of a bench.stack on the loaded database instead",
+    )
+    parser.add_argument(
         "--maintenance-work-mem",
         default="1GB",
         help="for the index build (HNSW fits in memory at ~2.25 KB per vector)",
     )
     args = parser.parse_args(argv)
+    if args.http:
+        report = measure_http(args.data_dir, args.queries, args.warm, args.budget)
+        print(json.dumps(report))
+        return 0
     postgres = long_history.start(args.data_dir)
     report: dict[str, object] = {"loadavg_start": open("/proc/loadavg").read().split()[:3]}
     try:
         if not users():
+            from tenants.models import Tenant
+
+            tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": TENANT})
+            texts, vectors = long_history.pool(args.pool)
             started = time.perf_counter()
-            report["load"] = load(args.facts, args.big, args.small, args.pool, args.variants)
+            report["load"] = load(
+                tenant,
+                args.facts,
+                args.big,
+                args.small,
+                texts,
+                vectors,
+                args.variants,
+                maintenance_work_mem=args.maintenance_work_mem,
+            )
             report["load_total_s"] = time.perf_counter() - started
         if args.index != "keep":
             from memory.vector_index import build
@@ -293,7 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"{user} ({size} facts): uncached recall at {args.budget} tokens over "
                 f"{len(chosen)} queries p50 {latency['p50']:.1f} ms p95 {latency['p95']:.1f} ms "
-                f"load {latency['loadavg']}; top-100 returned/expected {counts}",
+                f"load {latency['loadavg']}; blocks hit/read {latency['blocks_hit_read']}; "
+                f"top-100 returned/expected {counts}",
                 flush=True,
             )
             plans = long_history.explain(user, chosen[0], args.budget, tenant_slug=TENANT)
@@ -315,28 +434,113 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def measure(user: str, queries: list[str], warm: int, budget: int) -> dict[str, object]:
+    """Uncached recall as the v1 service composes it (`retrieve`, the documents' joined
+    spans, `blocks_from`, instructions first, `pack`; as `bench.long_history.measure`,
+    whose heap freeze after the warm-up this copies: the served process freezes its heap
+    before fork, and without it full collections land inside measured recalls)."""
+    import gc
+
+    from memory.recall import documents
     from memory.recall.channels import RecallScope
-    from memory.recall.engine import blocks_from, retrieve
+    from memory.recall.engine import blocks_from, retrieve, with_instructions
     from memory.recall.packing import pack
     from tenants.models import Tenant
 
-    scope = RecallScope(tenant=Tenant.objects.get(slug=TENANT), user_id=user)
+    tenant = Tenant.objects.get(slug=TENANT)
+    scope = RecallScope(tenant=tenant, user_id=user)
 
     def recall(query: str) -> None:
-        pack(blocks_from(retrieve(scope, query, budget=budget), budget), budget)
+        result = retrieve(scope, query, budget=budget)
+        joined = documents.joined_hits(
+            tenant=tenant, user_id=user, query=query, has_spans=result.has_documents
+        )
+        blocks = documents.with_memory(blocks_from(result, budget), joined)
+        pack(with_instructions(scope, blocks, result.instructions), budget)
 
     for query in queries[:warm]:
         recall(query)
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
     times = []
+    before = _blocks()
     for query in queries:
         started = time.perf_counter()
         recall(query)
         times.append((time.perf_counter() - started) * 1000)
-    times.sort()
+    after = _blocks()
+    return {
+        **_percentiles(times),
+        "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
+        # Blocks the measured recalls found in shared_buffers and read from the kernel
+        # (page cache or disk): whether a table bigger than shared_buffers costs reads.
+        "blocks_hit_read": [after[0] - before[0], after[1] - before[1]],
+    }
+
+
+def _blocks() -> tuple[int, int]:
+    """(hit, read) blocks of this database so far, this backend's counts included."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()"
+        )
+        hit, read = cursor.fetchone()
+    return int(hit), int(read)
+
+
+def measure_http(data_dir: Path, count: int, warm: int, budget: int) -> dict[str, object]:
+    """Uncached recall over HTTP: a `bench.stack` (2 gunicorn workers, as `make dev`) on
+    the loaded database, its recall cache cleared, each question asked once per user
+    (`warm` other questions first); client-side and server (Server-Timing) p50 / p95."""
+    from bench.locomo import Client, recall_cache_clear
+    from bench.stack import running_stack
+
+    asked = long_history.questions(count + warm)
+    chosen, warming = asked[:count], asked[count:]
+    report: dict[str, object] = {}
+    with running_stack(data_dir=data_dir, tenant=TENANT, worker_concurrency=1) as stack:
+        recall_cache_clear(stack.env["REDIS_URL"])
+        client = Client(stack.base_url, stack.api_key)
+        for user in ("s00000", "big"):
+            for query in warming:
+                client.call("POST", "/v1/recall", _body(user, query, budget))
+            loadavg = open("/proc/loadavg").read().split()[:3]
+            client_ms: list[float] = []
+            server_ms: list[float] = []
+            for query in chosen:
+                status, _, ms, timing = client.call_timed(
+                    "POST", "/v1/recall", _body(user, query, budget)
+                )
+                if status != 200 or timing.cache == "hit":
+                    raise RuntimeError(f"recall {status} cache {timing.cache}")
+                client_ms.append(ms)
+                if timing.app_ms is not None:
+                    server_ms.append(timing.app_ms)
+            report[user] = {
+                "client": _percentiles(client_ms),
+                "server": _percentiles(server_ms),
+                "loadavg": [loadavg, open("/proc/loadavg").read().split()[:3]],
+            }
+            print(f"{user} over HTTP: {report[user]}", flush=True)
+    return report
+
+
+def _body(user: str, query: str, budget: int) -> dict[str, object]:
+    return {"user_id": user, "task": query, "token_budget": budget}
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    if not times:
+        return {}
     return {
         "p50": round(times[len(times) // 2], 1),
         "p95": round(times[int(len(times) * 0.95)], 1),
-        "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
+        "n": len(times),
     }
 
 
