@@ -191,6 +191,10 @@ def main() -> None:
         "int8-all-per-tensor": dict(),
         "int8-all-per-channel": dict(per_channel=True),
         "int8-per-channel-ffn-out-float": dict(per_channel=True, nodes_to_exclude=ffn_out),
+        "int8-per-channel-ffn-out-float-layers-0-2": dict(
+            per_channel=True,
+            nodes_to_exclude=[n for n in ffn_out if any(f"layer.{k}/" in n for k in (0, 2))],
+        ),
         "int8-per-channel-ffn-out-float-0-2": dict(
             per_channel=True,
             nodes_to_exclude=[n for n in ffn_out if any(f"layer.{k}/" in n for k in (0, 1, 2))],
