@@ -207,6 +207,7 @@ def main() -> None:
         target = scratch / f"{name}.onnx"
         quantize_dynamic(source, str(target), op_types_to_quantize=["MatMul"], **options)  # type: ignore[arg-type]
         vectors = passage_vectors(embedding._OnnxMiniLM(embedding._onnx_session(target), target))
+        target.unlink()  # 60-80 MB each
         cosine = (vectors * reference).sum(axis=1)
         print(
             f"\n{name}: cosine to float32, spans min {cosine[:spans].min():.4f} p1 "
@@ -228,6 +229,7 @@ def main() -> None:
                 ),
                 flush=True,
             )
+    scratch.rmdir()
     print(f"load average {Path('/proc/loadavg').read_text().strip()}")
 
 
