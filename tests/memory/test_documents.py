@@ -135,8 +135,10 @@ def test_a_web_process_embeds_every_span_before_answering_with_the_onnx_runtime(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Web processes hold only the ONNX embedder (EMBEDDING_RUNTIME=onnx): the upload embeds
-    the spans with its passage path, in two threads, before it answers, and the stored
-    vectors are the float32 model's (the space recall embeds queries in)."""
+    the spans with its passage path, in two threads, before it answers. The stored vectors
+    are the int8 graph's (EMBEDDING_SPAN_PRECISION default): the same as a worker's
+    (torch process) passage path, and within cosine 0.99 of the float32 model's (the space
+    recall embeds queries in); with `float32` they are the float32 model's."""
     import numpy as np
 
     from memory import embedding
@@ -152,6 +154,8 @@ def test_a_web_process_embeds_every_span_before_answering_with_the_onnx_runtime(
     monkeypatch.setattr(onnx_only, "embed", lambda t: pytest.fail("spans took the query path"))
     monkeypatch.setattr(store, "embedder", lambda: onnx_only)
     monkeypatch.setattr(embedding, "PASSAGE_THREADS", 2)
+    monkeypatch.setattr(embedding, "SPAN_PRECISION", "int8")
+    assert onnx_only._passages is not None
 
     body = _upload(api).json()
 
@@ -160,6 +164,13 @@ def test_a_web_process_embeds_every_span_before_answering_with_the_onnx_runtime(
     texts = [store.span_embedding_text(span.heading, span.text) for span in spans]
     reference = local._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     stored = np.array([list(span.embedding) for span in spans])
+    cosine = (stored * reference).sum(axis=1)
+    assert cosine.min() >= 0.99 and cosine.max() < 0.99999  # int8, close to float32
+    assert (stored * np.array(local.embed_passages(texts))).sum(axis=1).min() >= 0.99999
+
+    monkeypatch.setattr(embedding, "SPAN_PRECISION", "float32")
+    _upload(api)
+    stored = np.array([list(span.embedding) for span in DocumentSpan.objects.order_by("ordinal")])
     assert (stored * reference).sum(axis=1).min() >= 0.999
 
 
