@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from memory import timeline
@@ -275,14 +276,15 @@ def smooth(
     """`fused` re-scored: each event gains kernel[d-1] × the fused score of the event d
     places before and after it (turns outside `fused` score 0), re-sorted. Facts and
     episodes keep their score. Scores are read from the input, so gains do not chain."""
-    scores = dict(fused)
+    # Only events' scores are read, by id: no (kind, id) tuple built and hashed per item
+    # and per neighbour (a UUID hashes in Python; a long history fuses hundreds of items).
+    scores = {key[1]: score for key, score in fused if key[0] == "event"}
     smoothed: list[tuple[ItemKey, float]] = []
     for key, score in fused:
-        if key[0] == "event" and key[1] in around:
-            turns = around[key[1]]
+        if key[0] == "event" and (turns := around.get(key[1])) is not None:
             for side in (turns.before, turns.after):
                 for weight, neighbour in zip(kernel, side, strict=False):
-                    score += weight * scores.get(("event", neighbour), 0.0)
+                    score += weight * scores.get(neighbour, 0.0)
         smoothed.append((key, score))
-    smoothed.sort(key=lambda pair: pair[1], reverse=True)
+    smoothed.sort(key=itemgetter(1), reverse=True)
     return smoothed
