@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -226,6 +226,13 @@ def vector_literal(vector: Sequence[float]) -> str:
     trip). A recall formats its query vector once for its four vector channels: 384
     floats each time were ~1.5 ms of Python per recall."""
     return "[" + ",".join(map(repr, map(float, vector))) + "]"
+
+
+def uuid_array(ids: Iterable[uuid.UUID]) -> str:
+    """`ids` as Postgres array text, for `= ANY(%s::uuid[])`. psycopg adapts a list of
+    UUIDs element by element in Python (~3 µs each under load); joining their text takes
+    half of that, and a long history's neighbour read passes hundreds of ids."""
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 def nearest_sql(

@@ -183,23 +183,24 @@ def _around_read(
         f"r.id, r.event_time, {_MICROS.format(col='r.event_time')} AS micros, r.conversation_id"
     )
     if near is None:
-        candidates, _ = rows.select(columns, "r.id = ANY(%s)")
-        candidate_params = [*params, list(event_ids)]
+        candidates, _ = rows.select(columns, "r.id = ANY(%s::uuid[])")
+        candidate_params = [*params, channels.uuid_array(event_ids)]
     else:
         scored, kept, window = near
-        timed, _ = rows.select(columns, "r.id = ANY(%s)")
+        timed, _ = rows.select(columns, "r.id = ANY(%s::uuid[])")
         # The nearest other event in time is the one before or after in time order.
         candidates = (
             "SELECT id, event_time, micros, conversation_id FROM (SELECT t.*, "
             "t.micros - lag(t.micros) OVER w AS since, lead(t.micros) OVER w - t.micros AS till "
             f"FROM ({timed}) t WINDOW w AS (ORDER BY t.event_time, t.id)) s "
-            "WHERE s.id = ANY(%s) AND (s.id = ANY(%s) OR s.since < %s OR s.till < %s)"
+            "WHERE s.id = ANY(%s::uuid[]) AND (s.id = ANY(%s::uuid[]) OR s.since < %s "
+            "OR s.till < %s)"
         )
         candidate_params = [
             *params,
-            list(dict.fromkeys([*event_ids, *scored])),
-            list(event_ids),
-            list(kept),
+            channels.uuid_array(dict.fromkeys([*event_ids, *scored])),
+            channels.uuid_array(event_ids),
+            channels.uuid_array(kept),
             window,
             window,
         ]
