@@ -222,7 +222,7 @@ def _ranked_spans(
     if keyword_only and not keyword:
         return []
     vector = embed_one(query)
-    text = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    text = channels.vector_literal(vector)
     with connection.cursor() as cursor:
         # Either vector index method (memory.vector_index) keeps scanning until DEPTH
         # rows pass the user filter.

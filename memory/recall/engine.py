@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter
@@ -124,7 +125,7 @@ class Retrieval:
     anchor_source: str
     routing: Routing | None
     fused: list[tuple[ItemKey, float]] = field(default_factory=list)
-    ranks: dict[str, dict[ItemKey, int]] = field(default_factory=dict)
+    ranks: Mapping[str, Mapping[ItemKey, int]] = field(default_factory=dict)
     facts: dict[uuid.UUID, Fact] = field(default_factory=dict)
     events: dict[uuid.UUID, Event] = field(default_factory=dict)
     episodes: dict[uuid.UUID, Episode] = field(default_factory=dict)
@@ -138,6 +139,29 @@ class Retrieval:
     instructions: list[Fact] | None = None
     has_documents: bool | None = None
     has_document_tags: bool | None = None
+
+
+class Ranks(Mapping[str, dict[ItemKey, int]]):
+    """Each channel's ranking as item -> rank (from 1), a channel's built when first
+    read. Only explanations and debug output read them; building all of them on every
+    recall hashed every ranked item once more (hundreds for a long history)."""
+
+    def __init__(self, rankings: Mapping[str, Sequence[ItemKey]]) -> None:
+        self._rankings = rankings
+        self._built: dict[str, dict[ItemKey, int]] = {}
+
+    def __getitem__(self, name: str) -> dict[ItemKey, int]:
+        built = self._built.get(name)
+        if built is None:
+            ranked = self._rankings[name]
+            built = self._built[name] = {key: i for i, key in enumerate(ranked, start=1)}
+        return built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rankings)
+
+    def __len__(self) -> int:
+        return len(self._rankings)
 
 
 def _reference(scope: RecallScope, given: datetime | None) -> tuple[datetime, str]:
@@ -217,10 +241,12 @@ def retrieve(
         embed_started = perf_counter()
         query_vector = embed_one(query)
         _channel_observe("embed_query", embed_started)
-        vector_events = channels.vector_send("event", events, query_vector, depth)
-        vector_facts = channels.vector_send("fact", facts, query_vector)
-        vector_episodes = channels.vector_send("episode", episodes, query_vector, 10)
-        vector_passages = channels.vector_passages_send(scope, query_vector, depth)
+        # Formatted once for the four vector statements (not once per statement).
+        vector_text = channels.vector_literal(query_vector)
+        vector_events = channels.vector_send("event", events, vector_text, depth)
+        vector_facts = channels.vector_send("fact", facts, vector_text)
+        vector_episodes = channels.vector_send("episode", episodes, vector_text, 10)
+        vector_passages = channels.vector_passages_send(scope, vector_text, depth)
         if not any_event():
             return Retrieval(
                 scope=scope,
@@ -287,10 +313,7 @@ def retrieve(
         instructions=pinned,
         has_documents=documents_found,
         has_document_tags=tags_found,
-        ranks={
-            name: {key: i for i, key in enumerate(ranked, start=1)}
-            for name, ranked in rankings.items()
-        },
+        ranks=Ranks(rankings),
     )
     _add_neighbours(result, around, anchors, previous=budget >= PREVIOUS_TURN_MIN_BUDGET)
     # The budget fills long before the end of the list (LoCoMo, 80 questions: the deepest

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from memory import timeline
@@ -182,23 +183,24 @@ def _around_read(
         f"r.id, r.event_time, {_MICROS.format(col='r.event_time')} AS micros, r.conversation_id"
     )
     if near is None:
-        candidates, _ = rows.select(columns, "r.id = ANY(%s)")
-        candidate_params = [*params, list(event_ids)]
+        candidates, _ = rows.select(columns, "r.id = ANY(%s::uuid[])")
+        candidate_params = [*params, channels.uuid_array(event_ids)]
     else:
         scored, kept, window = near
-        timed, _ = rows.select(columns, "r.id = ANY(%s)")
+        timed, _ = rows.select(columns, "r.id = ANY(%s::uuid[])")
         # The nearest other event in time is the one before or after in time order.
         candidates = (
             "SELECT id, event_time, micros, conversation_id FROM (SELECT t.*, "
             "t.micros - lag(t.micros) OVER w AS since, lead(t.micros) OVER w - t.micros AS till "
             f"FROM ({timed}) t WINDOW w AS (ORDER BY t.event_time, t.id)) s "
-            "WHERE s.id = ANY(%s) AND (s.id = ANY(%s) OR s.since < %s OR s.till < %s)"
+            "WHERE s.id = ANY(%s::uuid[]) AND (s.id = ANY(%s::uuid[]) OR s.since < %s "
+            "OR s.till < %s)"
         )
         candidate_params = [
             *params,
-            list(dict.fromkeys([*event_ids, *scored])),
-            list(event_ids),
-            list(kept),
+            channels.uuid_array(dict.fromkeys([*event_ids, *scored])),
+            channels.uuid_array(event_ids),
+            channels.uuid_array(kept),
             window,
             window,
         ]
@@ -275,14 +277,15 @@ def smooth(
     """`fused` re-scored: each event gains kernel[d-1] × the fused score of the event d
     places before and after it (turns outside `fused` score 0), re-sorted. Facts and
     episodes keep their score. Scores are read from the input, so gains do not chain."""
-    scores = dict(fused)
+    # Only events' scores are read, by id: no (kind, id) tuple built and hashed per item
+    # and per neighbour (a UUID hashes in Python; a long history fuses hundreds of items).
+    scores = {key[1]: score for key, score in fused if key[0] == "event"}
     smoothed: list[tuple[ItemKey, float]] = []
     for key, score in fused:
-        if key[0] == "event" and key[1] in around:
-            turns = around[key[1]]
+        if key[0] == "event" and (turns := around.get(key[1])) is not None:
             for side in (turns.before, turns.after):
                 for weight, neighbour in zip(kernel, side, strict=False):
-                    score += weight * scores.get(("event", neighbour), 0.0)
+                    score += weight * scores.get(neighbour, 0.0)
         smoothed.append((key, score))
-    smoothed.sort(key=lambda pair: pair[1], reverse=True)
+    smoothed.sort(key=itemgetter(1), reverse=True)
     return smoothed

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import struct
+import uuid
 from datetime import UTC, datetime
 
 from memory.recall.bm25 import bm25_rank, parse_tsvector
-from memory.recall.engine import excerpt
+from memory.recall.channels import uuid_array, vector_literal
+from memory.recall.engine import Ranks, excerpt
 from memory.recall.fusion import rrf_fuse
 from memory.recall.packing import Block, pack
 from memory.tokens import count_tokens
+
+
+def test_vector_literal_round_trips_every_float() -> None:
+    # float32 values (what the embedder returns, widened) and a float64 one: each is
+    # written so that parsing it back gives the same number.
+    values = [struct.unpack("f", struct.pack("f", x))[0] for x in (0.1, -0.033, 1e-8)]
+    values.append(0.30000000000000004)
+    text = vector_literal(values)
+    assert text.startswith("[") and text.endswith("]")
+    assert [float(part) for part in text[1:-1].split(",")] == values
+    assert vector_literal([]) == "[]"
+
+
+def test_uuid_array_is_postgres_array_text() -> None:
+    ids = [uuid.UUID(int=1), uuid.UUID(int=2**128 - 1)]
+    assert uuid_array(ids) == (
+        "{00000000-0000-0000-0000-000000000001,ffffffff-ffff-ffff-ffff-ffffffffffff}"
+    )
+    assert uuid_array([]) == "{}"
+
+
+def test_ranks_are_each_channels_positions_built_when_read() -> None:
+    a, b, c = ("event", uuid.UUID(int=1)), ("fact", uuid.UUID(int=2)), ("event", uuid.UUID(int=3))
+    rankings = {"vector_events": [a, c], "keyword_facts": [b], "conversation": []}
+    ranks = Ranks(rankings)
+    assert list(ranks) == ["vector_events", "keyword_facts", "conversation"]
+    assert len(ranks) == 3
+    assert ranks["vector_events"] == {a: 1, c: 2}
+    assert dict(ranks.items()) == {
+        "vector_events": {a: 1, c: 2},
+        "keyword_facts": {b: 1},
+        "conversation": {},
+    }
+    assert "temporal" not in ranks
+    # Fusion reads a channel's ranks in rank order, as it reads the ranking itself.
+    assert rrf_fuse(ranks, {}) == rrf_fuse(rankings, {})  # type: ignore[arg-type]
 
 
 def test_parse_tsvector_counts_positions() -> None:
