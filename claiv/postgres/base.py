@@ -17,6 +17,7 @@ import select
 from typing import Any
 
 import psycopg
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
 from psycopg import pq
 from psycopg_pool import ConnectionPool
@@ -42,10 +43,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # above instead of `ConnectionPool.check_connection`; Django then finds the pool
         # made and uses it.
         options = self.settings_dict["OPTIONS"].get("pool")
+        pools: dict[str, Any] = self._connection_pools  # type: ignore[attr-defined]
         if (
             options
-            and self.alias != base.NO_DB_ALIAS
-            and self.alias not in self._connection_pools
+            and self.alias != NO_DB_ALIAS
+            and self.alias not in pools
             and self.settings_dict["CONN_HEALTH_CHECKS"]
             and self.settings_dict.get("CONN_MAX_AGE", 0) == 0
         ):
@@ -54,9 +56,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
             pool: ConnectionPool[Any] = ConnectionPool(
                 kwargs=connect_kwargs,
                 open=False,
-                configure=self._configure_connection,
+                configure=self._configure_connection,  # type: ignore[attr-defined]
                 check=check_without_round_trip,
                 **(options if isinstance(options, dict) else {}),
             )
-            self._connection_pools.setdefault(self.alias, pool)
+            pools.setdefault(self.alias, pool)
         return super().pool  # type: ignore[no-any-return]
