@@ -107,6 +107,11 @@ class UsageMiddleware:
         # Redis with the usage count in one round trip instead of one each.
         deferred: list[dict[str, object]] = []
         request.audit_deferred = deferred  # type: ignore[attr-defined]
+        # Other writes that ride on the same pipeline (the recall cache's write of a miss:
+        # memory.recall.cache): functions that queue a command on it. Best effort: if
+        # Redis fails they are lost, as they would be when sent on their own.
+        queued: list[Callable[[object], None]] = []
+        request.redis_deferred = queued.append  # type: ignore[attr-defined]
         response = self.get_response(request)
         usage: dict[str, object] | None = None
         tenant_id = getattr(request, "tenant_id", None)
@@ -128,11 +133,19 @@ class UsageMiddleware:
                 logger.exception(
                     "usage metering failed request_id=%s", getattr(request, "request_id", "-")
                 )
-        if usage is None and not deferred:
+        if usage is None and not deferred and not queued:
             return response
         counted = usage
 
         def queue_usage(pipe: object) -> None:
+            for queue in queued:
+                try:
+                    queue(pipe)
+                except Exception:  # a cache write is never worth a 500
+                    logger.exception(
+                        "deferred redis write failed request_id=%s",
+                        getattr(request, "request_id", "-"),
+                    )
             if counted is None:
                 return
             try:

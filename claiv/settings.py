@@ -136,6 +136,10 @@ for _database in DATABASES.values():
     # prefork fork.
     if env.bool("DB_POOL", default=False):
         _database["CONN_MAX_AGE"] = 0  # Django refuses persistent + pooled
+        # Django's backend, but the pool's check makes no round trip unless the server
+        # has already said goodbye on the connection (claiv.postgres.base).
+        if _database["ENGINE"] == "django.db.backends.postgresql":
+            _database["ENGINE"] = "claiv.postgres"
         _database["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DB_POOL_MAX_SIZE", default=10),

@@ -133,11 +133,21 @@ def audit_rows_push(
     if rows:
         pipe.rpush(BUFFER_KEY, *(json.dumps(r, separators=(",", ":")) for r in rows))
     try:
-        pipe.execute()
+        # Errors of single commands come back as results: a failed command queued by
+        # `also` (a script refused, say) must not make the pushed entries look unpushed
+        # (they would then be inserted twice).
+        results = pipe.execute(raise_on_error=False)
     except redis.RedisError:
         if rows:
             logger.warning("audit entries written directly: redis unavailable")
             _insert(rows)
+        return False
+    failed = [result for result in results if isinstance(result, Exception)]
+    if rows and isinstance(results[-1], Exception):
+        logger.warning("audit entries written directly: redis refused them")
+        _insert(rows)
+    if failed:
+        logger.warning("%d pipelined redis commands failed: %s", len(failed), failed[0])
         return False
     return True
 

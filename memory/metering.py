@@ -161,9 +161,11 @@ def usage_record_queue(pipe: Any, **request: Any) -> None:
     """`usage_record` queued on a caller's pipeline (keywords as for it), sent when the
     caller executes it: the request's count shares a round trip with its audit entries
     (memory.audit.audit_rows_push). EVAL, not EVALSHA: a pipeline would first check the
-    script exists (another round trip); Redis caches the compiled script by its hash."""
+    script exists (another round trip); Redis caches the compiled script by its hash.
+    A raw command: redis-py's cluster pipeline refuses `.eval()` (it routes EVAL by its
+    keys)."""
     keys, args = _record_arguments(**request)
-    pipe.eval(_RECORD, len(keys), *keys, *args)
+    pipe.execute_command("EVAL", _RECORD, len(keys), *keys, *args)
 
 
 def _record_arguments(

@@ -55,6 +55,8 @@ class CachedRecallView(TenantScopedAPIView):
             kind=self.cache_kind,
             request=data,
             compute=lambda: self.rendered(data),
+            # UsageMiddleware's end-of-request pipeline (None without it: written here).
+            defer=getattr(request._request, "redis_deferred", None),
         )
         meter(request, tokens=cached.tokens)
         audit_request(

@@ -128,11 +128,15 @@ def recall_cached(
     kind: str,
     request: dict[str, Any],
     compute: Callable[[], CachedRecall],
+    defer: Callable[[Callable[[Any], None]], None] | None = None,
 ) -> tuple[CachedRecall, bool]:
     """The response for this request and whether it came from the cache.
 
     `kind` names the response format, so two endpoints rendering the same request
-    differently never share an entry.
+    differently never share an entry. With `defer`, a miss's cache write is handed to it
+    as a function that queues the write on a pipeline (claiv.middleware.UsageMiddleware
+    sends it with the request's audit entries and usage count: one round trip fewer);
+    a lost write only costs a later miss.
     """
     # Read before computing: if the memory changes while we compute, the entry we store
     # carries the older version and is never served.
@@ -150,13 +154,18 @@ def recall_cached(
             return hit, True
     # On a replica only if it has replayed this version (memory.recall.replica).
     value = recall_reads(tenant_id=tenant_id, user_id=user_id, version=version, compute=compute)
+    keys = [key, _index_key(tenant_id, user_id)]
+    args = [_encode(version, value), value.ttl_seconds]
+    if defer is not None:
+        # EVAL, not EVALSHA: on a pipeline redis-py would first ask whether the script
+        # exists (a round trip); Redis caches the compiled script by its hash anyway. As a
+        # raw command: redis-py's cluster pipeline refuses `.eval()` but routes EVAL by
+        # its keys.
+        defer(lambda pipe: pipe.execute_command("EVAL", _WRITE, len(keys), *keys, *args))
+        return value, False
     write, _ = _scripts()
     try:
-        write(
-            keys=[key, _index_key(tenant_id, user_id)],
-            args=[_encode(version, value), value.ttl_seconds],
-            client=client,
-        )
+        write(keys=keys, args=args, client=client)
     except redis.RedisError:
         logger.warning("recall cache unavailable")
     return value, False

@@ -15,6 +15,8 @@ from keys.services import api_key_create, api_key_revoke
 from memory import audit
 from memory.audit import audit_flush, audit_prune, audit_pseudonym
 from memory.models import AuditEntry
+from memory.recall import cache
+from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 from tests.conftest import Api
 
@@ -214,3 +216,35 @@ def test_with_redis_down_the_deferred_entry_is_written_directly(
     assert list(AuditEntry.objects.filter(tenant=tenant).values_list("action", flat=True)) == [
         "ingest"
     ]
+
+
+def test_a_recall_miss_sends_its_cache_write_with_its_audit_entry_and_usage_count(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_memory_changed(tenant_id=tenant.pk, user_id="u1")  # a versioned user is cached
+    counted = _CountedPipelines(audit.usage_redis())
+    monkeypatch.setattr(audit, "usage_redis", lambda: counted)
+    body = {"user_id": "u1", "task": "Where does the user live?", "token_budget": 300}
+    miss = api.post("/v1/recall", body)
+    assert miss.status_code == 200 and miss["Server-Timing"].startswith("cache;desc=miss")
+    # One round trip after the answer: the cache write, the usage count, the audit entry.
+    assert counted.executed == [["EVAL", "EVAL", "RPUSH"]]
+    hit = api.post("/v1/recall", body)
+    assert hit["Server-Timing"].startswith("cache;desc=hit")  # the deferred write landed
+    assert hit.content == miss.content
+
+
+def test_a_refused_cache_write_does_not_write_the_audit_entry_twice(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_memory_changed(tenant_id=tenant.pk, user_id="u1")  # a versioned user is cached
+    monkeypatch.setattr(cache, "_WRITE", "return redis.error_reply('refused')")
+    body = {"user_id": "u1", "task": "Where does the user live?", "token_budget": 300}
+    for _ in range(2):
+        response = api.post("/v1/recall", body)
+        assert response.status_code == 200
+        assert response["Server-Timing"].startswith("cache;desc=miss")  # not cached, not failed
+    # Pushed to the buffer (not inserted directly as well): two entries once flushed.
+    assert not AuditEntry.objects.filter(tenant=tenant).exists()
+    audit_flush()
+    assert AuditEntry.objects.filter(tenant=tenant, action="recall").count() == 2

@@ -78,3 +78,8 @@ def test_embedded_postgres_runs_with_the_workload_settings() -> None:
             for name in POSTGRES_SETTINGS
         }
     assert running == POSTGRES_SETTINGS
+
+
+def test_pooled_postgres_uses_the_backend_with_the_local_pool_check() -> None:
+    assert _databases()["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert _databases(DB_POOL="1")["default"]["ENGINE"] == "claiv.postgres"

@@ -257,6 +257,34 @@ def test_the_bookkeeping_runs_on_a_redis_cluster(
         assert calls["n"] == 1  # the second came from the cluster
         assert cache.recall_cache_drop(tenant_id=tenant.pk, user_id=user) >= 1
 
+        # A miss's write deferred to the end-of-request pipeline (claiv.middleware), sent
+        # with a usage count and an audit entry: keys of three slots, one pipeline.
+        from memory.audit import audit_rows_push
+
+        queued: list[Any] = []
+        cache.recall_cached(
+            tenant_id=tenant.pk,
+            user_id=user,
+            kind="v1",
+            request={"t": 2},
+            compute=compute,
+            defer=queued.append,
+        )
+        assert len(queued) == 1 and calls["n"] == 2
+
+        def also(pipe: Any) -> None:
+            queued[0](pipe)
+            metering.usage_record_queue(
+                pipe, tenant_id=tenant.pk, endpoint="/v1/recall", status=200, latency_ms=3
+            )
+
+        assert audit_rows_push([{"action": "recall"}], also=also)
+        cache.recall_cached(
+            tenant_id=tenant.pk, user_id=user, kind="v1", request={"t": 2}, compute=compute
+        )
+        assert calls["n"] == 2  # served from the entry the pipeline wrote
+        assert cache.recall_cache_drop(tenant_id=tenant.pk, user_id=user) >= 1
+
         assert metering.usage_record(
             tenant_id=tenant.pk, endpoint="/v1/recall", status=200, latency_ms=3
         )
