@@ -31,8 +31,11 @@ def check_without_round_trip(conn: psycopg.Connection[Any]) -> None:
     sends the connection through psycopg_pool's full check."""
     if conn.closed or conn.pgconn.status != pq.ConnStatus.OK:
         raise psycopg.OperationalError("the pooled connection is closed")
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable:
+    # poll, not select: select refuses descriptors above FD_SETSIZE (1024), which a busy
+    # server process holding many client sockets can reach.
+    waiting = select.poll()
+    waiting.register(conn.pgconn.socket, select.POLLIN)
+    if waiting.poll(0):
         ConnectionPool.check_connection(conn)
 
 
