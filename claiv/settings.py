@@ -216,6 +216,11 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "enrichment"
 CELERY_TASK_IGNORE_RESULT = True
+# No result backend is configured (Celery's DisabledBackend, which holds no state). Celery
+# keeps a non-thread-safe backend per thread, and ASGI serves every request on a new
+# thread, so each enqueue built a fresh backend (~4 % of a web worker's CPU per single
+# ingest, BENCHMARKS.md "Ingest at rate: web CPU per single ingest"). One shared instance.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 # Acknowledge after the stage ran. With the Redis transport this matters only with ack
 # emulation on (see CELERY_BROKER_TRANSPORT_OPTIONS); other brokers honour it directly.
 CELERY_TASK_ACKS_LATE = True
