@@ -3,6 +3,7 @@ session's autogroup weight only when the session is its own."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,16 +17,18 @@ CHILD = (
     "from claiv.worker_priority import worker_priority_lower; "
     "before = os.nice(0); worker_priority_lower({nice}); "
     "group = Path('/proc/self/autogroup'); "
-    "found = re.search(r'nice\\s+(-?\\d+)', group.read_text()) if group.exists() else None; "
+    "text = group.read_text() if os.access(group, os.R_OK) else ''; "
+    "found = re.search(r'nice\\s+(-?\\d+)', text); "
     "print(os.nice(0) - before, found.group(1) if found else '-')"
 )
 
 
 def _group_nice() -> str:
     """This process's autogroup nice, or "-" where the kernel (or a sandbox) shows none:
-    some CI containers have the file but leave it empty."""
+    some CI containers have the file but leave it empty, others may not let it be read."""
     group = Path("/proc/self/autogroup")
-    found = re.search(r"nice\s+(-?\d+)", group.read_text()) if group.exists() else None
+    text = group.read_text() if os.access(group, os.R_OK) else ""
+    found = re.search(r"nice\s+(-?\d+)", text)
     return found.group(1) if found else "-"
 
 
