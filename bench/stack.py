@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from claiv.devstack import gunicorn_argv
 from claiv.embedded import free_port, postgres_start, valkey_start
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,20 +37,7 @@ class Stack:
 def gunicorn_command(port: int, workers: int, *extra: str) -> list[str]:
     """The API server as the product runs it (`claiv.gunicorn_conf`) on 127.0.0.1:`port`,
     without an access log (a benchmark's requests would fill it)."""
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:claiv.gunicorn_conf",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "/dev/null",
-        *extra,
-    ]
+    return [*gunicorn_argv(port, workers), "--access-logfile", "/dev/null", *extra]
 
 
 def _manage(env: dict[str, str], *args: str) -> str:

@@ -343,23 +343,29 @@ def log_says(text: str) -> LogSays:
     return LogSays(text)
 
 
+def gunicorn_argv(port: int, workers: int, *, python: str = sys.executable) -> list[str]:
+    """The API server as the product runs it: gunicorn with `claiv.gunicorn_conf` on
+    127.0.0.1:`port` (the dev stack, the benchmarks' stacks and the server tests)."""
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:claiv.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+
+
 def stack_children(env: Mapping[str, str], *, python: str = sys.executable) -> list[Child]:
     port = dev_port(env)
     data = data_dir(env)
     return [
         Child(
             "api",
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:claiv.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-            ],
+            gunicorn_argv(port, 2, python=python),
             env,
             ready=http_ok(f"http://127.0.0.1:{port}/readyz"),
         ),

@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from claiv.devstack import gunicorn_argv
 from keys.models import ApiKey
 from memory.models import EnrichmentStatus, Event
 from tests.conftest import wait_for
@@ -65,17 +65,7 @@ def gunicorn_start(
     port = _free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:claiv.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-            ],
+            gunicorn_argv(port, workers),
             cwd=ROOT,
             env=env,
             stdout=out,
