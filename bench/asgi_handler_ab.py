@@ -1,4 +1,5 @@
-"""Django's ASGI handler against `claiv.asgi.SyncChainHandler`, in one process, interleaved.
+"""Django's ASGI handler against `claiv.asgi.SyncChainHandler` and `OneHopHandler` (what
+serves the ingest paths), in one process, interleaved.
 
 Both handlers serve the same in-process API (bench/inprocess_api.py: embedded Postgres and
 Valkey, DB_POOL on as under the server) on one event loop, in a thread of its own, with
@@ -128,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also run SyncChainHandler with sys.setswitchinterval at this many ms",
     )
+    parser.add_argument(
+        "--one-hop",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run claiv.asgi.OneHopHandler (what serves the ingest paths)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DB_POOL", "true")  # as claiv.asgi sets it for the server
     # Admission control counts in the middleware here (no AdmissionGuard in front): room
@@ -136,10 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     with inprocess_api(prefix="asgi-ab-", tenant_slug="asgi-ab") as api:
         from django.core.handlers.asgi import ASGIHandler
 
-        from claiv.asgi import SyncChainHandler
+        from claiv.asgi import OneHopHandler, SyncChainHandler
 
         auth = api.client.defaults["HTTP_AUTHORIZATION"].encode()
         apps: dict[str, Any] = {"django": ASGIHandler(), "sync-chain": SyncChainHandler()}
+        if args.one_hop:
+            apps["one-hop"] = OneHopHandler(frozenset({"/v1/ingest"}), threads=2 * args.concurrency)
         default_interval = sys.getswitchinterval()
         intervals = dict.fromkeys(apps, default_interval)
         if args.switch_ms:

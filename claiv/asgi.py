@@ -17,18 +17,23 @@ Refusals are in the API's error envelope, with an `X-Request-ID` like every resp
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import io
 import json
 import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
 # Under ASGI each request's sync code runs in a thread of its own, so a persistent
@@ -357,12 +362,90 @@ class SyncChainHandler(ASGIHandler):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
 
+class OneHopHandler(SyncChainHandler):
+    """`SyncChainHandler` with a request on `hop_paths` served in ONE hop to a thread of a
+    persistent pool: request_started, the request object, the middleware chain and the view,
+    the response's content and close (request_finished: the database connection goes back
+    to the pool) all run there; the event loop only reads the body and sends the answer.
+
+    Django's own per-request work around the chain costs three thread↔loop crossings
+    (request_started, the chain, response.close), two asyncio tasks (the view and a
+    disconnect listener) and a new OS thread per request (its ThreadSensitiveContext). On the
+    hot ingest endpoints that was a quarter of a web worker's CPU per single ingest
+    (BENCHMARKS.md "Ingest at rate: one hop per request"). Everything the request goes
+    through is the same code as on other paths (middleware, DRF view, error envelope), so
+    its answers are the same, byte for byte except ids and timings
+    (tests/claiv/test_one_hop_handler.py).
+
+    What differs, and why it is safe on these paths: the view is not cancelled when the
+    client goes away (a sync view never was; its thread ran to the end), the response goes
+    out after request_finished instead of before (the connection's return to the pool is
+    microseconds), and the response must not stream (these views return JSON; a streaming
+    one would be read whole in the thread). Threads: `threads`, at least the ingest lane's
+    admission limit, so an admitted request never waits for a thread; over it (limit 0,
+    unlimited) requests queue for a thread in arrival order."""
+
+    def __init__(self, hop_paths: frozenset[str], threads: int) -> None:
+        super().__init__()
+        self.hop_paths = hop_paths
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claiv-hop")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.hop_paths:
+            await super().__call__(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:  # under RequestGuard: one message with the whole body
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # as Django: nothing ran, nothing to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        loop = asyncio.get_running_loop()
+        # The loop's context (asgiref Locals: script prefix, urlconf) travels with the call.
+        status, headers, content = await loop.run_in_executor(
+            self.pool, contextvars.copy_context().run, self._serve, scope, b"".join(chunks)
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def _serve(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """What Django's `handle` does for one request, synchronously, in this thread."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, io.BytesIO(body))
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
+        try:
+            content = b"".join(response) if response.streaming else response.content
+            headers = [
+                (header.encode("ascii"), value.encode("latin1"))
+                for header, value in response.items()
+            ]
+            headers.extend(
+                (b"Set-Cookie", cookie.output(header="").encode("ascii").strip())
+                for cookie in response.cookies.values()
+            )
+            return response.status_code, headers, content
+        finally:
+            response.close()  # request_finished: this thread's connections go back
+
+
 def get_asgi_application() -> SyncChainHandler:
-    """As `django.core.asgi.get_asgi_application`, with `SyncChainHandler`."""
+    """As `django.core.asgi.get_asgi_application`, with `OneHopHandler` for the ingest
+    endpoints (`settings.ONE_HOP_PATHS`) and `SyncChainHandler` for every other path."""
     import django
 
     django.setup(set_prefix=False)
-    return SyncChainHandler()
+    from django.conf import settings
+
+    paths = frozenset(p for p in settings.ONE_HOP_PATHS if p)
+    if not paths:
+        return SyncChainHandler()
+    ingest_limit = int(settings.ADMISSION_LIMITS.get("ingest", 0))
+    return OneHopHandler(paths, threads=ingest_limit if ingest_limit > 0 else 32)
 
 
 def application_build() -> ASGIApp:

@@ -82,6 +82,12 @@ ADMISSION_LIMITS = {
     "other": env.int("CLAIV_ADMISSION_OTHER", default=4),
 }
 ADMISSION_RETRY_AFTER_SECONDS = env.int("CLAIV_ADMISSION_RETRY_AFTER", default=1)
+# Served by claiv.asgi.OneHopHandler: the whole request in one hop to a pooled thread
+# instead of Django's three crossings and a new thread per request (the hot, small JSON
+# endpoints; BENCHMARKS.md "Ingest at rate: one hop per request"). Empty: Django's way.
+ONE_HOP_PATHS = env.list(
+    "CLAIV_ONE_HOP_PATHS", default=["/v1/ingest", "/v6/ingest", "/v1/ingest/batch"]
+)
 if min(ADMISSION_LIMITS.values()) < 0 or ADMISSION_RETRY_AFTER_SECONDS < 1:
     raise ImproperlyConfigured(
         "CLAIV_ADMISSION_* limits must be ≥ 0 (0 = unlimited) and CLAIV_ADMISSION_RETRY_AFTER ≥ 1"

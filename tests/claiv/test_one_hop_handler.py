@@ -1,0 +1,309 @@
+"""The ingest endpoints' one-hop path (claiv.asgi.OneHopHandler) answers as the path every
+other endpoint takes (claiv.asgi.SyncChainHandler): the same status, headers and body for
+valid and invalid requests, apart from what differs per request (ids, timings, the rate
+limit's count); requests still overlap; other paths are served as before."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.test import override_settings
+from django.urls import path
+
+from claiv.asgi import OneHopHandler, SyncChainHandler, get_asgi_application
+from keys.models import ApiKey
+from keys.services import api_key_create
+from memory.models import Event
+
+T = TypeVar("T")
+GUARD_SECONDS = 30  # bounds a wait only a broken handler would reach
+INGEST_PATHS = frozenset({"/v1/ingest", "/v6/ingest", "/v1/ingest/batch"})
+# Differ from one request to the next whatever serves them.
+PER_REQUEST_HEADERS = {
+    "x-request-id",
+    "server-timing",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+}
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run in a thread of its own (an earlier test may leave a loop in this one)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
+
+
+async def _call(
+    app: Any,
+    method: str,
+    route: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    query: bytes = b"",
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    sent: list[dict[str, Any]] = []
+    delivered = False
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await never.wait()  # Django's disconnect listener, cancelled after the response
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    raw_headers = [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    response_headers = [(k.decode().lower(), v.decode()) for k, v in start["headers"]]
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], response_headers, content
+
+
+def _comparable(answer: tuple[int, list[tuple[str, str]], bytes]) -> tuple[Any, ...]:
+    """The answer without what differs per request: header values named above, and the
+    body's request_id and (for a new event) event_id."""
+    status, headers, content = answer
+    kept = sorted((name, "*" if name in PER_REQUEST_HEADERS else value) for name, value in headers)
+    names = sorted(name for name, _ in headers)
+    body = _masked(json.loads(content)) if content else None
+    return status, names, kept, body
+
+
+def _masked(value: Any) -> Any:
+    """Request ids and new events' ids as `*`, wherever they are in a body."""
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _masked(v) for k, v in value.items()}
+    if out.get("request_id"):
+        out["request_id"] = "*"
+    if out.get("deduped") is False:
+        out["event_id"] = "*"
+    return out
+
+
+def _event(content: str, **extra: Any) -> dict[str, Any]:
+    return {"user_id": "u1", "type": "message", "role": "user", "content": content, **extra}
+
+
+def _cases(raw_key: str, tag: str) -> list[tuple[str, str, str, bytes, dict[str, str]]]:
+    auth = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+
+    def j(value: Any) -> bytes:
+        return json.dumps(value).encode()
+
+    return [
+        ("valid v1", "POST", "/v1/ingest", j(_event(f"I moved to Lisbon. {tag}")), auth),
+        (
+            "valid v6",
+            "POST",
+            "/v6/ingest",
+            j(_event(f"I work as a nurse. {tag}", conversation_id="c2")),
+            auth,
+        ),
+        (
+            "valid, every field",
+            "POST",
+            "/v1/ingest",
+            j(
+                _event(
+                    f"We met in Porto. {tag}",
+                    conversation_id="c1",
+                    event_time="2024-05-01T10:00:00Z",
+                    metadata={"source": "chat"},
+                    scope="conversation",
+                )
+            ),
+            auth | {"X-Request-ID": "client-id-1"},
+        ),
+        (
+            "repeat of an idempotency key",
+            "POST",
+            "/v1/ingest",
+            j(_event("a", idempotency_key="k1")),
+            auth,
+        ),
+        (
+            "key reused, other body",
+            "POST",
+            "/v1/ingest",
+            j(_event("b", idempotency_key="k1")),
+            auth,
+        ),
+        ("not JSON", "POST", "/v1/ingest", b"{not json", auth),
+        ("not an object", "POST", "/v1/ingest", b"[1, 2]", auth),
+        ("unknown field", "POST", "/v1/ingest", j(_event("x", colour="red")), auth),
+        ("missing content", "POST", "/v1/ingest", j({"user_id": "u1", "type": "message"}), auth),
+        ("wrong type", "POST", "/v6/ingest", j(_event("x", type="shout")), auth),
+        ("blank content", "POST", "/v1/ingest", j(_event("   ")), auth),
+        ("bad event_time", "POST", "/v1/ingest", j(_event("x", event_time="yesterday")), auth),
+        ("NUL in content", "POST", "/v1/ingest", j(_event("a\x00b")), auth),
+        (
+            "not JSON media type",
+            "POST",
+            "/v1/ingest",
+            j(_event("x")),
+            {"Authorization": auth["Authorization"], "Content-Type": "text/plain"},
+        ),
+        ("no key", "POST", "/v1/ingest", j(_event("x")), {"Content-Type": "application/json"}),
+        (
+            "unknown key",
+            "POST",
+            "/v1/ingest",
+            j(_event("x")),
+            {"Authorization": "Bearer ck_nope_nope", "Content-Type": "application/json"},
+        ),
+        ("GET", "GET", "/v1/ingest", b"", auth),
+        (
+            "batch, valid and invalid items",
+            "POST",
+            "/v1/ingest/batch",
+            j({"events": [_event(f"c {tag}"), {"user_id": "u1"}]}),
+            auth,
+        ),
+        ("batch, not a list", "POST", "/v1/ingest/batch", j({"events": 3}), auth),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ingest_endpoints_answer_as_through_the_usual_handler(
+    api_key: tuple[ApiKey, str],
+) -> None:
+    cases = _cases(api_key[1], "usual")
+    hop_cases = _cases(api_key[1], "one-hop")  # the same requests, other contents (no dedupe)
+    first = json.dumps(_event("a", idempotency_key="k1")).encode()
+    auth = {"Authorization": f"Bearer {api_key[1]}", "Content-Type": "application/json"}
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        usual, one_hop = SyncChainHandler(), OneHopHandler(INGEST_PATHS, threads=4)
+        created = await _call(usual, "POST", "/v1/ingest", first, auth)
+        assert created[0] == 200, created
+        old = [await _call(usual, m, r, b, h) for _, m, r, b, h in cases]
+        new = [await _call(one_hop, m, r, b, h) for _, m, r, b, h in hop_cases]
+        return old, new
+
+    old, new = _run(scenario)
+    for (name, *_), before, after in zip(cases, old, new, strict=True):
+        assert _comparable(after) == _comparable(before), name
+    statuses = {name: answer[0] for (name, *_), answer in zip(cases, new, strict=True)}
+    # The cases cover what they say (a 200 for a bad body would compare equal too).
+    assert statuses["valid v1"] == statuses["valid v6"] == 200
+    assert statuses["key reused, other body"] == 409
+    assert statuses["not JSON"] == statuses["unknown field"] == 400
+    assert statuses["not JSON media type"] == 415
+    assert statuses["no key"] == statuses["unknown key"] == 401
+    assert statuses["GET"] == 405
+    assert json.loads(new[3][2])["deduped"] is True
+    assert dict(new[2][1])["x-request-id"] == "client-id-1"
+    # Each valid ingest stored its event through each handler: none was lost.
+    tenant = api_key[0].tenant
+    for tag in ("usual", "one-hop"):
+        for content in ("I moved to Lisbon.", "I work as a nurse.", "We met in Porto.", "c"):
+            assert Event.objects.filter(tenant=tenant, content=f"{content} {tag}").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revoked_key_is_refused_on_the_next_request(api_key: tuple[ApiKey, str]) -> None:
+    from keys.services import api_key_revoke
+
+    key, raw = api_key
+    other, other_raw = api_key_create(tenant=key.tenant, name="other")
+    body = json.dumps(_event("x")).encode()
+
+    async def scenario(raw_key: str) -> int:
+        app = OneHopHandler(INGEST_PATHS, threads=2)
+        headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+        return (await _call(app, "POST", "/v1/ingest", body, headers))[0]
+
+    assert _run(lambda: scenario(raw)) == 200
+    api_key_revoke(key=key)
+    assert _run(lambda: scenario(raw)) == 401
+    assert _run(lambda: scenario(other_raw)) == 200
+
+
+_arrived = threading.Event()
+
+
+def _held_view(request: HttpRequest) -> JsonResponse:
+    """The first request waits here until the second has arrived in its own thread."""
+    if request.GET.get("role") == "second":
+        _arrived.set()
+        return JsonResponse({"thread": threading.get_ident(), "name": _thread_name()})
+    met = _arrived.wait(GUARD_SECONDS)
+    return JsonResponse({"thread": threading.get_ident(), "met": met, "name": _thread_name()})
+
+
+def _thread_name() -> str:
+    return threading.current_thread().name
+
+
+urlpatterns = [path("held", _held_view), path("other", _held_view)]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_requests_on_one_hop_paths_still_overlap() -> None:
+    _arrived.clear()
+
+    async def scenario() -> list[tuple[int, list[tuple[str, str]], bytes]]:
+        app = OneHopHandler(frozenset({"/held"}), threads=2)
+        first = asyncio.create_task(_call(app, "GET", "/held"))
+        second = asyncio.create_task(_call(app, "GET", "/held", query=b"role=second"))
+        return list(await asyncio.gather(first, second))
+
+    (s1, _, b1), (s2, _, b2) = _run(scenario)
+    assert (s1, s2) == (200, 200)
+    first, second = json.loads(b1), json.loads(b2)
+    assert first["met"] is True  # the second ran while the first was still in its view
+    assert first["thread"] != second["thread"]
+    assert first["name"].startswith("claiv-hop") and second["name"].startswith("claiv-hop")
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_other_paths_take_the_usual_way() -> None:
+    _arrived.set()
+
+    async def scenario() -> tuple[int, list[tuple[str, str]], bytes]:
+        app = OneHopHandler(frozenset({"/held"}), threads=1)
+        return await _call(app, "GET", "/other", query=b"role=second")
+
+    status, _, content = _run(scenario)
+    assert status == 200
+    # Not one of the pool's threads: Django's thread of the request's own context.
+    assert not json.loads(content)["name"].startswith("claiv-hop")
+
+
+def test_the_server_serves_the_ingest_endpoints_in_one_hop() -> None:
+    app = get_asgi_application()
+    assert isinstance(app, OneHopHandler)
+    assert app.hop_paths == frozenset(settings.ONE_HOP_PATHS) == INGEST_PATHS
+    with override_settings(ONE_HOP_PATHS=[]):
+        assert not isinstance(get_asgi_application(), OneHopHandler)
