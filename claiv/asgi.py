@@ -381,9 +381,9 @@ class OneHopHandler(SyncChainHandler):
     client goes away (a sync view never was; its thread ran to the end), the response goes
     out after request_finished instead of before (the connection's return to the pool is
     microseconds), and the response must not stream (these views return JSON; a streaming
-    one would be read whole in the thread). Threads: `threads`, at least the ingest lane's
-    admission limit, so an admitted request never waits for a thread; over it (limit 0,
-    unlimited) requests queue for a thread in arrival order."""
+    one would be read whole in the thread). Threads: `threads` (get_asgi_application: the
+    admission limits of the paths' lanes added up, so an admitted request never waits for
+    a thread; 32 for an unlimited lane, over which requests queue in arrival order)."""
 
     def __init__(self, hop_paths: frozenset[str], threads: int) -> None:
         super().__init__()
@@ -441,11 +441,16 @@ def get_asgi_application() -> SyncChainHandler:
     django.setup(set_prefix=False)
     from django.conf import settings
 
+    from claiv.admission import lane_of
+
     paths = frozenset(p for p in settings.ONE_HOP_PATHS if p)
     if not paths:
         return SyncChainHandler()
-    ingest_limit = int(settings.ADMISSION_LIMITS.get("ingest", 0))
-    return OneHopHandler(paths, threads=ingest_limit if ingest_limit > 0 else 32)
+    # As many threads as the paths' admission lanes let in at once: an admitted request
+    # never waits for one. A lane without a limit (0) gets a fixed 32.
+    limits = [int(settings.ADMISSION_LIMITS.get(lane, 0)) for lane in {lane_of(p) for p in paths}]
+    threads = sum(limits) if all(limits) else 32
+    return OneHopHandler(paths, threads=threads)
 
 
 def application_build() -> ASGIApp:

@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from django.conf import settings
@@ -305,5 +305,9 @@ def test_the_server_serves_the_ingest_endpoints_in_one_hop() -> None:
     app = get_asgi_application()
     assert isinstance(app, OneHopHandler)
     assert app.hop_paths == frozenset(settings.ONE_HOP_PATHS) == INGEST_PATHS
+    # One thread for every ingest request admission lets in (all three are that lane).
+    assert app.pool._max_workers == settings.ADMISSION_LIMITS["ingest"]
+    with override_settings(ADMISSION_LIMITS={**settings.ADMISSION_LIMITS, "ingest": 0}):
+        assert cast(OneHopHandler, get_asgi_application()).pool._max_workers == 32
     with override_settings(ONE_HOP_PATHS=[]):
         assert not isinstance(get_asgi_application(), OneHopHandler)
