@@ -58,7 +58,10 @@ def enrichment_enqueue(event_id: str) -> None:
     so reconciliation does not re-send it while it waits behind a backlog."""
     outstanding.chain_sending(event_id)
     try:
-        enrichment_signature([event_id]).apply_async()
+        # The message's argsrepr/kwargsrepr (what worker logs show) given as Celery would
+        # write them (`saferepr` of the args tuple: the same text for a list of one id), so
+        # it does not walk them with saferepr on every single ingest.
+        enrichment_signature([event_id]).apply_async(argsrepr=f"([{event_id!r}],)", kwargsrepr="{}")
     except Exception:
         outstanding.chain_send_failed(event_id)
         logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)
