@@ -23,7 +23,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ from typing import Any, cast
 from asgiref.sync import sync_to_async
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "claiv.settings")
@@ -390,7 +390,12 @@ class OneHopHandler(SyncChainHandler):
         self.hop_paths = hop_paths
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claiv-hop")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[Mapping[str, Any]]],
+        send: Callable[[Mapping[str, Any]], Awaitable[None]],
+    ) -> None:
         if scope["type"] != "http" or scope["path"] not in self.hop_paths:
             await super().__call__(scope, receive, send)
             return
@@ -414,12 +419,18 @@ class OneHopHandler(SyncChainHandler):
         """What Django's `handle` does for one request, synchronously, in this thread."""
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
-        request, response = self.create_request(scope, io.BytesIO(body))
-        if request is not None:
+        request, refused = self.create_request(scope, io.BytesIO(body))
+        response: HttpResponseBase
+        if request is None:  # an undecodable request line: Django's own 400
+            response = cast(HttpResponseBase, refused)
+        else:
             response = self.get_response(request)
             response._handler_class = self.__class__  # type: ignore[attr-defined]
         try:
-            content = b"".join(response) if response.streaming else response.content
+            if response.streaming:
+                content = b"".join(cast(Iterable[bytes], response))
+            else:
+                content = cast(HttpResponse, response).content
             headers = [
                 (header.encode("ascii"), value.encode("latin1"))
                 for header, value in response.items()
@@ -448,7 +459,8 @@ def get_asgi_application() -> SyncChainHandler:
         return SyncChainHandler()
     # As many threads as the paths' admission lanes let in at once: an admitted request
     # never waits for one. A lane without a limit (0) gets a fixed 32.
-    limits = [int(settings.ADMISSION_LIMITS.get(lane, 0)) for lane in {lane_of(p) for p in paths}]
+    lanes = {lane_of(p) or "" for p in paths}  # "" (never refused): no limit
+    limits = [int(settings.ADMISSION_LIMITS.get(lane, 0)) for lane in lanes]
     threads = sum(limits) if all(limits) else 32
     return OneHopHandler(paths, threads=threads)
 
