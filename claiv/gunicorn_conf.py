@@ -197,7 +197,7 @@ def _worker_cleanup() -> None:
             connection.close()
             # Only a pool that exists: `connection.pool` would create one to close it.
             if connection.alias in getattr(connection, "_connection_pools", {}):
-                connection.close_pool()
+                connection.close_pool()  # type: ignore[attr-defined]  # postgresql backend
     except Exception:
         logging.getLogger("claiv.gunicorn").exception("closing database connections at exit")
     logging.shutdown()
