@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
     data_dir = args.data_dir or ROOT / f"bench/.cache/ingest-rate-{args.label}"
-    limit = os.environ.get("CLAIV_ADMISSION_INGEST", "4 (default)")
+    limit = os.environ.get("CLAIV_ADMISSION_INGEST", "8 (default)")
     print(
         f"[{args.label}] web workers {args.web_workers}, admission ingest limit {limit} "
         f"per process, celery worker concurrency {args.worker_concurrency}",

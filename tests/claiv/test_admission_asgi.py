@@ -158,3 +158,25 @@ async def _call_until_answered(app: Any, path: str, cleanup: asyncio.Event) -> i
         if not task.done():
             cleanup.set()
     return (await task)[0]
+
+
+def test_the_default_ingest_lane_admits_eight_keep_alive_clients_on_one_process() -> None:
+    """A closed-loop client has one ingest in flight, and its keep-alive connection stays on
+    the worker that accepted it (gunicorn does not spread connections evenly): with the
+    default limits one process must admit 8 such clients at once, all of `make dev`'s and
+    bench.ingest_rate's 8 on one of the 2 workers. A 9th in flight is still refused."""
+
+    async def scenario() -> tuple[list[int], int]:
+        inner = _HeldApp()
+        guard = AdmissionGuard(inner)
+        held = [asyncio.create_task(_call(guard, "/v1/ingest")) for _ in range(8)]
+        # Each task is either inside the app (admitted) or done (refused at the door).
+        while len(inner.scopes) + sum(task.done() for task in held) < len(held):
+            await asyncio.sleep(0)
+        ninth = await _call(guard, "/v1/ingest")
+        inner.release.setdefault("/v1/ingest", asyncio.Event()).set()
+        return [status for status, _, _ in await asyncio.gather(*held)], ninth[0]
+
+    admitted, ninth = _run(scenario)
+    assert admitted == [200] * 8
+    assert ninth == 503

@@ -5,6 +5,7 @@ restarted with backoff, no key is minted for a stack that never came up."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,6 +322,11 @@ def _call(base: str, key: str, path: str, body: dict[str, object] | None = None)
         return json.loads(response.read())
 
 
+# gunicorn's arbiter on a worker killed by a signal or exiting non-zero; Celery's on a pool
+# process that did.
+DIED_BADLY = re.compile(r"Worker \(pid:\d+\) (?:was sent|exited with code)|exited with 'signal")
+
+
 @pytest.mark.slow
 def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
     transactional_db: None, tmp_path: Path
@@ -405,6 +411,9 @@ def test_make_dev_end_to_end_comes_up_serves_and_stops_everything_on_ctrl_c(
         assert popen.wait(timeout=120) == 0
         reader.join(timeout=10)
         assert "[dev] stopped" in "".join(out)
+        # Every child stopped cleanly: no worker aborted at exit (ONNX Runtime's exit
+        # handlers in forked children) or needed SIGKILL.
+        assert not DIED_BADLY.findall("".join(out)), "".join(out[-60:])
         left = {pid for pid in children if _running(pid)}
         assert left == set()
     finally:

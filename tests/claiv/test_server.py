@@ -318,3 +318,36 @@ def test_dead_pooled_connections_are_replaced_without_a_500(
         "before the cut",
     ]
     _wait_until_enriched()
+
+
+# gunicorn's arbiter logs a worker that died of a signal ("was sent SIGABRT!") or exited
+# with a status other than 0 ("exited with code 134").
+WORKER_DIED_BADLY = re.compile(r"Worker \(pid:\d+\) (was sent|exited with code)")
+
+
+def test_workers_stop_cleanly_on_sigquit_and_sigterm(
+    django_db_setup: None, django_db_blocker: Any, tmp_path: Path
+) -> None:
+    """Workers inherit ONNX Runtime from the master (the model is loaded before fork). A
+    worker leaving on SIGQUIT (a quick stop) or on the master's SIGTERM (a graceful stop)
+    must exit 0: ONNX Runtime's exit handlers, run in a forked child, aborted it (SIGABRT)
+    or hung it in pthread_cond_destroy."""
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "DATABASE_URL": database_url}
+    proc, _port = gunicorn_start(env, log, workers=WORKERS)
+    try:
+        first = sorted(int(pid) for pid in re.findall(r"worker (\d+) warm:", log.read_text()))
+        assert len(first) == WORKERS
+        os.kill(first[0], signal.SIGQUIT)
+        # The master replaces it: a third worker warms up once the first has been reaped.
+        wait_for(lambda: len(WORKER_WARM.findall(log.read_text())) == WORKERS + 1, timeout=600)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            gunicorn_stop(proc)
+    text = log.read_text()
+    assert not WORKER_DIED_BADLY.search(text), text[-3000:]
+    assert "Shutting down: Master" in text

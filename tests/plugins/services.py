@@ -18,6 +18,12 @@ at import time (DATABASES, CACHES' LOCATION, CELERY_BROKER_URL; `claiv/redis_cli
 A run that needs neither (the extractor, the benchmarks' metrics) starts no server. With
 `CLAIV_TEST_EMBEDDED=0` and a `DATABASE_URL` set, the given services are used and nothing
 starts. Everything lives in a temporary directory that is removed at the end of the session.
+
+At the end of the session the servers are stopped (even after a failed test, and whatever a
+test did to them), and then no process the session started may still be running: every one
+of them inherits `CLAIV_TEST_SESSION=<token of this session>` in its environment, and any
+still running (a server, a gunicorn or Celery worker a test did not stop) is named, killed,
+and fails the run.
 """
 
 from __future__ import annotations
@@ -25,16 +31,29 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
+import sys
 import tempfile
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from claiv.embedded import EmbeddedPostgres, free_port, postgres_start, valkey_start
+from claiv.embedded import (
+    EmbeddedPostgres,
+    free_port,
+    postgres_start,
+    postmaster_refresh,
+    valkey_start,
+)
 
 _state: dict[str, Any] = {}
+# In the environment of every process the session starts (children inherit it).
+SESSION_MARKER = "CLAIV_TEST_SESSION"
+# How long processes get to finish exiting after the servers stopped (a bound, not a wait).
+_EXIT_GRACE_SECONDS = 15.0
 
 
 def valkey_server() -> Any:
@@ -71,6 +90,8 @@ class PostgresControl:
                 "start",
             ]
         )
+        # A new postmaster: the handle must know it, or the session's end cannot stop it.
+        postmaster_refresh(self.server)
 
 
 def postgres_server() -> PostgresControl:
@@ -141,6 +162,7 @@ def pytest_load_initial_conftests(
         _state.update(embedded=True, root=root, valkey_port=free_port())
         os.environ["DATABASE_URL"] = _predicted_database_url(root / "postgres")
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{_state['valkey_port']}/0"
+    _state["token"] = os.environ[SESSION_MARKER] = secrets.token_hex(8)
     os.environ["CLAIV_ENV"] = "test"
     # Close connections after each request and each Celery task (Django's default), so the
     # test worker's threads hold none when the test database is dropped.
@@ -155,13 +177,83 @@ def pytest_load_initial_conftests(
     return (yield)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+    """After every fixture's teardown (pytest's own sessionfinish runs inside this wrapper):
+    stop the servers, then fail the run if any process the session started is still alive."""
+    result = yield
+    _servers_stop()
+    left = _processes_left_wait(_EXIT_GRACE_SECONDS)
+    if left:
+        lines = "\n".join(f"  pid {pid}: {command}" for pid, command in left)
+        sys.stderr.write(
+            f"\nprocesses started by this test session were still running at its end "
+            f"(now killed):\n{lines}\n"
+        )
+        _processes_kill([pid for pid, _ in left])
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    return result
+
+
+def _servers_stop() -> None:
+    """Stop Valkey and Postgres (idempotent). The session's Postgres is its own: stopped
+    with pg_ctl if the library's stop left it running."""
     valkey = _state.pop("valkey", None)
     if valkey is not None and valkey.is_running():
         valkey.stop()
     postgres: EmbeddedPostgres | None = _state.pop("postgres", None)
     if postgres is not None:
+        pgdata = Path(postgres.server.pgdata)  # type: ignore[attr-defined]
         postgres.stop()
+        if (pgdata / "postmaster.pid").exists():
+            try:
+                PostgresControl(postgres).stop()
+            except Exception as exc:  # the check for processes left names it, if it runs
+                sys.stderr.write(f"\nstopping the session's Postgres failed: {exc!r}\n")
+
+
+def processes_left(token: str) -> list[tuple[int, str]]:
+    """Live processes (not zombies) whose environment holds this session's marker, with
+    their command lines; never the calling process."""
+    marker = f"{SESSION_MARKER}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state not in ("Z", "X"):
+            found.append((int(entry.name), command.decode(errors="replace").strip()))
+    return found
+
+
+def _processes_left_wait(bound: float) -> list[tuple[int, str]]:
+    """Processes still alive once those in the middle of exiting had `bound` s to finish."""
+    token = _state.get("token")
+    if token is None:
+        return []
+    deadline = time.monotonic() + bound
+    while (left := processes_left(token)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling their exit, bounded
+    return left
+
+
+def _processes_kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _servers_stop()  # normally done at the session's end already
     shutil.rmtree(_state.pop("metrics", ""), ignore_errors=True)
     root = _state.pop("root", None)
     if root is not None:
