@@ -36,11 +36,16 @@ CHANNEL_DEPTH = 60
 HNSW_EF_SEARCH = 100
 HNSW_MAX_SCAN_TUPLES = 20_000
 # A user with at most EXACT_ROWS rows of a kind (KeywordCorpus) is searched exactly, by
-# distance over their own rows (the user index): ~1-2 ms at 5,000 rows, always k rows,
-# and no walk through other users' vectors (a filtered index scan for a small user in a
-# large table visits up to HNSW_MAX_SCAN_TUPLES rows of others and may find none of
-# theirs). Larger users go through the vector index; should it still return fewer than
-# k rows (the user is under ~0.5 % of a table of millions), the exact search runs too.
+# distance over their own rows (the user index): always the true k nearest, and no walk
+# through other users' vectors (a filtered index scan for a small user in a large table
+# visits up to HNSW_MAX_SCAN_TUPLES rows of others and may find none of theirs). Larger
+# users go through the vector index; should it still return fewer than k rows (the user
+# is under ~0.5 % of a table of millions), the exact search runs too. Measured in a
+# 108k-138k-row table (BENCHMARKS.md, "Two backends"): at 3,000 rows the index path is
+# no faster than exact (the filtered walk visits the other users' tuples) and finds
+# 90-100 % of the true top-k; at 5,000 the two cost the same (one faster per kind);
+# from 10,000 on the index is 1.4-9x faster but finds 75-84 %. The exact search's cost is
+# mostly reading the vectors out of TOAST (they are stored out of line: 1.5 kB each).
 EXACT_ROWS = 5_000
 
 
@@ -430,21 +435,28 @@ def predicate_facts_send(
     scope: RecallScope, predicates: list[str], depth: int = CHANNEL_DEPTH
 ) -> Callable[[], list[ItemKey]]:
     """Direct lookup of the facts whose predicate the query is about: the first
-    predicate's facts first, then by confidence and recency."""
+    predicate's facts first, then by confidence and recency (`PREDICATE_ORDER`), the
+    first `depth`. One bounded index scan per predicate (`fact_user_predicate_rank`), in
+    a total order: before, `LIMIT 3 x depth` without an ORDER BY took whichever matching
+    facts a scan met first (for a long history not the best, and not the same from one
+    recall to the next), and only those were sorted."""
     if not predicates:
         return list
     sql, params = visible("fact", scope).select(
-        "r.id, r.predicate, r.confidence, r.event_time", "r.predicate = ANY(%s)"
+        "r.id, r.confidence, r.event_time, r.created_at", "r.predicate = q.name"
     )
-    fetch = send(f"{sql} LIMIT %s", [*params, predicates, depth * 3])
-    order = {name: i for i, name in enumerate(predicates)}
+    fetch = send(
+        "SELECT f.id FROM unnest(%s::text[]) WITH ORDINALITY AS q(name, place) "
+        f"CROSS JOIN LATERAL ({sql} ORDER BY {PREDICATE_ORDER.format(r='r')} LIMIT %s) f "
+        f"ORDER BY q.place, {PREDICATE_ORDER.format(r='f')} LIMIT %s",
+        [list(dict.fromkeys(predicates)), *params, depth, depth],
+    )
+    return _ranked("fact", fetch)
 
-    def ranked() -> list[ItemKey]:
-        facts = fetch()
-        facts.sort(key=lambda f: (order[f[1]], -f[2], -f[3].timestamp()))
-        return [("fact", f[0]) for f in facts[:depth]]
 
-    return ranked
+# The predicate channel's order within one predicate (alias {r}): the order of the index
+# fact_user_predicate_rank read backwards; created_at and the id break the ties.
+PREDICATE_ORDER = "{r}.confidence DESC, {r}.event_time DESC, {r}.created_at DESC, {r}.id DESC"
 
 
 def temporal_events_send(
