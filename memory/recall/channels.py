@@ -455,8 +455,10 @@ def predicate_facts_send(
 
 
 # The predicate channel's order within one predicate (alias {r}): the order of the index
-# fact_user_predicate_rank read backwards; created_at and the id break the ties.
-PREDICATE_ORDER = "{r}.confidence DESC, {r}.event_time DESC, {r}.created_at DESC, {r}.id DESC"
+# fact_user_predicate_rank read backwards. Ties go to the fact written first, then the id:
+# what a small user's scan in heap order gave before (LoCoMo: newest first instead moved
+# one question's evidence out at 2,000 tokens, BENCHMARKS.md "Two backends").
+PREDICATE_ORDER = "{r}.confidence DESC, {r}.event_time DESC, {r}.created_at, {r}.id"
 
 
 def temporal_events_send(

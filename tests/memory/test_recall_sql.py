@@ -223,9 +223,11 @@ def test_predicate_channel_takes_the_best_facts_in_one_total_order(
         assert all(kind == "fact" for kind, _ in keys)
         return [next(f for f in made if f.id == fact_id) for _, fact_id in keys]
 
-    # Within a confidence and an event time the later-written fact comes first.
-    assert ranked(["likes", "lives_in"]) == [newer, older, twins[1], twins[0], low, lives]
+    # Within a confidence and an event time the first-written fact comes first.
+    assert ranked(["likes", "lives_in"]) == [newer, older, twins[0], twins[1], low, lives]
     assert ranked(["lives_in", "likes"], depth=3) == [lives, newer, older]
+    # The first predicate's fact even when the other's come first in the table.
+    assert ranked(["lives_in", "likes"], depth=1) == [lives]
     assert ranked(["lives_in", "likes"], depth=3, min_confidence=0.95) == [lives]
     assert channels.predicate_facts_send(scope, [])() == []
     # The conversation's scoped fact is visible inside that conversation.
