@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from pgvector.django import CosineDistance
@@ -170,11 +171,14 @@ def visible(kind: str, scope: RecallScope) -> Visible:
 Rows = list[tuple[Any, ...]]
 
 
-def send(sql: str, params: Sequence[object]) -> Callable[[], Rows]:
+def send(
+    sql: str, params: Sequence[object], *, on: BaseDatabaseWrapper | None = None
+) -> Callable[[], Rows]:
     """Execute `sql` and return a function that fetches its rows (once). Inside
     `pipeline()` the statement is only sent: Postgres runs it while Python goes on, and
-    the first fetch waits for every statement sent so far."""
-    cursor = replica.reads().cursor()
+    the first fetch waits for every statement sent so far on that connection. `on`: a
+    second connection (`replica.beside`) instead of recall's own."""
+    cursor = (on or replica.reads()).cursor()
     cursor.execute(sql, params)
 
     def rows() -> Rows:
@@ -203,7 +207,7 @@ def any_visible(rows: Visible) -> Callable[[], bool]:
     return lambda: bool(fetch()[0][0])
 
 
-def iterative_scan(depth: int) -> None:
+def iterative_scan(depth: int, *, on: BaseDatabaseWrapper | None = None) -> None:
     """Sends the vector index settings for scans `depth` deep, for either method
     (memory.vector_index), and no parallel workers: a recall's statements are small, and
     merely planning a parallel exact branch that a one-time filter then skips started
@@ -223,6 +227,7 @@ def iterative_scan(depth: int) -> None:
             str(settings.VECTOR_IVFFLAT_PROBES),
             str(max(settings.VECTOR_IVFFLAT_PROBES, settings.VECTOR_IVFFLAT_MAX_PROBES)),
         ],
+        on=on,
     )
 
 
@@ -299,14 +304,20 @@ def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]
 
 
 def vector_send(
-    kind: str, rows: Visible, query_vector: Sequence[float] | str, depth: int = CHANNEL_DEPTH
+    kind: str,
+    rows: Visible,
+    query_vector: Sequence[float] | str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    on: BaseDatabaseWrapper | None = None,
 ) -> Callable[[], list[ItemKey]]:
-    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first): k rows
-    whenever the user has k (`nearest_sql`)."""
+    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first, on the same
+    connection): k rows whenever the user has k (`nearest_sql`)."""
     sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
     corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
     return _ranked(
-        kind, send(*nearest_sql(sql, params, "r.id", "r.embedding", corpus, query_vector, depth))
+        kind,
+        send(*nearest_sql(sql, params, "r.id", "r.embedding", corpus, query_vector, depth), on=on),
     )
 
 
@@ -551,7 +562,11 @@ def keyword_passages_send(
 
 
 def vector_passages_send(
-    scope: RecallScope, query_vector: Sequence[float] | str, depth: int = CHANNEL_DEPTH
+    scope: RecallScope,
+    query_vector: Sequence[float] | str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    on: BaseDatabaseWrapper | None = None,
 ) -> Callable[[], PassageHits]:
     """The passages nearest to `query_vector` among the visible events' passages; ranks
     their events. Exact over the user's passages (index passage_user) up to EXACT_ROWS of
@@ -563,7 +578,8 @@ def vector_passages_send(
         send(
             *nearest_sql(
                 sql, params, "p.event_id, p.id", "p.embedding", corpus, query_vector, depth * 2
-            )
+            ),
+            on=on,
         ),
         depth,
     )
