@@ -56,8 +56,10 @@ REPLICA = "replica"
 # Recall's statements may run on a second connection to the same database beside the
 # first (`beside`): the vector statements then start while the first connection's backend
 # is still ranking by keyword (one backend ran every statement in turn; on 2 cores the
-# other core idled once the query was embedded). BENCHMARKS.md, "Two backends".
-SECOND_CONNECTION = True
+# other core idled once the query was embedded). Off by default: paired runs on a loaded
+# machine (load 13-25) gave lh-100000 -19, +1.6 and +11 ms, lh-5000 -9.6 and +4.7 ms
+# (BENCHMARKS.md, "Two backends"); on with True if a quiet machine shows the gain.
+SECOND_CONNECTION = False
 # ... for users with more rows of a kind than this (KeywordCorpus): below, every statement
 # takes well under a millisecond and waking a second backend cost more than it saved
 # (lh-100 in BENCHMARKS.md). The size where the keyword channels leave the whole-history

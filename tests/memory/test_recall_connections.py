@@ -1,5 +1,6 @@
-"""Recall's statements on two connections (memory.recall.replica.beside): the vector
-statements go out on a second connection when the caller holds no transaction, the answer
+"""Recall's statements on two connections (memory.recall.replica.beside, switched on
+here): the vector statements go out on a second connection when the caller holds no
+transaction, the answer
 is the one a single connection gives, a committed forget is seen by both, and inside the
 caller's transaction everything stays on its connection (its uncommitted rows are visible
 there only)."""
@@ -57,6 +58,7 @@ def _fused(scope: RecallScope) -> list[tuple[tuple[str, object], float]]:
 def test_vector_statements_run_on_a_second_connection_with_the_same_answer(
     tenant: Tenant, second: BaseDatabaseWrapper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(replica, "SECOND_CONNECTION", True)
     monkeypatch.setattr(replica, "SECOND_CONNECTION_ROWS", 0)  # a small user here
     events = [ingest_enriched(tenant, text, minutes=i) for i, text in enumerate(TURNS)]
     scope = RecallScope(tenant=tenant, user_id="u1")
@@ -94,6 +96,7 @@ def test_vector_statements_run_on_a_second_connection_with_the_same_answer(
 def test_inside_the_callers_transaction_one_connection_sees_its_uncommitted_rows(
     tenant: Tenant, second: BaseDatabaseWrapper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(replica, "SECOND_CONNECTION", True)
     monkeypatch.setattr(replica, "SECOND_CONNECTION_ROWS", 0)
     for i, text in enumerate(TURNS[1:]):
         ingest_enriched(tenant, text, minutes=i)

@@ -110,6 +110,7 @@ def replica_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(routing, "_replica_down_until", 0.0)
     # Every recall here runs its vector statements on a second connection (a long
     # history's way, routing.beside), so the routing and the failures cover it too.
+    monkeypatch.setattr(routing, "SECOND_CONNECTION", True)
     monkeypatch.setattr(routing, "SECOND_CONNECTION_ROWS", 0)
 
 
