@@ -40,7 +40,7 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -293,25 +293,8 @@ def questions(count: int) -> list[str]:
     return random.Random(14).sample(found, count)
 
 
-def measure(
-    size: int,
-    queries: list[str],
-    warm: int,
-    budget: int,
-    profile: Path | None = None,
-    freeze: bool = True,
-) -> dict[str, float | str]:
-    """Recall as the v1 service does it (`memory_recall`: `retrieve`, the documents'
-    joined spans, `blocks_from`, the instructions first, `pack`), without the access
-    counting it adds (a Redis call in service; without Redis here it would be a row
-    update per recall, ~50 ms at 100k under this machine's load).
-
-    With `freeze`, the heap as it stands after the first warm-up (model, tokenizer,
-    Django, the date parser) is moved out of the collector's reach once, as the served
-    process does (claiv/gunicorn_conf.py: `gc.freeze()` in the master before fork).
-    Without it a full collection walks all of it, hundreds of ms that land on whichever
-    recall allocates at that moment (the 100k user, allocating more per recall, more
-    often): a cost of this script, not of the service."""
+def recaller(size: int, budget: int) -> Callable[[str], str]:
+    """query -> the context user lh-`size`'s recall packs (see `measure`)."""
     from memory.recall import documents
     from memory.recall.channels import RecallScope
     from memory.recall.engine import blocks_from, retrieve, with_instructions
@@ -335,6 +318,29 @@ def measure(
         )
         return text
 
+    return recall
+
+
+def measure(
+    size: int,
+    queries: list[str],
+    warm: int,
+    budget: int,
+    profile: Path | None = None,
+    freeze: bool = True,
+) -> dict[str, float | str]:
+    """Recall as the v1 service does it (`memory_recall`: `retrieve`, the documents'
+    joined spans, `blocks_from`, the instructions first, `pack`), without the access
+    counting it adds (a Redis call in service; without Redis here it would be a row
+    update per recall, ~50 ms at 100k under this machine's load).
+
+    With `freeze`, the heap as it stands after the first warm-up (model, tokenizer,
+    Django, the date parser) is moved out of the collector's reach once, as the served
+    process does (claiv/gunicorn_conf.py: `gc.freeze()` in the master before fork).
+    Without it a full collection walks all of it, hundreds of ms that land on whichever
+    recall allocates at that moment (the 100k user, allocating more per recall, more
+    often): a cost of this script, not of the service."""
+    recall = recaller(size, budget)
     for query in queries[:warm]:
         recall(query)
     if freeze and not gc.get_freeze_count():
@@ -384,8 +390,16 @@ def explain(
         captured.append((sql, params))
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(record):
-        memory_recall(tenant=tenant, user_id=user, query=query, token_budget=budget)
+    from memory.recall import replica
+
+    # Every statement on the one connection the wrapper watches (the vector statements
+    # would otherwise go out on the second, unseen: replica.beside).
+    second, replica.SECOND_CONNECTION = replica.SECOND_CONNECTION, False
+    try:
+        with connection.execute_wrapper(record):
+            memory_recall(tenant=tenant, user_id=user, query=query, token_budget=budget)
+    finally:
+        replica.SECOND_CONNECTION = second
     plans = []
     with transaction.atomic(), connection.cursor() as cursor:
         for sql, params in captured:
@@ -462,6 +476,55 @@ def ab(sizes: Sequence[int], chosen: list[str], args: argparse.Namespace) -> Non
     print("\n".join(rows))
 
 
+def paired(sizes: Sequence[int], chosen: list[str], args: argparse.Namespace) -> None:
+    """`--ab` with `--paired`: the configurations take turns on every question (the order
+    alternating per question and per pass) instead of 60 questions each in turn, so a
+    change of the machine's load lands on all of them alike; per configuration p50 / p95
+    over `--rounds` x the questions, the median of the per-question differences against
+    the first configuration, and the contexts' digest."""
+    configs = configurations(args.ab)
+    for size in sizes:
+        recall = recaller(size, args.budget)
+        for query in chosen[: args.warm]:
+            for _, settings in configs:
+                replaced = apply(settings)
+                try:
+                    recall(query)
+                finally:
+                    apply(replaced)
+        if args.freeze and not gc.get_freeze_count():
+            gc.collect()
+            gc.freeze()
+        times: dict[str, list[float]] = {name: [] for name, _ in configs}
+        digests = {name: hashlib.sha256() for name, _ in configs}
+        loads = []
+        for pass_ in range(args.rounds):
+            for i, query in enumerate(chosen):
+                order = configs if (i + pass_) % 2 == 0 else list(reversed(configs))
+                for name, settings in order:
+                    replaced = apply(settings)
+                    try:
+                        started = time.perf_counter()
+                        text = recall(query)
+                        times[name].append((time.perf_counter() - started) * 1000)
+                    finally:
+                        apply(replaced)
+                    if pass_ == 0:
+                        digests[name].update(text.encode() + b"\0")
+            loads.append(open("/proc/loadavg").read().split()[0])
+        first = configs[0][0]
+        for name, _ in configs:
+            ordered = sorted(times[name])
+            differences = [b - a for a, b in zip(times[first], times[name], strict=True)]
+            print(
+                f"lh-{size} {name:>10}: p50 {statistics.median(ordered):.1f} "
+                f"p95 {ordered[int(len(ordered) * 0.95)]:.1f} ms over {len(ordered)}, "
+                f"median difference to {first} {statistics.median(differences):+.1f} ms "
+                f"(load {' '.join(loads)}) contexts {digests[name].hexdigest()[:16]}",
+                flush=True,
+            )
+
+
 def export(size: int, chosen: list[str], path: Path) -> None:
     """The texts and stored vectors of user lh-`size`'s events and the questions, for
     bench/mem0_compare.py (which runs in mem0's own venv)."""
@@ -513,6 +576,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds of --ab")
     parser.add_argument(
+        "--paired", action="store_true", help="--ab configurations take turns per question"
+    )
+    parser.add_argument(
         "--no-freeze",
         dest="freeze",
         action="store_false",
@@ -526,6 +592,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = questions(args.queries)
         if args.export:
             export(sizes[-1], chosen, args.export)
+            return 0
+        if args.ab and args.paired:
+            paired(sizes, chosen, args)
             return 0
         if args.ab:
             ab(sizes, chosen, args)

@@ -262,6 +262,22 @@ class Fact(models.Model):
                 condition=Q(kind="instruction", status="current"),
                 name="fact_user_instructions",
             ),
+            # Recall's predicate channel (memory.recall.channels.predicate_facts_send): a
+            # user's current facts of one predicate, best first, read backwards and
+            # stopped after the channel's depth, however many the user has.
+            models.Index(
+                fields=[
+                    "tenant",
+                    "user_id",
+                    "predicate",
+                    "confidence",
+                    "event_time",
+                    "-created_at",
+                    "-id",
+                ],
+                condition=Q(status="current"),
+                name="fact_user_predicate_rank",
+            ),
             # Its vector index (HNSW or IVFFlat) is memory.vector_index's, not Meta's.
         ]
 

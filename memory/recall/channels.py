@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from pgvector.django import CosineDistance
@@ -36,11 +37,16 @@ CHANNEL_DEPTH = 60
 HNSW_EF_SEARCH = 100
 HNSW_MAX_SCAN_TUPLES = 20_000
 # A user with at most EXACT_ROWS rows of a kind (KeywordCorpus) is searched exactly, by
-# distance over their own rows (the user index): ~1-2 ms at 5,000 rows, always k rows,
-# and no walk through other users' vectors (a filtered index scan for a small user in a
-# large table visits up to HNSW_MAX_SCAN_TUPLES rows of others and may find none of
-# theirs). Larger users go through the vector index; should it still return fewer than
-# k rows (the user is under ~0.5 % of a table of millions), the exact search runs too.
+# distance over their own rows (the user index): always the true k nearest, and no walk
+# through other users' vectors (a filtered index scan for a small user in a large table
+# visits up to HNSW_MAX_SCAN_TUPLES rows of others and may find none of theirs). Larger
+# users go through the vector index; should it still return fewer than k rows (the user
+# is under ~0.5 % of a table of millions), the exact search runs too. Measured in a
+# 108k-138k-row table (BENCHMARKS.md, "Two backends"): at 3,000 rows the index path is
+# no faster than exact (the filtered walk visits the other users' tuples) and finds
+# 90-100 % of the true top-k; at 5,000 the two cost the same (one faster per kind);
+# from 10,000 on the index is 1.4-9x faster but finds 75-84 %. The exact search's cost is
+# mostly reading the vectors out of TOAST (they are stored out of line: 1.5 kB each).
 EXACT_ROWS = 5_000
 
 
@@ -165,11 +171,14 @@ def visible(kind: str, scope: RecallScope) -> Visible:
 Rows = list[tuple[Any, ...]]
 
 
-def send(sql: str, params: Sequence[object]) -> Callable[[], Rows]:
+def send(
+    sql: str, params: Sequence[object], *, on: BaseDatabaseWrapper | None = None
+) -> Callable[[], Rows]:
     """Execute `sql` and return a function that fetches its rows (once). Inside
     `pipeline()` the statement is only sent: Postgres runs it while Python goes on, and
-    the first fetch waits for every statement sent so far."""
-    cursor = replica.reads().cursor()
+    the first fetch waits for every statement sent so far on that connection. `on`: a
+    second connection (`replica.beside`) instead of recall's own."""
+    cursor = (on or replica.reads()).cursor()
     cursor.execute(sql, params)
 
     def rows() -> Rows:
@@ -198,7 +207,7 @@ def any_visible(rows: Visible) -> Callable[[], bool]:
     return lambda: bool(fetch()[0][0])
 
 
-def iterative_scan(depth: int) -> None:
+def iterative_scan(depth: int, *, on: BaseDatabaseWrapper | None = None) -> None:
     """Sends the vector index settings for scans `depth` deep, for either method
     (memory.vector_index), and no parallel workers: a recall's statements are small, and
     merely planning a parallel exact branch that a one-time filter then skips started
@@ -218,6 +227,7 @@ def iterative_scan(depth: int) -> None:
             str(settings.VECTOR_IVFFLAT_PROBES),
             str(max(settings.VECTOR_IVFFLAT_PROBES, settings.VECTOR_IVFFLAT_MAX_PROBES)),
         ],
+        on=on,
     )
 
 
@@ -294,14 +304,20 @@ def _ranked(kind: str, fetch: Callable[[], Rows]) -> Callable[[], list[ItemKey]]
 
 
 def vector_send(
-    kind: str, rows: Visible, query_vector: Sequence[float] | str, depth: int = CHANNEL_DEPTH
+    kind: str,
+    rows: Visible,
+    query_vector: Sequence[float] | str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    on: BaseDatabaseWrapper | None = None,
 ) -> Callable[[], list[ItemKey]]:
-    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first): k rows
-    whenever the user has k (`nearest_sql`)."""
+    """The `depth` rows nearest to `query_vector` (send `iterative_scan` first, on the same
+    connection): k rows whenever the user has k (`nearest_sql`)."""
     sql, params = rows.select("r.id", "r.embedding IS NOT NULL")
     corpus = (rows.scope.tenant.pk, rows.scope.user_id, kind)
     return _ranked(
-        kind, send(*nearest_sql(sql, params, "r.id", "r.embedding", corpus, query_vector, depth))
+        kind,
+        send(*nearest_sql(sql, params, "r.id", "r.embedding", corpus, query_vector, depth), on=on),
     )
 
 
@@ -430,21 +446,30 @@ def predicate_facts_send(
     scope: RecallScope, predicates: list[str], depth: int = CHANNEL_DEPTH
 ) -> Callable[[], list[ItemKey]]:
     """Direct lookup of the facts whose predicate the query is about: the first
-    predicate's facts first, then by confidence and recency."""
+    predicate's facts first, then by confidence and recency (`PREDICATE_ORDER`), the
+    first `depth`. One bounded index scan per predicate (`fact_user_predicate_rank`), in
+    a total order: before, `LIMIT 3 x depth` without an ORDER BY took whichever matching
+    facts a scan met first (for a long history not the best, and not the same from one
+    recall to the next), and only those were sorted."""
     if not predicates:
         return list
     sql, params = visible("fact", scope).select(
-        "r.id, r.predicate, r.confidence, r.event_time", "r.predicate = ANY(%s)"
+        "r.id, r.confidence, r.event_time, r.created_at", "r.predicate = q.name"
     )
-    fetch = send(f"{sql} LIMIT %s", [*params, predicates, depth * 3])
-    order = {name: i for i, name in enumerate(predicates)}
+    fetch = send(
+        "SELECT f.id FROM unnest(%s::text[]) WITH ORDINALITY AS q(name, place) "
+        f"CROSS JOIN LATERAL ({sql} ORDER BY {PREDICATE_ORDER.format(r='r')} LIMIT %s) f "
+        f"ORDER BY q.place, {PREDICATE_ORDER.format(r='f')} LIMIT %s",
+        [list(dict.fromkeys(predicates)), *params, depth, depth],
+    )
+    return _ranked("fact", fetch)
 
-    def ranked() -> list[ItemKey]:
-        facts = fetch()
-        facts.sort(key=lambda f: (order[f[1]], -f[2], -f[3].timestamp()))
-        return [("fact", f[0]) for f in facts[:depth]]
 
-    return ranked
+# The predicate channel's order within one predicate (alias {r}): the order of the index
+# fact_user_predicate_rank read backwards. Ties go to the fact written first, then the id:
+# what a small user's scan in heap order gave before (LoCoMo: newest first instead moved
+# one question's evidence out at 2,000 tokens, BENCHMARKS.md "Two backends").
+PREDICATE_ORDER = "{r}.confidence DESC, {r}.event_time DESC, {r}.created_at, {r}.id"
 
 
 def temporal_events_send(
@@ -537,7 +562,11 @@ def keyword_passages_send(
 
 
 def vector_passages_send(
-    scope: RecallScope, query_vector: Sequence[float] | str, depth: int = CHANNEL_DEPTH
+    scope: RecallScope,
+    query_vector: Sequence[float] | str,
+    depth: int = CHANNEL_DEPTH,
+    *,
+    on: BaseDatabaseWrapper | None = None,
 ) -> Callable[[], PassageHits]:
     """The passages nearest to `query_vector` among the visible events' passages; ranks
     their events. Exact over the user's passages (index passage_user) up to EXACT_ROWS of
@@ -549,7 +578,8 @@ def vector_passages_send(
         send(
             *nearest_sql(
                 sql, params, "p.event_id, p.id", "p.embedding", corpus, query_vector, depth * 2
-            )
+            ),
+            on=on,
         ),
         depth,
     )

@@ -209,8 +209,16 @@ def retrieve(
     event_rows = sizes.get("event")
     whole_timeline = event_rows is not None and event_rows <= locality.TIMELINE_ROWS
 
-    with transaction.atomic(using=replica.alias()), channels.pipeline():
+    # The second connection first: whether the caller holds a transaction is asked
+    # before this one opens its own.
+    with (
+        replica.beside(max(sizes.values(), default=0)) as second,
+        transaction.atomic(using=replica.alias()),
+        channels.pipeline(),
+    ):
         channels.iterative_scan(depth)  # first: it also keeps every statement serial
+        if second is not None:
+            channels.iterative_scan(depth, on=second)
         any_event = channels.any_visible(events)
         keyword_events = channels.keyword_send("event", events, query, depth, few=few("event"))
         # Only event scores are used beyond the ranking (the temporal channel's order).
@@ -243,10 +251,12 @@ def retrieve(
         _channel_observe("embed_query", embed_started)
         # Formatted once for the four vector statements (not once per statement).
         vector_text = channels.vector_literal(query_vector)
-        vector_events = channels.vector_send("event", events, vector_text, depth)
-        vector_facts = channels.vector_send("fact", facts, vector_text)
-        vector_episodes = channels.vector_send("episode", episodes, vector_text, 10)
-        vector_passages = channels.vector_passages_send(scope, vector_text, depth)
+        # On a second connection when there is one: its backend starts on them now, while
+        # the first may still be ranking by keyword (replica.beside).
+        vector_events = channels.vector_send("event", events, vector_text, depth, on=second)
+        vector_facts = channels.vector_send("fact", facts, vector_text, on=second)
+        vector_episodes = channels.vector_send("episode", episodes, vector_text, 10, on=second)
+        vector_passages = channels.vector_passages_send(scope, vector_text, depth, on=second)
         if not any_event():
             return Retrieval(
                 scope=scope,

@@ -36,6 +36,8 @@ not add its connect timeout to every recall.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,6 +53,18 @@ from memory.models import UserMemoryVersion
 logger = logging.getLogger("claiv.recall")
 
 REPLICA = "replica"
+# Recall's statements may run on a second connection to the same database beside the
+# first (`beside`): the vector statements then start while the first connection's backend
+# is still ranking by keyword (one backend ran every statement in turn; on 2 cores the
+# other core idled once the query was embedded). Off by default: paired runs on a loaded
+# machine (load 13-25) gave lh-100000 -19, +1.6 and +11 ms, lh-5000 -9.6 and +4.7 ms
+# (BENCHMARKS.md, "Two backends"); on with True if a quiet machine shows the gain.
+SECOND_CONNECTION = False
+# ... for users with more rows of a kind than this (KeywordCorpus): below, every statement
+# takes well under a millisecond and waking a second backend cost more than it saved
+# (lh-100 in BENCHMARKS.md). The size where the keyword channels leave the whole-history
+# plan (memory.recall.bm25.FEW_ROWS).
+SECOND_CONNECTION_ROWS = 2_000
 # After a replica failure, recalls go to the primary for this long before trying it again.
 REPLICA_RETRY_SECONDS = 5.0
 
@@ -68,6 +82,66 @@ def alias() -> str:
 def reads() -> BaseDatabaseWrapper:
     """The connection recall reads from in the current context."""
     return connections[_reading.get()]
+
+
+class _Beside(threading.local):
+    """This thread's second connection per alias (a Django wrapper that is not registered
+    in `connections`: request handling neither lends nor closes it)."""
+
+    def __init__(self) -> None:
+        self.wrappers: dict[str, tuple[int, BaseDatabaseWrapper]] = {}
+
+
+_beside = _Beside()
+
+
+def _second(name: str) -> BaseDatabaseWrapper:
+    held = _beside.wrappers.get(name)
+    # A wrapper made before a fork is the parent's: never used (nor closed) in the child.
+    # One made for other settings of the alias (tests register a replica per module) is
+    # closed and replaced.
+    if held is not None and held[0] == os.getpid():
+        if held[1].settings_dict is not connections.settings[name]:
+            held[1].close()
+            held = None
+    if held is None or held[0] != os.getpid():
+        held = (os.getpid(), connections.create_connection(name))
+        _beside.wrappers[name] = held
+    wrapper = held[1]
+    # What Django does for its own connections around each request: drop a connection
+    # that failed or outlived CONN_MAX_AGE (pooled ones are returned after every use).
+    wrapper.close_if_unusable_or_obsolete()
+    return wrapper
+
+
+@contextmanager
+def beside(rows: int) -> Iterator[BaseDatabaseWrapper | None]:
+    """A second connection to the database recall reads from, in a transaction and in
+    pipeline mode for the duration (`channels.send(on=...)`), or None where one
+    connection serves: `SECOND_CONNECTION` off, a user with at most
+    `SECOND_CONNECTION_ROWS` `rows` (the most of any kind), or the caller's transaction
+    open on the first (its uncommitted writes are visible on that connection only).
+
+    Snapshots: each statement of a recall already took its own (read committed), so two
+    connections read no less consistently than one; a change committed before the recall
+    (a forget) is seen by both. With a pool (DB_POOL) the connection is borrowed for the
+    recall and returned; without one it stays open for this thread's next recall, like
+    Django's own (CONN_MAX_AGE)."""
+    name = alias()
+    if not SECOND_CONNECTION or rows <= SECOND_CONNECTION_ROWS or connections[name].in_atomic_block:
+        yield None
+        return
+    wrapper = _second(name)
+    try:
+        with wrapper.wrap_database_errors:
+            wrapper.ensure_connection()
+            raw = wrapper.connection
+            with raw.pipeline(), raw.transaction():
+                yield wrapper
+    finally:
+        # The Postgres backend's `pool` (DB_POOL); other backends have none.
+        if getattr(wrapper, "pool", None) is not None or wrapper.errors_occurred:
+            wrapper.close()
 
 
 def replica_configured() -> bool:
@@ -130,7 +204,10 @@ def recall_reads(
         with _reads_on(REPLICA):
             return compute()
     except (OperationalError, InterfaceError):
-        if not connections[REPLICA].errors_occurred:
+        second = _beside.wrappers.get(REPLICA)
+        if not connections[REPLICA].errors_occurred and not (
+            second is not None and second[1].errors_occurred
+        ):
             raise  # not the replica's failure (Django flags the connection that failed)
         logger.warning("recall replica failed: reading from the primary")
         _replica_failed()

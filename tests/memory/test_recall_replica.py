@@ -108,6 +108,10 @@ def replay_paused(standby: EmbeddedReplica) -> Iterator[None]:
 def replica_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     # Each test starts with the replica eligible (a failure elsewhere sets a retry pause).
     monkeypatch.setattr(routing, "_replica_down_until", 0.0)
+    # Every recall here runs its vector statements on a second connection (a long
+    # history's way, routing.beside), so the routing and the failures cover it too.
+    monkeypatch.setattr(routing, "SECOND_CONNECTION", True)
+    monkeypatch.setattr(routing, "SECOND_CONNECTION_ROWS", 0)
 
 
 class Statements:

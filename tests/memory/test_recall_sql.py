@@ -170,3 +170,65 @@ def test_bm25_over_a_few_rows_read_whole_matches_the_gin_plan(tenant: Tenant) ->
         assert (
             channels.keyword_send(kind, channels.visible(kind, scope), question, few=True)() == gin
         )
+
+
+def test_predicate_channel_takes_the_best_facts_in_one_total_order(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The first predicate's facts first, then by confidence, event time, creation and id,
+    `depth` of them, whatever order the rows were written in; invisible facts never."""
+    from datetime import timedelta
+
+    from memory.models import FactStatus
+
+    event = ingest(tenant, "Ann likes tea and lives in Lisbon.")
+    made: list[Fact] = []
+
+    def fact(predicate: str, confidence: float, minutes: int = 0, **fields: object) -> Fact:
+        fields.setdefault("tenant", tenant)
+        fields.setdefault("user_id", "u1")
+        made.append(
+            Fact.objects.create(
+                subject="user",
+                kind="preference",
+                predicate=predicate,
+                relation_phrase=predicate,
+                object_text=f"{predicate} {confidence} {minutes} {len(made)}",
+                source_text="Ann likes tea and lives in Lisbon.",
+                source_event=event,
+                event_time=event.event_time + timedelta(minutes=minutes),
+                valid_from=event.event_time,
+                confidence=confidence,
+                **fields,
+            )
+        )
+        return made[-1]
+
+    low = fact("likes", 0.5)
+    older = fact("likes", 0.9, minutes=1)
+    newer = fact("likes", 0.9, minutes=2)
+    twins = [fact("likes", 0.7, minutes=3) for _ in range(2)]  # equal but for created_at
+    lives = fact("lives_in", 0.99)
+    fact("likes", 1.0, status=FactStatus.SUPERSEDED)
+    fact("likes", 1.0, scope="conversation", conversation_id="c9")
+    fact("likes", 1.0, user_id="u2")
+    fact("likes", 1.0, tenant=other_tenant)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+
+    def ranked(predicates: list[str], depth: int = 60, **shape: object) -> list[Fact]:
+        with transaction.atomic(), channels.pipeline():
+            keys = channels.predicate_facts_send(
+                RecallScope(tenant=tenant, user_id="u1", **shape), predicates, depth
+            )()
+        assert all(kind == "fact" for kind, _ in keys)
+        return [next(f for f in made if f.id == fact_id) for _, fact_id in keys]
+
+    # Within a confidence and an event time the first-written fact comes first.
+    assert ranked(["likes", "lives_in"]) == [newer, older, twins[0], twins[1], low, lives]
+    assert ranked(["lives_in", "likes"], depth=3) == [lives, newer, older]
+    # The first predicate's fact even when the other's come first in the table.
+    assert ranked(["lives_in", "likes"], depth=1) == [lives]
+    assert ranked(["lives_in", "likes"], depth=3, min_confidence=0.95) == [lives]
+    assert channels.predicate_facts_send(scope, [])() == []
+    # The conversation's scoped fact is visible inside that conversation.
+    assert ranked(["likes"], depth=1, conversation_id="c9")[0].conversation_id == "c9"
