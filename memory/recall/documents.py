@@ -208,9 +208,11 @@ def _ranked_spans(
     query: str,
     document_pks: Sequence[uuid.UUID] | None,
     keyword_only: bool = False,
+    query_vector: list[float] | None = None,
 ) -> list[tuple[uuid.UUID, float]]:
     """Span ids by fused BM25 + vector rank, best first. `keyword_only`: only spans with
-    a keyword match (joined recall), still ordered by the fused rank."""
+    a keyword match (joined recall), still ordered by the fused rank. `query_vector`: the
+    query's embedding when the caller has it already (embedded here otherwise)."""
     rows, params = _rows_sql(tenant=tenant, user_id=user_id, document_pks=document_pks)
     sql, bm25_params = bm25_sql(
         rows, params, query, FTS_CONFIG, corpus=(tenant.pk, user_id, "docspan")
@@ -221,7 +223,7 @@ def _ranked_spans(
         keyword = [row[0] for row in cursor.fetchall()]
     if keyword_only and not keyword:
         return []
-    vector = embed_one(query)
+    vector = query_vector if query_vector is not None else embed_one(query)
     text = channels.vector_literal(vector)
     with connection.cursor() as cursor:
         # Either vector index method (memory.vector_index) keeps scanning until DEPTH
@@ -419,17 +421,24 @@ def joined_hits(
     query: str,
     chunks: int = DEFAULT_CHUNKS,
     has_spans: bool | None = None,
+    query_vector: list[float] | None = None,
 ) -> list[DocumentHit]:
     """The user's spans that match the query by keyword, for ordinary recall (no document
     or collection named); [] when the user has no documents. `has_spans`: whether the
-    user has any, when already read (`spans_exist_send`, with recall's channels)."""
+    user has any, when already read (`spans_exist_send`, with recall's channels).
+    `query_vector`: the query's embedding, when recall has it (not embedded twice)."""
     if has_spans is None:
         has_spans = DocumentSpan.objects.filter(tenant=tenant, user_id=user_id).exists()
     if not has_spans:
         return []
     with _snapshot():
         ranked = _ranked_spans(
-            tenant=tenant, user_id=user_id, query=query, document_pks=None, keyword_only=True
+            tenant=tenant,
+            user_id=user_id,
+            query=query,
+            document_pks=None,
+            keyword_only=True,
+            query_vector=query_vector,
         )
         return _span_hits(ranked, chunks)
 

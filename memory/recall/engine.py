@@ -139,6 +139,9 @@ class Retrieval:
     instructions: list[Fact] | None = None
     has_documents: bool | None = None
     has_document_tags: bool | None = None
+    # The query's vector, for the document spans' vector rank (`documents.joined_hits`):
+    # embedding it again cost ~15 ms for users with documents.
+    query_vector: list[float] | None = None
 
 
 class Ranks(Mapping[str, dict[ItemKey, int]]):
@@ -264,6 +267,7 @@ def retrieve(
                 reference_time=reference,
                 anchor_source=anchor,
                 routing=None,
+                query_vector=query_vector,
             )
         # Insertion order is fusion's tie order.
         rankings: dict[str, list[ItemKey]] = {
@@ -324,6 +328,7 @@ def retrieve(
         has_documents=documents_found,
         has_document_tags=tags_found,
         ranks=Ranks(rankings),
+        query_vector=query_vector,
     )
     _add_neighbours(result, around, anchors, previous=budget >= PREVIOUS_TURN_MIN_BUDGET)
     # The budget fills long before the end of the list (LoCoMo, 80 questions: the deepest
@@ -638,7 +643,11 @@ def memory_recall(
     # Spans of the user's documents that match the query join (memory.recall.documents);
     # the user's instructions to the assistant come first at any budget.
     joined = documents.joined_hits(
-        tenant=tenant, user_id=user_id, query=query, has_spans=result.has_documents
+        tenant=tenant,
+        user_id=user_id,
+        query=query,
+        has_spans=result.has_documents,
+        query_vector=result.query_vector,
     )
     text, admitted, tokens = pack(
         with_instructions(

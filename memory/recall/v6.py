@@ -266,6 +266,7 @@ def memory_recall_v6(
         query=query,
         chunks=document_chunks,
         has_spans=result.has_documents,
+        query_vector=result.query_vector,
     )
     text, admitted, tokens = pack(
         with_instructions(
