@@ -25,6 +25,7 @@ from enrichment.extraction.offline.clause import (
     _usable,
 )
 from enrichment.extraction.offline.instructions import confirmed, instruction
+from enrichment.extraction.offline.kinds import PAST_FRAME_KEEPS, PAST_FRAME_RE, reclassify
 from enrichment.extraction.offline.structured import (
     _app_event,
     _tool_call,
@@ -215,7 +216,14 @@ class OfflineExtractor:
             [c for part in _named_pair(sentence) for c in _clauses(_apposition(part))]
         ):
             named_places = _PLACE_RE.findall(clause_text)
+            past_frame = PAST_FRAME_RE.search(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
+                judged = reclassify(result.predicate, result.obj)
+                if judged is None:
+                    continue
+                result.predicate, result.obj = judged
+                if past_frame and not result.negated and result.predicate not in PAST_FRAME_KEEPS:
+                    continue  # "When I was a kid I had a hamster": not a current fact
                 if result.obj.lower() in ("there", "here"):
                     if place is None or result.obj.lower() == "here":
                         continue

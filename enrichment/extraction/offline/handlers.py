@@ -161,6 +161,15 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
             re.sub(r"^(?:big|huge|massive|total|real)\s+", "", phrase),
         )
         return [_Found("dislikes" if clause.negated else "likes", "am a fan of", obj)]
+    if re.search(r"\bbelievers?\b", lowered):
+        return []  # "a big believer in cold showers": a view, no identity
+    core = re.split(r"\s*[,;]", phrase, maxsplit=1)[0]
+    trait = re.match(r"^(?:bit|something)\s+of\s+an?\s+(?P<what>[\w-]+(?:\s+[\w-]+)?)$", core)
+    if trait:  # "a bit of a perfectionist": a trait, not a job
+        return [_Found("is_a", "am a", trait.group("what"), negated=clause.negated)]
+    pastime = _pastime(core.lower(), clause)
+    if pastime is not None:
+        return pastime
     if re.search(
         r"\b(?:trans(?:gender)?|non-?binary|cis(?:gender)?|gay|lesbian|bisexual|queer)\b", lowered
     ):
@@ -214,6 +223,89 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
             found.append(_Found("lives_in", "am a … in", town))
         return found
     return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
+
+
+# A noun for someone who does a pastime, and the pastime ("a keen gardener": gardening).
+_PASTIME_AGENTS = {
+    "photographer": "photography",
+    "gardener": "gardening",
+    "cook": "cooking",
+    "baker": "baking",
+    "reader": "reading",
+    "astronomer": "astronomy",
+    "painter": "painting",
+    "knitter": "knitting",
+    "gamer": "gaming",
+    "dancer": "dancing",
+    "singer": "singing",
+    "writer": "writing",
+    "birdwatcher": "birdwatching",
+    "birder": "birdwatching",
+    "guitarist": "guitar",
+    "pianist": "piano",
+    "drummer": "drums",
+    "angler": "fishing",
+    "fisherman": "fishing",
+    "traveller": "travel",
+    "traveler": "travel",
+    "woodworker": "woodworking",
+    "potter": "pottery",
+    "quilter": "quilting",
+    "crafter": "crafting",
+    "chef": "cooking",
+}
+# The same for sports: without a qualifier these are exercise too ("I'm a runner").
+_SPORT_AGENTS = {
+    "runner": "running",
+    "jogger": "jogging",
+    "swimmer": "swimming",
+    "cyclist": "cycling",
+    "biker": "biking",
+    "climber": "climbing",
+    "boulderer": "bouldering",
+    "hiker": "hiking",
+    "skier": "skiing",
+    "snowboarder": "snowboarding",
+    "surfer": "surfing",
+    "rower": "rowing",
+    "skater": "skating",
+    "golfer": "golf",
+    "triathlete": "triathlon",
+    "sailor": "sailing",
+}
+_SKILLED = frozenset("decent good great competent solid capable fair excellent".split())
+_POOR = frozenset("terrible lousy bad awful hopeless horrible poor rubbish crap shit".split())
+_KEEN = frozenset(
+    "keen avid amateur big huge passionate casual weekend hobby self-taught serious "
+    "enthusiastic occasional obsessive lifelong recreational hobbyist".split()
+)
+_DEGREE_WORDS = frozenset("pretty really very quite fairly reasonably total".split())
+
+
+def _pastime(lowered: str, clause: _Clause) -> list[_Found] | None:
+    """ "a keen gardener" → hobby gardening, "a decent photographer" → skill photography,
+    "a runner" → exercise running, "a lousy driver" → nothing; None when not such a noun.
+    A qualifier says the noun is about a pastime, not a job; a bare craft noun ("a
+    photographer") stays a job."""
+    words = lowered.split()
+    if not words:
+        return None
+    agent, qualifiers = words[-1], [w for w in words[:-1] if w not in _DEGREE_WORDS]
+    sport = _SPORT_AGENTS.get(agent)
+    activity = sport or _PASTIME_AGENTS.get(agent)
+    if not qualifiers:
+        if sport:
+            return [_Found("exercise", "am a", sport, negated=clause.negated)]
+        return None
+    if not all(q in _SKILLED | _POOR | _KEEN for q in qualifiers):
+        return None
+    if any(q in _POOR for q in qualifiers):
+        return []  # a self-judgement ("a lousy driver"), no fact to keep
+    if activity is None:
+        return None
+    if any(q in _SKILLED for q in qualifiers):
+        return [_Found("skill", "am a", activity, negated=clause.negated)]
+    return [_Found("exercise" if sport else "hobby", "am a", activity, negated=clause.negated)]
 
 
 # What one can be "at" a place without working there.
@@ -556,7 +648,9 @@ _NOT_ACTIVITIES = frozenset(
     "appreciated missed forgot remembered knew believed agreed planned expected waited called "
     "texted "
     "replied answered managed helped wondered started got was were had did went made took "
-    "dreamed dreamt imagined pretended assumed guessed".split()
+    "dreamed dreamt imagined pretended assumed guessed "
+    # present tense that only looks past ("I need a new laptop")
+    "need feed bleed breed speed proceed succeed exceed heed".split()
 )
 
 

@@ -118,15 +118,19 @@ def _relation_subject(
                     confidence,
                 )
             ]
+    together = re.match(r"^and\s+(?:I|me)\b\s*", rest)
     if name:
         results.append((context.me, _Found(predicate, f"my {noun}", name), confidence - 0.05))
         subject = name
         context.last_third_party = name
     else:
         subject = context.owned(noun)
-        if predicate == "has_pet":
-            results.append((context.me, _Found("has_pet", f"my {noun}", noun), confidence - 0.2))
-    rest = re.sub(r"^and\s+I\b", "", rest)
+        # A pet only mentioned ("My cat, who is nine, sleeps all day") is no fact of
+        # having one, as a relative only mentioned is none: the set's convention.
+    if together:
+        # "My brother Sam and I own a food truck": we do; the user is the subject.
+        rest = rest[together.end() :]
+        subject = context.me
     for found in _predicate_rules(rest, context, subject):
         results.append((subject, found, confidence - 0.1))
     return results

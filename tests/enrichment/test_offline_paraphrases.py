@@ -1,0 +1,227 @@
+"""Paraphrase checks for the classes of dev misses and wrong facts (issue #15, sixth round).
+
+Each class below was taken from the dev parts' misses and false positives *as a class*;
+every sentence here was written for this file (different words and structure from the
+dev items, none of them an item of the fact-eval set), and a rule was changed only where
+the class-level fix passes all of its paraphrases. Plain functions, no database.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.enrichment.test_offline_structure import _facts
+
+
+def _predicates(text: str, role: str = "user") -> set[str]:
+    return {predicate for _, predicate, _, _ in _facts(text, role)}
+
+
+# 1. "I'm a <qualifier> <pastime noun>": how one spends time or how good one is at it,
+#    not a job; a poor self-judgement is no fact at all.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm a keen gardener.", ("user", "hobby", "gardening", False)),
+        ("I'm an avid hiker.", ("user", "exercise", "hiking", False)),
+        ("I'm a decent photographer.", ("user", "skill", "photography", False)),
+        ("I'm a pretty good cook.", ("user", "skill", "cooking", False)),
+        ("i'm an amateur baker", ("user", "hobby", "baking", False)),
+        ("I'm a runner.", ("user", "exercise", "running", False)),
+        ("I'm a climber, mostly bouldering.", ("user", "exercise", "climbing", False)),
+    ],
+)
+def test_a_qualified_pastime_noun_is_no_job(
+    text: str, expected: tuple[str, str, str, bool]
+) -> None:
+    facts = _facts(text)
+    assert expected in facts
+    assert "job_title" not in {p for _, p, _, _ in facts}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm a lousy driver.", "I'm a terrible singer, sadly.", "Honestly I'm a hopeless cook."],
+)
+def test_a_poor_self_judgement_is_no_fact(text: str) -> None:
+    assert not _predicates(text) & {"job_title", "skill", "hobby", "is_a"}
+
+
+# 2. "a bit of a X" is a trait; "a big believer in X" is no identity.
+@pytest.mark.parametrize(
+    ("text", "trait"),
+    [
+        ("I'm a bit of a perfectionist.", "perfectionist"),
+        ("I'm a bit of a neat freak, to be honest.", "neat freak"),
+        ("Honestly, I'm a bit of an introvert.", "introvert"),
+    ],
+)
+def test_a_bit_of_a_trait(text: str, trait: str) -> None:
+    facts = _facts(text)
+    assert ("user", "is_a", trait, False) in facts
+    assert "job_title" not in {p for _, p, _, _ in facts}
+
+
+def test_a_believer_is_no_identity() -> None:
+    for text in (
+        "I'm a big believer in cold showers.",
+        "I'm a firm believer in naps.",
+        "I'm a huge believer in writing things down.",
+    ):
+        assert not _predicates(text) & {"is_a", "job_title"}
+
+
+# 3. A degree named by its abbreviation is a degree, never a thing owned.
+@pytest.mark.parametrize(
+    ("text", "degree"),
+    [
+        ("I have an MSc in statistics.", "msc in statistics"),
+        ("I hold a BA in English from Leeds.", "ba in english"),
+        ("I've got a BEng from Imperial.", "beng"),
+        ("Got my MBA last spring.", "mba"),
+    ],
+)
+def test_a_degree_abbreviation_is_a_degree(text: str, degree: str) -> None:
+    facts = _facts(text)
+    assert ("user", "degree", degree, False) in facts
+    assert "owns" not in {p for _, p, _, _ in facts}
+
+
+# 4. A pet only mentioned is no fact of having one (the set's convention for relatives),
+#    but its own facts stay, and "I have a dog" is still having one.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My cat, who is nine, sleeps all day.",
+        "My dog hates the vacuum.",
+        "Our hamster escaped again last night.",
+    ],
+)
+def test_a_pet_only_mentioned_is_not_had(text: str) -> None:
+    assert "has_pet" not in _predicates(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "pet"), [("I have a dog.", "dog"), ("We adopted a kitten.", "kitten")]
+)
+def test_having_a_pet_is_still_had(text: str, pet: str) -> None:
+    assert ("user", "has_pet", pet, False) in _facts(text)
+
+
+# 5. "My <relative> <Name> and I <verb> …": we do it; the user is the subject.
+@pytest.mark.parametrize(
+    ("text", "relation", "fact"),
+    [
+        ("My brother Sam and I own a food truck.", ("has_sibling", "sam"), ("owns", "food truck")),
+        ("My wife Lena and I adopted a greyhound.", ("partner", "lena"), ("has_pet", "greyhound")),
+        (
+            "My partner Ravi and I just bought a cottage in Kent.",
+            ("partner", "ravi"),
+            ("owns", "cottage"),
+        ),
+    ],
+)
+def test_a_named_relative_and_i_is_we(
+    text: str, relation: tuple[str, str], fact: tuple[str, str]
+) -> None:
+    facts = _facts(text)
+    assert ("user", *relation, False) in facts
+    assert ("user", *fact, False) in facts
+    assert not any(s == relation[1] and p == fact[0] for s, p, _, _ in facts)
+
+
+# 6. Seeing a named act perform is an event attended, not an activity.
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [
+        ("I saw Coldplay at the O2 last month.", "coldplay"),
+        ("We saw Phoebe Bridgers live in Dublin.", "phoebe bridgers"),
+        ("Went to see Hozier at Red Rocks.", "hozier"),
+    ],
+)
+def test_seeing_a_named_act_is_an_event_attended(text: str, act: str) -> None:
+    facts = _facts(text)
+    assert ("user", "attended_event", act, False) in facts
+    assert "did_activity" not in {p for _, p, _, _ in facts}
+
+
+# 7. Leave taken and moving in together are life events.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My wife went on maternity leave in May.", ("wife", "life_event", "maternity leave")),
+        ("I went on paternity leave last week.", ("user", "life_event", "paternity leave")),
+        ("Jo and I moved in together in June.", ("user", "life_event", "moved in together")),
+        ("We just moved in together.", ("user", "life_event", "moved in together")),
+    ],
+)
+def test_leave_and_moving_in_together_are_life_events(
+    text: str, expected: tuple[str, str, str]
+) -> None:
+    facts = _facts(text)
+    assert any((s.removeprefix("my "), p, o) == expected for s, p, o, _ in facts)
+    assert "did_activity" not in {p for _, p, _, _ in facts}
+
+
+# 8. "I've got my <test/exam/ceremony> on …": a date in the diary, not a thing owned.
+@pytest.mark.parametrize(
+    ("text", "event"),
+    [
+        ("I've got my driving test on Thursday.", "driving test"),
+        ("Got my final exam on Monday.", "final exam"),
+        ("I've got my graduation ceremony next month.", "graduation ceremony"),
+    ],
+)
+def test_an_exam_or_ceremony_got_is_scheduled(text: str, event: str) -> None:
+    facts = _facts(text)
+    assert ("user", "scheduled_event", event, False) in facts
+    assert not {p for _, p, _, _ in facts} & {"owns", "vehicle", "achievement"}
+
+
+# 9. A state set in a past frame is not a current fact.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "When I was a kid I had a hamster.",
+        "Back in college I played rugby.",
+        "I had a cat growing up.",
+        "As a teenager I worked at a cinema.",
+    ],
+)
+def test_a_state_in_a_past_frame_is_not_current(text: str) -> None:
+    facts = _facts(text)
+    assert not any(
+        p in ("has_pet", "exercise", "works_at", "lives_in", "owns") and not neg
+        for _, p, _, neg in facts
+    )
+
+
+# 10. Visiting a person is not a place visited.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I sometimes visit my aunt in Galway.",
+        "I visited my grandparents last weekend.",
+        "We visited our friends over Easter.",
+    ],
+)
+def test_a_person_visited_is_no_place(text: str) -> None:
+    facts = _facts(text)
+    assert not any(p == "visited_place" and o.startswith(("my ", "our ")) for _, p, o, _ in facts)
+
+
+# 11. A present verb that only looks past ("need") is no activity; "got back / home / in"
+#     is a movement, not a thing owned.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need a new laptop.",
+        "We need a bigger car before the baby comes.",
+        "I really need a holiday.",
+        "Just got back from a week in Lisbon.",
+        "I got home late again.",
+        "We got in around midnight after the gig.",
+    ],
+)
+def test_needing_or_getting_back_is_no_activity_or_thing(text: str) -> None:
+    assert not _predicates(text) & {"did_activity", "owns"}
