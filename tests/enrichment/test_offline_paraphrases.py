@@ -225,3 +225,128 @@ def test_a_person_visited_is_no_place(text: str) -> None:
 )
 def test_needing_or_getting_back_is_no_activity_or_thing(text: str) -> None:
     assert not _predicates(text) & {"did_activity", "owns"}
+
+
+# 12. "My <relative> is <Capitalised religion / nationality / diet>" describes them; it is
+#     no name (no partner called "Catholic").
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My husband is Catholic.", ("husband", "religion", "catholic")),
+        ("My mum is Scottish.", ("mum", "nationality", "scottish")),
+        ("My partner is Vegan.", ("partner", "diet", "vegan")),
+        ("My boss is Jewish.", ("boss", "religion", "jewish")),
+    ],
+)
+def test_a_capitalised_description_of_a_relative_is_no_name(
+    text: str, expected: tuple[str, str, str]
+) -> None:
+    facts = _facts(text)
+    assert any((s.removeprefix("my "), p, o.lower()) == expected for s, p, o, _ in facts)
+    assert not {p for _, p, _, _ in facts} & {"partner", "has_parent", "colleague"}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("My wife is Ingrid.", "ingrid"), ("My brother is called Ian.", "ian")]
+)
+def test_a_relatives_name_is_still_a_name(text: str, name: str) -> None:
+    assert any(o == name for _, _, o, _ in _facts(text))
+
+
+@pytest.mark.parametrize("text", ["I'm Home finally.", "I'm Exhausted lol", "I'm Back!"])
+def test_a_capitalised_state_is_no_name(text: str) -> None:
+    assert "name" not in _predicates(text)
+
+
+# 13. "I'm a <nationality / job> living|based|working in <Town>": what one is, and the town;
+#     the participle starts a clause of its own.
+@pytest.mark.parametrize(
+    ("text", "expected", "town"),
+    [
+        ("I'm a Canadian living in Tokyo.", ("nationality", "canadian"), "tokyo"),
+        ("I'm a nurse working in Leeds.", ("job_title", "nurse"), "leeds"),
+        ("I'm an American based in Berlin these days.", ("nationality", "american"), "berlin"),
+    ],
+)
+def test_a_participle_after_what_one_is_starts_a_clause(
+    text: str, expected: tuple[str, str], town: str
+) -> None:
+    facts = {(s, p, o.lower(), n) for s, p, o, n in _facts(text)}
+    assert ("user", *expected, False) in facts
+    assert ("user", "lives_in", town, False) in facts
+    assert not any(p == "is_a" for _, p, _, _ in facts)
+
+
+# 14. A noun that needs what it is about ("a beginner at chess") is no identity cut short;
+#     a condition named as a person ("a diabetic") is a health condition.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm a total beginner at chess.",
+        "I'm a regular at the Red Lion.",
+        "I'm a newbie when it comes to gardening.",
+        "I'm a complete novice at skiing.",
+    ],
+)
+def test_a_noun_cut_from_its_complement_is_no_identity(text: str) -> None:
+    assert "is_a" not in _predicates(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm a Type 1 diabetic.", "I'm a diabetic, so go easy on the sugar.", "I'm an asthmatic."],
+)
+def test_a_condition_named_as_a_person_is_a_condition(text: str) -> None:
+    predicates = _predicates(text)
+    assert "health_condition" in predicates
+    assert "is_a" not in predicates
+
+
+# 15. "Call me <adjective>, but …" is an idiom: no instruction, no name.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call me old-fashioned, but I still write cheques.",
+        "Call me paranoid, but I never use public wifi.",
+        "call me crazy but I actually like Mondays",
+    ],
+)
+def test_call_me_crazy_is_no_instruction(text: str) -> None:
+    assert not _predicates(text) & {"assistant_instruction", "name"}
+
+
+def test_call_me_by_a_name_is_still_an_instruction() -> None:
+    assert {"assistant_instruction", "name"} <= _predicates("Call me Sam from now on.")
+
+
+# 16. A negation inside an embedded clause negates that clause, not the verb phrase:
+#     "a guitar I never play" is still owned.
+@pytest.mark.parametrize(
+    ("text", "predicate", "obj"),
+    [
+        ("I bought a bike I barely ride.", "owns", "bike"),
+        ("I own a suit I never wear.", "owns", "suit"),
+        ("We have a dog who never stops barking.", "has_pet", "dog"),
+        ("I've got a treadmill that I don't really use.", "owns", "treadmill"),
+    ],
+)
+def test_a_negation_in_an_embedded_clause_is_not_the_clauses(
+    text: str, predicate: str, obj: str
+) -> None:
+    facts = _facts(text)
+    assert ("user", predicate, obj, False) in facts
+    assert not any(neg for _, _, _, neg in facts)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I don't own a TV.", ("user", "owns", "tv", True)),
+        ("I no longer live in Leeds, sadly.", ("user", "lives_in", "leeds", True)),
+        ("I don't eat meat anymore.", ("user", "diet", "meat", True)),
+    ],
+)
+def test_a_negation_of_the_verb_phrase_still_negates(
+    text: str, expected: tuple[str, str, str, bool]
+) -> None:
+    assert expected in {(s, p, o.lower(), n) for s, p, o, n in _facts(text)}
