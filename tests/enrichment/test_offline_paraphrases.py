@@ -350,3 +350,19 @@ def test_a_negation_of_the_verb_phrase_still_negates(
     text: str, expected: tuple[str, str, str, bool]
 ) -> None:
     assert expected in {(s, p, o.lower(), n) for s, p, o, n in _facts(text)}
+
+
+# 17. A negation in the second conjunct negates that conjunct only: "single and not
+#     looking" is single.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm single and not looking.", ("relationship_status", "single")),
+        ("I'm married and not planning on kids.", ("relationship_status", "married")),
+        ("I'm vegan and not ashamed of it.", ("diet", "vegan")),
+    ],
+)
+def test_a_negation_in_a_second_conjunct_is_that_conjuncts(
+    text: str, expected: tuple[str, str]
+) -> None:
+    assert ("user", *expected, False) in _facts(text)

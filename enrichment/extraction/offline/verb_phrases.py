@@ -137,7 +137,8 @@ _SETTLED_RE = re.compile(
 # Where an embedded clause starts after the verb phrase's own words: a relative pronoun,
 # a new subject, a subordinator.
 _EMBEDDED_RE = re.compile(
-    r"\s(?:that|which|who|whom|where|because|since|but|although|though|i|we|you|he|she|they)\s",
+    r"\s(?:that|which|who|whom|where|because|since|but|although|though|and|or|i|we|you|he|she|"
+    r"they)\s",
     re.IGNORECASE,
 )
 
