@@ -366,3 +366,36 @@ def test_a_negation_in_a_second_conjunct_is_that_conjuncts(
     text: str, expected: tuple[str, str]
 ) -> None:
     assert ("user", *expected, False) in _facts(text)
+
+
+# 18. A broken bone is a condition with its participle: "broken" qualifies a language
+#     ("broken English") but is part of an injury.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I broke my wrist skiing in February.", ("user", "health_condition", "broken wrist")),
+        ("I broke my ankle playing football.", ("user", "health_condition", "broken ankle")),
+        ("My son broke his arm at school.", ("son", "health_condition", "broken arm")),
+    ],
+)
+def test_a_broken_bone_keeps_its_participle(text: str, expected: tuple[str, str, str]) -> None:
+    assert any((s.removeprefix("my "), p, o.lower()) == expected for s, p, o, _ in _facts(text))
+
+
+def test_broken_still_qualifies_a_language() -> None:
+    assert ("user", "speaks_language", "english", False) in {
+        (s, p, o.lower(), n) for s, p, o, n in _facts("I speak broken English and fluent Urdu.")
+    }
+
+
+# 19. An achievement is a noun phrase: where it happened is not part of it.
+@pytest.mark.parametrize(
+    ("text", "achieved"),
+    [
+        ("I ran my first marathon in Berlin last year.", "first marathon"),
+        ("I won a pub quiz in Dublin.", "pub quiz"),
+        ("I finished my first triathlon in Nice.", "first triathlon"),
+    ],
+)
+def test_an_achievement_ends_before_its_place(text: str, achieved: str) -> None:
+    assert ("user", "achievement", achieved, False) in _facts(text)

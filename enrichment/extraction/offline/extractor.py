@@ -291,7 +291,12 @@ class OfflineExtractor:
                     obj = _phrase_end(obj, keep_commas=keep_commas)
                 objects = (
                     _conjuncts(
-                        result.obj, obj, temporal=temporal, keep_commas=keep_commas, phrase=phrase
+                        result.obj,
+                        obj,
+                        temporal=temporal,
+                        keep_commas=keep_commas,
+                        phrase=phrase,
+                        proficiency=result.predicate != "health_condition",
                     )
                     if result.predicate in _LISTS
                     else [obj]
@@ -661,7 +666,8 @@ _THING_KINDS = frozenset(
 # (`_phrase_end`), in each item of a list too ("Marrakech and Fez over Christmas"); and a
 # favourite of any kind.
 _PHRASE_KINDS = _THING_KINDS | frozenset(
-    "visited_place attended_event is_a studies_subject lives_in works_at studies_at".split()
+    "visited_place attended_event is_a studies_subject lives_in works_at studies_at "
+    "achievement".split()
 )
 _LOCATIVE_TAIL_RE = re.compile(
     r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"
