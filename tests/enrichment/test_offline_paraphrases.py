@@ -399,3 +399,17 @@ def test_broken_still_qualifies_a_language() -> None:
 )
 def test_an_achievement_ends_before_its_place(text: str, achieved: str) -> None:
     assert ("user", "achievement", achieved, False) in _facts(text)
+
+
+# 20. A child named by age or stage after "have" is a child, not a thing owned.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have a 3-year-old and a newborn.",
+        "I've got a six-year-old who loves dinosaurs.",
+        "We have a toddler, so mornings are chaos.",
+    ],
+)
+def test_a_child_by_age_is_no_thing_owned(text: str) -> None:
+    predicates = _predicates(text)
+    assert "owns" not in predicates

@@ -58,6 +58,13 @@ _PARTICLE_RE = re.compile(
     re.IGNORECASE,
 )
 
+# Children named by their age or stage ("a 3-year-old", "a newborn", "two teenagers").
+_CHILD_RE = re.compile(
+    r"^(?:(?:an?|one|two|three|four|\d+)\s+)?(?:(?:\d+|\w+)[- ]years?[- ]olds?|newborns?|"
+    r"toddlers?|teenagers?|preschoolers?|infants?)\b",
+    re.IGNORECASE,
+)
+
 # A person named where a place was expected ("visit my aunt in Galway").
 _PERSON_RE = re.compile(
     rf"^(?:my|our|his|her|their)\s+(?:\w+\s+)?(?:{_RELATION_ALT}|friends?|family|folks|"
@@ -86,6 +93,8 @@ def reclassify(predicate: str | None, obj: str) -> tuple[str | None, str] | None
             return "life_event", (life.group("leave") or life.group("together")).lower()
     if predicate == "visited_place" and _PERSON_RE.match(text):
         return None
+    if predicate == "owns" and _CHILD_RE.match(text):
+        return "has_child", obj  # "I have a 3-year-old and a newborn": children, not things
     if predicate in ("owns", "has_plan") and _PARTICLE_RE.match(text):
         return None  # "just got back from Lisbon", "got home late": a movement, no thing
     return predicate, obj
