@@ -7,9 +7,11 @@ same visibility (scope, and project or conversation for scoped facts):
   value of a single-valued predicate) is settled by authority, then time:
   an assistant statement never replaces a user's own (it is stored `contradicted`, linked
   to the fact it contradicts; a user's statement older than an assistant's fact overrules
-  it the same way, so arrival order does not matter); otherwise the later statement
-  supersedes the earlier one (which keeps its history: `valid_to`, `superseded_by`), a
-  statement older than the current fact is stored as already superseded ("outdated"), and
+  it the same way, so arrival order does not matter), unless it relays the user's own
+  news ("Got it — you've moved to Leeds", `enrichment.pipeline.relayed`); otherwise the
+  later statement supersedes the earlier one (which keeps its history: `valid_to`,
+  `superseded_by`), a statement older than the current fact is stored as already
+  superseded ("outdated"), and
   two statements of the same moment that disagree are a true contradiction.
 - a duplicate stated earlier on the user's timeline than the fact's first known mention
   (it arrived late) becomes the fact's source and start, so the fact reads the same
@@ -24,6 +26,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from enrichment.pipeline.relayed import relays_user_news
 from memory.models import Candidate, Event, Fact, FactSource, FactStatus, Scope
 from memory.vocabulary.predicates import predicate_get
 
@@ -137,7 +140,11 @@ class Resolver:
         return Resolution("new")
 
     def _conflict(self, event: Event, candidate: Candidate, fact: Fact) -> Resolution:
-        speaker_is_assistant = event.role == "assistant"
+        # An assistant acknowledging the user's news ("Got it — you've moved to Leeds") is
+        # the user's word relayed: settled by time like the user's own (see `relayed`).
+        speaker_is_assistant = event.role == "assistant" and not relays_user_news(
+            candidate.source_text
+        )
         fact_by_assistant = fact.source_role == "assistant"
         if speaker_is_assistant and not fact_by_assistant:
             # The user's own word stays current; the same claim repeated reinforces the

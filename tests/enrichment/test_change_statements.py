@@ -283,3 +283,50 @@ def test_a_dropped_plan_named_by_its_place_is_retired(tenant: Tenant) -> None:
         (False, "superseded"),
         (True, "current"),
     }
+
+
+@pytest.mark.parametrize(
+    ("first", "relayed", "predicate", "old", "new"),
+    [
+        (
+            "I live in Leeds.",
+            "Noted — you've relocated to Bristol, so I'll switch your weather to Bristol.",
+            "lives_in",
+            "Leeds",
+            "Bristol",
+        ),
+        (
+            "I work at Initech.",
+            "Got it, you've joined Globex now. Congrats!",
+            "works_at",
+            "Initech",
+            "Globex",
+        ),
+        (
+            "I'm based in Denver.",
+            "Understood, you've moved to Austin; I'll use Central time from now on.",
+            "lives_in",
+            "Denver",
+            "Austin",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_an_assistant_relaying_the_users_news_supersedes(
+    tenant: Tenant, first: str, relayed: str, predicate: str, old: str, new: str
+) -> None:
+    ingest_enriched(tenant, first)
+    ingest_enriched(tenant, relayed, role="assistant", minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate=predicate)
+    assert {(f.object_text, f.status) for f in facts} == {(old, "superseded"), (new, "current")}
+
+
+@pytest.mark.django_db
+def test_an_assistant_claim_that_relays_no_news_still_cannot_replace(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I live in Leeds.")
+    ingest_enriched(tenant, "Since you live in Bristol, try the harbour walk.", role="assistant")
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="lives_in")
+    assert {(f.object_text, f.status) for f in facts} == {
+        ("Leeds", "current"),
+        ("Bristol", "contradicted"),
+    }

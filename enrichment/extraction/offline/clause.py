@@ -204,6 +204,13 @@ _HEDGED_QUANTITY_RE = re.compile(
     r"passable|conversational)\s+)+",
     re.IGNORECASE,
 )
+# The same without the words of proficiency ("broken", "basic"), which qualify a language
+# or a skill but are part of a condition ("a broken wrist").
+_QUANTITY_RE = re.compile(
+    r"^(?:(?:both|also|a (?:little |tiny )?bit of|a little|little|some|a few|lots of|a lot of|"
+    r"especially|particularly|mainly|mostly|such as|including)\s+)+",
+    re.IGNORECASE,
+)
 
 
 # A word that can modify a noun ("Thai", "Ethiopian", "red", "organic"): only such a bare
@@ -223,6 +230,7 @@ def _conjuncts(
     temporal: tuple[TemporalMatch, ...],
     keep_commas: bool,
     phrase: bool = False,
+    proficiency: bool = True,
 ) -> list[str]:
     """The objects of a coordination: "peanuts and shellfish", "Thai and Ethiopian food"
     (a bare modifier shares the last item's head noun), "Portuguese and a bit of
@@ -230,19 +238,18 @@ def _conjuncts(
     item while each item is a noun phrase (a clause after "and" ends the list). With
     `phrase`, each later item ends as a noun phrase does (`_phrase_end`): "Kyoto and Osaka
     during cherry blossom season" is two places, and no head noun is shared from a tail."""
-    first = _HEDGED_QUANTITY_RE.sub("", first)
+    hedged = _HEDGED_QUANTITY_RE if proficiency else _QUANTITY_RE
+    first = hedged.sub("", first)
     at = raw.find(first)
     if not first or at < 0:
         return [first]
     items = [first]
     tail = raw[at + len(first) :]
     while (conj := _CONJUNCT_RE.match(tail)) and len(items) < 8:
-        rest = _HEDGED_QUANTITY_RE.sub("", conj.group("rest"))
+        rest = hedged.sub("", conj.group("rest"))
         if _NOT_A_CONJUNCT_RE.match(rest) or _VERB_ING_RE.match(rest):
             break
-        item = _HEDGED_QUANTITY_RE.sub(
-            "", _clean_object(rest, temporal=temporal, keep_commas=False)
-        )
+        item = hedged.sub("", _clean_object(rest, temporal=temporal, keep_commas=False))
         if not item or len(item.split()) > 5 or not _usable(item):
             break
         at = rest.find(item)

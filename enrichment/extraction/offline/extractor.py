@@ -25,6 +25,7 @@ from enrichment.extraction.offline.clause import (
     _usable,
 )
 from enrichment.extraction.offline.instructions import confirmed, instruction
+from enrichment.extraction.offline.kinds import PAST_FRAME_KEEPS, PAST_FRAME_RE, reclassify
 from enrichment.extraction.offline.structured import (
     _app_event,
     _tool_call,
@@ -215,7 +216,14 @@ class OfflineExtractor:
             [c for part in _named_pair(sentence) for c in _clauses(_apposition(part))]
         ):
             named_places = _PLACE_RE.findall(clause_text)
+            past_frame = PAST_FRAME_RE.search(clause_text)
             for subject, result, confidence in self._clause(clause_text, context):
+                judged = reclassify(result.predicate, result.obj)
+                if judged is None:
+                    continue
+                result.predicate, result.obj = judged
+                if past_frame and not result.negated and result.predicate not in PAST_FRAME_KEEPS:
+                    continue  # "When I was a kid I had a hamster": not a current fact
                 if result.obj.lower() in ("there", "here"):
                     if place is None or result.obj.lower() == "here":
                         continue
@@ -283,7 +291,12 @@ class OfflineExtractor:
                     obj = _phrase_end(obj, keep_commas=keep_commas)
                 objects = (
                     _conjuncts(
-                        result.obj, obj, temporal=temporal, keep_commas=keep_commas, phrase=phrase
+                        result.obj,
+                        obj,
+                        temporal=temporal,
+                        keep_commas=keep_commas,
+                        phrase=phrase,
+                        proficiency=result.predicate != "health_condition",
                     )
                     if result.predicate in _LISTS
                     else [obj]
@@ -653,7 +666,8 @@ _THING_KINDS = frozenset(
 # (`_phrase_end`), in each item of a list too ("Marrakech and Fez over Christmas"); and a
 # favourite of any kind.
 _PHRASE_KINDS = _THING_KINDS | frozenset(
-    "visited_place attended_event is_a studies_subject lives_in works_at studies_at".split()
+    "visited_place attended_event is_a studies_subject lives_in works_at studies_at "
+    "achievement".split()
 )
 _LOCATIVE_TAIL_RE = re.compile(
     r"\s+(?:in|on|at|near|outside|from|for|with|to|during|around)\s+"

@@ -116,11 +116,31 @@ def _prefers(match: re.Match[str], clause: _Clause) -> list[_Found]:
 
 def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """'I'm a nurse at X' / 'I'm a transgender woman' / 'I'm a student at Y'."""
+    obj = match.group("obj")
+    living = _LIVING_IN_RE.match(obj)
+    if living:
+        # "a Canadian living in Tokyo", "a nurse working in Leeds": what one is, and the
+        # town one is in; the participle is a clause of its own, not part of the noun.
+        return [
+            *_being(living.group("what"), clause),
+            _Found("lives_in", "living in", living.group("town"), negated=clause.negated),
+        ]
+    return _being(obj, clause)
+
+
+_LIVING_IN_RE = re.compile(
+    r"^(?P<what>.+?)\s+(?:living|based|settled|residing|working)\s+(?:in|out of)\s+"
+    r"(?P<town>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)"
+)
+
+
+def _being(obj: str, clause: _Clause) -> list[_Found]:
+    """What one is, from the noun phrase after "I'm a"."""
     phrase = re.sub(
         r"\s+for\s+(?:(?:the\s+)?(?:past|last)\s+)?(?:\w+\s+){0,2}(?:years?|months?|weeks?|"
         r"decades?)\b.*$",
         "",
-        match.group("obj"),
+        obj,
         flags=re.IGNORECASE,
     )
     # "an electrician by trade", "a Londoner born and bred": the tail qualifies, it is not
@@ -161,6 +181,15 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
             re.sub(r"^(?:big|huge|massive|total|real)\s+", "", phrase),
         )
         return [_Found("dislikes" if clause.negated else "likes", "am a fan of", obj)]
+    if re.search(r"\bbelievers?\b", lowered):
+        return []  # "a big believer in cold showers": a view, no identity
+    core = re.split(r"\s*[,;]", phrase, maxsplit=1)[0]
+    trait = re.match(r"^(?:bit|something)\s+of\s+an?\s+(?P<what>[\w-]+(?:\s+[\w-]+)?)$", core)
+    if trait:  # "a bit of a perfectionist": a trait, not a job
+        return [_Found("is_a", "am a", trait.group("what"), negated=clause.negated)]
+    pastime = _pastime(core.lower(), clause)
+    if pastime is not None:
+        return pastime
     if re.search(
         r"\b(?:trans(?:gender)?|non-?binary|cis(?:gender)?|gay|lesbian|bisexual|queer)\b", lowered
     ):
@@ -174,9 +203,7 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
                 "studies_at" if place else "is_a", "am a", place or phrase, negated=clause.negated
             )
         )
-        field = re.search(
-            r"\bstudent\s+(?:in|of)\s+(?P<field>[\w ]+?)(?:\s+at\b|$)", match.group("obj")
-        )
+        field = re.search(r"\bstudent\s+(?:in|of)\s+(?P<field>[\w ]+?)(?:\s+at\b|$)", obj)
         if field:  # "a PhD student in chemistry at MIT"
             found.append(_Found("studies_subject", "student in", field.group("field")))
         return found
@@ -213,13 +240,118 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
         if town and not clause.negated:
             found.append(_Found("lives_in", "am a … in", town))
         return found
+    if head in _CONDITION_NOUNS:  # "a Type 1 diabetic": a condition, not an identity
+        return [*found, _Found("health_condition", "am a", phrase, negated=clause.negated)]
+    if head in _NEEDS_COMPLEMENT or _NEEDS_COMPLEMENT_RE.match(phrase):
+        # "a total beginner at chess", "a regular at the Red Lion": without what it is
+        # about, the noun says nothing worth keeping.
+        return found
     return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
+
+
+_CONDITION_NOUNS = frozenset(
+    "diabetic epileptic asthmatic coeliac celiac anaemic anemic insomniac dyslexic "
+    "haemophiliac hemophiliac".split()
+)
+_NEEDS_COMPLEMENT = frozenset("beginner newbie novice regular work part".split())
+_NEEDS_COMPLEMENT_RE = re.compile(
+    r"^(?:[\w-]+\s+){0,2}?(?:beginner|newbie|novice|regular)\s+(?:at|in|with|when|to)\b", re.I
+)
+
+
+# A noun for someone who does a pastime, and the pastime ("a keen gardener": gardening).
+_PASTIME_AGENTS = {
+    "photographer": "photography",
+    "gardener": "gardening",
+    "cook": "cooking",
+    "baker": "baking",
+    "reader": "reading",
+    "astronomer": "astronomy",
+    "painter": "painting",
+    "knitter": "knitting",
+    "gamer": "gaming",
+    "dancer": "dancing",
+    "singer": "singing",
+    "writer": "writing",
+    "birdwatcher": "birdwatching",
+    "birder": "birdwatching",
+    "guitarist": "guitar",
+    "pianist": "piano",
+    "drummer": "drums",
+    "angler": "fishing",
+    "fisherman": "fishing",
+    "traveller": "travel",
+    "traveler": "travel",
+    "woodworker": "woodworking",
+    "potter": "pottery",
+    "quilter": "quilting",
+    "crafter": "crafting",
+    "chef": "cooking",
+}
+# The same for sports: without a qualifier these are exercise too ("I'm a runner").
+_SPORT_AGENTS = {
+    "runner": "running",
+    "jogger": "jogging",
+    "swimmer": "swimming",
+    "cyclist": "cycling",
+    "biker": "biking",
+    "climber": "climbing",
+    "boulderer": "bouldering",
+    "hiker": "hiking",
+    "skier": "skiing",
+    "snowboarder": "snowboarding",
+    "surfer": "surfing",
+    "rower": "rowing",
+    "skater": "skating",
+    "golfer": "golf",
+    "triathlete": "triathlon",
+    "sailor": "sailing",
+}
+_SKILLED = frozenset("decent good great competent solid capable fair excellent".split())
+_POOR = frozenset("terrible lousy bad awful hopeless horrible poor rubbish crap shit".split())
+_KEEN = frozenset(
+    "keen avid amateur big huge passionate casual weekend hobby self-taught serious "
+    "enthusiastic occasional obsessive lifelong recreational hobbyist".split()
+)
+_DEGREE_WORDS = frozenset("pretty really very quite fairly reasonably total".split())
+
+
+def _pastime(lowered: str, clause: _Clause) -> list[_Found] | None:
+    """ "a keen gardener" → hobby gardening, "a decent photographer" → skill photography,
+    "a runner" → exercise running, "a lousy driver" → nothing; None when not such a noun.
+    A qualifier says the noun is about a pastime, not a job; a bare craft noun ("a
+    photographer") stays a job."""
+    words = lowered.split()
+    if not words:
+        return None
+    agent, qualifiers = words[-1], [w for w in words[:-1] if w not in _DEGREE_WORDS]
+    sport = _SPORT_AGENTS.get(agent)
+    activity = sport or _PASTIME_AGENTS.get(agent)
+    if not qualifiers:
+        if sport:
+            return [_Found("exercise", "am a", sport, negated=clause.negated)]
+        return None
+    if not all(q in _SKILLED | _POOR | _KEEN for q in qualifiers):
+        return None
+    if any(q in _POOR for q in qualifiers):
+        return []  # a self-judgement ("a lousy driver"), no fact to keep
+    if activity is None:
+        return None
+    if any(q in _SKILLED for q in qualifiers):
+        return [_Found("skill", "am a", activity, negated=clause.negated)]
+    return [_Found("exercise" if sport else "hobby", "am a", activity, negated=clause.negated)]
 
 
 # What one can be "at" a place without working there.
 _NOT_EMPLOYMENT = frozenset(
     "regular customer patient guest member fan client visitor tourist regulars resident "
     "alumnus alum graduate grad".split()
+)
+
+# Words chat capitalises after "I'm" that are states, not names ("I'm Home finally").
+_STATE_WORDS = frozenset(
+    "home back done fine good sure ready sorry tired exhausted busy free happy sick late out "
+    "off alive okay ok here there in up down starving stuffed broke bored stressed".split()
 )
 
 _RELIGIONS = frozenset(
@@ -247,6 +379,7 @@ def _be_bare(match: re.Match[str], clause: _Clause) -> list[_Found]:
         clause.subject == USER_SUBJECT
         and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)?", obj)
         and lowered not in _NAME_STOPWORDS
+        and lowered.split()[0] not in _STATE_WORDS
     ):
         return [_Found("name", "am", obj)]
     return []
@@ -313,7 +446,11 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
     if earned and verb == "got" and not clause.negated:
         # "got my grade 8 at 17", "got my citizenship": something earned, not bought.
         return [_Found("achievement", "got", earned.group("what"))]
-    head = _head(obj)
+    # "a guitar I never play": the thing is the guitar; the reduced relative clause after it
+    # says nothing about what kind of thing it is.
+    head = re.split(r"\s(?:i|we|you|he|she|they|that|which)\s", _head(obj), maxsplit=1, flags=re.I)[
+        0
+    ]
     if _MEETING_NOUNS_RE.match(head) and verb in ("have", "has", "got", "am getting"):
         return [_Found("meeting", verb, obj, negated=clause.negated)]
     if re.match(
@@ -330,16 +467,12 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         mapped = FALLBACK_PREDICATE  # "a haircut booked" is no favourite book
     if verb == "had" and mapped.name not in ("health_condition", "allergy", "degree"):
         return []  # what one had is not what one has
-    if (
-        mapped.kind != "schedule"
-        and _EVENT_NOUNS.search(_head(obj))
-        and verb in ("have", "has", "got")
-    ):
+    if mapped.kind != "schedule" and _EVENT_NOUNS.search(head) and verb in ("have", "has", "got"):
         return [_Found("scheduled_event", verb, obj, negated=clause.negated)]
     if mapped is not FALLBACK_PREDICATE and mapped.name != "owns":
         return [_Found(mapped.name, verb, obj, negated=clause.negated)]
     if verb in ("own", "owns", "owned", "bought", "buy", "purchased", "got") or re.search(
-        r"[A-Z0-9]", obj
+        r"[A-Z0-9]", head
     ):
         # "have" alone owns only specific things ("a MacBook Pro"), not "a lot of work".
         if re.match(
@@ -556,7 +689,9 @@ _NOT_ACTIVITIES = frozenset(
     "appreciated missed forgot remembered knew believed agreed planned expected waited called "
     "texted "
     "replied answered managed helped wondered started got was were had did went made took "
-    "dreamed dreamt imagined pretended assumed guessed".split()
+    "dreamed dreamt imagined pretended assumed guessed "
+    # present tense that only looks past ("I need a new laptop")
+    "need feed bleed breed speed proceed succeed exceed heed".split()
 )
 
 

@@ -59,6 +59,7 @@ _MANNER_RE = re.compile(
     re.IGNORECASE,
 )
 # Chit-chat imperatives that are not about the assistant's behaviour.
+_CALL_ME_IDIOM_RE = re.compile(r"^call me\s+(?-i:[a-z][\w-]*)(?:\s+\w+)?\s*,?\s+but\b", re.I)
 _NOT_INSTRUCTIONS_RE = re.compile(
     r"^(?:don't|do not)\s+(?:worry|mind|bother|hesitate|be sorry|apologi[sz]e for asking|get me "
     r"wrong|be (?:afraid|scared|shy))\b|^(?:keep (?:it up|in touch|going|up|at|on|\w+ing)|stop it|"
@@ -112,6 +113,8 @@ _LIKE_ANSWERS_RE = re.compile(
 def instruction(sentence: str) -> str | None:
     """The standing instruction a user's sentence gives the assistant, or None."""
     text = sentence.strip().replace("’", "'")
+    if _CALL_ME_IDIOM_RE.match(text):
+        return None  # "Call me old-fashioned, but …": an idiom, no name and no rule
     liked = _LIKE_ANSWERS_RE.match(text.strip(" .!"))
     if liked:
         return _REASON_RE.sub("", liked.group("obj")).strip(" .!,")

@@ -195,6 +195,12 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _fixed("lives_in", "live there"),
         ),
         (
+            # "we (just / finally) moved in together": an event in the user's life.
+            r"^(?:have\s+)?(?:just\s+|finally\s+|recently\s+|officially\s+)*"
+            r"(?P<obj>moved\s+in\s+together)\b",
+            _fixed("life_event", "moved in together"),
+        ),
+        (
             r"^(?:moved|move|moving)\s+into\s+(?:a|an|our|my|the)\s+(?:new\s+)?(?:place|house|"
             r"flat|apartment|condo|home)\s+in\s+(?P<obj>(?-i:[A-Z]).*)",
             _fixed("lives_in", "moved into"),
@@ -391,7 +397,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         (
             r"^(?:have|has|hold|holds|got|earned|completed|finished)\s+(?:an?\s+|"
             r"my\s+)?(?P<obj>(?:bachelor|master|phd|ph\.d|doctorate|mba|"
-            r"associate)\S*\s*(?:degree\s*)?(?:in\s+.+)?|degree\s+in\s+.+)",
+            r"associate|b\.?sc|m\.?sc|b\.?eng|m\.?eng|b\.?ed|m\.?ed|llb|llm|mfa|bfa|mphil|"
+            r"(?-i:BA|MA|BS|MS)\b)\S*\s*(?:degree\s*)?(?:in\s+.+)?|degree\s+in\s+.+)",
             _fixed("degree", "have a degree"),
         ),
         (

@@ -5,8 +5,14 @@ from __future__ import annotations
 import re
 
 from enrichment.extraction.offline.clause import _Context, _Found
+from enrichment.extraction.offline.handlers import _RELIGIONS, _STATE_WORDS
 from enrichment.extraction.offline.verb_phrases import _predicate_rules
-from enrichment.extraction.offline.words import _NAME_STOPWORDS, _RELATION_NOUNS
+from enrichment.extraction.offline.words import (
+    _DIETS,
+    _NAME_STOPWORDS,
+    _NATIONALITIES,
+    _RELATION_NOUNS,
+)
 
 _FIRST_PERSON_RE = re.compile(r"^(?P<pronoun>i|we|me and \w+|\w+ and i)\b\s*", re.IGNORECASE)
 _SECOND_PERSON_RE = re.compile(r"^(?P<pronoun>you)\b\s*", re.IGNORECASE)
@@ -42,6 +48,18 @@ _IMPLICIT_START_RE = re.compile(
     r"planning to)\b)",
     re.IGNORECASE,
 )
+
+
+def _not_a_name(word: str) -> bool:
+    """ "My husband is Catholic", "my mum is Scottish", "my partner is Vegan": a capitalised
+    religion, nationality, diet or state after "is" describes the relative; it is no name."""
+    lowered = word.lower()
+    first = lowered.split()[0]
+    return (
+        lowered in _NAME_STOPWORDS
+        or first in _NATIONALITIES | _RELIGIONS | _STATE_WORDS
+        or bool(re.fullmatch(_DIETS, first))
+    )
 
 
 def _relation_subject(
@@ -101,7 +119,7 @@ def _relation_subject(
             r"(?:called\s+|named\s+)?(?P<name>[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)?)\s*$",
             rest,
         )
-        if named and named.group("name").lower() not in _NAME_STOPWORDS:
+        if named and not _not_a_name(named.group("name")):
             return [
                 (
                     context.me,
@@ -118,15 +136,19 @@ def _relation_subject(
                     confidence,
                 )
             ]
+    together = re.match(r"^and\s+(?:I|me)\b\s*", rest)
     if name:
         results.append((context.me, _Found(predicate, f"my {noun}", name), confidence - 0.05))
         subject = name
         context.last_third_party = name
     else:
         subject = context.owned(noun)
-        if predicate == "has_pet":
-            results.append((context.me, _Found("has_pet", f"my {noun}", noun), confidence - 0.2))
-    rest = re.sub(r"^and\s+I\b", "", rest)
+        # A pet only mentioned ("My cat, who is nine, sleeps all day") is no fact of
+        # having one, as a relative only mentioned is none: the set's convention.
+    if together:
+        # "My brother Sam and I own a food truck": we do; the user is the subject.
+        rest = rest[together.end() :]
+        subject = context.me
     for found in _predicate_rules(rest, context, subject):
         results.append((subject, found, confidence - 0.1))
     return results

@@ -134,6 +134,15 @@ _SETTLED_RE = re.compile(
 )
 
 
+# Where an embedded clause starts after the verb phrase's own words: a relative pronoun,
+# a new subject, a subordinator.
+_EMBEDDED_RE = re.compile(
+    r"\s(?:that|which|who|whom|where|because|since|but|although|though|and|or|i|we|you|he|she|"
+    r"they)\s",
+    re.IGNORECASE,
+)
+
+
 def _verb_phrase(
     rest: str, context: _Context, subject: str, outer_negated: bool = False
 ) -> list[_Found]:
@@ -144,7 +153,11 @@ def _verb_phrase(
     rest = _NOW_TAIL_RE.sub("", rest)
     # "can not stand" is a dislike, not a negated "stand".
     rest = re.sub(r"\bcan not (stand|bear)\b", r"can_not_\1", rest, flags=re.IGNORECASE)
-    negated = outer_negated or bool(_NEGATION_RE.search(rest) or _NEGATION_TAIL_RE.search(rest))
+    # A negation inside an embedded clause ("a Peloton I never use", "a dog that doesn't
+    # bark") is that clause's, not the verb phrase's.
+    embedded = _EMBEDDED_RE.search(rest, 1)
+    head = rest[: embedded.start()] if embedded else rest
+    negated = outer_negated or bool(_NEGATION_RE.search(head) or _NEGATION_TAIL_RE.search(head))
     used_to = re.search(r"\bused to\s+", rest, re.IGNORECASE)
     frequent = bool(_FREQUENCY_RE.search(rest))
     # Keep the auxiliary ("am not married" → "am married"); drop do-support and adverbs.

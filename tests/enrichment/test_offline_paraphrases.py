@@ -1,0 +1,415 @@
+"""Paraphrase checks for the classes of dev misses and wrong facts (issue #15, sixth round).
+
+Each class below was taken from the dev parts' misses and false positives *as a class*;
+every sentence here was written for this file (different words and structure from the
+dev items, none of them an item of the fact-eval set), and a rule was changed only where
+the class-level fix passes all of its paraphrases. Plain functions, no database.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.enrichment.test_offline_structure import _facts
+
+
+def _predicates(text: str, role: str = "user") -> set[str]:
+    return {predicate for _, predicate, _, _ in _facts(text, role)}
+
+
+# 1. "I'm a <qualifier> <pastime noun>": how one spends time or how good one is at it,
+#    not a job; a poor self-judgement is no fact at all.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm a keen gardener.", ("user", "hobby", "gardening", False)),
+        ("I'm an avid hiker.", ("user", "exercise", "hiking", False)),
+        ("I'm a decent photographer.", ("user", "skill", "photography", False)),
+        ("I'm a pretty good cook.", ("user", "skill", "cooking", False)),
+        ("i'm an amateur baker", ("user", "hobby", "baking", False)),
+        ("I'm a runner.", ("user", "exercise", "running", False)),
+        ("I'm a climber, mostly bouldering.", ("user", "exercise", "climbing", False)),
+    ],
+)
+def test_a_qualified_pastime_noun_is_no_job(
+    text: str, expected: tuple[str, str, str, bool]
+) -> None:
+    facts = _facts(text)
+    assert expected in facts
+    assert "job_title" not in {p for _, p, _, _ in facts}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm a lousy driver.", "I'm a terrible singer, sadly.", "Honestly I'm a hopeless cook."],
+)
+def test_a_poor_self_judgement_is_no_fact(text: str) -> None:
+    assert not _predicates(text) & {"job_title", "skill", "hobby", "is_a"}
+
+
+# 2. "a bit of a X" is a trait; "a big believer in X" is no identity.
+@pytest.mark.parametrize(
+    ("text", "trait"),
+    [
+        ("I'm a bit of a perfectionist.", "perfectionist"),
+        ("I'm a bit of a neat freak, to be honest.", "neat freak"),
+        ("Honestly, I'm a bit of an introvert.", "introvert"),
+    ],
+)
+def test_a_bit_of_a_trait(text: str, trait: str) -> None:
+    facts = _facts(text)
+    assert ("user", "is_a", trait, False) in facts
+    assert "job_title" not in {p for _, p, _, _ in facts}
+
+
+def test_a_believer_is_no_identity() -> None:
+    for text in (
+        "I'm a big believer in cold showers.",
+        "I'm a firm believer in naps.",
+        "I'm a huge believer in writing things down.",
+    ):
+        assert not _predicates(text) & {"is_a", "job_title"}
+
+
+# 3. A degree named by its abbreviation is a degree, never a thing owned.
+@pytest.mark.parametrize(
+    ("text", "degree"),
+    [
+        ("I have an MSc in statistics.", "msc in statistics"),
+        ("I hold a BA in English from Leeds.", "ba in english"),
+        ("I've got a BEng from Imperial.", "beng"),
+        ("Got my MBA last spring.", "mba"),
+    ],
+)
+def test_a_degree_abbreviation_is_a_degree(text: str, degree: str) -> None:
+    facts = _facts(text)
+    assert ("user", "degree", degree, False) in facts
+    assert "owns" not in {p for _, p, _, _ in facts}
+
+
+# 4. A pet only mentioned is no fact of having one (the set's convention for relatives),
+#    but its own facts stay, and "I have a dog" is still having one.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My cat, who is nine, sleeps all day.",
+        "My dog hates the vacuum.",
+        "Our hamster escaped again last night.",
+    ],
+)
+def test_a_pet_only_mentioned_is_not_had(text: str) -> None:
+    assert "has_pet" not in _predicates(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "pet"), [("I have a dog.", "dog"), ("We adopted a kitten.", "kitten")]
+)
+def test_having_a_pet_is_still_had(text: str, pet: str) -> None:
+    assert ("user", "has_pet", pet, False) in _facts(text)
+
+
+# 5. "My <relative> <Name> and I <verb> …": we do it; the user is the subject.
+@pytest.mark.parametrize(
+    ("text", "relation", "fact"),
+    [
+        ("My brother Sam and I own a food truck.", ("has_sibling", "sam"), ("owns", "food truck")),
+        ("My wife Lena and I adopted a greyhound.", ("partner", "lena"), ("has_pet", "greyhound")),
+        (
+            "My partner Ravi and I just bought a cottage in Kent.",
+            ("partner", "ravi"),
+            ("owns", "cottage"),
+        ),
+    ],
+)
+def test_a_named_relative_and_i_is_we(
+    text: str, relation: tuple[str, str], fact: tuple[str, str]
+) -> None:
+    facts = _facts(text)
+    assert ("user", *relation, False) in facts
+    assert ("user", *fact, False) in facts
+    assert not any(s == relation[1] and p == fact[0] for s, p, _, _ in facts)
+
+
+# 6. Seeing a named act perform is an event attended, not an activity.
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [
+        ("I saw Coldplay at the O2 last month.", "coldplay"),
+        ("We saw Phoebe Bridgers live in Dublin.", "phoebe bridgers"),
+        ("Went to see Hozier at Red Rocks.", "hozier"),
+    ],
+)
+def test_seeing_a_named_act_is_an_event_attended(text: str, act: str) -> None:
+    facts = _facts(text)
+    assert ("user", "attended_event", act, False) in facts
+    assert "did_activity" not in {p for _, p, _, _ in facts}
+
+
+# 7. Leave taken and moving in together are life events.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My wife went on maternity leave in May.", ("wife", "life_event", "maternity leave")),
+        ("I went on paternity leave last week.", ("user", "life_event", "paternity leave")),
+        ("Jo and I moved in together in June.", ("user", "life_event", "moved in together")),
+        ("We just moved in together.", ("user", "life_event", "moved in together")),
+    ],
+)
+def test_leave_and_moving_in_together_are_life_events(
+    text: str, expected: tuple[str, str, str]
+) -> None:
+    facts = _facts(text)
+    assert any((s.removeprefix("my "), p, o) == expected for s, p, o, _ in facts)
+    assert "did_activity" not in {p for _, p, _, _ in facts}
+
+
+# 8. "I've got my <test/exam/ceremony> on …": a date in the diary, not a thing owned.
+@pytest.mark.parametrize(
+    ("text", "event"),
+    [
+        ("I've got my driving test on Thursday.", "driving test"),
+        ("Got my final exam on Monday.", "final exam"),
+        ("I've got my graduation ceremony next month.", "graduation ceremony"),
+    ],
+)
+def test_an_exam_or_ceremony_got_is_scheduled(text: str, event: str) -> None:
+    facts = _facts(text)
+    assert ("user", "scheduled_event", event, False) in facts
+    assert not {p for _, p, _, _ in facts} & {"owns", "vehicle", "achievement"}
+
+
+# 9. A state set in a past frame is not a current fact.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "When I was a kid I had a hamster.",
+        "Back in college I played rugby.",
+        "I had a cat growing up.",
+        "As a teenager I worked at a cinema.",
+    ],
+)
+def test_a_state_in_a_past_frame_is_not_current(text: str) -> None:
+    facts = _facts(text)
+    assert not any(
+        p in ("has_pet", "exercise", "works_at", "lives_in", "owns") and not neg
+        for _, p, _, neg in facts
+    )
+
+
+# 10. Visiting a person is not a place visited.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I sometimes visit my aunt in Galway.",
+        "I visited my grandparents last weekend.",
+        "We visited our friends over Easter.",
+    ],
+)
+def test_a_person_visited_is_no_place(text: str) -> None:
+    facts = _facts(text)
+    assert not any(p == "visited_place" and o.startswith(("my ", "our ")) for _, p, o, _ in facts)
+
+
+# 11. A present verb that only looks past ("need") is no activity; "got back / home / in"
+#     is a movement, not a thing owned.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need a new laptop.",
+        "We need a bigger car before the baby comes.",
+        "I really need a holiday.",
+        "Just got back from a week in Lisbon.",
+        "I got home late again.",
+        "We got in around midnight after the gig.",
+    ],
+)
+def test_needing_or_getting_back_is_no_activity_or_thing(text: str) -> None:
+    assert not _predicates(text) & {"did_activity", "owns"}
+
+
+# 12. "My <relative> is <Capitalised religion / nationality / diet>" describes them; it is
+#     no name (no partner called "Catholic").
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My husband is Catholic.", ("husband", "religion", "catholic")),
+        ("My mum is Scottish.", ("mum", "nationality", "scottish")),
+        ("My partner is Vegan.", ("partner", "diet", "vegan")),
+        ("My boss is Jewish.", ("boss", "religion", "jewish")),
+    ],
+)
+def test_a_capitalised_description_of_a_relative_is_no_name(
+    text: str, expected: tuple[str, str, str]
+) -> None:
+    facts = _facts(text)
+    assert any((s.removeprefix("my "), p, o.lower()) == expected for s, p, o, _ in facts)
+    assert not {p for _, p, _, _ in facts} & {"partner", "has_parent", "colleague"}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("My wife is Ingrid.", "ingrid"), ("My brother is called Ian.", "ian")]
+)
+def test_a_relatives_name_is_still_a_name(text: str, name: str) -> None:
+    assert any(o == name for _, _, o, _ in _facts(text))
+
+
+@pytest.mark.parametrize("text", ["I'm Home finally.", "I'm Exhausted lol", "I'm Back!"])
+def test_a_capitalised_state_is_no_name(text: str) -> None:
+    assert "name" not in _predicates(text)
+
+
+# 13. "I'm a <nationality / job> living|based|working in <Town>": what one is, and the town;
+#     the participle starts a clause of its own.
+@pytest.mark.parametrize(
+    ("text", "expected", "town"),
+    [
+        ("I'm a Canadian living in Tokyo.", ("nationality", "canadian"), "tokyo"),
+        ("I'm a nurse working in Leeds.", ("job_title", "nurse"), "leeds"),
+        ("I'm an American based in Berlin these days.", ("nationality", "american"), "berlin"),
+    ],
+)
+def test_a_participle_after_what_one_is_starts_a_clause(
+    text: str, expected: tuple[str, str], town: str
+) -> None:
+    facts = {(s, p, o.lower(), n) for s, p, o, n in _facts(text)}
+    assert ("user", *expected, False) in facts
+    assert ("user", "lives_in", town, False) in facts
+    assert not any(p == "is_a" for _, p, _, _ in facts)
+
+
+# 14. A noun that needs what it is about ("a beginner at chess") is no identity cut short;
+#     a condition named as a person ("a diabetic") is a health condition.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm a total beginner at chess.",
+        "I'm a regular at the Red Lion.",
+        "I'm a newbie when it comes to gardening.",
+        "I'm a complete novice at skiing.",
+    ],
+)
+def test_a_noun_cut_from_its_complement_is_no_identity(text: str) -> None:
+    assert "is_a" not in _predicates(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm a Type 1 diabetic.", "I'm a diabetic, so go easy on the sugar.", "I'm an asthmatic."],
+)
+def test_a_condition_named_as_a_person_is_a_condition(text: str) -> None:
+    predicates = _predicates(text)
+    assert "health_condition" in predicates
+    assert "is_a" not in predicates
+
+
+# 15. "Call me <adjective>, but …" is an idiom: no instruction, no name.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call me old-fashioned, but I still write cheques.",
+        "Call me paranoid, but I never use public wifi.",
+        "call me crazy but I actually like Mondays",
+    ],
+)
+def test_call_me_crazy_is_no_instruction(text: str) -> None:
+    assert not _predicates(text) & {"assistant_instruction", "name"}
+
+
+def test_call_me_by_a_name_is_still_an_instruction() -> None:
+    assert {"assistant_instruction", "name"} <= _predicates("Call me Sam from now on.")
+
+
+# 16. A negation inside an embedded clause negates that clause, not the verb phrase:
+#     "a guitar I never play" is still owned.
+@pytest.mark.parametrize(
+    ("text", "predicate", "obj"),
+    [
+        ("I bought a bike I barely ride.", "owns", "bike"),
+        ("I own a suit I never wear.", "owns", "suit"),
+        ("We have a dog who never stops barking.", "has_pet", "dog"),
+        ("I've got a treadmill that I don't really use.", "owns", "treadmill"),
+    ],
+)
+def test_a_negation_in_an_embedded_clause_is_not_the_clauses(
+    text: str, predicate: str, obj: str
+) -> None:
+    facts = _facts(text)
+    assert ("user", predicate, obj, False) in facts
+    assert not any(neg for _, _, _, neg in facts)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I don't own a TV.", ("user", "owns", "tv", True)),
+        ("I no longer live in Leeds, sadly.", ("user", "lives_in", "leeds", True)),
+        ("I don't eat meat anymore.", ("user", "diet", "meat", True)),
+    ],
+)
+def test_a_negation_of_the_verb_phrase_still_negates(
+    text: str, expected: tuple[str, str, str, bool]
+) -> None:
+    assert expected in {(s, p, o.lower(), n) for s, p, o, n in _facts(text)}
+
+
+# 17. A negation in the second conjunct negates that conjunct only: "single and not
+#     looking" is single.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm single and not looking.", ("relationship_status", "single")),
+        ("I'm married and not planning on kids.", ("relationship_status", "married")),
+        ("I'm vegan and not ashamed of it.", ("diet", "vegan")),
+    ],
+)
+def test_a_negation_in_a_second_conjunct_is_that_conjuncts(
+    text: str, expected: tuple[str, str]
+) -> None:
+    assert ("user", *expected, False) in _facts(text)
+
+
+# 18. A broken bone is a condition with its participle: "broken" qualifies a language
+#     ("broken English") but is part of an injury.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I broke my wrist skiing in February.", ("user", "health_condition", "broken wrist")),
+        ("I broke my ankle playing football.", ("user", "health_condition", "broken ankle")),
+        ("My son broke his arm at school.", ("son", "health_condition", "broken arm")),
+    ],
+)
+def test_a_broken_bone_keeps_its_participle(text: str, expected: tuple[str, str, str]) -> None:
+    assert any((s.removeprefix("my "), p, o.lower()) == expected for s, p, o, _ in _facts(text))
+
+
+def test_broken_still_qualifies_a_language() -> None:
+    assert ("user", "speaks_language", "english", False) in {
+        (s, p, o.lower(), n) for s, p, o, n in _facts("I speak broken English and fluent Urdu.")
+    }
+
+
+# 19. An achievement is a noun phrase: where it happened is not part of it.
+@pytest.mark.parametrize(
+    ("text", "achieved"),
+    [
+        ("I ran my first marathon in Berlin last year.", "first marathon"),
+        ("I won a pub quiz in Dublin.", "pub quiz"),
+        ("I finished my first triathlon in Nice.", "first triathlon"),
+    ],
+)
+def test_an_achievement_ends_before_its_place(text: str, achieved: str) -> None:
+    assert ("user", "achievement", achieved, False) in _facts(text)
+
+
+# 20. A child named by age or stage after "have" is a child, not a thing owned.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have a 3-year-old and a newborn.",
+        "I've got a six-year-old who loves dinosaurs.",
+        "We have a toddler, so mornings are chaos.",
+    ],
+)
+def test_a_child_by_age_is_no_thing_owned(text: str) -> None:
+    predicates = _predicates(text)
+    assert "owns" not in predicates
