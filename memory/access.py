@@ -179,7 +179,7 @@ end
 """
 
 
-def _count_args(fact_ids: Sequence[str], count: int, at: datetime) -> list[object]:
+def _count_args(fact_ids: Sequence[str], count: int, at: datetime) -> list[str | int]:
     return [repr(at.timestamp()), count, *fact_ids]
 
 
