@@ -143,21 +143,8 @@ def post_worker_init(worker: Any) -> None:
     worker.log.info("worker %s warm: embedder, tokenizer and date parser loaded", worker.pid)
 
 
-# The collector's youngest generation is collected when the objects allocated and not yet
-# freed since the last collection pass this count (CPython's default: 700). A recall holds
-# thousands of objects alive at its peak (rows, instances, blocks) and frees nearly all of
-# them by reference counting at its end, so at 700 each one tripped ~2.6 young collections
-# and promoted whatever it held at that moment; the promotions then made a full collection
-# every ~50 recalls (20-50 ms at load 10-17). At 5,000 a collection comes every ~12 recalls,
-# when the cyclic garbage requests leave (~230 objects each) has piled up, and promotes
-# little: collector time per recall 1.8 -> 0.7 ms, its p98 21 -> 14 ms and no full
-# collection in 640 recalls (BENCHMARKS.md, "The request path of an uncached recall").
-GC_YOUNG_THRESHOLD = 5000
-
-
 def _heap_freeze() -> None:
-    """Freeze what the worker loaded after the fork, as the master froze what it loaded,
-    and raise the young generation's threshold (GC_YOUNG_THRESHOLD).
+    """Freeze what the worker loaded after the fork, as the master froze what it loaded.
 
     The app is imported in each worker (gunicorn loads `wsgi_app` after the fork): Django's
     URLconf, DRF, the views, the MCP server and their libraries, ~50k objects the master's
@@ -167,8 +154,6 @@ def _heap_freeze() -> None:
     only what requests leave alive."""
     gc.collect()
     gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -29,12 +29,10 @@ class _Loaded:
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
     gc.unfreeze()  # the process may have frozen before (a test, the embedded services)
-    thresholds = gc.get_threshold()
     try:
         yield
     finally:
         gc.unfreeze()
-        gc.set_threshold(*thresholds)
 
 
 def _tracked(obj: object) -> bool:
@@ -54,18 +52,3 @@ def test_post_worker_init_freezes_what_the_worker_loaded(unfrozen: None) -> None
         gunicorn_conf.post_worker_init(_Worker())
     assert gc.get_freeze_count() > 0
     assert not _tracked(loaded)
-
-
-def test_post_worker_init_raises_the_young_generations_threshold(unfrozen: None) -> None:
-    # A recall's live objects at its peak no longer trip young collections that promote them
-    # (and so, later, full collections); the older generations keep their thresholds.
-    gc.set_threshold(700, 10, 10)
-    with (
-        mock.patch("memory.embedding_space.embedding_space_verify_or_exit"),
-        mock.patch("memory.embedding.embedder_warm"),
-        mock.patch("memory.tokens.encoding"),
-        mock.patch("memory.recall.routing.routing_warm"),
-    ):
-        gunicorn_conf.post_worker_init(_Worker())
-    assert gc.get_threshold() == (gunicorn_conf.GC_YOUNG_THRESHOLD, 10, 10)
-    assert gunicorn_conf.GC_YOUNG_THRESHOLD > 700
