@@ -478,10 +478,255 @@ def http(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- through the ASGI app, in-process -----------------------------------------------------
+
+
+def asgi(args: argparse.Namespace) -> int:
+    """The server's whole request path (claiv.asgi.application: RequestGuard, admission,
+    Django's handler, the middleware, DRF, the view) driven from an event loop in this
+    process, one request at a time, without sockets. Reports wall and CPU time per request
+    (CPU is what a quiet machine's latency is made of and moves less with the machine's
+    load), the share of it spent in the engine and rendering (`compute`), and the rest: the
+    request path."""
+    from claiv.embedded import valkey_start
+
+    valkey_dir = Path(str(args.stack) + "-asgi-valkey")
+    valkey = valkey_start(data_dir=valkey_dir, persist=False)
+    os.environ["REDIS_URL"] = f"{valkey.connection_url}/0"  # type: ignore[attr-defined]
+    os.environ.setdefault("DB_POOL", "true")  # as claiv.asgi sets it for the server
+    os.environ.setdefault("EMBEDDING_RUNTIME", "onnx")  # as the server's workers
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    secret = (args.stack / "secrets").read_text().strip()
+    os.environ.update(SECRET_KEY=secret, CLAIV_KEY_PEPPER=secret, CLAIV_DATA_DIR=str(args.stack))
+    from bench.locomo_inprocess import start_database
+
+    postgres = start_database(args.stack, None)
+    try:
+        return _asgi(args)
+    finally:
+        valkey.stop()  # type: ignore[attr-defined]
+        postgres.stop()  # type: ignore[attr-defined]
+        import shutil
+
+        shutil.rmtree(valkey_dir, ignore_errors=True)
+
+
+def _asgi(args: argparse.Namespace) -> int:
+    import asyncio
+    import gc
+    import threading
+
+    from django.core.management import call_command
+
+    from tenants.models import Tenant
+
+    call_command("migrate", "--noinput", verbosity=0)
+    tenant = Tenant.objects.get(slug=TENANT)
+    auth = f"Bearer {_client(tenant).defaults['HTTP_AUTHORIZATION'].split()[-1]}".encode()
+    from claiv.gunicorn_conf import _heap_freeze
+    from memory.embedding import embedder_warm
+    from memory.recall.routing import routing_warm
+    from memory.tokens import encoding
+
+    embedder_warm()
+    encoding()
+    routing_warm()
+    # What a recall spends in the engine and its rendering, CPU of the request's thread.
+    import memory.recall.cache as cache_module
+    from claiv.asgi import application
+
+    inner: dict[str, float] = {}
+    profiler = cProfile.Profile() if args.profile else None
+    reads = cache_module.recall_reads
+
+    def timed_reads(**kwargs: Any) -> Any:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        if profiler is not None and args.profile_path and inner.get("record"):
+            profiler.disable()  # the request path only
+        try:
+            return reads(**kwargs)
+        finally:
+            if profiler is not None and args.profile_path and inner.get("record"):
+                profiler.enable()
+            inner["compute_cpu"] = (time.thread_time() - cpu) * 1000
+            inner["compute_wall"] = (time.perf_counter() - wall) * 1000
+
+    cache_module.recall_reads = timed_reads  # type: ignore[assignment]
+    from claiv.asgi import SyncChainHandler
+
+    chain = SyncChainHandler.get_response
+
+    def timed_chain(self: Any, request: Any) -> Any:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        if profiler is not None and inner.get("record"):
+            profiler.enable()
+        try:
+            return chain(self, request)
+        finally:
+            if profiler is not None and inner.get("record"):
+                profiler.disable()
+            inner["chain_cpu"] = (time.thread_time() - cpu) * 1000
+            inner["chain_wall"] = (time.perf_counter() - wall) * 1000
+
+    SyncChainHandler.get_response = timed_chain  # type: ignore[method-assign]
+    _heap_freeze()
+    if args.gc_threshold:  # an experiment: the collector's thresholds after the freeze
+        gc.set_threshold(*(int(t) for t in args.gc_threshold.split(",")))
+    print(f"collector thresholds {gc.get_threshold()}", flush=True)
+
+    async def one(path: str, body: bytes) -> tuple[int, bytes, dict[bytes, bytes]]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"authorization", auth),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
+        }
+        given = {"body": False}
+        never = asyncio.Event()
+        status = 0
+        headers: dict[bytes, bytes] = {}
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            if not given["body"]:
+                given["body"] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await never.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers.update((k.lower(), v) for k, v in message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body") and "t0" in inner:
+                    inner["sent_wall"] = (time.perf_counter() - inner["t0"]) * 1000
+
+        await application(scope, receive, send)
+        return status, b"".join(chunks), headers
+
+    pairs = _questions(args.users.split(","), args.limit)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    apis = args.apis.split(",")
+    paths = {"v1": "/v1/recall", "v6": "/v6/recall"}
+    rows: dict[tuple[str, int], list[dict[str, float]]] = defaultdict(list)
+    bodies = args.bodies.open("w") if args.bodies else None
+    times = args.times.open("w") if args.times else None
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+    gc_by_generation: dict[int, list[float]] = defaultdict(list)
+
+    def gc_callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            pause = (time.perf_counter() - gc_started[0]) * 1000
+            gc_pauses.append(pause)
+            gc_by_generation[info["generation"]].append(pause)
+
+    async def run_all() -> None:
+        for n, (user, question) in enumerate(pairs[: args.warm]):
+            for api in apis:
+                body = {"user_id": user, "token_budget": 2000}
+                body["task" if api == "v1" else "query"] = f"{question} (warm-up {n})"
+                await one(paths[api], json.dumps(body).encode())
+        gc.callbacks.append(gc_callback)
+        for round_ in range(args.rounds):
+            for user, question in pairs:
+                for budget in budgets:
+                    for api in apis:
+                        task = question if round_ == 0 else f"{question} ({round_})"
+                        body = {"user_id": user, "token_budget": budget}
+                        body["task" if api == "v1" else "query"] = task
+                        raw = json.dumps(body).encode()
+                        inner.clear()
+                        inner["record"] = 1.0
+                        del gc_pauses[:]
+                        cpu, wall = time.process_time(), time.perf_counter()
+                        inner["t0"] = wall
+                        status, out, headers = await one(paths[api], raw)
+                        done = (time.perf_counter() - wall) * 1000
+                        assert status == 200, out[:300]
+                        assert headers[b"server-timing"].startswith(b"cache;desc=miss"), "hit"
+                        row = {
+                            "wall": inner["sent_wall"],
+                            "done": done,
+                            "cpu": (time.process_time() - cpu) * 1000,
+                            "gc": sum(gc_pauses),
+                            **{k: v for k, v in inner.items() if k not in ("t0", "record")},
+                        }
+                        row["path_cpu"] = row["chain_cpu"] - row["compute_cpu"]
+                        row["path_wall"] = row["chain_wall"] - row["compute_wall"]
+                        rows[(api, budget)].append(row)
+                        if times is not None:
+                            meta = {"api": api, "budget": budget, "round": round_, "user": user}
+                            times.write(json.dumps({**meta, "q": question, **row}) + "\n")
+                        if bodies is not None:
+                            record = {"api": api, "budget": budget, "body": body}
+                            if api == "v1":
+                                record["out"] = json.loads(out)
+                            else:
+                                record["out"] = _digest_v6(json.loads(out))
+                            line = json.dumps(record, sort_keys=True)
+                            bodies.write(line + "\n")
+        gc.callbacks.remove(gc_callback)
+
+    load_before = _load()
+    thread = threading.Thread(target=lambda: asyncio.run(run_all()))
+    thread.start()
+    thread.join()
+    print(f"load average {load_before} -> {_load()}; {len(pairs)} questions x {args.rounds}")
+    fields = ("wall", "done", "cpu", "compute_cpu", "path_cpu", "path_wall", "gc")
+    print("ms per request, p50 / p95 / mean: " + ", ".join(fields))
+    for (api, budget), values in sorted(rows.items()):
+        cells = []
+        for field in fields:
+            column = [v[field] for v in values]
+            cells.append(
+                f"{field} {statistics.median(column):.2f}/{_pct(column, 0.95):.2f}/"
+                f"{statistics.mean(column):.2f}"
+            )
+        print(f"{api} {budget:>5}: " + "  ".join(cells) + f" (n={len(values)})")
+    requests = sum(len(v) for v in rows.values())
+    for generation, pauses in sorted(gc_by_generation.items()):
+        print(
+            f"collector generation {generation}: {len(pauses)} in {requests} requests, "
+            f"pause p50 {statistics.median(pauses):.2f} max {max(pauses):.2f} "
+            f"total {sum(pauses):.0f} ms"
+        )
+    if times is not None:
+        times.close()
+    if bodies is not None:
+        bodies.close()
+        text = args.bodies.read_text().encode()
+        print(f"bodies {hashlib.sha256(text).hexdigest()[:16]} -> {args.bodies}")
+    if profiler is not None:
+        import pstats
+
+        profiler.dump_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    for name in ("inprocess", "http"):
+    for name in ("inprocess", "http", "asgi"):
         p = sub.add_parser(name)
         p.add_argument("--stack", type=Path, required=True)
         p.add_argument(
@@ -512,8 +757,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     web.add_argument(
         "--times", type=Path, default=None, help="one JSON line per request (per-question times)"
     )
+    through = sub.choices["asgi"]
+    through.add_argument("--rounds", type=int, default=1)
+    through.add_argument("--profile", type=Path, default=None, help="cProfile of the chain")
+    through.add_argument(
+        "--profile-path", action="store_true", help="profile without the engine (compute)"
+    )
+    through.add_argument("--gc-threshold", default="", help="e.g. 700,10,10")
+    through.add_argument("--times", type=Path, default=None, help="one JSON line per request")
+    through.add_argument(
+        "--bodies", type=Path, default=None, help="every response body (v6 without the clock)"
+    )
     args = parser.parse_args(argv)
-    return inprocess(args) if args.mode == "inprocess" else http(args)
+    modes = {"inprocess": inprocess, "http": http, "asgi": asgi}
+    return modes[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ class UsageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # App code: loaded once apps are ready.
+        from memory.access import fact_accesses_deferred
         from memory.audit import audit_rows_push
         from memory.metering import usage_record_queue
 
@@ -112,7 +113,10 @@ class UsageMiddleware:
         # Redis fails they are lost, as they would be when sent on their own.
         queued: list[Callable[[object], None]] = []
         request.redis_deferred = queued.append  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        # A recall's fact accesses (memory.access) ride on the same pipeline too; what Redis
+        # does not count is written to the rows directly after it (`settle`), never lost.
+        with fact_accesses_deferred() as accesses:
+            response = self.get_response(request)
         usage: dict[str, object] | None = None
         tenant_id = getattr(request, "tenant_id", None)
         match = getattr(request, "resolver_match", None)
@@ -133,11 +137,12 @@ class UsageMiddleware:
                 logger.exception(
                     "usage metering failed request_id=%s", getattr(request, "request_id", "-")
                 )
-        if usage is None and not deferred and not queued:
+        if usage is None and not deferred and not queued and not accesses.pending:
             return response
         counted = usage
 
         def queue_usage(pipe: object) -> None:
+            accesses.queue(pipe)  # `settle` reads its commands' results by position
             for queue in queued:
                 try:
                     queue(pipe)
@@ -157,7 +162,8 @@ class UsageMiddleware:
 
         # Audit entries are not bookkeeping: if Redis is down they are inserted directly,
         # and a failure of that fails the request as it did when the view wrote them.
-        if not audit_rows_push(deferred, also=queue_usage) and usage is not None:
+        pushed = audit_rows_push(deferred, also=queue_usage, then=accesses.settle)
+        if not pushed and usage is not None:
             logger.warning(
                 "usage not recorded: redis unavailable tenant=%s endpoint=%s",
                 tenant_id,

@@ -122,11 +122,16 @@ def audit_record(
 
 
 def audit_rows_push(
-    rows: list[dict[str, Any]], *, also: Callable[[Any], None] | None = None
+    rows: list[dict[str, Any]],
+    *,
+    also: Callable[[Any], None] | None = None,
+    then: Callable[[list[Any] | None], None] | None = None,
 ) -> bool:
     """Push entries deferred by `audit_record(defer_to=...)`, and whatever `also` queues
     on the same pipeline, in one round trip. When Redis fails the entries are inserted
-    directly (as `audit_record` does) and False is returned: what `also` queued is lost."""
+    directly (as `audit_record` does) and False is returned: what `also` queued is lost,
+    unless `then` (called with the pipeline's results, one per command in the order queued,
+    an exception for a refused one; None when the pipeline failed) saves it."""
     pipe = usage_redis().pipeline(transaction=False)
     if also is not None:
         also(pipe)
@@ -141,7 +146,11 @@ def audit_rows_push(
         if rows:
             logger.warning("audit entries written directly: redis unavailable")
             _insert(rows)
+        if then is not None:
+            then(None)
         return False
+    if then is not None:
+        then(results)
     failed = [result for result in results if isinstance(result, Exception)]
     if rows and isinstance(results[-1], Exception):
         logger.warning("audit entries written directly: redis refused them")

@@ -12,13 +12,17 @@ from django.utils import timezone
 
 from keys.models import SCOPE_READ, SCOPE_WRITE
 from keys.services import api_key_create, api_key_revoke
-from memory import audit
+from memory import access, audit
 from memory.audit import audit_flush, audit_prune, audit_pseudonym
-from memory.models import AuditEntry
-from memory.recall import cache
+from memory.metering import usage_redis
+from memory.models import AuditEntry, Fact
+from memory.recall import cache, engine
+from memory.recall.channels import RecallScope
+from memory.recall.engine import Retrieval
 from memory.versioning import user_memory_changed
 from tenants.models import Tenant
 from tests.conftest import Api
+from tests.factories import ingest_enriched
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +181,9 @@ class _CountedPipelines:
             def __getattr__(self, name: str) -> object:
                 return getattr(real, name)
 
+            def __len__(self) -> int:
+                return len(real)
+
             def execute(self, **kw: object) -> object:
                 outer.executed.append([c[0][0] for c in real.command_stack])
                 if outer.fail:
@@ -248,3 +255,55 @@ def test_a_refused_cache_write_does_not_write_the_audit_entry_twice(
     assert not AuditEntry.objects.filter(tenant=tenant).exists()
     audit_flush()
     assert AuditEntry.objects.filter(tenant=tenant, action="recall").count() == 2
+
+
+def _fact_packed(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Fact:
+    """A fact, and a v1 recall whose retrieval ranks only it (so the packed context holds
+    it: a real one would show the turn that stated it and skip the fact)."""
+    ingest_enriched(tenant, "I live in Lisbon.")
+    usage_redis().delete(access.COUNTS_KEY, access.LATEST_KEY)
+    fact = Fact.objects.get(tenant=tenant, predicate="lives_in")
+    ranked = Retrieval(
+        scope=RecallScope(tenant=tenant, user_id="u1"),
+        query="Where?",
+        reference_time=timezone.now(),
+        anchor_source="request",
+        routing=None,
+        fused=[(("fact", fact.id), 1.0)],
+        facts={fact.id: fact},
+    )
+    monkeypatch.setattr(engine, "retrieve", lambda *args, **kwargs: ranked)
+    return fact
+
+
+def test_a_recalls_fact_accesses_ride_on_the_end_pipeline(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fact = _fact_packed(tenant, monkeypatch)
+    counted = _CountedPipelines(audit.usage_redis())
+    monkeypatch.setattr(audit, "usage_redis", lambda: counted)
+
+    def alone(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the accesses went to Redis in a round trip of their own")
+
+    monkeypatch.setattr(access, "_count", alone)
+    body = {"user_id": "u1", "task": "Where does the user live?", "token_budget": 300}
+    response = api.post("/v1/recall", body)
+    assert response.status_code == 200
+    assert [b["type"] for b in response.json()["memory_blocks"]] == ["fact"]
+    # One round trip after the answer: the accesses, the cache write, the usage count, the
+    # audit entry.
+    assert counted.executed == [["EVAL", "EVAL", "EVAL", "RPUSH"]]
+    assert usage_redis().hgetall(access.COUNTS_KEY) == {str(fact.id).encode(): b"1"}
+
+
+def test_when_the_end_pipeline_fails_the_accesses_are_written_directly(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fact = _fact_packed(tenant, monkeypatch)
+    monkeypatch.setattr(audit, "usage_redis", lambda: _CountedPipelines(usage_redis(), fail=True))
+    body = {"user_id": "u1", "task": "Where does the user live?", "token_budget": 300}
+    assert api.post("/v1/recall", body).status_code == 200
+    fact.refresh_from_db()
+    assert fact.access_count == 1 and fact.last_accessed_at is not None
+    assert not usage_redis().exists(access.COUNTS_KEY)

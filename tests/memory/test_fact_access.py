@@ -102,3 +102,36 @@ def test_forget_drops_the_pending_accesses_of_the_facts_it_deletes(
     memory_forget(tenant=tenant, scope=ForgetScope(user_id="u1"))
     pending = usage_redis().hgetall(access.COUNTS_KEY)
     assert pending == {str(theirs.id).encode(): b"1"}
+
+
+def test_inside_a_request_the_accesses_wait_for_the_end_pipeline(tenant: Tenant) -> None:
+    fact = _lisbon(tenant)
+    with access.fact_accesses_deferred() as deferred:
+        access.facts_accessed([str(fact.id)], at=AT)
+    assert not usage_redis().exists(access.COUNTS_KEY)  # nothing sent on its own
+    pipe = usage_redis().pipeline(transaction=False)
+    pipe.ping()
+    deferred.queue(pipe)
+    deferred.settle(pipe.execute(raise_on_error=False))
+    assert usage_redis().hgetall(access.COUNTS_KEY) == {str(fact.id).encode(): b"1"}
+    assert access.fact_accesses_flush() == 1
+    fact.refresh_from_db()
+    assert (fact.access_count, fact.last_accessed_at) == (1, AT)
+
+
+@pytest.mark.parametrize("outcome", ["pipeline failed", "command refused"])
+def test_accesses_redis_did_not_count_are_written_directly(tenant: Tenant, outcome: str) -> None:
+    fact = _lisbon(tenant)
+    with access.fact_accesses_deferred() as deferred:
+        access.facts_accessed([str(fact.id)], at=AT - timedelta(days=1))
+        access.facts_accessed([str(fact.id)], at=AT)
+    pipe = usage_redis().pipeline(transaction=False)
+    deferred.queue(pipe)
+    pipe.reset()  # never sent
+    if outcome == "pipeline failed":
+        deferred.settle(None)
+    else:
+        deferred.settle([redis.ResponseError("refused"), redis.ResponseError("refused")])
+    fact.refresh_from_db()
+    assert (fact.access_count, fact.last_accessed_at) == (2, AT)
+    assert not usage_redis().exists(access.COUNTS_KEY)
