@@ -483,9 +483,9 @@ def temporal_events_send(
     def about(inside: bool, notes: str | list[list[str]] | None) -> bool:
         if inside:
             return True
-        if isinstance(notes, str):  # jsonb may arrive as its text
-            notes = json.loads(notes)
-        for _, label in notes or ():
+        # jsonb may arrive as its text
+        pairs: list[list[str]] = json.loads(notes) if isinstance(notes, str) else notes or []
+        for _, label in pairs:
             span = note_span(label)
             if span is not None and span[0] < end and start < span[1]:
                 return True
