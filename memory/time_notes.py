@@ -64,6 +64,29 @@ def _label(start: datetime, end: datetime, granularity: str) -> str:
     return f"{start:%-d %B %Y} – {last:%-d %B %Y}"
 
 
+def note_span(label: str) -> tuple[datetime, datetime] | None:
+    """The [start, end) in UTC that a stored note's label (`_label`) names: "7 May 2023",
+    "May 2023", "2023" or "1 May 2023 – 7 May 2023"; None for a label it cannot read."""
+    label = label.strip()
+    try:
+        if " – " in label:
+            first, last = label.split(" – ", 1)
+            start = datetime.strptime(first, "%d %B %Y").replace(tzinfo=UTC)
+            end = datetime.strptime(last, "%d %B %Y").replace(tzinfo=UTC) + timedelta(days=1)
+            return start, end
+        if label.isdigit():
+            start = datetime(int(label), 1, 1, tzinfo=UTC)
+            return start, start.replace(year=start.year + 1)
+        if label[:1].isdigit():
+            start = datetime.strptime(label, "%d %B %Y").replace(tzinfo=UTC)
+            return start, start + timedelta(days=1)
+        start = datetime.strptime(label, "%B %Y").replace(tzinfo=UTC)
+        following = start.replace(day=28) + timedelta(days=4)
+        return start, following.replace(day=1)
+    except ValueError:
+        return None
+
+
 def relative_dates_uncached(text: str, reference: datetime) -> tuple[tuple[str, str], ...]:
     """(expression, resolved date) for each relative time expression in `text` spoken at
     `reference`, in text order, e.g. ("yesterday", "7 May 2023"). An expression that names

@@ -8,12 +8,13 @@ conversation-scoped only in that conversation).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from pgvector.django import CosineDistance
 from memory.models import FTS_CONFIG, Episode, Event, Fact, FactStatus, Passage, Scope
 from memory.recall import replica
 from memory.recall.bm25 import bm25_sql
+from memory.time_notes import note_span
 from tenants.models import Tenant
 
 ItemKey = tuple[str, uuid.UUID]
@@ -472,16 +474,50 @@ def predicate_facts_send(
 PREDICATE_ORDER = "{r}.confidence DESC, {r}.event_time DESC, {r}.created_at, {r}.id"
 
 
+# How far from the query's time window a turn may have been said and still be about it
+# through one of its time notes (memory.time_notes: "yesterday", "last week", "next
+# Friday" resolved at enrichment). A turn said on 4 October about "yesterday" is about
+# 3 October: a window on 3 October should hold it, not only the turns said that day.
+TEMPORAL_NOTE_REACH = timedelta(days=31)
+
+
 def temporal_events_send(
     scope: RecallScope, start: datetime, end: datetime, depth: int = CHANNEL_DEPTH
 ) -> Callable[[dict[uuid.UUID, float]], list[ItemKey]]:
-    """Events inside the query's time window; the fetch takes the keyword scores and
-    puts the best keyword matches first, then the rest by time."""
-    sql, params = visible("event", scope).select("r.id", "r.event_time >= %s AND r.event_time < %s")
-    fetch = send(f"{sql} ORDER BY r.event_time LIMIT 1000", [*params, start, end])
+    """Events inside the query's time window: said in it, or said within
+    TEMPORAL_NOTE_REACH of it with a time note that falls in it. The fetch takes the
+    keyword scores and puts the best keyword matches first, then the rest by time."""
+    sql, params = visible("event", scope).select(
+        "r.id, r.event_time >= %s AND r.event_time < %s, r.time_notes",
+        "r.event_time >= %s AND r.event_time < %s AND ((r.event_time >= %s "
+        "AND r.event_time < %s) OR r.time_notes <> '[]'::jsonb)",
+    )
+    fetch = send(
+        f"{sql} ORDER BY r.event_time LIMIT 1000",
+        [
+            start,
+            end,
+            *params,
+            start - TEMPORAL_NOTE_REACH,
+            end + TEMPORAL_NOTE_REACH,
+            start,
+            end,
+        ],
+    )
+
+    def about(inside: bool, notes: str | list[list[str]] | None) -> bool:
+        if inside:
+            return True
+        # jsonb may arrive as its text
+        pairs: list[list[str]] = json.loads(notes) if isinstance(notes, str) else notes or []
+        for _, label in pairs:
+            span = note_span(label)
+            if span is not None and span[0] < end and start < span[1]:
+                return True
+        return False
 
     def ranked(keyword_scores: dict[uuid.UUID, float]) -> list[ItemKey]:
-        ids = [row[0] for row in fetch()]
+        ids = [row[0] for row in fetch() if about(row[1], row[2])]
         ids.sort(key=lambda i: -keyword_scores.get(i, 0.0))
         return [("event", i) for i in ids[:depth]]
 

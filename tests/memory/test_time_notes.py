@@ -147,3 +147,45 @@ def test_forget_clears_the_notes_derived_from_the_content(
     assert mine.content == "I went to a support group yesterday."
     assert theirs.forgotten_at is None
     assert theirs.time_notes == [["yesterday", "30 April 2024"]]
+
+
+def test_note_span_reads_every_label_shape() -> None:
+    from memory.time_notes import note_span
+
+    day = datetime(2023, 5, 7, tzinfo=UTC)
+    assert note_span("7 May 2023") == (day, datetime(2023, 5, 8, tzinfo=UTC))
+    assert note_span("May 2023") == (
+        datetime(2023, 5, 1, tzinfo=UTC),
+        datetime(2023, 6, 1, tzinfo=UTC),
+    )
+    assert note_span("December 2023") == (
+        datetime(2023, 12, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    assert note_span("2023") == (datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))
+    assert note_span("1 May 2023 – 7 May 2023") == (
+        datetime(2023, 5, 1, tzinfo=UTC),
+        datetime(2023, 5, 8, tzinfo=UTC),
+    )
+    assert note_span("the other day") is None
+
+
+@pytest.mark.django_db
+def test_the_temporal_channel_holds_turns_whose_note_falls_in_the_window(tenant: Tenant) -> None:
+    """A turn said the next day about "yesterday" is about the queried day; a turn said
+    the next day with no such note is not, and one said that day is."""
+    from datetime import timedelta
+
+    from memory.recall import channels
+    from memory.recall.channels import RecallScope
+    from tests.factories import BASE_TIME
+
+    said_that_day = ingest_enriched(tenant, "The weather was grey.")
+    about_it = ingest_enriched(tenant, "Yesterday I hiked up the ridge.", minutes=24 * 60)
+    next_day = ingest_enriched(tenant, "I repaired the bike.", minutes=24 * 60 + 1)
+    # The note must come from enrichment (stored), not be computed at recall.
+    assert about_it.time_notes and not next_day.time_notes
+    day = BASE_TIME.replace(hour=0, minute=0)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    found = channels.temporal_events_send(scope, day, day + timedelta(days=1))({})
+    assert {key[1] for key in found} == {said_that_day.id, about_it.id}
