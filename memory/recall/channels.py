@@ -479,6 +479,8 @@ PREDICATE_ORDER = "{r}.confidence DESC, {r}.event_time DESC, {r}.created_at, {r}
 # Friday" resolved at enrichment). A turn said on 4 October about "yesterday" is about
 # 3 October: a window on 3 October should hold it, not only the turns said that day.
 TEMPORAL_NOTE_REACH = timedelta(days=31)
+# Rows the temporal statement reads at most.
+TEMPORAL_ROWS = 1000
 
 
 def temporal_events_send(
@@ -488,12 +490,15 @@ def temporal_events_send(
     TEMPORAL_NOTE_REACH of it with a time note that falls in it. The fetch takes the
     keyword scores and puts the best keyword matches first, then the rest by time."""
     sql, params = visible("event", scope).select(
-        "r.id, r.event_time >= %s AND r.event_time < %s, r.time_notes",
+        "r.id, r.event_time >= %s AND r.event_time < %s, r.time_notes, r.event_time",
         "r.event_time >= %s AND r.event_time < %s AND ((r.event_time >= %s "
         "AND r.event_time < %s) OR r.time_notes <> '[]'::jsonb)",
     )
+    # The limit keeps the turns said inside the window first (the select list's second
+    # column), so that turns said before it cannot crowd them out for a user with many
+    # turns a day; `ranked` puts what it kept back in time order.
     fetch = send(
-        f"{sql} ORDER BY r.event_time LIMIT 1000",
+        f"{sql} ORDER BY 2 DESC, r.event_time LIMIT %s",
         [
             start,
             end,
@@ -502,6 +507,7 @@ def temporal_events_send(
             end + TEMPORAL_NOTE_REACH,
             start,
             end,
+            TEMPORAL_ROWS,
         ],
     )
 
@@ -517,7 +523,8 @@ def temporal_events_send(
         return False
 
     def ranked(keyword_scores: dict[uuid.UUID, float]) -> list[ItemKey]:
-        ids = [row[0] for row in fetch() if about(row[1], row[2])]
+        rows = sorted(fetch(), key=lambda row: row[3])  # stable: ties keep id order
+        ids = [row[0] for row in rows if about(row[1], row[2])]
         ids.sort(key=lambda i: -keyword_scores.get(i, 0.0))
         return [("event", i) for i in ids[:depth]]
 

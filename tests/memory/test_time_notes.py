@@ -189,3 +189,28 @@ def test_the_temporal_channel_holds_turns_whose_note_falls_in_the_window(tenant:
     scope = RecallScope(tenant=tenant, user_id="u1")
     found = channels.temporal_events_send(scope, day, day + timedelta(days=1))({})
     assert {key[1] for key in found} == {said_that_day.id, about_it.id}
+
+
+def test_turns_said_in_the_window_are_read_before_noted_turns_said_earlier(
+    tenant: Tenant,
+) -> None:
+    """The statement's row limit keeps the turns said inside the window: turns said in
+    the weeks before it with time notes (a user with many turns a day) cannot crowd
+    them out."""
+    from datetime import timedelta
+
+    from memory.recall import channels
+    from memory.recall.channels import RecallScope
+    from tests.factories import BASE_TIME
+
+    earlier = [
+        ingest_enriched(tenant, f"Yesterday I walked the dog, walk {i}.", minutes=i)
+        for i in range(4)
+    ]
+    assert all(event.time_notes for event in earlier)
+    in_window = ingest_enriched(tenant, "I repaired the bike.", minutes=10 * 24 * 60)
+    day = (BASE_TIME + timedelta(days=10)).replace(hour=0, minute=0)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    with mock.patch.object(channels, "TEMPORAL_ROWS", 3):
+        found = channels.temporal_events_send(scope, day, day + timedelta(days=1))({})
+    assert ("event", in_window.id) in found
