@@ -3,16 +3,22 @@ session's end stops, and a process a test forgot to stop fails the run (and is k
 
 from __future__ import annotations
 
+import io
 import os
+import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from django.db import connections
 
-from tests.plugins.services import SESSION_MARKER, postgres_server, processes_left
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.plugins.services import (
+    SESSION_MARKER,
+    leftovers_stop,
+    postgres_server,
+    processes_left,
+)
 
 
 def test_a_restarted_postgres_is_the_one_its_handle_stops(
@@ -41,43 +47,32 @@ def test_the_session_marks_its_children() -> None:
     assert child.pid not in [pid for pid, _ in processes_left(token)]
 
 
-_LEAKY = """
-import subprocess, sys
-
-def test_forgets_a_child():
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+def test_a_process_left_running_is_named_and_killed() -> None:
+    """What the session's end does with a process a test forgot to stop (the same function
+    `pytest_sessionfinish` calls; the session then fails)."""
+    token = secrets.token_hex(8)
+    forgotten = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        env={**os.environ, SESSION_MARKER: token},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    print("child", child.pid)
-
-def test_stops_its_child():
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-"""
-
-
-def _session(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A pytest session of its own with the services plugin (no server: none is needed)."""
-    test_file = tmp_path / "test_leaky.py"
-    test_file.write_text(_LEAKY)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.plugins.services", "-p", "no:cacheprovider"]
-        + ["-s", "--rootdir", str(tmp_path), str(test_file), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    stopped = subprocess.Popen(
+        [sys.executable, "-c", "pass"], env={**os.environ, SESSION_MARKER: token}
     )
-
-
-def test_a_process_left_running_fails_the_session_and_is_killed(tmp_path: Path) -> None:
-    clean = _session(tmp_path, "-k", "stops_its_child")
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    leaky = _session(tmp_path, "-k", "forgets_a_child")
-    assert leaky.returncode == 1, leaky.stdout + leaky.stderr
-    assert "still running at its end" in leaky.stderr
-    pid = int(leaky.stdout.split("child ", 1)[1].split()[0])
-    assert f"pid {pid}: " in leaky.stderr
-    assert not Path(f"/proc/{pid}").exists() or (
-        Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    )
+    stopped.wait()
+    report = io.StringIO()
+    try:
+        left = leftovers_stop(token, 0.0, report)
+        assert [pid for pid, _ in left] == [forgotten.pid]
+        assert f"pid {forgotten.pid}: " in report.getvalue()
+        assert "time.sleep(600)" in report.getvalue()
+        assert forgotten.wait() == -signal.SIGKILL
+        # Nothing left: nothing reported.
+        quiet = io.StringIO()
+        assert leftovers_stop(token, 0.0, quiet) == [] and quiet.getvalue() == ""
+    finally:
+        if forgotten.poll() is None:
+            forgotten.kill()
+            forgotten.wait()
