@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
@@ -22,16 +20,13 @@ from django.urls import path
 from claiv.asgi import SyncChainHandler
 from keys.models import ApiKey
 from memory.models import Event
+from tests.support.asgi import asgi_call, run_in_thread
 
-T = TypeVar("T")
 # Bounds a wait that only a broken handler would reach (the test then fails, not hangs).
 GUARD_SECONDS = 30
 
 
-def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """asyncio.run in a thread of its own (an earlier test may leave a loop in this one)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, scenario()).result()
+_run = run_in_thread
 
 
 async def _call(
@@ -42,42 +37,8 @@ async def _call(
     headers: dict[str, str] | None = None,
     query: bytes = b"",
 ) -> tuple[int, dict[str, str], bytes]:
-    sent: list[dict[str, Any]] = []
-    delivered = False
-    never = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await never.wait()  # Django's disconnect listener, cancelled after the response
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    raw_headers = [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": route,
-        "raw_path": route.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    response_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], response_headers, content
+    status, response_headers, content = await asgi_call(app, method, route, body, headers, query)
+    return status, dict(response_headers), content
 
 
 def test_the_middleware_chain_is_synchronous() -> None:

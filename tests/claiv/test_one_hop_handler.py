@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import pytest
 from django.conf import settings
@@ -22,8 +20,8 @@ from claiv.asgi import OneHopHandler, SyncChainHandler, get_asgi_application
 from keys.models import ApiKey
 from keys.services import api_key_create
 from memory.models import Event
+from tests.support.asgi import asgi_call, run_in_thread
 
-T = TypeVar("T")
 GUARD_SECONDS = 30  # bounds a wait only a broken handler would reach
 INGEST_PATHS = frozenset({"/v1/ingest", "/v6/ingest", "/v1/ingest/batch"})
 # Differ from one request to the next whatever serves them.
@@ -35,56 +33,8 @@ PER_REQUEST_HEADERS = {
 }
 
 
-def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """asyncio.run in a thread of its own (an earlier test may leave a loop in this one)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, scenario()).result()
-
-
-async def _call(
-    app: Any,
-    method: str,
-    route: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    query: bytes = b"",
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    sent: list[dict[str, Any]] = []
-    delivered = False
-    never = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await never.wait()  # Django's disconnect listener, cancelled after the response
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    raw_headers = [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": route,
-        "raw_path": route.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    response_headers = [(k.decode().lower(), v.decode()) for k, v in start["headers"]]
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], response_headers, content
+_run = run_in_thread
+_call = asgi_call
 
 
 def _comparable(answer: tuple[int, list[tuple[str, str]], bytes]) -> tuple[Any, ...]:
