@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from typing import Any
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, JsonResponse
 from django.test import override_settings
 from django.urls import path
 
 from claiv.asgi import SyncChainHandler
 from keys.models import ApiKey
 from memory.models import Event
-from tests.support.asgi import asgi_call, run_in_thread
+from tests.support.asgi import asgi_call, held_view, run_in_thread, two_held_requests
 
 # Bounds a wait that only a broken handler would reach (the test then fails, not hangs).
-GUARD_SECONDS = 30
 
 
 _run = run_in_thread
@@ -72,33 +69,11 @@ def test_an_ingest_through_the_handler(api_key: tuple[ApiKey, str]) -> None:
     assert json.loads(bad_content)["error"]["code"]
 
 
-_arrived = threading.Event()
-
-
-def _held_view(request: HttpRequest) -> JsonResponse:
-    """The first request waits here until the second has arrived in its own thread."""
-    if request.GET.get("role") == "second":
-        _arrived.set()
-        return JsonResponse({"thread": threading.get_ident()})
-    met = _arrived.wait(GUARD_SECONDS)
-    return JsonResponse({"thread": threading.get_ident(), "met": met})
-
-
-urlpatterns = [path("held", _held_view)]
+urlpatterns = [path("held", held_view)]
 
 
 @override_settings(ROOT_URLCONF=__name__)
 def test_requests_in_flight_run_at_the_same_time_one_thread_each() -> None:
-    _arrived.clear()
-
-    async def scenario() -> list[tuple[int, dict[str, str], bytes]]:
-        app = SyncChainHandler()
-        first = asyncio.create_task(_call(app, "GET", "/held"))
-        second = asyncio.create_task(_call(app, "GET", "/held", query=b"role=second"))
-        return list(await asyncio.gather(first, second))
-
-    (s1, _, b1), (s2, _, b2) = _run(scenario)
-    assert (s1, s2) == (200, 200)
-    first, second = json.loads(b1), json.loads(b2)
+    first, second = two_held_requests(SyncChainHandler())
     assert first["met"] is True  # the second ran while the first was still in its view
     assert first["thread"] != second["thread"]

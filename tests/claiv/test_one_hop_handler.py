@@ -5,14 +5,11 @@ limit's count); requests still overlap; other paths are served as before."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from typing import Any, cast
 
 import pytest
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
 from django.test import override_settings
 from django.urls import path
 
@@ -20,9 +17,14 @@ from claiv.asgi import OneHopHandler, SyncChainHandler, get_asgi_application
 from keys.models import ApiKey
 from keys.services import api_key_create
 from memory.models import Event
-from tests.support.asgi import asgi_call, run_in_thread
+from tests.support.asgi import (
+    asgi_call,
+    held_release,
+    held_view,
+    run_in_thread,
+    two_held_requests,
+)
 
-GUARD_SECONDS = 30  # bounds a wait only a broken handler would reach
 INGEST_PATHS = frozenset({"/v1/ingest", "/v6/ingest", "/v1/ingest/batch"})
 # Differ from one request to the next whatever serves them.
 PER_REQUEST_HEADERS = {
@@ -200,38 +202,12 @@ def test_a_revoked_key_is_refused_on_the_next_request(api_key: tuple[ApiKey, str
     assert _run(lambda: scenario(other_raw)) == 200
 
 
-_arrived = threading.Event()
-
-
-def _held_view(request: HttpRequest) -> JsonResponse:
-    """The first request waits here until the second has arrived in its own thread."""
-    if request.GET.get("role") == "second":
-        _arrived.set()
-        return JsonResponse({"thread": threading.get_ident(), "name": _thread_name()})
-    met = _arrived.wait(GUARD_SECONDS)
-    return JsonResponse({"thread": threading.get_ident(), "met": met, "name": _thread_name()})
-
-
-def _thread_name() -> str:
-    return threading.current_thread().name
-
-
-urlpatterns = [path("held", _held_view), path("other", _held_view)]
+urlpatterns = [path("held", held_view), path("other", held_view)]
 
 
 @override_settings(ROOT_URLCONF=__name__)
 def test_requests_on_one_hop_paths_still_overlap() -> None:
-    _arrived.clear()
-
-    async def scenario() -> list[tuple[int, list[tuple[str, str]], bytes]]:
-        app = OneHopHandler(frozenset({"/held"}), threads=2)
-        first = asyncio.create_task(_call(app, "GET", "/held"))
-        second = asyncio.create_task(_call(app, "GET", "/held", query=b"role=second"))
-        return list(await asyncio.gather(first, second))
-
-    (s1, _, b1), (s2, _, b2) = _run(scenario)
-    assert (s1, s2) == (200, 200)
-    first, second = json.loads(b1), json.loads(b2)
+    first, second = two_held_requests(OneHopHandler(frozenset({"/held"}), threads=2))
     assert first["met"] is True  # the second ran while the first was still in its view
     assert first["thread"] != second["thread"]
     assert first["name"].startswith("claiv-hop") and second["name"].startswith("claiv-hop")
@@ -239,7 +215,7 @@ def test_requests_on_one_hop_paths_still_overlap() -> None:
 
 @override_settings(ROOT_URLCONF=__name__)
 def test_other_paths_take_the_usual_way() -> None:
-    _arrived.set()
+    held_release()
 
     async def scenario() -> tuple[int, list[tuple[str, str]], bytes]:
         app = OneHopHandler(frozenset({"/held"}), threads=1)

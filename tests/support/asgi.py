@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from django.http import HttpRequest, JsonResponse
 
 T = TypeVar("T")
 
@@ -62,3 +66,38 @@ async def asgi_call(
     response_headers = [(k.decode().lower(), v.decode()) for k, v in start["headers"]]
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], response_headers, content
+
+
+# Two requests in flight at once: the first waits in `held_view` until the second has
+# arrived (in another thread), bounded by HELD_GUARD_SECONDS, which only a handler that
+# serialises requests would reach. Route it as "held" in a test module's urlpatterns.
+HELD_GUARD_SECONDS = 30
+_arrived = threading.Event()
+
+
+def held_view(request: HttpRequest) -> JsonResponse:
+    """The first request waits here until the second (`?role=second`) has arrived."""
+    here = {"thread": threading.get_ident(), "name": threading.current_thread().name}
+    if request.GET.get("role") == "second":
+        _arrived.set()
+        return JsonResponse(here)
+    return JsonResponse({**here, "met": _arrived.wait(HELD_GUARD_SECONDS)})
+
+
+def held_release() -> None:
+    """Let a lone first request through `held_view` at once."""
+    _arrived.set()
+
+
+def two_held_requests(app: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """GET /held twice at once through `app`; both answers' JSON (each asserted 200)."""
+    _arrived.clear()
+
+    async def scenario() -> list[tuple[int, list[tuple[str, str]], bytes]]:
+        first = asyncio.create_task(asgi_call(app, "GET", "/held"))
+        second = asyncio.create_task(asgi_call(app, "GET", "/held", query=b"role=second"))
+        return list(await asyncio.gather(first, second))
+
+    (s1, _, b1), (s2, _, b2) = run_in_thread(scenario)
+    assert (s1, s2) == (200, 200)
+    return json.loads(b1), json.loads(b2)
