@@ -260,5 +260,7 @@ def valkey_start(*, data_dir: Path, port: int | None = None, persist: bool = Tru
     server = ValkeyServer(
         port=port or free_port(), data_dir=data_dir, persist=persist, appendonly="yes"
     )
-    server.start()
+    # The library waits 10 s by default; a loaded host replaying a large append-only file
+    # can take longer (Valkey answers LOADING until done), so wait as long as Postgres may.
+    server.start(timeout=_SERVER_TIMEOUT_SECONDS)
     return server

