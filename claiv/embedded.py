@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import tempfile
@@ -260,7 +261,16 @@ def valkey_start(*, data_dir: Path, port: int | None = None, persist: bool = Tru
     server = ValkeyServer(
         port=port or free_port(), data_dir=data_dir, persist=persist, appendonly="yes"
     )
-    # The library waits 10 s by default; a loaded host replaying a large append-only file
-    # can take longer (Valkey answers LOADING until done), so wait as long as Postgres may.
-    server.start(timeout=_SERVER_TIMEOUT_SECONDS)
+    # Started with SIGINT blocked (a blocked signal stays blocked across exec, and Valkey does
+    # not unblock it): Ctrl-C in `make dev`'s terminal reaches the whole foreground process
+    # group, and a Valkey that quit at once would leave the worker, stopped after it, unable
+    # to hand its unacknowledged messages back. Its owner stops it with SIGTERM, last.
+    # (pg_ctl already starts Postgres in a session of its own.)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        # The library waits 10 s by default; a loaded host replaying a large append-only
+        # file can take longer (Valkey answers LOADING until done): wait as Postgres may.
+        server.start(timeout=_SERVER_TIMEOUT_SECONDS)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,38 @@ def test_valkey_start_waits_as_long_as_postgres_may(
     monkeypatch.setattr(ValkeyServer, "start", lambda self, timeout=10.0: waited.append(timeout))
     embedded.valkey_start(data_dir=tmp_path / "valkey", port=1)
     assert waited == [embedded._SERVER_TIMEOUT_SECONDS]
+
+
+def test_valkey_outlives_a_terminal_ctrl_c_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """Ctrl-C in `make dev` signals the whole foreground group; Valkey must stay up until
+    the supervisor has stopped the worker, then stop when told."""
+    from claiv import embedded
+
+    server = embedded.valkey_start(data_dir=tmp_path / "valkey", persist=False)
+    process = server._process  # type: ignore[attr-defined]
+    try:
+        assert _blocked_signals(process.pid) & (1 << (signal.SIGINT - 1))
+        os.kill(process.pid, signal.SIGINT)
+        # Blocked, it stays pending (not a race with the server's shutdown): still answering.
+        assert _pending_signals(process.pid) & (1 << (signal.SIGINT - 1))
+        assert server.is_running()  # type: ignore[attr-defined]
+        # The caller's own mask is given back.
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+    assert process.returncode == 0
+
+
+def _status_mask(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _blocked_signals(pid: int) -> int:
+    return _status_mask(pid, "SigBlk")
+
+
+def _pending_signals(pid: int) -> int:
+    return _status_mask(pid, "ShdPnd")
