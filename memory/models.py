@@ -680,9 +680,12 @@ class KeywordPosting(models.Model):
 
     class Meta:
         indexes = [
+            # row_id included: a term's top postings are read from the index alone
+            # (index-only scan), not from one heap page of this table per posting.
             models.Index(
                 fields=["tenant", "user_id", "kind", "lexeme", "-impact"],
                 name="keyword_posting_top",
+                include=["row_id"],
             ),
             models.Index(fields=["row_id"], name="keyword_posting_row"),
         ]

@@ -254,3 +254,28 @@ def test_episodes_leave_the_read_whole_plan_sooner_and_never_above_few_rows(
         "episode": 0,
         "passage": 0,
     }
+
+
+def test_postings_are_read_from_the_index_alone(tenant: Tenant) -> None:
+    """keyword_posting_top includes row_id (migration 0024): a term's top postings come from
+    an index-only scan, not one heap page of memory_keywordposting per posting."""
+    for i, text in enumerate(TURNS):
+        ingest(tenant, text, minutes=i)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    captured: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        ranking, _ = channels.keyword("event", channels.visible("event", scope), "Melanie lake")
+    assert ranking
+    ((sql, params),) = [(s, p) for s, p in captured if "memory_keywordposting" in s]
+    with connection.cursor() as cursor:
+        # As on a table of millions of postings: no sequential or bitmap read of the table.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using keyword_posting_top" in plan, plan
