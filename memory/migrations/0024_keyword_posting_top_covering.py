@@ -2,28 +2,39 @@
 """keyword_posting_top includes row_id: the keyword channels read a query term's top
 postings (memory.recall.bm25 `candidates`) by an index-only scan, instead of one heap page
 of memory_keywordposting per posting (100 per term, scattered over a table that is the
-largest of a long history). Same keys, so the same postings in the same order."""
+largest of a long history). Same keys, so the same postings in the same order.
 
+Built CONCURRENTLY under a temporary name, the old index then dropped concurrently and the
+new one renamed: memory_keywordposting is written by every ingest (its triggers), and a
+plain CREATE INDEX would hold those writes for the whole build (~23 s per 3.4M postings on
+a small machine). Hence not atomic: a failed build leaves an INVALID index named
+keyword_posting_top_covering, to drop before running the migration again."""
+
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    atomic = False
+
     dependencies = [
         ("memory", "0023_vectors_inline"),
         ("tenants", "0002_console"),
     ]
 
     operations = [
-        migrations.RemoveIndex(
-            model_name="keywordposting",
-            name="keyword_posting_top",
-        ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="keywordposting",
             index=models.Index(
                 fields=["tenant", "user_id", "kind", "lexeme", "-impact"],
                 include=("row_id",),
-                name="keyword_posting_top",
+                name="keyword_posting_top_covering",
             ),
+        ),
+        RemoveIndexConcurrently(model_name="keywordposting", name="keyword_posting_top"),
+        migrations.RenameIndex(
+            model_name="keywordposting",
+            new_name="keyword_posting_top",
+            old_name="keyword_posting_top_covering",
         ),
     ]
