@@ -33,10 +33,12 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "my birthday's in October", "my dad's 70": a contracted "is", not a possessive.
         (
             r"\b(?<=\w)['’]s\s+(?=(?:in|on|at|due|tomorrow|today|next|this|coming|over|from|"
-            r"a|an|\d)\b)",
+            r"a|an|my|our|the|\d)\b)",
             " is ",
         ),
         (r"\bgonna\b", "going to"),
+        # Chat spellings of "favourite": "my fave band", "fav show", "favrite colour".
+        (r"\b(?:fav|fave|favrite|favorit|favourit|faverite|favourate|favorate)\b", "favourite"),
         # Chat spelling without apostrophes: "im a nurse", "ive got", "dont".
         (r"\b(?:im)\b", "I am"),
         (r"\bive\b", "I have"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from enrichment.extraction.offline.attributes import (
@@ -98,6 +99,19 @@ _ACTIVITY_WORDS = 5
 _NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
 
 
+# "Favourite film of all time?" asked of oneself, answered by the next sentence.
+_OWN_FAVOURITE_RE = re.compile(
+    r"(?:my\s+)?(?:all-time\s+)?(?:favou?rite|fave?|favrite)\s+(?P<what>[a-z][a-z -]{1,30}?)"
+    r"(?:\s+(?:of all time|ever|these days|right now|at the moment))?\s*\?+",
+    re.IGNORECASE,
+)
+_ANSWER_HEDGE = re.compile(
+    r"^(?:(?:oh|hmm+|ok|well|probably|easily|definitely|honestly|maybe|still|hands down|"
+    r"has to be|gotta be|it's|it is|that'd be|that would be|i'd say|i would say)\b[\s,:-]*)+",
+    re.IGNORECASE,
+)
+
+
 class OfflineExtractor:
     """Rule-based extractor; see the module docstring for the decisions it makes."""
 
@@ -137,8 +151,24 @@ class OfflineExtractor:
                     continue
                 if name.lower() not in _USER_SPEAKERS:
                     context.speaker = name
+            asked: tuple[int, str] | None = None  # a favourite asked of oneself, its start
             for start, end in _sentences(content, body_start, line_end):
                 context.role = line_role
+                if asked is not None:
+                    # "Favourite book of all time? Probably Dune.": the answer to one's own
+                    # question, read as "My favourite book is Dune", quoting both sentences.
+                    answer = re.sub(_ANSWER_HEDGE, "", content[start:end]).strip(" .!")
+                    said = f"My favourite {asked[1]} is {answer}."
+                    propositions.extend(
+                        replace(p, source_text=content[asked[0] : end], start=asked[0], end=end)
+                        for p in self._statements(said, 0, len(said), item.event_time, context)
+                    )
+                    asked = None
+                    continue
+                question = _OWN_FAVOURITE_RE.match(content, start, end)
+                if question and line_role == "user" and question.end() == end:
+                    asked = (start, question.group("what"))
+                    continue
                 propositions.extend(self._sentence(content, start, end, item.event_time, context))
         return propositions
 
@@ -315,6 +345,12 @@ class OfflineExtractor:
                         continue  # a bare verb ("read", "meeting") is not an activity
                     if result.predicate == "did_activity" and len(obj.split()) > _ACTIVITY_WORDS:
                         continue  # a longer span carries a clause: a story, not one activity
+                    if result.predicate == "did_activity" and re.match(
+                        r"^(?:been\s+)?\w+\s+(?:(?:it|them|so)\b|(?:this|that)\s*$)",
+                        obj,
+                        re.IGNORECASE,
+                    ):
+                        continue  # "been doing it twelve years": what "it" is, is said elsewhere
                     found.append(
                         Proposition(
                             subject=result.subject or subject,
@@ -716,6 +752,9 @@ def _trim_for(predicate: str | None, obj: str) -> str:
         obj = _LOCATIVE_TAIL_RE.split(obj, maxsplit=1)[0]
     if predicate == "degree":
         obj = re.split(r"\s+(?:from|at)\s+", obj, maxsplit=1)[0]
+    if predicate == "job_title":
+        # "a barista in Leeds", "a nurse in Glasgow": the role, not its town.
+        obj = re.split(r"\s+(?:in|near|outside)\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
     if predicate == "medication":
         return re.sub(
             r"^\d+(?:\.\d+)?\s*(?:mg|mcg|g|ml|iu|units?)\s+(?:of\s+)?", "", obj, flags=re.I

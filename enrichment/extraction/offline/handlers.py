@@ -734,7 +734,19 @@ def _craft(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return [_Found("did_activity", verb, phrase, negated=clause.negated)]
     if clause.frequent:  # "I bake bread every weekend": the routine is baking bread
         return [_Found("routine", verb, phrase, negated=clause.negated)]
+    if verb in ("write", "writes") and obj:
+        # "I mostly write TypeScript": a programming language written is the one preferred.
+        language = re.sub(r"^(?:mostly|mainly|mainly|largely|only)\s+", "", obj, flags=re.I)
+        language = _LOCATIVE_END_RE.split(language, maxsplit=1)[0]
+        mapped = predicate_map(relation_phrase="", object_text=language).name
+        if mapped in ("prefers_programming_language", "prefers_framework"):
+            return [_Found(mapped, verb, language, negated=clause.negated)]
     return [_Found("hobby", verb, obj or verb, negated=clause.negated)]
+
+
+_LOCATIVE_END_RE = re.compile(
+    r"\s+(?:at|for|these|this|in|on|with|nowadays|now|day|professionally)\b|\s*,", re.I
+)
 
 
 def _without_frequency(obj: str) -> str:

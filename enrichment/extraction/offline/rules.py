@@ -706,6 +706,17 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         ),
         (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
         (
+            # "I collect vintage fountain pens": a collection is a hobby.
+            rf"^(?:collect|collects|{_BE}\s+collecting)\s+{_O}",
+            lambda m, c: [_Found("hobby", "collect", m.group("obj"), negated=c.negated)],
+        ),
+        (
+            # "did a pottery class on Saturday": one class done, not a subject studied.
+            r"^did\s+(?:an?|my\s+first|our|one)\s+(?P<obj>(?:[\w-]+\s+){1,2}(?:class|workshop|"
+            r"session))\b",
+            lambda m, c: [] if c.negated else [_Found("did_activity", "did", m.group("obj"))],
+        ),
+        (
             rf"^(?P<verb>do|does|did|doing|{_BE}\s+doing|practice|practices|practicing)\s+{_O}",
             _mapped(None, avoid_kinds=("preference", "identity")),
         ),

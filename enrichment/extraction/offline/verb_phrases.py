@@ -21,6 +21,7 @@ from enrichment.extraction.offline.handlers import (
     _is_a,
 )
 from enrichment.extraction.offline.rules import _RULES
+from enrichment.extraction.offline.words import _JOB_WORDS
 
 # A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
@@ -32,7 +33,11 @@ _VP_SPLIT_RE = re.compile(
     r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
     r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
     r"changed|took|now|can|speak|speaks|own|owns|love|loves|hate|hates|play|plays|"
-    r"study|studies|studied|grew|drive|drives|use|uses)\b)",
+    r"study|studies|studied|grew|drive|drives|use|uses|"
+    # chat's second phrase after a comma: "I'm 40, been a welder", "I'm 31 and working as …"
+    r"been|working\s+(?:as|at|for|in)|studying|living\s+in|"
+    # a habit or sport beside an age: "is 71 and still cycles every day"
+    r"swim|swims|run|runs|cycle|cycles|hike|hikes|surf|surfs|climb|climbs|jog|jogs)\b)",
     re.IGNORECASE,
 )
 # Leaving one place for another: the left one takes the predicate the other phrase found.
@@ -318,6 +323,15 @@ def _verb_phrase(
         found = _is_a(the, clause)
         if any(f.predicate == "job_title" for f in found):
             return [f for f in found if f.predicate in ("job_title", "works_at", "lives_in")]
+    plural = re.match(
+        r"^(?:are|were)\s+(?:both|all)\s+(?P<noun>[a-z-]+?)(?:s|(?<=m)en)\s*(?:,.*)?$|"
+        r"^(?:are|were)\s+(?P<plain>[a-z-]+?)(?:s|(?<=m)en)\s*(?:,.*)?$",
+        rest,
+    )
+    noun = plural and (plural.group("noun") or plural.group("plain"))
+    if noun and (job := noun + ("an" if noun.endswith("m") else "")) in _JOB_WORDS:
+        # "My parents are both teachers", "my uncles are plumbers": each one's job.
+        return [_Found("job_title", "are", job, negated=negated)]
     bare = re.match(r"^(?:am|is|are)\s+(?P<obj>[\w-]+(?: [A-Z][a-z]+)?)\s*$", rest, re.IGNORECASE)
     if bare:
         return _be_bare(bare, clause)
