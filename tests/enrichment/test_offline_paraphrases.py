@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from enrichment.propositions import ExtractionInput
+from enrichment.propositions import CHANGE_FROM, ExtractionInput
 from tests.enrichment.test_offline_structure import EVENT_TIME, EXTRACTOR, _facts
 
 
@@ -608,3 +608,86 @@ def test_a_diary_fragment(text: str, expected: tuple[str, str, str]) -> None:
 def test_a_diary_fragment_told_in_the_past_is_none() -> None:
     for text in ("Meeting was boring today.", "The exam on Friday went fine."):
         assert not _facts(text)
+
+
+# 31. Change statements in chat's shapes (supersede pairs written for this file: the
+#     new value must be read, and the old one named so that it can be retired).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Packed everything up and relocated to Edinburgh last month.",
+            ("user", "lives_in", "edinburgh", False),
+        ),
+        ("Sold the Fiesta and bought a Kia Niro.", ("user", "vehicle", "kia niro", False)),
+        (
+            "I switched from Windows to Linux over the weekend.",
+            ("user", "related_to", "linux", False),
+        ),
+        ("Please use my new email, ana@new.org.", ("user", "email", "ana@new.org", False)),
+        ("I'm in a relationship now!", ("user", "relationship_status", "in a relationship", False)),
+        (
+            "Left Spotify, now freelancing as a consultant.",
+            ("user", "job_title", "consultant", False),
+        ),
+        ("I'm driving a Ford Focus these days.", ("user", "vehicle", "ford focus", False)),
+    ],
+)
+def test_change_statements_in_chat_shapes(text: str, expected: tuple[str, str, str, bool]) -> None:
+    assert _has(text, expected)
+
+
+# 32. The old value of a change is named, to be retired by the Map stage: "X instead of
+#     Y", a named employer left for a role, a car sold, a course given up for another.
+@pytest.mark.parametrize(
+    ("text", "new", "old"),
+    [
+        ("These days I use Obsidian instead of Notion.", ("uses_tool", "obsidian"), "notion"),
+        ("I use Linux now instead of Windows.", ("uses_tool", "linux"), "windows"),
+        ("Left Spotify, now freelancing as a consultant.", ("job_title", "consultant"), "spotify"),
+        ("Sold the Fiesta and bought a Kia Niro.", ("vehicle", "kia niro"), "fiesta"),
+    ],
+)
+def test_the_old_value_of_a_change_is_named(text: str, new: tuple[str, str], old: str) -> None:
+    item = ExtractionInput(content=text, event_type="message", role="user", event_time=EVENT_TIME)
+    found = EXTRACTOR.extract(item).propositions
+    assert any((p.predicate, p.object_text.lower()) == new and not p.negated for p in found)
+    assert any(
+        p.relation_phrase == CHANGE_FROM and p.negated and p.object_text.lower() == old
+        for p in found
+    )
+
+
+def test_a_course_given_up_for_another() -> None:
+    facts = _facts("I gave up Spanish and I'm learning Italian now.")
+    assert {("user", "learning", "italian", False), ("user", "learning", "spanish", True)} <= {
+        (s, p, o.lower(), n) for s, p, o, n in facts
+    }
+
+
+def test_a_trip_driven_is_no_vehicle() -> None:
+    for text in ("I'm driving Sam to school.", "I'm driving my mum to the airport."):
+        assert "vehicle" not in _predicates(text)
+
+
+# 33. A habit told with "go" and a frequency is exercise, a hobby or a routine, not an
+#     activity done once.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I go for a run every morning.", ("user", "exercise", "running")),
+        ("Every morning I go for a 5k run.", ("user", "exercise", "running")),
+        ("I go swimming every Friday.", ("user", "exercise", "swimming")),
+        ("I go to yoga twice a week.", ("user", "exercise", "yoga")),
+        ("My dad goes fishing every weekend.", ("dad", "hobby", "fishing")),
+        ("I go to church every Sunday.", ("user", "routine", "go to church")),
+    ],
+)
+def test_a_habit_told_with_go(text: str, expected: tuple[str, str, str]) -> None:
+    assert _has(text, (*expected, False))
+    assert "did_activity" not in _predicates(text)
+
+
+def test_going_somewhere_once_is_no_habit() -> None:
+    assert _has("I went to Spain last summer.", ("user", "visited_place", "spain", False))
+    assert not _predicates("I went to church on Sunday.") & {"routine", "exercise"}

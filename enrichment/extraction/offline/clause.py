@@ -87,7 +87,11 @@ _FREQUENCY_RE = re.compile(
     r"friday|saturday|sunday)|each (?:day|morning|week)|daily|weekly|on weekends|at weekends|"
     r"twice a|once a|"
     r"(?:\d+|one|two|three|four|five) times a|on (?:mondays|tuesdays|wednesdays|thursdays|"
-    r"fridays|saturdays|sundays|weekdays)|every other)\b",
+    r"fridays|saturdays|sundays|weekdays)|every other|"
+    # "every summer", "each evening": a habit's frequency too. ("most Saturdays" is not:
+    # "I work doubles most Saturdays" is no routine in the labels.)
+    r"every (?:summer|winter|spring|autumn|year|month)|each (?:evening|night|weekend|month|"
+    r"year))\b",
     re.IGNORECASE,
 )
 
@@ -147,7 +151,8 @@ def _clean_object(
         text = _TRAILING_JUNK_RE.sub("", text).strip(" .,!?;:'\"")
         # A preposition whose complement was a time expression ("walk my dog at [6 am]").
         text = re.sub(
-            r"\s+(?:at|on|around|about|roughly|nearly|almost|by|before|after|until|till)$",
+            r"\s+(?:at|on|over|during|around|about|roughly|nearly|almost|by|before|after|until|"
+            r"till)$",
             "",
             text,
             flags=re.I,

@@ -83,6 +83,20 @@ _SPLIT_UP_RE = re.compile(
 # A place named after a preposition: what a later "there" in the sentence points to.
 _PLACE_RE = re.compile(r"\b(?:to|in|at|from)\s+((?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)")
 
+# "Obsidian instead of Notion", "Linux now rather than Windows": a value that replaced another.
+_SWAP_RE = re.compile(
+    r"^(?P<new>\S.*?)\s+(?:now\s+|these days\s+)?(?:instead of|rather than|in place of)\s+"
+    r"(?:the\s+|my\s+|our\s+)?(?P<old>\S.*)$",
+    re.IGNORECASE,
+)
+
+_LEFT_THEN_RE = re.compile(
+    r"(?P<head>\b(?:i|(?P<we>we))\s+(?:(?:have|just|finally|recently)\s+)*(?:left|quit|"
+    r"gave up(?:\s+on)?|sold|dropped|ditched|stopped)\s+[^,;.!?]+?)(?:\s*,\s*(?:and\s+)?|"
+    r"\s+and\s+)(?:(?:now|so)\s+)?(?:i|we)(?:'m|\s+am|'re|\s+are)\s+(?:now\s+)?(?=\w+ing\b)",
+    re.IGNORECASE,
+)
+
 # Predicates whose object may be a list ("peanuts and shellfish"): one fact per item.
 _LISTS = frozenset(
     "likes dislikes allergy speaks_language owns visited_place skill hobby uses_tool "
@@ -242,8 +256,13 @@ class OfflineExtractor:
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
+        # "I gave up Spanish and I'm learning Italian": one subject, so one clause whose
+        # leaving phrase takes the kind the other phrase finds (`_predicate_rules`).
+        joined = _LEFT_THEN_RE.sub(
+            lambda m: f"{m.group('head')} and {'are' if m.group('we') else 'am'} ", sentence
+        )
         for clause_text in _relative_clauses(
-            [c for part in _named_pair(sentence) for c in _clauses(_apposition(part))]
+            [c for part in _named_pair(joined) for c in _clauses(_apposition(part))]
         ):
             named_places = _PLACE_RE.findall(clause_text)
             past_frame = PAST_FRAME_RE.search(clause_text)
@@ -292,6 +311,25 @@ class OfflineExtractor:
                     # "a Walgreens in Ohio": the employer, not its town.
                     obj = re.split(r"\s+in\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
                 obj = _trim_for(result.predicate, obj)
+                swap = _SWAP_RE.match(obj)
+                if swap and not result.negated and result.predicate not in _KEEPS_CLAUSES:
+                    # "I use Obsidian instead of Notion": the new value, and the old one
+                    # ended; which held fact that was, the Map stage finds (`CHANGE_FROM`).
+                    obj = swap.group("new")
+                    found.append(
+                        Proposition(
+                            subject=result.subject or subject,
+                            relation_phrase=CHANGE_FROM,
+                            object_text=swap.group("old"),
+                            source_text=sentence,
+                            start=start,
+                            end=end,
+                            predicate=None,
+                            negated=True,
+                            confidence=confidence,
+                            temporal=context.temporal,
+                        )
+                    )
                 if result.predicate in ("lives_in", "from_location"):
                     obj = _settlement(result.obj, obj)
                 elif result.predicate == "address":
@@ -351,6 +389,10 @@ class OfflineExtractor:
                         re.IGNORECASE,
                     ):
                         continue  # "been doing it twelve years": what "it" is, is said elsewhere
+                    if result.predicate == "did_activity" and re.match(
+                        r"^packed\b", obj, re.IGNORECASE
+                    ):
+                        continue  # "packed everything up and moved …": the move is the fact
                     found.append(
                         Proposition(
                             subject=result.subject or subject,
@@ -679,8 +721,9 @@ _NAME_LATER_RE = re.compile(
     re.IGNORECASE,
 )
 _NEW_DETAIL_RE = re.compile(
-    r"^(?:(?:my\s+)?new|updated|current)\s+(?P<attr>e-?mail(?: address)?|phone(?: number)?|"
-    r"number|cell|mobile|address)\s*(?::|is)\s*(?P<obj>\S.*)$",
+    r"^(?:(?:please\s+)?(?:use|note|save|update to|here is|here's|that's|it's)\s+)?"
+    r"(?:(?:my\s+)?new|updated|current)\s+(?P<attr>e-?mail(?: address)?|phone(?: number)?|"
+    r"number|cell|mobile|address)\s*(?::|is|,|-)\s*(?P<obj>\S.*)$",
     re.IGNORECASE,
 )
 

@@ -18,6 +18,7 @@ from enrichment.extraction.offline.handlers import (
     _did,
     _exercise,
     _fixed,
+    _gerund,
     _have,
     _joined,
     _likes,
@@ -30,11 +31,41 @@ from enrichment.extraction.offline.handlers import (
     _take,
     _teach,
     _went,
+    _without_frequency,
     _work_as,
 )
 from enrichment.extraction.offline.topic_rules import TOPIC_RULES
 from enrichment.extraction.offline.words import _DIETS
 from enrichment.propositions import CHANGE_FROM
+from memory.vocabulary.predicates import predicate_map
+
+_EXERCISE_PLACES = (
+    r"(?:the\s+)?(?:gym|pool|yoga|pilates|spin|crossfit|zumba|boxing|karate|judo|parkrun|"
+    r"climbing wall|bouldering|aerobics|swimming|the track)"
+)
+
+
+def _go_habit(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """A habit told with "go" and a frequency; nothing without one (the `_went` rule)."""
+    if not clause.frequent:
+        return []
+    if match.group("noun"):
+        noun = match.group("noun").split()[-1]
+        return [_Found("exercise", "go for", _gerund(noun), negated=clause.negated)]
+    if match.group("ing"):
+        what = match.group("ing").lower()
+        if what in ("shopping", "out", "home", "missing"):
+            return [_Found("routine", "go", f"go {what}", negated=clause.negated)]
+        sport = predicate_map(relation_phrase="go", object_text=what).name == "exercise"
+        return [_Found("exercise" if sport else "hobby", "go", what, negated=clause.negated)]
+    place = _without_frequency(match.group("to"))
+    if place[:1].isupper():
+        return []  # "go to Spain every summer": a place visited (the `_went` rule)
+    exercise = re.fullmatch(_EXERCISE_PLACES, place, re.IGNORECASE)
+    if exercise:
+        what = re.sub(r"^the\s+", "", place, flags=re.IGNORECASE).lower()
+        return [_Found("exercise", "go to", what, negated=clause.negated)]
+    return [_Found("routine", "go to", f"go to {place}", negated=clause.negated)]
 
 
 def _stopped(match: re.Match[str], clause: _Clause) -> list[_Found]:
@@ -479,6 +510,20 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             ],
         ),
         (
+            # "I'm in a relationship now", "seeing someone": a status.
+            r"^(?:am|is|are)\s+(?:now\s+|finally\s+)?(?:in\s+a\s+(?:new\s+|serious\s+)?"
+            r"relationship|seeing\s+someone)\b(?!\s+with\b)",
+            lambda m, c: [
+                _Found("relationship_status", "am", "in a relationship", negated=c.negated)
+            ],
+        ),
+        (
+            # "freelancing as a consultant", "contracting as a data engineer": the role.
+            rf"^(?:{_BE}\s+)?(?:now\s+)?(?:freelancing|contracting|temping|consulting)\s+as\s+"
+            rf"(?:an?\s+)?{_O}",
+            _fixed("job_title", "freelance as"),
+        ),
+        (
             # "I'm single and loving it": a status before "and" / a comma.
             r"^(?:am|is|are)\s+(?P<obj>single|married|divorced|engaged|widowed|separated)\b"
             r"(?=\s*(?:,|and\b|but\b|so\b|for\b|since\b|with\b|$))"
@@ -569,6 +614,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             rf"purchased|{_BE}\s+getting)\s+{_O}",
             _have,
         ),
+        (
+            # "I'm driving a Tesla now": a car (a model's capital, or a car noun), not a trip.
+            rf"^{_BE}\s+driving\s+(?=(?:an?|my|the)\s+(?-i:[A-Z])|(?:an?\s+|my\s+|the\s+)?"
+            rf"(?:[\w-]+\s+){{0,2}}(?:car|van|truck|pickup|hatchback|suv|estate|ev|hybrid|"
+            rf"convertible)\b)(?:an?\s+|my\s+|the\s+)?{_O}",
+            _fixed("vehicle", "drive"),
+        ),
         (rf"^(?:drive|drives|drove|driving)\s+(?:an?\s+|my\s+)?{_O}", _fixed("vehicle", "drive")),
         # events and experiences
         (
@@ -580,6 +632,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             rf"^(?:ran into|caught up with|hung out with|had lunch with|had dinner with|"
             rf"had coffee with)\s+{_O}",
             _fixed("met_person", "met"),
+        ),
+        (
+            # "I go for a run every morning", "go swimming on Fridays", "go to church every
+            # Sunday": a habit, not something done once.
+            r"^(?:go|goes)\s+(?:(?P<for>for\s+an?\s+(?:\w+\s+)?(?P<noun>run|swim|walk|jog|hike|"
+            r"ride|cycle|bike ride|paddle|row))|(?P<ing>\w+ing)|to\s+(?P<to>\S.*))",
+            lambda m, c: _go_habit(m, c),
         ),
         (
             rf"^(?P<verb>went|go|goes|going|been|attended|attend|attends|attending|visited|visit|"

@@ -50,6 +50,9 @@ _IMPLICIT_START_RE = re.compile(
     r"turned|been an?|transferred|quit|retired|"
     # "Saw Hamilton on Broadway", "Did a spin class this morning": chat's past events.
     r"saw|did\s+(?:an?|my\s+first)|"
+    # news told without "I": "Packed up and moved to Perth", "Sold the Fiesta and bought …"
+    r"packed|sold|handed|gave up|traded|upgraded|downgraded|swapped|ditched|retrained|"
+    r"upped sticks|"
     r"planning to)\b)",
     re.IGNORECASE,
 )

@@ -22,6 +22,8 @@ from enrichment.extraction.offline.handlers import (
 )
 from enrichment.extraction.offline.rules import _RULES
 from enrichment.extraction.offline.words import _JOB_WORDS
+from enrichment.propositions import CHANGE_FROM
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_map
 
 # A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
@@ -83,8 +85,30 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
             continue
         left = _LEFT_RE.match(part.strip())
         leaves = _left_predicate(left.group(0).split()[0].lower(), predicates) if left else None
+        if (
+            left
+            and leaves is None
+            and left.group(0).split()[0].lower() in ("left", "quit", "leaving")
+            and left.group("obj")[:1].isupper()
+            and any(f.predicate == "job_title" for other in found_by_part for f in other)
+        ):
+            # "Left Spotify, now freelancing as a consultant": a named value left for a role;
+            # which held fact it was (an employer, a school) the Map stage finds, and with
+            # none held it says nothing (`CHANGE_FROM`).
+            results.append(_Found(None, CHANGE_FROM, left.group("obj"), negated=True))
+            continue
         if left and leaves:
             results.append(_Found(leaves, "left", left.group("obj"), negated=True))
+            model = re.sub(r"^(?:the|my|our|old)\s+", "", left.group("obj").strip(), flags=re.I)
+            if (
+                leaves in ("owns", "vehicle")
+                and model[:1].isupper()
+                and predicate_map(relation_phrase=CHANGE_FROM, object_text=model).name
+                == FALLBACK_PREDICATE.name
+            ):
+                # "Sold the Fiesta": the car held may be stored by make and model ("Ford
+                # Fiesta"); the Map stage finds it by its last word (`CHANGE_FROM`).
+                results.append(_Found(None, CHANGE_FROM, model, negated=True))
             continue
         results.extend(found)
     return results
