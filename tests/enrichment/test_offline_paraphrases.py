@@ -691,3 +691,73 @@ def test_a_habit_told_with_go(text: str, expected: tuple[str, str, str]) -> None
 def test_going_somewhere_once_is_no_habit() -> None:
     assert _has("I went to Spain last summer.", ("user", "visited_place", "spain", False))
     assert not _predicates("I went to church on Sunday.") & {"routine", "exercise"}
+
+
+# --- classes found by probing with sentences of my own (no set item behind them) --------
+
+
+# 34. Living with someone somewhere: the place, whoever the someone is.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My brother lives with his girlfriend in Cardiff.", ("brother", "lives_in", "cardiff")),
+        ("My mum lives with her new partner in Leeds.", ("mum", "lives_in", "leeds")),
+        ("I live with Sam in Hackney.", ("user", "lives_in", "hackney")),
+    ],
+)
+def test_living_with_someone_somewhere(text: str, expected: tuple[str, str, str]) -> None:
+    assert _has(text, (*expected, False))
+
+
+# 35. "<Name> is my <relation>": the relation, named.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sam is my brother.", ("user", "has_sibling", "sam", False)),
+        ("Maya is my daughter, she's 12.", ("user", "has_child", "maya", False)),
+        ("Jo is my best friend.", ("user", "friend_of", "jo", False)),
+        ("Biscuit is our dog.", ("user", "has_pet", "biscuit", False)),
+    ],
+)
+def test_a_name_is_my_relative(text: str, expected: tuple[str, str, str, bool]) -> None:
+    assert _has(text, expected)
+
+
+def test_a_place_is_my_home_is_no_relative() -> None:
+    assert not _predicates("London is my home.") & {"has_sibling", "friend_of", "partner"}
+
+
+# 36. Relatives counted, then named in apposition: each name.
+@pytest.mark.parametrize(
+    ("text", "predicate", "names"),
+    [
+        ("I have two sisters, Amy and Beth.", "has_sibling", {"amy", "beth"}),
+        ("I've got three cats: Miso, Tofu and Bean.", "has_pet", {"miso", "tofu", "bean"}),
+        ("I have a brother, Tom.", "has_sibling", {"tom"}),
+    ],
+)
+def test_relatives_named_in_apposition(text: str, predicate: str, names: set[str]) -> None:
+    assert names <= {o.lower() for _, p, o, _ in _facts(text) if p == predicate}
+
+
+def test_a_comment_after_the_count_is_no_name() -> None:
+    assert ("user", "has_child", "two kids", False) in _facts("I have two kids, which is a lot.")
+
+
+# 37. A wish about how the assistant works, in the subjunctive past: an instruction.
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("I'd prefer if you didn't use bullet points.", "don't use bullet points"),
+        ("I'd rather you didn't use emojis.", "don't use emojis"),
+        ("I'd prefer it if you kept replies short.", "keep replies short"),
+        ("I would rather you explained things step by step.", "explain things step by step"),
+    ],
+)
+def test_a_wish_about_the_assistant_is_an_instruction(text: str, told: str) -> None:
+    assert _has(text, ("user", "assistant_instruction", told, False))
+
+
+def test_a_wish_of_ones_own_is_no_instruction() -> None:
+    for text in ("I'd rather stay in tonight.", "I'd prefer tea."):
+        assert "assistant_instruction" not in _predicates(text)

@@ -38,6 +38,7 @@ from enrichment.extraction.offline.subjects import (
     _REPORT_FRAME_RE,
     _SECOND_PERSON_RE,
     _THIRD_PRONOUN_RE,
+    _not_a_name,
     _relation_subject,
 )
 from enrichment.extraction.offline.verb_phrases import _predicate_rules
@@ -51,6 +52,7 @@ from enrichment.extraction.offline.words import (
     _NOT_SPEAKERS,
     _QUESTION_START_RE,
     _RELATION_ALT,
+    _RELATION_MODIFIERS,
     _RELATION_NOUNS,
     _SPEAKER_RE,
     _USER_SPEAKERS,
@@ -672,6 +674,13 @@ def _named_subject(
     else:
         context.last_third_party = subject
     rest = text[named.end() :]
+    kin = re.match(
+        rf"^(?:is|was)\s+(?:my|our)\s+{_RELATION_MODIFIERS}(?P<noun>{_RELATION_ALT})\b", rest, re.I
+    )
+    if kin and _RELATION_NOUNS.get(kin.group("noun").lower()) and not _not_a_name(subject):
+        # "Sam is my brother", "Maya is my daughter": the relation, named.
+        noun = kin.group("noun").lower()
+        return [(context.me, _Found(_RELATION_NOUNS[noun], f"my {noun}", subject), confidence)]
     if re.match(r"^(?:has\s+)?(?:passed away|died|passed|was put down|was put to sleep)\b", rest):
         # "Rufus passed away": whatever the user had in Rufus (a pet, a partner) ended;
         # the Map stage finds which among the user's current facts (`CHANGE_FROM`).

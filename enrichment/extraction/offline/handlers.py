@@ -393,14 +393,21 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
         rf"^(?P<np>(?:(?:an?|one|two|three|four|five|six|\d+|some|a few|"
         rf"several)\s+)?{_RELATION_MODIFIERS}"
         rf"(?:\w+\s+)?(?P<noun>{_RELATION_ALT}))\b(?:\s*,?\s*(?:named|"
-        rf"called)\s+(?P<name>[A-Z][\w-]*(?:(?:,\s*|\s+and\s+)[A-Z][\w-]*)*))?",
+        rf"called)\s+(?P<name>[A-Z][\w-]*(?:(?:,\s*|\s+and\s+)[A-Z][\w-]*)*)|"
+        # "two sisters, Amy and Beth": the names in apposition, closing the clause.
+        rf"\s*[,:(]\s*(?P<appos>(?-i:[A-Z])[a-z][\w-]*(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+)"
+        rf"(?-i:[A-Z])[a-z][\w-]*)*)\s*\)?\s*[.!]?\s*$)?",
         obj,
         re.IGNORECASE,
     )
     if kin and kin.group("noun").lower() in _RELATION_NOUNS:
         predicate = _RELATION_NOUNS[kin.group("noun").lower()]
-        target = kin.group("name") or kin.group("np")
-        if predicate in ("has_pet", "has_child", "has_sibling") or kin.group("name"):
+        target = kin.group("name") or kin.group("appos") or kin.group("np")
+        if (
+            predicate in ("has_pet", "has_child", "has_sibling")
+            or kin.group("name")
+            or (kin.group("appos"))
+        ):
             return [_Found(predicate, verb, target, negated=clause.negated)]
         return []  # "a girlfriend": the name, if given, comes later ("her name is Mia")
     allergy = re.match(

@@ -169,7 +169,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         ),
         (
             rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
-            rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our)\s+\w+)\s+)?"
+            rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our|his|her|their)\s+"
+            rf"(?:[\w-]+\s+)?[\w-]+|(?-i:[A-Z])[a-z]+)\s+)?"
             rf"(?:in|on|(?:just\s+)?outside(?:\s+of)?|near|out of|close to)\s+{_O}",
             _fixed("lives_in", "live in"),
         ),
