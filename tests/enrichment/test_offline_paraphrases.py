@@ -761,3 +761,45 @@ def test_a_wish_about_the_assistant_is_an_instruction(text: str, told: str) -> N
 def test_a_wish_of_ones_own_is_no_instruction() -> None:
     for text in ("I'd rather stay in tonight.", "I'd prefer tea."):
         assert "assistant_instruction" not in _predicates(text)
+
+
+# 38. A school named by its kind of school ("Oakwood Primary") is where one studies.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My son goes to Oakwood Primary.", ("son", "studies_at", "oakwood primary")),
+        (
+            "My girl goes to Hillside Secondary.",
+            ("girl", "studies_at", "hillside secondary"),
+        ),
+        ("The twins go to Little Oaks Nursery.", None),
+    ],
+)
+def test_a_school_by_its_kind(text: str, expected: tuple[str, str, str] | None) -> None:
+    if expected is None:  # an unnamed subject: no relation fact, and no place visited
+        assert "visited_place" not in _predicates(text)
+    else:
+        assert _has(text, (*expected, False))
+
+
+# 39. A baby on the way is a life event; a baby shower is none.
+@pytest.mark.parametrize(
+    "text", ["I'm expecting a baby in May.", "We're having a baby!", "We're expecting twins."]
+)
+def test_a_baby_on_the_way(text: str) -> None:
+    assert _has(text, ("user", "life_event", "expecting baby", False))
+
+
+def test_a_baby_shower_is_no_baby() -> None:
+    assert "life_event" not in _predicates("I'm having a baby shower on Sunday.")
+
+
+# 40. "off to <Place>" is going there; "born in X but raised in Y" both origins.
+def test_off_to_a_place_and_raised_in() -> None:
+    assert _has("We're off to Crete next week.", ("user", "plans_to", "go to crete", False))
+    assert not _facts("I'm off to bed.")
+    facts = _facts("I was born in Lagos but raised in London.")
+    assert {
+        ("user", "from_location", "lagos", False),
+        ("user", "from_location", "london", False),
+    } <= facts

@@ -162,6 +162,10 @@ _DIARY_FRAGMENT_RE = re.compile(
 def canonical(text: str) -> str:
     """The clause in subject–verb–object order (see the module docstring)."""
     text = _SUBJECTLESS_STATE_RE.sub("I am ", text, count=1)
+    # "We're off to Crete next week": going there.
+    text = re.sub(
+        r"\b(am|are|is)\s+off\s+to\b(?=\s+(?-i:[A-Z]))", r"\1 going to", text, count=1, flags=re.I
+    )
     text = _SUBJECTLESS_PROGRESSIVE_RE.sub("I am ", text, count=1)
     text = _SUBJECTLESS_PERFECT_RE.sub("I have ", text, count=1)
     if _DIARY_FRAGMENT_RE.match(text.strip(" .!")):

@@ -413,7 +413,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             r"^(?:go|goes|going|attend|attends|attending|am attending|am at|is at)\s+(?:to\s+)?"
             r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*\s+"
             r"(?:College|University|Uni|School|High|Academy|Institute|Polytechnic|Elementary|"
-            r"Middle|Conservatory|Seminary)(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)",
+            r"Middle|Conservatory|Seminary|Primary|Secondary|Grammar|Prep|Nursery|Montessori)"
+            r"(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)",
             _fixed("studies_at", "go to"),
         ),
         (
@@ -509,6 +510,14 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
                 _Found("relationship_status", "got", m.group("obj").lower(), negated=c.negated),
                 _Found("life_event", "got", f"got {m.group('obj').lower()}", negated=c.negated),
             ],
+        ),
+        (
+            # "expecting a baby", "having our second", "a third on the way": a life event.
+            rf"^(?:{_BE}\s+)?(?:expecting|having)\s+(?:a|our|my|the)\s+(?:first\s+|second\s+|"
+            rf"third\s+|fourth\s+)?(?:baby|child|kid)\b(?![\s-]+(?:shower|monitor|group|class|"
+            rf"sitter|sitting|gym|scan|clothes|food|steps))|^(?:{_BE}\s+)?expecting\s+(?:twins|"
+            rf"triplets)\b",
+            lambda m, c: [] if c.negated else [_Found("life_event", "expecting", "expecting baby")],
         ),
         (
             # "I'm in a relationship now", "seeing someone": a status.

@@ -37,7 +37,7 @@ _VP_SPLIT_RE = re.compile(
     r"changed|took|now|can|speak|speaks|own|owns|love|loves|hate|hates|play|plays|"
     r"study|studies|studied|grew|drive|drives|use|uses|"
     # chat's second phrase after a comma: "I'm 40, been a welder", "I'm 31 and working as …"
-    r"been|working\s+(?:as|at|for|in)|studying|living\s+in|"
+    r"been|working\s+(?:as|at|for|in)|studying|living\s+in|raised|brought\s+up|"
     # a habit or sport beside an age: "is 71 and still cycles every day"
     r"swim|swims|run|runs|cycle|cycles|hike|hikes|surf|surfs|climb|climbs|jog|jogs)\b)",
     re.IGNORECASE,
