@@ -803,3 +803,49 @@ def test_off_to_a_place_and_raised_in() -> None:
         ("user", "from_location", "lagos", False),
         ("user", "from_location", "london", False),
     } <= facts
+
+
+# 41. A role "of" a field needs no article: "I'm head of marketing at Bloom".
+@pytest.mark.parametrize(
+    ("text", "title", "employer"),
+    [
+        ("I'm head of marketing at Bloom.", "head of marketing", "bloom"),
+        ("I'm director of operations at Acme.", "director of operations", "acme"),
+        ("I'm VP of sales at Initech.", "vp of sales", "initech"),
+    ],
+)
+def test_a_role_of_a_field(text: str, title: str, employer: str | None) -> None:
+    facts = {(p, o.lower()) for _, p, o, _ in _facts(text)}
+    assert ("job_title", title) in facts
+    if employer:
+        assert ("works_at", employer) in facts
+
+
+def test_head_of_the_family_is_no_job() -> None:
+    assert not _predicates("My dad is head of the family.") & {"job_title", "works_at"}
+
+
+# 42. A pet's breed in apposition before its name: the name.
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("We got a puppy, a beagle called Pip.", "pip"),
+        ("I have a dog, a collie named Bess.", "bess"),
+        ("We adopted a cat, a tabby called Moss.", "moss"),
+    ],
+)
+def test_a_breed_in_apposition_before_the_name(text: str, name: str) -> None:
+    assert _has(text, ("user", "has_pet", name, False))
+
+
+# 43. A season left at the end of a plan is when, not what.
+@pytest.mark.parametrize(
+    ("text", "plan"),
+    [
+        ("I'm moving to Canada in the spring.", "move to canada"),
+        ("We're going to Spain in the summer.", "go to spain"),
+        ("I'm moving to Leeds next autumn.", "move to leeds"),
+    ],
+)
+def test_a_season_is_no_part_of_a_plan(text: str, plan: str) -> None:
+    assert _has(text, ("user", "plans_to", plan, False))

@@ -149,6 +149,14 @@ def _clean_object(
     while previous != text:
         previous = text
         text = _TRAILING_JUNK_RE.sub("", text).strip(" .,!?;:'\"")
+        # A season the temporal resolver leaves ("move to Canada in the spring").
+        text = re.sub(
+            r"\s+(?:in|this|next|over|during)\s+(?:the\s+)?(?:spring|summer|autumn|fall|winter|"
+            r"new year)$",
+            "",
+            text,
+            flags=re.I,
+        )
         # A preposition whose complement was a time expression ("walk my dog at [6 am]").
         text = re.sub(
             r"\s+(?:at|on|over|during|around|about|roughly|nearly|almost|by|before|after|until|"

@@ -392,7 +392,10 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
     kin = re.match(
         rf"^(?P<np>(?:(?:an?|one|two|three|four|five|six|\d+|some|a few|"
         rf"several)\s+)?{_RELATION_MODIFIERS}"
-        rf"(?:\w+\s+)?(?P<noun>{_RELATION_ALT}))\b(?:\s*,?\s*(?:named|"
+        rf"(?:\w+\s+)?(?P<noun>{_RELATION_ALT}))\b"
+        # "a puppy, a beagle called Pip": the breed in apposition before the name.
+        rf"(?:\s*,\s*an?\s+[\w-]+(?:\s+[\w-]+)?(?=\s+(?:named|called)\b))?"
+        rf"(?:\s*,?\s*(?:named|"
         rf"called)\s+(?P<name>[A-Z][\w-]*(?:(?:,\s*|\s+and\s+)[A-Z][\w-]*)*)|"
         # "two sisters, Amy and Beth": the names in apposition, closing the clause.
         rf"\s*[,:(]\s*(?P<appos>(?-i:[A-Z])[a-z][\w-]*(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+)"

@@ -342,7 +342,13 @@ def _verb_phrase(
     if be:
         return _is_a(be, clause)
     # "I'm the head chef at Baan": only a job reads well with "the".
-    the = re.match(r"^(?:am|is|are|was|were)\s+the\s+(?P<obj>.+)", rest, re.IGNORECASE)
+    the = re.match(r"^(?:am|is|are|was|were)\s+the\s+(?P<obj>.+)", rest, re.IGNORECASE) or re.match(
+        # "I'm head of marketing at Bloom": a role "of" a field needs no article.
+        r"^(?:am|is|are|was|were)\s+(?P<obj>(?:head|director|vp|chief|manager|lead|editor|"
+        r"president|dean|principal)\s+of\s+(?!the\b|my\b|our\b|his\b|her\b|their\b).+)",
+        rest,
+        re.IGNORECASE,
+    )
     if the:
         found = _is_a(the, clause)
         if any(f.predicate == "job_title" for f in found):
