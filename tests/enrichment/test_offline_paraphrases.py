@@ -849,3 +849,24 @@ def test_a_breed_in_apposition_before_the_name(text: str, name: str) -> None:
 )
 def test_a_season_is_no_part_of_a_plan(text: str, plan: str) -> None:
     assert _has(text, ("user", "plans_to", plan, False))
+
+
+# 44. "my job / role / boss at <Name>" anywhere in a sentence names the employer; a job
+#     left, or an old one, does not.
+@pytest.mark.parametrize(
+    ("text", "employer"),
+    [
+        ("I love my job at Google.", "google"),
+        ("I'm on maternity leave from my job at Lloyds.", "lloyds"),
+        ("My boss at Amazon is great.", "amazon"),
+        ("I'm stressed about my new role at Deloitte.", "deloitte"),
+    ],
+)
+def test_my_job_at_names_the_employer(text: str, employer: str) -> None:
+    assert _has(text, ("user", "works_at", employer, False))
+    assert not _predicates(text) & {"career_interest", "likes"}
+
+
+def test_an_old_job_is_no_employer() -> None:
+    assert "works_at" not in _predicates("My old job at Barclays was awful.")
+    assert _has("I quit my job at Barclays.", ("user", "works_at", "barclays", True))

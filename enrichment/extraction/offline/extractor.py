@@ -879,6 +879,19 @@ def _named_pair(sentence: str) -> list[str]:
 
 
 # "The company I work for, Atlassian, …": the employer named in apposition.
+# "my job at Google", "my new role at Deloitte", "my boss at Amazon": a named employer.
+_MY_JOB_AT_RE = re.compile(
+    r"\bmy\s+(?:new\s+|current\s+|first\s+)?(?:job|role|position|boss|manager|"
+    r"team|office|colleagues|coworkers|co-workers)\s+at\s+(?P<name>(?-i:[A-Z])[\w&.'-]*"
+    r"(?:\s+(?:of\s+)?(?-i:[A-Z])[\w&.'-]*)*)",
+    re.IGNORECASE,
+)
+_LEFT_JOB_RE = re.compile(
+    r"\b(?:quit|left|leaving|lost|fired from|laid off from|resigned from|"
+    r"old|former|previous|used to)\b|\bmy\s+old\b",
+    re.IGNORECASE,
+)
+
 _WORKPLACE_NAMED_RE = re.compile(
     r"\bthe\s+(?:company|firm|agency|startup|start-up|hospital|clinic|school|bank|studio|"
     r"practice|store|shop|restaurant|charity|lab|nonprofit|organisation|organization|"
@@ -895,7 +908,22 @@ def _workplace_named(sentence: str, start: int, end: int, context: _Context) -> 
     (studies there, for "the school I study at, …"), whatever the sentence goes on about."""
     named = _WORKPLACE_NAMED_RE.search(sentence)
     if not named:
-        return []
+        job = _MY_JOB_AT_RE.search(sentence)
+        if job is None or _LEFT_JOB_RE.search(sentence[: job.start()]):
+            return []  # "I quit my job at the bank": the verb phrase rules say it ended
+        # "I love my job at Google", "my boss at Amazon is great": the user works there.
+        return [
+            Proposition(
+                subject=context.me,
+                relation_phrase="my job at",
+                object_text=job.group("name").rstrip("."),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate="works_at",
+                confidence=0.7,
+            )
+        ]
     study = named.group("verb").lower() == "study"
     return [
         Proposition(

@@ -93,12 +93,14 @@ def _likes(match: re.Match[str], clause: _Clause) -> list[_Found]:
     obj = re.sub(r"^to\s+", "", match.group("obj"))
     if clause.negated:
         return [_Found("dislikes", relation, obj)]
+    if re.match(r"^my\s+(?:new\s+)?(?:job|work|role|boss|colleagues)\b", obj, re.IGNORECASE):
+        return []  # "I love my job at Google": a feeling; the employer is read elsewhere
     refined = predicate_map(relation_phrase="", object_text=_head(obj))
     if refined.name in ("prefers_framework", "prefers_programming_language"):
         return [_Found(refined.name, relation, obj)]
     if re.search(
         r"\b(?:career|job|profession|working in|work in|counsel\w*)\b", obj, re.IGNORECASE
-    ):
+    ) and not re.match(r"^my\s", obj, re.IGNORECASE):  # "I love my job at X": a job held
         return [_Found("career_interest", relation, obj)]
     return [_Found("likes", relation, obj)]
 
