@@ -30,13 +30,13 @@ from tenants.models import Tenant
 PRECISION_FLOOR = 0.96
 RECALL_FLOOR = 0.91
 PAIRS_PASSED_FLOOR = 29
-# Measured on the sealed part (aggregate only): precision 192/237 = 0.810, recall
-# 192/316 = 0.608, 23/34 pairs (seventh round of issue #15; sixth: 0.796, 0.592, 21/34;
+# Measured on the sealed part (aggregate only): precision 193/237 = 0.814, recall
+# 193/316 = 0.611, 23/34 pairs (seventh round of issue #15; sixth: 0.796, 0.592, 21/34;
 # fifth: 0.784, 0.585, 21/34;
 # fourth: 0.763, 0.560, 21/34; third: 0.729, 0.519, 19/34; second: 0.684, 0.459, 13/34;
 # first: 0.668, 0.402, 7/34; before it: 0.638, 0.373, 6/34).
-SEALED_PRECISION_FLOOR = 0.80
-SEALED_RECALL_FLOOR = 0.60
+SEALED_PRECISION_FLOOR = 0.81
+SEALED_RECALL_FLOOR = 0.61
 SEALED_PAIRS_PASSED_FLOOR = 22
 # Batch 2 (written after the third round, by a helper who never saw the rules), measured
 # at the seventh round: dev 159/166 = 0.958, 159/195 = 0.815, 22/23 pairs; sealed
