@@ -109,6 +109,15 @@ def _attribute(text: str, context: _Context) -> list[_Found]:
         what = favorite.group("what").strip()
         mapped = predicate_map(relation_phrase=f"favorite {what}", object_text="")
         name = mapped.name if mapped.name.startswith("favorite_") else "likes"
+        if name == "likes":
+            # "my favourite language is Python": the language one prefers.
+            named = predicate_map(relation_phrase="", object_text=favorite.group("obj")).name
+            if re.search(r"\bframework\b", what, re.I):
+                named = "prefers_framework"
+            elif re.search(r"\b(?:programming|coding)\s+language\b", what, re.I):
+                named = "prefers_programming_language"
+            if named in ("prefers_programming_language", "prefers_framework"):
+                name = named
         return [_Found(name, f"favorite {what}", favorite.group("obj"))]
     scheduled = _SCHEDULE_RE.match(text)
     if scheduled:

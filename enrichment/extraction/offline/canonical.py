@@ -69,6 +69,13 @@ _MY_LIKING_RE = re.compile(
     r"\s*(?:,.*)?$",
     re.IGNORECASE,
 )
+# "Django is my framework of choice", "Tea is my drink of choice": a favourite.
+_OF_CHOICE_RE = re.compile(
+    r"^(?P<obj>(?!(?:it|that|this|there|which|what|who|he|she|they|i|we|you|my|our)\b)"
+    r"[^,;]+?)\s+(?:is|are|has\s+(?:always\s+)?been)\s+(?:(?:still|always|definitely|"
+    r"probably)\s+)?(?P<owner>my|our)\s+(?P<attr>[a-z][\w -]*?)\s+of\s+choice\b.*$",
+    re.IGNORECASE,
+)
 # "Mushrooms are gross", "Blue cheese is disgusting to me": a thing judged by the speaker.
 _DISLIKED_ADJECTIVES = (
     r"gross|disgusting|revolting|nasty|vile|inedible|unbearable|insufferable|awful|"
@@ -122,9 +129,47 @@ _SUBJECTLESS_STATE_RE = re.compile(
 )
 
 
+# Chat drops the subject before a progressive or a perfect too: "Working as a barista in
+# Leeds", "Studying law at Durham", "Been a nurse for ten years", "Not in Leeds anymore".
+_SUBJECTLESS_PROGRESSIVE_RE = re.compile(
+    r"^(?:(?:currently|still|now)\s+)?(?=(?:working\s+(?:as|at|for|in)|studying|living\s+in|"
+    r"learning|taking\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}(?:course|class|classes|lessons)|"
+    r"training\s+(?:as|for|to)|doing\s+(?:an?\s+)?(?:phd|masters?|degree|"
+    r"apprenticeship|internship|residency))\b|not\s+(?:in|at|with)\s+\S.*\b(?:anymore|any more)"
+    r"\b|(?:currently\s+)?based\s+(?:in|out of)\b)",
+    re.IGNORECASE,
+)
+_SUBJECTLESS_PERFECT_RE = re.compile(
+    r"^(?=been\s+(?:an?\s+|\w+ing\b|at\s+(?-i:[A-Z])|in\s+(?-i:[A-Z])|with\s+(?-i:[A-Z])))",
+    re.IGNORECASE,
+)
+
+
+# A diary entry without a verb: "Dentist appointment on Thursday", "Quarterly review with
+# my manager on Monday": something the speaker has on that day.
+_DIARY_FRAGMENT_RE = re.compile(
+    r"^(?!(?:i|we|my|our|you|your|he|she|they|it|this|that|there|the)\b)(?:an?\s+|my\s+|our\s+)?"
+    r"(?:[\w'-]+\s+){0,3}(?:appointment|interview|review|meeting|exam|test|check-?up|surgery|"
+    r"operation|call|session|ceremony|flight|deadline|viva|presentation|recital|hearing|"
+    r"scan|consultation|shift|audition|date)"
+    r"(?:\s+(?:with|at|for|about|in|to)\s+[\w' .-]+?)?\s+(?:on\s+\w+day|on\s+(?:the\s+)?\d|"
+    r"on\s+\d|next\s+\w+|this\s+\w+|tomorrow|tonight|today|later|at\s+\d|in\s+(?:\d+|a|an|two|"
+    r"three)\s+\w+)\b[^,;]*$",
+    re.IGNORECASE,
+)
+
+
 def canonical(text: str) -> str:
     """The clause in subject–verb–object order (see the module docstring)."""
     text = _SUBJECTLESS_STATE_RE.sub("I am ", text, count=1)
+    # "We're off to Crete next week": going there.
+    text = re.sub(
+        r"\b(am|are|is)\s+off\s+to\b(?=\s+(?-i:[A-Z]))", r"\1 going to", text, count=1, flags=re.I
+    )
+    text = _SUBJECTLESS_PROGRESSIVE_RE.sub("I am ", text, count=1)
+    text = _SUBJECTLESS_PERFECT_RE.sub("I have ", text, count=1)
+    if _DIARY_FRAGMENT_RE.match(text.strip(" .!")):
+        text = f"I have {text}"
     adverb = _SENTENCE_ADVERB_RE.match(text)
     if adverb:
         rest = text[adverb.end() :]
@@ -146,6 +191,9 @@ def canonical(text: str) -> str:
     inverted = _INVERTED_FAVOURITE_RE.match(stripped)
     if inverted:
         return f"{inverted.group('owner')} {inverted.group('attr')} is {inverted.group('obj')}"
+    choice = _OF_CHOICE_RE.match(stripped)
+    if choice:
+        return f"{choice.group('owner')} favourite {choice.group('attr')} is {choice.group('obj')}"
     liking = _MY_LIKING_RE.match(stripped)
     if liking:
         return f"I love {liking.group('obj')}"

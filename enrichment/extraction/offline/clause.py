@@ -33,10 +33,12 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "my birthday's in October", "my dad's 70": a contracted "is", not a possessive.
         (
             r"\b(?<=\w)['’]s\s+(?=(?:in|on|at|due|tomorrow|today|next|this|coming|over|from|"
-            r"a|an|\d)\b)",
+            r"a|an|my|our|the|\d)\b)",
             " is ",
         ),
         (r"\bgonna\b", "going to"),
+        # Chat spellings of "favourite": "my fave band", "fav show", "favrite colour".
+        (r"\b(?:fav|fave|favrite|favorit|favourit|faverite|favourate|favorate)\b", "favourite"),
         # Chat spelling without apostrophes: "im a nurse", "ive got", "dont".
         (r"\b(?:im)\b", "I am"),
         (r"\bive\b", "I have"),
@@ -85,7 +87,11 @@ _FREQUENCY_RE = re.compile(
     r"friday|saturday|sunday)|each (?:day|morning|week)|daily|weekly|on weekends|at weekends|"
     r"twice a|once a|"
     r"(?:\d+|one|two|three|four|five) times a|on (?:mondays|tuesdays|wednesdays|thursdays|"
-    r"fridays|saturdays|sundays|weekdays)|every other)\b",
+    r"fridays|saturdays|sundays|weekdays)|every other|"
+    # "every summer", "each evening": a habit's frequency too. ("most Saturdays" is not:
+    # "I work doubles most Saturdays" is no routine in the labels.)
+    r"every (?:summer|winter|spring|autumn|year|month)|each (?:evening|night|weekend|month|"
+    r"year))\b",
     re.IGNORECASE,
 )
 
@@ -143,9 +149,18 @@ def _clean_object(
     while previous != text:
         previous = text
         text = _TRAILING_JUNK_RE.sub("", text).strip(" .,!?;:'\"")
+        # A season the temporal resolver leaves ("move to Canada in the spring").
+        text = re.sub(
+            r"\s+(?:in|this|next|over|during)\s+(?:the\s+)?(?:spring|summer|autumn|fall|winter|"
+            r"new year)$",
+            "",
+            text,
+            flags=re.I,
+        )
         # A preposition whose complement was a time expression ("walk my dog at [6 am]").
         text = re.sub(
-            r"\s+(?:at|on|around|about|roughly|nearly|almost|by|before|after|until|till)$",
+            r"\s+(?:at|on|over|during|around|about|roughly|nearly|almost|by|before|after|until|"
+            r"till)$",
             "",
             text,
             flags=re.I,

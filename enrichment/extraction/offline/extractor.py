@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from enrichment.extraction.offline.attributes import (
@@ -37,6 +38,7 @@ from enrichment.extraction.offline.subjects import (
     _REPORT_FRAME_RE,
     _SECOND_PERSON_RE,
     _THIRD_PRONOUN_RE,
+    _not_a_name,
     _relation_subject,
 )
 from enrichment.extraction.offline.verb_phrases import _predicate_rules
@@ -50,6 +52,7 @@ from enrichment.extraction.offline.words import (
     _NOT_SPEAKERS,
     _QUESTION_START_RE,
     _RELATION_ALT,
+    _RELATION_MODIFIERS,
     _RELATION_NOUNS,
     _SPEAKER_RE,
     _USER_SPEAKERS,
@@ -82,6 +85,20 @@ _SPLIT_UP_RE = re.compile(
 # A place named after a preposition: what a later "there" in the sentence points to.
 _PLACE_RE = re.compile(r"\b(?:to|in|at|from)\s+((?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)")
 
+# "Obsidian instead of Notion", "Linux now rather than Windows": a value that replaced another.
+_SWAP_RE = re.compile(
+    r"^(?P<new>\S.*?)\s+(?:now\s+|these days\s+)?(?:instead of|rather than|in place of)\s+"
+    r"(?:the\s+|my\s+|our\s+)?(?P<old>\S.*)$",
+    re.IGNORECASE,
+)
+
+_LEFT_THEN_RE = re.compile(
+    r"(?P<head>\b(?:i|(?P<we>we))\s+(?:(?:have|just|finally|recently)\s+)*(?:left|quit|"
+    r"gave up(?:\s+on)?|sold|dropped|ditched|stopped)\s+[^,;.!?]+?)(?:\s*,\s*(?:and\s+)?|"
+    r"\s+and\s+)(?:(?:now|so)\s+)?(?:i|we)(?:'m|\s+am|'re|\s+are)\s+(?:now\s+)?(?=\w+ing\b)",
+    re.IGNORECASE,
+)
+
 # Predicates whose object may be a list ("peanuts and shellfish"): one fact per item.
 _LISTS = frozenset(
     "likes dislikes allergy speaks_language owns visited_place skill hobby uses_tool "
@@ -96,6 +113,19 @@ _ACTIVITY_WORDS = 5
 
 # Predicates whose object is a named thing: "a startup called Kite" is stored as Kite.
 _NAMED_OBJECTS = frozenset({"works_at", "studies_at", "uses_tool", "visited_place", "lives_in"})
+
+
+# "Favourite film of all time?" asked of oneself, answered by the next sentence.
+_OWN_FAVOURITE_RE = re.compile(
+    r"(?:my\s+)?(?:all-time\s+)?(?:favou?rite|fave?|favrite)\s+(?P<what>[a-z][a-z -]{1,30}?)"
+    r"(?:\s+(?:of all time|ever|these days|right now|at the moment))?\s*\?+",
+    re.IGNORECASE,
+)
+_ANSWER_HEDGE = re.compile(
+    r"^(?:(?:oh|hmm+|ok|well|probably|easily|definitely|honestly|maybe|still|hands down|"
+    r"has to be|gotta be|it's|it is|that'd be|that would be|i'd say|i would say)\b[\s,:-]*)+",
+    re.IGNORECASE,
+)
 
 
 class OfflineExtractor:
@@ -137,8 +167,24 @@ class OfflineExtractor:
                     continue
                 if name.lower() not in _USER_SPEAKERS:
                     context.speaker = name
+            asked: tuple[int, str] | None = None  # a favourite asked of oneself, its start
             for start, end in _sentences(content, body_start, line_end):
                 context.role = line_role
+                if asked is not None:
+                    # "Favourite book of all time? Probably Dune.": the answer to one's own
+                    # question, read as "My favourite book is Dune", quoting both sentences.
+                    answer = re.sub(_ANSWER_HEDGE, "", content[start:end]).strip(" .!")
+                    said = f"My favourite {asked[1]} is {answer}."
+                    propositions.extend(
+                        replace(p, source_text=content[asked[0] : end], start=asked[0], end=end)
+                        for p in self._statements(said, 0, len(said), item.event_time, context)
+                    )
+                    asked = None
+                    continue
+                question = _OWN_FAVOURITE_RE.match(content, start, end)
+                if question and line_role == "user" and question.end() == end:
+                    asked = (start, question.group("what"))
+                    continue
                 propositions.extend(self._sentence(content, start, end, item.event_time, context))
         return propositions
 
@@ -212,8 +258,13 @@ class OfflineExtractor:
         context.temporal = tuple(temporal_resolve(sentence, reference=event_time))
         found: list[Proposition] = []
         place: str | None = None  # the last place named, for a later "there"
+        # "I gave up Spanish and I'm learning Italian": one subject, so one clause whose
+        # leaving phrase takes the kind the other phrase finds (`_predicate_rules`).
+        joined = _LEFT_THEN_RE.sub(
+            lambda m: f"{m.group('head')} and {'are' if m.group('we') else 'am'} ", sentence
+        )
         for clause_text in _relative_clauses(
-            [c for part in _named_pair(sentence) for c in _clauses(_apposition(part))]
+            [c for part in _named_pair(joined) for c in _clauses(_apposition(part))]
         ):
             named_places = _PLACE_RE.findall(clause_text)
             past_frame = PAST_FRAME_RE.search(clause_text)
@@ -262,6 +313,25 @@ class OfflineExtractor:
                     # "a Walgreens in Ohio": the employer, not its town.
                     obj = re.split(r"\s+in\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
                 obj = _trim_for(result.predicate, obj)
+                swap = _SWAP_RE.match(obj)
+                if swap and not result.negated and result.predicate not in _KEEPS_CLAUSES:
+                    # "I use Obsidian instead of Notion": the new value, and the old one
+                    # ended; which held fact that was, the Map stage finds (`CHANGE_FROM`).
+                    obj = swap.group("new")
+                    found.append(
+                        Proposition(
+                            subject=result.subject or subject,
+                            relation_phrase=CHANGE_FROM,
+                            object_text=swap.group("old"),
+                            source_text=sentence,
+                            start=start,
+                            end=end,
+                            predicate=None,
+                            negated=True,
+                            confidence=confidence,
+                            temporal=context.temporal,
+                        )
+                    )
                 if result.predicate in ("lives_in", "from_location"):
                     obj = _settlement(result.obj, obj)
                 elif result.predicate == "address":
@@ -315,6 +385,16 @@ class OfflineExtractor:
                         continue  # a bare verb ("read", "meeting") is not an activity
                     if result.predicate == "did_activity" and len(obj.split()) > _ACTIVITY_WORDS:
                         continue  # a longer span carries a clause: a story, not one activity
+                    if result.predicate == "did_activity" and re.match(
+                        r"^(?:been\s+)?\w+\s+(?:(?:it|them|so)\b|(?:this|that)\s*$)",
+                        obj,
+                        re.IGNORECASE,
+                    ):
+                        continue  # "been doing it twelve years": what "it" is, is said elsewhere
+                    if result.predicate == "did_activity" and re.match(
+                        r"^packed\b", obj, re.IGNORECASE
+                    ):
+                        continue  # "packed everything up and moved …": the move is the fact
                     found.append(
                         Proposition(
                             subject=result.subject or subject,
@@ -594,6 +674,13 @@ def _named_subject(
     else:
         context.last_third_party = subject
     rest = text[named.end() :]
+    kin = re.match(
+        rf"^(?:is|was)\s+(?:my|our)\s+{_RELATION_MODIFIERS}(?P<noun>{_RELATION_ALT})\b", rest, re.I
+    )
+    if kin and _RELATION_NOUNS.get(kin.group("noun").lower()) and not _not_a_name(subject):
+        # "Sam is my brother", "Maya is my daughter": the relation, named.
+        noun = kin.group("noun").lower()
+        return [(context.me, _Found(_RELATION_NOUNS[noun], f"my {noun}", subject), confidence)]
     if re.match(r"^(?:has\s+)?(?:passed away|died|passed|was put down|was put to sleep)\b", rest):
         # "Rufus passed away": whatever the user had in Rufus (a pet, a partner) ended;
         # the Map stage finds which among the user's current facts (`CHANGE_FROM`).
@@ -643,8 +730,9 @@ _NAME_LATER_RE = re.compile(
     re.IGNORECASE,
 )
 _NEW_DETAIL_RE = re.compile(
-    r"^(?:(?:my\s+)?new|updated|current)\s+(?P<attr>e-?mail(?: address)?|phone(?: number)?|"
-    r"number|cell|mobile|address)\s*(?::|is)\s*(?P<obj>\S.*)$",
+    r"^(?:(?:please\s+)?(?:use|note|save|update to|here is|here's|that's|it's)\s+)?"
+    r"(?:(?:my\s+)?new|updated|current)\s+(?P<attr>e-?mail(?: address)?|phone(?: number)?|"
+    r"number|cell|mobile|address)\s*(?::|is|,|-)\s*(?P<obj>\S.*)$",
     re.IGNORECASE,
 )
 
@@ -716,6 +804,9 @@ def _trim_for(predicate: str | None, obj: str) -> str:
         obj = _LOCATIVE_TAIL_RE.split(obj, maxsplit=1)[0]
     if predicate == "degree":
         obj = re.split(r"\s+(?:from|at)\s+", obj, maxsplit=1)[0]
+    if predicate == "job_title":
+        # "a barista in Leeds", "a nurse in Glasgow": the role, not its town.
+        obj = re.split(r"\s+(?:in|near|outside)\s+(?=(?-i:[A-Z]))", obj, maxsplit=1)[0]
     if predicate == "medication":
         return re.sub(
             r"^\d+(?:\.\d+)?\s*(?:mg|mcg|g|ml|iu|units?)\s+(?:of\s+)?", "", obj, flags=re.I
@@ -788,6 +879,19 @@ def _named_pair(sentence: str) -> list[str]:
 
 
 # "The company I work for, Atlassian, …": the employer named in apposition.
+# "my job at Google", "my new role at Deloitte", "my boss at Amazon": a named employer.
+_MY_JOB_AT_RE = re.compile(
+    r"\bmy\s+(?:new\s+|current\s+|first\s+)?(?:job|role|position|boss|manager|"
+    r"team|office|colleagues|coworkers|co-workers)\s+at\s+(?P<name>(?-i:[A-Z])[\w&.'-]*"
+    r"(?:\s+(?:of\s+)?(?-i:[A-Z])[\w&.'-]*)*)",
+    re.IGNORECASE,
+)
+_LEFT_JOB_RE = re.compile(
+    r"\b(?:quit|left|leaving|lost|fired from|laid off from|resigned from|"
+    r"old|former|previous|used to)\b|\bmy\s+old\b",
+    re.IGNORECASE,
+)
+
 _WORKPLACE_NAMED_RE = re.compile(
     r"\bthe\s+(?:company|firm|agency|startup|start-up|hospital|clinic|school|bank|studio|"
     r"practice|store|shop|restaurant|charity|lab|nonprofit|organisation|organization|"
@@ -804,7 +908,22 @@ def _workplace_named(sentence: str, start: int, end: int, context: _Context) -> 
     (studies there, for "the school I study at, …"), whatever the sentence goes on about."""
     named = _WORKPLACE_NAMED_RE.search(sentence)
     if not named:
-        return []
+        job = _MY_JOB_AT_RE.search(sentence)
+        if job is None or _LEFT_JOB_RE.search(sentence[: job.start()]):
+            return []  # "I quit my job at the bank": the verb phrase rules say it ended
+        # "I love my job at Google", "my boss at Amazon is great": the user works there.
+        return [
+            Proposition(
+                subject=context.me,
+                relation_phrase="my job at",
+                object_text=job.group("name").rstrip("."),
+                source_text=sentence,
+                start=start,
+                end=end,
+                predicate="works_at",
+                confidence=0.7,
+            )
+        ]
     study = named.group("verb").lower() == "study"
     return [
         Proposition(

@@ -93,12 +93,14 @@ def _likes(match: re.Match[str], clause: _Clause) -> list[_Found]:
     obj = re.sub(r"^to\s+", "", match.group("obj"))
     if clause.negated:
         return [_Found("dislikes", relation, obj)]
+    if re.match(r"^my\s+(?:new\s+)?(?:job|work|role|boss|colleagues)\b", obj, re.IGNORECASE):
+        return []  # "I love my job at Google": a feeling; the employer is read elsewhere
     refined = predicate_map(relation_phrase="", object_text=_head(obj))
     if refined.name in ("prefers_framework", "prefers_programming_language"):
         return [_Found(refined.name, relation, obj)]
     if re.search(
         r"\b(?:career|job|profession|working in|work in|counsel\w*)\b", obj, re.IGNORECASE
-    ):
+    ) and not re.match(r"^my\s", obj, re.IGNORECASE):  # "I love my job at X": a job held
         return [_Found("career_interest", relation, obj)]
     return [_Found("likes", relation, obj)]
 
@@ -392,15 +394,25 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
     kin = re.match(
         rf"^(?P<np>(?:(?:an?|one|two|three|four|five|six|\d+|some|a few|"
         rf"several)\s+)?{_RELATION_MODIFIERS}"
-        rf"(?:\w+\s+)?(?P<noun>{_RELATION_ALT}))\b(?:\s*,?\s*(?:named|"
-        rf"called)\s+(?P<name>[A-Z][\w-]*(?:(?:,\s*|\s+and\s+)[A-Z][\w-]*)*))?",
+        rf"(?:\w+\s+)?(?P<noun>{_RELATION_ALT}))\b"
+        # "a puppy, a beagle called Pip": the breed in apposition before the name.
+        rf"(?:\s*,\s*an?\s+[\w-]+(?:\s+[\w-]+)?(?=\s+(?:named|called)\b))?"
+        rf"(?:\s*,?\s*(?:named|"
+        rf"called)\s+(?P<name>[A-Z][\w-]*(?:(?:,\s*|\s+and\s+)[A-Z][\w-]*)*)|"
+        # "two sisters, Amy and Beth": the names in apposition, closing the clause.
+        rf"\s*[,:(]\s*(?P<appos>(?-i:[A-Z])[a-z][\w-]*(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+)"
+        rf"(?-i:[A-Z])[a-z][\w-]*)*)\s*\)?\s*[.!]?\s*$)?",
         obj,
         re.IGNORECASE,
     )
     if kin and kin.group("noun").lower() in _RELATION_NOUNS:
         predicate = _RELATION_NOUNS[kin.group("noun").lower()]
-        target = kin.group("name") or kin.group("np")
-        if predicate in ("has_pet", "has_child", "has_sibling") or kin.group("name"):
+        target = kin.group("name") or kin.group("appos") or kin.group("np")
+        if (
+            predicate in ("has_pet", "has_child", "has_sibling")
+            or kin.group("name")
+            or (kin.group("appos"))
+        ):
             return [_Found(predicate, verb, target, negated=clause.negated)]
         return []  # "a girlfriend": the name, if given, comes later ("her name is Mia")
     allergy = re.match(
@@ -734,7 +746,19 @@ def _craft(match: re.Match[str], clause: _Clause) -> list[_Found]:
         return [_Found("did_activity", verb, phrase, negated=clause.negated)]
     if clause.frequent:  # "I bake bread every weekend": the routine is baking bread
         return [_Found("routine", verb, phrase, negated=clause.negated)]
+    if verb in ("write", "writes") and obj:
+        # "I mostly write TypeScript": a programming language written is the one preferred.
+        language = re.sub(r"^(?:mostly|mainly|mainly|largely|only)\s+", "", obj, flags=re.I)
+        language = _LOCATIVE_END_RE.split(language, maxsplit=1)[0]
+        mapped = predicate_map(relation_phrase="", object_text=language).name
+        if mapped in ("prefers_programming_language", "prefers_framework"):
+            return [_Found(mapped, verb, language, negated=clause.negated)]
     return [_Found("hobby", verb, obj or verb, negated=clause.negated)]
+
+
+_LOCATIVE_END_RE = re.compile(
+    r"\s+(?:at|for|these|this|in|on|with|nowadays|now|day|professionally)\b|\s*,", re.I
+)
 
 
 def _without_frequency(obj: str) -> str:

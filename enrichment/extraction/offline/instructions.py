@@ -110,9 +110,56 @@ _LIKE_ANSWERS_RE = re.compile(
 )
 
 
+# "I'd prefer if you didn't use bullet points", "I'd rather you kept it short": a wish about
+# how the assistant works, told in the subjunctive past.
+_RATHER_RE = re.compile(
+    r"^i(?:'d| would)\s+(?:much\s+|really\s+)?(?:rather|prefer)\s+(?:it\s+)?(?:if\s+)?you\s+"
+    r"(?P<neg>didn't\s+|did not\s+|wouldn't\s+|would not\s+|never\s+)?(?P<verb>[a-z]+)\b",
+    re.IGNORECASE,
+)
+_PAST_IRREGULAR = {
+    "kept": "keep",
+    "wrote": "write",
+    "gave": "give",
+    "spoke": "speak",
+    "told": "tell",
+    "made": "make",
+    "sent": "send",
+    "took": "take",
+    "got": "get",
+    "said": "say",
+    "put": "put",
+    "stuck": "stick",
+    "left": "leave",
+}
+
+
+def _present(verb: str) -> str:
+    """The base form of a subjunctive past ("used" → "use", "kept" → "keep")."""
+    lowered = verb.lower()
+    if lowered in _PAST_IRREGULAR:
+        return _PAST_IRREGULAR[lowered]
+    if lowered.endswith("ied"):
+        return lowered[:-3] + "y"
+    if re.search(r"([bdgmnprt])\1ed$", lowered):
+        return lowered[:-3]
+    if re.search(r"(?:[sczv]|[^aeiou][aeiou][kt]|at|ut)ed$", lowered):
+        return lowered[:-1]
+    if lowered.endswith("ed"):
+        return lowered[:-2]
+    return lowered
+
+
 def instruction(sentence: str) -> str | None:
     """The standing instruction a user's sentence gives the assistant, or None."""
     text = sentence.strip().replace("’", "'")
+    rather = _RATHER_RE.match(text)
+    if rather:
+        rest = text[rather.end() :].strip(" .!")
+        verb = rather.group("verb") if rather.group("neg") else _present(rather.group("verb"))
+        negation = "don't " if rather.group("neg") else ""
+        told = f"{negation}{verb.lower()} {rest}".strip()
+        return _REASON_RE.sub("", told).strip(" .!,")
     if _CALL_ME_IDIOM_RE.match(text):
         return None  # "Call me old-fashioned, but …": an idiom, no name and no rule
     liked = _LIKE_ANSWERS_RE.match(text.strip(" .!"))

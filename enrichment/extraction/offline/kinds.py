@@ -39,7 +39,7 @@ _DIARY_FROM = frozenset({"owns", "vehicle", "has_plan", "scheduled_event"})
 
 # Seeing a named act: "saw Coldplay at the O2", "went to see Hozier at Red Rocks".
 _SAW_RE = re.compile(
-    r"^(?:went\s+to\s+see|saw|caught|seen|watched)\s+(?P<act>(?-i:[A-Z])[\w'&.-]*"
+    r"^(?:went\s+to\s+see|(?i:saw)|caught|seen|watched)\s+(?P<act>(?-i:[A-Z])[\w'&.-]*"
     r"(?:\s+(?-i:[A-Z])[\w'&.-]*)*)\s+(?:live\b|in\s+concert\b|at\s+(?:the\s+)?(?-i:[A-Z])|"
     r"in\s+(?-i:[A-Z])|on\s+(?:Broadway|tour|the\s+West\s+End))",
 )

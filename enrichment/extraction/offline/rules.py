@@ -18,6 +18,7 @@ from enrichment.extraction.offline.handlers import (
     _did,
     _exercise,
     _fixed,
+    _gerund,
     _have,
     _joined,
     _likes,
@@ -30,11 +31,41 @@ from enrichment.extraction.offline.handlers import (
     _take,
     _teach,
     _went,
+    _without_frequency,
     _work_as,
 )
 from enrichment.extraction.offline.topic_rules import TOPIC_RULES
 from enrichment.extraction.offline.words import _DIETS
 from enrichment.propositions import CHANGE_FROM
+from memory.vocabulary.predicates import predicate_map
+
+_EXERCISE_PLACES = (
+    r"(?:the\s+)?(?:gym|pool|yoga|pilates|spin|crossfit|zumba|boxing|karate|judo|parkrun|"
+    r"climbing wall|bouldering|aerobics|swimming|the track)"
+)
+
+
+def _go_habit(match: re.Match[str], clause: _Clause) -> list[_Found]:
+    """A habit told with "go" and a frequency; nothing without one (the `_went` rule)."""
+    if not clause.frequent:
+        return []
+    if match.group("noun"):
+        noun = match.group("noun").split()[-1]
+        return [_Found("exercise", "go for", _gerund(noun), negated=clause.negated)]
+    if match.group("ing"):
+        what = match.group("ing").lower()
+        if what in ("shopping", "out", "home", "missing"):
+            return [_Found("routine", "go", f"go {what}", negated=clause.negated)]
+        sport = predicate_map(relation_phrase="go", object_text=what).name == "exercise"
+        return [_Found("exercise" if sport else "hobby", "go", what, negated=clause.negated)]
+    place = _without_frequency(match.group("to"))
+    if place[:1].isupper():
+        return []  # "go to Spain every summer": a place visited (the `_went` rule)
+    exercise = re.fullmatch(_EXERCISE_PLACES, place, re.IGNORECASE)
+    if exercise:
+        what = re.sub(r"^the\s+", "", place, flags=re.IGNORECASE).lower()
+        return [_Found("exercise", "go to", what, negated=clause.negated)]
+    return [_Found("routine", "go to", f"go to {place}", negated=clause.negated)]
 
 
 def _stopped(match: re.Match[str], clause: _Clause) -> list[_Found]:
@@ -138,7 +169,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
         ),
         (
             rf"^(?:{_BE}\s+)?(?:live|lives|lived|living|reside|resides|resided|residing|based|"
-            rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our)\s+\w+)\s+)?"
+            rf"staying|settled)\s+(?:with\s+(?:us|me|them|him|her|(?:my|our|his|her|their)\s+"
+            rf"(?:[\w-]+\s+)?[\w-]+|(?-i:[A-Z])[a-z]+)\s+)?"
             rf"(?:in|on|(?:just\s+)?outside(?:\s+of)?|near|out of|close to)\s+{_O}",
             _fixed("lives_in", "live in"),
         ),
@@ -381,7 +413,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             r"^(?:go|goes|going|attend|attends|attending|am attending|am at|is at)\s+(?:to\s+)?"
             r"(?P<obj>(?-i:[A-Z])[\w.'&-]*(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*\s+"
             r"(?:College|University|Uni|School|High|Academy|Institute|Polytechnic|Elementary|"
-            r"Middle|Conservatory|Seminary)(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)",
+            r"Middle|Conservatory|Seminary|Primary|Secondary|Grammar|Prep|Nursery|Montessori)"
+            r"(?:\s+(?:of\s+)?(?-i:[A-Z])[\w.'&-]*)*)",
             _fixed("studies_at", "go to"),
         ),
         (
@@ -479,6 +512,28 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             ],
         ),
         (
+            # "expecting a baby", "having our second", "a third on the way": a life event.
+            rf"^(?:{_BE}\s+)?(?:expecting|having)\s+(?:a|our|my|the)\s+(?:first\s+|second\s+|"
+            rf"third\s+|fourth\s+)?(?:baby|child|kid)\b(?![\s-]+(?:shower|monitor|group|class|"
+            rf"sitter|sitting|gym|scan|clothes|food|steps))|^(?:{_BE}\s+)?expecting\s+(?:twins|"
+            rf"triplets)\b",
+            lambda m, c: [] if c.negated else [_Found("life_event", "expecting", "expecting baby")],
+        ),
+        (
+            # "I'm in a relationship now", "seeing someone": a status.
+            r"^(?:am|is|are)\s+(?:now\s+|finally\s+)?(?:in\s+a\s+(?:new\s+|serious\s+)?"
+            r"relationship|seeing\s+someone)\b(?!\s+with\b)",
+            lambda m, c: [
+                _Found("relationship_status", "am", "in a relationship", negated=c.negated)
+            ],
+        ),
+        (
+            # "freelancing as a consultant", "contracting as a data engineer": the role.
+            rf"^(?:{_BE}\s+)?(?:now\s+)?(?:freelancing|contracting|temping|consulting)\s+as\s+"
+            rf"(?:an?\s+)?{_O}",
+            _fixed("job_title", "freelance as"),
+        ),
+        (
             # "I'm single and loving it": a status before "and" / a comma.
             r"^(?:am|is|are)\s+(?P<obj>single|married|divorced|engaged|widowed|separated)\b"
             r"(?=\s*(?:,|and\b|but\b|so\b|for\b|since\b|with\b|$))"
@@ -569,6 +624,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             rf"purchased|{_BE}\s+getting)\s+{_O}",
             _have,
         ),
+        (
+            # "I'm driving a Tesla now": a car (a model's capital, or a car noun), not a trip.
+            rf"^{_BE}\s+driving\s+(?=(?:an?|my|the)\s+(?-i:[A-Z])|(?:an?\s+|my\s+|the\s+)?"
+            rf"(?:[\w-]+\s+){{0,2}}(?:car|van|truck|pickup|hatchback|suv|estate|ev|hybrid|"
+            rf"convertible)\b)(?:an?\s+|my\s+|the\s+)?{_O}",
+            _fixed("vehicle", "drive"),
+        ),
         (rf"^(?:drive|drives|drove|driving)\s+(?:an?\s+|my\s+)?{_O}", _fixed("vehicle", "drive")),
         # events and experiences
         (
@@ -580,6 +642,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             rf"^(?:ran into|caught up with|hung out with|had lunch with|had dinner with|"
             rf"had coffee with)\s+{_O}",
             _fixed("met_person", "met"),
+        ),
+        (
+            # "I go for a run every morning", "go swimming on Fridays", "go to church every
+            # Sunday": a habit, not something done once.
+            r"^(?:go|goes)\s+(?:(?P<for>for\s+an?\s+(?:\w+\s+)?(?P<noun>run|swim|walk|jog|hike|"
+            r"ride|cycle|bike ride|paddle|row))|(?P<ing>\w+ing)|to\s+(?P<to>\S.*))",
+            lambda m, c: _go_habit(m, c),
         ),
         (
             rf"^(?P<verb>went|go|goes|going|been|attended|attend|attends|attending|visited|visit|"
@@ -705,6 +774,17 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = TOPIC_RULES + tuple(
             _exercise,
         ),
         (rf"^(?P<verb>play|plays|played|playing|{_BE}\s+playing)\s+{_O}", _mapped("hobby")),
+        (
+            # "I collect vintage fountain pens": a collection is a hobby.
+            rf"^(?:collect|collects|{_BE}\s+collecting)\s+{_O}",
+            lambda m, c: [_Found("hobby", "collect", m.group("obj"), negated=c.negated)],
+        ),
+        (
+            # "did a pottery class on Saturday": one class done, not a subject studied.
+            r"^did\s+(?:an?|my\s+first|our|one)\s+(?P<obj>(?:[\w-]+\s+){1,2}(?:class|workshop|"
+            r"session))\b",
+            lambda m, c: [] if c.negated else [_Found("did_activity", "did", m.group("obj"))],
+        ),
         (
             rf"^(?P<verb>do|does|did|doing|{_BE}\s+doing|practice|practices|practicing)\s+{_O}",
             _mapped(None, avoid_kinds=("preference", "identity")),

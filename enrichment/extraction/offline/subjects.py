@@ -35,7 +35,10 @@ _REPORT_FRAME_RE = re.compile(
     r"|(?:as\s+you\s+(?:mentioned|said|noted)(?:\s+(?:earlier|before))?,?\s+)"
     r"|(?:i\s+(?:remember|recall|noted|understand|see|know)\s+(?:that\s+)?)(?=you\b)"
     r"|(?:(?:great|glad|nice|good|awesome|so happy|happy|sorry|good to hear|wonderful|"
-    r"exciting)\s+(?:to hear\s+)?(?:that\s+)?)(?=you\b)|(?:that\s+)(?=you\b)"
+    r"exciting|cool|lovely|fun)\s+(?:to (?:hear|know|learn|see)\s+)?(?:that\s+)?)(?=you\b)"
+    r"|(?:(?:love|i love|noted|good|cool)\s+that\s+)(?=you\b)|(?:that\s+)(?=you\b)"
+    # "Great to hear you're …" after the interjection "Great" was taken off.
+    r"|(?:to (?:hear|know|learn|see)\s+(?:that\s+)?)(?=you\b)"
     r")*",
     re.IGNORECASE,
 )
@@ -45,6 +48,11 @@ _IMPLICIT_START_RE = re.compile(
     r"got|joined|"
     r"adopted|attended|painted|took|made|won|ran|graduated|signed|opened|loved|love|going to|"
     r"turned|been an?|transferred|quit|retired|"
+    # "Saw Hamilton on Broadway", "Did a spin class this morning": chat's past events.
+    r"saw|did\s+(?:an?|my\s+first)|"
+    # news told without "I": "Packed up and moved to Perth", "Sold the Fiesta and bought …"
+    r"packed|sold|handed|gave up|traded|upgraded|downgraded|swapped|ditched|retrained|"
+    r"upped sticks|"
     r"planning to)\b)",
     re.IGNORECASE,
 )

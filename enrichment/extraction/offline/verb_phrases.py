@@ -21,6 +21,9 @@ from enrichment.extraction.offline.handlers import (
     _is_a,
 )
 from enrichment.extraction.offline.rules import _RULES
+from enrichment.extraction.offline.words import _JOB_WORDS
+from enrichment.propositions import CHANGE_FROM
+from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_map
 
 # A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
@@ -32,7 +35,11 @@ _VP_SPLIT_RE = re.compile(
     r"relocated|started|start|switched|got|became|become|teach|teaches|taught|work|works|"
     r"worked|live|lives|lived|am|is|are|was|were|quit|bought|adopted|married|have|has|"
     r"changed|took|now|can|speak|speaks|own|owns|love|loves|hate|hates|play|plays|"
-    r"study|studies|studied|grew|drive|drives|use|uses)\b)",
+    r"study|studies|studied|grew|drive|drives|use|uses|"
+    # chat's second phrase after a comma: "I'm 40, been a welder", "I'm 31 and working as …"
+    r"been|working\s+(?:as|at|for|in)|studying|living\s+in|raised|brought\s+up|"
+    # a habit or sport beside an age: "is 71 and still cycles every day"
+    r"swim|swims|run|runs|cycle|cycles|hike|hikes|surf|surfs|climb|climbs|jog|jogs)\b)",
     re.IGNORECASE,
 )
 # Leaving one place for another: the left one takes the predicate the other phrase found.
@@ -78,8 +85,30 @@ def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]
             continue
         left = _LEFT_RE.match(part.strip())
         leaves = _left_predicate(left.group(0).split()[0].lower(), predicates) if left else None
+        if (
+            left
+            and leaves is None
+            and left.group(0).split()[0].lower() in ("left", "quit", "leaving")
+            and left.group("obj")[:1].isupper()
+            and any(f.predicate == "job_title" for other in found_by_part for f in other)
+        ):
+            # "Left Spotify, now freelancing as a consultant": a named value left for a role;
+            # which held fact it was (an employer, a school) the Map stage finds, and with
+            # none held it says nothing (`CHANGE_FROM`).
+            results.append(_Found(None, CHANGE_FROM, left.group("obj"), negated=True))
+            continue
         if left and leaves:
             results.append(_Found(leaves, "left", left.group("obj"), negated=True))
+            model = re.sub(r"^(?:the|my|our|old)\s+", "", left.group("obj").strip(), flags=re.I)
+            if (
+                leaves in ("owns", "vehicle")
+                and model[:1].isupper()
+                and predicate_map(relation_phrase=CHANGE_FROM, object_text=model).name
+                == FALLBACK_PREDICATE.name
+            ):
+                # "Sold the Fiesta": the car held may be stored by make and model ("Ford
+                # Fiesta"); the Map stage finds it by its last word (`CHANGE_FROM`).
+                results.append(_Found(None, CHANGE_FROM, model, negated=True))
             continue
         results.extend(found)
     return results
@@ -313,11 +342,26 @@ def _verb_phrase(
     if be:
         return _is_a(be, clause)
     # "I'm the head chef at Baan": only a job reads well with "the".
-    the = re.match(r"^(?:am|is|are|was|were)\s+the\s+(?P<obj>.+)", rest, re.IGNORECASE)
+    the = re.match(r"^(?:am|is|are|was|were)\s+the\s+(?P<obj>.+)", rest, re.IGNORECASE) or re.match(
+        # "I'm head of marketing at Bloom": a role "of" a field needs no article.
+        r"^(?:am|is|are|was|were)\s+(?P<obj>(?:head|director|vp|chief|manager|lead|editor|"
+        r"president|dean|principal)\s+of\s+(?!the\b|my\b|our\b|his\b|her\b|their\b).+)",
+        rest,
+        re.IGNORECASE,
+    )
     if the:
         found = _is_a(the, clause)
         if any(f.predicate == "job_title" for f in found):
             return [f for f in found if f.predicate in ("job_title", "works_at", "lives_in")]
+    plural = re.match(
+        r"^(?:are|were)\s+(?:both|all)\s+(?P<noun>[a-z-]+?)(?:s|(?<=m)en)\s*(?:,.*)?$|"
+        r"^(?:are|were)\s+(?P<plain>[a-z-]+?)(?:s|(?<=m)en)\s*(?:,.*)?$",
+        rest,
+    )
+    noun = plural and (plural.group("noun") or plural.group("plain"))
+    if noun and (job := noun + ("an" if noun.endswith("m") else "")) in _JOB_WORDS:
+        # "My parents are both teachers", "my uncles are plumbers": each one's job.
+        return [_Found("job_title", "are", job, negated=negated)]
     bare = re.match(r"^(?:am|is|are)\s+(?P<obj>[\w-]+(?: [A-Z][a-z]+)?)\s*$", rest, re.IGNORECASE)
     if bare:
         return _be_bare(bare, clause)

@@ -15,7 +15,20 @@ _PET_NOUNS = (
 )
 _RELATION_NOUNS: dict[str, str] = {
     **dict.fromkeys(
-        ("sister", "sisters", "brother", "brothers", "sibling", "siblings", "twin"), "has_sibling"
+        (
+            "sister",
+            "sisters",
+            "brother",
+            "brothers",
+            "sibling",
+            "siblings",
+            "twin",
+            "stepbrother",
+            "stepsister",
+            "half-brother",
+            "half-sister",
+        ),
+        "has_sibling",
     ),
     **dict.fromkeys(
         (
@@ -50,12 +63,41 @@ _RELATION_NOUNS: dict[str, str] = {
         "partner",
     ),
     **dict.fromkeys(
-        ("mom", "mum", "mother", "dad", "father", "parents", "stepmom", "stepdad"), "has_parent"
+        (
+            "mom",
+            "mum",
+            "mother",
+            "dad",
+            "father",
+            "parents",
+            "stepmom",
+            "stepmum",
+            "stepdad",
+            "stepmother",
+            "stepfather",
+        ),
+        "has_parent",
     ),
     **dict.fromkeys(
         (
             "grandma",
             "grandmother",
+            "grandad",
+            "granddad",
+            "gran",
+            "granny",
+            "nan",
+            "nana",
+            "nanna",
+            "grandmum",
+            "grandmom",
+            "grandpop",
+            "auntie",
+            "aunty",
+            "aunts",
+            "uncles",
+            "nieces",
+            "nephews",
             "grandpa",
             "grandfather",
             "aunt",
