@@ -38,7 +38,7 @@ from memory.documents.models import (
     DocumentSpan,
     DocumentTag,
 )
-from memory.embedding import embed_one
+from memory.embedding import embed_query
 from memory.recall import channels
 from memory.recall.bm25 import bm25_sql
 from memory.recall.packing import Block
@@ -223,7 +223,7 @@ def _ranked_spans(
         keyword = [row[0] for row in cursor.fetchall()]
     if keyword_only and not keyword:
         return []
-    vector = query_vector if query_vector is not None else embed_one(query)
+    vector = query_vector if query_vector is not None else embed_query(query)
     text = channels.vector_literal(vector)
     with connection.cursor() as cursor:
         # Either vector index method (memory.vector_index) keeps scanning until DEPTH

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from claiv.metrics.registry import recall_channel_observe
 from memory.access import facts_accessed
-from memory.embedding import embed_one
+from memory.embedding import embed_query
 from memory.models import Episode, Event, Fact
 from memory.recall import bm25, channels, documents, hydration, locality, replica
 from memory.recall.channels import ItemKey, RecallScope
@@ -250,7 +250,7 @@ def retrieve(
             else None
         )
         embed_started = perf_counter()
-        query_vector = embed_one(query)
+        query_vector = embed_query(query)
         _channel_observe("embed_query", embed_started)
         # Formatted once for the four vector statements (not once per statement).
         vector_text = channels.vector_literal(query_vector)

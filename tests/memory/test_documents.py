@@ -303,7 +303,7 @@ def test_joined_spans_are_ranked_with_the_query_vector_recall_already_has(api: A
     the same query cost ~15 ms for every user with documents)."""
     _upload(api)
     with mock.patch(
-        "memory.recall.documents.embed_one", side_effect=AssertionError("embedded twice")
+        "memory.recall.documents.embed_query", side_effect=AssertionError("embedded twice")
     ):
         v6 = _recall(api, "warranty two years, how long?")
         v1 = api.post(

@@ -515,3 +515,35 @@ def test_a_web_master_quantizes_a_missing_int8_graph_without_torch(
         moved.rename(int8)
     assert len(commands) == 1
     assert commands[0].endswith("OnnxEmbedder.load()")
+
+
+# --- Recall queries (`embed_query`, EMBEDDING_QUERY_PRECISION) ---
+
+
+def test_a_float32_query_is_the_embed_vector(
+    local: LocalEmbedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedding, "QUERY_PRECISION", "float32")
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=cache_dir)
+    assert onnx_only is not None
+    for model in (local, onnx_only):
+        assert [model.embed_query(t) for t in TEXTS] == [model.embed([t])[0] for t in TEXTS]
+
+
+def test_an_int8_query_is_the_span_graphs_vector_in_web_and_worker_alike(
+    local: LocalEmbedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With EMBEDDING_QUERY_PRECISION=int8 a query runs alone through the spans' int8 graph:
+    close to float32 (short texts >= 0.97), not float32, the same from a web process and a
+    worker and whatever was embedded before."""
+    monkeypatch.setattr(embedding, "QUERY_PRECISION", "int8")
+    monkeypatch.setattr(embedding, "SPAN_PRECISION", "int8")
+    onnx_only = embedding.OnnxEmbedder.load(cache_dir=cache_dir)
+    assert onnx_only is not None and onnx_only._passages is not None
+    web = [onnx_only.embed_query(t) for t in TEXTS]
+    worker = [local.embed_query(t) for t in reversed(TEXTS)][::-1]
+    float32 = [local.embed([t])[0] for t in TEXTS]
+    cosine = _cosines(web, float32)
+    assert cosine.min() >= 0.97 and cosine.max() < 0.99999
+    assert _cosines(web, worker).min() >= 0.99999
+    assert _cosines(web, local.embed_passages(TEXTS)).min() >= 0.99999  # the spans' graph
