@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         parts = urlsplit(stack.base_url)
         headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}
         stop = time.monotonic() + args.seconds
+        # Unique per run: the event counter restarts at 0 in every run and the data
+        # directory is reused, so a fixed label repeats the previous run's bodies; within
+        # 60 s (memory.ingest.RETRY_WINDOW) those are answered as retries (deduplicated,
+        # nothing inserted or published) and the run measures the wrong path.
+        label = f"inflight-{time.time_ns()}"
         client_ms: list[float] = []
         app_ms: list[float] = []
         statuses: dict[int, int] = {}
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
             while time.monotonic() < stop:
                 started = time.perf_counter()
-                conn.request("POST", "/v1/ingest", json.dumps(_event("inflight")), headers)
+                conn.request("POST", "/v1/ingest", json.dumps(_event(label)), headers)
                 response = conn.getresponse()
                 response.read()
                 elapsed = (time.perf_counter() - started) * 1000
