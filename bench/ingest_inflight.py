@@ -12,6 +12,11 @@ Also prints the client p50 and the server's own `Server-Timing: app;dur=` p50. M
 never asserted; `py-spy dump` costs CPU, so the rate of a `--py-spy` run is not a figure.
 
     CLAIV_ADMISSION_INGEST=16 .venv/bin/python -m bench.ingest_inflight --seconds 20 --py-spy
+
+`--wait-probe` also splits each request's time inside the web worker into on-CPU, run queue
+and blocked, per kind of round trip (bench/wait_probe.py). The client's own CPU (this
+process: 8 threads building, sending and reading requests) is printed too: it shares the
+machine's cores with the stack.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,6 +37,7 @@ from urllib.parse import urlsplit
 
 from bench.ingest_rate import _event
 from bench.stack import ROOT, running_stack
+from bench.wait_probe import summary
 
 _HZ = os.sysconf("SC_CLK_TCK")
 
@@ -92,10 +99,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--py-spy", action="store_true", help="sample threads inside Django")
+    parser.add_argument(
+        "--wait-probe", action="store_true", help="split the request's time in the web worker"
+    )
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench/.cache/ingest-inflight")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    with running_stack(data_dir=args.data_dir, web_workers=2, worker_concurrency=1) as stack:
+    probe = args.data_dir / "wait-probe" / str(os.getpid())
+    if args.wait_probe:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+    with running_stack(
+        data_dir=args.data_dir,
+        web_workers=2,
+        worker_concurrency=1,
+        gunicorn_args=("--config", "python:bench.wait_probe_conf") if args.wait_probe else (),
+        extra_env={"CLAIV_WAIT_PROBE": str(probe)} if args.wait_probe else None,
+    ) as stack:
         me = os.getpid()
         procs = [p for child in _children(me) for p in _tree(child)]
         data = str(args.data_dir).encode()
@@ -108,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         parts = urlsplit(stack.base_url)
         headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}
         stop = time.monotonic() + args.seconds
+        # Unique per run: the event counter restarts at 0 in every run and the data
+        # directory is reused, so a fixed label repeats the previous run's bodies; within
+        # 60 s (memory.ingest.RETRY_WINDOW) those are answered as retries (deduplicated,
+        # nothing inserted or published) and the run measures the wrong path.
+        label = f"inflight-{time.time_ns()}"
         client_ms: list[float] = []
         app_ms: list[float] = []
         statuses: dict[int, int] = {}
@@ -117,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
             while time.monotonic() < stop:
                 started = time.perf_counter()
-                conn.request("POST", "/v1/ingest", json.dumps(_event("inflight")), headers)
+                conn.request("POST", "/v1/ingest", json.dumps(_event(label)), headers)
                 response = conn.getresponse()
                 response.read()
                 elapsed = (time.perf_counter() - started) * 1000
@@ -130,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             conn.close()
 
         before = {p: _cpu_seconds(p) for p in procs}
+        own_before = resource.getrusage(resource.RUSAGE_SELF)
         load = open("/proc/loadavg").read().split()[0]
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
         started = time.perf_counter()
@@ -145,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             t.join()
         wall = time.perf_counter() - started
         after = {p: _cpu_seconds(p) for p in procs}
+        own_after = resource.getrusage(resource.RUSAGE_SELF)
+        own_cpu = sum(
+            getattr(own_after, f) - getattr(own_before, f) for f in ("ru_utime", "ru_stime")
+        )
         stored = statuses.get(200, 0)
         print(
             f"x{args.clients}: {stored / wall:.0f} events/s {statuses}; client p50 "
@@ -179,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {group}: {cpu / wall * 100:.0f} % of a core, "
                 f"{cpu / max(stored, 1) * 1000:.2f} ms CPU per event"
             )
+        print(
+            f"  bench client (this process): {own_cpu / wall * 100:.0f} % of a core, "
+            f"{own_cpu / max(stored, 1) * 1000:.2f} ms CPU per event"
+        )
+    if args.wait_probe:
+        print("\n".join(summary(sorted(probe.parent.glob(f"{probe.name}.*.jsonl")))))
     return 0
 
 

@@ -138,11 +138,25 @@ def post_worker_init(worker: Any) -> None:
     # The configured model must match the stored vectors; exit 3 (WORKER_BOOT_ERROR) makes
     # the master halt instead of forking replacements forever.
     embedding_space_verify_or_exit(exit_code=3)
+    _switch_interval_apply()
     embedder_warm()
     encoding()
     routing_warm()
     _heap_freeze()
     worker.log.info("worker %s warm: embedder, tokenizer and date parser loaded", worker.pid)
+
+
+def _switch_interval_apply() -> None:
+    """Set this worker's GIL switch interval from `settings.GIL_SWITCH_INTERVAL_MS` (0: leave
+    Python's 5 ms). A worker's event loop and request threads take turns at one GIL; a
+    thread back from a socket waits for the holder to release it, at the latest after this
+    interval. Measured on the loaded 2-core machine, 0.5 ms did not shorten the time request
+    threads spend blocked (BENCHMARKS.md "Ingest at rate: where a single ingest's server
+    time goes"), so it stays a knob to measure with on a deployment's own machine."""
+    from django.conf import settings
+
+    if settings.GIL_SWITCH_INTERVAL_MS > 0:
+        sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL_MS / 1000)
 
 
 def _heap_freeze() -> None:

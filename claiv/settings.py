@@ -92,6 +92,12 @@ ADMISSION_RETRY_AFTER_SECONDS = env.int("CLAIV_ADMISSION_RETRY_AFTER", default=1
 ONE_HOP_PATHS = env.list(
     "CLAIV_ONE_HOP_PATHS", default=["/v1/ingest", "/v6/ingest", "/v1/ingest/batch"]
 )
+# The GIL switch interval of each web worker, in ms (claiv.gunicorn_conf.post_worker_init);
+# 0: Python's own (5 ms). A knob for measuring on the deployment's machine, not a tuned
+# value: BENCHMARKS.md "Ingest at rate: where a single ingest's server time goes".
+GIL_SWITCH_INTERVAL_MS = env.float("CLAIV_GIL_SWITCH_INTERVAL_MS", default=0.0)
+if GIL_SWITCH_INTERVAL_MS < 0:
+    raise ImproperlyConfigured("CLAIV_GIL_SWITCH_INTERVAL_MS must be ≥ 0 (0 = Python's default)")
 if min(ADMISSION_LIMITS.values()) < 0 or ADMISSION_RETRY_AFTER_SECONDS < 1:
     raise ImproperlyConfigured(
         "CLAIV_ADMISSION_* limits must be ≥ 0 (0 = unlimited) and CLAIV_ADMISSION_RETRY_AFTER ≥ 1"
