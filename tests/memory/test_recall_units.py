@@ -6,6 +6,7 @@ import struct
 import uuid
 from datetime import UTC, datetime
 
+from memory.recall import engine
 from memory.recall.bm25 import bm25_rank, parse_tsvector
 from memory.recall.channels import uuid_array, vector_literal
 from memory.recall.engine import Ranks, excerpt
@@ -159,3 +160,15 @@ def test_relative_gate_skips_dateparser_only_for_text_without_relative_expressio
     assert relative_dates_uncached(
         "Two days ago I ran; last fri I swam, and the weekend was calm.", spoken
     ) == (("Two days ago", "6 May 2023"), ("last fri", "5 May 2023"), ("the weekend", "6 May 2023"))
+
+
+def test_large_contexts_weigh_the_fact_channels_more() -> None:
+    small, large = engine.channel_weights(500), engine.channel_weights(2000)
+    assert small == engine.CHANNEL_WEIGHTS
+    assert engine.channel_weights(engine.WIDE_FACTS_MIN_BUDGET) == large
+    for channel in ("keyword_facts", "vector_facts"):
+        assert large[channel] == engine.WIDE_FACT_WEIGHT > small[channel]
+    # Every other channel weighs the same at both sizes.
+    assert {c: w for c, w in large.items() if "facts" not in c} == {
+        c: w for c, w in small.items() if "facts" not in c
+    }
