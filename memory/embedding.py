@@ -111,10 +111,7 @@ class LocalEmbedder:
         int8 graph's when there is one (see QUERY_PRECISION)."""
         if self._passages is None or QUERY_PRECISION != "int8":
             return self.embed([text])[0]
-        with self._lock:
-            vector = self._passages.embed(*_padded(self._token_ids([text])))[0]
-        embedding_call_record(provider="local", texts=1)
-        return vector.tolist()  # type: ignore[no-any-return]
+        return _query_int8(self._passages, self._token_ids([text]), self._lock)
 
     def embed_torch(self, texts: list[str]) -> list[list[float]]:
         """The batch path whatever the call's size (tests compare it with `embed`)."""
@@ -554,10 +551,7 @@ class OnnxEmbedder:
         """As `LocalEmbedder.embed_query`: the same vector for the same text."""
         if self._passages is None or QUERY_PRECISION != "int8":
             return self.embed([text])[0]
-        with self._lock:
-            vector = self._passages.embed(*_padded(self._token_ids([text])))[0]
-        embedding_call_record(provider="local", texts=1)
-        return vector.tolist()  # type: ignore[no-any-return]
+        return _query_int8(self._passages, self._token_ids([text]), self._lock)
 
     def warm(self) -> None:
         self.embed(["warm up"])
@@ -701,6 +695,15 @@ def _passage_graph(
         logger.warning("int8 span embedding unavailable; spans use float32", exc_info=True)
         return None
     return graph
+
+
+def _query_int8(graph: _OnnxMiniLM, ids: list[list[int]], lock: Any) -> list[float]:
+    """One query's vector through the spans' int8 graph (QUERY_PRECISION int8), under the
+    embedder's lock, as either local embedder gives it."""
+    with lock:
+        vector = graph.embed(*_padded(ids))[0]
+    embedding_call_record(provider="local", texts=1)
+    return vector.tolist()  # type: ignore[no-any-return]
 
 
 def _passages_int8(graph: _OnnxMiniLM, ids: list[list[int]]) -> Any:
