@@ -6,6 +6,8 @@ compactly: facts first (in rank order), episode summaries, then raw turns in tim
 under one date header per day instead of a timestamp on every line, so the budget holds
 more evidence. The exact token count of the final text is checked and the lowest-ranked
 blocks dropped until it fits, so `token_estimate` is exact and never above the budget.
+Below FILL_MAX_BUDGET tokens the room the (upper-bound) estimates left is then filled,
+by the exact count, with the next blocks in rank order that fit.
 Only admitted blocks are returned: citations name exactly what the text contains.
 """
 
@@ -23,6 +25,12 @@ EVENTS_HEADER = "Conversation excerpts, by day (UTC):"
 # section or a collection that order is reading order.
 DOCUMENTS_HEADER = "From the user's documents:"
 _SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k tokens
+# Below FILL_MAX_BUDGET tokens, the room the per-line estimates left (they are upper
+# bounds: ~40 of 500 tokens went unused) is filled with the next blocks in rank order
+# that still fit by the exact count, at most FILL_TRIES tries. See BENCHMARKS.md
+# ("LoCoMo all ten: filling a 500-token context").
+FILL_MAX_BUDGET = 1000
+FILL_TRIES = 8
 
 
 @dataclass
@@ -93,4 +101,32 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
         admitted.pop()
         text = render(admitted)
         tokens = count_tokens(text)
+    if budget < FILL_MAX_BUDGET:
+        text, admitted, tokens = _fill(ranked, admitted, text, tokens, budget)
+    return text, admitted, tokens
+
+
+def _fill(
+    ranked: list[Block], admitted: list[Block], text: str, tokens: int, budget: int
+) -> tuple[str, list[Block], int]:
+    """Add the not yet admitted blocks of `ranked`, in rank order, that fit in the room
+    `text` (`tokens` long, exactly) leaves in `budget`, by the exact count of the
+    rendered result. A line costs at least its content, so longer ones are not tried.
+    The admitted blocks stay in rank order."""
+    taken = {id(block) for block in admitted}
+    tries = 0
+    for block in ranked:
+        if tries >= FILL_TRIES or budget - tokens < 4:
+            break
+        if id(block) in taken or block.tokens - 2 > budget - tokens:
+            continue
+        tries += 1
+        trial = [*admitted, block]
+        trial_text = render(trial)
+        trial_tokens = count_tokens(trial_text)
+        if trial_tokens <= budget:
+            admitted, text, tokens = trial, trial_text, trial_tokens
+            taken.add(id(block))
+    order = {id(block): i for i, block in enumerate(ranked)}
+    admitted.sort(key=lambda block: order[id(block)])
     return text, admitted, tokens
