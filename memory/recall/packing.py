@@ -31,6 +31,10 @@ _SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k
 # ("LoCoMo all ten: filling a 500-token context").
 FILL_MAX_BUDGET = 1000
 FILL_TRIES = 8
+# Below SHORT_DAYS_MAX_BUDGET tokens a day header leaves out the weekday ("8 May 2023:"),
+# ~2 tokens a day of the ~8 days a 500-token context spans; the turns' relative dates are
+# already resolved to dates (memory.time_notes). See the same BENCHMARKS.md section.
+SHORT_DAYS_MAX_BUDGET = 1000
 
 
 @dataclass
@@ -45,11 +49,11 @@ class Block:
     tokens: int = 0
 
 
-def day_header(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%A, %-d %B %Y:")
+def day_header(moment: datetime, *, weekday: bool = True) -> str:
+    return moment.astimezone(UTC).strftime("%A, %-d %B %Y:" if weekday else "%-d %B %Y:")
 
 
-def render(blocks: list[Block]) -> str:
+def render(blocks: list[Block], *, weekdays: bool = True) -> str:
     facts = [b for b in blocks if b.type == "fact"]
     episodes = [b for b in blocks if b.type == "episode"]
     events = sorted((b for b in blocks if b.type == "event"), key=lambda b: b.event_time)
@@ -65,7 +69,7 @@ def render(blocks: list[Block]) -> str:
         lines = [EVENTS_HEADER]
         current_day = ""
         for block in events:
-            header = day_header(block.event_time)
+            header = day_header(block.event_time, weekday=weekdays)
             if header != current_day:
                 lines.append(header)
                 current_day = header
@@ -80,12 +84,13 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
     used = 0
     opened: set[str] = set()
     days: set[str] = set()
+    weekdays = budget >= SHORT_DAYS_MAX_BUDGET
     for block in ranked:
         block.tokens = block.tokens or count_tokens(block.content) + 2
         cost = block.tokens
         if block.type not in opened:
             cost += _SECTION_OVERHEAD
-        day = day_header(block.event_time) if block.type == "event" else ""
+        day = day_header(block.event_time, weekday=weekdays) if block.type == "event" else ""
         if day and day not in days:
             cost += count_tokens(day) + 1
         if used + cost > budget:
@@ -95,19 +100,24 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
         if day:
             days.add(day)
         used += cost
-    text = render(admitted)
+    text = render(admitted, weekdays=weekdays)
     tokens = count_tokens(text)
     while tokens > budget and admitted:  # per-line estimates; the exact count decides
         admitted.pop()
-        text = render(admitted)
+        text = render(admitted, weekdays=weekdays)
         tokens = count_tokens(text)
     if budget < FILL_MAX_BUDGET:
-        text, admitted, tokens = _fill(ranked, admitted, text, tokens, budget)
+        text, admitted, tokens = _fill(ranked, admitted, text, tokens, budget, weekdays)
     return text, admitted, tokens
 
 
 def _fill(
-    ranked: list[Block], admitted: list[Block], text: str, tokens: int, budget: int
+    ranked: list[Block],
+    admitted: list[Block],
+    text: str,
+    tokens: int,
+    budget: int,
+    weekdays: bool,
 ) -> tuple[str, list[Block], int]:
     """Add the not yet admitted blocks of `ranked`, in rank order, that fit in the room
     `text` (`tokens` long, exactly) leaves in `budget`, by the exact count of the
@@ -122,7 +132,7 @@ def _fill(
             continue
         tries += 1
         trial = [*admitted, block]
-        trial_text = render(trial)
+        trial_text = render(trial, weekdays=weekdays)
         trial_tokens = count_tokens(trial_text)
         if trial_tokens <= budget:
             admitted, text, tokens = trial, trial_text, trial_tokens
