@@ -6,6 +6,8 @@ compactly: facts first (in rank order), episode summaries, then raw turns in tim
 under one date header per day instead of a timestamp on every line, so the budget holds
 more evidence. The exact token count of the final text is checked and the lowest-ranked
 blocks dropped until it fits, so `token_estimate` is exact and never above the budget.
+Below FILL_MAX_BUDGET tokens the room the (upper-bound) estimates left is then filled,
+by the exact count, with the next blocks in rank order that fit.
 Only admitted blocks are returned: citations name exactly what the text contains.
 """
 
@@ -23,6 +25,16 @@ EVENTS_HEADER = "Conversation excerpts, by day (UTC):"
 # section or a collection that order is reading order.
 DOCUMENTS_HEADER = "From the user's documents:"
 _SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k tokens
+# Below FILL_MAX_BUDGET tokens, the room the per-line estimates left (they are upper
+# bounds: ~40 of 500 tokens went unused) is filled with the next blocks in rank order
+# that still fit by the exact count, at most FILL_TRIES tries. See BENCHMARKS.md
+# ("LoCoMo all ten: filling a 500-token context").
+FILL_MAX_BUDGET = 1000
+FILL_TRIES = 8
+# Below SHORT_DAYS_MAX_BUDGET tokens a day header leaves out the weekday ("8 May 2023:"),
+# ~2 tokens a day of the ~8 days a 500-token context spans; the turns' relative dates are
+# already resolved to dates (memory.time_notes). See the same BENCHMARKS.md section.
+SHORT_DAYS_MAX_BUDGET = 1000
 
 
 @dataclass
@@ -37,11 +49,11 @@ class Block:
     tokens: int = 0
 
 
-def day_header(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%A, %-d %B %Y:")
+def day_header(moment: datetime, *, weekday: bool = True) -> str:
+    return moment.astimezone(UTC).strftime("%A, %-d %B %Y:" if weekday else "%-d %B %Y:")
 
 
-def render(blocks: list[Block]) -> str:
+def render(blocks: list[Block], *, weekdays: bool = True) -> str:
     facts = [b for b in blocks if b.type == "fact"]
     episodes = [b for b in blocks if b.type == "episode"]
     events = sorted((b for b in blocks if b.type == "event"), key=lambda b: b.event_time)
@@ -57,7 +69,7 @@ def render(blocks: list[Block]) -> str:
         lines = [EVENTS_HEADER]
         current_day = ""
         for block in events:
-            header = day_header(block.event_time)
+            header = day_header(block.event_time, weekday=weekdays)
             if header != current_day:
                 lines.append(header)
                 current_day = header
@@ -72,12 +84,13 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
     used = 0
     opened: set[str] = set()
     days: set[str] = set()
+    weekdays = budget >= SHORT_DAYS_MAX_BUDGET
     for block in ranked:
         block.tokens = block.tokens or count_tokens(block.content) + 2
         cost = block.tokens
         if block.type not in opened:
             cost += _SECTION_OVERHEAD
-        day = day_header(block.event_time) if block.type == "event" else ""
+        day = day_header(block.event_time, weekday=weekdays) if block.type == "event" else ""
         if day and day not in days:
             cost += count_tokens(day) + 1
         if used + cost > budget:
@@ -87,10 +100,43 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
         if day:
             days.add(day)
         used += cost
-    text = render(admitted)
+    text = render(admitted, weekdays=weekdays)
     tokens = count_tokens(text)
     while tokens > budget and admitted:  # per-line estimates; the exact count decides
         admitted.pop()
-        text = render(admitted)
+        text = render(admitted, weekdays=weekdays)
         tokens = count_tokens(text)
+    if budget < FILL_MAX_BUDGET:
+        text, admitted, tokens = _fill(ranked, admitted, text, tokens, budget, weekdays)
+    return text, admitted, tokens
+
+
+def _fill(
+    ranked: list[Block],
+    admitted: list[Block],
+    text: str,
+    tokens: int,
+    budget: int,
+    weekdays: bool,
+) -> tuple[str, list[Block], int]:
+    """Add the not yet admitted blocks of `ranked`, in rank order, that fit in the room
+    `text` (`tokens` long, exactly) leaves in `budget`, by the exact count of the
+    rendered result. A line costs at least its content, so longer ones are not tried.
+    The admitted blocks stay in rank order."""
+    taken = {id(block) for block in admitted}
+    tries = 0
+    for block in ranked:
+        if tries >= FILL_TRIES or budget - tokens < 4:
+            break
+        if id(block) in taken or block.tokens - 2 > budget - tokens:
+            continue
+        tries += 1
+        trial = [*admitted, block]
+        trial_text = render(trial, weekdays=weekdays)
+        trial_tokens = count_tokens(trial_text)
+        if trial_tokens <= budget:
+            admitted, text, tokens = trial, trial_text, trial_tokens
+            taken.add(id(block))
+    order = {id(block): i for i, block in enumerate(ranked)}
+    admitted.sort(key=lambda block: order[id(block)])
     return text, admitted, tokens

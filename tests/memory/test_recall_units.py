@@ -136,6 +136,28 @@ def test_pack_is_exact_grouped_by_day_and_skips_what_does_not_fit() -> None:
     assert text.startswith("Known facts")
 
 
+def test_a_small_context_is_filled_by_the_exact_count() -> None:
+    # The per-line estimates are upper bounds; below FILL_MAX_BUDGET the room they leave
+    # is filled with the next blocks that fit by the exact count (render's headers then
+    # without weekdays, below SHORT_DAYS_MAX_BUDGET).
+    from memory.recall.packing import FILL_MAX_BUDGET, render
+
+    blocks = [_block(i, words=6) for i in range(0, 60, 3)]  # one day: no day headers
+    budget = 150
+    assert budget < FILL_MAX_BUDGET
+    text, admitted, tokens = pack(blocks, budget)
+    assert tokens == count_tokens(text) <= budget
+    left = [b for b in blocks if b not in admitted]
+    assert left and all(count_tokens(render([*admitted, b], weekdays=False)) > budget for b in left)
+    # ... and its day headers leave out the weekday (~2 tokens a day).
+    assert "\n1 May 2024:\n" in text and "Wednesday" not in text
+    # Large contexts keep the estimate's packing and full headers (tuned at 2,000 tokens).
+    large = [_block(i, words=6) for i in range(0, 600, 3)]
+    text, admitted, tokens = pack(large, 1500)
+    assert tokens <= 1500 and len(admitted) < len(large)
+    assert "Wednesday, 1 May 2024:" in text
+
+
 def test_relative_dates_are_resolved_against_the_turn_time() -> None:
     from memory.time_notes import relative_dates
 
