@@ -104,10 +104,20 @@ class EpisodePlan:
 
 
 def _merge(*pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The best POOL_SIZE highlights of the pools, in the order said."""
+    """The best POOL_SIZE highlights of the pools with distinct texts, in the order said."""
     unique = {(h["event"], h["start"]): h for pool in pools for h in pool}
     best = sorted(unique.values(), key=lambda h: (-h["score"], h["time"], h["start"]))
-    return sorted(best[:POOL_SIZE], key=lambda h: (h["time"], h["start"]))
+    # A sentence said again (an assistant's stock advice, a pasted line) is one highlight:
+    # its best-scored, earliest telling. On the long user-assistant set three copies of one
+    # sentence could fill half a session's 600-character body.
+    said: set[str] = set()
+    distinct = []
+    for highlight in best:
+        text = " ".join(str(highlight["text"]).split()).lower()
+        if text not in said:
+            said.add(text)
+            distinct.append(highlight)
+    return sorted(distinct[:POOL_SIZE], key=lambda h: (h["time"], h["start"]))
 
 
 def _header(first: datetime, last: datetime, *, session: bool) -> str:

@@ -190,3 +190,46 @@ def test_sentence_scores() -> None:
     assert (
         sentence_score(text="That sounds like a lot of fun", fact_utility=0.0, role="user") == 0.14
     )
+
+
+def test_log_and_code_lines_are_no_summary_material() -> None:
+    # They score well on numbers and capitals, but tell a summary nothing (on the long
+    # user-assistant set they were 41 % of the sentences session summaries quoted).
+    for line in (
+        "21:29:27 INFO  species_lookup_table: processed batch size=855 in 2546ms",
+        "const items = Object.fromEntries(Object.entries(entries).filter(([, w]) => w != null));",
+        "pub async fn build_pathplanner(records: &[u8]) -> Result<Option<u32>, Error> {",
+    ):
+        assert sentence_score(text=line, fact_utility=0.0, role="user") == 0.0
+    # Prose with numbers, acronyms and dates stays.
+    for prose in (
+        "The API gateway keeps growing in memory until it gets OOM-killed, every six hours.",
+        "Hey Mel! Went to the LGBTQ support group on 7 May 2023 and it was so powerful.",
+        "Memory has been flat at about 180 MB for eight hours, no OOM kills.",
+    ):
+        assert sentence_score(text=prose, fact_utility=0.0, role="user") > 0.0
+
+
+def test_a_sentence_said_twice_is_one_highlight() -> None:
+    def highlight(event: str, start: int, text: str, score: float) -> dict[str, object]:
+        return {
+            "event": event,
+            "time": f"2025-01-0{event}T10:00:00+00:00",
+            "start": start,
+            "text": text,
+            "score": score,
+        }
+
+    advice = "The numbers you shared suggest the bottleneck is I/O, not CPU."
+    pool = episodes._merge(
+        [highlight("1", 0, advice, 0.3), highlight("1", 80, "Deployed the LRU fix today.", 0.2)],
+        [
+            highlight(
+                "2", 0, " the numbers you shared  suggest the bottleneck is I/O, not CPU.", 0.3
+            )
+        ],
+        [highlight("3", 5, advice, 0.3)],
+    )
+    texts = [h["text"] for h in pool]
+    assert texts == [advice, "Deployed the LRU fix today."]
+    assert pool[0]["event"] == "1"  # the earliest telling
