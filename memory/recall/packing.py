@@ -6,7 +6,7 @@ compactly: facts first (in rank order), episode summaries, then raw turns in tim
 under one date header per day instead of a timestamp on every line, so the budget holds
 more evidence. The exact token count of the final text is checked and the lowest-ranked
 blocks dropped until it fits, so `token_estimate` is exact and never above the budget.
-Below FILL_MAX_BUDGET tokens the room the (upper-bound) estimates left is then filled,
+Up to FILL_MAX_BUDGET tokens the room the (upper-bound) estimates left is then filled,
 by the exact count, with the next blocks in rank order that fit.
 Only admitted blocks are returned: citations name exactly what the text contains.
 """
@@ -25,16 +25,17 @@ EVENTS_HEADER = "Conversation excerpts, by day (UTC):"
 # section or a collection that order is reading order.
 DOCUMENTS_HEADER = "From the user's documents:"
 _SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k tokens
-# Below FILL_MAX_BUDGET tokens, the room the per-line estimates left (they are upper
+# Up to FILL_MAX_BUDGET tokens, the room the per-line estimates left (they are upper
 # bounds: ~40 of 500 tokens went unused) is filled with the next blocks in rank order
-# that still fit by the exact count, at most FILL_TRIES tries. See BENCHMARKS.md
-# ("LoCoMo all ten: filling a 500-token context").
-FILL_MAX_BUDGET = 1000
+# that still fit by the exact count, at most FILL_TRIES tries. Above it the tries' exact
+# counts of a long text cost more than they were measured to bring. See BENCHMARKS.md
+# ("LoCoMo all ten: filling a 500-token context" and "... at 2,000 tokens too").
+FILL_MAX_BUDGET = 2000
 FILL_TRIES = 8
-# Below SHORT_DAYS_MAX_BUDGET tokens a day header leaves out the weekday ("8 May 2023:"),
-# ~2 tokens a day of the ~8 days a 500-token context spans; the turns' relative dates are
-# already resolved to dates (memory.time_notes). See the same BENCHMARKS.md section.
-SHORT_DAYS_MAX_BUDGET = 1000
+# Up to SHORT_DAYS_MAX_BUDGET tokens a day header leaves out the weekday ("8 May 2023:"),
+# ~2 tokens a day; the turns' relative dates are already resolved to dates
+# (memory.time_notes). See the same BENCHMARKS.md sections.
+SHORT_DAYS_MAX_BUDGET = 2000
 
 
 @dataclass
@@ -84,7 +85,7 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
     used = 0
     opened: set[str] = set()
     days: set[str] = set()
-    weekdays = budget >= SHORT_DAYS_MAX_BUDGET
+    weekdays = budget > SHORT_DAYS_MAX_BUDGET
     for block in ranked:
         block.tokens = block.tokens or count_tokens(block.content) + 2
         cost = block.tokens
@@ -106,7 +107,7 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
         admitted.pop()
         text = render(admitted, weekdays=weekdays)
         tokens = count_tokens(text)
-    if budget < FILL_MAX_BUDGET:
+    if budget <= FILL_MAX_BUDGET:
         text, admitted, tokens = _fill(ranked, admitted, text, tokens, budget, weekdays)
     return text, admitted, tokens
 
