@@ -179,11 +179,19 @@ class Child:
         return "\n".join(f"    {line}" for line in list(self.lines)) or "    (no output)"
 
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM the process group, SIGKILL it if still there after `grace` seconds."""
+        """SIGTERM the process, SIGKILL its whole group if still there after `grace` seconds.
+
+        Only the leader is asked: a gunicorn master or a Celery worker stops its own
+        children in order (the worker's warm shutdown lets the task in hand finish). A
+        SIGTERM to the whole group killed the pool processes under a running task
+        (WorkerLostError); its message was only re-delivered on the next start."""
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            _killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.popen.wait(timeout=grace)
             except subprocess.TimeoutExpired:
@@ -307,8 +315,8 @@ class Supervisor:
     def stop_all(self) -> None:
         self.stopping.set()
         for child in reversed(self.children):
-            if child.alive():
-                _killpg(child.popen.pid, signal.SIGTERM)  # type: ignore[union-attr]
+            if child.alive():  # all asked at once; each leader stops its own children
+                child.popen.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
         for child in reversed(self.children):
             child.stop(self.stop_grace)
 

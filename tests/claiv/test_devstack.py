@@ -197,6 +197,33 @@ def test_stop_all_leaves_no_process_behind(supervisors: list[Supervisor]) -> Non
     )
 
 
+def test_stop_asks_the_leader_which_stops_its_own_children(supervisors: list[Supervisor]) -> None:
+    # As a Celery worker's warm shutdown: the leader lets its child finish, then exits. A
+    # SIGTERM sent to the whole group would reach the child first.
+    leader = fake(
+        "leader",
+        "import signal, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import signal, time\\n"
+        "signal.signal(signal.SIGTERM, lambda *a: print(\\'child got SIGTERM\\', flush=True))\\n"
+        "print(\\'child up\\', flush=True)\\n"
+        "time.sleep(600)'])\n"
+        "def finish(*args):\n"
+        "    print('leader stopping', flush=True)\n"
+        "    child.kill(); child.wait()\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, finish)\n"
+        "while True: time.sleep(1)",
+    )
+    supervisor = Supervisor([leader], stop_grace=BOUND)
+    supervisor.start_all()
+    wait_for(lambda: leader.seen("child up"), timeout=BOUND)
+    supervisor.stop_all()
+    assert leader.exit_code() == 0
+    leader.last_lines()  # the output left in the pipe
+    assert leader.seen("leader stopping")
+    assert not leader.seen("child got SIGTERM")
+
+
 def test_public_base_url_follows_port_unless_the_user_set_it() -> None:
     assert devstack.public_base_url({"PORT": "18797"}) == "http://127.0.0.1:18797"
     assert devstack.public_base_url({}) == "http://127.0.0.1:8000"
