@@ -14,9 +14,10 @@ Only admitted blocks are returned: citations name exactly what the text contains
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 
-from memory.tokens import count_tokens
+from memory.tokens import count_tokens, count_tokens_by_lines
 
 FACTS_HEADER = "Known facts (date stated or happened):"
 EPISODES_HEADER = "Conversation summaries:"
@@ -27,9 +28,11 @@ DOCUMENTS_HEADER = "From the user's documents:"
 _SECTION_OVERHEAD = 12  # header line + blank line, a safe upper bound in cl100k tokens
 # Up to FILL_MAX_BUDGET tokens, the room the per-line estimates left (they are upper
 # bounds: ~40 of 500 tokens went unused) is filled with the next blocks in rank order
-# that still fit by the exact count, at most FILL_TRIES tries. Above it the tries' exact
-# counts of a long text cost more than they were measured to bring. See BENCHMARKS.md
-# ("LoCoMo all ten: filling a 500-token context" and "... at 2,000 tokens too").
+# that still fit by the exact count, at most FILL_TRIES tries; measured up to 2,000
+# tokens only. A try's exact count is a sum of memoised line counts
+# (memory.tokens.count_tokens_by_lines), not an encoding of the whole text. See
+# BENCHMARKS.md ("LoCoMo all ten: filling a 500-token context" and "... at 2,000 tokens
+# too").
 FILL_MAX_BUDGET = 2000
 FILL_TRIES = 8
 # Up to SHORT_DAYS_MAX_BUDGET tokens a day header leaves out the weekday ("8 May 2023:"),
@@ -51,7 +54,14 @@ class Block:
 
 
 def day_header(moment: datetime, *, weekday: bool = True) -> str:
-    return moment.astimezone(UTC).strftime("%A, %-d %B %Y:" if weekday else "%-d %B %Y:")
+    return _day_text(moment.astimezone(UTC).date(), weekday)
+
+
+# A pack asks for the header of every ranked turn and every render (~100 per recall at
+# 2,000 tokens); strftime was the largest single cost of packing.
+@lru_cache(maxsize=4096)
+def _day_text(day: date, weekday: bool) -> str:
+    return day.strftime("%A, %-d %B %Y:" if weekday else "%-d %B %Y:")
 
 
 def render(blocks: list[Block], *, weekdays: bool = True) -> str:
@@ -102,11 +112,11 @@ def pack(ranked: list[Block], budget: int) -> tuple[str, list[Block], int]:
             days.add(day)
         used += cost
     text = render(admitted, weekdays=weekdays)
-    tokens = count_tokens(text)
+    tokens = count_tokens_by_lines(text)
     while tokens > budget and admitted:  # per-line estimates; the exact count decides
         admitted.pop()
         text = render(admitted, weekdays=weekdays)
-        tokens = count_tokens(text)
+        tokens = count_tokens_by_lines(text)
     if budget <= FILL_MAX_BUDGET:
         text, admitted, tokens = _fill(ranked, admitted, text, tokens, budget, weekdays)
     return text, admitted, tokens
@@ -134,7 +144,7 @@ def _fill(
         tries += 1
         trial = [*admitted, block]
         trial_text = render(trial, weekdays=weekdays)
-        trial_tokens = count_tokens(trial_text)
+        trial_tokens = count_tokens_by_lines(trial_text)
         if trial_tokens <= budget:
             admitted, text, tokens = trial, trial_text, trial_tokens
             taken.add(id(block))
