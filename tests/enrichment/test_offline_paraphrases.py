@@ -870,3 +870,21 @@ def test_my_job_at_names_the_employer(text: str, employer: str) -> None:
 def test_an_old_job_is_no_employer() -> None:
     assert "works_at" not in _predicates("My old job at Barclays was awful.")
     assert _has("I quit my job at Barclays.", ("user", "works_at", "barclays", True))
+
+
+# --- Eighth round (issue #15): classes found by probing own sentences; structural causes.
+
+# 45. A relative named by "is called X" / "'s name is X" is who a later "he/she" in the same
+#     message is.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My girlfriend is called Hana and she's a dentist.", ("Hana", "job_title", "dentist")),
+        ("My husband's name is Olu and he works at Arup.", ("Olu", "works_at", "arup")),
+        ("my cousin is named Rafi, he lives in Haifa", ("Rafi", "lives_in", "haifa")),
+        ("Our son is called Theo. He is seven.", ("Theo", "age", "seven")),
+    ],
+)
+def test_a_name_given_is_who_he_or_she_is(text: str, expected: tuple[str, str, str]) -> None:
+    subject, predicate, obj = expected
+    assert _has(text, (subject.lower(), predicate, obj, False))

@@ -70,6 +70,12 @@ def _not_a_name(word: str) -> bool:
     )
 
 
+def _introduce(context: _Context, name: str) -> None:
+    """A relative named by the clause ("my wife's name is Grace", "my son is called Leo") is
+    who a later "he/she" of the same message is, as a relative named as a subject is."""
+    context.last_third_party = name
+
+
 def _relation_subject(
     text: str, relation: re.Match[str], context: _Context, confidence: float
 ) -> list[tuple[str, _Found, float]]:
@@ -89,6 +95,7 @@ def _relation_subject(
     if relation.group("possessive"):
         named = re.match(r"^name\s+is\s+(?P<name>[A-Z][\w-]*)", rest)
         if named:
+            _introduce(context, named.group("name"))
             return [
                 (
                     context.me,
@@ -128,6 +135,7 @@ def _relation_subject(
             rest,
         )
         if named and not _not_a_name(named.group("name")):
+            _introduce(context, named.group("name"))
             return [
                 (
                     context.me,
@@ -137,6 +145,7 @@ def _relation_subject(
             ]
         named = re.match(r"^(?:is\s+)?(?:called|named)\s+(?P<name>[A-Z][\w-]*)", rest)
         if named:
+            _introduce(context, named.group("name"))
             return [
                 (
                     context.me,
