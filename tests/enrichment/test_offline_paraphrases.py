@@ -888,3 +888,22 @@ def test_an_old_job_is_no_employer() -> None:
 def test_a_name_given_is_who_he_or_she_is(text: str, expected: tuple[str, str, str]) -> None:
     subject, predicate, obj = expected
     assert _has(text, (subject.lower(), predicate, obj, False))
+
+
+# 46. A non-restrictive modifier between a relative and the verb (an age, a noun phrase in
+#     apposition, "who's …") says something about them, and the clause goes on.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My nephew Kofi, 14, plays rugby for his school.", ("kofi", "age", "14")),
+        ("My grandad, 91, still drives.", ("grandad", "age", "91")),
+        ("Our daughter Zara, aged 6, loves horses.", ("zara", "age", "6")),
+        ("My aunt Rita, a retired teacher, lives in Goa.", ("rita", "lives_in", "goa")),
+        ("My brother, a chef in Lyon, is getting married.", ("brother", "job_title", "chef")),
+        ("My neighbour Tess, who's 80, walks everywhere.", ("tess", "age", "80")),
+        ("My friend Ines, who works at Airbus, is coming over.", ("ines", "works_at", "airbus")),
+    ],
+)
+def test_a_modifier_in_commas_after_a_relative(text: str, expected: tuple[str, str, str]) -> None:
+    subject, predicate, obj = expected
+    assert _has(text, (subject, predicate, obj, False))

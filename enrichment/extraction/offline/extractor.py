@@ -981,8 +981,41 @@ def _relative_clauses(clauses: list[str]) -> list[str]:
             out.append(f"{relative.group('subject')} {relative.group('rest')}")
             out.append(f"{relative.group('subject')} {relative.group('relative')}")
         else:
-            out.append(clause)
+            out.extend(_parenthetical(clause))
     return out
+
+
+# A modifier in commas between a relative (or a name) and its verb: an age ("My nephew
+# Kofi, 14, plays rugby"), a noun phrase in apposition ("My brother, a chef in Lyon, is …"),
+# "who's …" or a relative clause after a name whose comma `_apposition` took off ("My
+# friend Ines  who works at Airbus, is …").
+_PARENTHETICAL_RE = re.compile(
+    r"^(?P<subject>(?:my|our)\s+(?:[\w-]+\s+)?[\w-]+(?:\s+(?-i:[A-Z])[\w-]+)?|"
+    r"(?-i:[A-Z])[a-z]+)(?:\s*,\s*|\s{2,})"
+    r"(?:(?:aged\s+)?(?P<age>\d{1,3})(?:\s+years?\s+old)?|"
+    r"(?P<np>(?:an?|the)\s+[^,]{2,40}?)|"
+    r"(?:who|which)(?:'s|\s+is)\s+(?P<is>[^,]+?)|"
+    r"(?:who|which)\s+(?P<relative>[^,]+?))"
+    r"\s*,\s*(?P<rest>(?!and\b|or\b|but\b)\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _parenthetical(clause: str) -> list[str]:
+    """The clause without its parenthetical modifier, and the modifier as a clause of its
+    own about the same subject ("my nephew Kofi is 14"); any other clause as it is."""
+    found = _PARENTHETICAL_RE.match(clause)
+    if not found:
+        return [clause]
+    subject = found.group("subject")
+    said = (
+        f"is {found.group('age')}"
+        if found.group("age")
+        else f"is {found.group('np') or found.group('is')}"
+        if found.group("np") or found.group("is")
+        else found.group("relative")
+    )
+    return [f"{subject} {found.group('rest')}", f"{subject} {said}"]
 
 
 def _dedupe(propositions: list[Proposition]) -> list[Proposition]:
