@@ -907,3 +907,18 @@ def test_a_name_given_is_who_he_or_she_is(text: str, expected: tuple[str, str, s
 def test_a_modifier_in_commas_after_a_relative(text: str, expected: tuple[str, str, str]) -> None:
     subject, predicate, obj = expected
     assert _has(text, (subject, predicate, obj, False))
+
+
+# 47. "a <role> from <Place>": the role, and where one is from; "from" ends the noun phrase.
+@pytest.mark.parametrize(
+    ("text", "subject", "title", "origin"),
+    [
+        ("I'm a carpenter from Galway.", "user", "carpenter", "galway"),
+        ("My wife is a doctor from Lagos.", "wife", "doctor", "lagos"),
+        ("i'm an accountant from Pune originally", "user", "accountant", "pune"),
+    ],
+)
+def test_a_role_from_a_place(text: str, subject: str, title: str, origin: str) -> None:
+    assert _has(text, (subject, "job_title", title, False))
+    assert _has(text, (subject, "from_location", origin, False))
+    assert "is_a" not in _predicates(text)

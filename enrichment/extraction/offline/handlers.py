@@ -127,9 +127,21 @@ def _is_a(match: re.Match[str], clause: _Clause) -> list[_Found]:
             *_being(living.group("what"), clause),
             _Found("lives_in", "living in", living.group("town"), negated=clause.negated),
         ]
+    origin = _ORIGIN_TAIL_RE.match(obj)
+    if origin and not _LIVING_IN_RE.match(origin.group("what")):
+        # "a carpenter from Galway": what one is, and where one is from; "from" ends the
+        # noun phrase as "living in" does.
+        return [
+            *_being(origin.group("what"), clause),
+            _Found("from_location", "from", origin.group("town"), negated=clause.negated),
+        ]
     return _being(obj, clause)
 
 
+_ORIGIN_TAIL_RE = re.compile(
+    r"^(?P<what>.+?)\s+(?:originally\s+)?from\s+(?P<town>(?-i:[A-Z])[\w.'-]*"
+    r"(?:\s+(?-i:[A-Z])[\w.'-]*)*)(?:\s+originally)?\s*$"
+)
 _LIVING_IN_RE = re.compile(
     r"^(?P<what>.+?)\s+(?:living|based|settled|residing|working)\s+(?:in|out of)\s+"
     r"(?P<town>(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)*)"
