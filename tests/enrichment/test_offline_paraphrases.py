@@ -922,3 +922,34 @@ def test_a_role_from_a_place(text: str, subject: str, title: str, origin: str) -
     assert _has(text, (subject, "job_title", title, False))
     assert _has(text, (subject, "from_location", origin, False))
     assert "is_a" not in _predicates(text)
+
+
+# 48. One "be" with a list of complements (an age, noun phrases): each is said of the subject.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm 41, a plumber, and I live in Derby.", ("user", "job_title", "plumber")),
+        ("I'm 41, a plumber, and I live in Derby.", ("user", "age", "41")),
+        ("I'm a pharmacist, a mum of two and a keen runner.", ("user", "job_title", "pharmacist")),
+        ("I'm a pharmacist, a mum of two and a keen runner.", ("user", "exercise", "running")),
+        ("My brother is 30, an electrician, and a dad.", ("brother", "job_title", "electrician")),
+        ("im 23, a student and a barista", ("user", "job_title", "barista")),
+    ],
+)
+def test_one_be_with_a_list_of_complements(text: str, expected: tuple[str, str, str]) -> None:
+    subject, predicate, obj = expected
+    assert _has(text, (subject, predicate, obj, False))
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kind", "age"),
+    [
+        ("Our cat, a tabby called Mitzi, is eleven.", "mitzi", "tabby", "eleven"),
+        ("My dog, a spaniel named Alfie, is 4.", "alfie", "spaniel", "4"),
+        ("My horse, an Arab called Zain, is nineteen.", "zain", "arab", "nineteen"),
+    ],
+)
+def test_a_named_kind_in_apposition(text: str, name: str, kind: str, age: str) -> None:
+    assert _has(text, ("user", "has_pet", name, False))
+    assert _has(text, (name, "age", age, False))
+    assert not any(" named " in o or " called " in o for _, _, o, _ in _facts(text))

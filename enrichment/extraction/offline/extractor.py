@@ -1008,6 +1008,13 @@ def _parenthetical(clause: str) -> list[str]:
     if not found:
         return [clause]
     subject = found.group("subject")
+    named = re.match(
+        r"^(?P<kind>.+?)\s+(?:called|named)\s+(?P<name>(?-i:[A-Z])[\w-]+)$", found.group("np") or ""
+    )
+    if named and re.match(r"^(?:my|our)\s", subject, re.I):
+        # "My dog, a spaniel named Alfie, is 4": the name is the subject's ("my dog Alfie").
+        subject = f"{subject} {named.group('name')}"
+        return [f"{subject} {found.group('rest')}", f"{subject} is {named.group('kind')}"]
     said = (
         f"is {found.group('age')}"
         if found.group("age")

@@ -284,6 +284,14 @@ def _verb_phrase(
         confidence=0.8,
         owner=context.me,
     )
+    listed = _complement_list(rest)
+    if listed:  # "I'm 41, a plumber, and a dad": each complement of the one "be"
+        be_word, items = listed
+        return [
+            found
+            for item in items
+            for found in _verb_phrase(f"{be_word} {item}", context, subject, negated)
+        ]
     for pattern, handler in _RULES:
         match = pattern.match(rest)
         if not match:
@@ -366,3 +374,27 @@ def _verb_phrase(
     if bare:
         return _be_bare(bare, clause)
     return []
+
+
+# One "be" and a list of complements, commas between: "am 41, a plumber, and a dad".
+_COMPLEMENTS_RE = re.compile(r"^(?P<be>am|is|are|was|were)\s+(?P<items>(?:an?\s|\d).*,.*)$", re.I)
+_COMPLEMENT_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=an?\s|\d)", re.I)
+_COMPLEMENT_RE = re.compile(
+    r"^(?:\d{1,3}|an?\s+(?!(?:job|one|thing|bit|lot|little|few|couple|while|way)\b)[\w-]"
+    r"[^,]*)$",
+    re.I,
+)
+
+
+def _complement_list(rest: str) -> tuple[str, list[str]] | None:
+    """(be, complements) when the phrase is one "be" with two or more complements, each an
+    age or a noun phrase with an article, separated by commas (and "and"); else None."""
+    listed = _COMPLEMENTS_RE.match(rest)
+    if not listed:
+        return None
+    items = [i.strip() for i in _COMPLEMENT_SPLIT_RE.split(listed.group("items")) if i.strip()]
+    if len(items) < 2 or not all(_COMPLEMENT_RE.match(i) for i in items):
+        return None
+    if any(re.search(r"\s(?:i|we|you|he|she|they)\s", i, re.I) for i in items):
+        return None  # "a job I love": a relative clause, not a complement
+    return listed.group("be"), items
