@@ -953,3 +953,19 @@ def test_a_named_kind_in_apposition(text: str, name: str, kind: str, age: str) -
     assert _has(text, ("user", "has_pet", name, False))
     assert _has(text, (name, "age", age, False))
     assert not any(" named " in o or " called " in o for _, _, o, _ in _facts(text))
+
+
+# 49. A role's head noun comes before its prepositional phrase: "a nurse on a cardiac ward"
+#     is a nurse (not a "ward"), and the title ends where "on/in/with a …" starts.
+@pytest.mark.parametrize(
+    ("text", "subject", "title"),
+    [
+        ("I'm a nurse on a busy surgical ward.", "user", "nurse"),
+        ("My son is an engineer on the Azure team.", "son", "engineer"),
+        ("I'm a cook in a tiny kitchen in Soho.", "user", "cook"),
+        ("i'm a porter in the A&E department", "user", "porter"),
+    ],
+)
+def test_a_role_head_before_its_phrase(text: str, subject: str, title: str) -> None:
+    assert _has(text, (subject, "job_title", title, False))
+    assert "is_a" not in _predicates(text)

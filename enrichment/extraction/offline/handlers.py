@@ -180,6 +180,7 @@ def _being(obj: str, clause: _Clause) -> list[_Found]:
         phrase = located.group("title")
         if located.group("rest")[:1].isupper():
             town = located.group("rest")
+    phrase = _ON_A_TEAM_RE.sub("", phrase)
     head_words = re.findall(r"[A-Za-z-]+", _OBJECT_STOP_RE.split(phrase, maxsplit=1)[0])
     if not head_words:
         return []
@@ -263,6 +264,9 @@ def _being(obj: str, clause: _Clause) -> list[_Found]:
     return [*found, _Found("is_a", "am a", phrase, negated=clause.negated)]
 
 
+# "a nurse on a cardiac ward", "an engineer on the Azure team": where the role is held is
+# not part of it, and the head noun comes before the phrase.
+_ON_A_TEAM_RE = re.compile(r"\s+on\s+(?:an?|the|my|our|his|her|their)\s.*$", re.IGNORECASE)
 _CONDITION_NOUNS = frozenset(
     "diabetic epileptic asthmatic coeliac celiac anaemic anemic insomniac dyslexic "
     "haemophiliac hemophiliac".split()
