@@ -969,3 +969,37 @@ def test_a_named_kind_in_apposition(text: str, name: str, kind: str, age: str) -
 def test_a_role_head_before_its_phrase(text: str, subject: str, title: str) -> None:
     assert _has(text, (subject, "job_title", title, False))
     assert "is_a" not in _predicates(text)
+
+
+# 50. An assistant's thanks or impression framing the user's fact ("Thanks for letting me
+#     know you're …", "It sounds like you …") restates it.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks for letting me know you're a nurse in Cardiff.", ("user", "job_title", "nurse")),
+        ("It sounds like you live in Oslo now.", ("user", "lives_in", "oslo")),
+        ("Sounds like you're vegan, so here are some ideas.", ("user", "diet", "vegan")),
+        ("Thanks for telling me that you work at Ikea.", ("user", "works_at", "ikea")),
+    ],
+)
+def test_an_assistant_thanks_or_impression_restates(
+    text: str, expected: tuple[str, str, str]
+) -> None:
+    subject, predicate, obj = expected
+    assert _has(text, (subject, predicate, obj, False), role="assistant")
+
+
+# 51. A headline before a colon or a dash is no speaker and no subject ("Background: I'm …",
+#     "some background on me: i live …", "Quick intro - I'm …").
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Context: I'm a teacher in Leeds.", ("user", "job_title", "teacher")),
+        ("some background on me: i live in Hull and i'm a welder", ("user", "lives_in", "hull")),
+        ("Quick intro - I'm Sam and I work at Lidl.", ("user", "works_at", "lidl")),
+        ("ok so a little about me: I'm 45 and I have three kids", ("user", "age", "45")),
+    ],
+)
+def test_a_headline_is_no_speaker(text: str, expected: tuple[str, str, str]) -> None:
+    subject, predicate, obj = expected
+    assert _has(text, (subject, predicate, obj, False))

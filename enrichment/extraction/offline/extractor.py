@@ -485,6 +485,14 @@ def _clause_prepare(text: str, context: _Context) -> tuple[str, bool, float] | N
     text = re.sub(
         r"^(?:[\w']+\s+){0,3}[\w']+\s*:\s+(?=(?:i|we|my|our|me)\b)", "", text, flags=re.IGNORECASE
     )
+    # "ok so a little about me: I'm 45", "some background on me - i live …": an
+    # introduction's headline, however long.
+    text = re.sub(
+        r"^(?:[\w',]+\s+){0,6}(?:about|on)\s+(?:me|myself|us)\s*[:\-–—]+\s+(?=(?:i|we|my|our)\b)",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
     # "So the big news is (that) we moved…", "The update is I got the job": a headline too.
     text = re.sub(
         r"^(?:so\s+)?(?:the\s+)?(?:big\s+|good\s+|exciting\s+|sad\s+|latest\s+)?(?:news|update|"

@@ -39,6 +39,10 @@ _REPORT_FRAME_RE = re.compile(
     r"|(?:(?:love|i love|noted|good|cool)\s+that\s+)(?=you\b)|(?:that\s+)(?=you\b)"
     # "Great to hear you're …" after the interjection "Great" was taken off.
     r"|(?:to (?:hear|know|learn|see)\s+(?:that\s+)?)(?=you\b)"
+    # "Thanks for letting me know you're …", "It sounds like you …": the user's fact, restated.
+    r"|(?:(?:thanks|thank you)\s+)?for\s+(?:letting me know|telling me|sharing|mentioning|"
+    r"explaining)\s+(?:that\s+)?(?=you\b)"
+    r"|(?:it\s+)?(?:sounds|seems|looks)\s+like\s+(?=you\b)"
     r")*",
     re.IGNORECASE,
 )

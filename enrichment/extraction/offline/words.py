@@ -334,7 +334,10 @@ _NOT_SPEAKERS = frozenset(
     "note noted ps p.s update edit re subject q a question answer tip warning example step "
     "summary reminder "
     "important fyi btw ok okay title date time location todo to do done result error output input "
-    "http https".split()
+    "http https "
+    # headlines of an introduction ("Context: I'm a teacher", "Background: …")
+    "context background intro introduction bio about info details profile recap "
+    "status".split()
 )
 _USER_SPEAKERS = frozenset({"user", "me", "human", "customer"})
 _BOT_SPEAKERS = frozenset({"assistant", "ai", "bot", "system", "claude", "chatgpt", "gpt"})
