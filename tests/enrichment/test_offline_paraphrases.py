@@ -1003,3 +1003,33 @@ def test_an_assistant_thanks_or_impression_restates(
 def test_a_headline_is_no_speaker(text: str, expected: tuple[str, str, str]) -> None:
     subject, predicate, obj = expected
     assert _has(text, (subject, predicate, obj, False))
+
+
+# 52. A scope before an imperative to the assistant ("When you explain maths, …", "If you
+#     give me code, …", "For work emails, …") makes it standing; the instruction is the
+#     imperative itself.
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("When you explain physics, go one step at a time.", "go one step at a time"),
+        ("If you send me code, add type hints.", "add type hints"),
+        ("whenever i ask for a workout, give me the warm-up too", "give me the warm-up too"),
+        ("For work emails, keep the tone formal.", "keep the tone formal"),
+        ("In the future, please don't use tables.", "don't use tables"),
+        ("Remember to call me Doc.", "call me doc"),
+    ],
+)
+def test_a_scope_before_an_instruction(text: str, told: str) -> None:
+    assert _has(text, ("user", "assistant_instruction", told, False))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "When you get a chance, look at this.",
+        "If you see Tom, say hi.",
+        "When I was a kid, we lived in Leeds.",
+    ],
+)
+def test_a_scope_before_a_one_off_is_no_instruction(text: str) -> None:
+    assert "assistant_instruction" not in _predicates(text)

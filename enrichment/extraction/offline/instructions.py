@@ -162,6 +162,10 @@ def instruction(sentence: str) -> str | None:
         return _REASON_RE.sub("", told).strip(" .!,")
     if _CALL_ME_IDIOM_RE.match(text):
         return None  # "Call me old-fashioned, but …": an idiom, no name and no rule
+    text = _REMEMBER_TO_RE.sub("", text)
+    scoped = _scoped(text)
+    if scoped is not None:
+        return scoped
     liked = _LIKE_ANSWERS_RE.match(text.strip(" .!"))
     if liked:
         return _REASON_RE.sub("", liked.group("obj")).strip(" .!,")
@@ -200,6 +204,41 @@ def instruction(sentence: str) -> str | None:
         return None
     text = _instruction_object(text)
     return text[0].lower() + text[1:] if len(text.split()) >= 2 else None
+
+
+# "Remember to call me Doc", "Make sure to cite sources": the instruction after it.
+_REMEMBER_TO_RE = re.compile(r"^(?:please\s+)?(?:remember|make sure|be sure)\s+to\s+", re.I)
+# A scope before an imperative: when the assistant does something ("When you explain
+# maths, …", "Whenever I ask for a recipe, …"), a kind of request ("For work emails, …"),
+# or a standing marker ("In the future, …").
+_SCOPE_RE = re.compile(
+    r"^(?:(?:when|whenever|if|any ?time|every time|each time)\s+(?:you|i)\b[^,]{2,60}|"
+    r"for\s+(?:[\w'-]+\s+){0,3}(?:questions?|emails?|code|answers?|recipes?|messages?|posts?|"
+    r"replies|anything)|in (?:the )?future|going forward|from now on)\s*,\s*",
+    re.IGNORECASE,
+)
+
+
+def _scoped(text: str) -> str | None:
+    """The instruction after a scope ("When you explain maths, go step by step" → "go step
+    by step"): standing by its scope, when what follows is an imperative of answering, a
+    standing form ("don't …") or "go …" that does not point back into the scope; None
+    otherwise (the sentence is then read as before)."""
+    scope = _SCOPE_RE.match(text)
+    if not scope or text.rstrip().endswith("?"):
+        return None
+    rest = _POLITE_RE.sub("", text[scope.end() :].strip(" .!")).strip(" .!,")
+    rest = _REASON_RE.sub("", _INNER_PLEASE_RE.sub("", rest)).strip(" .!,")
+    if not (_VERB_RE.match(rest) or _INHERENT_RE.match(rest) or re.match(r"^go\s", rest, re.I)):
+        return None
+    if _NOT_INSTRUCTIONS_RE.match(rest) or len(rest.split()) < 2 or one_off(rest.lower()):
+        return None
+    if re.search(r"\b(?:it|its|they|them|their|this|that|these|those)\b", rest, re.I):
+        # "When you recommend a book, tell me how long it is": the imperative points back
+        # into its scope, so the scope stays (`standing_rule` reads the whole sentence).
+        return None
+    rest = _instruction_object(rest)
+    return rest[0].lower() + rest[1:]
 
 
 def _instruction_object(text: str) -> str:
