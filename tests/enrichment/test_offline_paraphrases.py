@@ -874,6 +874,7 @@ def test_an_old_job_is_no_employer() -> None:
 
 # --- Eighth round (issue #15): classes found by probing own sentences; structural causes.
 
+
 # 45. A relative named by "is called X" / "'s name is X" is who a later "he/she" in the same
 #     message is.
 @pytest.mark.parametrize(
@@ -1033,3 +1034,32 @@ def test_a_scope_before_an_instruction(text: str, told: str) -> None:
 )
 def test_a_scope_before_a_one_off_is_no_instruction(text: str) -> None:
     assert "assistant_instruction" not in _predicates(text)
+
+
+# 53. Coordinated relatives or pets, each with its own name ("a cat called Mochi and a
+#     hamster named Bean", "two kids, Noah and Ava, and a dog named Biscuit", "a brother,
+#     Sam, and a sister, Jess"): every name is one.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "We have a rabbit called Clover and a parrot named Kiwi.",
+            {("has_pet", "clover"), ("has_pet", "kiwi")},
+        ),
+        (
+            "I've got two daughters, Isla and Maeve, and a cat called Sooty.",
+            {("has_child", "isla"), ("has_child", "maeve"), ("has_pet", "sooty")},
+        ),
+        (
+            "I have a brother, Marco, and a sister, Lucia.",
+            {("has_sibling", "marco"), ("has_sibling", "lucia")},
+        ),
+        (
+            "i have a son called Ezra and a daughter called Nell",
+            {("has_child", "ezra"), ("has_child", "nell")},
+        ),
+    ],
+)
+def test_coordinated_named_relatives(text: str, expected: set[tuple[str, str]]) -> None:
+    found = {(p, o.lower()) for s, p, o, _ in _facts(text) if s == "user"}
+    assert expected <= found

@@ -407,6 +407,14 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
     """'I have two kids / a dog named Rex / asthma / a dentist appointment / a MacBook'."""
     verb = match.group("verb").lower()
     obj = match.group("obj")
+    listed = _kin_list(obj)
+    if listed:  # "a cat called Mochi and a hamster named Bean": each of them
+        found: list[_Found] = []
+        for item in listed:
+            each = re.match(r"(?P<verb>[^\x00]*)\x00(?P<obj>.*)", f"{verb}\x00{item}", re.S)
+            if each:
+                found += _have(each, clause)
+        return found
     kin = re.match(
         rf"^(?P<np>(?:(?:an?|one|two|three|four|five|six|\d+|some|a few|"
         rf"several)\s+)?{_RELATION_MODIFIERS}"
@@ -512,6 +520,42 @@ def _have(match: re.Match[str], clause: _Clause) -> list[_Found]:
             return []
         return [_Found("owns", verb, obj, negated=clause.negated)]
     return []
+
+
+# One relative or pet of a coordinated list: a determiner or number, the noun, and maybe its
+# name ("a cat called Mochi").
+_KIN_ITEM_RE = re.compile(
+    rf"^(?:an?|one|two|three|four|five|six|\d+)\s+(?:[\w-]+\s+){{0,2}}?(?P<noun>{_RELATION_ALT})"
+    rf"(?:\s+(?:called|named)\s+(?-i:[A-Z])[\w-]*)?$",
+    re.IGNORECASE,
+)
+_KIN_NAME_RE = re.compile(r"^(?-i:[A-Z])[a-z][\w-]*$")
+
+
+def _kin_list(obj: str) -> list[str] | None:
+    """The items of a coordinated list of relatives or pets, each with its names ("two
+    kids, Noah and Ava, and a dog named Biscuit" → "two kids, Noah and Ava", "a dog named
+    Biscuit"); None unless there are two or more, each headed by a relation noun."""
+    obj = obj.strip(" .!")
+    if " and " not in obj:
+        return None
+    items: list[tuple[str, list[str]]] = []
+    for piece in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", obj):
+        head = _KIN_ITEM_RE.match(piece)
+        if head and head.group("noun").lower() in _RELATION_NOUNS:
+            items.append((piece, []))
+        elif (
+            items
+            and _KIN_NAME_RE.match(piece)
+            and " called " not in items[-1][0]
+            and (" named " not in items[-1][0])
+        ):
+            items[-1][1].append(piece)
+        else:
+            return None
+    if len(items) < 2:
+        return None
+    return [f"{np}, {' and '.join(names)}" if names else np for np, names in items]
 
 
 def _went(match: re.Match[str], clause: _Clause) -> list[_Found]:
