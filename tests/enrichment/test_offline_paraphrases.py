@@ -1063,3 +1063,18 @@ def test_a_scope_before_a_one_off_is_no_instruction(text: str) -> None:
 def test_coordinated_named_relatives(text: str, expected: set[tuple[str, str]]) -> None:
     found = {(p, o.lower()) for s, p, o, _ in _facts(text) if s == "user"}
     assert expected <= found
+
+
+# 54. A participle "based in" after a comma is a second phrase of the same subject: where
+#     they live ("I work for Oxfam as a fundraiser, based in Oxford").
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I work for Oxfam as a fundraiser, based in Oxford.", ("user", "lives_in", "oxford")),
+        ("My sister is a vet, based in Bath.", ("sister", "lives_in", "bath")),
+        ("I'm a freelance editor, based in Lisbon these days.", ("user", "lives_in", "lisbon")),
+    ],
+)
+def test_a_second_phrase_based_in(text: str, expected: tuple[str, str, str]) -> None:
+    subject, predicate, obj = expected
+    assert _has(text, (subject, predicate, obj, False))

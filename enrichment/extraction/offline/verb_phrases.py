@@ -38,6 +38,8 @@ _VP_SPLIT_RE = re.compile(
     r"study|studies|studied|grew|drive|drives|use|uses|"
     # chat's second phrase after a comma: "I'm 40, been a welder", "I'm 31 and working as …"
     r"been|working\s+(?:as|at|for|in)|studying|living\s+in|raised|brought\s+up|"
+    # a participle of place: "a fundraiser at Oxfam, based in Oxford"
+    r"based\s+(?:in|out\s+of)|"
     # a habit or sport beside an age: "is 71 and still cycles every day"
     r"swim|swims|run|runs|cycle|cycles|hike|hikes|surf|surfs|climb|climbs|jog|jogs)\b)",
     re.IGNORECASE,
