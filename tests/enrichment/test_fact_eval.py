@@ -23,30 +23,34 @@ from bench.fact_eval import (
 )
 from tenants.models import Tenant
 
-# Measured on the dev part: precision 229/236 = 0.970, recall 229/250 = 0.916, 30/30 pairs
-# (sixth round of issue #15; fourth and fifth: 0.966, 0.912, 30/30; third: 0.941, 0.896,
+# Measured on the dev part: precision 230/237 = 0.970, recall 230/250 = 0.920 (eighth round
+# of issue #15); 229/236 = 0.970, 229/250 = 0.916, 30/30 pairs (sixth round; fourth and
+# fifth: 0.966, 0.912, 30/30; third: 0.941, 0.896,
 # 30/30; second: 0.804, 0.720, 28/30; first: 0.633, 0.456, 9/30; before it: 0.574, 0.388,
 # 8/30).
 PRECISION_FLOOR = 0.96
-RECALL_FLOOR = 0.91
+RECALL_FLOOR = 0.92
 PAIRS_PASSED_FLOOR = 29
-# Measured on the sealed part (aggregate only): precision 193/237 = 0.814, recall
-# 193/316 = 0.611, 23/34 pairs (seventh round of issue #15; sixth: 0.796, 0.592, 21/34;
+# Measured on the sealed part (aggregate only): precision 195/238 = 0.819, recall
+# 195/316 = 0.617 (eighth round of issue #15); 193/237 = 0.814, 193/316 = 0.611, 23/34 pairs
+# (seventh round; sixth: 0.796, 0.592, 21/34;
 # fifth: 0.784, 0.585, 21/34;
 # fourth: 0.763, 0.560, 21/34; third: 0.729, 0.519, 19/34; second: 0.684, 0.459, 13/34;
 # first: 0.668, 0.402, 7/34; before it: 0.638, 0.373, 6/34).
-SEALED_PRECISION_FLOOR = 0.81
-SEALED_RECALL_FLOOR = 0.61
+SEALED_PRECISION_FLOOR = 0.815
+SEALED_RECALL_FLOOR = 0.615
 SEALED_PAIRS_PASSED_FLOOR = 22
 # Batch 2 (written after the third round, by a helper who never saw the rules), measured
-# at the seventh round: dev 159/166 = 0.958, 159/195 = 0.815, 22/23 pairs; sealed
+# at the eighth round: dev 161/167 = 0.964, 161/195 = 0.826; sealed 158/192 = 0.823,
+# 158/294 = 0.537 (statements unchanged). At the seventh round: dev 159/166 = 0.958,
+# 159/195 = 0.815, 22/23 pairs; sealed
 # 158/192 = 0.823, 158/294 = 0.537, 21/47 pairs. Sixth round: dev 142/151 = 0.940,
 # 142/195 = 0.728, 22/23 pairs (fifth: 0.888,
 # 0.692, 20/23; fourth: 0.870, 0.651, 17/23; at b24fc61, before any work on it: 0.736,
 # 0.544, 8/23); sealed 151/188 = 0.803, 151/294 = 0.514, 20/47 pairs (fifth: 0.789, 0.510,
 # 19/47; fourth: 0.777, 0.497, 18/47; before: 0.732, 0.483, 17/47).
 BATCH2_FLOORS = {
-    "dev": (178, 0.95, 0.81, 23, 21),
+    "dev": (178, 0.96, 0.82, 23, 21),
     "sealed": (263, 0.82, 0.53, 47, 20),
 }
 
