@@ -36,10 +36,10 @@ class EmbeddedPostgres:
 # Server settings for this workload (README "Postgres settings" has the reasoning). Written
 # with ALTER SYSTEM (postgresql.auto.conf), so they survive restarts and a base backup carries
 # them to a replica. The compose Postgres gets the same values on its command line.
-# shared_buffers 1GB (256MB before): at 256MB a third of the pages a recall of a user with
-# 100k facts touches were read from outside shared buffers, ~1,500 reads per recall; at
-# 1GB the hot part of such a history (postings, HNSW graphs, the candidates' heap pages)
-# stays in (BENCHMARKS.md "Long history at 100k: shared buffers"). Postgres maps shared
+# shared_buffers 1GB (256MB before): at 256MB a recall of a user with 100k facts read ~930
+# of its ~5,100 pages from outside shared buffers, at 1GB ~460 (the hot part of such a
+# history: postings, HNSW graphs, the candidates' heap pages, ~1.4 GB in all; BENCHMARKS.md
+# "Long history at 100k: shared buffers and the temporal channel"). Postgres maps shared
 # buffers at start but the kernel only backs the pages it touches: a test database or
 # an idle dev stack uses no more memory than before.
 POSTGRES_SETTINGS: dict[str, str] = {

@@ -3,8 +3,8 @@
 channel (memory.recall.channels.temporal_events_send) reads the noted turns said near its
 window from it, and the turns said inside the window from event_user_time_id alone, instead
 of visiting the heap of every turn within a month either side of the window to read its
-notes (a one-day window at 100k events: 8,600 rows, ~3,100 buffers; BENCHMARKS.md
-"Long history: the temporal channel").
+notes (a one-day window at 100k events: 8,600 rows, 3,080 buffers, now 11; BENCHMARKS.md
+"Long history at 100k: shared buffers and the temporal channel").
 
 Built CONCURRENTLY: memory_event is written by every ingest, and a plain CREATE INDEX would
 hold those writes for the whole scan of the table. Hence not atomic: a failed build leaves

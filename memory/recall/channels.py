@@ -494,7 +494,8 @@ def temporal_events_send(
     # about it whatever they say), an index-only range of event_user_time_id, and the
     # turns said within the reach around it that have notes, from the partial index
     # event_user_time_noted. One range filtered on the notes visited the heap of every
-    # turn of the two months around the window (BENCHMARKS.md "Long history: the temporal
+    # turn of the two months around the window (a one-day window at 100k events: 3,080
+    # buffers -> 11; BENCHMARKS.md "Long history at 100k: shared buffers and the temporal
     # channel"). The same rows: inside, or near with notes.
     inside, inside_params = rows.select(
         "r.id, true AS inside, NULL::jsonb AS notes, r.event_time",
