@@ -493,3 +493,129 @@ def test_left_one_place_for_another(text: str, old: str, new: str) -> None:
     assert ("user", "works_at", new, False) in found
     assert old in {obj for _, _, obj, negated in found if negated}
 
+
+# Issue #15, eighth round: an instruction to the assistant that replaces a held one.
+@pytest.mark.parametrize(
+    ("held", "new"),
+    [
+        # the answer's language
+        ("answer me in English", "answer in Spanish"),
+        ("reply in German", "respond in Dutch"),
+        ("write to me in French", "switch to Italian"),
+        # units, spelling, length, format, tone
+        ("reply in metric units", "use imperial units instead of metric"),
+        ("write in British spelling", "switch to American spelling"),
+        ("keep your answers short", "give me longer, more detailed answers"),
+        ("keep it brief", "go into more detail"),
+        ("give me answers in bullet points", "just write paragraphs"),
+        ("use a formal tone with me", "be casual with me"),
+        # the same thing turned off, or on again
+        ("use bullet points in your answers", "stop using bullet points"),
+        ("add a summary at the end", "no more summaries at the end"),
+        ("answer me in French", "stop answering in French, English is fine"),
+        ("don't use emoji", "you can use emoji again"),
+        ("never mention calories", "feel free to mention calories"),
+        ("don't swear", "swearing is fine again"),
+    ],
+)
+def test_a_new_instruction_replaces_the_held_one(held: str, new: str) -> None:
+    from enrichment.pipeline.instruction_change import instruction_replaces
+
+    assert instruction_replaces(new, held)
+
+
+@pytest.mark.parametrize(
+    ("held", "new"),
+    [
+        ("answer me in Spanish", "use bullet points"),
+        ("keep answers short", "don't use emoji"),
+        ("don't use jargon", "answer in Spanish"),
+        ("use metric units", "call me Sam"),
+        ("use bullet points", "use bullet points for steps"),
+    ],
+)
+def test_instructions_on_other_things_hold_together(held: str, new: str) -> None:
+    from enrichment.pipeline.instruction_change import instruction_replaces
+
+    assert not instruction_replaces(new, held)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "role"),
+    [
+        ("Always answer me in English.", "From now on answer in Spanish.", "user"),
+        (
+            "Please use bullet points in your answers.",
+            "Actually, stop using bullet points.",
+            "user",
+        ),
+        (
+            "Keep your answers short.",
+            "Please give me longer, more detailed answers from now on.",
+            "user",
+        ),
+        (
+            "Please answer me in German.",
+            "Understood, I'll answer in Italian from now on instead of German.",
+            "assistant",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_replaced_instruction_is_kept_in_history(
+    tenant: Tenant, first: str, second: str, role: str
+) -> None:
+    ingest_enriched(tenant, first)
+    ingest_enriched(tenant, second, role=role, minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="assistant_instruction")
+    assert len([f for f in facts if f.status == "current" and not f.negated]) == 1
+    assert [f.status for f in facts if f.source_text == first] == ["superseded"]
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("Actually, stop using bullet points.", "stop using bullet points"),
+        ("Actually, answer in Spanish from now on.", "answer in Spanish"),
+        ("Actually, don't use emoji anymore.", "don't use emoji"),
+    ],
+)
+def test_a_changed_instruction_after_actually(text: str, told: str) -> None:
+    assert ("user", "assistant_instruction", told, False) in facts_of(text)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "predicate", "old", "new"),
+    [
+        (
+            "I'm studying law.",
+            "I changed my major to economics.",
+            "studies_subject",
+            "law",
+            "economics",
+        ),
+        (
+            "I'm studying physics.",
+            "I switched my course to chemistry.",
+            "studies_subject",
+            "physics",
+            "chemistry",
+        ),
+        (
+            "I'm doing a degree in history.",
+            "I changed my degree to politics.",
+            "studies_subject",
+            "history",
+            "politics",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_value_changed_to_another_replaces_it_in_a_set(
+    tenant: Tenant, first: str, second: str, predicate: str, old: str, new: str
+) -> None:
+    # Set-valued, but "changed my X to Y" says Y took the held value's place.
+    ingest_enriched(tenant, first)
+    ingest_enriched(tenant, second, minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate=predicate, negated=False)
+    assert {(f.object_text, f.status) for f in facts} == {(old, "superseded"), (new, "current")}

@@ -19,7 +19,7 @@ from enrichment.extraction.offline.words import _LANGUAGES
 _LANGUAGE_ALT = "|".join(sorted(_LANGUAGES, key=len, reverse=True))
 
 _POLITE_RE = re.compile(
-    r"^(?:(?:please|pls|and|also|oh and|ok|okay|so|hey)\s*,?\s+)+|(?:,?\s*(?:please|thanks|"
+    r"^(?:(?:please|pls|and|also|oh and|ok|okay|so|hey|actually)\s*,?\s+)+|(?:,?\s*(?:please|thanks|"
     r"thank you))+[.!]*$",
     re.IGNORECASE,
 )
