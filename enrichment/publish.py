@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from celery import current_app
 from django.conf import settings
@@ -80,7 +80,8 @@ def _route() -> LeanRoute | None:
     ):
         return None
     task = app.tasks[EVENTS_TASK]
-    routed = app.amqp.router.route({}, EVENTS_TASK, None, None, task)
+    # As Celery's send_task routes it (with the task instance, which its stubs mistype).
+    routed = app.amqp.router.route({}, EVENTS_TASK, (), {}, cast(Any, task))
     queue = routed.get("queue")
     if queue is None or routed.get("exchange") or routed.get("routing_key"):
         return None
