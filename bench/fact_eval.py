@@ -174,8 +174,8 @@ def predictions(item: dict[str, Any]) -> list[Predicted]:
     """The facts the pipeline would write for one statement (Map naming, Gate admission)."""
     from enrichment.extractors import extractor
     from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
-    from enrichment.propositions import ExtractionInput
-    from memory.vocabulary.predicates import predicate_get, predicate_map
+    from enrichment.propositions import CHANGE_FROM, ExtractionInput
+    from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_get, predicate_map
 
     event_time = datetime.fromisoformat(item["event_time"].replace("Z", "+00:00"))
     result = extractor().extract(
@@ -189,6 +189,10 @@ def predictions(item: dict[str, Any]) -> list[Predicted]:
             predicate = predicate_get(p.predicate) if p.predicate else None
         except KeyError:  # as the Map stage: an unknown name is mapped again
             predicate = None
+        if predicate is None and p.relation_phrase == CHANGE_FROM:
+            # As the Map stage: an ended value is named only by a held fact, and a single
+            # statement's fresh user holds none.
+            predicate = FALLBACK_PREDICATE
         if predicate is None:
             predicate = predicate_map(relation_phrase=p.relation_phrase, object_text=p.object_text)
         if utility_score(proposition=p, predicate=predicate) < DEFAULT_GATE_THRESHOLD:

@@ -11,12 +11,16 @@ get_db_prep_save, what ingest._row_values replaced). Measured, never asserted.
 
     .venv/bin/python -m bench.ingest_inprocess --repeat 7
     .venv/bin/python -m bench.ingest_inprocess --profile single   # cProfile of /v6/ingest
+    PROFILE_TIMER=cpu .venv/bin/python -m bench.ingest_inprocess --profile single  # CPU only
 
 `--compare validate` instead runs, interleaved, a batch and `--singles` single ingests with
 each item validated by the shortcut (`fast`, memory.api.ingest_items: what runs) or by
 IngestSerializer (`drf`, what it replaced); `--compare postings` with the keyword postings
 trigger of memory_event's INSERTs (0018_keyword_postings) on (what runs) and off (what
-postings upkeep costs ingest; reference only: recall needs the postings).
+postings upkeep costs ingest; reference only: recall needs the postings); `--compare
+publish` with a single ingest's enqueue written straight to the broker (`lean`,
+enrichment.publish: what runs) or through Celery (`celery`, what it replaced). Each also
+prints the CPU per single ingest of this process and of its Postgres backend.
 """
 
 from __future__ import annotations
@@ -115,6 +119,18 @@ def _compare_arms(what: str) -> dict[str, Callable[[], None]]:
             return switch
 
         return {"fast": shortcut(True), "drf": shortcut(False)}
+    if what == "publish":
+        from enrichment import publish
+
+        lean_route = publish.lean_route
+
+        def path(lean: bool) -> Callable[[], None]:
+            def switch() -> None:
+                publish.lean_route = lean_route if lean else (lambda: None)  # type: ignore[assignment]
+
+            return switch
+
+        return {"lean": path(True), "celery": path(False)}
     table = "memory_event"
 
     def triggers(arm: str) -> Callable[[], None]:
@@ -168,6 +184,10 @@ def _compare(
         _validation_cpu(batch_size)
     batch_ms: dict[str, list[float]] = {a: [] for a in arms}
     single_ms: dict[str, list[float]] = {a: [] for a in arms}
+    # CPU per single ingest of this process and of its Postgres backend (its /proc stat:
+    # the embedded server runs on this machine), which the load disturbs less than time.
+    single_cpu: dict[str, list[tuple[float, float]]] = {a: [] for a in arms}
+    backend = _backend_pid()
     print(f"load average at start: {open('/proc/loadavg').read().strip()}")
     for rep in range(repeat):
         # Rotate the order, so no arm always runs first (or right after the same other).
@@ -179,9 +199,16 @@ def _compare(
             batch(f"{arm}{rep}")
             batch_ms[arm].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
+            cpu, pg = time.process_time(), _pid_cpu(backend)
             for _ in range(singles):
                 single(f"{arm}s{rep}")
             single_ms[arm].append((time.perf_counter() - started) / singles * 1000)
+            single_cpu[arm].append(
+                (
+                    (time.process_time() - cpu) / singles * 1000,
+                    (_pid_cpu(backend) - pg) / singles * 1000,
+                )
+            )
     arms[next(iter(arms))]()  # back to what runs
     print(f"load average at end: {open('/proc/loadavg').read().strip()}")
     base = next(iter(arms))
@@ -198,7 +225,24 @@ def _compare(
                 f"; {arm}/{base} per repetition: batch {statistics.median(rb):.2f}x, "
                 f"single {statistics.median(rs):.2f}x"
             )
+        web = statistics.median(c[0] for c in single_cpu[arm])
+        pg = statistics.median(c[1] for c in single_cpu[arm])
+        line += f"; single CPU ms: this process {web:.2f}, Postgres backend {pg:.2f}"
         print(line, flush=True)
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def _pid_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process of this machine (clock ticks)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--singles", type=int, default=200, help="single ingests per repetition")
     parser.add_argument("--variants", default="copy,orm,chains")
     parser.add_argument("--profile", choices=["single", "batch"], default=None)
-    parser.add_argument("--compare", choices=["validate", "postings"], default=None)
+    parser.add_argument("--compare", choices=["validate", "postings", "publish"], default=None)
     args = parser.parse_args(argv)
 
     with inprocess_api(prefix="ingest-inprocess-", tenant_slug="bench") as api:
@@ -240,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         if args.profile:
-            profile = cProfile.Profile()
+            # PROFILE_TIMER=cpu: this process's CPU time only (waits on Postgres and Redis
+            # drop out), which a loaded machine disturbs far less than wall time.
+            timer = time.process_time if os.environ.get("PROFILE_TIMER") == "cpu" else None
+            profile = cProfile.Profile(timer) if timer else cProfile.Profile()
             profile.enable()
             for _ in range(1 if args.profile == "batch" else 200):
                 (batch if args.profile == "batch" else single)("profile")

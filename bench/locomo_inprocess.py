@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
                 cell["contained"].append(float(answer_contained(q.answer, text)))
                 cell["part"].append(float(answer_part_contained(q.answer, text)))
                 if dump:
-                    row = _diagnose(result, admitted, text, dia_of, q.evidence)
+                    row = _diagnose(result, admitted, text, dia_of, q.evidence, budget)
                     row.update(
                         conversation=conv.sample_id,
                         question=q.question,
@@ -255,19 +255,24 @@ def _relabel(tenant: object, users: list[str], into: str) -> None:
 
 
 def _diagnose(
-    result: object, admitted: list, text: str, dia_of: dict[str, str], evidence: list[str]
+    result: object,
+    admitted: list,
+    text: str,
+    dia_of: dict[str, str],
+    evidence: list[str],
+    budget: int,
 ) -> dict[str, object]:
     """Where each evidence turn was lost: "none" (in no channel's ranking), "fusion" (ranked
     by a channel but cut when the fused list was truncated), "pack" (hydrated but not
     admitted by the packer), or "cited" (recalled). Also the packed tokens per block type."""
-    from memory.recall.engine import CHANNEL_GROUPS, CHANNEL_WEIGHTS, FUSION_K
+    from memory.recall.engine import CHANNEL_GROUPS, FUSION_K, channel_weights
     from memory.recall.fusion import rrf_fuse
     from memory.tokens import count_tokens
 
     event_of = {dia: event for event, dia in dia_of.items()}
     full = rrf_fuse(
         result.ranks,  # type: ignore[attr-defined]
-        CHANNEL_WEIGHTS,
+        channel_weights(budget),  # the weights recall used at this budget
         k=FUSION_K,
         groups=CHANNEL_GROUPS,
     )

@@ -293,6 +293,24 @@ def questions(count: int) -> list[str]:
     return random.Random(14).sample(found, count)
 
 
+def other_questions(count: int, chosen: Sequence[str]) -> list[str]:
+    """`count` LoCoMo questions (categories 1-4) none of which is in `chosen`: warm-up
+    that fills the server's caches the way earlier recalls of other questions would,
+    without touching exactly the pages the measured questions will."""
+    from bench.locomo_data import load_locomo
+
+    taken = set(chosen)
+    found = sorted(
+        {
+            q.question
+            for conv in load_locomo()
+            for q in conv.questions
+            if q.category in (1, 2, 3, 4) and q.question not in taken
+        }
+    )
+    return random.Random(16).sample(found, count)
+
+
 def recaller(size: int, budget: int) -> Callable[[str], str]:
     """query -> the context user lh-`size`'s recall packs (see `measure`)."""
     from memory.recall import documents
@@ -328,6 +346,7 @@ def measure(
     budget: int,
     profile: Path | None = None,
     freeze: bool = True,
+    warm_with: Sequence[str] = (),
 ) -> dict[str, float | str]:
     """Recall as the v1 service does it (`memory_recall`: `retrieve`, the documents'
     joined spans, `blocks_from`, the instructions first, `pack`), without the access
@@ -341,7 +360,7 @@ def measure(
     recall allocates at that moment (the 100k user, allocating more per recall, more
     often): a cost of this script, not of the service."""
     recall = recaller(size, budget)
-    for query in queries[:warm]:
+    for query in [*warm_with, *queries[:warm]]:
         recall(query)
     if freeze and not gc.get_freeze_count():
         gc.collect()
@@ -562,6 +581,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=3000)
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--warm", type=int, default=5)
+    parser.add_argument(
+        "--warm-other",
+        type=int,
+        default=0,
+        help="first recall this many other questions (not measured): a server that has "
+        "served this user before, as a long-running one has",
+    )
     parser.add_argument("--budget", type=int, default=2000)
     parser.add_argument("--data-dir", type=Path, default=CACHE)
     parser.add_argument("--plans", type=Path, default=None, help="write full plans here")
@@ -590,6 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ensure(sizes, args.pool)
         chosen = questions(args.queries)
+        warm_with = other_questions(args.warm_other, chosen) if args.warm_other else []
         if args.export:
             export(sizes[-1], chosen, args.export)
             return 0
@@ -603,7 +630,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = []
         for size in sizes:
             latency = measure(
-                size, chosen, args.warm, args.budget, args.profile, freeze=args.freeze
+                size,
+                chosen,
+                args.warm,
+                args.budget,
+                args.profile,
+                freeze=args.freeze,
+                warm_with=warm_with,
             )
             print(
                 f"lh-{size}: uncached recall at {args.budget} tokens over {len(chosen)} "

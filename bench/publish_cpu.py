@@ -1,7 +1,9 @@
 """CPU time of one enrichment publish (the single ingest's, after commit), in-process against
 an embedded Valkey: the message as Celery builds it with its own `saferepr` of the args
-(what ran) and with `argsrepr`/`kwargsrepr` given (what `enrichment_enqueue` sends now),
-interleaved repetition by repetition, plus a raw LPUSH of a message-sized value for scale.
+and with `argsrepr`/`kwargsrepr` given, interleaved repetition by repetition, plus a raw
+LPUSH of a message-sized value for scale; and the single ingest's whole enqueue, the
+outstanding record then Celery's publish (what ran) against `enrichment.publish` (both in
+one pipeline, what runs now).
 Process time, so a loaded machine disturbs it less than wall time. Measured, never asserted.
 The messages stay in the throwaway Valkey (no worker runs).
 
@@ -43,10 +45,27 @@ def main(argv: list[str] | None = None) -> int:
             def lpush(eid: str) -> None:
                 client.lpush("publish-cpu-raw", eid * 16)
 
+            from enrichment import outstanding, publish
+
+            route = publish.lean_route()
+            assert route is not None
+
+            def record_then_given(eid: str) -> None:
+                outstanding.chain_sending(eid)
+                given(eid)
+
+            def lean(eid: str) -> None:
+                publish.events_publish(route, [eid])
+
             arms: dict[str, Callable[[str], None]] = {
                 "celery saferepr": saferepr,
                 "argsrepr given": given,
                 "raw LPUSH": lpush,
+                # The whole enqueue of a single ingest: the outstanding record, then the
+                # message (what ran before enrichment.publish), and the lean publish of
+                # both in one pipeline (what runs now).
+                "record + argsrepr given": record_then_given,
+                "lean record + message": lean,
             }
             for arm in arms.values():  # warm: imports, connections
                 for _ in range(50):

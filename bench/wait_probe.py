@@ -10,7 +10,8 @@ thread's wall time is split with the kernel's per-thread scheduler statistics
   again before running any Python);
 and the same three are kept for each kind of round trip (Postgres statements, the pool's
 checkout, Redis commands and pipelines, the Celery publish). Round trips are measured at
-their outermost call (the Celery publish includes its LPUSH). Records are appended as JSON
+their outermost call (the Celery publish includes its LPUSH; `enrichment.publish`'s
+pipeline, record and LPUSH, counts as the publish). Records are appended as JSON
 lines to `<CLAIV_WAIT_PROBE>.<pid>.jsonl`; `summary()` averages them.
 
 Used by `bench.ingest_inflight --wait-probe`, which starts gunicorn with this module's
@@ -102,6 +103,11 @@ def install() -> None:
 
     asgi.OneHopHandler._serve = measured_serve  # type: ignore[method-assign]
     _wrap(celery.app.base.Celery, "send_task", "celery")
+    # The single ingest's publish written straight to the broker (its outstanding record
+    # rides in the same pipeline, so "celery" then counts the record too).
+    from enrichment import publish
+
+    _wrap(publish, "events_publish", "celery")
     _wrap(psycopg.Cursor, "execute", "pg")
     _wrap(psycopg.Connection, "commit", "pg")
     _wrap(psycopg_pool.ConnectionPool, "getconn", "pgpool")

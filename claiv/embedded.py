@@ -36,13 +36,43 @@ class EmbeddedPostgres:
 # Server settings for this workload (README "Postgres settings" has the reasoning). Written
 # with ALTER SYSTEM (postgresql.auto.conf), so they survive restarts and a base backup carries
 # them to a replica. The compose Postgres gets the same values on its command line.
+# shared_buffers 1GB (256MB before): at 256MB a recall of a user with 100k facts read ~930
+# of its ~5,100 pages from outside shared buffers, at 1GB ~460 (the hot part of such a
+# history: postings, HNSW graphs, the candidates' heap pages, ~1.4 GB in all; BENCHMARKS.md
+# "Long history at 100k: shared buffers and the temporal channel"). Postgres maps shared
+# buffers at start but the kernel only backs the pages it touches: a test database or
+# an idle dev stack uses no more memory than before.
 POSTGRES_SETTINGS: dict[str, str] = {
-    "shared_buffers": "256MB",
-    "effective_cache_size": "1GB",
+    "shared_buffers": "1GB",
+    "effective_cache_size": "3GB",
     "work_mem": "16MB",
     "maintenance_work_mem": "256MB",
     "max_connections": "100",
 }
+# Overrides for one machine: "name=value,name=value" of the settings above (e.g. a laptop's
+# smaller shared_buffers, or a benchmark comparing two values), applied like them.
+SETTINGS_ENV = "CLAIV_EMBEDDED_POSTGRES_SETTINGS"
+
+
+def postgres_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """POSTGRES_SETTINGS with the overrides of SETTINGS_ENV in `environ` (the process
+    environment by default). Only the names of POSTGRES_SETTINGS may be overridden; any
+    other name, or an item without "=", is refused with a ValueError naming it."""
+    raw = (os.environ if environ is None else environ).get(SETTINGS_ENV, "")
+    chosen = dict(POSTGRES_SETTINGS)
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, equals, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not value:
+            raise ValueError(f"{SETTINGS_ENV}: {item!r} is not name=value")
+        if name not in POSTGRES_SETTINGS:
+            raise ValueError(
+                f"{SETTINGS_ENV}: {name!r} is not one of {', '.join(sorted(POSTGRES_SETTINGS))}"
+            )
+        chosen[name] = value
+    return chosen
+
+
 # A base backup or a start waits at most this long (a bound, not an expected duration).
 _SERVER_TIMEOUT_SECONDS = 180
 
@@ -52,6 +82,7 @@ def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgr
     database and the `vector` extension exist. Listens on a Unix socket only."""
     import psycopg
 
+    wanted = postgres_settings()  # a bad override is refused before anything starts
     # embedded_postgres keeps a lock file under the user runtime dir; give it one that exists.
     runtime = Path(
         os.environ.get("XDG_RUNTIME_DIR")
@@ -70,15 +101,16 @@ def postgres_start(*, data_dir: Path, database: str = "claiv") -> EmbeddedPostgr
             conn.execute(f'CREATE DATABASE "{database}"')
     with psycopg.connect(server.get_uri(database), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    _settings_apply(server)
+    _settings_apply(server, wanted)
     return EmbeddedPostgres(server=server, database=database)
 
 
-def _settings_apply(server: object) -> None:
-    """Write POSTGRES_SETTINGS to the server's postgresql.auto.conf when it does not hold
-    them yet, and restart the server to apply them (shared_buffers and max_connections take
-    effect only at start). Done once per data directory; a server other processes are using
-    is not restarted under them: it picks the settings up at its next start."""
+def _settings_apply(server: object, wanted: dict[str, str]) -> None:
+    """Write `wanted` (`postgres_settings()`) to the server's postgresql.auto.conf when it
+    does not hold them yet, and restart the server to apply them (shared_buffers and
+    max_connections take effect only at start). Done once per data directory; a server
+    other processes are using is not restarted under them: it picks the settings up at
+    its next start."""
     import psycopg
     from psycopg import sql
 
@@ -90,9 +122,7 @@ def _settings_apply(server: object) -> None:
                 "WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL"
             ).fetchall()
         )
-        missing = {
-            name: value for name, value in POSTGRES_SETTINGS.items() if written.get(name) != value
-        }
+        missing = {name: value for name, value in wanted.items() if written.get(name) != value}
         for name, value in missing.items():
             conn.execute(
                 sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))

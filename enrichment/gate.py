@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from enrichment.propositions import USER_SUBJECT, Proposition
+from enrichment.propositions import CHANGE_FROM, USER_SUBJECT, Proposition
 from memory.vocabulary.predicates import FALLBACK_PREDICATE, Predicate
 
 # How long a fact of each kind tends to stay true and worth recalling.
@@ -114,6 +114,8 @@ def utility_score(*, proposition: Proposition, predicate: Predicate) -> float:
         + _W_CONFIDENCE * confidence
     )
     if predicate.name == FALLBACK_PREDICATE.name:
+        if proposition.relation_phrase == CHANGE_FROM:
+            return 0.0  # a value that ended, which no held fact names: nothing to retire
         score *= _FALLBACK_FACTOR
     if specific == 0.0:
         score *= _FILLER_FACTOR

@@ -14,7 +14,7 @@ from typing import Any
 from celery import chain, current_app, signature
 from django.conf import settings
 
-from enrichment import outstanding
+from enrichment import outstanding, publish
 
 logger = logging.getLogger("claiv.enrichment")
 
@@ -55,7 +55,19 @@ def enrichment_enqueue(event_id: str) -> None:
     and reconciliation enqueues it later, so ingest still succeeds.
 
     The event is recorded as queued before it is published (see `enrichment.outstanding`),
-    so reconciliation does not re-send it while it waits behind a backlog."""
+    so reconciliation does not re-send it while it waits behind a backlog.
+
+    Written straight to the Redis broker when `publish.lean_route` allows it (the same
+    message, without Celery's per-publish machinery, the record in the same round trip);
+    through Celery otherwise."""
+    route = publish.lean_route()
+    if route is not None:
+        try:
+            publish.events_publish(route, [event_id])
+        except Exception:
+            outstanding.chain_send_failed(event_id)
+            logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)
+        return
     outstanding.chain_sending(event_id)
     try:
         # The message's argsrepr/kwargsrepr (what worker logs show) given as Celery would

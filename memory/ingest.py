@@ -207,7 +207,9 @@ def _insert_unless_repeat(
         event.idempotency_key if by_key else event.body_hash,
         now - window,
     ]
-    params += [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in _INSERT_FIELDS]
+    # The values `get_db_prep_save` gives, as the COPY computes them (`_row_values`: the
+    # conversions that return their input unchanged are skipped), ~0.1 ms of CPU less.
+    params += _row_values(connections[DEFAULT_DB_ALIAS])(event)
     with connection.cursor() as cursor:
         if lock is None:
             cursor.execute(sql, params)
@@ -238,17 +240,31 @@ _PASSTHROUGH: dict[str, tuple[type, ...]] = {
 }
 
 
+@functools.cache
+def _row_plan() -> list[tuple[Callable[..., Any], Callable[..., Any], tuple[type, ...], bool]]:
+    """Per `_INSERT_FIELDS` field: its `pre_save`, its `get_db_prep_save`, the value types
+    that conversion returns unchanged, and whether it has such types."""
+    plan: list[tuple[Callable[..., Any], Callable[..., Any], tuple[type, ...], bool]] = []
+    for field in _INSERT_FIELDS:
+        kind = field.get_internal_type()
+        plan.append(
+            (
+                field.pre_save,
+                field.get_db_prep_save,
+                _PASSTHROUGH.get(kind, ()),
+                kind in _PASSTHROUGH,
+            )
+        )
+    return plan
+
+
 def _row_values(db: Any) -> Callable[[Event], list[Any]]:
     """A function giving an event's COPY row: each field's `pre_save` (defaults,
     `auto_now_add`) then `get_db_prep_save`, skipped for values it would return unchanged
     (None, and the `_PASSTHROUGH` types): ~13 of 26 fields' conversion per row was half of
     a batch's Python time. `db` is the real connection, not the proxy (each proxy lookup
     goes through a context-local)."""
-    plan: list[tuple[Callable[..., Any], Callable[..., Any], tuple[type, ...], bool]] = []
-    for field in _INSERT_FIELDS:
-        kind = field.get_internal_type()
-        fast = kind in _PASSTHROUGH
-        plan.append((field.pre_save, field.get_db_prep_save, _PASSTHROUGH.get(kind, ()), fast))
+    plan = _row_plan()
 
     def values(event: Event) -> list[Any]:
         row = []

@@ -117,6 +117,14 @@ class Event(models.Model):
                 fields=["tenant", "user_id", "conversation_id", "event_time"],
                 name="event_conversation_time",
             ),
+            # The turns with time notes (memory.time_notes), by time: the temporal channel
+            # reads those said near its window from here, and the turns said inside it
+            # from event_user_time_id alone (memory.recall.channels.temporal_events_send).
+            models.Index(
+                fields=["tenant", "user_id", "event_time"],
+                name="event_user_time_noted",
+                condition=~Q(time_notes=[]),
+            ),
             models.Index(
                 fields=["tenant", "idempotency_key"],
                 name="event_idempotency",

@@ -25,7 +25,9 @@ _CHANGE_RE = re.compile(
     r"dropped|stopped|ended|broken up|split up|retired|transferred|graduated)\b"
     r"|\byou(?:'re|\s+are)\s+(?:now|no longer)\b|\byou\s+(?:now|no longer)\s+\w+"
     r"|\bcongrat\w*\s+on\s+(?:the\s+|your\s+)?(?:new\b|move\b|moving\b|getting\b|starting\b|"
-    r"joining\b|switch)",
+    r"joining\b|switch|becoming\b|the\s+promotion\b|your\s+promotion\b|graduating\b)"
+    # Confirming a changed instruction: "Understood, I'll answer in Italian from now on".
+    r"|\bi(?:'ll|\s+will)\s+(?:\w+\s+){0,8}?(?:from now on|going forward|instead)\b",
     re.IGNORECASE,
 )
 

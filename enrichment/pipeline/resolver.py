@@ -3,8 +3,9 @@
 A statement is compared with the user's facts of the same subject and predicate in the
 same visibility (scope, and project or conversation for scoped facts):
 - same object and polarity: duplicate; the fact is reinforced (one mention per event).
-- a conflict (a reversed negation, "likes" against "dislikes" of the same object, or a new
-  value of a single-valued predicate) is settled by authority, then time:
+- a conflict (a reversed negation, "likes" against "dislikes" of the same object, a new
+  value of a single-valued predicate, or an instruction to the assistant that replaces a
+  held one, `instruction_change`) is settled by authority, then time:
   an assistant statement never replaces a user's own (it is stored `contradicted`, linked
   to the fact it contradicts; a user's statement older than an assistant's fact overrules
   it the same way, so arrival order does not matter), unless it relays the user's own
@@ -26,6 +27,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from enrichment.pipeline.instruction_change import instruction_replaces
 from enrichment.pipeline.relayed import relays_user_news
 from memory.models import Candidate, Event, Fact, FactSource, FactStatus, Scope
 from memory.vocabulary.predicates import predicate_get
@@ -33,6 +35,8 @@ from memory.vocabulary.predicates import predicate_get
 # Predicates whose positive statements deny each other for the same object.
 _ANTONYMS = {"likes": "dislikes", "dislikes": "likes"}
 _ARTICLES = ("the ", "a ", "an ")
+# Relation phrases of a statement that one value replaced another ("changed my major to").
+_REPLACING_RELATIONS = frozenset({"changed to"})
 
 
 def normalise_object(text: str) -> str:
@@ -137,6 +141,28 @@ class Resolver:
             holding = [f for f in current if f.predicate == candidate.predicate and not f.negated]
             if holding:
                 return self._conflict(event, candidate, max(holding, key=lambda f: f.valid_from))
+        if (
+            predicate.cardinality == "set"
+            and candidate.relation_phrase in _REPLACING_RELATIONS
+            and not candidate.negated
+        ):
+            # Set-valued, but "changed my major to economics" says the new value took the
+            # held one's place: the latest held value is superseded.
+            holding = [f for f in current if f.predicate == candidate.predicate and not f.negated]
+            if holding:
+                return self._conflict(event, candidate, max(holding, key=lambda f: f.valid_from))
+        if candidate.predicate == "assistant_instruction" and not candidate.negated:
+            # Set-valued, but a new instruction on the same dimension, or turning the same
+            # thing off or on again, replaces the held one (`instruction_change`).
+            replaced = [
+                f
+                for f in current
+                if f.predicate == candidate.predicate
+                and not f.negated
+                and instruction_replaces(candidate.object_text, f.object_text)
+            ]
+            if replaced:
+                return self._conflict(event, candidate, max(replaced, key=lambda f: f.valid_from))
         return Resolution("new")
 
     def _conflict(self, event: Event, candidate: Candidate, fact: Fact) -> Resolution:

@@ -489,24 +489,41 @@ def temporal_events_send(
     """Events inside the query's time window: said in it, or said within
     TEMPORAL_NOTE_REACH of it with a time note that falls in it. The fetch takes the
     keyword scores and puts the best keyword matches first, then the rest by time."""
-    sql, params = visible("event", scope).select(
-        "r.id, r.event_time >= %s AND r.event_time < %s, r.time_notes, r.event_time",
-        "r.event_time >= %s AND r.event_time < %s AND ((r.event_time >= %s "
-        "AND r.event_time < %s) OR r.time_notes <> '[]'::jsonb)",
+    rows = visible("event", scope)
+    # Two reads: the turns said inside the window (their notes are not needed: they are
+    # about it whatever they say), an index-only range of event_user_time_id, and the
+    # turns said within the reach around it that have notes, from the partial index
+    # event_user_time_noted. One range filtered on the notes visited the heap of every
+    # turn of the two months around the window (a one-day window at 100k events: 3,080
+    # buffers -> 11; BENCHMARKS.md "Long history at 100k: shared buffers and the temporal
+    # channel"). The same rows: inside, or near with notes.
+    inside, inside_params = rows.select(
+        "r.id, true AS inside, NULL::jsonb AS notes, r.event_time",
+        "r.event_time >= %s AND r.event_time < %s",
     )
-    # The limit keeps the turns said inside the window first (the select list's second
-    # column), so that turns said before it cannot crowd them out for a user with many
-    # turns a day; `ranked` puts what it kept back in time order.
+    noted, noted_params = rows.select(
+        "r.id, false, r.time_notes, r.event_time",
+        "r.event_time >= %s AND r.event_time < %s AND NOT (r.event_time >= %s "
+        "AND r.event_time < %s) AND r.time_notes <> '[]'::jsonb",
+    )
+    # The limit keeps the turns said inside the window first, so that turns said before
+    # it cannot crowd them out for a user with many turns a day; `ranked` puts what it
+    # kept back in time order.
     fetch = send(
-        f"{sql} ORDER BY 2 DESC, r.event_time LIMIT %s",
+        f"SELECT * FROM (({inside} ORDER BY r.event_time LIMIT %s) UNION ALL "
+        f"({noted} ORDER BY r.event_time LIMIT %s)) t "
+        "ORDER BY t.inside DESC, t.event_time LIMIT %s",
         [
+            *inside_params,
             start,
             end,
-            *params,
+            TEMPORAL_ROWS,
+            *noted_params,
             start - TEMPORAL_NOTE_REACH,
             end + TEMPORAL_NOTE_REACH,
             start,
             end,
+            TEMPORAL_ROWS,
             TEMPORAL_ROWS,
         ],
     )

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from claiv.embedded import POSTGRES_SETTINGS
+from claiv.embedded import POSTGRES_SETTINGS, SETTINGS_ENV, postgres_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +77,41 @@ def test_embedded_postgres_runs_with_the_workload_settings() -> None:
             name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
             for name in POSTGRES_SETTINGS
         }
-    assert running == POSTGRES_SETTINGS
+    assert running == postgres_settings()
+
+
+def test_embedded_settings_default_and_overrides() -> None:
+    assert postgres_settings({}) == POSTGRES_SETTINGS
+    # A long history's hot pages fit (BENCHMARKS.md), as in the compose file.
+    assert POSTGRES_SETTINGS["shared_buffers"] == "1GB"
+    chosen = postgres_settings({SETTINGS_ENV: " shared_buffers = 256MB ,effective_cache_size=1GB,"})
+    assert chosen == POSTGRES_SETTINGS | {
+        "shared_buffers": "256MB",
+        "effective_cache_size": "1GB",
+    }
+
+
+@pytest.mark.parametrize(
+    "raw, named",
+    [
+        ("fsync=off", "'fsync'"),
+        ("shared_buffers", "'shared_buffers'"),
+        ("shared_buffers=", "'shared_buffers='"),
+    ],
+)
+def test_embedded_settings_refuse_other_names_and_malformed_items(raw: str, named: str) -> None:
+    with pytest.raises(ValueError, match=SETTINGS_ENV) as refused:
+        postgres_settings({SETTINGS_ENV: raw})
+    assert named in str(refused.value)
+
+
+def test_a_bad_override_starts_no_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from claiv.embedded import postgres_start
+
+    monkeypatch.setenv(SETTINGS_ENV, "fsync=off")
+    with pytest.raises(ValueError, match="fsync"):
+        postgres_start(data_dir=tmp_path / "postgres")
+    assert not (tmp_path / "postgres").exists()
 
 
 def test_pooled_postgres_uses_the_backend_with_the_local_pool_check() -> None:

@@ -330,3 +330,292 @@ def test_an_assistant_claim_that_relays_no_news_still_cannot_replace(tenant: Ten
         ("Leeds", "current"),
         ("Bristol", "contradicted"),
     }
+
+
+# Issue #15, eighth round: more ways of saying a held value ended. Each class (a school
+# left, a pet lost, a habit or diet given up, a job ended, a plan called off) says only
+# that the named value ended (`CHANGE_FROM`, or negated under a kind the words tell); the
+# Map stage finds the held fact,
+# and with none held nothing is written.
+@pytest.mark.parametrize(
+    ("text", "old"),
+    [
+        # a school finished or left
+        ("I graduated from Exeter last summer.", "Exeter"),
+        ("I dropped out of Warwick in my second year.", "Warwick"),
+        ("Finished uni at Cardiff in June.", "Cardiff"),
+        ("I finished my degree at Lancaster.", "Lancaster"),
+        # a pet lost
+        ("We lost Biscuit in the spring.", "Biscuit"),
+        ("We had to rehome Pepper.", "Pepper"),
+        ("We had to put Smudge down last week.", "Smudge"),
+        ("Mittens didn't make it.", "Mittens"),
+        # a habit, diet or pastime given up
+        ("I stopped being vegetarian in March.", "vegetarian"),
+        ("Gave up keto after a month.", "keto"),
+        ("I quit pilates, it hurt my back.", "pilates"),
+        ("I've gone off tea.", "tea"),
+        # a job ended
+        ("I retired from Siemens in May.", "Siemens"),
+        ("I got laid off from Zalando.", "Zalando"),
+        ("I was made redundant from Barclays last year.", "Barclays"),
+        ("I'm freelancing now after leaving Atos.", "Atos"),
+        # a plan called off
+        ("We cancelled the Iceland trip.", "Iceland"),
+        ("I've shelved the boat plan.", "boat"),
+        ("I changed my mind about the MBA.", "MBA"),
+        ("We called off the Peru trip.", "Peru"),
+    ],
+)
+def test_more_ended_values_are_a_change_from_them(text: str, old: str) -> None:
+    # Said to have ended: a change from it, or a negated fact of a kind the words tell.
+    assert old in {obj for subject, _, obj, negated in facts_of(text) if negated}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Nina and I aren't together anymore.", "Nina"),
+        ("Lena and I are no longer together.", "Lena"),
+        ("Omar dumped me last month.", "Omar"),
+        ("Kit and I called it quits in May.", "Kit"),
+    ],
+)
+def test_a_partner_no_longer_together(text: str, name: str) -> None:
+    assert ("user", "partner", name, True) in facts_of(text)
+
+
+def test_a_change_from_a_value_nobody_holds_writes_nothing() -> None:
+    from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
+    from enrichment.propositions import Proposition
+    from memory.vocabulary.predicates import FALLBACK_PREDICATE
+
+    ended = Proposition(
+        subject="user",
+        relation_phrase=CHANGE_FROM,
+        object_text="King's College London",
+        source_text="I dropped out of King's College London.",
+        start=0,
+        end=39,
+        negated=True,
+    )
+    assert utility_score(proposition=ended, predicate=FALLBACK_PREDICATE) < DEFAULT_GATE_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "predicate", "old"),
+    [
+        ("I study at Exeter.", "I graduated from Exeter in July.", "studies_at", "Exeter"),
+        ("I'm vegan.", "I stopped being vegan last year.", "diet", "vegan"),
+        ("I work at Zalando.", "I got laid off from Zalando.", "works_at", "Zalando"),
+        ("We have a rabbit called Smudge.", "We had to put Smudge down.", "has_pet", "Smudge"),
+    ],
+)
+@pytest.mark.django_db
+def test_an_ended_value_retires_the_held_fact(
+    tenant: Tenant, first: str, second: str, predicate: str, old: str
+) -> None:
+    ingest_enriched(tenant, first)
+    ingest_enriched(tenant, second, minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate=predicate)
+    assert {(f.object_text, f.negated, f.status) for f in facts if f.object_text == old} == {
+        (old, False, "superseded"),
+        (old, True, "current"),
+    }
+
+
+@pytest.mark.django_db
+def test_an_ended_value_nobody_held_is_not_stored(tenant: Tenant) -> None:
+    ingest_enriched(tenant, "I dropped out of Warwick in my second year.")
+    assert not Fact.objects.filter(tenant=tenant, user_id="u1", object_text="Warwick").exists()
+
+
+# Issue #15, eighth round: the new value of news told in other words (a move across a
+# distance, a start at a named place, a hire, a promotion, a school started, a subject
+# changed, a home that "is home now"), each with the predicate the held fact has.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("We emigrated to Australia in 2023.", ("user", "lives_in", "Australia", False)),
+        ("We moved across the country to Seattle.", ("user", "lives_in", "Seattle", False)),
+        ("I moved halfway across the world to Perth.", ("user", "lives_in", "Perth", False)),
+        ("I've just started at KPMG.", ("user", "works_at", "KPMG", False)),
+        ("Started at Monzo on Monday.", ("user", "works_at", "Monzo", False)),
+        ("I started at the BBC last month.", ("user", "works_at", "BBC", False)),
+        ("Adidas hired me last month.", ("user", "works_at", "Adidas", False)),
+        ("I got hired by Canva in May.", ("user", "works_at", "Canva", False)),
+        ("Ocado took me on in the spring.", ("user", "works_at", "Ocado", False)),
+        ("I've been promoted to office manager.", ("user", "job_title", "office manager", False)),
+        ("Got promoted to team lead!", ("user", "job_title", "team lead", False)),
+        (
+            "I was promoted to head of sales last week.",
+            ("user", "job_title", "head of sales", False),
+        ),
+        ("I started a PhD at St Andrews.", ("user", "studies_at", "St Andrews", False)),
+        (
+            "I started college at Oxford Brookes in September.",
+            ("user", "studies_at", "Oxford Brookes", False),
+        ),
+        ("Just started uni at Lancaster!", ("user", "studies_at", "Lancaster", False)),
+        ("I changed my major to economics.", ("user", "studies_subject", "economics", False)),
+        ("I switched my course to nursing.", ("user", "studies_subject", "nursing", False)),
+        (
+            "I changed my degree to history this term.",
+            ("user", "studies_subject", "history", False),
+        ),
+        (
+            "We finally moved out of Dublin, Galway is home now.",
+            ("user", "lives_in", "Galway", False),
+        ),
+        ("Leeds is home these days.", ("user", "lives_in", "Leeds", False)),
+        ("Lisbon is our home now.", ("user", "lives_in", "Lisbon", False)),
+        ("My new place is in Boulder.", ("user", "lives_in", "Boulder", False)),
+        ("Our new house is in Didsbury, we moved in May.", ("user", "lives_in", "Didsbury", False)),
+        ("My new flat's in Leith.", ("user", "lives_in", "Leith", False)),
+    ],
+)
+def test_the_new_value_of_news_in_other_words(
+    text: str, expected: tuple[str, str | None, str, bool]
+) -> None:
+    assert expected in facts_of(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new"),
+    [
+        ("I left Lidl for a job at Aldi.", "Lidl", "Aldi"),
+        ("I left Asda for a role at Morrisons.", "Asda", "Morrisons"),
+        ("Left Ikea to join Spotify in March.", "Ikea", "Spotify"),
+    ],
+)
+def test_left_one_place_for_another(text: str, old: str, new: str) -> None:
+    found = facts_of(text)
+    assert ("user", "works_at", new, False) in found
+    assert old in {obj for _, _, obj, negated in found if negated}
+
+
+# Issue #15, eighth round: an instruction to the assistant that replaces a held one.
+@pytest.mark.parametrize(
+    ("held", "new"),
+    [
+        # the answer's language
+        ("answer me in English", "answer in Spanish"),
+        ("reply in German", "respond in Dutch"),
+        ("write to me in French", "switch to Italian"),
+        # units, spelling, length, format, tone
+        ("reply in metric units", "use imperial units instead of metric"),
+        ("write in British spelling", "switch to American spelling"),
+        ("keep your answers short", "give me longer, more detailed answers"),
+        ("keep it brief", "go into more detail"),
+        ("give me answers in bullet points", "just write paragraphs"),
+        ("use a formal tone with me", "be casual with me"),
+        # the same thing turned off, or on again
+        ("use bullet points in your answers", "stop using bullet points"),
+        ("add a summary at the end", "no more summaries at the end"),
+        ("answer me in French", "stop answering in French, English is fine"),
+        ("don't use emoji", "you can use emoji again"),
+        ("never mention calories", "feel free to mention calories"),
+        ("don't swear", "swearing is fine again"),
+    ],
+)
+def test_a_new_instruction_replaces_the_held_one(held: str, new: str) -> None:
+    from enrichment.pipeline.instruction_change import instruction_replaces
+
+    assert instruction_replaces(new, held)
+
+
+@pytest.mark.parametrize(
+    ("held", "new"),
+    [
+        ("answer me in Spanish", "use bullet points"),
+        ("keep answers short", "don't use emoji"),
+        ("don't use jargon", "answer in Spanish"),
+        ("use metric units", "call me Sam"),
+        ("use bullet points", "use bullet points for steps"),
+    ],
+)
+def test_instructions_on_other_things_hold_together(held: str, new: str) -> None:
+    from enrichment.pipeline.instruction_change import instruction_replaces
+
+    assert not instruction_replaces(new, held)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "role"),
+    [
+        ("Always answer me in English.", "From now on answer in Spanish.", "user"),
+        (
+            "Please use bullet points in your answers.",
+            "Actually, stop using bullet points.",
+            "user",
+        ),
+        (
+            "Keep your answers short.",
+            "Please give me longer, more detailed answers from now on.",
+            "user",
+        ),
+        (
+            "Please answer me in German.",
+            "Understood, I'll answer in Italian from now on instead of German.",
+            "assistant",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_replaced_instruction_is_kept_in_history(
+    tenant: Tenant, first: str, second: str, role: str
+) -> None:
+    ingest_enriched(tenant, first)
+    ingest_enriched(tenant, second, role=role, minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate="assistant_instruction")
+    assert len([f for f in facts if f.status == "current" and not f.negated]) == 1
+    assert [f.status for f in facts if f.source_text == first] == ["superseded"]
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("Actually, stop using bullet points.", "stop using bullet points"),
+        ("Actually, answer in Spanish from now on.", "answer in Spanish"),
+        ("Actually, don't use emoji anymore.", "don't use emoji"),
+    ],
+)
+def test_a_changed_instruction_after_actually(text: str, told: str) -> None:
+    assert ("user", "assistant_instruction", told, False) in facts_of(text)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "predicate", "old", "new"),
+    [
+        (
+            "I'm studying law.",
+            "I changed my major to economics.",
+            "studies_subject",
+            "law",
+            "economics",
+        ),
+        (
+            "I'm studying physics.",
+            "I switched my course to chemistry.",
+            "studies_subject",
+            "physics",
+            "chemistry",
+        ),
+        (
+            "I'm doing a degree in history.",
+            "I changed my degree to politics.",
+            "studies_subject",
+            "history",
+            "politics",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_value_changed_to_another_replaces_it_in_a_set(
+    tenant: Tenant, first: str, second: str, predicate: str, old: str, new: str
+) -> None:
+    # Set-valued, but "changed my X to Y" says Y took the held value's place.
+    ingest_enriched(tenant, first)
+    ingest_enriched(tenant, second, minutes=5)
+    facts = Fact.objects.filter(tenant=tenant, user_id="u1", predicate=predicate, negated=False)
+    assert {(f.object_text, f.status) for f in facts} == {(old, "superseded"), (new, "current")}

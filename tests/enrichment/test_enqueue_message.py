@@ -27,7 +27,12 @@ def test_the_message_reads_as_celery_would_write_it(
         sent.append((name, message))  # not published: no worker sees this id
 
     amqp = current_app.amqp
-    with mock.patch.object(amqp, "send_task_message", side_effect=capture):
+    # Celery's path (a broker the lean publish does not cover); the lean message carries
+    # the same text: tests/enrichment/test_publish.py.
+    with (
+        mock.patch("enrichment.publish.lean_route", return_value=None),
+        mock.patch.object(amqp, "send_task_message", side_effect=capture),
+    ):
         enrichment_enqueue(event_id)
     outstanding.chain_send_failed(event_id)  # nothing waits in the queue for it
     ((name, message),) = sent

@@ -32,14 +32,14 @@ PRECISION_FLOOR = 0.96
 RECALL_FLOOR = 0.92
 PAIRS_PASSED_FLOOR = 29
 # Measured on the sealed part (aggregate only): precision 195/238 = 0.819, recall
-# 195/316 = 0.617 (eighth round of issue #15); 193/237 = 0.814, 193/316 = 0.611, 23/34 pairs
-# (seventh round; sixth: 0.796, 0.592, 21/34;
+# 195/316 = 0.617 (statements: eighth round of issue #15, branch facts), 24/34 pairs (pairs:
+# eighth round, branch pairs); seventh: 0.814, 0.611, 23/34; sixth: 0.796, 0.592, 21/34;
 # fifth: 0.784, 0.585, 21/34;
 # fourth: 0.763, 0.560, 21/34; third: 0.729, 0.519, 19/34; second: 0.684, 0.459, 13/34;
 # first: 0.668, 0.402, 7/34; before it: 0.638, 0.373, 6/34).
 SEALED_PRECISION_FLOOR = 0.815
 SEALED_RECALL_FLOOR = 0.615
-SEALED_PAIRS_PASSED_FLOOR = 22
+SEALED_PAIRS_PASSED_FLOOR = 24
 # Batch 2 (written after the third round, by a helper who never saw the rules), measured
 # at the eighth round: dev 161/167 = 0.964, 161/195 = 0.826; sealed 158/192 = 0.823,
 # 158/294 = 0.537 (statements unchanged). At the seventh round: dev 159/166 = 0.958,
@@ -48,10 +48,11 @@ SEALED_PAIRS_PASSED_FLOOR = 22
 # 142/195 = 0.728, 22/23 pairs (fifth: 0.888,
 # 0.692, 20/23; fourth: 0.870, 0.651, 17/23; at b24fc61, before any work on it: 0.736,
 # 0.544, 8/23); sealed 151/188 = 0.803, 151/294 = 0.514, 20/47 pairs (fifth: 0.789, 0.510,
-# 19/47; fourth: 0.777, 0.497, 18/47; before: 0.732, 0.483, 17/47).
+# 19/47; fourth: 0.777, 0.497, 18/47; before: 0.732, 0.483, 17/47). Eighth round
+# (supersede): dev 22/23 pairs, sealed 24/47 pairs; statements unchanged.
 BATCH2_FLOORS = {
-    "dev": (178, 0.96, 0.82, 23, 21),
-    "sealed": (263, 0.82, 0.53, 47, 20),
+    "dev": (178, 0.96, 0.82, 23, 22),
+    "sealed": (263, 0.82, 0.53, 47, 24),
 }
 
 

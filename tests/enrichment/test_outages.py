@@ -140,8 +140,12 @@ def test_queued_events_are_not_resent_but_lost_ones_are(tenant: Tenant, db: None
     with mock.patch("enrichment.workflows.enrichment_enqueue"):
         waiting = ingest(tenant, "I live in Oslo.")
         held = ingest(tenant, "I work at Equinor.", minutes=1)
-    # Their chains are sent but stay in the queue, as if behind a long backlog.
-    with mock.patch("enrichment.workflows.enrichment_signature") as chain:
+    # Their chains are sent but stay in the queue, as if behind a long backlog (Celery's
+    # path, mocked; the lean publish records the same way: tests/enrichment/test_publish.py).
+    with (
+        mock.patch("enrichment.publish.lean_route", return_value=None),
+        mock.patch("enrichment.workflows.enrichment_signature") as chain,
+    ):
         enrichment_enqueue(str(waiting.id))
         enrichment_enqueue(str(held.id))
     assert chain.return_value.apply_async.call_count == 2
@@ -180,7 +184,10 @@ def test_a_failed_publish_is_not_recorded_as_queued(tenant: Tenant, db: None) ->
         event = ingest(tenant, "I live in Oslo.")
     chain = mock.Mock()
     chain.return_value.apply_async.side_effect = BrokerOperationalError("down")
-    with mock.patch("enrichment.workflows.enrichment_signature", chain):
+    with (
+        mock.patch("enrichment.publish.lean_route", return_value=None),
+        mock.patch("enrichment.workflows.enrichment_signature", chain),
+    ):
         enrichment_enqueue(str(event.id))  # logs and returns: ingest still succeeds
     assert chain.return_value.apply_async.call_count == 1
     assert _redis().zscore(outstanding.QUEUED_KEY, str(event.id)) is None

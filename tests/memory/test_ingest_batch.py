@@ -298,7 +298,8 @@ def test_a_batch_is_published_as_a_few_messages_in_one_pipelined_round_trip(
 
 
 def _sent_messages(send: Any) -> list[tuple[str, list[Any], Any]]:
-    """(task, its args, the chain it carries) of each message sent."""
+    """(task, its args, the chain it carries) of each message sent, through Celery or
+    enrichment.publish."""
     import kombu.transport.redis as kombu_redis
 
     sent: list[dict[str, Any]] = []
@@ -308,7 +309,19 @@ def _sent_messages(send: Any) -> list[tuple[str, list[Any], Any]]:
         sent.append(message)
         return real_put(self, queue, message, **kwargs)
 
-    with mock.patch.object(kombu_redis.Channel, "_put", put):
+    from enrichment import publish
+
+    real_message = publish.events_message
+
+    def lean(*args: Any, **kwargs: Any) -> bytes:  # a single event's, written straight
+        raw = real_message(*args, **kwargs)
+        sent.append(json.loads(raw))
+        return raw
+
+    with (
+        mock.patch.object(kombu_redis.Channel, "_put", put),
+        mock.patch.object(publish, "events_message", lean),
+    ):
         send()
     messages = []
     for message in sent:
@@ -410,3 +423,35 @@ def test_concurrent_single_ingests_of_one_request_store_it_once(
         assert len({event_id for event_id, _ in results}) == 1
         assert sorted(deduped for _, deduped in results) == [False] + [True] * 5
         assert Event.objects.filter(tenant=tenant).count() == 1
+
+
+def test_the_single_event_statement_binds_what_get_db_prep_save_gives(tenant: Tenant) -> None:
+    """`_insert_unless_repeat` binds `_row_values` (conversions skipped where they would
+    return their input): the same values as every field's pre_save + get_db_prep_save."""
+    from django.db import connections
+
+    from memory import ingest as ingest_module
+
+    fixed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    fields = _item(
+        "x",
+        metadata={"a": [1, "é"]},
+        scope="project",
+        project_id="p",
+        conversation_id="c",
+        idempotency_key="k",
+        event_time=datetime(2025, 5, 6, tzinfo=UTC),
+    )
+    db = connections["default"]
+    with mock.patch("django.utils.timezone.now", return_value=fixed):
+        event = ingest_module._event_build(tenant=tenant, now=fixed, **fields)
+        fast = ingest_module._row_values(db)(event)
+        slow = [
+            f.get_db_prep_save(f.pre_save(event, True), db) for f in ingest_module._INSERT_FIELDS
+        ]
+
+    def plain(value: Any) -> Any:  # psycopg's JSON wrapper compares by identity
+        return ("json", value.obj) if hasattr(value, "obj") else value
+
+    assert [plain(v) for v in fast] == [plain(v) for v in slow]
+    assert len(fast) == len(ingest_module._INSERT_FIELDS)

@@ -282,3 +282,61 @@ def test_a_short_history_is_read_whole_with_the_channels_and_ranks_the_same(
     assert read == [scope]  # not read again: each candidate's neighbours were looked up
     assert whole.fused == looked_up.fused
     assert len(whole.fused) > 10
+
+
+def _around_general(
+    timeline: locality.TimelineRows, event_ids: list[uuid.UUID], reach: int, stop: bool
+) -> dict[uuid.UUID, Around]:
+    """The general timeline path: each chain filtered by `own_thread`, then cut."""
+    found = locality._around_in(timeline, event_ids, 2 * reach)
+    around = {}
+    for event_id, moment, thread, before, after in found:
+        sides = []
+        for chain in (before, after):
+            timed = [(i, t) for i, t, _ in locality.own_thread(thread, chain)][:reach]
+            sides.append(
+                locality._same_session(moment, timed) if stop else tuple(i for i, _ in timed)
+            )
+        around[event_id] = Around(before=sides[0], after=sides[1])
+    return around
+
+
+@pytest.mark.parametrize("layout", ["one id", "no id", "one per sitting", "some without"])
+def test_the_timeline_read_by_position_gives_the_general_paths_neighbours(layout: str) -> None:
+    """Where no two ids interleave, the neighbours read by position are those of the
+    chains `own_thread` filters (random timelines: gaps within and across sittings)."""
+    import random
+
+    rng = random.Random(layout)
+    gap = locality._GAP_MICROS
+    for _ in range(30):
+        timeline: locality.TimelineRows = []
+        moment = 0
+        for sitting in range(rng.randint(1, 6)):
+            moment += gap * rng.randint(1, 3)
+            for _turn in range(rng.randint(1, 12)):
+                moment += rng.choice([0, 1_000_000, 60_000_000, gap // 2, gap - 1, gap])
+                thread = {
+                    "one id": "c",
+                    "no id": "",
+                    "one per sitting": f"s{sitting}",
+                    "some without": rng.choice([f"s{sitting}", ""]),
+                }[layout]
+                timeline.append((uuid.uuid4(), moment, thread))
+        ids = [row[0] for row in timeline]
+        asked = rng.sample(ids, k=min(len(ids), rng.randint(1, 10))) + [uuid.uuid4()]
+        asked.append(asked[0])  # asked twice
+        for reach in (1, 2, 4):
+            for stop in (True, False):
+                fast = locality._around_on_timeline(timeline, asked, reach, stop, True)
+                assert fast == _around_general(timeline, asked, reach, stop)
+
+
+def test_interleaved_ids_leave_the_timeline_to_the_general_path() -> None:
+    a, b, c = (uuid.uuid4() for _ in range(3))
+    interleaved = [(a, 0, "x"), (b, 1, "y"), (c, 2, "x")]
+    assert locality._around_on_timeline(interleaved, [a], 2, True, True) is None
+    # Without skipping interleaved threads no chain is filtered: read by position.
+    assert locality._around_on_timeline(interleaved, [a], 2, True, False) == {
+        a: Around(before=(), after=(b, c))
+    }

@@ -112,6 +112,32 @@ def test_hydration_loads_visible_rows_with_all_fact_sources(tenant: Tenant) -> N
     assert Event.objects.get(id=hidden.id).scope == Scope.CONVERSATION
 
 
+def test_hydrated_times_are_the_orms_to_the_microsecond(tenant: Tenant) -> None:
+    """Times travel as epoch microseconds: the same aware UTC datetimes as the ORM's,
+    nulls kept, before 1970 too."""
+    from datetime import UTC, datetime
+
+    event = ingest_enriched(tenant, "I live in Lisbon.")
+    fact = Fact.objects.get(tenant=tenant, predicate="lives_in", object_text="Lisbon")
+    Fact.objects.filter(id=fact.id).update(
+        valid_from=datetime(1969, 7, 20, 20, 17, 40, 123457, tzinfo=UTC), valid_to=None
+    )
+    Event.objects.filter(id=event.id).update(
+        event_time=datetime(2023, 5, 8, 13, 56, 0, 999999, tzinfo=UTC)
+    )
+    scope = RecallScope(tenant=tenant, user_id="u1")
+
+    loaded = hydration.load_facts(scope, [fact.id])[fact.id]
+    stored = Fact.objects.get(id=fact.id)
+    for name in ("event_time", "valid_from", "valid_to", "last_accessed_at", "created_at"):
+        ours, orms = getattr(loaded, name), getattr(stored, name)
+        assert ours == orms and repr(ours) == repr(orms), name
+    assert loaded.valid_to is None and loaded.valid_from.tzinfo is UTC
+    moment = hydration.load_events(scope, [event.id])[event.id].event_time
+    assert repr(moment) == repr(Event.objects.get(id=event.id).event_time)
+    assert moment.microsecond == 999999 and moment.tzinfo is UTC
+
+
 def _no_queries(*args: object) -> None:
     raise AssertionError("a lazy query ran")
 

@@ -205,3 +205,23 @@ def test_large_contexts_weigh_the_fact_channels_more() -> None:
     assert {c: w for c, w in large.items() if "facts" not in c} == {
         c: w for c, w in small.items() if "facts" not in c
     }
+
+
+def test_excerpt_sentences_are_memoised_only_for_short_texts_and_agree() -> None:
+    from memory.recall import engine
+
+    text = (
+        "Melanie: I painted a sunrise last week. It took three days! Then the lake [shares "
+        "a photo of a lake]. Would you like to paint with me?"
+    )
+    assert engine._sentences(text) == engine._split_sentences(text)
+    assert [s for s, _ in engine._sentences(text)][1] == "It took three days!"
+    assert engine._sentences(text)[0][1] >= {"paint", "sunrise", "melanie"}
+    before = engine._sentences_cached.cache_info().currsize
+    long_text = "A sentence about painting. " * (engine.SENTENCES_CACHED_CHARS // 20)
+    assert engine._sentences(long_text) == engine._split_sentences(long_text)
+    assert engine._sentences_cached.cache_info().currsize == before  # not kept
+    # The same excerpt whether the split came from the memo or not.
+    engine._sentences_cached.cache_clear()
+    first = excerpt(text, focus={"lake"}, max_tokens=20)
+    assert excerpt(text, focus={"lake"}, max_tokens=20) == first and "lake" in first

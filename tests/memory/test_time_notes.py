@@ -214,3 +214,83 @@ def test_turns_said_in_the_window_are_read_before_noted_turns_said_earlier(
     with mock.patch.object(channels, "TEMPORAL_ROWS", 3):
         found = channels.temporal_events_send(scope, day, day + timedelta(days=1))({})
     assert ("event", in_window.id) in found
+
+
+# The temporal statement before it was split in two (inside the window / noted near it):
+# one range around the window filtered on the notes. The reference the split is held to.
+_ONE_RANGE = (
+    "SELECT r.id, r.event_time >= %s AND r.event_time < %s, r.time_notes, r.event_time "
+    "FROM memory_event r WHERE {where} AND r.event_time >= %s AND r.event_time < %s "
+    "AND ((r.event_time >= %s AND r.event_time < %s) OR r.time_notes <> '[]'::jsonb) "
+    "ORDER BY 2 DESC, r.event_time LIMIT %s"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [1000, 3])
+def test_the_temporal_statement_reads_the_rows_of_one_range_filtered_on_notes(
+    tenant: Tenant, limit: int
+) -> None:
+    """Inside the window with or without notes, noted turns within the reach before and
+    after it; not a turn near it without notes, nor a noted one beyond the reach, nor a
+    forgotten one; inside turns first. Row for row what the single filtered range read,
+    also when the row limit cuts."""
+    from datetime import timedelta
+
+    from memory.recall import channels
+    from memory.recall.channels import RecallScope
+    from tests.factories import BASE_TIME
+
+    day = (BASE_TIME + timedelta(days=40)).replace(hour=0, minute=0)
+    minutes = int((day - BASE_TIME).total_seconds() // 60)
+    texts = [
+        (-35 * 24 * 60, "Yesterday I painted the fence."),  # noted, beyond the reach
+        (-10 * 24 * 60, "Yesterday I hiked up the ridge."),  # noted, near before
+        (-10 * 24 * 60 + 1, "I repaired the bike."),  # near, no note
+        (60, "The weather was grey."),  # inside
+        (120, "Yesterday I baked bread."),  # inside, noted
+        (180, "I sold the old car."),  # inside
+        (24 * 60 + 5, "Yesterday was the concert."),  # noted, near after
+        (40 * 24 * 60, "Yesterday I swam in the lake."),  # noted, beyond the reach
+    ]
+    events = [ingest_enriched(tenant, text, minutes=minutes + at) for at, text in texts]
+    assert events[1].time_notes and not events[2].time_notes
+    forgotten = ingest_enriched(tenant, "Yesterday I lost my keys.", minutes=minutes + 200)
+    Event.objects.filter(pk=forgotten.pk).update(forgotten_at=forgotten.event_time)
+    scope = RecallScope(tenant=tenant, user_id="u1")
+    start, end = day, day + timedelta(days=1)
+
+    sent: list[object] = []
+    real_send = channels.send
+
+    def spy(sql: str, params: list[object], **kwargs: object) -> object:
+        fetch = real_send(sql, params, **kwargs)  # type: ignore[arg-type]
+
+        def rows() -> object:
+            got = fetch()
+            sent.append(got)
+            return got
+
+        return rows
+
+    with (
+        mock.patch.object(channels, "send", spy),
+        mock.patch.object(channels, "TEMPORAL_ROWS", limit),
+    ):
+        channels.temporal_events_send(scope, start, end)({})
+    where, params = channels.visible("event", scope).where()
+    reach = channels.TEMPORAL_NOTE_REACH
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ONE_RANGE.format(where=where),
+            [start, end, *params, start - reach, end + reach, start, end, limit],
+        )
+        expected = cursor.fetchall()
+    (got,) = sent
+    # The notes of a turn said inside the window are not read (it is about the window).
+    assert [(r[0], r[1], r[3]) for r in got] == [(r[0], r[1], r[3]) for r in expected]
+    assert [r[2] for r in got if not r[1]] == [r[2] for r in expected if not r[1]]
+    if limit == 1000:
+        assert {r[0] for r in got} == {events[i].id for i in (1, 3, 4, 5, 6)}
+    else:
+        assert [r[0] for r in got] == [events[i].id for i in (3, 4, 5)]

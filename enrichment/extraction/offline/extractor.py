@@ -27,6 +27,7 @@ from enrichment.extraction.offline.clause import (
 )
 from enrichment.extraction.offline.instructions import confirmed, instruction
 from enrichment.extraction.offline.kinds import PAST_FRAME_KEEPS, PAST_FRAME_RE, reclassify
+from enrichment.extraction.offline.news import news_clause
 from enrichment.extraction.offline.structured import (
     _app_event,
     _tool_call,
@@ -78,7 +79,13 @@ _HOME_IS_RE = re.compile(
 # "Tom and I split up": the named one is the partner no longer.
 _SPLIT_UP_RE = re.compile(
     r"^(?P<name>(?-i:[A-Z][a-z][\w-]*))\s+and\s+i\s+(?:have\s+)?(?:broke up|split up|separated|"
-    r"got divorced|divorced|split)\b",
+    r"got divorced|divorced|split|called it quits|are not together|are no longer together|"
+    r"are not a couple|are done)\b",
+    re.IGNORECASE,
+)
+# "Omar dumped me": the partner, no longer.
+_DUMPED_RE = re.compile(
+    r"^(?P<name>(?-i:[A-Z][a-z][\w-]*))\s+(?:has\s+)?(?:dumped|ditched|broke up with|left)\s+me\b",
     re.IGNORECASE,
 )
 
@@ -445,6 +452,9 @@ class OfflineExtractor:
         home = _HOME_IS_RE.match(text)
         if home:  # "Home is Glasgow for me", "Home for me is Nairobi these days"
             return [(context.me, _Found("lives_in", "home is", home.group("obj")), base_confidence)]
+        news = news_clause(text)
+        if news:  # "Galway is home now", "My new place is in Boulder", "Adidas hired me"
+            return [(context.me, found, base_confidence) for found in news]
         if lowered.startswith("my ") or lowered.startswith("our "):
             pair = _COORDINATED_RELATIVES_RE.match(text)
             if pair and pair.group("second").lower() in _RELATION_NOUNS:
@@ -632,7 +642,7 @@ def _subject_and_verb(
     """Resolve who the clause is about, then read its verb phrase."""
     subject: str | None = None
     rest = text
-    split_up = _SPLIT_UP_RE.match(text)
+    split_up = _SPLIT_UP_RE.match(text) or _DUMPED_RE.match(text)
     if split_up:
         return [
             (
@@ -689,7 +699,11 @@ def _named_subject(
         # "Sam is my brother", "Maya is my daughter": the relation, named.
         noun = kin.group("noun").lower()
         return [(context.me, _Found(_RELATION_NOUNS[noun], f"my {noun}", subject), confidence)]
-    if re.match(r"^(?:has\s+)?(?:passed away|died|passed|was put down|was put to sleep)\b", rest):
+    if re.match(
+        r"^(?:has\s+)?(?:passed away|died|passed|was put down|was put to sleep|did not make it|"
+        r"was rehomed)\b",
+        rest,
+    ):
         # "Rufus passed away": whatever the user had in Rufus (a pet, a partner) ended;
         # the Map stage finds which among the user's current facts (`CHANGE_FROM`).
         return [(context.me, _Found(None, CHANGE_FROM, subject, negated=True), confidence)]

@@ -19,8 +19,8 @@ from enrichment.extraction.offline.words import _LANGUAGES
 _LANGUAGE_ALT = "|".join(sorted(_LANGUAGES, key=len, reverse=True))
 
 _POLITE_RE = re.compile(
-    r"^(?:(?:please|pls|and|also|oh and|ok|okay|so|hey)\s*,?\s+)+|(?:,?\s*(?:please|thanks|"
-    r"thank you))+[.!]*$",
+    r"^(?:(?:please|pls|and|also|oh and|ok|okay|so|hey|actually)\s*,?\s+)+|"
+    r"(?:,?\s*(?:please|thanks|thank you))+[.!]*$",
     re.IGNORECASE,
 )
 # "Can you … from now on?": a request phrased as a question is an instruction only with

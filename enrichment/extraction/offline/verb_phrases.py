@@ -15,15 +15,20 @@ from enrichment.extraction.offline.clause import (
     _Context,
     _Found,
 )
+from enrichment.extraction.offline.ended import ended_values
 from enrichment.extraction.offline.handlers import (
     _activity_frequency,
     _be_bare,
     _is_a,
 )
+from enrichment.extraction.offline.news import NEWS_RULES
 from enrichment.extraction.offline.rules import _RULES
 from enrichment.extraction.offline.words import _JOB_WORDS
 from enrichment.propositions import CHANGE_FROM
 from memory.vocabulary.predicates import FALLBACK_PREDICATE, predicate_map
+
+# News told in other words first ("started at KPMG", "promoted to …"), then the rule table.
+_NEWS_THEN_RULES = NEWS_RULES + _RULES
 
 # A second verb phrase sharing the clause's subject: "left Shopify and joined Stripe",
 # "moved schools and now teach at Oakwood". Only finite verbs that open a fact of their
@@ -73,13 +78,26 @@ _NOW_TAIL_RE = re.compile(
 
 
 def _predicate_rules(rest: str, context: _Context, subject: str) -> list[_Found]:
-    """The facts of a clause's verb phrase(s) after its subject (see `_VP_SPLIT_RE`)."""
+    """The facts of a clause's verb phrase(s) after its subject (see `_VP_SPLIT_RE`), and
+    the values they say ended (`ended_values`)."""
     parts = _VP_SPLIT_RE.split(rest.strip(" ,"))
+    return _with_ended(parts, _phrases_rules(parts, context, subject))
+
+
+def _with_ended(parts: list[str], results: list[_Found]) -> list[_Found]:
+    """`results` and the values the parts say ended that no result already negates."""
+    told = {r.obj.lower() for r in results if r.negated}
+    extra = [e for part in parts for e in ended_values(part) if e.obj.lower() not in told]
+    return results + extra
+
+
+def _phrases_rules(parts: list[str], context: _Context, subject: str) -> list[_Found]:
     if len(parts) == 1:
         return _verb_phrase(parts[0], context, subject)
     found_by_part = [_verb_phrase(part, context, subject) for part in parts]
     predicates = {f.predicate for found in found_by_part for f in found} & _LEAVABLE
     results: list[_Found] = []
+    rest = " ".join(parts)
     for part, found in zip(parts, found_by_part, strict=True):
         if _MOVED_IN_RE.match(part.strip()) and (home := _HOME_IN_RE.search(rest)):
             # "moved out and got my own place in Paris", "bought a place in X and moved in"
@@ -294,7 +312,7 @@ def _verb_phrase(
             for item in items
             for found in _verb_phrase(f"{be_word} {item}", context, subject, negated)
         ]
-    for pattern, handler in _RULES:
+    for pattern, handler in _NEWS_THEN_RULES:
         match = pattern.match(rest)
         if not match:
             continue

@@ -9,7 +9,12 @@ from enrichment.pipeline.resolver import Resolver, normalise_object
 from enrichment.pipeline.rows import candidates_of, events_in_order, rows_write
 from enrichment.propositions import CHANGE_FROM, CHANGE_TO
 from memory.models import Candidate, Event, Fact, FactStatus
-from memory.vocabulary.predicates import Predicate, predicate_get, predicate_map
+from memory.vocabulary.predicates import (
+    FALLBACK_PREDICATE,
+    Predicate,
+    predicate_get,
+    predicate_map,
+)
 
 
 def _mapped_predicate(candidate: Candidate) -> Predicate:
@@ -90,6 +95,14 @@ def _changes_name(events: list[Event], by_event: dict[Any, list[Candidate]]) -> 
                         renamed.append(candidate)
             elif not candidate.predicate:
                 named = latest.get(candidate.subject)
+            if (
+                named is None
+                and candidate.relation_phrase == CHANGE_FROM
+                and not candidate.predicate
+            ):
+                # A value said to have ended that no current fact holds names nothing; the
+                # Gate writes no fact of it (whatever kind its words suggest).
+                named = FALLBACK_PREDICATE.name
             if named is not None:
                 candidate.predicate = named
     return renamed
