@@ -5,6 +5,13 @@ writes. For tuning and profiling the recall engine quickly; the reported benchma
 
     .venv/bin/python -m bench.locomo_inprocess --conversations 0-3 --budgets 500,2000
     .venv/bin/python -m bench.locomo_inprocess --conversations 4-9 --profile recall.prof
+    .venv/bin/python -m bench.locomo_inprocess --variant session/concurrent/v6 --dump v6.jsonl
+
+A v6 variant (or `--api v6`) recalls through `memory_recall_v6` and scores what its text
+quotes (`bench.locomo_feeding.TextCitations`), as `bench.locomo` does over `/v6/recall`;
+its `--dump` diagnosis reads the v1 path's retrieval of the same question. Every dump row
+lists the evidence turns cited (`cited`), so two variants' dumps compare question by
+question.
 
 Needs `python -m bench.locomo` to have run once (its stack under bench/.cache/locomo-stack
 holds the ingested, enriched conversations). `--copy` works on a copy of that database so
@@ -104,6 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="neighbours include turns of concurrent threads (memory.recall.locality), for "
         "comparison",
     )
+    parser.add_argument(
+        "--api",
+        default=None,
+        help="v6: recall through memory_recall_v6 and score what its text quotes, as "
+        "bench.locomo does over /v6/recall (default: the variant's api for v1 users, v1 "
+        "scoring by citations)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats")
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
     parser.add_argument(
@@ -124,11 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bench.locomo_data import load_locomo
-    from bench.locomo_feeding import Variant
+    from bench.locomo_feeding import TextCitations, Variant
     from bench.locomo_metrics import answer_contained, answer_part_contained, evidence_recall
     from memory.recall.channels import RecallScope
     from memory.recall.engine import blocks_from, citations_of, retrieve
     from memory.recall.packing import pack
+    from memory.recall.v6 import memory_recall_v6
     from tenants.models import Tenant
 
     mapping: dict[str, dict[str, str]] = json.loads((args.stack / "mapping.json").read_text())
@@ -138,6 +153,12 @@ def _run(args: argparse.Namespace) -> int:
     categories = {int(c) for c in args.categories.split(",")}
     tenant = Tenant.objects.get(slug="locomo")
     variant = Variant(*args.variant.split("/"))
+    v6 = (args.api or variant.api) == "v6"
+    if v6:
+        from memory.recall import v6 as v6_module
+
+        # No writes: the access counts a v6 recall keeps are left alone.
+        v6_module.facts_accessed = lambda *_, **__: None  # type: ignore[assignment]
     if args.stop_at_session_break:
         from memory.recall import locality
 
@@ -165,18 +186,32 @@ def _run(args: argparse.Namespace) -> int:
             dia_of = mapping[user]
         scope = RecallScope(tenant=tenant, user_id=STACKED_USER if args.stacked else user)
         questions = [q for q in conv.questions if q.category in categories and q.evidence]
+        quoted = TextCitations(conv.turns, dia_of) if v6 else None
         for q in questions[: args.limit]:
             for budget in budgets:
                 started = time.perf_counter()
                 if profiler:
                     profiler.enable()
-                result = retrieve(scope, q.question, budget=budget)
-                text, admitted, _ = pack(blocks_from(result, budget), budget)
+                if quoted is not None:
+                    body = memory_recall_v6(
+                        tenant=tenant, user_id=scope.user_id, query=q.question, token_budget=budget
+                    )
+                else:
+                    result = retrieve(scope, q.question, budget=budget)
+                    text, admitted, _ = pack(blocks_from(result, budget), budget)
                 if profiler:
                     profiler.disable()
                 cell = scores[budget]
                 cell["ms"].append((time.perf_counter() - started) * 1000)
-                cited = [dia_of[c] for c in citations_of(admitted) if c in dia_of]
+                if quoted is not None:
+                    text = body["llm_context"]["text"]
+                    cited = quoted.cited(body, dia_of)
+                    if dump:
+                        # The diagnosis reads the v1 path's retrieval of the same question.
+                        result = retrieve(scope, q.question, budget=budget)
+                        _, admitted, _ = pack(blocks_from(result, budget), budget)
+                else:
+                    cited = [dia_of[c] for c in citations_of(admitted) if c in dia_of]
                 cell["recall"].append(evidence_recall(q.evidence, cited))
                 by_category.setdefault((budget, q.category), []).append(cell["recall"][-1])
                 cell["contained"].append(float(answer_contained(q.answer, text)))
@@ -191,6 +226,7 @@ def _run(args: argparse.Namespace) -> int:
                         answer=q.answer,
                         recall=cell["recall"][-1],
                         contained=cell["contained"][-1],
+                        cited=sorted(set(cited)),
                     )
                     dump.write(json.dumps(row) + "\n")
     for budget, cell in scores.items():
