@@ -385,6 +385,27 @@ def test_a_partner_no_longer_together(text: str, name: str) -> None:
     assert ("user", "partner", name, True) in facts_of(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She left me her phone number, I think I'll call tomorrow.",
+        "Tom left me a voicemail about the party.",
+        "He dumped me at the station and drove off to work.",
+        "Priya left me the keys before her trip.",
+    ],
+)
+def test_leaving_something_for_me_is_no_break_up(text: str) -> None:
+    assert not [fact for fact in facts_of(text) if fact[1] == "partner"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Omar left me last spring.", "Omar"), ("Jess left me for her ex.", "Jess")],
+)
+def test_a_partner_who_left(text: str, name: str) -> None:
+    assert ("user", "partner", name, True) in facts_of(text)
+
+
 def test_a_change_from_a_value_nobody_holds_writes_nothing() -> None:
     from enrichment.gate import DEFAULT_GATE_THRESHOLD, utility_score
     from enrichment.propositions import Proposition

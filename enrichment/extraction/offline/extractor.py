@@ -83,9 +83,13 @@ _SPLIT_UP_RE = re.compile(
     r"are not a couple|are done)\b",
     re.IGNORECASE,
 )
-# "Omar dumped me": the partner, no longer.
+# "Omar dumped me": the partner, no longer. A name, not a pronoun ("She dumped me" names
+# nobody), and "left me" only where the clause ends or says when or why: "She left me her
+# number" and "Tom left me a voicemail" are no break-up.
 _DUMPED_RE = re.compile(
-    r"^(?P<name>(?-i:[A-Z][a-z][\w-]*))\s+(?:has\s+)?(?:dumped|ditched|broke up with|left)\s+me\b",
+    r"^(?P<name>(?!(?:she|he|they|it|this|that)\b)(?-i:[A-Z][a-z][\w-]*))\s+(?:has\s+)?"
+    r"(?:(?:dumped|ditched|broke up with)\s+me\b"
+    r"|left\s+me(?=\s*(?:$|[.,;!?]|for\b|after\b|last\b|this\b|in\b|on\b|when\b|because\b)))",
     re.IGNORECASE,
 )
 
