@@ -1078,3 +1078,64 @@ def test_coordinated_named_relatives(text: str, expected: set[tuple[str, str]]) 
 def test_a_second_phrase_based_in(text: str, expected: tuple[str, str, str]) -> None:
     subject, predicate, obj = expected
     assert _has(text, (subject, predicate, obj, False))
+
+
+# 55. Introducing a named pet or person ("meet Toby, my puppy", "say hi to Luna, my
+#     kitten", "this is Max, our new rescue"): the speaker has them, by name, whatever the
+#     speaker prefix; a relative's pet is the relative's. A pet or person only met, or
+#     introduced without a name, is no relation of the speaker's (the convention kept from
+#     item 4).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Big week here - meet Pickle, my puppy.", ("user", "has_pet", "pickle")),
+        ("Say hello to Juniper, my new kitten!", ("user", "has_pet", "juniper")),
+        ("This is Rocket, our rescue mutt.", ("user", "has_pet", "rocket")),
+        ("Here's Waffles, our cat, hiding in the laundry.", ("user", "has_pet", "waffles")),
+        ("Everyone, meet my new puppy, Nugget.", ("user", "has_pet", "nugget")),
+        ("Meet Pumpkin, my guinea pig.", ("user", "has_pet", "pumpkin")),
+        ("Meet Dev, my brother.", ("user", "has_sibling", "dev")),
+        ("Oh and say hi to Imogen, my wife!", ("user", "partner", "imogen")),
+        ("Introducing Pip, my son's gecko.", ("son", "has_pet", "pip")),
+        ("You have to meet Clementine, my sister's pony.", ("sister", "has_pet", "clementine")),
+    ],
+)
+def test_an_introduced_pet_or_person_is_had_by_name(
+    text: str, expected: tuple[str, str, str]
+) -> None:
+    assert _has(text, (*expected, False))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Kofi: So much news - meet Pickle, my puppy.", ("kofi", "has_pet", "pickle")),
+        ("Kofi: Say hi to Juniper, my kitten!", ("kofi", "has_pet", "juniper")),
+        ("Kofi: meet my brother, Dev.", ("kofi", "has_sibling", "dev")),
+    ],
+)
+def test_an_introduction_under_a_speaker_prefix(text: str, expected: tuple[str, str, str]) -> None:
+    assert _has(text, (*expected, False))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I met a dog called Pickle at the park.",
+        "At the park I met Pickle, a neighbour's spaniel.",
+        "Did you meet Juniper, my kitten?",
+        "If you meet Rocket, my dog, don't feed him.",
+        "Meet my new puppy!",
+        "Introducing Pip, my son's gecko.",
+        "Seriously, my dog!",
+    ],
+)
+def test_a_pet_met_or_unnamed_or_a_relatives_is_not_the_speakers(text: str) -> None:
+    assert not any(s == "user" and p == "has_pet" for s, p, _, _ in _facts(text))
+
+
+@pytest.mark.parametrize("text", ["Meet Dev, my brother.", "Meet Dev Okafor, my brother."])
+def test_an_introduction_names_only_the_one_introduced(text: str) -> None:
+    names = {o for _, p, o, _ in _facts(text) if p == "has_sibling"}
+    assert len(names) == 1
+    assert names <= {"dev", "dev okafor"}

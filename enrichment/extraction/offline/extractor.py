@@ -26,6 +26,7 @@ from enrichment.extraction.offline.clause import (
     _usable,
 )
 from enrichment.extraction.offline.instructions import confirmed, instruction
+from enrichment.extraction.offline.introductions import introduced
 from enrichment.extraction.offline.kinds import PAST_FRAME_KEEPS, PAST_FRAME_RE, reclassify
 from enrichment.extraction.offline.news import news_clause
 from enrichment.extraction.offline.structured import (
@@ -427,6 +428,22 @@ class OfflineExtractor:
         if context.role == "user" and not context.speaker:
             found += _named_relations(sentence, start, end, context)
             found += _workplace_named(sentence, start, end, context)
+        if context.role == "user":
+            # "meet Toby, my puppy": the clauses cut it at the comma; read it whole, under
+            # a speaker prefix too (a transcript's speaker introduces their own).
+            found += [
+                Proposition(
+                    subject=subject,
+                    relation_phrase=phrase,
+                    object_text=name,
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    predicate=predicate,
+                    confidence=0.7,
+                )
+                for subject, predicate, phrase, name in introduced(sentence, context)
+            ]
         return found
 
     def _clause(self, text: str, context: _Context) -> list[tuple[str, _Found, float]]:
