@@ -38,6 +38,7 @@ import cProfile
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -295,6 +296,9 @@ def _servers(
     from claiv.embedded import free_port, postgres_start, valkey_start
 
     postgres = postgres_start(data_dir=stack / "postgres")
+    # Every recall must be a cache miss: the embedded Valkey keeps its append-only file,
+    # so a second run on the same stack found the first run's answers cached.
+    shutil.rmtree(stack / "floor-valkey", ignore_errors=True)
     valkey = valkey_start(data_dir=stack / "floor-valkey", persist=False)
     secret = (stack / "secrets").read_text().strip()
     children: list[subprocess.Popen[bytes]] = []
