@@ -274,31 +274,31 @@ def _around_on_timeline(
             last = thread
     place = {row[0].int: i for i, row in enumerate(timeline)}
     gap = _GAP_MICROS if stop_at_session_break else None
-    end = len(timeline)
     around: dict[uuid.UUID, Around] = {}
     for event_id in event_ids:
         i = place.get(event_id.int)
         if i is None:
             continue  # not visible (or not the user's); one asked twice gets the same
-        anchor = timeline[i][1]
-        before: list[uuid.UUID] = []
-        previous, j = anchor, i - 1
-        while j >= 0 and len(before) < reach:
-            moment = timeline[j][1]
-            if gap is not None and abs(moment - previous) >= gap:
-                break
-            before.append(timeline[j][0])
-            previous, j = moment, j - 1
-        after: list[uuid.UUID] = []
-        previous, j = anchor, i + 1
-        while j < end and len(after) < reach:
-            moment = timeline[j][1]
-            if gap is not None and abs(moment - previous) >= gap:
-                break
-            after.append(timeline[j][0])
-            previous, j = moment, j + 1
-        around[event_id] = Around(before=tuple(before), after=tuple(after))
+        around[event_id] = Around(
+            before=_walk(timeline, i, -1, reach, gap), after=_walk(timeline, i, 1, reach, gap)
+        )
     return around
+
+
+def _walk(
+    timeline: TimelineRows, start: int, step: int, reach: int, gap: int | None
+) -> tuple[uuid.UUID, ...]:
+    """Up to `reach` turns from position `start` in direction `step` (nearest first),
+    stopping before the first step of `gap` µs or more (None: no stop)."""
+    found: list[uuid.UUID] = []
+    previous, j = timeline[start][1], start + step
+    while 0 <= j < len(timeline) and len(found) < reach:
+        moment = timeline[j][1]
+        if gap is not None and abs(moment - previous) >= gap:
+            break
+        found.append(timeline[j][0])
+        previous, j = moment, j + step
+    return tuple(found)
 
 
 def _same_session(anchor: int, chain: Sequence[tuple[uuid.UUID, int]]) -> tuple[uuid.UUID, ...]:
