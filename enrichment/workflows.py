@@ -61,19 +61,17 @@ def enrichment_enqueue(event_id: str) -> None:
     message, without Celery's per-publish machinery, the record in the same round trip);
     through Celery otherwise."""
     route = publish.lean_route()
-    if route is not None:
-        try:
-            publish.events_publish(route, [event_id])
-        except Exception:
-            outstanding.chain_send_failed(event_id)
-            logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)
-        return
-    outstanding.chain_sending(event_id)
     try:
-        # The message's argsrepr/kwargsrepr (what worker logs show) given as Celery would
-        # write them (`saferepr` of the args tuple: the same text for a list of one id), so
-        # it does not walk them with saferepr on every single ingest.
-        enrichment_signature([event_id]).apply_async(argsrepr=f"([{event_id!r}],)", kwargsrepr="{}")
+        if route is not None:
+            publish.events_publish(route, [event_id])  # records the event as queued itself
+        else:
+            outstanding.chain_sending(event_id)
+            # The message's argsrepr/kwargsrepr (what worker logs show) given as Celery
+            # would write them (`saferepr` of the args tuple: the same text for a list of
+            # one id), so it does not walk them with saferepr on every single ingest.
+            enrichment_signature([event_id]).apply_async(
+                argsrepr=f"([{event_id!r}],)", kwargsrepr="{}"
+            )
     except Exception:
         outstanding.chain_send_failed(event_id)
         logger.warning("enqueue failed event=%s; reconciliation will retry", event_id)
